@@ -1,0 +1,44 @@
+# Groundcrew: the two commands.
+#   make run   - set up .venv, load the demo city and start the server at http://127.0.0.1:8000
+#   make test  - set up .venv (+ Debian packages when root) and run lint, import contracts and all tests
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+EXTRAS := dev,postgres,scale,mobile
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: run test install system-deps lint clean console
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[$(EXTRAS)]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+run: install
+	$(BIN)/groundcrew demo
+	$(BIN)/groundcrew serve
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+test: system-deps install lint
+	$(BIN)/python -m pytest
+
+# Rebuild the web console (web/ -> server/console/static/, committed; needs Node 20+ and the npm registry).
+# `npm ci` runs under npm 10: npm 11's ci rejects a lock file without every platform's optional rollup binary.
+console:
+	cd web && npx --yes npm@10 ci --no-audit --no-fund && npm run build
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

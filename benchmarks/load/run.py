@@ -1,0 +1,198 @@
+"""Load benchmark: start Groundcrew on loopback (SQLite or a throwaway PostgreSQL database, N uvicorn worker
+processes), seed users, 500 technicians with a job each and some complaints, run locust headless for a bounded
+time with the realistic mix of locustfile.py, and print req/s, p50, p99 and errors (last line: JSON).
+
+    python -m benchmarks.load.run --db sqlite --processes 1 --seconds 60
+    python -m benchmarks.load.run --db postgres --processes 2 --seconds 60
+
+A benchmark, not a test: nothing here runs in ``make test``."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+SECRET = "load-secret-" + "s" * 32
+CENTER = (39.2850, -76.5900)  # Canton / Fells Point, inside the demo map
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def prepare(url: str, data_dir: Path, technicians: int, jobs_extra: int) -> dict:
+    """Migrate, then write users, technicians (each with a user and an assigned job) and unassigned jobs."""
+    from sqlmodel import Session, create_engine
+
+    from server.auth import service as auth_service
+    from server.auth.models import Role, User
+    from server.config import Settings
+    from server.core.migrate import upgrade
+    from server.jobs.models import Job
+    from server.technicians.models import Technician
+
+    settings = Settings(database_url=url, data_dir=data_dir, secret_key=SECRET, load_city=False)
+    upgrade(settings)
+    engine = create_engine(url)
+    rng = random.Random(7)
+    password_hash = auth_service.hash_password("load-password-1")
+    world: dict = {"technicians": [], "job_ids": []}
+    window = [{"start": "2026-11-23T13:00:00Z", "end": "2026-11-23T22:00:00Z"}]
+    with Session(engine) as session:
+        staff = {}
+        for role in (Role.admin, Role.dispatcher, Role.agent):
+            user = User(username=f"load-{role.value}", role=role, password_hash=password_hash)
+            session.add(user)
+            staff[role] = user
+        techs = []
+        for i in range(technicians):
+            lat, lon = CENTER[0] + rng.uniform(-0.02, 0.02), CENTER[1] + rng.uniform(-0.03, 0.03)
+            tech = Technician(name=f"Tech {i:03d}", skills={"electrical": 2, "roads": 2}, home_lat=lat, home_lon=lon)
+            session.add(tech)
+            techs.append(tech)
+        session.flush()
+        tech_users = []
+        for i, tech in enumerate(techs):
+            user = User(username=f"tech{i:03d}", role=Role.technician, technician_id=tech.id,
+                        password_hash=password_hash)
+            session.add(user)
+            tech_users.append(user)
+            job = Job(title=f"Streetlight out #{i}", category="streetlight", required_skills={"electrical": 1},
+                      duration_min=30, priority=rng.randint(3, 8), time_windows=window,
+                      lat=tech.home_lat + 0.003, lon=tech.home_lon + 0.003, status="assigned",
+                      assigned_technician_id=tech.id)
+            session.add(job)
+            tech_users[-1]._job = job  # type: ignore[attr-defined]
+        for i in range(jobs_extra):
+            session.add(Job(title=f"Pothole #{i}", category="pothole", required_skills={"roads": 1},
+                            duration_min=45, priority=rng.randint(2, 9), time_windows=window,
+                            lat=CENTER[0] + rng.uniform(-0.02, 0.02), lon=CENTER[1] + rng.uniform(-0.03, 0.03)))
+        session.commit()
+        for role, user in staff.items():
+            session.refresh(user)
+            world[f"{role.value}_token"] = auth_service.create_token(settings=settings, user=user)[0]
+        for user, tech in zip(tech_users, techs, strict=True):
+            session.refresh(user)
+            job = user._job  # type: ignore[attr-defined]
+            session.refresh(job)
+            world["technicians"].append({"token": auth_service.create_token(settings=settings, user=user)[0],
+                                         "job_id": job.id, "lat": tech.home_lat, "lon": tech.home_lon})
+        world["job_ids"] = [j for (j,) in session.exec(  # type: ignore[misc]
+            __import__("sqlalchemy").text("SELECT id FROM job")).all()]
+    engine.dispose()
+    return world
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--processes", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--technicians", type=int, default=500, help="simulated technicians pinging every 30 s")
+    parser.add_argument("--clients", type=int, default=140,
+                        help="dispatcher/Open311/social clients (60/25/15 %%), each --client-rate requests/s")
+    parser.add_argument("--client-rate", type=float, default=2.0)
+    parser.add_argument("--seconds", type=int, default=60, help="measured run time (after a ramp-up)")
+    parser.add_argument("--spawn-rate", type=float, default=100.0)
+    parser.add_argument("--load-city", action="store_true",
+                        help="load the street map (geotag inbound complaints on streets; slower intake)")
+    args = parser.parse_args(argv)
+
+    work = Path(tempfile.mkdtemp(prefix="gc-load-"))
+    dbname = None
+    if args.db == "postgres":
+        import psycopg
+
+        dbname = f"gc_load_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{dbname}"')
+        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{dbname}"
+    else:
+        url = f"sqlite:///{work / 'load.db'}"
+    server = None
+    try:
+        t0 = time.monotonic()
+        world = prepare(url, work, args.technicians, jobs_extra=200)
+        world_file = work / "world.json"
+        world_file.write_text(json.dumps(world))
+        print(f"prepared {args.technicians} technicians and {len(world['job_ids'])} jobs in "
+              f"{time.monotonic() - t0:.1f}s ({args.db})", flush=True)
+        port = _free_port()
+        env = {**os.environ, "GROUNDCREW_DATABASE_URL": url, "GROUNDCREW_DATA_DIR": str(work),
+               "GROUNDCREW_SECRET_KEY": SECRET, "GROUNDCREW_LOAD_CITY": str(args.load_city).lower(),
+               "GROUNDCREW_DISPATCH_BACKGROUND": "false", "GROUNDCREW_DISPATCH_MORNING_AT": "",
+               "GROUNDCREW_LOG_LEVEL": "WARNING"}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "server.app:create_app", "--factory", "--host", "127.0.0.1",
+             "--port", str(port), "--workers", str(args.processes), "--log-level", "warning", "--no-access-log",
+             "--timeout-keep-alive", "75"],
+            cwd=ROOT, env=env, stdout=(work / "server.log").open("wb"), stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                if httpx.get(base + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            raise SystemExit(f"server did not start: {(work / 'server.log').read_text()[-2000:]}")
+        users = args.technicians + args.clients
+        ramp = users / args.spawn_rate
+        csv_prefix = work / "locust"
+        locust_env = {**os.environ, "GROUNDCREW_LOAD_WORLD": str(world_file),
+                      "GROUNDCREW_LOAD_TECHNICIANS": str(args.technicians),
+                      "GROUNDCREW_LOAD_CLIENT_RATE": str(args.client_rate)}
+        cmd = [sys.executable, "-m", "locust", "-f", str(Path(__file__).with_name("locustfile.py")), "--headless",
+               "-u", str(users), "-r", str(args.spawn_rate), "-t", f"{int(args.seconds + ramp)}s",
+               "--host", base, "--csv", str(csv_prefix), "--only-summary", "--reset-stats",
+               "--stop-timeout", "5", "--loglevel", "WARNING"]
+        print(f"locust: {users} users ({args.technicians} technicians, {args.clients} clients at "
+              f"{args.client_rate}/s), {args.seconds}s measured after a {ramp:.0f}s ramp; server: {args.processes} "
+              f"process(es) on {args.db}", flush=True)
+        subprocess.run(cmd, cwd=ROOT, env=locust_env, check=False, timeout=args.seconds + ramp + 120)
+        rows = list(csv.DictReader((work / "locust_stats.csv").open()))
+        total = next(r for r in rows if r["Name"] == "Aggregated")
+        for row in rows:
+            print(f"  {row['Name']:45} n={row['Request Count']:>7} fail={row['Failure Count']:>4} "
+                  f"rps={float(row['Requests/s']):7.1f} p50={row['50%']:>5}ms p99={row['99%']:>5}ms")
+        failures = (work / "locust_failures.csv").read_text() if (work / "locust_failures.csv").exists() else ""
+        if failures.count("\n") > 1:
+            print("failures:\n" + failures[:3000])
+        result = {"db": args.db, "processes": args.processes, "technicians": args.technicians,
+                  "clients": args.clients, "seconds": args.seconds, "requests": int(total["Request Count"]),
+                  "errors": int(total["Failure Count"]), "rps": round(float(total["Requests/s"]), 1),
+                  "p50_ms": float(total["50%"]), "p99_ms": float(total["99%"]), "load_city": args.load_city}
+        print(json.dumps(result))
+        return 0
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        if dbname:
+            import psycopg
+
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,199 @@
+"""Private OSM plumbing: one streaming pass (pyosmium) over .osm/.osm.bz2/.osm.pbf.
+
+The pass collects drivable ways for the network and named streets, address points, POIs and
+places for the gazetteer, so a city costs one read of its file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+import osmium
+
+from geodata.config import DRIVABLE_HIGHWAYS, EXCLUDED_SERVICE_VALUES, NetworkConfig
+from geodata.errors import NoDrivableRoadsError, OsmFileError
+
+SUPPORTED_SUFFIXES = (".osm", ".osm.bz2", ".osm.gz", ".osm.pbf", ".pbf")
+
+# Keys that make a named object a point of interest, and the kind we report for them.
+POI_KEYS = ("amenity", "shop", "tourism", "leisure", "office", "craft", "healthcare", "historic", "building")
+STATION_VALUES = frozenset({"station", "halt", "tram_stop"})
+PLACE_VALUES = frozenset({"neighbourhood", "suburb", "quarter", "village", "hamlet", "locality", "town"})
+# Highway classes that carry street names people use in addresses (roads and pedestrian streets).
+NAMED_STREET_HIGHWAYS = DRIVABLE_HIGHWAYS | {"pedestrian", "living_street", "footway", "track", "busway"}
+WAY_TAGS_KEPT = ("highway", "name", "oneway", "maxspeed", "junction", "ref", "service", "lanes", "access")
+
+
+@dataclass
+class OsmWay:
+    """A way with its coordinates (lon/lat degrees) and the tags we use."""
+
+    osm_id: int
+    node_ids: list[int]
+    lons: list[float]
+    lats: list[float]
+    tags: dict[str, str]
+
+
+@dataclass
+class OsmPoint:
+    """A tagged point (node, or a way's vertex centroid)."""
+
+    osm_id: str
+    lon: float
+    lat: float
+    tags: dict[str, str]
+
+
+@dataclass
+class OsmScan:
+    """Everything geodata reads from one OSM file."""
+
+    drivable: list[OsmWay] = field(default_factory=list)
+    streets: list[OsmWay] = field(default_factory=list)
+    addresses: list[OsmPoint] = field(default_factory=list)
+    pois: list[OsmPoint] = field(default_factory=list)
+    places: list[OsmPoint] = field(default_factory=list)
+    n_nodes: int = 0
+    n_ways: int = 0
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of the file's bytes (the cache key of anything built from it)."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_osm_path(path: Path) -> Path:
+    """Raise OsmFileError unless `path` is a non-empty file with an OSM suffix."""
+    path = Path(path)
+    if not path.exists():
+        raise OsmFileError(f"OSM file not found: {path}")
+    if not path.is_file():
+        raise OsmFileError(f"OSM path is not a file: {path}")
+    if path.stat().st_size == 0:
+        raise OsmFileError(f"OSM file is empty (0 bytes): {path}; download or export the extract again")
+    if not path.name.lower().endswith(SUPPORTED_SUFFIXES):
+        raise OsmFileError(f"unsupported OSM file type {path.name!r}; use one of {', '.join(SUPPORTED_SUFFIXES)}")
+    return path
+
+
+def is_drivable(tags: dict[str, str], config: NetworkConfig) -> bool:
+    """True if a car may use a way with these tags (the osmnx 'drive' filter, roughly)."""
+    hw = tags.get("highway")
+    if hw not in DRIVABLE_HIGHWAYS:
+        return False
+    if hw == "service" and (not config.include_service_roads or tags.get("service") in EXCLUDED_SERVICE_VALUES):
+        return False
+    if tags.get("area") == "yes":
+        return False
+    no_cars = tags.get("motor_vehicle") == "no" or tags.get("motorcar") == "no"
+    return not (tags.get("access") in {"private", "no"} or no_cars)
+
+
+class _Scanner(osmium.SimpleHandler):
+    def __init__(self, config: NetworkConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.scan = OsmScan()
+
+    def node(self, n: osmium.osm.Node) -> None:
+        self.scan.n_nodes += 1
+        if not n.tags:
+            return
+        tags = {t.k: t.v for t in n.tags}
+        loc = n.location
+        if not loc.valid():
+            return
+        self._classify(f"n{n.id}", loc.lon, loc.lat, tags)
+
+    def way(self, w: osmium.osm.Way) -> None:
+        self.scan.n_ways += 1
+        if not w.tags:
+            return
+        tags = {t.k: t.v for t in w.tags}
+        ids, lons, lats = [], [], []
+        for nd in w.nodes:
+            if nd.location.valid():
+                ids.append(nd.ref)
+                lons.append(nd.location.lon)
+                lats.append(nd.location.lat)
+        if len(ids) < 2:
+            return
+        hw = tags.get("highway")
+        if hw is not None:
+            kept = {k: tags[k] for k in WAY_TAGS_KEPT if k in tags}
+            way = OsmWay(w.id, ids, lons, lats, kept)
+            if is_drivable(tags, self.config):
+                self.scan.drivable.append(way)
+            if "name" in tags and hw in NAMED_STREET_HIGHWAYS:
+                self.scan.streets.append(way)
+            if not ("name" in tags and ("amenity" in tags or "leisure" in tags)):
+                return
+        ring = slice(0, -1) if ids[0] == ids[-1] and len(ids) > 3 else slice(None)
+        lon = sum(lons[ring]) / len(lons[ring])
+        lat = sum(lats[ring]) / len(lats[ring])
+        self._classify(f"w{w.id}", lon, lat, tags)
+
+    def _classify(self, osm_id: str, lon: float, lat: float, tags: dict[str, str]) -> None:
+        if "addr:housenumber" in tags and "addr:street" in tags:
+            self.scan.addresses.append(OsmPoint(osm_id, lon, lat, tags))
+        if "name" not in tags:
+            return
+        if tags.get("place") in PLACE_VALUES:
+            self.scan.places.append(OsmPoint(osm_id, lon, lat, tags))
+        elif (
+            any(k in tags for k in POI_KEYS)
+            or tags.get("railway") in STATION_VALUES
+            or tags.get("public_transport") == "station"
+            or tags.get("landuse") in {"recreation_ground", "cemetery"}
+        ):
+            self.scan.pois.append(OsmPoint(osm_id, lon, lat, tags))
+
+
+def scan_osm(path: Path, config: NetworkConfig) -> OsmScan:
+    """Read an OSM file once; raise OsmFileError if it is unreadable or holds no OSM data."""
+    path = check_osm_path(path)
+    scanner = _Scanner(config)
+    try:
+        scanner.apply_file(str(path), locations=True)
+    except RuntimeError as exc:  # libosmium reports parse/format errors as RuntimeError
+        raise OsmFileError(f"cannot read OSM file {path}: {exc}. Is it a valid .osm/.osm.bz2/.osm.pbf export?")
+    if scanner.scan.n_nodes == 0 and scanner.scan.n_ways == 0:
+        raise OsmFileError(f"OSM file {path} contains no nodes or ways; export the area again")
+    return scanner.scan
+
+
+def write_drivable_xml(scan: OsmScan, dst: Path, source_name: str) -> None:
+    """Write only the drivable ways (and their nodes) as OSM XML for osmnx.graph_from_xml.
+
+    Motorways without an oneway tag get oneway=yes (implied by OSM, ignored by osmnx).
+    """
+    if not scan.drivable:
+        raise NoDrivableRoadsError(
+            f"{source_name} has no drivable roads (highway=residential/primary/... open to cars); "
+            "check that the extract covers streets, not only buildings or footpaths"
+        )
+    nodes: dict[int, tuple[float, float]] = {}
+    for way in scan.drivable:
+        for nid, lon, lat in zip(way.node_ids, way.lons, way.lats, strict=True):
+            nodes[nid] = (lon, lat)
+    with dst.open("w", encoding="utf-8") as f:
+        f.write('<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="groundcrew-geodata">\n')
+        for nid, (lon, lat) in nodes.items():
+            f.write(f'<node id="{nid}" lat="{lat:.7f}" lon="{lon:.7f}"/>\n')
+        for way in scan.drivable:
+            tags = dict(way.tags)
+            if tags.get("highway") in {"motorway", "motorway_link"} and "oneway" not in tags:
+                tags["oneway"] = "yes"
+            f.write(f'<way id="{way.osm_id}">\n')
+            f.writelines(f'<nd ref="{nid}"/>\n' for nid in way.node_ids)
+            f.writelines(f"<tag k={quoteattr(k)} v={quoteattr(v)}/>\n" for k, v in tags.items())
+            f.write("</way>\n")
+        f.write("</osm>\n")

@@ -1,0 +1,38 @@
+"""On-disk cache of built artefacts, keyed by the source file's sha256, the config hash and a format version."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+FORMAT_VERSION = 4
+
+
+def cache_entry_dir(cache_dir: Path, file_sha256: str, config_key: str) -> Path:
+    """Directory holding everything built from one file with one config."""
+    return Path(cache_dir) / f"{file_sha256[:24]}-{config_key}-v{FORMAT_VERSION}"
+
+
+def load(path: Path) -> Any | None:
+    """Unpickle `path`, or None if it is missing or unreadable (then the caller rebuilds)."""
+    try:
+        with path.open("rb") as f:
+            return pickle.load(f)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
+        return None
+
+
+def store(path: Path, obj: Any) -> None:
+    """Pickle atomically (write a temp file, then rename), so a crash never leaves half a cache."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".pkl")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

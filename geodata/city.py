@@ -1,0 +1,121 @@
+"""High-level entry: `load_city` builds (or loads from the disk cache) network, gazetteer and geotagger."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shapely.geometry import Polygon
+
+from geodata import cache
+from geodata._osm import OsmScan, check_osm_path, file_sha256, scan_osm
+from geodata.config import NetworkConfig
+from geodata.network import StreetNetwork, build_network
+
+if TYPE_CHECKING:
+    from geodata.gazetteer import Gazetteer
+    from geodata.geotag import Candidate, Geotagger
+
+
+def _stage(progress: bool, msg: str) -> None:
+    if progress:
+        print(f"[geodata] {msg}", file=sys.stderr, flush=True)
+
+
+def _entry(osm_path: Path, cache_dir: Path, config: NetworkConfig) -> Path:
+    return cache.cache_entry_dir(cache_dir, file_sha256(osm_path), config.cache_key())
+
+
+def load_network(
+    osm_path: Path, cache_dir: Path, config: NetworkConfig | None = None, progress: bool = False
+) -> StreetNetwork:
+    """The street network of an OSM file, from the disk cache when it was built before."""
+    return load_city(osm_path, cache_dir, config, progress, with_gazetteer=False).network
+
+
+@dataclass
+class City:
+    """A city ready for dispatch: street network, gazetteer and geotagger over the same OSM data."""
+
+    network: StreetNetwork
+    gazetteer: Gazetteer | None
+    source: Path
+    load_seconds: float = 0.0
+    built: bool = False
+    _geotagger: Geotagger | None = field(default=None, repr=False)
+
+    @property
+    def service_area(self) -> Polygon:
+        """Lon/lat polygon of the area served."""
+        return self.network.service_area
+
+    def streets_geojson(self, bbox: Sequence[float] | None = None) -> dict[str, Any]:
+        """Drivable street lines as GeoJSON; bbox = (min_lon, min_lat, max_lon, max_lat)."""
+        return self.network.streets_geojson(bbox)
+
+    @property
+    def geotagger(self) -> Geotagger:
+        if self._geotagger is None:
+            from geodata.geotag import Geotagger
+
+            if self.gazetteer is None:
+                raise RuntimeError("this City was loaded without a gazetteer; call load_city(..., with_gazetteer=True)")
+            self._geotagger = Geotagger(self.gazetteer, self.network)
+        return self._geotagger
+
+    def geotag(
+        self,
+        text: str,
+        gps: tuple[float, float] | None = None,
+        place_hint: str | None = None,
+        known_address: str | None = None,
+    ) -> list[Candidate]:
+        """Ranked location candidates for a complaint text (see `Geotagger.geotag`)."""
+        return self.geotagger.geotag(text, gps=gps, place_hint=place_hint, known_address=known_address)
+
+
+def load_city(
+    osm_path: Path,
+    cache_dir: Path,
+    config: NetworkConfig | None = None,
+    progress: bool = False,
+    *,
+    with_gazetteer: bool = True,
+) -> City:
+    """Load a city from an OSM file (.osm, .osm.bz2, .osm.pbf), building and caching on first use.
+
+    The cache key is sha256(file) + config hash + format version, so a restart reuses the build.
+    """
+    t0 = time.perf_counter()
+    config = config or NetworkConfig()
+    osm_path = check_osm_path(Path(osm_path))
+    entry = _entry(osm_path, cache_dir, config)
+    net_file, gaz_file = entry / "network.pkl", entry / "gazetteer.pkl"
+    network = cache.load(net_file)
+    gazetteer = cache.load(gaz_file) if with_gazetteer else None
+    built = False
+    scan: OsmScan | None = None
+    if network is None or (with_gazetteer and gazetteer is None):
+        built = True
+        _stage(progress, f"cold build: reading {osm_path.name}")
+        scan = scan_osm(osm_path, config)
+        if network is None:
+            _stage(progress, f"building the drivable network from {len(scan.drivable)} ways (osmnx)")
+            network, _ = build_network(scan, config, osm_path.name)
+            r = network.report
+            _stage(progress, f"network: {r.nodes} nodes, {r.edges} edges kept; dropped {r.dropped_nodes} nodes, "
+                             f"{r.dropped_edges} edges outside the largest strongly connected part")
+            cache.store(net_file, network)
+        if with_gazetteer:
+            from geodata.gazetteer import build_gazetteer
+
+            _stage(progress, "building the gazetteer (streets, intersections, addresses, places)")
+            gazetteer = build_gazetteer(scan, network)
+            cache.store(gaz_file, gazetteer)
+        _stage(progress, f"cached in {entry}")
+    return City(network=network, gazetteer=gazetteer, source=osm_path,
+                load_seconds=round(time.perf_counter() - t0, 3), built=built)

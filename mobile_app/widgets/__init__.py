@@ -1,0 +1,1 @@
+"""Custom widgets: the canvas map and the signature pad."""

@@ -1,0 +1,36 @@
+"""Groundcrew routing: a pure field-service dispatch optimizer on OR-Tools.
+
+Dataclasses in (``Problem`` of ``Technician``/``Job`` and travel matrices, integer seconds from
+a day origin), a ``Plan`` out. No web, database or street-network code lives here.
+"""
+
+from .errors import RoutingInputError
+from .feasibility import Violation, check_feasibility
+from .live import Changes, Insertion, recommend, replan
+from .model import Break, Job, Problem, Technician, TimeWindow, Weights
+from .plan import BreakStop, ObjectiveBreakdown, Plan, Route, SolverStats, Stop, Unassigned
+from .solve import solve
+
+__all__ = [
+    "Break",
+    "BreakStop",
+    "Changes",
+    "Insertion",
+    "Job",
+    "ObjectiveBreakdown",
+    "Plan",
+    "Problem",
+    "Route",
+    "RoutingInputError",
+    "SolverStats",
+    "Stop",
+    "Technician",
+    "TimeWindow",
+    "Unassigned",
+    "Violation",
+    "Weights",
+    "check_feasibility",
+    "recommend",
+    "replan",
+    "solve",
+]

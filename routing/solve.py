@@ -1,0 +1,151 @@
+"""``solve(problem) -> Plan``: the optimizer's front door."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from . import _search
+from .model import Problem
+from .plan import (
+    REASON_CAPACITY,
+    REASON_SHIFT,
+    REASON_SKILL,
+    REASON_WINDOW,
+    Plan,
+    SolverStats,
+    Unassigned,
+)
+from .schedule import Infeasible, evaluate, simulate, timeline
+
+ENGINES = ("groundcrew", "ortools-gls")
+
+
+def screen(problem: Problem) -> tuple[list[int], dict[int, str]]:
+    """Split jobs into those worth modelling and those impossible for a stated reason."""
+    ok: list[int] = []
+    reasons: dict[int, str] = {}
+    for j, job in enumerate(problem.jobs):
+        capable = [
+            t for t in problem.technicians
+            if problem.can_do(t, job) and job.pinned_technician in (None, t.id)
+        ]
+        if not capable:
+            reasons[j] = REASON_SKILL
+            continue
+        in_shift = [
+            t for t in capable
+            if job.in_progress or not job.time_windows or any(
+                w.end_s >= t.available_from_s and w.start_s <= t.shift_end_s + t.max_overtime_s
+                for w in job.time_windows
+            )
+        ]
+        if not in_shift:
+            reasons[j] = REASON_SHIFT
+            continue
+        reachable = False
+        for t in in_shift:
+            try:
+                simulate(problem, t, [job.id])
+            except Infeasible:
+                continue
+            reachable = True
+            break
+        if not reachable:
+            reasons[j] = REASON_WINDOW if job.time_windows and not job.in_progress else REASON_SHIFT
+            continue
+        ok.append(j)
+    return ok, reasons
+
+
+def repair(problem: Problem, tech, seq: list[int]) -> list[int]:
+    """The longest greedy feasible subsequence of a warm-start route (times may have moved on:
+    windows closed, the technician is elsewhere). Dropped jobs are re-inserted by the search."""
+    kept: list[int] = []
+    load = 0
+    for j in seq:
+        job = problem.jobs[j]
+        if not problem.can_do(tech, job) or job.pinned_technician not in (None, tech.id):
+            continue
+        if tech.capacity is not None and load + job.demand > tech.capacity:
+            continue
+        try:
+            simulate(problem, tech, [problem.jobs[k].id for k in [*kept, j]])
+        except Infeasible:
+            continue
+        kept.append(j)
+        load += job.demand
+    return kept
+
+
+def default_workers() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def solve(
+    problem: Problem,
+    *,
+    time_limit_s: float = 10.0,
+    seed: int = 0,
+    warm_start: Plan | None = None,
+    engine: str = "groundcrew",
+    workers: int | None = None,
+) -> Plan:
+    """Best plan found within ``time_limit_s`` (plus model-building and a small constant).
+
+    ``warm_start`` (a previous plan) seeds the search with its routes, which both speeds up
+    re-solves and keeps the plan stable. ``engine='ortools-gls'`` is plain OR-Tools guided local
+    search, kept as the baseline the benchmarks compare with. ``seed`` picks the portfolio
+    variants; OR-Tools itself is deterministic, so runs differ only by where the clock stops.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    t0 = time.monotonic()
+    jobs, reasons = screen(problem)
+    warm = extra = None
+    if warm_start is not None:
+        index = {job.id: k for k, job in enumerate(problem.jobs)}
+        a = warm_start.assignment()
+        modelled = set(jobs)
+        warm = [repair(problem, t, [index[j] for j in a.get(t.id, []) if j in index and index[j] in modelled])
+                for t in problem.technicians]
+        if problem.weights.disruption:  # moving a planned job to someone else costs
+            extra = {(v, j): problem.weights.disruption
+                     for u, seq in enumerate(warm) for j in seq
+                     for v in range(len(problem.technicians)) if v != u}
+    # Leave room for process start-up and building the plan so the call returns on time.
+    reserve = 0.15 + (0.25 if (workers or default_workers()) > 1 else 0.0)
+    budget = max(0.05, time_limit_s - (time.monotonic() - t0) - reserve)
+    if not jobs:
+        out, used = None, 1
+    elif engine == "ortools-gls":
+        variant = {"kind": "gls", "first": _search.FS.AUTOMATIC}
+        out, used = _search.run_variant(problem, jobs, variant, time.monotonic() + budget, warm, extra), 1
+    else:
+        out, used = _search.portfolio(problem, jobs, budget, seed, workers or default_workers(), warm, extra)
+    plan = build_plan(problem, out, reasons)
+    plan.stats = SolverStats(
+        engine=engine, seed=seed, time_limit_s=time_limit_s, wall_time_s=round(time.monotonic() - t0, 3),
+        workers=used, phases=out.phases if out else [], status=out.status if out else "no jobs to model",
+    )
+    return plan
+
+
+def build_plan(problem: Problem, out: _search.Outcome | None, reasons: dict[int, str]) -> Plan:
+    routes = []
+    served: set[int] = set()
+    for v, tech in enumerate(problem.technicians):
+        if out is None or not out.routes[v]:
+            routes.append(timeline(problem, tech, []))
+            continue
+        seq = out.routes[v]
+        served.update(seq)
+        st = out.starts[v]
+        routes.append(
+            timeline(problem, tech, [problem.jobs[j].id for j in seq], st[1:-1], out.breaks[v])
+        )
+    unassigned = [Unassigned(problem.jobs[j].id, reasons.get(j, REASON_CAPACITY))
+                  for j in range(len(problem.jobs)) if j not in served]
+    plan = Plan(routes=routes, unassigned=unassigned)
+    plan.objective = evaluate(problem, plan)
+    return plan

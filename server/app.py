@@ -1,0 +1,166 @@
+"""The FastAPI application factory: routers, error mapping and health."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+from sqlmodel import Session
+
+from server.config import Settings
+from server.core.db import make_engine
+from server.core.errors import DomainError
+from server.core.limits import RequestSizeLimit
+
+log = logging.getLogger("groundcrew")
+
+ATTRIBUTION = "Map data © OpenStreetMap contributors (ODbL)"
+
+
+def _field_name(loc: tuple | list) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
+    return ".".join(parts) or ".".join(str(p) for p in loc)
+
+
+VALIDATION_ERROR_SCHEMA = {
+    "title": "HTTPValidationError", "type": "object", "required": ["detail"],
+    "properties": {
+        "detail": {"type": "string", "description": "One line naming every field that is wrong."},
+        "errors": {"type": "array", "items": {"type": "object", "properties": {
+            "field": {"type": "string"}, "message": {"type": "string"}, "type": {"type": ["string", "null"]},
+            "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}}}}},
+    },
+}
+# Wall-clock times (shifts, breaks) are "HH:MM[:SS]" without an offset: JSON Schema's "time" demands one.
+LOCAL_TIME_SCHEMA = {"format": "partial-time", "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$"}
+
+
+def _document_real_shapes(node: object) -> None:
+    """Make the spec say what the server really sends: the 422 body of ``_validation_error`` and local times."""
+    if isinstance(node, dict):
+        if node.get("type") == "string" and node.get("format") == "time":
+            node.update(LOCAL_TIME_SCHEMA)
+        for value in node.values():
+            _document_real_shapes(value)
+    elif isinstance(node, list):
+        for value in node:
+            _document_real_shapes(value)
+
+
+def _warm_city(settings: Settings) -> None:
+    from server.core.city import load_city
+
+    try:
+        load_city(settings)
+    except Exception:
+        log.exception("could not load the city from %s", settings.osm_source)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for these settings (default: from the environment)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.load_city:
+            # Warm the street network and gazetteer in the background so the first request is fast.
+            threading.Thread(target=_warm_city, args=(settings,), daemon=True, name="city-loader").start()
+        yield
+        app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Groundcrew",
+        version="0.1.0",
+        description="Field-service dispatch: complaints from every channel, geotagged on real streets, "
+        f"turned into jobs and routed with OR-Tools. {ATTRIBUTION}.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = make_engine(settings)
+    app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
+
+    @app.exception_handler(DomainError)
+    async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        for err in exc.errors():
+            field = _field_name(err.get("loc", ()))
+            errors.append({"field": field, "message": err.get("msg", "invalid"), "type": err.get("type"),
+                           "loc": list(err.get("loc", ()))})
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return JSONResponse({"detail": f"invalid request — {summary}", "errors": errors}, status_code=422)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity_error(_request: Request, exc: IntegrityError) -> JSONResponse:
+        log.info("integrity error: %s", exc.orig)
+        return JSONResponse(
+            {"detail": "conflict with existing data (a duplicate or a reference to something that does not exist)"},
+            status_code=409,
+        )
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(_request: Request, exc: OverflowError) -> JSONResponse:
+        # An id or number beyond what the database stores (e.g. /jobs/99999999999999999999) is bad input, not a crash.
+        return JSONResponse({"detail": f"a number in the request is out of range ({exc})"}, status_code=422)
+
+    @app.exception_handler(DataError)
+    async def _data_error(_request: Request, exc: DataError) -> JSONResponse:
+        log.info("data error: %s", exc.orig)
+        return JSONResponse({"detail": "a value in the request is out of range or malformed for the database"},
+                            status_code=422)
+
+    @app.exception_handler(OperationalError)
+    async def _db_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
+        log.warning("database unavailable: %s", exc.orig)
+        return JSONResponse({"detail": "the database is unavailable; try again shortly"}, status_code=503)
+
+    @app.exception_handler(DBAPIError)
+    async def _db_error(_request: Request, exc: DBAPIError) -> JSONResponse:
+        if exc.connection_invalidated:
+            return JSONResponse({"detail": "the database is unavailable; try again shortly"}, status_code=503)
+        log.exception("database error")
+        return JSONResponse({"detail": "database error"}, status_code=500)
+
+    @app.get("/health", tags=["health"], summary="Liveness and database check")
+    def health() -> JSONResponse:
+        try:
+            with Session(app.state.engine) as session:
+                session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+        except Exception as exc:  # any failure means "not healthy", with the reason
+            return JSONResponse({"status": "error", "database": f"unavailable: {type(exc).__name__}"}, 503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    import importlib
+
+    from server.models import feature_modules
+
+    included: set[int] = set()
+    for module_name in feature_modules("router"):
+        module = importlib.import_module(module_name)
+        for attr in sorted(vars(module)):
+            candidate = getattr(module, attr)
+            if attr.endswith("router") and isinstance(candidate, APIRouter) and id(candidate) not in included:
+                included.add(id(candidate))
+                app.include_router(candidate)
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = FastAPI.openapi(app)
+            schema.get("components", {}).get("schemas", {})["HTTPValidationError"] = VALIDATION_ERROR_SCHEMA
+            _document_real_shapes(schema)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,1 @@
+"""Append-only audit log of who changed what."""

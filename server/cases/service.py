@@ -1,0 +1,60 @@
+"""Cases: the online side of a complaint, before (and after) it becomes field work."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from server.audit import service as audit
+from server.auth.models import User
+from server.cases.models import Case, CaseCreate, CaseStatus, CaseUpdate
+from server.conversations import service as conversations
+from server.core.errors import NotFound
+from server.core.pagination import PageParams, paginate
+from server.core.timeutil import utcnow
+
+
+def get(*, session: Session, case_id: int) -> Case:
+    """The case, or NotFound."""
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"case {case_id} not found")
+    return case
+
+
+def list_cases(
+    *, session: Session, page: PageParams, status: CaseStatus | None = None, customer_id: int | None = None
+) -> tuple[list[Case], int]:
+    """Cases, most urgent first (priority, then SLA deadline)."""
+    query = select(Case)
+    if status is not None:
+        query = query.where(Case.status == status)
+    if customer_id is not None:
+        query = query.where(Case.customer_id == customer_id)
+    return paginate(session, query.order_by(col(Case.priority).desc(), col(Case.id).desc()), page)
+
+
+def create(*, session: Session, case_in: CaseCreate, actor: User | None) -> Case:
+    """Open a case on a conversation (the conversation must exist)."""
+    conversation = conversations.get(session=session, conversation_id=case_in.conversation_id)
+    case = Case.model_validate(case_in, update={"customer_id": conversation.customer_id})
+    session.add(case)
+    session.flush()
+    audit.record(
+        session=session, action="create", entity="case", entity_id=case.id,
+        actor_user_id=actor.id if actor else None, actor=actor.username if actor else "system",
+    )
+    return case
+
+
+def update(*, session: Session, case: Case, case_in: CaseUpdate, actor: User) -> Case:
+    """Change a case's triage or status."""
+    data = case_in.model_dump(exclude_unset=True)
+    for key, value in data.items():
+        setattr(case, key, value)
+    case.updated_at = utcnow()
+    session.add(case)
+    audit.record(
+        session=session, action="update", entity="case", entity_id=case.id, actor_user_id=actor.id,
+        actor=actor.username, detail={k: str(v) for k, v in data.items()},
+    )
+    return case

@@ -1,0 +1,118 @@
+"""One ``Settings`` object for the whole server, read from the environment (prefix ``GROUNDCREW_``)
+or an optional ``.env`` file. It is created once at start-up and injected; nothing reads the
+environment at import time."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEMO_DATA_DIR = Path(__file__).resolve().parent / "demo" / "data"
+DEMO_OSM_FILE = DEMO_DATA_DIR / "baltimore_central.osm.bz2"
+
+
+class Settings(BaseSettings):
+    """Deployment configuration. Every field has a default that works with zero configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GROUNDCREW_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    data_dir: Path = Field(Path("var"), description="Where the SQLite file, caches and secrets live.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default: a SQLite file in data_dir. "
+        "PostgreSQL: postgresql+psycopg://user@host/db"
+    )
+    osm_source: Path = Field(DEMO_OSM_FILE, description="OSM extract (.osm, .osm.bz2, .osm.pbf) of the city.")
+    secret_key: str | None = Field(None, description="Signs tokens; default: generated once into data_dir.")
+    broker_url: str | None = Field(None, description="Redis URL for Celery and event fan-out (scale-out).")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    access_token_minutes: int = Field(60, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(14, ge=1, le=90)
+    timezone: str = Field("America/New_York", description="Local time zone of the service area.")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    max_request_bytes: int = Field(1_000_000, ge=1024)
+    load_city: bool = Field(True, description="Load the street network at start-up (off in some tests).")
+    cache_dir_override: Path | None = Field(
+        None, alias="GROUNDCREW_CACHE_DIR", description="Built street network cache (default: data_dir/cache)."
+    )
+    outbound_webhook_url: str | None = Field(
+        None, description="POST outbound customer messages here (default: record them in the outbox only)."
+    )
+    taxonomy_path: Path | None = Field(
+        None, description="Triage taxonomy TOML (categories, keywords, skills, SLAs, Open311 codes); "
+        "default: the shipped server/triage/taxonomy.toml."
+    )
+    # -- dispatch (server/dispatch) -----------------------------------------------------------------
+    dispatch_solve_time_s: float = Field(8.0, gt=0, le=600, description="Optimizer time per plan solve.")
+    dispatch_replan_time_s: float = Field(3.0, gt=0, le=600, description="Optimizer time per triggered re-plan.")
+    dispatch_coalesce_s: float = Field(0.5, ge=0, le=60, description="Bursts of triggers within this are one solve.")
+    dispatch_urgent_priority: int = Field(8, ge=1, le=10, description="Jobs at this priority are inserted at once.")
+    dispatch_eta_window_min: int = Field(20, ge=5, le=120, description="Width of the arrival window told to customers.")
+    dispatch_eta_margin_min: int = Field(10, ge=1, le=240, description="Tell customers again when the ETA moves more.")
+    dispatch_watch_interval_s: float = Field(0.25, gt=0, le=60, description="How often new jobs are looked for.")
+    dispatch_background: bool = Field(True, description="Run the dispatch watcher in API processes.")
+    dispatch_morning_at: str | None = Field("06:30", description="Local time of the automatic morning plan "
+                                            "(HH:MM; empty: only on request).")
+    dispatch_region_max_jobs: int = Field(250, ge=10, description="Above this, the area is solved as regions.")
+    dispatch_regions: int = Field(0, ge=0, le=64, description="Dispatch regions (0: automatic from job count).")
+    celery_visibility_timeout_s: int = Field(
+        120, ge=2, description="Redis broker: an unacknowledged task is redelivered after this (killed worker)."
+    )
+    # --- intake (issue 5): geotag, incidents, hand-off, channels -----------------------------------
+    geotag_min_confidence: float = Field(
+        0.6, ge=0, le=1, description="Below this geotag confidence a case is not dispatched; we ask for the place."
+    )
+    incident_radius_m: float = Field(150.0, gt=0, le=5000, description="A complaint this close to an open job "
+                                     "of the same category (and similar text) joins it.")
+    incident_window_hours: float = Field(72.0, gt=0, le=24 * 60, description="... within this many hours.")
+    incident_min_similarity: float = Field(45.0, ge=0, le=100, description="Text similarity (0..100) to join.")
+    proactive_radius_m: float = Field(300.0, gt=0, le=10000, description="Customers living this close to a "
+                                      "confirmed incident are offered a proactive notice.")
+    auto_handoff: bool = Field(True, description="Turn field-work cases with a confident place into jobs.")
+    social_handles: str = Field("groundcrew", description="Our social handles (comma-separated): posts that "
+                                "mention them or reply to us are addressed to us; others go to the listening feed.")
+    facebook_app_secret: str | None = Field(None, description="Verify X-Hub-Signature-256 (unset: not checked).")
+    facebook_verify_token: str | None = Field(None, description="Answer Meta's webhook subscription handshake.")
+    twilio_auth_token: str | None = Field(None, description="Verify X-Twilio-Signature (unset: not checked).")
+    channel_public_url: str | None = Field(None, description="Public base URL Twilio signs (default: request URL).")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """The configured URL, or the embedded SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'groundcrew.db').resolve()}"
+
+    @cached_property
+    def resolved_secret_key(self) -> str:
+        """The configured key, or one generated once and kept in ``data_dir/secret_key``."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.cache_dir_override or self.data_dir / "cache"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")

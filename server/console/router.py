@@ -1,0 +1,99 @@
+"""The console: the single-page app at ``/`` with its assets under ``/static``, and map data under ``/map``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+
+from server.console import service
+from server.console.service import STATIC_DIR
+from server.core.city import CityDep
+from server.core.deps import CurrentUser, SessionDep, StaffUser
+from server.core.errors import Invalid, NotFound
+from server.core.pagination import PageDep
+
+public_router = APIRouter(include_in_schema=False)
+router = APIRouter(prefix="/map", tags=["map"])
+
+_MISSING_BUILD = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Groundcrew</title></head>
+<body><h1>Groundcrew</h1><p>The web console has not been built. Run <code>make console</code>.</p></body></html>"""
+
+
+@public_router.get("/", response_class=HTMLResponse)
+def index() -> Response:
+    page = STATIC_DIR / "index.html"
+    if not page.is_file():
+        return HTMLResponse(_MISSING_BUILD, status_code=503)
+    return FileResponse(page, media_type="text/html", headers={"Cache-Control": "no-cache"})
+
+
+@public_router.get("/console/config", include_in_schema=True, tags=["console"],
+                   summary="What the console needs to know about this deployment")
+def console_config(request: Request, _: CurrentUser) -> dict[str, Any]:
+    from server.app import ATTRIBUTION
+
+    return {"timezone": request.app.state.settings.timezone, "attribution": ATTRIBUTION}
+
+
+@public_router.get("/console/inbox", include_in_schema=True, tags=["console"],
+                   summary="The staff inbox: conversations, latest first, with customer, last message and triage")
+def console_inbox(
+    session: SessionDep, _: StaffUser, page: PageDep,
+    channel: Annotated[str | None, Query(max_length=32)] = None,
+    status: Annotated[str | None, Query(max_length=32)] = None,
+    needs_attention: bool = False,
+) -> dict[str, Any]:
+    items, total = service.inbox(session=session, offset=page.offset, limit=page.limit, channel=channel,
+                                 status=status, needs_attention=needs_attention)
+    return {"items": items, "total": total, "offset": page.offset, "limit": page.limit}
+
+
+@public_router.get("/static/{path:path}")
+def static_file(path: str) -> Response:
+    root = STATIC_DIR.resolve()
+    target = (root / path).resolve()
+    if not target.is_relative_to(root) or not target.is_file():
+        raise NotFound(f"static file '{path}' not found")
+    # Built assets carry a content hash in their names, so they can be cached for good.
+    cache = "public, max-age=31536000, immutable" if "/assets/" in f"/{path}" else "no-cache"
+    return FileResponse(target, headers={"Cache-Control": cache})
+
+
+def _bbox(value: str | None) -> list[float] | None:
+    if not value:
+        return None
+    try:
+        parts = [float(v) for v in value.split(",")]
+    except ValueError:
+        raise Invalid("bbox: must be four numbers 'min_lon,min_lat,max_lon,max_lat'")
+    if len(parts) != 4 or parts[0] >= parts[2] or parts[1] >= parts[3]:
+        raise Invalid("bbox: must be four numbers 'min_lon,min_lat,max_lon,max_lat' with min < max")
+    return parts
+
+
+@router.get("/streets", summary="Drivable streets as GeoJSON (the console's base map when there are no tiles)",
+            response_class=Response, responses={200: {"content": {"application/geo+json": {}}}})
+def streets(
+    request: Request, city: CityDep, _: CurrentUser,
+    bbox: Annotated[str | None, Query(max_length=200, description="min_lon,min_lat,max_lon,max_lat")] = None,
+) -> Response:
+    packed = service.streets_gzip(city=city, bbox=_bbox(bbox))
+    headers = {"Cache-Control": "private, max-age=3600", "Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return Response(packed, media_type="application/geo+json", headers=headers)
+    import gzip
+
+    return Response(gzip.decompress(packed), media_type="application/geo+json", headers=headers)
+
+
+@router.get("/service-area", summary="The area served, as a GeoJSON polygon with its bbox")
+def service_area(city: CityDep, _: CurrentUser) -> dict[str, Any]:
+    return service.service_area(city=city)
+
+
+@router.get("/routes", summary="The active plan's routes on the streets, one MultiLineString per technician")
+def routes(session: SessionDep, city: CityDep, _: StaffUser) -> dict[str, Any]:
+    return service.current_plan_routes(session=session, city=city)

@@ -1,0 +1,153 @@
+"""Map data for the console: deduplicated street lines, the service area, and plan routes on real streets."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlmodel import Session, col, select
+
+from server.core.errors import NotFound
+from server.plans import service as plans_service
+from server.plans.models import PlanStop
+from server.technicians.models import Technician
+
+if TYPE_CHECKING:
+    from geodata import City
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+_cache_lock = threading.Lock()
+_streets_cache: dict[tuple[int, tuple[float, ...] | None], bytes] = {}
+
+
+def streets_gzip(*, city: City, bbox: Sequence[float] | None) -> bytes:
+    """Gzipped GeoJSON of the drivable streets in bbox (min_lon, min_lat, max_lon, max_lat), one line per street
+    piece (a two-way street is drawn once, not once per direction); cached per city and bbox."""
+    key = (id(city), tuple(round(v, 5) for v in bbox) if bbox else None)
+    with _cache_lock:
+        hit = _streets_cache.get(key)
+    if hit is not None:
+        return hit
+    collection = city.streets_geojson(bbox)
+    seen: set[tuple[tuple[float, float], ...]] = set()
+    features = []
+    for feature in collection["features"]:
+        coords = tuple(tuple(p) for p in feature["geometry"]["coordinates"])
+        if coords in seen or tuple(reversed(coords)) in seen:
+            continue
+        seen.add(coords)
+        props = feature.get("properties") or {}
+        features.append({"type": "Feature", "geometry": feature["geometry"],
+                         "properties": {"name": props.get("name"), "highway": props.get("highway")}})
+    body = json.dumps({"type": "FeatureCollection", "features": features}, separators=(",", ":")).encode()
+    packed = gzip.compress(body, compresslevel=6)
+    with _cache_lock:
+        if len(_streets_cache) > 32:
+            _streets_cache.clear()
+        _streets_cache[key] = packed
+    return packed
+
+
+def service_area(*, city: City) -> dict[str, Any]:
+    """The served area as a GeoJSON Feature (lon/lat polygon) with its bounding box."""
+    polygon = city.service_area
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Polygon", "coordinates": [[list(p) for p in polygon.exterior.coords]]},
+        "properties": {"bbox": list(polygon.bounds)},
+    }
+
+
+def current_plan_routes(*, session: Session, city: City) -> dict[str, Any]:
+    """The active plan's route per technician, following the streets: home → stops in order → end."""
+    plan = plans_service.active_plan(session=session)
+    if plan is None:
+        raise NotFound("no plan yet: solve one first")
+    from server.jobs.models import Job
+
+    stops = session.exec(
+        select(PlanStop).where(PlanStop.plan_id == plan.id)
+        .order_by(col(PlanStop.technician_id), col(PlanStop.sequence))
+    ).all()
+    by_tech: dict[int, list[PlanStop]] = defaultdict(list)
+    for stop in stops:
+        by_tech[stop.technician_id].append(stop)
+    jobs = {j.id: j for j in session.exec(select(Job).where(col(Job.id).in_([s.job_id for s in stops]))).all()}
+    features = []
+    for tech_id, tech_stops in sorted(by_tech.items()):
+        tech = session.get(Technician, tech_id)
+        if tech is None:
+            continue
+        day = [jobs[s.job_id] for s in tech_stops if s.job_id in jobs]
+        lines, on_streets = plans_service.route_lines(
+            city=city, points=plans_service.technician_day_points(tech=tech, jobs=day)
+        )
+        features.append({
+            "type": "Feature",
+            "geometry": {"type": "MultiLineString", "coordinates": lines},
+            "properties": {"technician_id": tech_id, "plan_version": plan.version, "on_streets": on_streets,
+                           "job_ids": [s.job_id for s in tech_stops]},
+        })
+    return {"type": "FeatureCollection", "features": features, "plan_version": plan.version}
+
+
+def inbox(*, session: Session, offset: int, limit: int, channel: str | None = None, status: str | None = None,
+          needs_attention: bool = False) -> tuple[list[dict[str, Any]], int]:
+    """Conversations, latest first, each with its customer's name, last message and its case's triage
+    (category, priority, sentiment, geotag confidence) — one row per conversation for the staff inbox."""
+    from sqlmodel import func
+
+    from server.cases.models import Case, CaseStatus
+    from server.conversations.models import Conversation, Message
+    from server.customers.models import Customer
+
+    query = select(Conversation)
+    if channel:
+        query = query.where(Conversation.channel == channel)
+    if status:
+        query = query.where(Conversation.status == status)
+    if needs_attention:
+        open_cases = select(Case.conversation_id).where(
+            col(Case.status).in_([CaseStatus.open, CaseStatus.needs_location]))
+        query = query.where(col(Conversation.id).in_(open_cases))
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(col(Conversation.last_message_at).desc(), col(Conversation.id).desc())
+                        .offset(offset).limit(limit)).all()
+    ids = [c.id for c in rows]
+    customers = {c.id: c for c in session.exec(
+        select(Customer).where(col(Customer.id).in_([c.customer_id for c in rows] or [-1]))).all()}
+    last_ids = session.exec(select(func.max(Message.id)).where(col(Message.conversation_id).in_(ids or [-1]))
+                            .group_by(col(Message.conversation_id))).all()
+    last_rows = session.exec(select(Message).where(col(Message.id).in_(last_ids or [-1]))).all()
+    last = {m.conversation_id: m for m in last_rows}
+    cases: dict[int, Case] = {}
+    case_rows = session.exec(
+        select(Case).where(col(Case.conversation_id).in_(ids or [-1])).order_by(col(Case.id))).all()
+    for case in case_rows:
+        cases[case.conversation_id] = case  # the newest case of each conversation wins
+    items = []
+    for conv in rows:
+        customer = customers.get(conv.customer_id)
+        message = last.get(conv.id or 0)
+        case = cases.get(conv.id or 0)
+        items.append({
+            "conversation_id": conv.id, "channel": conv.channel, "subject": conv.subject, "status": conv.status,
+            "last_message_at": conv.last_message_at,
+            "customer": {"id": conv.customer_id, "display_name": customer.display_name if customer else ""},
+            "last_message": None if message is None else {
+                "text": message.text[:280], "direction": message.direction, "author_name": message.author_name},
+            "case": None if case is None else {
+                "id": case.id, "status": case.status, "category": case.category, "priority": case.priority,
+                "category_confidence": case.category_confidence, "sentiment": case.sentiment,
+                "urgency": case.urgency, "sla_due_at": case.sla_due_at, "job_id": case.job_id,
+                "geotag_confidence": (case.geotag or {}).get("confidence"),
+                "geotag_kind": (case.geotag or {}).get("kind"),
+            },
+        })
+    return items, int(total)

@@ -1,0 +1,140 @@
+"""Conversations and messages: storing inbound messages once, threading them, and replies."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from server.auth.models import Role, User
+from server.conversations.models import (
+    AuthorKind,
+    Conversation,
+    DeliveryStatus,
+    Direction,
+    InboundMessage,
+    Message,
+    MessageCreate,
+)
+from server.core.errors import Conflict, NotFound
+from server.core.pagination import PageParams, paginate
+from server.core.timeutil import as_utc, utcnow
+from server.customers import service as customers
+from server.customers.models import Customer
+
+
+def get(*, session: Session, conversation_id: int) -> Conversation:
+    """The conversation, or NotFound."""
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound(f"conversation {conversation_id} not found")
+    return conversation
+
+
+def list_conversations(
+    *, session: Session, page: PageParams, customer_id: int | None = None, only_customers: set[int] | None = None
+) -> tuple[list[Conversation], int]:
+    """Conversations, most recently active first."""
+    query = select(Conversation)
+    if customer_id is not None:
+        query = query.where(Conversation.customer_id == customer_id)
+    if only_customers is not None:
+        query = query.where(col(Conversation.customer_id).in_(only_customers or {-1}))
+    return paginate(session, query.order_by(col(Conversation.last_message_at).desc()), page)
+
+
+def messages(*, session: Session, conversation_id: int) -> list[Message]:
+    """A conversation's messages in time order."""
+    return list(session.exec(
+        select(Message).where(Message.conversation_id == conversation_id)
+        .order_by(col(Message.sent_at), col(Message.id))
+    ).all())
+
+
+def find_message(*, session: Session, channel: str, external_id: str) -> Message | None:
+    return session.exec(
+        select(Message).where(Message.channel == channel, Message.external_id == external_id)
+    ).first()
+
+
+def _thread_for(*, session: Session, inbound: InboundMessage, customer_id: int) -> Conversation:
+    """The conversation this message belongs to: its thread id, else the message it replies to, else new."""
+    if inbound.thread_id:
+        conversation = session.exec(
+            select(Conversation).where(
+                Conversation.channel == inbound.channel, Conversation.external_thread_id == inbound.thread_id
+            )
+        ).first()
+        if conversation is not None:
+            return conversation
+    if inbound.reply_to_external_id:
+        parent = find_message(session=session, channel=inbound.channel, external_id=inbound.reply_to_external_id)
+        if parent is not None:
+            return get(session=session, conversation_id=parent.conversation_id)
+    conversation = Conversation(
+        customer_id=customer_id, channel=inbound.channel,
+        external_thread_id=inbound.thread_id or inbound.external_id, subject=inbound.subject or inbound.text[:120],
+    )
+    session.add(conversation)
+    session.flush()
+    return conversation
+
+
+def ingest(
+    *, session: Session, inbound: InboundMessage, customer: Customer | None = None, checked: bool = False
+) -> tuple[Message, bool]:
+    """Store an inbound message once. Redelivery of the same (channel, external id) returns the
+    original and writes nothing; reuse of that id for different text is a Conflict. ``customer``: the
+    author as already resolved by the intake pipeline (default: resolved from the handle here);
+    ``checked``: the caller already looked the external id up in this transaction."""
+    existing = None if checked else find_message(
+        session=session, channel=inbound.channel, external_id=inbound.external_id)
+    if existing is not None:
+        if existing.text != inbound.text:
+            raise Conflict(
+                f"external_id: '{inbound.external_id}' on {inbound.channel} was already used for a different message"
+            )
+        return existing, False
+    if customer is None:
+        customer, _identity = customers.resolve_or_create(
+            session=session, channel=inbound.channel, handle=inbound.author_handle,
+            display_name=inbound.author_name, verified=inbound.author_verified,
+        )
+    conversation = _thread_for(session=session, inbound=inbound, customer_id=customer.id or 0)
+    sent_at = as_utc(inbound.sent_at) if inbound.sent_at else utcnow()
+    message = Message(
+        conversation_id=conversation.id or 0, customer_id=customer.id, channel=inbound.channel,
+        direction=Direction.inbound, author_kind=AuthorKind.customer,
+        author_name=inbound.author_name or inbound.author_handle, text=inbound.text,
+        visibility=inbound.visibility, external_id=inbound.external_id,
+        reply_to_external_id=inbound.reply_to_external_id, sent_at=sent_at, lat=inbound.lat, lon=inbound.lon,
+        place_name=inbound.place_name, media=list(inbound.media), delivery_status=DeliveryStatus.received,
+    )
+    session.add(message)
+    if sent_at > as_utc(conversation.last_message_at):
+        conversation.last_message_at = sent_at
+        session.add(conversation)
+    session.flush()
+    return message, True
+
+
+def reply(*, session: Session, conversation: Conversation, message_in: MessageCreate, author: User) -> Message:
+    """An outbound message from staff or a technician, stored in the thread on its channel (queued to send)."""
+    if message_in.external_id and find_message(
+        session=session, channel=conversation.channel, external_id=message_in.external_id
+    ):
+        existing = find_message(session=session, channel=conversation.channel, external_id=message_in.external_id)
+        assert existing is not None
+        if existing.text == message_in.text and existing.conversation_id == conversation.id:
+            return existing
+        raise Conflict(f"external_id: '{message_in.external_id}' was already used for a different message")
+    kind = AuthorKind.technician if author.role == Role.technician else AuthorKind.agent
+    message = Message(
+        conversation_id=conversation.id or 0, customer_id=conversation.customer_id, channel=conversation.channel,
+        direction=Direction.outbound, author_kind=kind, author_name=author.full_name or author.username,
+        author_user_id=author.id, text=message_in.text, visibility=message_in.visibility,
+        external_id=message_in.external_id, media=list(message_in.media), delivery_status=DeliveryStatus.queued,
+    )
+    session.add(message)
+    conversation.last_message_at = utcnow()
+    session.add(conversation)
+    session.flush()
+    return message

@@ -1,0 +1,1 @@
+"""Plumbing shared by every feature: database, time, pagination, errors, dependencies."""

@@ -1,0 +1,59 @@
+"""Engine and sessions. SQLite is the embedded default (WAL, foreign keys on); PostgreSQL works the
+same through ``GROUNDCREW_DATABASE_URL``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, create_engine
+
+from server.config import Settings
+
+
+def make_engine(settings: Settings) -> Engine:
+    """Create the engine for the configured database, preparing the SQLite file's folder."""
+    url = settings.resolved_database_url
+    if url.startswith("sqlite"):
+        db_path = url.removeprefix("sqlite:///")
+        if db_path and db_path != ":memory:":
+            Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20, max_overflow=20
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "savepoint")
+        def _sqlite_savepoint(connection, _name) -> None:  # type: ignore[no-untyped-def]
+            # pysqlite begins a transaction lazily, just before the first write, so reads never hold a
+            # snapshot that a later write would find stale ("database is locked" without waiting). But then
+            # a SAVEPOINT issued first would become the outer transaction and RELEASE would commit it: begin
+            # explicitly there. IMMEDIATE takes the write lock up front, waiting with the busy timeout.
+            raw = connection.connection.dbapi_connection
+            if raw is not None and not raw.in_transaction:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session that commits on success and rolls back on any error (no half-written records)."""
+    with Session(engine) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

@@ -1,0 +1,319 @@
+"""Dispatcher control: assign, unassign, pin, reorder and lock a technician's day — each previewed with its
+cost (added travel, SLA jobs put at risk) before it is committed — the fast insertion of an urgent job,
+and explanations ("why is this job unassigned", "why this technician") from the plan."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+import routing
+from routing.schedule import Infeasible, simulate, timeline
+from server.auth.models import User
+from server.config import Settings
+from server.core.errors import Conflict, Invalid, NotFound
+from server.core.timeutil import utcnow
+from server.dispatch import plans
+from server.dispatch.models import (
+    JobEvent,
+    JobPin,
+    Override,
+    OverrideAction,
+    OverridePreview,
+    TechnicianDispatchState,
+)
+from server.dispatch.problem import Snapshot, build_snapshot, from_s, job_key, parse_key, tech_key
+from server.events.broker import make_event
+from server.jobs.models import Job, JobStatus
+from server.technicians.models import Technician
+
+STARTED = (JobStatus.en_route, JobStatus.on_site)
+
+
+def _route_totals(problem: routing.Problem, route: routing.Route) -> tuple[int, int, int]:
+    late = sum(s.late_s for s in route.stops)
+    return route.travel_s, late, route.overtime_s
+
+
+def _at_risk(route: routing.Route) -> set[int]:
+    return {parse_key(s.job_id) for s in route.stops if s.late_s > 0}
+
+
+def _missing_skills(tech: Technician, job: Job) -> list[str]:
+    return [f"'{s}' level {lvl} (has {tech.skills.get(s, 0)})" for s, lvl in job.required_skills.items()
+            if tech.skills.get(s, 0) < lvl]
+
+
+def _plan_override(snapshot: Snapshot, override: Override) -> tuple[dict[int, list[int]], list[str]]:
+    """The technicians' new job orders under the override (only the affected technicians)."""
+    seqs = {tid: list(seq) for tid, seq in snapshot.sequences.items()}
+    notes: list[str] = []
+    action = override.action
+    if action in (OverrideAction.lock, OverrideAction.unlock):
+        return {}, notes
+    if action == OverrideAction.reorder:
+        tid = override.technician_id
+        if tid is None or override.job_ids is None:
+            raise Invalid("technician_id and job_ids: required to reorder a technician's day")
+        if tid not in seqs:
+            raise Invalid(f"technician_id: technician {tid} is not on shift (or their day is locked)")
+        current = seqs[tid]
+        if sorted(override.job_ids) != sorted(current):
+            raise Invalid(f"job_ids: must be exactly the technician's current jobs {sorted(current)}")
+        started = [j for j in current if snapshot.jobs[j].status in STARTED]
+        if override.job_ids[:len(started)] != started:
+            raise Invalid(f"job_ids: started work {started} must stay first")
+        return {tid: list(override.job_ids)}, notes
+    if override.job_id is None:
+        raise Invalid(f"job_id: required for {action.value}")
+    job = snapshot.jobs.get(override.job_id)
+    if job is None:
+        raise NotFound(f"job_id: job {override.job_id} is not open today (finished, cancelled or unknown)")
+    if job.status in STARTED:
+        raise Conflict(f"job_id: job {job.id} is {job.status.value}; started work cannot be moved")
+    owner = next((tid for tid, seq in seqs.items() if job.id in seq), None)
+    if action in (OverrideAction.unassign, OverrideAction.unpin):
+        if action == OverrideAction.unpin:
+            return {}, notes
+        if owner is None:
+            raise Conflict(f"job_id: job {job.id} is not assigned")
+        return {owner: [j for j in seqs[owner] if j != job.id]}, notes
+    tid = override.technician_id if override.technician_id is not None else owner
+    if tid is None:
+        raise Invalid("technician_id: required (the job is not assigned to anyone yet)")
+    tech = snapshot.technicians.get(tid)
+    if tech is None:
+        raise Invalid(f"technician_id: technician {tid} is not on shift (or their day is locked)")
+    missing = _missing_skills(tech, job)
+    if missing:
+        raise Invalid(f"technician_id: {tech.name} cannot do job {job.id}: missing skill {', '.join(missing)}")
+    out: dict[int, list[int]] = {}
+    if owner is not None and owner != tid:
+        out[owner] = [j for j in seqs[owner] if j != job.id]
+    base = [j for j in seqs[tid] if j != job.id]
+    started = sum(1 for j in base if snapshot.jobs[j].status in STARTED)
+    if override.position is not None:
+        position = max(started, min(override.position, len(base)))
+    elif owner == tid:
+        position = seqs[tid].index(job.id)
+    else:  # the cheapest place in their day
+        model = replace(snapshot.problem.job(job_key(job.id or 0)), pinned_technician=tech_key(tid),
+                        pinned_position=None)
+        current = routing.Plan(routes=[routing.Route(tech_key(tid), 0, 0, stops=[
+            routing.Stop(job_key(j), 0, 0, 0, 0, 0) for j in base])])
+        best = routing.recommend(snapshot.problem, current, model, k=1)
+        position = best[0].position if best else len(base)
+        if not best:
+            notes.append("no feasible position keeps every window: appended at the end of the day")
+    out[tid] = [*base[:position], job.id or 0, *base[position:]]
+    return out, notes
+
+
+def preview(*, snapshot: Snapshot, override: Override) -> tuple[OverridePreview, dict[int, routing.Route]]:
+    """What the override would cost, without changing anything."""
+    t0 = time.perf_counter()
+    new_seqs, notes = _plan_override(snapshot, override)
+    problem = snapshot.problem
+    feasible = True
+    before_routes = {r.technician_id: r for r in snapshot.current_plan().routes}
+    after: dict[int, routing.Route] = {}
+    d_travel = d_late = d_ot = 0
+    risk_before: set[int] = set()
+    risk_after: set[int] = set()
+    for tid, seq in new_seqs.items():
+        tech = problem.technician(tech_key(tid))
+        keys = [job_key(j) for j in seq]
+        before = before_routes[tech.id]
+        try:
+            starts, brks = simulate(problem, tech, keys)
+            route = timeline(problem, tech, keys, starts, brks)
+        except Infeasible as exc:
+            feasible = False
+            notes.append(f"technician {tid}: {exc}")
+            continue
+        after[tid] = route
+        bt, bl, bo = _route_totals(problem, before)
+        at, al, ao = _route_totals(problem, route)
+        d_travel, d_late, d_ot = d_travel + at - bt, d_late + al - bl, d_ot + ao - bo
+        risk_before |= _at_risk(before)
+        risk_after |= _at_risk(route)
+    etas = {parse_key(s.job_id): from_s(snapshot.origin, s.arrival_s) for r in after.values() for s in r.stops}
+    result = OverridePreview(
+        action=override.action, feasible=feasible, added_travel_s=d_travel, added_lateness_s=d_late,
+        added_overtime_s=d_ot, sla_at_risk=sorted(risk_after), sla_newly_at_risk=sorted(risk_after - risk_before),
+        affected_technicians=sorted(new_seqs), etas=etas, notes=notes,
+        elapsed_ms=round((time.perf_counter() - t0) * 1000, 1))
+    return result, after
+
+
+def _full_plan(snapshot: Snapshot, changed: dict[int, routing.Route]) -> routing.Plan:
+    routes = [changed.get(parse_key(r.technician_id), r) for r in snapshot.current_plan().routes]
+    plan = routing.Plan(routes=routes, unassigned=[
+        routing.Unassigned(job_key(j), "not assigned yet") for j, row in snapshot.jobs.items()
+        if not any(job_key(j) in r.job_ids for r in routes)])
+    from routing.schedule import evaluate
+
+    plan.objective = evaluate(snapshot.problem, plan)
+    return plan
+
+
+def commit(*, session: Session, settings: Settings, city: Any, override: Override,
+           user: User) -> tuple[OverridePreview, int | None, list[dict[str, Any]]]:
+    """Make the override (the caller commits): pins, the lock, the assignment, and a new plan version."""
+    snapshot = build_snapshot(session=session, settings=settings, city=city)
+    result, after = preview(snapshot=snapshot, override=override)
+    if not result.feasible:
+        raise Conflict("override breaks a hard constraint: " + "; ".join(result.notes))
+    events: list[dict[str, Any]] = []
+    action = override.action
+    if action in (OverrideAction.lock, OverrideAction.unlock):
+        if override.technician_id is None:
+            raise Invalid("technician_id: required to lock or unlock a day")
+        if session.get(Technician, override.technician_id) is None:
+            raise NotFound(f"technician_id: technician {override.technician_id} not found")
+        state = session.get(TechnicianDispatchState, override.technician_id) or TechnicianDispatchState(
+            technician_id=override.technician_id)
+        state.day_locked, state.updated_at = action == OverrideAction.lock, utcnow()
+        session.add(state)
+        events.append(make_event("technician.locked", {"technician_id": override.technician_id,
+                                                       "locked": state.day_locked}, staff_only=True))
+        return result, None, events
+    if action == OverrideAction.unpin:
+        pin = session.get(JobPin, override.job_id)
+        if pin is not None:
+            session.delete(pin)
+        job = session.get(Job, override.job_id)
+        if job is not None:
+            job.pinned = False
+            session.add(job)
+        return result, None, events
+    for tid, seq in after.items():
+        for position, stop in enumerate(seq.stops):
+            jid = parse_key(stop.job_id)
+            pinned = action == OverrideAction.reorder or (jid == override.job_id and action != OverrideAction.unassign)
+            if pinned:
+                session.merge(JobPin(job_id=jid, technician_id=tid,
+                                     position=position if action == OverrideAction.reorder or
+                                     override.position is not None else None))
+                job = session.get(Job, jid)
+                if job is not None:
+                    job.pinned = True
+                    session.add(job)
+    if action == OverrideAction.unassign:
+        pin = session.get(JobPin, override.job_id)
+        if pin is not None:
+            session.delete(pin)
+    plan_row, plan_events = plans.store_plan(session=session, settings=settings, snapshot=snapshot,
+                                             plan=_full_plan(snapshot, after), trigger=f"override:{action.value}")
+    session.add(JobEvent(job_id=override.job_id or (override.job_ids or [0])[0], status=f"override:{action.value}",
+                         technician_id=override.technician_id, actor_user_id=user.id, actor=user.username,
+                         data={"plan_version": plan_row.version, "added_travel_s": result.added_travel_s}))
+    return result, plan_row.id, events + plan_events
+
+
+def insert_urgent(*, engine: Engine, settings: Settings, job_id: int) -> dict[str, Any] | None:
+    """Give a new urgent job the cheapest technician now and tell its reporters the arrival window.
+    Idempotent across processes (one 'auto-insert' event per job). Returns what was done."""
+    from server.core.city import load_city
+    from server.dispatch.runtime import after_commit
+
+    t0 = time.perf_counter()
+    city = load_city(settings)
+    with Session(engine) as session:
+        job = session.get(Job, job_id)
+        if job is None or job.status != JobStatus.unassigned:
+            return None
+        if session.exec(select(JobEvent).where(JobEvent.idempotency_key == f"auto-insert:{job_id}")).first():
+            return None
+        snapshot = build_snapshot(session=session, settings=settings, city=city)
+        if job_id not in snapshot.jobs:
+            return None
+        model = snapshot.problem.job(job_key(job_id))
+        options = routing.recommend(snapshot.problem, snapshot.current_plan(), model, k=3)
+        if not options:
+            return {"job_id": job_id, "assigned": False, "elapsed_ms": round((time.perf_counter() - t0) * 1000, 1)}
+        best = options[0]
+        tid = parse_key(best.technician_id)
+        seq = list(snapshot.sequences.get(tid, []))
+        seq.insert(best.position, job_id)
+        tech_model = snapshot.problem.technician(best.technician_id)
+        keys = [job_key(j) for j in seq]
+        starts, brks = simulate(snapshot.problem, tech_model, keys)
+        route = timeline(snapshot.problem, tech_model, keys, starts, brks)
+        session.add(JobEvent(job_id=job_id, status="auto-insert", technician_id=tid, actor="planner",
+                             idempotency_key=f"auto-insert:{job_id}",
+                             data={"added_travel_s": best.added_travel_s, "added_cost": best.added_cost}))
+        session.flush()  # a second process inserting the same job fails here and backs off
+        plan_row, events = plans.store_plan(session=session, settings=settings, snapshot=snapshot,
+                                            plan=_full_plan(snapshot, {tid: route}), trigger="urgent job")
+        session.refresh(job)  # store_plan told the reporters (urgent work is announced when planned)
+        session.commit()
+        result = {"job_id": job_id, "assigned": True, "technician_id": tid, "plan_version": plan_row.version,
+                  "eta_at": job.eta_at.isoformat() if job.eta_at else None,
+                  "elapsed_ms": round((time.perf_counter() - t0) * 1000, 1)}
+    after_commit(engine=engine, settings=settings, events=events, deliver=True)
+    return result
+
+
+def explain(*, session: Session, settings: Settings, city: Any, job_id: int) -> dict[str, Any]:
+    """Why this job is unassigned, or why it went to this technician, with the alternatives."""
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"job {job_id} not found")
+    if job.status not in (JobStatus.unassigned, JobStatus.assigned):
+        return {"job_id": job_id, "status": job.status.value,
+                "explanation": f"the job is {job.status.value}; the plan no longer decides it"}
+    snapshot = build_snapshot(session=session, settings=settings, city=city)
+    techs = list(snapshot.technicians.values())
+    capable = [t for t in techs if not _missing_skills(t, job)]
+    out: dict[str, Any] = {"job_id": job_id, "status": job.status.value,
+                           "capable_technicians": [t.id for t in capable]}
+    active = plans.active_plan(session=session)
+    plan_reason = next((u["reason"] for u in (active.unassigned if active else []) if u.get("job_id") == job_id),
+                       None)
+    skipped = next((s["reason"] for s in snapshot.skipped if s["job_id"] == job_id), None)
+    if skipped:
+        out["explanation"] = skipped
+        return out
+    if not capable:
+        needs = ", ".join(f"{s} ≥ {lvl}" for s, lvl in job.required_skills.items())
+        out["explanation"] = f"no technician on shift has the required skill ({needs})"
+        return out
+    model = replace(snapshot.problem.job(job_key(job_id)), pinned_technician=None, pinned_position=None)
+    options = routing.recommend(snapshot.problem, snapshot.current_plan(), model, k=5)
+    out["alternatives"] = [{"technician_id": parse_key(o.technician_id), "position": o.position,
+                            "start_at": from_s(snapshot.origin, o.start_s).isoformat(),
+                            "added_travel_s": o.added_travel_s, "job_late_s": o.job_late_s,
+                            "added_lateness_s": o.added_lateness_s, "added_overtime_s": o.added_overtime_s,
+                            "added_cost": o.added_cost} for o in options]
+    if job.status == JobStatus.unassigned:
+        if not options:
+            out["explanation"] = (f"{plan_reason or 'no room'}: none of the {len(capable)} capable technicians can "
+                                  "fit it into their day within its time window, shift and overtime")
+        else:
+            o = options[0]
+            out["explanation"] = (f"{plan_reason or 'not planned yet'}; the cheapest option is technician "
+                                  f"{parse_key(o.technician_id)} (+{o.added_travel_s // 60} min travel, "
+                                  f"{o.added_lateness_s // 60} min added lateness): higher-value work fills the day")
+        return out
+    tech = snapshot.technicians.get(job.assigned_technician_id or 0)
+    pinned = session.get(JobPin, job_id)
+    mine = [o for o in options if parse_key(o.technician_id) == job.assigned_technician_id]
+    others = [o for o in options if parse_key(o.technician_id) != job.assigned_technician_id]
+    if pinned is not None:
+        reason = "a dispatcher pinned it to this technician"
+    elif others:
+        o = others[0]
+        reason = (f"{tech.name if tech else 'this technician'} has the skill and the next best, technician "
+                  f"{parse_key(o.technician_id)}, would add {o.added_travel_s // 60} min travel "
+                  f"(cost {o.added_cost})")
+    else:
+        reason = "the only capable technician who can fit it in today"
+    out["technician_id"] = job.assigned_technician_id
+    out["explanation"] = reason
+    out["current_cost_if_reinserted"] = mine[0].added_cost if mine else None
+    return out

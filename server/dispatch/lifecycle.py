@@ -1,0 +1,261 @@
+"""Technician lifecycle: assigned → en route → on site → completed | unable (with a reason), a timestamped
+event for every step, completion records, live location pings that move ETAs, and customer notices."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from server.auth.models import Role, User
+from server.config import Settings
+from server.core.errors import Conflict, Forbidden, Invalid, NotFound
+from server.core.timeutil import as_utc, utcnow
+from server.dispatch import notices
+from server.dispatch.models import (
+    JobCompletion,
+    JobEvent,
+    JobPin,
+    LocationPing,
+    StatusChange,
+    TechnicianDispatchState,
+    TechnicianStatus,
+    TechnicianStatusChange,
+    Upload,
+)
+from server.events.broker import make_event
+from server.jobs.models import Job, JobStatus
+from server.technicians.models import Technician
+
+ALLOWED: dict[JobStatus, set[JobStatus]] = {
+    JobStatus.unassigned: {JobStatus.cancelled},
+    JobStatus.assigned: {JobStatus.en_route, JobStatus.on_site, JobStatus.unable, JobStatus.cancelled},
+    JobStatus.en_route: {JobStatus.on_site, JobStatus.unable, JobStatus.cancelled},
+    JobStatus.on_site: {JobStatus.completed, JobStatus.unable},
+    JobStatus.completed: set(),
+    JobStatus.unable: set(),
+    JobStatus.cancelled: set(),
+}
+SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_UPLOAD_BYTES = 5_000_000
+
+
+def _save(settings: Settings, job_id: int, upload: Upload, field: str, prefix: str) -> str:
+    try:
+        content = base64.b64decode(upload.content_base64, validate=True)
+    except (binascii.Error, ValueError):
+        raise Invalid(f"{field}.content_base64: not valid base64")
+    if not content:
+        raise Invalid(f"{field}.content_base64: empty file")
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise Invalid(f"{field}: larger than {MAX_UPLOAD_BYTES // 1_000_000} MB")
+    folder = settings.data_dir / "uploads" / "jobs" / str(job_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{prefix}-{SAFE_NAME.sub('_', Path(upload.filename).name)[:80]}"
+    (folder / name).write_bytes(content)
+    return str(Path("uploads") / "jobs" / str(job_id) / name)
+
+
+def travel_s(*, settings: Settings, origin: tuple[float, float], target: tuple[float, float]) -> float | None:
+    """Driving time on the street network, or None when the map is unavailable or a point is off it."""
+    from server.core.city import load_city
+    from server.dispatch.problem import matrix_cache
+
+    if not settings.load_city:  # this process runs without the street map (some tests, tools)
+        return None
+    try:
+        cache, lock = matrix_cache(load_city(settings))
+        with lock:
+            value = cache.travel_time_s(origin, target)
+        return value if value != float("inf") else None
+    except Exception:
+        return None
+
+
+def _tech_position(session: Session, tech: Technician, job: Job) -> tuple[float, float]:
+    if tech.current_lat is not None and tech.current_lon is not None:
+        return (tech.current_lat, tech.current_lon)
+    last = session.exec(select(Job).where(Job.assigned_technician_id == tech.id, Job.status == JobStatus.completed)
+                        .order_by(col(Job.updated_at).desc())).first()
+    return (last.lat, last.lon) if last else (tech.home_lat, tech.home_lon)
+
+
+def replayed_step(*, session: Session, job_id: int, change: StatusChange) -> Job | None:
+    """The job when ``change`` repeats an already applied step (same idempotency key); None when the key
+    is new; Conflict when the key was used for another job or step."""
+    if not change.idempotency_key:
+        return None
+    seen = session.exec(select(JobEvent).where(JobEvent.idempotency_key == change.idempotency_key)).first()
+    if seen is None:
+        return None
+    if seen.job_id != job_id or seen.status != change.status.value:
+        raise Conflict(f"idempotency_key: already used for job {seen.job_id} → {seen.status}")
+    return session.get(Job, job_id)
+
+
+def change_status(*, session: Session, settings: Settings, job_id: int, change: StatusChange,
+                  user: User) -> tuple[Job, list[dict[str, Any]], bool]:
+    """Move a job one step (the caller commits). Returns (job, events, replayed). A repeated
+    ``idempotency_key`` returns the job as it is and changes nothing."""
+    # Lock the job row first (PostgreSQL; SQLite serialises writers anyway) so a retry racing its original
+    # waits for it and then sees its key below, instead of applying the step twice.
+    job = session.exec(select(Job).where(Job.id == job_id).with_for_update()).first()
+    if job is None:
+        raise NotFound(f"job {job_id} not found")
+    replay = replayed_step(session=session, job_id=job_id, change=change)
+    if replay is not None:
+        return replay, [], True
+    new = JobStatus(change.status.value)
+    if user.role == Role.technician:
+        if user.technician_id is None or job.assigned_technician_id != user.technician_id:
+            raise Forbidden(f"job {job_id} is not assigned to you; only its technician or a dispatcher can change it")
+        if new == JobStatus.cancelled:
+            raise Forbidden("status: only a dispatcher can cancel a job")
+    elif user.role not in (Role.admin, Role.dispatcher):
+        raise Forbidden(f"status: changing a job's status needs a technician or a dispatcher (you are {user.role})")
+    if new not in ALLOWED[job.status]:
+        allowed = ", ".join(sorted(s.value for s in ALLOWED[job.status])) or "none (it is finished)"
+        raise Conflict(f"status: job {job_id} cannot go from {job.status.value} to {new.value}; "
+                       f"allowed next: {allowed}")
+    if new == JobStatus.unable and not change.reason:
+        raise Invalid("reason: required when the status is 'unable' (say why the job could not be done)")
+    if new != JobStatus.completed and (change.photos or change.signature or change.parts_used or change.notes):
+        raise Invalid("photos/signature/parts_used/notes: only with status 'completed'")
+    at = as_utc(change.at) if change.at else utcnow()
+    if at > utcnow() + timedelta(minutes=5):
+        raise Invalid("at: is in the future")
+    tech = session.get(Technician, job.assigned_technician_id) if job.assigned_technician_id else None
+    previous = job.status
+    events: list[dict[str, Any]] = []
+    data: dict[str, Any] = {}
+    if new == JobStatus.completed:
+        photos = [_save(settings, job_id, p, f"photos[{i}]", f"photo{i}") for i, p in enumerate(change.photos)]
+        signature = _save(settings, job_id, change.signature, "signature", "signature") if change.signature else None
+        session.merge(JobCompletion(job_id=job_id, technician_id=job.assigned_technician_id, notes=change.notes,
+                                    parts_used=[p.model_dump() for p in change.parts_used], photos=photos,
+                                    signature=signature, signed_by=change.signed_by, completed_at=at))
+        data = {"photos": len(photos), "signed": signature is not None, "parts": len(change.parts_used)}
+    job.status = new
+    job.version += 1
+    job.updated_at = utcnow()
+    if new == JobStatus.en_route and tech is not None:
+        seconds = travel_s(settings=settings, origin=_tech_position(session, tech, job), target=(job.lat, job.lon))
+        if seconds is not None:
+            job.eta_at = at + timedelta(seconds=seconds)
+        eta = as_utc(job.eta_at) if job.eta_at else at + timedelta(minutes=15)
+        data["eta_at"] = eta.isoformat()
+        events += notices.send_eta(session=session, settings=settings, job=job, tech=tech, eta=eta, kind="eta")
+    elif new == JobStatus.on_site:
+        job.eta_at = at
+        if tech is not None:
+            tech.current_lat, tech.current_lon, tech.last_seen_at = job.lat, job.lon, at
+            session.add(tech)
+    elif new == JobStatus.completed:
+        events += notices.send_closing(session=session, job=job, tech=tech)
+    elif new == JobStatus.unable:
+        events += notices.send_unable(session=session, job=job, tech=tech, reason=change.reason or "")
+    if new in (JobStatus.completed, JobStatus.unable, JobStatus.cancelled):
+        pin = session.get(JobPin, job_id)
+        if pin is not None:
+            session.delete(pin)
+        job.pinned = False
+    session.add(job)
+    session.add(JobEvent(job_id=job_id, status=new.value, previous_status=previous.value, at=at,
+                         technician_id=job.assigned_technician_id, actor_user_id=user.id, actor=user.username,
+                         reason=change.reason, idempotency_key=change.idempotency_key, data=data))
+    session.flush()
+    events.insert(0, make_event("job.status", {
+        "job_id": job_id, "status": new.value, "previous_status": previous.value, "at": at.isoformat(),
+        "technician_id": job.assigned_technician_id, "reason": change.reason,
+        "eta_at": as_utc(job.eta_at).isoformat() if job.eta_at else None}, technician_ids=[job.assigned_technician_id]))
+    return job, events, False
+
+
+def record_location(*, session: Session, settings: Settings, user: User,
+                    ping: LocationPing) -> tuple[Technician, list[dict[str, Any]]]:
+    """A position from the app: stored on the technician; the ETA of the job they are driving to moves,
+    and the customer hears about it when it moved more than the margin (the caller commits)."""
+    if user.role != Role.technician or user.technician_id is None:
+        raise Forbidden("location pings come from a technician account linked to a technician record")
+    tech = session.get(Technician, user.technician_id)
+    if tech is None:
+        raise NotFound(f"technician {user.technician_id} not found")
+    at = as_utc(ping.at) if ping.at else utcnow()
+    if tech.last_seen_at is not None and at < as_utc(tech.last_seen_at):
+        return tech, []  # an older ping from the offline outbox arriving late: the newer position stands
+    tech.current_lat, tech.current_lon, tech.last_seen_at = ping.lat, ping.lon, at
+    session.add(tech)
+    events = [make_event("technician.location", {"technician_id": tech.id, "lat": ping.lat, "lon": ping.lon,
+                                                 "at": at.isoformat()}, technician_ids=[tech.id])]
+    driving = session.exec(select(Job).where(Job.assigned_technician_id == tech.id,
+                                             Job.status == JobStatus.en_route)).first()
+    if driving is not None:
+        seconds = travel_s(settings=settings, origin=(ping.lat, ping.lon), target=(driving.lat, driving.lon))
+        if seconds is not None:
+            eta = at + timedelta(seconds=seconds)
+            driving.eta_at = eta
+            session.add(driving)
+            events.append(make_event("job.eta", {"job_id": driving.id, "technician_id": tech.id,
+                                                 "eta_at": eta.isoformat()}, technician_ids=[tech.id]))
+            events += notices.maybe_update_eta(session=session, settings=settings, job=driving, tech=tech, eta=eta)
+    session.flush()
+    return tech, events
+
+
+def technician_status(*, session: Session, technician_id: int, change: TechnicianStatusChange,
+                      user: User) -> tuple[TechnicianDispatchState, list[dict[str, Any]]]:
+    """Done early, running late, off sick (or back to working): recorded; the caller triggers a re-plan."""
+    if user.role == Role.technician and user.technician_id != technician_id:
+        raise Forbidden(f"technician {technician_id} is not you; you can only report your own status")
+    tech = session.get(Technician, technician_id)
+    if tech is None:
+        raise NotFound(f"technician {technician_id} not found")
+    if change.status == TechnicianStatus.running_late and change.late_min <= 0:
+        raise Invalid("late_min: say how many minutes late (1..600) when running late")
+    state = session.get(TechnicianDispatchState, technician_id) or TechnicianDispatchState(technician_id=technician_id)
+    state.status = change.status.value
+    state.late_min = change.late_min if change.status == TechnicianStatus.running_late else 0
+    state.note, state.updated_at = change.note, utcnow()
+    session.add(state)
+    events: list[dict[str, Any]] = [make_event("technician.status", {
+        "technician_id": technician_id, "status": state.status, "late_min": state.late_min, "note": state.note},
+        technician_ids=[technician_id])]
+    if change.status == TechnicianStatus.off_sick:  # their waiting jobs go back to the pool for the re-plan
+        for job in session.exec(select(Job).where(Job.assigned_technician_id == technician_id,
+                                                  Job.status == JobStatus.assigned)).all():
+            job.status, job.assigned_technician_id, job.eta_at = JobStatus.unassigned, None, None
+            job.version += 1
+            session.add(job)
+            pin = session.get(JobPin, job.id)
+            if pin is not None:
+                session.delete(pin)
+            session.add(JobEvent(job_id=job.id or 0, status="unassigned", previous_status="assigned",
+                                 technician_id=technician_id, actor_user_id=user.id, actor=user.username,
+                                 reason="technician off sick"))
+    session.flush()
+    return state, events
+
+
+def history(*, session: Session, job_id: int) -> list[JobEvent]:
+    return list(session.exec(select(JobEvent).where(JobEvent.job_id == job_id)
+                             .order_by(col(JobEvent.at), col(JobEvent.id))).all())
+
+
+def started_at(events: list[JobEvent], status: str) -> datetime | None:
+    for event in events:
+        if event.status == status:
+            return event.at
+    return None
+
+
+def commit_and_publish(*, session: Session, engine: Engine, settings: Settings, events: list[dict[str, Any]]) -> None:
+    from server.dispatch.runtime import after_commit
+
+    session.commit()
+    after_commit(engine=engine, settings=settings, events=events)

@@ -1,0 +1,273 @@
+"""From the database to a routing ``Problem``: open jobs, technicians on shift with live positions and
+work in progress, travel times on the street network. Times are integer seconds from local midnight
+(``Settings.timezone``); locations are indices into the snapshot's coordinate list."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from sqlmodel import Session, col, select
+
+import routing
+from server.config import Settings
+from server.core.errors import Unavailable
+from server.core.timeutil import as_utc, utcnow
+from server.dispatch.models import JobEvent, JobPin, TechnicianDispatchState
+from server.jobs.models import OPEN_STATUSES, Job, JobStatus
+from server.technicians.models import Availability, Technician
+
+if TYPE_CHECKING:
+    from geodata import City
+    from geodata.matrix import MatrixCache
+
+log = logging.getLogger("groundcrew.dispatch")
+
+UNREACHABLE_S = 1_000_000  # travel time used where the street network has no path (never chosen)
+FRESH_POSITION = timedelta(hours=2)
+
+_caches: dict[int, tuple[MatrixCache, threading.Lock]] = {}
+_caches_lock = threading.Lock()
+
+
+def matrix_cache(city: City) -> tuple[MatrixCache, threading.Lock]:
+    """This process's location-keyed travel-time cache for the city (a new place costs two searches)."""
+    key = id(city.network)
+    with _caches_lock:
+        if key not in _caches:
+            _caches[key] = (city.network.matrix_cache(), threading.Lock())
+        return _caches[key]
+
+
+def tech_key(technician_id: int) -> str:
+    return f"t{technician_id}"
+
+
+def job_key(job_id: int) -> str:
+    return f"j{job_id}"
+
+
+def parse_key(key: str) -> int:
+    return int(key[1:])
+
+
+def day_origin(settings: Settings, at: datetime | None = None) -> datetime:
+    """Local midnight of the service day containing ``at`` (default now), as aware UTC."""
+    tz = ZoneInfo(settings.timezone)
+    local = as_utc(at or utcnow()).astimezone(tz)
+    return datetime.combine(local.date(), time(0, 0), tzinfo=tz).astimezone(UTC)
+
+
+def to_s(origin: datetime, at: datetime) -> int:
+    return int((as_utc(at) - origin).total_seconds())
+
+
+def from_s(origin: datetime, seconds: int) -> datetime:
+    return origin + timedelta(seconds=int(seconds))
+
+
+def _local_s(settings: Settings, day: date, at: time, origin: datetime) -> int:
+    local = datetime.combine(day, at, tzinfo=ZoneInfo(settings.timezone))
+    return to_s(origin, local)
+
+
+@dataclass
+class Snapshot:
+    """A routing problem built from the database at ``now``, with the bookkeeping to map it back."""
+
+    problem: routing.Problem
+    origin: datetime
+    now_s: int
+    coords: list[tuple[float, float]]
+    jobs: dict[int, Job]
+    technicians: dict[int, Technician]
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    locked: set[int] = field(default_factory=set)
+    sequences: dict[int, list[int]] = field(default_factory=dict)
+
+    def current_plan(self) -> routing.Plan:
+        """The assignment in the database (who does what, in what order) as a routing plan, timed."""
+        from routing.schedule import Infeasible, timeline
+
+        routes = []
+        for tid in self.technicians:
+            tech = self.problem.technician(tech_key(tid))
+            seq = [job_key(j) for j in self.sequences.get(tid, [])]
+            try:
+                routes.append(timeline(self.problem, tech, seq))
+            except Infeasible:
+                routes.append(routing.Route(tech.id, 0, 0, stops=[
+                    routing.Stop(j, 0, 0, 0, 0, 0) for j in seq]))
+        return routing.Plan(routes=routes)
+
+
+def _job_model(job: Job, loc: int, origin: datetime, now_s: int, tech_ids: set[int], pins: dict[int, JobPin],
+               on_site_at: dict[int, datetime], busy_positions: dict[int, int]) -> routing.Job:
+    windows = []
+    for w in job.time_windows:
+        start, end = to_s(origin, datetime.fromisoformat(w["start"])), to_s(origin, datetime.fromisoformat(w["end"]))
+        windows.append(routing.TimeWindow(start, end))
+    duration = job.duration_min * 60
+    tech = job.assigned_technician_id if job.assigned_technician_id in tech_ids else None
+    model = routing.Job(
+        id=job_key(job.id or 0), location=loc, duration_s=duration, time_windows=windows,
+        required_skills=dict(job.required_skills), priority=job.priority,
+        sla_deadline_s=to_s(origin, job.sla_due_at) if job.sla_due_at else None, must_serve=job.must_not_drop,
+    )
+    if job.status == JobStatus.on_site and tech is not None:
+        started = on_site_at.get(job.id or 0)
+        elapsed = max(0, now_s - to_s(origin, started)) if started else 0
+        model.duration_s = max(60, duration - elapsed)
+        model.in_progress, model.pinned_technician, model.time_windows = True, tech_key(tech), []
+    elif job.status == JobStatus.en_route and tech is not None:
+        model.pinned_technician = tech_key(tech)
+        model.pinned_position = busy_positions.get(tech, 0)
+        model.time_windows = []  # they are driving there now: the window is no longer a choice
+    elif (pin := pins.get(job.id or 0)) is not None and pin.technician_id in tech_ids:
+        model.pinned_technician = tech_key(pin.technician_id)
+        if pin.position is not None:
+            model.pinned_position = pin.position + busy_positions.get(pin.technician_id, 0)
+    return model
+
+
+def _add_points(cache: MatrixCache, coords: list[tuple[float, float]]) -> dict[tuple[float, float], str]:
+    """Add every point to the cache; returns the points that cannot be served, with the reason."""
+    try:
+        cache.add_many(coords)
+        return {}
+    except Exception:
+        bad: dict[tuple[float, float], str] = {}
+        for point in coords:
+            try:
+                cache.add(*point)
+            except Exception as exc:
+                bad[point] = str(exc)
+        return bad
+
+
+def build_snapshot(*, session: Session, settings: Settings, city: City, now: datetime | None = None,
+                   only_job_ids: set[int] | None = None) -> Snapshot:
+    """The routing problem for the rest of today as the database has it now."""
+    now = as_utc(now or utcnow())
+    origin = day_origin(settings, now)
+    day = now.astimezone(ZoneInfo(settings.timezone)).date()
+    now_s = to_s(origin, now)
+    states = {s.technician_id: s for s in session.exec(select(TechnicianDispatchState)).all()}
+    all_techs = list(session.exec(select(Technician).order_by(col(Technician.id))).all())
+    techs = [t for t in all_techs if t.availability == Availability.on_shift
+             and states.get(t.id or 0, TechnicianDispatchState(technician_id=0)).status != "off_sick"]
+    locked = {t.id or 0 for t in techs if states.get(t.id or 0) and states[t.id or 0].day_locked}
+    techs = [t for t in techs if (t.id or 0) not in locked]
+    jobs = list(session.exec(select(Job).where(col(Job.status).in_(OPEN_STATUSES)).order_by(col(Job.id))).all())
+    jobs = [j for j in jobs if j.assigned_technician_id not in locked or j.status == JobStatus.unassigned]
+    if only_job_ids is not None:
+        jobs = [j for j in jobs if j.id in only_job_ids]
+    pins = {p.job_id: p for p in session.exec(select(JobPin)).all()}
+    on_site_ids = [j.id for j in jobs if j.status == JobStatus.on_site]
+    on_site_at: dict[int, datetime] = {}
+    if on_site_ids:
+        for ev in session.exec(select(JobEvent).where(col(JobEvent.job_id).in_(on_site_ids),
+                                                      JobEvent.status == JobStatus.on_site.value)).all():
+            on_site_at[ev.job_id] = ev.at
+
+    # Places: technicians' homes/ends/live positions and job sites, deduplicated.
+    def tech_points(t: Technician) -> list[tuple[float, float]]:
+        pts = [(t.home_lat, t.home_lon)]
+        if t.end_lat is not None and t.end_lon is not None:
+            pts.append((t.end_lat, t.end_lon))
+        if t.current_lat is not None and t.current_lon is not None:
+            pts.append((t.current_lat, t.current_lon))
+        return pts
+
+    wanted = [p for t in techs for p in tech_points(t)] + [(j.lat, j.lon) for j in jobs]
+    cache, lock = matrix_cache(city)
+    coords = list(dict.fromkeys(cache.key(*p) for p in wanted))
+    with lock:
+        bad = _add_points(cache, coords)
+        coords = [p for p in coords if p not in bad]
+        matrix = cache.matrix(coords) if coords else None
+    index = {p: i for i, p in enumerate(coords)}
+
+    def loc(lat: float, lon: float) -> int | None:
+        return index.get(cache.key(lat, lon))
+
+    skipped: list[dict[str, Any]] = []
+    model_techs: list[routing.Technician] = []
+    tech_rows: dict[int, Technician] = {}
+    for t in techs:
+        home = loc(t.home_lat, t.home_lon)
+        if home is None:
+            log.warning("technician %s: home is off the street network; left out of the plan", t.id)
+            continue
+        end = loc(t.end_lat, t.end_lon) if t.end_lat is not None and t.end_lon is not None else None
+        shift_start = _local_s(settings, day, t.shift_start, origin)
+        shift_end = _local_s(settings, day, t.shift_end, origin)
+        state = states.get(t.id or 0)
+        late_s = (state.late_min * 60) if state else 0
+        current = None
+        busy_until = None
+        if now_s > shift_start - 1800:
+            busy_until = max(now_s, shift_start) + late_s
+            seen = t.last_seen_at
+            if t.current_lat is not None and t.current_lon is not None and seen and now - as_utc(seen) < FRESH_POSITION:
+                current = loc(t.current_lat, t.current_lon)
+        elif late_s:
+            busy_until = shift_start + late_s
+        breaks = []
+        for b in t.breaks:
+            earliest = _local_s(settings, day, time.fromisoformat(b["earliest"]), origin)
+            latest = _local_s(settings, day, time.fromisoformat(b["latest"]), origin)
+            duration = int(b["duration_min"]) * 60
+            breaks.append(routing.Break(duration, earliest, latest + duration))
+        model_techs.append(routing.Technician(
+            id=tech_key(t.id or 0), shift_start_s=shift_start, shift_end_s=max(shift_start, shift_end),
+            start_location=home, end_location=end, skills=dict(t.skills), breaks=breaks,
+            max_overtime_s=t.overtime_allowed_min * 60, current_location=current, busy_until_s=busy_until,
+        ))
+        tech_rows[t.id or 0] = t
+    if not model_techs:
+        raise Unavailable("no technician is on shift (or every one is locked, sick or off the map)")
+
+    tech_ids = set(tech_rows)
+    busy_positions = {j.assigned_technician_id: 1 for j in jobs
+                      if j.status == JobStatus.on_site and j.assigned_technician_id in tech_ids}
+    model_jobs: list[routing.Job] = []
+    job_rows: dict[int, Job] = {}
+    in_progress_seen: set[int] = set()
+    for j in jobs:
+        where = loc(j.lat, j.lon)
+        if where is None:
+            reason = bad.get(cache.key(j.lat, j.lon), "not on the street network")
+            skipped.append({"job_id": j.id, "reason": f"location cannot be reached by road: {reason}"})
+            continue
+        model = _job_model(j, where, origin, now_s, tech_ids, pins, on_site_at, busy_positions)
+        if model.in_progress:
+            tid = parse_key(model.pinned_technician or "t0")
+            if tid in in_progress_seen:  # two jobs "on site" at once: only the first is really in progress
+                model.in_progress = False
+            in_progress_seen.add(tid)
+            tech = next(t for t in model_techs if t.id == model.pinned_technician)
+            tech.current_location = where
+        model_jobs.append(model)
+        job_rows[j.id or 0] = j
+
+    skill_catalog = sorted({s for t in all_techs for s in t.skills} | {s for j in jobs for s in j.required_skills})
+    assert matrix is not None
+    tt = np.where(np.isfinite(matrix.travel_time_s), np.rint(matrix.travel_time_s), UNREACHABLE_S).astype(np.int64)
+    dist = np.where(np.isfinite(matrix.distance_m), np.rint(matrix.distance_m), 0).astype(np.int64)
+    problem = routing.Problem(model_techs, model_jobs, tt, dist, skill_catalog=skill_catalog)
+
+    order = {JobStatus.on_site: 0, JobStatus.en_route: 1}
+    far = datetime.max.replace(tzinfo=UTC)
+    sequences: dict[int, list[int]] = {tid: [] for tid in tech_rows}
+    for j in sorted(job_rows.values(), key=lambda j: (order.get(j.status, 2), as_utc(j.eta_at) if j.eta_at else far,
+                                                      j.id or 0)):
+        if j.assigned_technician_id in sequences and j.status != JobStatus.unassigned:
+            sequences[j.assigned_technician_id].append(j.id or 0)
+    return Snapshot(problem=problem, origin=origin, now_s=now_s, coords=[tuple(p) for p in coords], jobs=job_rows,
+                    technicians=tech_rows, skipped=skipped, locked=locked, sequences=sequences)

@@ -1,0 +1,83 @@
+"""Large service areas are split into dispatch regions (k-means on technicians' homes and job sites),
+solved in parallel — as separate Celery tasks when scaled out, worker threads otherwise — and merged."""
+
+from __future__ import annotations
+
+import logging
+import math
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+import routing
+from routing.schedule import evaluate
+from server.config import Settings
+from server.dispatch.problem import Snapshot
+
+log = logging.getLogger("groundcrew.dispatch")
+
+
+def wants_regions(settings: Settings, snapshot: Snapshot) -> bool:
+    return settings.dispatch_regions > 1 or len(snapshot.problem.jobs) > settings.dispatch_region_max_jobs
+
+
+def partition(settings: Settings, snapshot: Snapshot) -> list[routing.Problem]:
+    """Sub-problems, one per region; every region has at least one technician."""
+    problem = snapshot.problem
+    k = settings.dispatch_regions or math.ceil(len(problem.jobs) / settings.dispatch_region_max_jobs)
+    k = max(1, min(k, len(problem.technicians)))
+    coords = np.array(snapshot.coords, dtype=float)
+    tech_xy = np.array([coords[t.start_location] for t in problem.technicians])
+    job_xy = np.array([coords[j.location] for j in problem.jobs]) if problem.jobs else np.zeros((0, 2))
+    order = np.argsort(tech_xy[:, 1] if np.ptp(tech_xy[:, 1]) > np.ptp(tech_xy[:, 0]) else tech_xy[:, 0])
+    centroids = np.array([tech_xy[chunk].mean(axis=0) for chunk in np.array_split(order, k)])
+    for _ in range(10):  # Lloyd iterations over technicians and jobs together
+        points = np.vstack([tech_xy, job_xy])
+        label = np.argmin(((points[:, None, :] - centroids[None, :, :]) ** 2).sum(axis=2), axis=1)
+        for c in range(k):
+            if (label == c).any():
+                centroids[c] = points[label == c].mean(axis=0)
+    t_label = np.argmin(((tech_xy[:, None, :] - centroids[None]) ** 2).sum(axis=2), axis=1)
+    alive = sorted(set(t_label.tolist()))
+    j_label = np.array([alive[int(np.argmin(((centroids[alive] - xy) ** 2).sum(axis=1)))] for xy in job_xy],
+                       dtype=int) if len(job_xy) else np.zeros(0, dtype=int)
+    tech_region = {t.id: int(t_label[i]) for i, t in enumerate(problem.technicians)}
+    subs = []
+    for c in alive:
+        techs = [t for t in problem.technicians if tech_region[t.id] == c]
+        jobs = [j for i, j in enumerate(problem.jobs)
+                if (tech_region[j.pinned_technician] if j.pinned_technician else int(j_label[i])) == c]
+        subs.append(routing.Problem(techs, jobs, problem.travel_time_s, problem.distance_m, problem.weights,
+                                    problem.skill_duration_factors, problem.skill_catalog))
+    return subs
+
+
+def solve_one(problem_dict: dict, time_limit_s: float) -> dict:
+    """Solve one region (runs on a Celery worker or a thread); plain dicts in and out."""
+    return routing.solve(routing.Problem.from_dict(problem_dict), time_limit_s=time_limit_s, workers=1).to_dict()
+
+
+def solve_regions(settings: Settings, snapshot: Snapshot, time_limit_s: float) -> routing.Plan:
+    subs = partition(settings, snapshot)
+    log.info("solving %d dispatch regions in parallel", len(subs))
+    dicts = [s.to_dict() for s in subs]
+    results: list[dict] | None = None
+    if settings.broker_url:
+        from celery import group
+
+        from server.workers.tasks import region_task
+
+        try:
+            pending = group(region_task.s(d, time_limit_s) for d in dicts).apply_async()
+            results = pending.get(timeout=time_limit_s * 4 + 60, disable_sync_subtasks=False)
+        except Exception:
+            log.exception("regional tasks failed; solving the regions here")
+    if results is None:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = list(pool.map(lambda d: solve_one(d, time_limit_s), dicts))
+    plans = [routing.Plan.from_dict(r) for r in results]
+    merged = routing.Plan(routes=[r for p in plans for r in p.routes],
+                          unassigned=[u for p in plans for u in p.unassigned], stats=plans[0].stats)
+    merged.stats.phases = [{"regions": len(subs), "jobs": [len(s.jobs) for s in subs]}]
+    merged.objective = evaluate(snapshot.problem, merged)
+    return merged

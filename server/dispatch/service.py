@@ -1,0 +1,244 @@
+"""Planning service: solve jobs (queued → running → succeeded | failed | cancelled) with best-so-far,
+coalesced triggers, and the plan they store. A solve job may run in this process or on a Celery worker;
+either way the plan insert is idempotent per solve job (a retried task never stores twice)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+import routing
+from server.audit import service as audit
+from server.auth.models import User
+from server.config import Settings
+from server.core.errors import Conflict, NotFound
+from server.core.timeutil import utcnow
+from server.dispatch import plans
+from server.dispatch.models import TERMINAL_SOLVE, PlanSolution, SolveJob, SolveStatus
+from server.dispatch.problem import Snapshot, build_snapshot
+from server.dispatch.runtime import after_commit, submit_solve
+from server.events.broker import make_event
+
+log = logging.getLogger("groundcrew.dispatch")
+
+# The optimizer runs in chunks so progress (best so far) is visible and DELETE stops it at a chunk's end.
+FIRST_CHUNK_S = 5.0
+CHUNK_S = 2.0
+
+
+def get(*, session: Session, solve_id: str) -> SolveJob:
+    """The solve job, or NotFound."""
+    job = session.get(SolveJob, solve_id)
+    if job is None:
+        raise NotFound(f"solve job {solve_id} not found")
+    return job
+
+
+def list_solves(*, session: Session, limit: int = 20) -> list[SolveJob]:
+    """The most recent solve jobs."""
+    return list(session.exec(select(SolveJob).order_by(col(SolveJob.created_at).desc()).limit(limit)).all())
+
+
+def request_solve(*, session: Session, engine: Engine, settings: Settings, trigger: str, reason: str | None = None,
+                  time_limit_s: float | None = None, requested_by: str = "system",
+                  coalesce: bool = True) -> tuple[SolveJob, bool]:
+    """Queue a solve (commits). A burst of triggers joins the solve still waiting to start: returns (job, created)."""
+    if coalesce:
+        waiting = session.exec(select(SolveJob).where(SolveJob.status == SolveStatus.queued,
+                                                      col(SolveJob.cancel_requested).is_(False),
+                                                      col(SolveJob.region).is_(None))
+                               .order_by(col(SolveJob.created_at))).first()
+        if waiting is not None:
+            waiting.reasons = [*waiting.reasons, reason or trigger][-50:]
+            session.add(waiting)
+            session.commit()
+            return waiting, False
+    limit = time_limit_s or (settings.dispatch_solve_time_s if trigger in ("manual", "morning")
+                             else settings.dispatch_replan_time_s)
+    job = SolveJob(id=uuid.uuid4().hex, trigger=trigger[:60], reasons=[reason or trigger], time_limit_s=limit,
+                   requested_by=requested_by)
+    session.add(job)
+    session.commit()
+    submit_solve(engine=engine, settings=settings, solve_job_id=job.id,
+                 delay_s=settings.dispatch_coalesce_s if coalesce else 0.0)
+    return job, True
+
+
+def cancel(*, session: Session, solve_id: str, actor: User) -> SolveJob:
+    """Stop a solve early: a queued one never starts; a running one stores its best plan so far."""
+    job = get(session=session, solve_id=solve_id)
+    if job.status in TERMINAL_SOLVE:
+        raise Conflict(f"solve job {solve_id} already finished ({job.status})")
+    job.cancel_requested = True
+    if job.status == SolveStatus.queued:
+        job.status, job.finished_at = SolveStatus.cancelled, utcnow()
+    session.add(job)
+    audit.record(session=session, action="cancel", entity="solve_job", entity_id=None, actor_user_id=actor.id,
+                 actor=actor.username, detail={"solve_job_id": solve_id})
+    session.commit()
+    return job
+
+
+def _event(job: SolveJob) -> dict[str, Any]:
+    return make_event("solve.updated", {"solve_job_id": job.id, "status": str(job.status), "trigger": job.trigger,
+                                        "best_cost": job.best_cost, "plan_id": job.plan_id}, staff_only=True)
+
+
+def _better(a: routing.Plan, b: routing.Plan | None) -> bool:
+    if b is None:
+        return True
+    return (a.objective.jobs_unassigned, a.objective.cost) < (b.objective.jobs_unassigned, b.objective.cost)
+
+
+def previous_solution(*, session: Session, snapshot: Snapshot) -> routing.Plan | None:
+    """The active plan's routing solution, restricted to what still exists (for warm starts)."""
+    active = plans.active_plan(session=session)
+    if active is None:
+        return None
+    sol = session.get(PlanSolution, active.id)
+    if sol is None or not sol.solution:
+        return None
+    known = {j.id for j in snapshot.problem.jobs}
+    techs = {t.id for t in snapshot.problem.technicians}
+    prev = routing.Plan.from_dict(sol.solution)
+    prev.routes = [routing.Route(r.technician_id, 0, 0, stops=[s for s in r.stops if s.job_id in known])
+                   for r in prev.routes if r.technician_id in techs]
+    return prev
+
+
+def _claim(engine: Engine, solve_job_id: str) -> SolveJob | None:
+    """Mark the job running (again, after a killed worker); None when there is nothing to do."""
+    with Session(engine) as session:
+        job = session.get(SolveJob, solve_job_id)
+        if job is None or job.status in TERMINAL_SOLVE:
+            return None
+        if job.cancel_requested:
+            job.status, job.finished_at = SolveStatus.cancelled, utcnow()
+            session.add(job)
+            session.commit()
+            return None
+        job.status, job.attempts, job.started_at = SolveStatus.running, job.attempts + 1, utcnow()
+        job.progress = [*job.progress, {"at": utcnow().isoformat(), "event": f"attempt {job.attempts} started",
+                                        "worker": f"{socket.gethostname()}:{os.getpid()}"}]
+        session.add(job)
+        session.commit()
+        session.refresh(job)
+        session.expunge(job)
+        return job
+
+
+def run_solve_job(*, engine: Engine, settings: Settings, solve_job_id: str) -> int | None:
+    """Run one solve job to completion (any process); returns the stored plan id. Safe to run twice."""
+    from server.core.city import load_city
+
+    job = _claim(engine, solve_job_id)
+    if job is None:
+        return None
+    after_commit(engine=engine, settings=settings, events=[_event(job)])
+    try:
+        city = load_city(settings)
+        with Session(engine) as session:
+            snapshot = build_snapshot(session=session, settings=settings, city=city)
+            warm = previous_solution(session=session, snapshot=snapshot)
+        best = _optimize(engine, settings, job, snapshot, warm)
+        return _finish(engine, settings, solve_job_id, snapshot, best)
+    except Exception as exc:
+        log.exception("solve job %s failed", solve_job_id)
+        with Session(engine) as session:
+            row = session.get(SolveJob, solve_job_id)
+            if row is not None and row.status not in TERMINAL_SOLVE:
+                row.status, row.error, row.finished_at = SolveStatus.failed, f"{type(exc).__name__}: {exc}"[:2000], \
+                    utcnow()
+                session.add(row)
+                session.commit()
+                after_commit(engine=engine, settings=settings, events=[_event(row)])
+        return None
+
+
+def _optimize(engine: Engine, settings: Settings, job: SolveJob, snapshot: Snapshot,
+              warm: routing.Plan | None) -> routing.Plan:
+    """Solve in chunks, warm-starting each from the best so far; stop at the limit or when cancelled."""
+    from server.dispatch.regions import solve_regions, wants_regions
+
+    if wants_regions(settings, snapshot):
+        return solve_regions(settings, snapshot, job.time_limit_s)
+    best: routing.Plan | None = None
+    remaining = job.time_limit_s
+    first = True
+    while remaining > 0.01:
+        # The first chunk must be long enough to build a good day; later chunks improve it (warm-started).
+        chunk = min(remaining, max(remaining * 0.6, FIRST_CHUNK_S) if first else max(CHUNK_S, remaining / 3))
+        remaining -= chunk
+        candidate = routing.solve(snapshot.problem, time_limit_s=chunk, seed=job.attempts,
+                                  warm_start=best or warm)
+        if _better(candidate, best):
+            best = candidate
+        first = False
+        with Session(engine) as session:
+            row = session.get(SolveJob, job.id)
+            if row is None:
+                break
+            row.best_cost, row.best_objective = best.objective.cost, asdict(best.objective)
+            row.progress = [*row.progress, {"at": utcnow().isoformat(), "cost": candidate.objective.cost,
+                                            "unassigned": candidate.objective.jobs_unassigned, "chunk_s": chunk}]
+            session.add(row)
+            session.commit()
+            cancelled = row.cancel_requested
+            event = _event(row)
+        after_commit(engine=engine, settings=settings, events=[event])
+        if cancelled:
+            break
+    assert best is not None
+    return _never_worse(snapshot, best)
+
+
+def _never_worse(snapshot: Snapshot, best: routing.Plan) -> routing.Plan:
+    """A re-plan cut short (little time, a busy machine) must not undo a better day that is already assigned:
+    keep the current assignment when it is feasible and better."""
+    from routing.schedule import evaluate
+
+    current = snapshot.current_plan()
+    served = {s.job_id for r in current.routes for s in r.stops}
+    current.unassigned = [routing.Unassigned(j.id, "no capacity left today") for j in snapshot.problem.jobs
+                          if j.id not in served]
+    if not served or routing.check_feasibility(snapshot.problem, current):
+        return best
+    current.objective = evaluate(snapshot.problem, current)
+    if _better(current, best):
+        current.stats = best.stats
+        current.stats.status = f"{best.stats.status}; kept the current assignment (better than this solve)"
+        return current
+    return best
+
+
+def _finish(engine: Engine, settings: Settings, solve_job_id: str, snapshot: Snapshot,
+            best: routing.Plan) -> int | None:
+    with Session(engine) as session:
+        row = session.exec(select(SolveJob).where(SolveJob.id == solve_job_id).with_for_update()).one()
+        if row.plan_id is not None or row.status in TERMINAL_SOLVE:  # another attempt already stored it
+            return row.plan_id
+        existing = session.exec(select(PlanSolution).where(PlanSolution.solve_job_id == solve_job_id)).first()
+        if existing is not None:
+            row.plan_id = existing.plan_id
+            events: list[dict[str, Any]] = []
+        else:
+            trigger = row.trigger if len(row.reasons) <= 1 else f"{row.trigger} (+{len(row.reasons) - 1})"
+            plan, events = plans.store_plan(session=session, settings=settings, snapshot=snapshot, plan=best,
+                                            trigger=trigger, solve_job_id=solve_job_id)
+            row.plan_id = plan.id
+        row.status = SolveStatus.cancelled if row.cancel_requested else SolveStatus.succeeded
+        row.finished_at = utcnow()
+        row.best_cost, row.best_objective = best.objective.cost, asdict(best.objective)
+        session.add(row)
+        session.commit()
+        events.append(_event(row))
+        plan_id = row.plan_id
+    after_commit(engine=engine, settings=settings, events=events)
+    return plan_id

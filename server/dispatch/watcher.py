@@ -1,0 +1,84 @@
+"""The dispatch watcher (one thread per API process): new urgent jobs are inserted at once, other new
+jobs trigger a coalesced re-plan, and the morning plan is made when the day starts. Every action is
+idempotent, so several API processes may watch the same database."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, func, select
+
+from server.config import Settings
+from server.core.timeutil import utcnow
+from server.dispatch import control, plans, service
+from server.jobs.models import Job, JobStatus
+from server.plans.models import Plan
+
+log = logging.getLogger("groundcrew.dispatch")
+
+
+class Watcher:
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine, self.settings = engine, settings
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="groundcrew-dispatch-watcher", daemon=True)
+        self.last_id: int | None = None
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self.stop.wait(self.settings.dispatch_watch_interval_s):
+            try:
+                self.tick()
+            except Exception:
+                log.exception("dispatch watcher tick failed")
+
+    def tick(self) -> None:
+        with Session(self.engine) as session:
+            if self.last_id is None:
+                self.last_id = int(session.exec(select(func.max(Job.id))).one() or 0)
+                return
+            new = list(session.exec(select(Job).where(col(Job.id) > self.last_id).order_by(col(Job.id))).all())
+            has_plan = plans.active_plan(session=session) is not None
+            self._morning(session)
+        if not new:
+            return
+        self.last_id = max(j.id or 0 for j in new)
+        if not has_plan:
+            return
+        replan = False
+        for job in new:
+            if job.status != JobStatus.unassigned:
+                continue
+            if job.priority >= self.settings.dispatch_urgent_priority:
+                result = control.insert_urgent(engine=self.engine, settings=self.settings, job_id=job.id or 0)
+                log.info("urgent job inserted: %s", result)
+            replan = True
+        if replan:
+            with Session(self.engine) as session:
+                service.request_solve(session=session, engine=self.engine, settings=self.settings,
+                                      trigger="new jobs", reason=f"{len(new)} new job(s)")
+
+    def _morning(self, session: Session) -> None:
+        if not self.settings.dispatch_morning_at:
+            return
+        tz = ZoneInfo(self.settings.timezone)
+        now = utcnow().astimezone(tz)
+        if now.time() < time.fromisoformat(self.settings.dispatch_morning_at):
+            return
+        day = now.date().isoformat()
+        if session.exec(select(Plan.id).where(Plan.day == day)).first() is not None:
+            return
+        if session.exec(select(Job.id).where(Job.status == JobStatus.unassigned)).first() is None:
+            return
+        service.request_solve(session=session, engine=self.engine, settings=self.settings, trigger="morning",
+                              reason=f"morning plan for {day} at {datetime.now(tz):%H:%M}")

@@ -1,0 +1,1 @@
+"""Identity resolution: one customer across channels, merges (audited, reversible), suggestions, customer 360."""

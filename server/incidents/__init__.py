@@ -1,0 +1,1 @@
+"""Incidents: complaints joined to one job, split, reporters notified on close, proactive notices."""

@@ -1,0 +1,1 @@
+"""Intake: channel adapters, the intake pipeline (normalize → identity → triage → geotag → case → job) and importers."""

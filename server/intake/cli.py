@@ -1,0 +1,119 @@
+"""``groundcrew import twcs|311`` and ``groundcrew bench ingest``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def _city(settings, with_city: bool):  # type: ignore[no-untyped-def]
+    if not with_city:
+        return None
+    from server.core.city import load_city
+
+    return load_city(settings)
+
+
+def _progress_run(label: str, fn, **kwargs):  # type: ignore[no-untyped-def]
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, transient=True) as progress:
+        task = progress.add_task(label, total=None)
+        return fn(progress=lambda done, total: progress.update(task, completed=done, total=total), **kwargs)
+
+
+def _print_summary(summary) -> None:  # type: ignore[no-untyped-def]
+    data = summary.as_dict()
+    typer.echo(f"{data['rows']} rows: {data['imported']} imported, {data['skipped']} skipped (already imported), "
+               f"{data['rejected']} rejected; {data['jobs_created']} jobs created, {data['joined_incidents']} joined "
+               f"an open job, {data['needs_location']} need a location ({data['seconds']} s)")
+    for reason, count in data["reject_reasons"].items():
+        typer.echo(f"  rejected {count} x {reason}")
+    for reason, count in data["skip_reasons"].items():
+        typer.echo(f"  skipped {count} x {reason}")
+    typer.echo(json.dumps(data, default=str))
+
+
+def register(apps: dict[str, typer.Typer]) -> None:
+    from server.cli import UserError
+
+    import_app, bench_app = apps["import"], apps["bench"]
+
+    @import_app.command("twcs")
+    def import_twcs(
+        file: Annotated[Path, typer.Argument(help="twcs.csv (Customer Support on Twitter).")],
+        batch: Annotated[int, typer.Option(min=1, max=10000, help="Rows per commit.")] = 200,
+        limit: Annotated[int | None, typer.Option(min=1, help="Only the first N rows (by time).")] = None,
+        city: Annotated[bool, typer.Option(help="Geotag with the street map (tweets rarely name places).")] = False,
+    ) -> None:
+        """Import twcs threads: customers, conversations, cases; brand replies as agent messages (idempotent)."""
+        from server.config import Settings
+        from server.core.db import make_engine
+        from server.core.migrate import upgrade
+        from server.intake.importers import RowError
+        from server.intake.importers import import_twcs as run
+
+        if not file.is_file():
+            raise UserError(f"FILE: {file} does not exist")
+        settings = Settings()
+        upgrade(settings)
+        engine = make_engine(settings)
+        try:
+            summary = _progress_run("Importing twcs", run, engine=engine, settings=settings, path=file,
+                                    city=_city(settings, city), batch=batch, limit=limit)
+        except RowError as exc:
+            raise UserError(str(exc)) from None
+        finally:
+            engine.dispose()
+        _print_summary(summary)
+
+    @import_app.command("311")
+    def import_311(
+        file: Annotated[Path, typer.Argument(help="311 service requests CSV.")],
+        format_: Annotated[str, typer.Option("--format", help="baltimore311 or generic (id,text,created_at,lat,lon,"
+                                             "address,service_code,name,email,phone).")] = "baltimore311",
+        batch: Annotated[int, typer.Option(min=1, max=10000, help="Rows per commit.")] = 200,
+        limit: Annotated[int | None, typer.Option(min=1, help="Only the first N rows.")] = None,
+        city: Annotated[bool, typer.Option(help="Geotag addresses with the street map (settings.osm_source).")] = True,
+    ) -> None:
+        """Import 311 service requests: geotagged (address text when the point is missing or 39,-77), triaged,
+        handed off to jobs by the policy (idempotent)."""
+        from server.config import Settings
+        from server.core.db import make_engine
+        from server.core.migrate import upgrade
+        from server.intake.importers import RowError
+        from server.intake.importers import import_311 as run
+
+        if format_ not in ("baltimore311", "generic"):
+            raise UserError("--format must be 'baltimore311' or 'generic'")
+        if not file.is_file():
+            raise UserError(f"FILE: {file} does not exist")
+        settings = Settings()
+        upgrade(settings)
+        engine = make_engine(settings)
+        try:
+            summary = _progress_run("Importing 311", run, engine=engine, settings=settings, path=file, fmt=format_,
+                                    city=_city(settings, city), batch=batch, limit=limit)
+        except RowError as exc:
+            raise UserError(str(exc)) from None
+        finally:
+            engine.dispose()
+        _print_summary(summary)
+
+    @bench_app.command("ingest")
+    def bench_ingest(
+        complaints: Annotated[Path, typer.Option(help="Baltimore 311 CSV.")] = Path(
+            "../shared/data/complaints/baltimore_311/baltimore_311_sample.csv"),
+        twcs: Annotated[Path | None, typer.Option(help="Also measure a twcs CSV.")] = None,
+        limit: Annotated[int | None, typer.Option(min=1, help="Rows per file.")] = None,
+    ) -> None:
+        """Ingest rate (normalize + identity + triage + geotag + store) through the importer on a fresh SQLite."""
+        from benchmarks import ingest
+
+        if not complaints.is_file():
+            raise UserError(f"--complaints: {complaints} does not exist")
+        typer.echo(json.dumps(ingest.run(complaints, twcs=twcs, limit=limit)))

@@ -1,0 +1,198 @@
+"""Channel webhooks: every provider posts here; each message goes through the intake pipeline once.
+
+Each channel has one verification dependency (``verify_<channel>``): signatures are checked when the secret is
+configured in Settings and skipped when it is unset (development, tests)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response, status
+from fastapi.responses import PlainTextResponse
+from sqlalchemy.exc import IntegrityError
+
+from server.core.deps import SessionDep, SettingsDep
+from server.core.errors import DomainError, Forbidden, Invalid, Unauthorized
+from server.intake import adapters
+from server.intake.adapters import Normalized
+from server.intake.pipeline import receive
+from server.notify.service import deliver_queued
+
+if TYPE_CHECKING:
+    from geodata import City
+
+router = APIRouter(prefix="/channels", tags=["channels"])
+
+
+class PayloadTooLarge(DomainError):
+    status_code = 413
+
+
+def intake_city(request: Request) -> City | None:
+    """The street map for geotagging; None when the deployment runs without one (``load_city=false``):
+    then only GPS points locate a complaint."""
+    settings = request.app.state.settings
+    if not settings.load_city:
+        return None
+    from server.core.city import get_city
+
+    return get_city(request)
+
+
+async def raw_body(request: Request) -> bytes:
+    """The request body, refused (413) above ``max_request_bytes``."""
+    limit = request.app.state.settings.max_request_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"body: {declared} bytes is more than the {limit} accepted")
+    body = await request.body()
+    if len(body) > limit:
+        raise PayloadTooLarge(f"body: {len(body)} bytes is more than the {limit} accepted")
+    return body
+
+
+Body = Annotated[bytes, Depends(raw_body)]
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Invalid(f"body: not valid JSON ({exc})") from None
+
+
+# ------------------------------------------------------------------------------------------- verifiers
+def verify_twitter(request: Request) -> None:
+    """X delivers through our own relay (Account Activity CRC is answered there); nothing to check here yet."""
+
+
+async def verify_facebook(request: Request, body: Body) -> None:
+    """Meta signs the raw body: ``X-Hub-Signature-256: sha256=<hex HMAC with the app secret>``."""
+    secret = request.app.state.settings.facebook_app_secret
+    if not secret:
+        return
+    given = request.headers.get("x-hub-signature-256", "")
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(given, expected):
+        raise Unauthorized("X-Hub-Signature-256: missing or wrong signature")
+
+
+async def verify_twilio(request: Request, body: Body) -> None:
+    """Twilio signs URL + sorted form pairs: ``X-Twilio-Signature: base64(HMAC-SHA1(auth token))``."""
+    settings = request.app.state.settings
+    if not settings.twilio_auth_token:
+        return
+    url = str(request.url)
+    if settings.channel_public_url:
+        url = settings.channel_public_url.rstrip("/") + request.url.path
+    pairs = sorted(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    signed = url + "".join(k + v for k, v in pairs)
+    expected = base64.b64encode(hmac.new(settings.twilio_auth_token.encode(), signed.encode(), hashlib.sha1).digest())
+    if not hmac.compare_digest(request.headers.get("x-twilio-signature", "").encode(), expected):
+        raise Unauthorized("X-Twilio-Signature: missing or wrong signature")
+
+
+def verify_email(request: Request) -> None:
+    """The mail relay posts raw messages; authenticate it at the relay (mTLS / network) for now."""
+
+
+def verify_webform(request: Request) -> None:
+    """Our own form: public (rate limiting belongs to the edge)."""
+
+
+# ------------------------------------------------------------------------------------------- handling
+def _run(request: Request, session: Any, settings: Any, items: list[Normalized], response: Response,
+         background: BackgroundTasks) -> dict[str, Any]:
+    city = intake_city(request)
+
+    def receive_all() -> list[Any]:
+        results = []
+        for item in items:
+            result = receive(session=session, settings=settings, city=city, inbound=item.inbound,
+                             followers=item.followers, reposts=item.reposts, addressed_to_us=item.addressed_to_us,
+                             known_address=item.known_address)
+            results.append(result)
+        session.commit()
+        return results
+
+    try:
+        results = receive_all()
+    except IntegrityError:
+        # The same delivery arrived on another connection at the same moment and was stored first: roll back
+        # and receive again, which now finds it and answers like any redelivery (200, the original result).
+        session.rollback()
+        results = receive_all()
+    summaries = [r.summary() for r in results]
+    response.status_code = status.HTTP_201_CREATED if any(r.created for r in results) else status.HTTP_200_OK
+    if any(r.needs_location and r.created for r in results):  # the "where is it?" reply goes out now
+        background.add_task(deliver_queued, engine=request.app.state.engine, settings=settings, wait=False)
+    return summaries[0] if len(summaries) == 1 else {"results": summaries}
+
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Already received (same external id): the original result, nothing written"},
+    201: {"description": "Stored: message, case, job (if any), geotag"},
+    413: {"description": "Body too large"}, 422: {"description": "Bad payload; the detail names the field"},
+}
+
+
+@router.post("/twitter", status_code=201, responses=_RESPONSES, dependencies=[Depends(verify_twitter)],
+             summary="X / Twitter v2 tweet payload (data, includes.users, geo, referenced_tweets)")
+def twitter(request: Request, body: Body, session: SessionDep, settings: SettingsDep, response: Response,
+            background: BackgroundTasks) -> Any:
+    items = adapters.twitter(_json(body), handles=adapters.our_handles(settings.social_handles))
+    return _run(request, session, settings, items, response, background)
+
+
+@router.get("/facebook", response_class=PlainTextResponse, summary="Meta webhook subscription handshake")
+def facebook_handshake(
+    settings: SettingsDep, mode: Annotated[str, Query(alias="hub.mode")],
+    token: Annotated[str, Query(alias="hub.verify_token")], challenge: Annotated[str, Query(alias="hub.challenge")],
+) -> str:
+    if mode != "subscribe" or not settings.facebook_verify_token or not hmac.compare_digest(
+            token, settings.facebook_verify_token):
+        raise Forbidden("hub.verify_token: does not match the configured token")
+    return challenge
+
+
+@router.post("/facebook", status_code=201, responses=_RESPONSES, dependencies=[Depends(verify_facebook)],
+             summary="Facebook page webhook (feed posts and comments)")
+def facebook(request: Request, body: Body, session: SessionDep, settings: SettingsDep, response: Response,
+            background: BackgroundTasks) -> Any:
+    return _run(request, session, settings, adapters.facebook(_json(body)), response, background)
+
+
+@router.post("/email", status_code=201, responses=_RESPONSES, dependencies=[Depends(verify_email)],
+             summary="Raw RFC 822 email (Content-Type: message/rfc822)")
+def email_in(request: Request, body: Body, session: SessionDep, settings: SettingsDep, response: Response,
+            background: BackgroundTasks) -> Any:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in ("message/rfc822", "text/plain", "application/octet-stream"):
+        raise Invalid(f"content-type: expected message/rfc822, got '{content_type or 'none'}'")
+    return _run(request, session, settings, [adapters.parse_email(body)], response, background)
+
+
+@router.post("/sms", status_code=201, responses=_RESPONSES, dependencies=[Depends(verify_twilio)],
+             summary="SMS webhook in the Twilio shape (form-encoded)")
+def sms(request: Request, body: Body, session: SessionDep, settings: SettingsDep, response: Response,
+            background: BackgroundTasks) -> Any:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        raise Invalid(f"content-type: expected application/x-www-form-urlencoded, got '{content_type or 'none'}'")
+    try:
+        form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body)))
+    except (UnicodeDecodeError, ValueError):
+        raise Invalid("body: not a form-encoded payload") from None
+    return _run(request, session, settings, [adapters.sms(form)], response, background)
+
+
+@router.post("/webform", status_code=201, responses=_RESPONSES, dependencies=[Depends(verify_webform)],
+             summary="Our web form (JSON: submission_id, name, email/phone, text, lat/lon, address, photos)")
+def webform(request: Request, body: Body, session: SessionDep, settings: SettingsDep, response: Response,
+            background: BackgroundTasks) -> Any:
+    return _run(request, session, settings, [adapters.webform(_json(body))], response, background)

@@ -1,0 +1,68 @@
+"""Jobs API. Technicians see only the jobs assigned to them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from server.auth.access import ensure_job_visible, is_technician
+from server.core.deps import CurrentUser, SessionDep, StaffUser
+from server.core.models import Page
+from server.core.pagination import PageDep
+from server.jobs import service
+from server.jobs.models import Job, JobCreate, JobPublic, JobReportPublic, JobStatus, JobUpdate
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+
+def _public(job: Job, count: int) -> JobPublic:
+    return JobPublic.model_validate({**job.model_dump(), "reporter_count": count})
+
+
+@router.get("", response_model=Page[JobPublic], summary="List jobs, highest priority first")
+def list_jobs(
+    session: SessionDep, user: CurrentUser, page: PageDep,
+    status_: Annotated[JobStatus | None, Query(alias="status")] = None,
+    technician_id: Annotated[int | None, Query(ge=1)] = None,
+    category: Annotated[str | None, Query(max_length=60)] = None,
+) -> Page[JobPublic]:
+    if is_technician(user):
+        technician_id = user.technician_id if user.technician_id is not None else -1
+    rows, total = service.list_jobs(
+        session=session, page=page, status=status_, technician_id=technician_id, category=category
+    )
+    counts = service.reporter_counts(session=session, job_ids=[j.id for j in rows if j.id is not None])
+    items = [_public(j, counts.get(j.id or 0, 0)) for j in rows]
+    return Page(items=items, total=total, offset=page.offset, limit=page.limit)
+
+
+@router.post("", response_model=JobPublic, status_code=status.HTTP_201_CREATED, summary="Create a job")
+def create_job(job_in: JobCreate, session: SessionDep, user: StaffUser) -> JobPublic:
+    job = service.create(session=session, job_in=job_in, actor=user)
+    session.commit()
+    session.refresh(job)
+    return _public(job, 0)
+
+
+@router.get("/{job_id}", response_model=JobPublic, summary="One job")
+def get_job(job_id: int, session: SessionDep, user: CurrentUser) -> JobPublic:
+    job = service.get(session=session, job_id=job_id)
+    ensure_job_visible(user=user, job=job)
+    return _public(job, service.reporter_counts(session=session, job_ids=[job_id]).get(job_id, 0))
+
+
+@router.get("/{job_id}/reports", response_model=list[JobReportPublic], summary="Who reported this job")
+def get_reports(job_id: int, session: SessionDep, user: CurrentUser) -> list:
+    job = service.get(session=session, job_id=job_id)
+    ensure_job_visible(user=user, job=job)
+    return service.reports(session=session, job_id=job_id)
+
+
+@router.patch("/{job_id}", response_model=JobPublic, summary="Change a job (send 'version' to avoid lost updates)")
+def update_job(job_id: int, job_in: JobUpdate, session: SessionDep, user: StaffUser) -> JobPublic:
+    job = service.get(session=session, job_id=job_id)
+    service.update(session=session, job=job, job_in=job_in, actor=user)
+    session.commit()
+    session.refresh(job)
+    return _public(job, service.reporter_counts(session=session, job_ids=[job_id]).get(job_id, 0))

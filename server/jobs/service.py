@@ -1,0 +1,85 @@
+"""Field jobs: create, read, change (with optimistic locking) and their reporters."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, func, select
+
+from server.audit import service as audit
+from server.auth.models import User
+from server.core.errors import Conflict, NotFound
+from server.core.pagination import PageParams, paginate
+from server.core.timeutil import utcnow
+from server.jobs.models import Job, JobCreate, JobReport, JobStatus, JobUpdate
+
+
+def get(*, session: Session, job_id: int) -> Job:
+    """The job, or NotFound."""
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"job {job_id} not found")
+    return job
+
+
+def list_jobs(
+    *, session: Session, page: PageParams, status: JobStatus | None = None, technician_id: int | None = None,
+    category: str | None = None,
+) -> tuple[list[Job], int]:
+    """Jobs, highest priority first."""
+    query = select(Job)
+    if status is not None:
+        query = query.where(Job.status == status)
+    if technician_id is not None:
+        query = query.where(Job.assigned_technician_id == technician_id)
+    if category:
+        query = query.where(Job.category == category)
+    return paginate(session, query.order_by(col(Job.priority).desc(), col(Job.id)), page)
+
+
+def reporter_counts(*, session: Session, job_ids: list[int]) -> dict[int, int]:
+    """How many reports each job has."""
+    if not job_ids:
+        return {}
+    rows = session.exec(
+        select(JobReport.job_id, func.count()).where(col(JobReport.job_id).in_(job_ids)).group_by(JobReport.job_id)
+    ).all()
+    return {job_id: int(count) for job_id, count in rows}
+
+
+def reports(*, session: Session, job_id: int) -> list[JobReport]:
+    return list(session.exec(select(JobReport).where(JobReport.job_id == job_id).order_by(col(JobReport.id))).all())
+
+
+def create(*, session: Session, job_in: JobCreate, actor: User | None) -> Job:
+    """Add a job (unassigned until a plan or a dispatcher assigns it)."""
+    job = Job.model_validate(job_in)
+    session.add(job)
+    session.flush()
+    audit.record(
+        session=session, action="create", entity="job", entity_id=job.id,
+        actor_user_id=actor.id if actor else None, actor=actor.username if actor else "system",
+        detail={"title": job.title, "category": job.category},
+    )
+    return job
+
+
+def update(*, session: Session, job: Job, job_in: JobUpdate, actor: User) -> Job:
+    """Change a job. If the caller names the version it edited and it is stale, refuse (409) rather
+    than silently overwrite another person's change."""
+    data = job_in.model_dump(exclude_unset=True)
+    edited_version = data.pop("version", None)
+    if edited_version is not None and edited_version != job.version:
+        raise Conflict(
+            f"version: job {job.id} was changed by someone else (now version {job.version}, you edited "
+            f"version {edited_version}); reload and try again"
+        )
+    merged = JobCreate.model_validate({**job.model_dump(), **data})
+    for key in data:
+        setattr(job, key, getattr(merged, key))
+    job.version += 1
+    job.updated_at = utcnow()
+    session.add(job)
+    audit.record(
+        session=session, action="update", entity="job", entity_id=job.id, actor_user_id=actor.id,
+        actor=actor.username, detail={"fields": sorted(data), "version": job.version},
+    )
+    return job

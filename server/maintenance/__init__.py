@@ -1,0 +1,1 @@
+"""Data safety: backups and restores of the database."""

@@ -1,0 +1,1 @@
+"""Outbound messages to customers on their own channel, through small connectors."""

@@ -1,0 +1,128 @@
+"""Export and erase one customer's personal data (see the package docstring for the audit design)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from server.audit import service as audit
+from server.audit.models import AuditEntry
+from server.auth.models import User
+from server.cases.models import Case
+from server.conversations.models import Conversation, Message
+from server.core.errors import NotFound
+from server.customers.models import Customer, Identity
+from server.jobs.models import Job, JobReport
+
+ERASED_TEXT = "[erased]"
+
+
+def _customer_ids(session: Session, customer_id: int) -> list[int]:
+    """The customer and every record merged into it."""
+    if session.get(Customer, customer_id) is None:
+        raise NotFound(f"customer {customer_id} not found")
+    ids, frontier = [customer_id], [customer_id]
+    while frontier:
+        merged = session.exec(select(Customer.id).where(col(Customer.merged_into_id).in_(frontier))).all()
+        frontier = [m for m in merged if m not in ids]
+        ids += frontier
+    return ids
+
+
+def _records(session: Session, ids: list[int]) -> dict[str, list[Any]]:
+    conversations = session.exec(select(Conversation).where(col(Conversation.customer_id).in_(ids))).all()
+    conv_ids = [c.id for c in conversations]
+    messages = session.exec(select(Message).where(
+        col(Message.customer_id).in_(ids) | col(Message.conversation_id).in_(conv_ids)).order_by(col(Message.id))).all()
+    return {
+        "customers": [session.get(Customer, i) for i in ids],
+        "identities": list(session.exec(select(Identity).where(col(Identity.customer_id).in_(ids))).all()),
+        "conversations": list(conversations), "messages": list(messages),
+        "cases": list(session.exec(select(Case).where(col(Case.customer_id).in_(ids))).all()),
+        "reports": list(session.exec(select(JobReport).where(col(JobReport.customer_id).in_(ids))).all()),
+    }
+
+
+def _dump(row: Any) -> dict[str, Any]:
+    return json.loads(json.dumps(row.model_dump(), default=str))
+
+
+def export(*, session: Session, customer_id: int) -> dict[str, Any]:
+    """Everything stored about the customer (and records merged into it), as JSON-ready dicts."""
+    ids = _customer_ids(session, customer_id)
+    records = _records(session, ids)
+    jobs = [session.get(Job, r.job_id) for r in records["reports"]]
+    entries = session.exec(select(AuditEntry).where(
+        AuditEntry.entity == "customer", col(AuditEntry.entity_id).in_([str(i) for i in ids]))
+        .order_by(col(AuditEntry.id))).all()
+    return {
+        "customer_id": customer_id,
+        **{name: [_dump(r) for r in rows] for name, rows in records.items()},
+        "jobs": [{"id": j.id, "title": j.title, "status": str(j.status), "category": j.category} for j in jobs if j],
+        "audit": [_dump(e) for e in entries],
+    }
+
+
+def erase(*, session: Session, customer_id: int, actor: User, reason: str) -> dict[str, Any]:
+    """Remove the customer's personal content everywhere, keep the records and the audit trail (the caller commits)."""
+    ids = _customer_ids(session, customer_id)
+    records = _records(session, ids)
+    personal: set[str] = set()
+    for customer in records["customers"]:
+        personal |= {customer.display_name, customer.address or ""}
+        customer.display_name, customer.address = f"erased customer {customer.id}", None
+        customer.address_lat = customer.address_lon = None
+        session.add(customer)
+    for identity in records["identities"]:
+        personal |= {identity.handle, identity.display_name or ""}
+        identity.handle, identity.display_name, identity.verified = f"erased-{identity.id}", "", False
+        session.add(identity)
+    for conversation in records["conversations"]:
+        conversation.subject = ""
+        session.add(conversation)
+    for message in records["messages"]:
+        personal.add(message.author_name if message.customer_id in ids else "")
+        message.text, message.media, message.meta = ERASED_TEXT, [], {}
+        message.lat = message.lon = None
+        message.place_name = None
+        if message.customer_id in ids:
+            message.author_name = ""
+        session.add(message)
+    for case in records["cases"]:
+        case.triage, case.geotag, case.location_text = {"erased": True}, {"erased": True}, None
+        session.add(case)
+    session.flush()
+    entry = audit.record(session=session, action="erase", entity="customer", entity_id=customer_id,
+                         actor_user_id=actor.id, actor=actor.username, detail={
+                             "reason": reason, "customers": len(ids), "identities": len(records["identities"]),
+                             "messages": len(records["messages"]), "cases": len(records["cases"])})
+    session.flush()
+    redacted = _redact_audit(session, records, ids, {p for p in personal if p and len(p) >= 3}, entry.id or 0)
+    return {"customer_id": customer_id, "customers": len(ids), "identities": len(records["identities"]),
+            "conversations": len(records["conversations"]), "messages": len(records["messages"]),
+            "cases": len(records["cases"]), "audit_entries_redacted": redacted, "erasure_audit_id": entry.id}
+
+
+def _redact_audit(session: Session, records: dict[str, list[Any]], ids: list[int], personal: set[str],
+                  erasure_id: int) -> int:
+    """The one sanctioned change to audit entries: their detail about this person is replaced (Core UPDATE, which
+    the append-only ORM guard does not see). Returns how many entries were redacted."""
+    about = {("customer", str(i)) for i in ids}
+    about |= {("identity", str(r.id)) for r in records["identities"]}
+    about |= {("conversation", str(r.id)) for r in records["conversations"]}
+    about |= {("message", str(r.id)) for r in records["messages"]}
+    about |= {("case", str(r.id)) for r in records["cases"]}
+    targets = []
+    for entry_id, entity, entity_id, detail in session.exec(  # type: ignore[call-overload]
+            select(AuditEntry.id, AuditEntry.entity, AuditEntry.entity_id, AuditEntry.detail)
+            .where(AuditEntry.id != erasure_id)).all():
+        text = json.dumps(detail, default=str, ensure_ascii=False)
+        if (entity, entity_id) in about or any(p in text for p in personal):
+            targets.append(entry_id)
+    if targets:
+        session.execute(update(AuditEntry.__table__).where(  # type: ignore[arg-type]
+            AuditEntry.__table__.c.id.in_(targets)).values(detail={"erased": True, "erasure": erasure_id}))
+    return len(targets)

@@ -1,0 +1,48 @@
+"""Technicians API. A technician may read only their own record."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from server.auth.access import is_technician
+from server.core.deps import CurrentUser, DispatcherUser, SessionDep
+from server.core.errors import NotFound
+from server.core.models import Page
+from server.core.pagination import PageDep
+from server.technicians import service
+from server.technicians.models import Technician, TechnicianCreate, TechnicianPublic, TechnicianUpdate
+
+router = APIRouter(prefix="/technicians", tags=["technicians"])
+
+
+@router.get("", response_model=Page[TechnicianPublic], summary="List technicians")
+def list_technicians(session: SessionDep, user: CurrentUser, page: PageDep) -> Page[TechnicianPublic]:
+    only = (user.technician_id if user.technician_id is not None else -1) if is_technician(user) else None
+    rows, total = service.list_technicians(session=session, page=page, only_id=only)
+    return Page(items=rows, total=total, offset=page.offset, limit=page.limit)
+
+
+@router.post("", response_model=TechnicianPublic, status_code=status.HTTP_201_CREATED, summary="Add a technician")
+def create_technician(tech_in: TechnicianCreate, session: SessionDep, user: DispatcherUser) -> Technician:
+    tech = service.create(session=session, tech_in=tech_in, actor=user)
+    session.commit()
+    session.refresh(tech)
+    return tech
+
+
+@router.get("/{technician_id}", response_model=TechnicianPublic, summary="One technician")
+def get_technician(technician_id: int, session: SessionDep, user: CurrentUser) -> Technician:
+    if is_technician(user) and user.technician_id != technician_id:
+        raise NotFound(f"technician {technician_id} not found")
+    return service.get(session=session, technician_id=technician_id)
+
+
+@router.patch("/{technician_id}", response_model=TechnicianPublic, summary="Change a technician")
+def update_technician(
+    technician_id: int, tech_in: TechnicianUpdate, session: SessionDep, user: DispatcherUser
+) -> Technician:
+    tech = service.get(session=session, technician_id=technician_id)
+    service.update(session=session, tech=tech, tech_in=tech_in, actor=user)
+    session.commit()
+    session.refresh(tech)
+    return tech

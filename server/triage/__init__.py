@@ -1,0 +1,1 @@
+"""Triage: taxonomy, category, sentiment, urgency, amplification → priority and SLA."""

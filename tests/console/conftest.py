@@ -1,0 +1,181 @@
+"""A real Groundcrew server (uvicorn subprocess, temp data dir, demo city and users) and Debian's Chromium
+driven by Python Playwright. Everything here is session-scoped: the demo loads once per run."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Flags from STACK-NOTES "Headless browser"; Playwright makes its own throwaway --user-data-dir.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PASSWORD = "console-pass-1"
+
+
+@dataclass
+class LiveServer:
+    url: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+
+    def request(self, method: str, path: str, *, token: str | None = None, body: Any = None,
+                form: dict[str, str] | None = None) -> tuple[int, Any]:
+        """One HTTP call to the server: (status, parsed JSON body)."""
+        headers = {"Accept": "application/json"}
+        data = None
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if form is not None:
+            data = urllib.parse.urlencode(form).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        elif body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=60) as res:
+                raw = res.read()
+                return res.status, json.loads(raw) if raw else None
+        except urllib.error.HTTPError as err:
+            raw = err.read()
+            try:
+                return err.code, json.loads(raw)
+            except ValueError:
+                return err.code, raw.decode(errors="replace")
+
+    def token(self, username: str) -> str:
+        status, body = self.request("POST", "/auth/token", form={"username": username, "password": PASSWORD})
+        assert status == 200, body
+        return body["access_token"]
+
+    def has(self, method: str, path: str) -> bool:
+        """Whether the server's OpenAPI lists this operation (other features land while the console is built)."""
+        _, spec = self.request("GET", "/openapi.json")
+        return method.lower() in (spec.get("paths", {}).get(path) or {})
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """``groundcrew demo`` into a temp data dir, then ``groundcrew serve`` on a free port."""
+    data_dir = tmp_path_factory.mktemp("console-server")
+    env = {**os.environ, "GROUNDCREW_DATA_DIR": str(data_dir), "GROUNDCREW_LOG_LEVEL": "WARNING"}
+    env.pop("GROUNDCREW_DATABASE_URL", None)
+    cli = [sys.executable, "-m", "server.cli"] if not (Path(sys.executable).parent / "groundcrew").exists() \
+        else [str(Path(sys.executable).parent / "groundcrew")]
+    subprocess.run([*cli, "demo", "--password", PASSWORD], cwd=ROOT, env=env, check=True,
+                   stdout=subprocess.DEVNULL, timeout=600)
+    port = _free_port()
+    log = (data_dir / "server.log").open("wb")
+    # Its own process group, so teardown also ends any worker processes the solver forked.
+    proc = subprocess.Popen([*cli, "serve", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = LiveServer(url=f"http://127.0.0.1:{port}", data_dir=data_dir, process=proc)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the server exited: {(data_dir / 'server.log').read_text()[-2000:]}")
+            try:
+                status, _ = server.request("GET", "/health")
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the server did not start within 120 s")
+            time.sleep(0.3)
+        # Wait for the street map (warmed in the background at start-up).
+        token = server.token("dispatcher")
+        status, body = server.request("GET", "/map/service-area", token=token)
+        assert status == 200, body
+        yield server
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=15)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (make test installs it as root: scripts/system-deps.sh)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def new_page(chromium: Any, *, width: int = 1366, height: int = 768) -> Any:
+    """A fresh browser context (own session storage) with no internet: OSM tile requests fail fast, as offline."""
+    context = chromium.new_context(viewport={"width": width, "height": height}, timezone_id="America/New_York",
+                                   locale="en-US")
+    context.route("https://tile.openstreetmap.org/**", lambda route: route.abort())
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.js_errors = errors
+    return page
+
+
+@pytest.fixture
+def page_factory(chromium: Any) -> Iterator[Any]:
+    pages: list[Any] = []
+
+    def make(**kwargs: int) -> Any:
+        page = new_page(chromium, **kwargs)
+        pages.append(page)
+        return page
+
+    yield make
+    for page in pages:
+        assert not page.js_errors, f"JavaScript errors in the page: {page.js_errors}"
+        page.context.close()
+
+
+def sign_in(page: Any, server: LiveServer, username: str) -> None:
+    page.goto(server.url + "/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_selector("header.topbar")
+
+
+def assignable(server: LiveServer, token: str) -> tuple[int, int]:
+    """An unassigned job some technician can take (per the dispatch feature's explanation) and that technician."""
+    _, queue = server.request("GET", "/jobs?status=unassigned&limit=50", token=token)
+    for job in sorted(queue["items"], key=lambda j: -j["priority"]):
+        _, why = server.request("GET", f"/dispatch/jobs/{job['id']}/explain", token=token)
+        if why.get("alternatives"):
+            return job["id"], why["alternatives"][0]["technician_id"]
+    pytest.skip("no unassigned job that a technician can take")

@@ -1,0 +1,151 @@
+"""Scale-out on real engines: PostgreSQL, Redis and real Celery workers and API processes (separate
+processes). A plan solved on a worker; a worker killed mid-solve (the task is redelivered, nothing is
+lost or stored twice); live events reaching a client connected to a different API process."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import httpx
+from sqlalchemy import create_engine, text
+
+from tests.scale.conftest import wait_for
+from tests.server.dispatch.conftest import SITES
+
+PASSWORD = "scale-password-1"
+
+
+def _seed(env: dict[str, str], n_jobs: int = 12) -> None:
+    from sqlmodel import Session
+
+    from server.auth import service as auth_service
+    from server.auth.models import Role, UserCreate
+    from server.jobs.models import Job
+    from server.technicians.models import Technician
+
+    engine = create_engine(env["GROUNDCREW_DATABASE_URL"])
+    with Session(engine) as session:
+        if auth_service.get_by_username(session=session, username="disp") is None:
+            auth_service.create(session=session, user_in=UserCreate(username="disp", role=Role.dispatcher,
+                                                                    password=PASSWORD))
+            techs = []
+            for i in range(3):
+                lat, lon = SITES[i]
+                tech = Technician(name=f"Tech {i}", skills={"electrical": 3}, home_lat=lat, home_lon=lon,
+                                  shift_start=__import__("datetime").time(0, 5),
+                                  shift_end=__import__("datetime").time(23, 50))
+                session.add(tech)
+                session.flush()
+                techs.append(tech.id)
+            auth_service.create(session=session, user_in=UserCreate(username="tech0", role=Role.technician,
+                                                                    password=PASSWORD, technician_id=techs[0]))
+            for k in range(n_jobs):
+                lat, lon = SITES[3 + k % (len(SITES) - 3)]
+                session.add(Job(title=f"job {k}", required_skills={"electrical": 1}, duration_min=15,
+                                lat=lat + 0.0001 * k, lon=lon, priority=5))
+            session.commit()
+    engine.dispose()
+
+
+def _login(url: str, user: str = "disp") -> dict[str, str]:
+    r = httpx.post(f"{url}/auth/token", data={"username": user, "password": PASSWORD}, timeout=10)
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def _plans_for(env: dict[str, str], solve_id: str) -> int:
+    engine = create_engine(env["GROUNDCREW_DATABASE_URL"])
+    with engine.connect() as conn:
+        n = conn.execute(text("SELECT count(*) FROM plan_solution WHERE solve_job_id = :s"), {"s": solve_id}).scalar()
+    engine.dispose()
+    return int(n or 0)
+
+
+def test_solve_on_worker_and_events_across_api_processes(scale_env, processes):
+    _seed(scale_env)
+    processes.worker()
+    api_a, api_b = processes.api(), processes.api()
+    headers_a, headers_b = _login(api_a), _login(api_b)
+    import websocket
+
+    token_b = headers_b["Authorization"].split()[1]
+    ws = websocket.create_connection(f"{api_b.replace('http', 'ws')}/events/ws?token={token_b}", timeout=60)
+    assert json.loads(ws.recv())["type"] == "hello"
+    received: list[dict] = []
+
+    def listen() -> None:
+        try:
+            while True:
+                received.append(json.loads(ws.recv()))
+        except Exception:
+            pass
+
+    threading.Thread(target=listen, daemon=True).start()
+    started = httpx.post(f"{api_a}/dispatch/solves", json={"time_limit_s": 2}, headers=headers_a, timeout=10)
+    assert started.status_code == 202, started.text
+    solve_id = started.json()["id"]
+
+    def finished() -> dict | None:
+        body = httpx.get(f"{api_b}/dispatch/solves/{solve_id}", headers=headers_b, timeout=10).json()
+        return body if body["status"] in ("succeeded", "failed", "cancelled") else None
+
+    done = wait_for(finished, 120, "the solve on the Celery worker")
+    assert done["status"] == "succeeded", done
+    api_pids = {p.pid for p in processes.procs[1:]}
+    worker = done["progress"][0]["worker"]
+    assert int(worker.rsplit(":", 1)[1]) not in api_pids  # solved in a worker process, not an API process
+    plan = httpx.get(f"{api_b}/plans/current", headers=headers_b, timeout=10).json()
+    assert len(plan["stops"]) == 12 and _plans_for(scale_env, solve_id) == 1
+    # events made on the worker and on API A reach the client connected to API B
+    wait_for(lambda: any(e["type"] == "plan.created" for e in received), 30, "plan.created on API B")
+    tech = _login(api_a, "tech0")
+    assert httpx.post(f"{api_a}/technicians/me/location", json={"lat": 39.29, "lon": -76.58}, headers=tech,
+                      timeout=10).status_code == 202
+    wait_for(lambda: any(e["type"] == "technician.location" for e in received), 30, "location event on API B")
+    ws.close()
+
+
+def test_killed_worker_mid_solve_is_retried_and_stored_once(scale_env, processes):
+    _seed(scale_env)
+    first = processes.worker()
+    api = processes.api()
+    headers = _login(api)
+    solve_id = httpx.post(f"{api}/dispatch/solves", json={"time_limit_s": 12}, headers=headers,
+                          timeout=10).json()["id"]
+
+    def status() -> dict:
+        return httpx.get(f"{api}/dispatch/solves/{solve_id}", headers=headers, timeout=10).json()
+
+    wait_for(lambda: status()["status"] == "running" and status()["attempts"] == 1, 60, "the first attempt")
+    processes.kill(first)  # SIGKILL mid-solve: no ack, no clean-up
+    assert status()["status"] == "running"
+    processes.worker()  # a fresh worker gets the redelivered task after the visibility timeout
+    done = wait_for(lambda: (s := status())["status"] in ("succeeded", "failed") and s, 150, "the retried solve")
+    assert done["status"] == "succeeded" and done["attempts"] == 2, done
+    workers = [p["worker"] for p in done["progress"] if "worker" in p]
+    assert len(set(workers)) == 2  # two different worker processes ran it
+    assert _plans_for(scale_env, solve_id) == 1  # stored exactly once
+    plan = httpx.get(f"{api}/plans/current", headers=headers, timeout=10).json()
+    assert len(plan["stops"]) == 12
+
+
+def test_regions_are_solved_as_separate_worker_tasks(scale_env, processes):
+    _seed(scale_env)
+    processes.env = {**scale_env, "GROUNDCREW_DISPATCH_REGIONS": "2"}
+    worker = processes.worker(concurrency=3)
+    api = processes.api()
+    headers = _login(api)
+    solve_id = httpx.post(f"{api}/dispatch/solves", json={"time_limit_s": 1}, headers=headers,
+                          timeout=10).json()["id"]
+
+    def finished() -> dict | None:
+        body = httpx.get(f"{api}/dispatch/solves/{solve_id}", headers=headers, timeout=10).json()
+        return body if body["status"] in ("succeeded", "failed", "cancelled") else None
+
+    done = wait_for(finished, 120, "the regional solve")
+    assert done["status"] == "succeeded", done
+    plan = httpx.get(f"{api}/plans/current", headers=headers, timeout=10).json()
+    assert plan["stats"]["phases"][0]["regions"] == 2 and len(plan["stops"]) == 12
+    log = next(processes.logdir.glob(f"worker-{processes.procs.index(worker)}.log")).read_text()
+    assert log.count("groundcrew.region") >= 2  # each region ran as its own Celery task

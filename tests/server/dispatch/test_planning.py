@@ -1,0 +1,106 @@
+"""Planning service: a problem built from the database, solved as a job (202 → status → plan version with a
+diff), stopped early with DELETE, and stored once per solve job even when run twice."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, func, select
+
+from server.auth.models import Role
+from server.dispatch import service
+from server.dispatch.models import PlanSolution, SolveJob
+from server.dispatch.problem import build_snapshot
+from server.plans.models import Plan
+from tests.server.dispatch.conftest import job_body, technician_body, wait_solve
+
+
+def _setup(client, auth, settings, n_jobs: int = 6) -> tuple[dict, list[int], list[int]]:  # type: ignore[no-untyped-def]
+    dispatcher = auth(Role.dispatcher)
+    techs = [client.post("/technicians", json=technician_body(f"Tech {i} Person", i), headers=dispatcher).json()["id"]
+             for i in range(2)]
+    jobs = [client.post("/jobs", json=job_body(settings, f"job {i}", 2 + i), headers=dispatcher).json()["id"]
+            for i in range(n_jobs)]
+    return dispatcher, techs, jobs
+
+
+def test_snapshot_maps_database_to_problem(client, auth, settings, app):
+    _, techs, jobs = _setup(client, auth, settings, 4)
+    from server.core.city import load_city
+
+    with Session(app.state.engine) as session:
+        snap = build_snapshot(session=session, settings=settings, city=load_city(settings))
+    assert [t.id for t in snap.problem.technicians] == [f"t{t}" for t in techs]
+    assert sorted(j.id for j in snap.problem.jobs) == sorted(f"j{j}" for j in jobs)
+    tt = snap.problem.travel_time_s
+    assert tt.shape[0] == len(snap.coords) and (tt.diagonal() == 0).all()
+    assert 0 < tt.max() < 3600  # real driving times across the demo city
+
+
+def test_solve_job_lifecycle_and_plan_version(client, auth, settings, app):
+    dispatcher, techs, jobs = _setup(client, auth, settings)
+    started = client.post("/dispatch/solves", json={"time_limit_s": 1}, headers=dispatcher)
+    assert started.status_code == 202, started.text
+    assert started.headers["Location"].endswith(started.json()["id"])
+    done = wait_solve(client, dispatcher, started.json()["id"])
+    assert done["status"] == "succeeded" and done["plan_id"] and done["best_cost"] is not None
+    assert done["progress"], "best-so-far progress is recorded"
+    plan = client.get("/plans/current", headers=dispatcher).json()
+    assert plan["version"] == 1 and {s["job_id"] for s in plan["stops"]} == set(jobs)
+    assert plan["stops"][0]["arrival_at"].endswith(("Z", "+00:00"))
+    job = client.get(f"/jobs/{jobs[0]}", headers=dispatcher).json()
+    assert job["status"] == "assigned" and job["assigned_technician_id"] in techs and job["eta_at"]
+    # a second solve is version 2 with a diff against version 1
+    again = client.post("/dispatch/solves", json={"time_limit_s": 0.5}, headers=dispatcher).json()
+    wait_solve(client, dispatcher, again["id"])
+    second = client.get("/plans/current", headers=dispatcher).json()
+    assert second["version"] == 2 and second["diff"]["previous_version"] == 1
+    assert set(second["diff"]) >= {"moved", "eta_changed"}
+
+
+def test_running_a_solve_job_twice_stores_one_plan(client, auth, settings, app):
+    _dispatcher, _, _ = _setup(client, auth, settings, 3)
+    with Session(app.state.engine) as session:
+        job = SolveJob(id="a" * 32, time_limit_s=0.5)
+        session.add(job)
+        session.commit()
+    first = service.run_solve_job(engine=app.state.engine, settings=settings, solve_job_id="a" * 32)
+    with Session(app.state.engine) as session:  # a redelivered task after a crash finds it running again
+        row = session.get(SolveJob, "a" * 32)
+        row.status = "running"
+        session.add(row)
+        session.commit()
+    second = service.run_solve_job(engine=app.state.engine, settings=settings, solve_job_id="a" * 32)
+    assert first is not None and second == first
+    with Session(app.state.engine) as session:
+        assert session.exec(select(func.count()).select_from(Plan)).one() == 1
+        assert session.exec(select(func.count()).select_from(PlanSolution)).one() == 1
+
+
+def test_delete_stops_a_solve_and_bad_ids(client, auth, settings, app):
+    dispatcher, _, _ = _setup(client, auth, settings, 3)
+    started = client.post("/dispatch/solves", json={"time_limit_s": 30}, headers=dispatcher).json()
+    stopped = client.delete(f"/dispatch/solves/{started['id']}", headers=dispatcher)
+    assert stopped.status_code == 200 and stopped.json()["cancel_requested"] is True
+    done = wait_solve(client, dispatcher, started["id"], timeout_s=20)
+    assert done["status"] == "cancelled"
+    assert client.delete(f"/dispatch/solves/{started['id']}", headers=dispatcher).status_code == 409
+    assert client.get("/dispatch/solves/nope", headers=dispatcher).status_code == 404
+    assert client.post("/dispatch/solves", json={"time_limit_s": -1}, headers=dispatcher).status_code == 422
+    assert client.post("/dispatch/solves", json={}, headers=auth(Role.agent)).status_code == 403
+
+
+def test_a_short_replan_never_undoes_a_better_assignment(client, auth, settings, app):
+    import routing
+    from routing.schedule import evaluate
+    from server.core.city import load_city
+    from server.dispatch.service import _never_worse
+
+    dispatcher, _, jobs = _setup(client, auth, settings, 4)
+    wait_solve(client, dispatcher, client.post("/dispatch/solves", json={"time_limit_s": 0.5},
+                                               headers=dispatcher).json()["id"])
+    with Session(app.state.engine) as session:
+        snap = build_snapshot(session=session, settings=settings, city=load_city(settings))
+    empty = routing.Plan(routes=[routing.Route(t.id, 0, 0) for t in snap.problem.technicians],
+                         unassigned=[routing.Unassigned(j.id, "cut short") for j in snap.problem.jobs])
+    empty.objective = evaluate(snap.problem, empty)
+    kept = _never_worse(snap, empty)
+    assert kept.objective.jobs_served == len(jobs) and "kept the current assignment" in kept.stats.status

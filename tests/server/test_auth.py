@@ -1,0 +1,78 @@
+"""Sign-in, tokens, lockout and role checks."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import jwt
+
+from server.auth.models import Role
+from server.core.timeutil import utcnow
+from tests.server.conftest import PASSWORD, sign_in
+
+
+def test_sign_in_issues_token_for_me(client, make_user):
+    make_user("dana", Role.dispatcher)
+    response = client.post("/auth/token", data={"username": "dana", "password": PASSWORD})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["token_type"] == "bearer" and body["role"] == "dispatcher" and body["expires_in"] > 0
+    me = client.get("/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert me.status_code == 200 and me.json()["username"] == "dana"
+    assert "password_hash" not in me.json()
+
+
+def test_wrong_password_and_unknown_user_are_401(client, make_user):
+    make_user("dana", Role.dispatcher)
+    for username, password in (("dana", "wrong-password"), ("nobody", PASSWORD)):
+        response = client.post("/auth/token", data={"username": username, "password": password})
+        assert response.status_code == 401
+        assert response.json()["detail"] == "incorrect username or password"
+
+
+def test_repeated_failures_lock_the_account(client, make_user):
+    make_user("dana", Role.dispatcher)
+    for _ in range(5):
+        client.post("/auth/token", data={"username": "dana", "password": "nope-nope"})
+    response = client.post("/auth/token", data={"username": "dana", "password": PASSWORD})
+    assert response.status_code == 401
+    assert "too many failed sign-ins" in response.json()["detail"]
+
+
+def test_refresh_token_gives_new_access_token(client, make_user):
+    make_user("dana", Role.dispatcher)
+    tokens = client.post("/auth/token", data={"username": "dana", "password": PASSWORD}).json()
+    response = client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert response.status_code == 200
+    assert client.get("/auth/me", headers={"Authorization": f"Bearer {response.json()['access_token']}"}).is_success
+    # an access token is not a refresh token
+    bad = client.post("/auth/refresh", json={"refresh_token": tokens["access_token"]})
+    assert bad.status_code == 401 and "refresh" in bad.json()["detail"]
+
+
+def test_missing_invalid_and_expired_tokens(client, settings, make_user):
+    user_id = make_user("dana", Role.dispatcher)
+    assert client.get("/auth/me").status_code == 401
+    assert "not signed in" in client.get("/auth/me").json()["detail"]
+    assert client.get("/auth/me", headers={"Authorization": "Bearer garbage"}).json()["detail"] == "invalid token"
+    expired = jwt.encode(
+        {"sub": str(user_id), "typ": "access", "exp": int((utcnow() - timedelta(minutes=1)).timestamp())},
+        settings.resolved_secret_key, algorithm="HS256",
+    )
+    response = client.get("/auth/me", headers={"Authorization": f"Bearer {expired}"})
+    assert response.status_code == 401 and "expired" in response.json()["detail"]
+    forged = jwt.encode({"sub": str(user_id), "typ": "access"}, "another-key-" + "y" * 32, algorithm="HS256")
+    assert client.get("/auth/me", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+
+
+def test_only_admin_manages_users(client, auth):
+    admin = auth(Role.admin)
+    body = {"username": "newtech", "role": "technician", "password": "long-enough-1"}
+    for role in (Role.dispatcher, Role.agent, Role.technician):
+        response = client.post("/users", json=body, headers=auth(role))
+        assert response.status_code == 403
+        assert "admin" in response.json()["detail"]
+    created = client.post("/users", json=body, headers=admin)
+    assert created.status_code == 201 and created.json()["role"] == "technician"
+    assert client.post("/users", json=body, headers=admin).status_code == 409
+    assert sign_in(client, "newtech", "long-enough-1")

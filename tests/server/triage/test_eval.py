@@ -1,0 +1,106 @@
+"""`groundcrew eval triage` and the labelled sets it is run on."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+from server.triage.evaluate import evaluate, read_labelled
+from server.triage.model import load as model_load
+from server.triage.service import load_taxonomy, training_fingerprint
+
+ROOT = Path(__file__).resolve().parents[3]
+TEST_SET = ROOT / "benchmarks" / "data" / "triage_baltimore_test.csv"
+TRAIN_SET = ROOT / "server" / "triage" / "data" / "triage_train.csv"
+FRESH_SET = ROOT / "benchmarks" / "data" / "triage_fresh.csv"
+ACC_FLOOR = 0.81
+NEEDS_AGENT_CEILING = 0.22
+FRESH_FLOOR = 0.78
+
+
+def test_held_out_rows_are_not_training_rows():
+    with TRAIN_SET.open() as fh:
+        train = list(csv.DictReader(fh))
+    with TEST_SET.open() as fh:
+        test = list(csv.DictReader(fh))
+    assert {r["record_id"] for r in train}.isdisjoint({r["record_id"] for r in test})
+    assert {r["text"] for r in train}.isdisjoint({r["text"] for r in test})
+    fresh = {text for text, _ in read_labelled(FRESH_SET)}
+    assert not fresh & {r["text"] for r in train + test}
+    names = set(load_taxonomy().names)
+    assert {r["category"] for r in train + test} <= names
+
+
+def test_accuracy_on_the_held_out_baltimore_set():
+    result = evaluate(read_labelled(TEST_SET))
+    assert result["rows"] > 1500
+    # Measured 0.833 (needs_agent 0.186) with the logistic regression; the floor leaves a margin for regressions.
+    assert result["accuracy"] >= ACC_FLOOR
+    # needs_agent must stay the exception (it was 55% with the naive-Bayes model).
+    assert result["needs_agent_rate"] <= NEEDS_AGENT_CEILING
+    assert result["accuracy_when_confident"] >= result["accuracy"]
+    assert sum(sum(row.values()) for row in result["confusion"].values()) == result["rows"]
+
+
+def test_accuracy_on_a_sample_of_the_held_out_set():
+    """A fixed every-5th-row sample (fast regression signal while iterating on one category)."""
+    rows = read_labelled(TEST_SET)[::5]
+    result = evaluate(rows)
+    assert result["accuracy"] >= ACC_FLOOR - 0.02
+
+
+def test_accuracy_on_fresh_social_media_texts():
+    """~100 complaints written separately in a social-media voice (not from either phrase pool)."""
+    result = evaluate(read_labelled(FRESH_SET))
+    assert result["rows"] >= 100
+    assert result["accuracy"] >= FRESH_FLOOR
+
+
+def test_shipped_weights_match_the_taxonomy_and_training_data():
+    """The shipped .npz is used only while its fingerprint matches; stale weights would mean training at every
+    start. Fix: python -m server.triage.train"""
+    taxonomy = load_taxonomy()
+    settings = tomllib.loads(Path(taxonomy.source).read_text())["model"]
+    fingerprint = training_fingerprint(taxonomy.categories, Path(taxonomy.source).parent / settings["training_csv"],
+                                       settings)
+    assert model_load(Path(taxonomy.source).parent / settings["weights"], fingerprint=fingerprint) is not None
+
+
+def test_dev_split_never_trains_on_a_dev_phrasing():
+    """The dev folds hold out whole phrasings and wrappers (the tuning data never shares a phrasing with training)."""
+    from server.triage.evaluate import _fold
+
+    with TRAIN_SET.open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert all(r["phrase"] and r["wrapper"] for r in rows)
+    for f in range(5):
+        dev = {(r["phrase"], r["wrapper"]) for r in rows if _fold(r["phrase"], 5) == f and _fold(r["wrapper"], 5) == f}
+        train = [r for r in rows if _fold(r["phrase"], 5) != f and _fold(r["wrapper"], 5) != f]
+        assert dev and train
+        assert not {r["phrase"] for r in train} & {p for p, _ in dev}
+        assert not {r["wrapper"] for r in train} & {w for _, w in dev}
+
+
+def test_cli_prints_json_on_the_last_line(tmp_path):
+    reports = tmp_path / "r.csv"
+    reports.write_text("text,category\nHuge pothole on Boston St,pothole\nI smell gas on Fleet St,gas_leak\n"
+                       "my router is dead again,internet_outage\nrats in the alley,rats\n")
+    run = subprocess.run([sys.executable, "-m", "server.cli", "eval", "triage", "--reports", str(reports)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["rows"] == 4 and result["accuracy"] == 1.0
+    assert "true category" in run.stdout
+
+
+def test_cli_bad_csv_is_one_line(tmp_path):
+    reports = tmp_path / "r.csv"
+    reports.write_text("body,label\nx,y\n")
+    run = subprocess.run([sys.executable, "-m", "server.cli", "eval", "triage", "--reports", str(reports)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert "missing column(s) category, text" in run.stderr

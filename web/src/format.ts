@@ -1,0 +1,91 @@
+// Formatting and small pure helpers (unit-tested in format.test.ts).
+
+export function parseTime(value: string | null | undefined): Date | null {
+  if (!value) return null;
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+/** "14:05" in the service area's time zone. */
+export function clock(value: string | Date | null | undefined, timeZone: string): string {
+  const d = value instanceof Date ? value : parseTime(value);
+  if (!d) return "—";
+  return new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", timeZone }).format(d);
+}
+
+/** Hours since local midnight (e.g. 13.5 for 13:30) in the given time zone. */
+export function localHours(d: Date, timeZone: string): number {
+  const parts = new Intl.DateTimeFormat("en-GB", {
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone,
+  }).formatToParts(d);
+  const hour = Number(parts.find((p) => p.type === "hour")?.value ?? 0);
+  const minute = Number(parts.find((p) => p.type === "minute")?.value ?? 0);
+  return hour + minute / 60;
+}
+
+/** "1 h 05 min", "12 min", "45 s". */
+export function duration(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "—";
+  const s = Math.round(Math.abs(seconds));
+  const sign = seconds < 0 ? "−" : "";
+  if (s < 60) return `${sign}${s} s`;
+  const m = Math.round(s / 60);
+  if (m < 60) return `${sign}${m} min`;
+  if (m >= 48 * 60) return `${sign}${Math.round(m / 1440)} days`;
+  return `${sign}${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
+}
+
+export function signed(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "—";
+  if (Math.round(seconds) === 0) return "none";
+  return (seconds > 0 ? "+" : "") + duration(seconds);
+}
+
+export function km(metres: number | null | undefined): string {
+  if (metres === null || metres === undefined || !Number.isFinite(metres)) return "—";
+  return `${(metres / 1000).toFixed(1)} km`;
+}
+
+export function pct(value: number | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return "—";
+  return `${Math.round(value * 100)} %`;
+}
+
+export interface SlaJob {
+  id: number;
+  sla_due_at: string | null;
+  duration_min: number;
+  priority: number;
+}
+
+/** Minutes of slack before the SLA is breached if work started now (negative: already breached). */
+export function slackMinutes(job: SlaJob, now: Date): number | null {
+  const due = parseTime(job.sla_due_at);
+  if (!due) return null;
+  return (due.getTime() - now.getTime()) / 60000 - job.duration_min;
+}
+
+/** Most at risk first: least slack, then higher priority, then older id. Jobs without an SLA go last. */
+export function bySlaRisk<T extends SlaJob>(jobs: T[], now: Date): T[] {
+  return [...jobs].sort((a, b) => {
+    const sa = slackMinutes(a, now);
+    const sb = slackMinutes(b, now);
+    if (sa === null && sb !== null) return 1;
+    if (sb === null && sa !== null) return -1;
+    if (sa !== null && sb !== null && sa !== sb) return sa - sb;
+    if (a.priority !== b.priority) return b.priority - a.priority;
+    return a.id - b.id;
+  });
+}
+
+export function riskLabel(slack: number | null): { level: "breached" | "high" | "medium" | "low" | "none"; text: string } {
+  if (slack === null) return { level: "none", text: "no SLA" };
+  if (slack < 0) return { level: "breached", text: `SLA breached by ${duration(-slack * 60)}` };
+  if (slack < 60) return { level: "high", text: `${duration(slack * 60)} to spare` };
+  if (slack < 180) return { level: "medium", text: `${duration(slack * 60)} to spare` };
+  return { level: "low", text: `${duration(slack * 60)} to spare` };
+}
+
+export function titleCase(value: string): string {
+  return value.replace(/_/g, " ").replace(/^\w/, (c) => c.toUpperCase());
+}

@@ -1,0 +1,141 @@
+// Shapes of the server's JSON (see GET /openapi.json).
+
+export type JobStatus = "unassigned" | "assigned" | "en_route" | "on_site" | "completed" | "unable" | "cancelled";
+
+export interface Job {
+  id: number;
+  title: string;
+  description: string;
+  category: string;
+  required_skills: Record<string, number>;
+  duration_min: number;
+  priority: number;
+  sla_due_at: string | null;
+  lat: number;
+  lon: number;
+  address: string | null;
+  location_kind: string | null;
+  location_confidence: number | null;
+  status: JobStatus;
+  assigned_technician_id: number | null;
+  pinned: boolean;
+  eta_at: string | null;
+  created_at: string;
+  updated_at: string;
+  version: number;
+  reporter_count: number;
+}
+
+export interface Technician {
+  id: number;
+  name: string;
+  skills: Record<string, number>;
+  home_lat: number;
+  home_lon: number;
+  shift_start: string;
+  shift_end: string;
+  availability: string;
+  current_lat: number | null;
+  current_lon: number | null;
+  last_seen_at: string | null;
+}
+
+export interface PlanStop {
+  technician_id: number;
+  job_id: number;
+  sequence: number;
+  arrival_at: string;
+  start_at: string;
+  end_at: string;
+  travel_s: number;
+  wait_s: number;
+  distance_m: number;
+}
+
+export interface Plan {
+  id: number;
+  version: number;
+  status: string;
+  trigger: string;
+  day: string;
+  created_at: string;
+  objective: Record<string, unknown>;
+  stats: Record<string, unknown>;
+  diff: Record<string, unknown>;
+  unassigned: Array<Record<string, unknown>>;
+  stops: PlanStop[];
+}
+
+export interface Conversation {
+  id: number;
+  customer_id: number;
+  channel: string;
+  subject: string;
+  status: string;
+  created_at: string;
+  last_message_at: string;
+}
+
+export interface Message {
+  id: number;
+  conversation_id: number;
+  customer_id: number | null;
+  channel: string;
+  direction: "inbound" | "outbound";
+  author_kind: string;
+  author_name: string;
+  text: string;
+  visibility: string;
+  sent_at: string;
+  lat: number | null;
+  lon: number | null;
+  place_name: string | null;
+  delivery_status: string;
+}
+
+export interface Case {
+  id: number;
+  conversation_id: number;
+  customer_id: number;
+  status: string;
+  category: string | null;
+  priority: number;
+  sla_due_at: string | null;
+  needs_field_work: boolean;
+  lat: number | null;
+  lon: number | null;
+  location_text: string | null;
+  category_confidence: number | null;
+  sentiment: number | null;
+  urgency: number | null;
+  triage: Record<string, unknown>;
+  geotag: Record<string, unknown>;
+  job_id: number | null;
+  created_at: string;
+}
+
+export interface Identity {
+  id: number;
+  channel: string;
+  handle: string;
+  display_name: string;
+  verified: boolean;
+}
+
+export interface Customer {
+  id: number;
+  display_name: string;
+  address: string | null;
+  address_lat: number | null;
+  address_lon: number | null;
+  preferred_channel: string | null;
+  merged_into_id: number | null;
+  identities?: Identity[];
+}
+
+export interface LiveEvent {
+  type: string;
+  id: string;
+  at: string;
+  data: Record<string, unknown>;
+}

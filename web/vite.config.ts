@@ -1,0 +1,18 @@
+// Builds the console into the server's static folder; the server serves it at / and /static.
+import { defineConfig } from "vite";
+
+export default defineConfig({
+  base: "/static/",
+  build: {
+    outDir: "../server/console/static",
+    emptyOutDir: true,
+    target: "es2020",
+    sourcemap: false,
+    chunkSizeWarningLimit: 400,
+    reportCompressedSize: false,
+  },
+  test: {
+    environment: "node",
+    include: ["src/**/*.test.ts"],
+  },
+} as any);

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     dispatch_eta_margin_min: int = Field(10, ge=1, le=240, description="Tell customers again when the ETA moves more.")
     dispatch_watch_interval_s: float = Field(0.25, gt=0, le=60, description="How often new jobs are looked for.")
     dispatch_background: bool = Field(True, description="Run the dispatch watcher in API processes.")
+    dispatch_auto_replan: bool = Field(True, description="Re-plan by itself after overrides, status changes and new "
+                                       "jobs (off: the plan changes only by a dispatcher's action or Re-plan; urgent "
+                                       "jobs are still inserted at once).")
     dispatch_morning_at: str | None = Field("06:30", description="Local time of the automatic morning plan "
                                             "(HH:MM; empty: only on request).")
     dispatch_region_max_jobs: int = Field(250, ge=10, description="Above this, the area is solved as regions.")

@@ -104,9 +104,10 @@ async def commit_override(body: Override, session: SessionDep, settings: Setting
                                                  user=user)
         session.commit()
         after_commit(engine=_engine(request), settings=settings, events=events)
-        solve, _ = service.request_solve(session=session, engine=_engine(request), settings=settings,
-                                         trigger="override", reason=f"{body.action.value} by {user.username}")
-        return {"preview": result.model_dump(mode="json"), "plan_id": plan_id, "replan_solve_id": solve.id}
+        replan = service.request_replan(session=session, engine=_engine(request), settings=settings,
+                                        trigger="override", reason=f"{body.action.value} by {user.username}")
+        return {"preview": result.model_dump(mode="json"), "plan_id": plan_id,
+                "replan_solve_id": replan[0].id if replan else None}
 
     return await run_in_threadpool(_run)
 
@@ -137,8 +138,8 @@ def change_status(job_id: int, body: StatusChange, session: SessionDep, settings
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replay"] = "true"
     elif job.status.value in ("unable", "cancelled"):
-        service.request_solve(session=session, engine=_engine(request), settings=settings,
-                              trigger="job " + job.status.value, reason=f"job {job_id} {job.status.value}")
+        service.request_replan(session=session, engine=_engine(request), settings=settings,
+                               trigger="job " + job.status.value, reason=f"job {job_id} {job.status.value}")
     session.refresh(job)
     counts = jobs.reporter_counts(session=session, job_ids=[job_id])
     return JobPublic.model_validate({**job.model_dump(), "reporter_count": counts.get(job_id, 0)})
@@ -165,8 +166,8 @@ def technician_status(technician_id: int, body: TechnicianStatusChange, session:
                       user: CurrentUser, request: Request) -> dict:
     state, events = lifecycle.technician_status(session=session, technician_id=technician_id, change=body, user=user)
     lifecycle.commit_and_publish(session=session, engine=_engine(request), settings=settings, events=events)
-    solve, created = service.request_solve(session=session, engine=_engine(request), settings=settings,
-                                           trigger=f"technician {body.status.value}",
-                                           reason=f"technician {technician_id} {body.status.value}")
+    replan = service.request_replan(session=session, engine=_engine(request), settings=settings,
+                                    trigger=f"technician {body.status.value}",
+                                    reason=f"technician {technician_id} {body.status.value}")
     return {"technician_id": technician_id, "status": state.status, "late_min": state.late_min,
-            "replan_solve_id": solve.id, "coalesced": not created}
+            "replan_solve_id": replan[0].id if replan else None, "coalesced": bool(replan) and not replan[1]}

@@ -71,6 +71,15 @@ def request_solve(*, session: Session, engine: Engine, settings: Settings, trigg
     return job, True
 
 
+def request_replan(*, session: Session, engine: Engine, settings: Settings, trigger: str,
+                   reason: str) -> tuple[SolveJob, bool] | None:
+    """A coalesced re-plan after something changed, unless the deployment re-plans only on request:
+    (job, created) or None."""
+    if not settings.dispatch_auto_replan:
+        return None
+    return request_solve(session=session, engine=engine, settings=settings, trigger=trigger, reason=reason)
+
+
 def cancel(*, session: Session, solve_id: str, actor: User) -> SolveJob:
     """Stop a solve early: a queued one never starts; a running one stores its best plan so far."""
     job = get(session=session, solve_id=solve_id)

@@ -65,8 +65,8 @@ class Watcher:
             replan = True
         if replan:
             with Session(self.engine) as session:
-                service.request_solve(session=session, engine=self.engine, settings=self.settings,
-                                      trigger="new jobs", reason=f"{len(new)} new job(s)")
+                service.request_replan(session=session, engine=self.engine, settings=self.settings,
+                                       trigger="new jobs", reason=f"{len(new)} new job(s)")
 
     def _morning(self, session: Session) -> None:
         if not self.settings.dispatch_morning_at:

@@ -80,9 +80,14 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """``groundcrew demo`` into a temp data dir, then ``groundcrew serve`` on a free port."""
+    """``groundcrew demo`` into a temp data dir, then ``groundcrew serve`` on a free port.
+
+    The plan changes only by the tests' own actions (no morning plan, no automatic re-plan after an
+    override): a background re-plan landing mid-test would make "the plan version the page shows" and
+    "a job some technician can still take" races. The automatic re-plans are tested in tests/server/dispatch."""
     data_dir = tmp_path_factory.mktemp("console-server")
-    env = {**os.environ, "GROUNDCREW_DATA_DIR": str(data_dir), "GROUNDCREW_LOG_LEVEL": "WARNING"}
+    env = {**os.environ, "GROUNDCREW_DATA_DIR": str(data_dir), "GROUNDCREW_LOG_LEVEL": "WARNING",
+           "GROUNDCREW_DISPATCH_AUTO_REPLAN": "false", "GROUNDCREW_DISPATCH_MORNING_AT": ""}
     env.pop("GROUNDCREW_DATABASE_URL", None)
     cli = [sys.executable, "-m", "server.cli"] if not (Path(sys.executable).parent / "groundcrew").exists() \
         else [str(Path(sys.executable).parent / "groundcrew")]

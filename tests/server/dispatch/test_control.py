@@ -87,3 +87,16 @@ def test_urgent_insert_assigns_and_tells_the_reporter(client, auth, settings, ap
     job = client.get(f"/jobs/{urgent}", headers=dispatcher).json()
     assert job["status"] == "assigned" and job["assigned_technician_id"] == ana
     assert client.get("/plans/current", headers=dispatcher).json()["trigger"] == "urgent job"
+
+
+def test_without_auto_replan_only_the_dispatcher_changes_the_plan(client, auth, settings):
+    """A deployment that re-plans only on request: an override makes its own plan version and nothing more."""
+    settings.dispatch_auto_replan = False
+    dispatcher, (ana, _marcus), jobs, _road = _day(client, auth, settings)
+    solves = len(client.get("/dispatch/solves", headers=dispatcher).json())
+    committed = client.post("/dispatch/overrides/commit", headers=dispatcher,
+                            json={"action": "reorder", "technician_id": ana, "job_ids": list(reversed(jobs))})
+    assert committed.status_code == 200, committed.text
+    assert committed.json()["replan_solve_id"] is None
+    assert len(client.get("/dispatch/solves", headers=dispatcher).json()) == solves
+    assert client.get("/plans/current", headers=dispatcher).json()["trigger"] == "override:reorder"

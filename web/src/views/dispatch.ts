@@ -372,8 +372,8 @@ export class DispatchView implements View {
         confirm.addEventListener("click", async () => {
           confirm.disabled = true;
           try {
-            await dispatchApi.commit(override);
-            notify(`Job ${job.id} assigned to ${name}: new plan made, re-optimizing the rest`, "ok");
+            const done = await dispatchApi.commit(override);
+            notify(`Job ${job.id} assigned to ${name}: new plan made${done.replan_solve_id ? ", re-optimizing the rest" : ""}`, "ok");
             close();
             void this.load();
           } catch (e) {

@@ -6,10 +6,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import and_, func, not_, or_
 from sqlmodel import Session, col, select
 
 from server.cases.models import Case, CaseStatus
@@ -235,20 +237,26 @@ def request_dict(*, case: Case, message: Message | None, job: Job | None, taxono
     }
 
 
-def _first_message(session: Session, conversation_id: int) -> Message | None:
-    return session.exec(select(Message).where(Message.conversation_id == conversation_id)
-                        .order_by(col(Message.id)).limit(1)).first()
-
-
 def _open311_cases():  # type: ignore[no-untyped-def]
     return select(Case).join(Conversation, col(Conversation.id) == col(Case.conversation_id)).where(
         Conversation.channel == Channel.open311)
 
 
 def view(*, session: Session, case: Case, taxonomy: Taxonomy, agency: str) -> dict[str, Any]:
-    job = session.get(Job, case.job_id) if case.job_id else None
-    return request_dict(case=case, message=_first_message(session, case.conversation_id), job=job,
-                        taxonomy=taxonomy, agency=agency)
+    return views(session=session, cases=[case], taxonomy=taxonomy, agency=agency)[0]
+
+
+def views(*, session: Session, cases: Sequence[Case], taxonomy: Taxonomy, agency: str) -> list[dict[str, Any]]:
+    """Service requests for many cases with two queries in all (their jobs, their first messages)."""
+    job_ids = {c.job_id for c in cases if c.job_id}
+    jobs = {j.id: j for j in session.exec(select(Job).where(col(Job.id).in_(job_ids))).all()} if job_ids else {}
+    conversation_ids = {c.conversation_id for c in cases}
+    first_ids = (select(func.min(Message.id)).where(col(Message.conversation_id).in_(conversation_ids))
+                 .group_by(col(Message.conversation_id)))
+    messages = {m.conversation_id: m for m in session.exec(select(Message).where(col(Message.id).in_(first_ids)))
+                } if conversation_ids else {}
+    return [request_dict(case=c, message=messages.get(c.conversation_id), job=jobs.get(c.job_id) if c.job_id else None,
+                         taxonomy=taxonomy, agency=agency) for c in cases]
 
 
 def get_request(*, session: Session, request_id: str, taxonomy: Taxonomy, agency: str) -> dict[str, Any]:
@@ -291,7 +299,7 @@ def list_requests(*, session: Session, params: dict[str, str], taxonomy: Taxonom
         if not all(i.isdigit() and len(i) <= 18 for i in ids) or len(ids) > 200:
             raise Open311Error(400, "service_request_id: a comma-separated list of at most 200 numeric ids")
         cases = session.exec(query.where(col(Case.id).in_([int(i) for i in ids])).order_by(col(Case.id))).all()
-        return [view(session=session, case=c, taxonomy=taxonomy, agency=agency) for c in cases]
+        return views(session=session, cases=cases, taxonomy=taxonomy, agency=agency)
     codes = [c.strip() for c in (params.get("service_code") or "").split(",") if c.strip()]
     if codes:
         names = []
@@ -314,17 +322,14 @@ def list_requests(*, session: Session, params: dict[str, str], taxonomy: Taxonom
         raise Open311Error(400, "status: 'open' or 'closed'")
     page = _int(params, "page", 1, 1, 100_000)
     page_size = _int(params, "page_size", 50, 1, 1000)
+    if statuses and set(statuses) != {"open", "closed"}:
+        # open/closed depends on the job too (the same rule as request_dict), decided in the query.
+        closed = or_(Case.status == CaseStatus.closed, and_(col(Job.id).is_not(None), col(Job.status).in_(CLOSED_JOB)))
+        query = query.outerjoin(Job, col(Job.id) == col(Case.job_id)).where(
+            closed if statuses == ["closed"] else not_(closed))
     query = query.order_by(col(Case.created_at).desc(), col(Case.id).desc())
-    if not statuses or set(statuses) == {"open", "closed"}:
-        cases = session.exec(query.offset((page - 1) * page_size).limit(page_size)).all()
-        return [view(session=session, case=c, taxonomy=taxonomy, agency=agency) for c in cases]
-    # open/closed depends on the job too: filter after mapping, over at most the newest 5000 requests.
-    out = []
-    for case in session.exec(query.limit(5000)).all():
-        item = view(session=session, case=case, taxonomy=taxonomy, agency=agency)
-        if item["status"] in statuses:
-            out.append(item)
-    return out[(page - 1) * page_size: page * page_size]
+    cases = session.exec(query.offset((page - 1) * page_size).limit(page_size)).all()
+    return views(session=session, cases=cases, taxonomy=taxonomy, agency=agency)
 
 
 def request_by_token(*, session: Session, token: str) -> dict[str, Any]:

@@ -188,6 +188,8 @@ def test_post_json_then_get_json_and_xml(client, app, api_key):
     assert item["description"].startswith("Deep pothole") and item["media_url"] == "https://example.org/p.jpg"
     assert abs(item["lat"] - LAT) < 0.01 and abs(item["long"] - LON) < 0.01
     assert item["requested_datetime"].endswith("Z")
+    assert [r["service_request_id"] for r in client.get(f"{V2}/requests.json", params={"status": "open"}).json()] \
+        == [request_id]
     root = _xml(client.get(f"{V2}/requests/{request_id}.xml"))
     assert root.tag == "service_requests" and root.find("request/service_request_id").text == request_id
     assert root.find("request/service_code").text == "102"

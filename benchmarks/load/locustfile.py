@@ -17,7 +17,7 @@ import random
 import uuid
 from pathlib import Path
 
-from locust import HttpUser, constant_pacing, constant_throughput, task
+from locust import FastHttpUser, constant_pacing, constant_throughput, task
 
 WORLD = json.loads(Path(os.environ["GROUNDCREW_LOAD_WORLD"]).read_text())
 RATE = float(os.environ.get("GROUNDCREW_LOAD_CLIENT_RATE", "2"))  # requests/s of each non-technician client
@@ -28,7 +28,7 @@ PROBLEMS = ["streetlight out on", "huge pothole on", "water main leaking on", "t
 LIFECYCLE = ["en_route", "on_site", "completed"]
 
 
-class Technician(HttpUser):
+class Technician(FastHttpUser):
     weight = 0
     fixed_count = int(os.environ.get("GROUNDCREW_LOAD_TECHNICIANS", "500"))
     wait_time = constant_pacing(30)
@@ -57,7 +57,7 @@ class Technician(HttpUser):
             self.step += 1
 
 
-class Dispatcher(HttpUser):
+class Dispatcher(FastHttpUser):
     weight = 60
     wait_time = constant_throughput(RATE)
 
@@ -85,7 +85,7 @@ class Dispatcher(HttpUser):
         self.client.get("/metrics/ops", headers=self.headers, name="GET /metrics/ops")
 
 
-class Open311(HttpUser):
+class Open311(FastHttpUser):
     weight = 25
     wait_time = constant_throughput(RATE)
 
@@ -102,7 +102,7 @@ class Open311(HttpUser):
         self.client.get("/open311/v2/services.json", name="GET /open311/v2/services.json")
 
 
-class Social(HttpUser):
+class Social(FastHttpUser):
     weight = 15
     wait_time = constant_throughput(RATE)
 

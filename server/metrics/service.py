@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from server.core.timeutil import as_utc, utcnow
@@ -27,8 +28,12 @@ def _summary(values: list[float]) -> dict[str, float | int | None]:
                                                                                   int(len(ordered) * 0.9))], 1)}
 
 
-def _first(events: list[JobEvent], status: str) -> datetime | None:
-    return next((as_utc(e.at) for e in events if e.status == status), None)
+def _first_steps(session: Session) -> dict[tuple[int, str], datetime]:
+    """When each job first reached on_site and completed: one grouped query, not every event of every job."""
+    rows = session.exec(select(JobEvent.job_id, JobEvent.status, func.min(JobEvent.at))
+                        .where(col(JobEvent.status).in_(("on_site", "completed")))
+                        .group_by(col(JobEvent.job_id), col(JobEvent.status))).all()
+    return {(job_id, status): as_utc(at) for job_id, status, at in rows}
 
 
 def compute(*, session: Session, now: datetime | None = None) -> dict[str, Any]:
@@ -37,14 +42,12 @@ def compute(*, session: Session, now: datetime | None = None) -> dict[str, Any]:
     now = as_utc(now or utcnow())
     jobs = list(session.exec(select(Job)).all())
     by_status = Counter(j.status.value for j in jobs)
-    events: dict[int, list[JobEvent]] = defaultdict(list)
-    for e in session.exec(select(JobEvent).order_by(col(JobEvent.at), col(JobEvent.id))).all():
-        events[e.job_id].append(e)
+    first = _first_steps(session)
     at_risk, breached_open, breached_closed, met = [], [], [], 0
     response, resolution = [], []
     for job in jobs:
-        arrived = _first(events[job.id or 0], "on_site")
-        completed = _first(events[job.id or 0], "completed")
+        arrived = first.get((job.id or 0, "on_site"))
+        completed = first.get((job.id or 0, "completed"))
         if arrived:
             response.append((arrived - as_utc(job.created_at)).total_seconds() / 60)
         if completed:

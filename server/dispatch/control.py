@@ -284,7 +284,11 @@ def explain(*, session: Session, settings: Settings, city: Any, job_id: int) -> 
         out["explanation"] = f"no technician on shift has the required skill ({needs})"
         return out
     model = replace(snapshot.problem.job(job_key(job_id)), pinned_technician=None, pinned_position=None)
-    options = routing.recommend(snapshot.problem, snapshot.current_plan(), model, k=5)
+    options = routing.recommend(snapshot.problem, snapshot.current_plan(), model, k=20)
+    best: dict[str, Any] = {}
+    for option in options:  # cheapest first: keep each technician's best place only
+        best.setdefault(option.technician_id, option)
+    options = list(best.values())[:5]
     out["alternatives"] = [{"technician_id": parse_key(o.technician_id), "position": o.position,
                             "start_at": from_s(snapshot.origin, o.start_s).isoformat(),
                             "added_travel_s": o.added_travel_s, "job_late_s": o.job_late_s,

@@ -100,3 +100,13 @@ def test_without_auto_replan_only_the_dispatcher_changes_the_plan(client, auth, 
     assert committed.json()["replan_solve_id"] is None
     assert len(client.get("/dispatch/solves", headers=dispatcher).json()) == solves
     assert client.get("/plans/current", headers=dispatcher).json()["trigger"] == "override:reorder"
+
+
+def test_explanation_names_each_technician_once(client, auth, settings):
+    dispatcher, _techs, jobs, _road = _day(client, auth, settings)
+    client.post("/dispatch/overrides/commit", headers=dispatcher, json={"action": "unassign", "job_id": jobs[0]})
+    why = client.get(f"/dispatch/jobs/{jobs[0]}/explain", headers=dispatcher).json()
+    ids = [a["technician_id"] for a in why["alternatives"]]
+    assert ids and len(ids) == len(set(ids))
+    costs = [a["added_cost"] for a in why["alternatives"]]
+    assert costs == sorted(costs)

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     max_request_bytes: int = Field(1_000_000, ge=1024)
+    metrics_cache_s: float = Field(5.0, ge=0, le=300, description="Ops metrics are recomputed at most this often per "
+                                   "API process (dashboards poll them; 0: on every request).")
     load_city: bool = Field(True, description="Load the street network at start-up (off in some tests).")
     cache_dir_override: Path | None = Field(
         None, alias="GROUNDCREW_CACHE_DIR", description="Built street network cache (default: data_dir/cache)."

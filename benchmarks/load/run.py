@@ -10,6 +10,7 @@ A benchmark, not a test: nothing here runs in ``make test``."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -35,6 +36,19 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the server's whole process group, then SIGKILL whatever is left after 20 s."""
+    import signal
+
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=20)
+    time.sleep(1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def prepare(url: str, data_dir: Path, technicians: int, jobs_extra: int) -> dict:
@@ -142,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
             [sys.executable, "-m", "uvicorn", "server.app:create_app", "--factory", "--host", "127.0.0.1",
              "--port", str(port), "--workers", str(args.processes), "--log-level", "warning", "--no-access-log",
              "--timeout-keep-alive", "75"],
-            cwd=ROOT, env=env, stdout=(work / "server.log").open("wb"), stderr=subprocess.STDOUT)
+            cwd=ROOT, env=env, stdout=(work / "server.log").open("wb"), stderr=subprocess.STDOUT,
+            start_new_session=True)  # its own process group: the end of the run stops every worker too
         base = f"http://127.0.0.1:{port}"
         for _ in range(300):
             try:
@@ -182,11 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            _stop_group(server)
         if dbname:
             import psycopg
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.engine import Engine
@@ -17,12 +21,25 @@ from server.core.errors import Forbidden, Unauthorized
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
+
+
+_CLOSE_LIMITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary())
+
+
+def _close_limiter() -> anyio.CapacityLimiter:
+    """One limiter per event loop (a limiter belongs to the loop it was made on)."""
+    loop = asyncio.get_running_loop()
+    limiter = _CLOSE_LIMITERS.get(loop)
+    if limiter is None:
+        limiter = _CLOSE_LIMITERS[loop] = anyio.CapacityLimiter(64)
+    return limiter
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -33,11 +50,21 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     try:
         yield session
     finally:
-        session.close()
+        if session.in_transaction():
+            # Ending a transaction is a blocking round trip to the database: never on the event loop, where it
+            # would stall every other request (and, under load, wait for the GIL behind the worker threads).
+            # Its own limiter: a close never queues behind endpoints that wait for the connection it returns.
+            await anyio.to_thread.run_sync(session.close, limiter=_close_limiter())
+        else:
+            session.close()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[Session, Depends(get_session)]
+# At most this many requests hold a session at once in a process (waiting for one takes no thread). Fewer than
+# the connection pool (40) and the worker threads (40): a request waiting for a thread never holds a connection
+# that the threads are waiting for, so the pool cannot run dry under load; the rest queue on the event loop.
+SESSION_CONCURRENCY = 16
+SessionDep = Annotated[Session, Depends(get_session, max_concurrency=SESSION_CONCURRENCY)]
 
 
 def get_current_user(
@@ -63,11 +90,11 @@ def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def require_roles(*roles: Role) -> Callable[[User], User]:
+def require_roles(*roles: Role) -> Callable[[User], Awaitable[User]]:
     """A dependency that lets admins and the named roles through, and refuses everyone else with 403."""
     allowed = {Role.admin, *roles}
 
-    def _check(user: CurrentUser) -> User:
+    async def _check(user: CurrentUser) -> User:
         if user.role not in allowed:
             names = ", ".join(sorted(r.value for r in allowed))
             raise Forbidden(f"this needs one of the roles: {names} (you are {user.role})")

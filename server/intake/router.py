@@ -67,7 +67,7 @@ def _json(body: bytes) -> Any:
 
 
 # ------------------------------------------------------------------------------------------- verifiers
-def verify_twitter(request: Request) -> None:
+async def verify_twitter(request: Request) -> None:
     """X delivers through our own relay (Account Activity CRC is answered there); nothing to check here yet."""
 
 
@@ -97,11 +97,11 @@ async def verify_twilio(request: Request, body: Body) -> None:
         raise Unauthorized("X-Twilio-Signature: missing or wrong signature")
 
 
-def verify_email(request: Request) -> None:
+async def verify_email(request: Request) -> None:
     """The mail relay posts raw messages; authenticate it at the relay (mTLS / network) for now."""
 
 
-def verify_webform(request: Request) -> None:
+async def verify_webform(request: Request) -> None:
     """Our own form: public (rate limiting belongs to the edge)."""
 
 

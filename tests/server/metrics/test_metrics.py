@@ -37,3 +37,16 @@ def test_metrics_add_up(client, auth, app):
     assert 'groundcrew_jobs{status="completed"} 1' in text and "groundcrew_jobs_open 3" in text
     assert 'groundcrew_sla_jobs{state="breached_open"} 1' in text
     assert client.get("/metrics/ops", headers=auth(Role.technician)).status_code == 403
+
+
+def test_metrics_are_recomputed_at_most_every_cache_period(client, auth, app):
+    """Every console polls the figures: within ``metrics_cache_s`` a process answers from its last computation."""
+    dispatcher = auth(Role.dispatcher)
+    settings = app.state.settings
+    settings.metrics_cache_s = 300
+    first = client.get("/metrics/ops", headers=dispatcher).json()
+    client.post("/jobs", json=JOB_BODY, headers=dispatcher)
+    assert client.get("/metrics/ops", headers=dispatcher).json()["jobs"]["total"] == first["jobs"]["total"]
+    settings.metrics_cache_s = 0
+    app.state.ops_metrics = None
+    assert client.get("/metrics/ops", headers=dispatcher).json()["jobs"]["total"] == first["jobs"]["total"] + 1

@@ -218,6 +218,12 @@ def build_snapshot(*, session: Session, settings: Settings, city: City, now: dat
                 current = loc(t.current_lat, t.current_lon)
         elif late_s:
             busy_until = shift_start + late_s
+        overtime_s = t.overtime_allowed_min * 60
+        if busy_until is not None and busy_until >= max(shift_start, shift_end) + overtime_s:
+            working = any(j.assigned_technician_id == t.id and j.status == JobStatus.on_site for j in jobs)
+            if not working:  # the shift (and its overtime) is over: nothing more can be planned for them today
+                continue
+            overtime_s = busy_until - max(shift_start, shift_end) + 3600  # still on site after hours: let them finish
         breaks = []
         for b in t.breaks:
             earliest = _local_s(settings, day, time.fromisoformat(b["earliest"]), origin)
@@ -227,11 +233,12 @@ def build_snapshot(*, session: Session, settings: Settings, city: City, now: dat
         model_techs.append(routing.Technician(
             id=tech_key(t.id or 0), shift_start_s=shift_start, shift_end_s=max(shift_start, shift_end),
             start_location=home, end_location=end, skills=dict(t.skills), breaks=breaks,
-            max_overtime_s=t.overtime_allowed_min * 60, current_location=current, busy_until_s=busy_until,
+            max_overtime_s=overtime_s, current_location=current, busy_until_s=busy_until,
         ))
         tech_rows[t.id or 0] = t
     if not model_techs:
-        raise Unavailable("no technician is on shift (or every one is locked, sick or off the map)")
+        raise Unavailable("no technician has time left today: every shift is over (or every technician is "
+                          "locked, sick or off the map)")
 
     tech_ids = set(tech_rows)
     busy_positions = {j.assigned_technician_id: 1 for j in jobs

@@ -119,7 +119,8 @@ def _run_rows(
 
     t0 = time.perf_counter()
     summary.total = total
-    with Session(engine) as session:
+    # Nothing stored is read back after a batch commits: no need to expire (and reload) it.
+    with Session(engine, expire_on_commit=False) as session:
         for done, (row_no, work) in enumerate(items, start=1):
             try:
                 outcome = work(session)

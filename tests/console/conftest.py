@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, WORKING_TZ
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Flags from STACK-NOTES "Headless browser"; Playwright makes its own throwaway --user-data-dir.
@@ -87,7 +87,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     "a job some technician can still take" races. The automatic re-plans are tested in tests/server/dispatch."""
     data_dir = tmp_path_factory.mktemp("console-server")
     env = {**os.environ, "GROUNDCREW_DATA_DIR": str(data_dir), "GROUNDCREW_LOG_LEVEL": "WARNING",
-           "GROUNDCREW_DISPATCH_AUTO_REPLAN": "false", "GROUNDCREW_DISPATCH_MORNING_AT": ""}
+           "GROUNDCREW_DISPATCH_AUTO_REPLAN": "false", "GROUNDCREW_DISPATCH_MORNING_AT": "",
+           "GROUNDCREW_TIMEZONE": WORKING_TZ}
     env.pop("GROUNDCREW_DATABASE_URL", None)
     cli = [sys.executable, "-m", "server.cli"] if not (Path(sys.executable).parent / "groundcrew").exists() \
         else [str(Path(sys.executable).parent / "groundcrew")]
@@ -142,7 +143,7 @@ def chromium() -> Iterator[Any]:
 
 def new_page(chromium: Any, *, width: int = 1366, height: int = 768) -> Any:
     """A fresh browser context (own session storage) with no internet: OSM tile requests fail fast, as offline."""
-    context = chromium.new_context(viewport={"width": width, "height": height}, timezone_id="America/New_York",
+    context = chromium.new_context(viewport={"width": width, "height": height}, timezone_id=WORKING_TZ,
                                    locale="en-US")
     context.route("https://tile.openstreetmap.org/**", lambda route: route.abort())
     page = context.new_page()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, WORKING_TZ
 
 PASSWORD = "demo-pass-1"
 BIN = Path(sys.executable).parent
@@ -35,7 +35,7 @@ def free_port() -> int:
 def server_env(data_dir: Path, cache_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GROUNDCREW_")}
     env.update(GROUNDCREW_DATA_DIR=str(data_dir), GROUNDCREW_CACHE_DIR=str(cache_dir), GROUNDCREW_LOG_LEVEL="WARNING",
-               GROUNDCREW_DISPATCH_MORNING_AT="")
+               GROUNDCREW_DISPATCH_MORNING_AT="", GROUNDCREW_TIMEZONE=WORKING_TZ)
     return env
 
 

@@ -18,6 +18,7 @@ from sqlmodel import col, select
 
 from server.conversations.models import Message
 from server.jobs.models import Job
+from tests.conftest import WORKING_TZ
 from tests.mobile_app.conftest import PASSWORD, Dispatcher, LiveServer, free_port
 
 pytestmark = [pytest.mark.kivy, pytest.mark.slow]
@@ -27,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def start_app(scenario: str, *, server: str, data_dir: Path, out: Path, timeout: float = 90,
               **options: str) -> subprocess.Popen:
-    env = {**os.environ, "TZ": "America/New_York", "KIVY_CLIPBOARD": "dummy",
+    env = {**os.environ, "TZ": WORKING_TZ, "KIVY_CLIPBOARD": "dummy",
            "SDL_VIDEODRIVER": "offscreen", "KIVY_NO_ARGS": "1", "KIVY_NO_CONSOLELOG": "1",
            "KIVY_HOME": str(data_dir.parent / "kivy-home"), "BROWSER": "true", "PYTHONPATH": str(ROOT)}
     env.pop("KIVY_WINDOW", None)

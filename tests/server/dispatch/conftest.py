@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from server.config import Settings
 from server.dispatch.problem import day_origin
+from tests.conftest import WORKING_TZ
 
 CITY_CACHE = Path("/tmp/groundcrew-geodata-cache")
 
@@ -28,7 +29,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(database_url=database_url, data_dir=tmp_path, secret_key="test-secret-" + "x" * 32,
                     load_city=True, GROUNDCREW_CACHE_DIR=CITY_CACHE, dispatch_background=False,
                     dispatch_morning_at=None, dispatch_solve_time_s=1.0, dispatch_replan_time_s=0.5,
-                    dispatch_coalesce_s=0.0)
+                    dispatch_coalesce_s=0.0, timezone=WORKING_TZ)
 
 
 def local_iso(settings: Settings, hour: int, minute: int = 0) -> str:

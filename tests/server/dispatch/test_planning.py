@@ -35,6 +35,25 @@ def test_snapshot_maps_database_to_problem(client, auth, settings, app):
     assert 0 < tt.max() < 3600  # real driving times across the demo city
 
 
+def test_a_technician_whose_shift_is_over_is_left_out_not_infeasible(client, auth, settings, app):
+    """Late in the day a shift (and its overtime) has ended: that technician gets nothing more, and the solve
+    still plans the others instead of failing as infeasible."""
+    from datetime import timedelta
+
+    from server.core.city import load_city
+    from server.dispatch.problem import day_origin
+
+    dispatcher, techs, jobs = _setup(client, auth, settings, 3)
+    early = client.post("/technicians", headers=dispatcher, json={
+        **technician_body("Early Bird", 3), "shift_start": "00:05", "shift_end": "00:30"}).json()["id"]
+    late_evening = day_origin(settings) + timedelta(hours=23, minutes=40)
+    with Session(app.state.engine) as session:
+        snap = build_snapshot(session=session, settings=settings, city=load_city(settings), now=late_evening)
+    assert f"t{early}" not in [t.id for t in snap.problem.technicians]
+    assert [t.id for t in snap.problem.technicians] == [f"t{t}" for t in techs]
+    assert sorted(j.id for j in snap.problem.jobs) == sorted(f"j{j}" for j in jobs)
+
+
 def test_solve_job_lifecycle_and_plan_version(client, auth, settings, app):
     dispatcher, techs, jobs = _setup(client, auth, settings)
     started = client.post("/dispatch/solves", json={"time_limit_s": 1}, headers=dispatcher)

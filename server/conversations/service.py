@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from server.auth.models import Role, User
@@ -49,20 +50,22 @@ def messages(*, session: Session, conversation_id: int) -> list[Message]:
     ).all())
 
 
+# Built once: intake looks these up for every message (building a statement costs as much as running it).
+_MESSAGE_BY_EXTERNAL_ID = select(Message).where(Message.channel == bindparam("channel"),
+                                                Message.external_id == bindparam("external_id"))
+_CONVERSATION_BY_THREAD = select(Conversation).where(Conversation.channel == bindparam("channel"),
+                                                     Conversation.external_thread_id == bindparam("thread_id"))
+
+
 def find_message(*, session: Session, channel: str, external_id: str) -> Message | None:
-    return session.exec(
-        select(Message).where(Message.channel == channel, Message.external_id == external_id)
-    ).first()
+    return session.exec(_MESSAGE_BY_EXTERNAL_ID, params={"channel": channel, "external_id": external_id}).first()
 
 
 def _thread_for(*, session: Session, inbound: InboundMessage, customer_id: int) -> Conversation:
     """The conversation this message belongs to: its thread id, else the message it replies to, else new."""
     if inbound.thread_id:
-        conversation = session.exec(
-            select(Conversation).where(
-                Conversation.channel == inbound.channel, Conversation.external_thread_id == inbound.thread_id
-            )
-        ).first()
+        conversation = session.exec(_CONVERSATION_BY_THREAD,
+                                    params={"channel": inbound.channel, "thread_id": inbound.thread_id}).first()
         if conversation is not None:
             return conversation
     if inbound.reply_to_external_id:

@@ -168,6 +168,7 @@ def commit(*, session: Session, settings: Settings, city: Any, override: Overrid
     result, after = preview(snapshot=snapshot, override=override)
     if not result.feasible:
         raise Conflict("override breaks a hard constraint: " + "; ".join(result.notes))
+    plans.lock_plan_writes(session)  # before any write (see lock_plan_writes)
     events: list[dict[str, Any]] = []
     action = override.action
     if action in (OverrideAction.lock, OverrideAction.unlock):
@@ -244,10 +245,17 @@ def insert_urgent(*, engine: Engine, settings: Settings, job_id: int) -> dict[st
         keys = [job_key(j) for j in seq]
         starts, brks = simulate(snapshot.problem, tech_model, keys)
         route = timeline(snapshot.problem, tech_model, keys, starts, brks)
+        plans.lock_plan_writes(session)  # before any write (see lock_plan_writes)
         session.add(JobEvent(job_id=job_id, status="auto-insert", technician_id=tid, actor="planner",
                              idempotency_key=f"auto-insert:{job_id}",
                              data={"added_travel_s": best.added_travel_s, "added_cost": best.added_cost}))
         session.flush()  # a second process inserting the same job fails here and backs off
+        # The snapshot took a while: if a dispatcher placed the job meanwhile, theirs stands (this transaction
+        # holds the plan-writer lock, so no override can commit between this check and ours).
+        session.refresh(job, with_for_update=True)
+        if job.status != JobStatus.unassigned:
+            session.rollback()
+            return None
         plan_row, events = plans.store_plan(session=session, settings=settings, snapshot=snapshot,
                                             plan=_full_plan(snapshot, {tid: route}), trigger="urgent job")
         session.refresh(job)  # store_plan told the reporters (urgent work is announced when planned)

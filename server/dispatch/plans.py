@@ -3,12 +3,10 @@ previous version (who moved, whose ETA changed), job assignments and ETAs, and c
 
 from __future__ import annotations
 
-import threading
 from dataclasses import asdict
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import text
 from sqlmodel import Session, col, func, select
 
 import routing
@@ -22,24 +20,30 @@ from server.jobs.models import Job, JobStatus
 from server.plans.models import Plan, PlanStatus, PlanStop
 
 ETA_CHANGE_S = 60  # smaller moves are not reported in the diff
-_write_lock = threading.Lock()  # one plan writer per process; PostgreSQL adds an advisory lock across processes
 
 
 def active_plan(*, session: Session) -> Plan | None:
     return session.exec(select(Plan).where(Plan.status == PlanStatus.active).order_by(col(Plan.version).desc())).first()
 
 
-def _serialize(session: Session) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        session.exec(text("SELECT pg_advisory_xact_lock(704004)"))  # type: ignore[call-overload]
+def lock_plan_writes(session: Session) -> None:
+    """Take the database's plan-writer lock for this transaction: PostgreSQL's advisory lock, SQLite's write
+    lock. Every plan writer (solve, override, urgent insertion) takes it before its first write, so two writers
+    never hold one lock each while waiting for the other's; the lock is held until the caller commits."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(704004)")
+    elif conn.dialect.name == "sqlite":
+        raw = conn.connection.dbapi_connection
+        if raw is not None and not raw.in_transaction:  # a write already holds it otherwise
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def store_plan(*, session: Session, settings: Settings, snapshot: Snapshot, plan: routing.Plan, trigger: str,
                solve_job_id: str | None = None) -> tuple[Plan, list[dict[str, Any]]]:
     """Write ``plan`` as the new active version (the caller commits). Returns it and the events to publish."""
-    with _write_lock:
-        _serialize(session)
-        return _store(session, settings, snapshot, plan, trigger, solve_job_id)
+    lock_plan_writes(session)
+    return _store(session, settings, snapshot, plan, trigger, solve_job_id)
 
 
 def _store(session: Session, settings: Settings, snapshot: Snapshot, plan: routing.Plan, trigger: str,

@@ -230,6 +230,7 @@ def _never_worse(snapshot: Snapshot, best: routing.Plan) -> routing.Plan:
 def _finish(engine: Engine, settings: Settings, solve_job_id: str, snapshot: Snapshot,
             best: routing.Plan) -> int | None:
     with Session(engine) as session:
+        plans.lock_plan_writes(session)  # before the row lock below (see lock_plan_writes)
         row = session.exec(select(SolveJob).where(SolveJob.id == solve_job_id).with_for_update()).one()
         if row.plan_id is not None or row.status in TERMINAL_SOLVE:  # another attempt already stored it
             return row.plan_id

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from rapidfuzz import fuzz
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, or_, select
 
 from server.audit import service as audit
@@ -46,10 +47,13 @@ def survivor(*, session: Session, customer_id: int) -> Customer:
     return customer
 
 
+_IDENTITY_BY_HANDLE = select(Identity).where(Identity.channel == bindparam("channel"),
+                                             Identity.handle == bindparam("handle"))
+
+
 def _find(session: Session, channel: str, handle: str) -> Identity | None:
-    return session.exec(
-        select(Identity).where(Identity.channel == channel, Identity.handle == normalize_handle(channel, handle))
-    ).first()
+    return session.exec(_IDENTITY_BY_HANDLE,
+                        params={"channel": channel, "handle": normalize_handle(channel, handle)}).first()
 
 
 def _attach(session: Session, customer: Customer, channel: str, handle: str, name: str, verified: bool) -> Identity:

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from server.cases.models import Case, CaseStatus
@@ -114,6 +115,9 @@ def receive(
                         known_address, settings.auto_handoff if auto_handoff is None else auto_handoff, auto_reply)
 
 
+_LATEST_CASE = select(Case).where(Case.conversation_id == bindparam("conversation_id")).order_by(col(Case.id).desc())
+
+
 def _receive(session: Session, settings: Settings, city: City | None, inbound: InboundMessage, taxonomy: Any,
              hint: str | None, followers: int, reposts: int, addressed_to_us: bool, known_address: str | None,
              auto_handoff: bool, auto_reply: bool) -> IntakeResult:
@@ -127,8 +131,7 @@ def _receive(session: Session, settings: Settings, city: City | None, inbound: I
     if not addressed_to_us:
         return _listening(session, settings, city, message, customer, taxonomy, gps, followers, reposts)
 
-    case = session.exec(select(Case).where(Case.conversation_id == message.conversation_id).order_by(
-        col(Case.id).desc())).first()
+    case = session.exec(_LATEST_CASE, params={"conversation_id": message.conversation_id}).first()
     if case is not None and case.status != CaseStatus.closed:
         return _follow_up(session, settings, city, message, customer, case, gps, known_address, auto_handoff)
 

@@ -89,6 +89,30 @@ def test_urgent_insert_assigns_and_tells_the_reporter(client, auth, settings, ap
     assert client.get("/plans/current", headers=dispatcher).json()["trigger"] == "urgent job"
 
 
+def test_urgent_insert_backs_off_when_a_dispatcher_placed_the_job_meanwhile(client, auth, settings, app, monkeypatch):
+    """The watcher's insertion and a dispatcher's assignment race: the dispatcher's stands, whoever is second."""
+    dispatcher, (_ana, marcus), _, _ = _day(client, auth, settings)
+    urgent = client.post("/jobs", headers=dispatcher, json={**job_body(settings, "sinkhole", 11), "priority": 9,
+                                                             "required_skills": {"roads": 1}}).json()["id"]
+    real_snapshot = control.build_snapshot
+    raced: list[bool] = []
+
+    def snapshot_then_dispatcher_assigns(**kwargs):  # type: ignore[no-untyped-def]
+        snap = real_snapshot(**kwargs)
+        if raced:  # the dispatcher's own commit builds a snapshot too
+            return snap
+        raced.append(True)
+        committed = client.post("/dispatch/overrides/commit", headers=dispatcher,
+                                json={"action": "assign", "job_id": urgent, "technician_id": marcus})
+        assert committed.status_code == 200, committed.text
+        return snap
+
+    monkeypatch.setattr(control, "build_snapshot", snapshot_then_dispatcher_assigns)
+    assert control.insert_urgent(engine=app.state.engine, settings=settings, job_id=urgent) is None
+    job = client.get(f"/jobs/{urgent}", headers=dispatcher).json()
+    assert job["status"] == "assigned" and job["assigned_technician_id"] == marcus
+
+
 def test_without_auto_replan_only_the_dispatcher_changes_the_plan(client, auth, settings):
     """A deployment that re-plans only on request: an override makes its own plan version and nothing more."""
     settings.dispatch_auto_replan = False

@@ -12,6 +12,7 @@ from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 import osmium
+import shapely
 
 from geodata.config import DRIVABLE_HIGHWAYS, EXCLUDED_SERVICE_VALUES, NetworkConfig
 from geodata.errors import NoDrivableRoadsError, OsmFileError
@@ -59,6 +60,8 @@ class OsmScan:
     places: list[OsmPoint] = field(default_factory=list)
     n_nodes: int = 0
     n_ways: int = 0
+    # Lon/lat ring of the area the extract holds completely (see `extract_area`); None = unknown.
+    extract_area: list[tuple[float, float]] | None = None
 
 
 def file_sha256(path: Path) -> str:
@@ -102,6 +105,8 @@ class _Scanner(osmium.SimpleHandler):
         super().__init__()
         self.config = config
         self.scan = OsmScan()
+        self.tagged_nodes: dict[int, tuple[float, float]] = {}  # id -> (lon, lat) of every tagged node
+        self.way_nodes: set[int] = set()  # ids of tagged nodes some way uses
 
     def node(self, n: osmium.osm.Node) -> None:
         self.scan.n_nodes += 1
@@ -111,6 +116,7 @@ class _Scanner(osmium.SimpleHandler):
         loc = n.location
         if not loc.valid():
             return
+        self.tagged_nodes[n.id] = (loc.lon, loc.lat)
         self._classify(f"n{n.id}", loc.lon, loc.lat, tags)
 
     def way(self, w: osmium.osm.Way) -> None:
@@ -120,6 +126,8 @@ class _Scanner(osmium.SimpleHandler):
         tags = {t.k: t.v for t in w.tags}
         ids, lons, lats = [], [], []
         for nd in w.nodes:
+            if nd.ref in self.tagged_nodes:
+                self.way_nodes.add(nd.ref)
             if nd.location.valid():
                 ids.append(nd.ref)
                 lons.append(nd.location.lon)
@@ -167,7 +175,50 @@ def scan_osm(path: Path, config: NetworkConfig) -> OsmScan:
         raise OsmFileError(f"cannot read OSM file {path}: {exc}. Is it a valid .osm/.osm.bz2/.osm.pbf export?")
     if scanner.scan.n_nodes == 0 and scanner.scan.n_ways == 0:
         raise OsmFileError(f"OSM file {path} contains no nodes or ways; export the area again")
+    free = [xy for nid, xy in scanner.tagged_nodes.items() if nid not in scanner.way_nodes]
+    scanner.scan.extract_area = extract_area(_header_box(path), free)
     return scanner.scan
+
+
+MIN_FREE_NODES = 50  # fewer stand-alone nodes than this say nothing about the extract's area
+
+
+def _header_box(path: Path) -> tuple[float, float, float, float] | None:
+    """The bounding box the file declares (OSM XML <bounds>, PBF header bbox), if any."""
+    try:
+        reader = osmium.io.Reader(str(path), osmium.osm.osm_entity_bits.NOTHING)
+        try:
+            box = reader.header().box()
+        finally:
+            reader.close()
+    except RuntimeError:
+        return None
+    if not box.valid():
+        return None
+    return (box.bottom_left.lon, box.bottom_left.lat, box.top_right.lon, box.top_right.lat)
+
+
+def extract_area(
+    header_box: tuple[float, float, float, float] | None, free_nodes: list[tuple[float, float]]
+) -> list[tuple[float, float]] | None:
+    """Lon/lat ring of the area an extract holds completely, or None when the file does not tell.
+
+    City extracts (osmium/osmconvert with complete ways) keep every object inside their box or
+    polygon, plus the whole of each way that crosses its edge. Those ways reach far out, so the
+    road network's hull is much larger than the mapped area, and streets out there are simply
+    missing. The file's declared bounds say where the data is complete; without them, the nodes
+    that belong to no way (POIs, address points, places) exist only inside the extracted area, so
+    their convex hull marks it.
+    """
+    if header_box is not None:
+        x0, y0, x1, y1 = header_box
+        return [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]
+    if len(free_nodes) < MIN_FREE_NODES:
+        return None
+    hull = shapely.convex_hull(shapely.multipoints(free_nodes))
+    if hull.geom_type != "Polygon":
+        return None
+    return [(float(x), float(y)) for x, y in hull.exterior.coords]
 
 
 def write_drivable_xml(scan: OsmScan, dst: Path, source_name: str) -> None:

@@ -148,6 +148,7 @@ class StreetNetwork:
         coords: NDArray[np.float64],
         config: NetworkConfig,
         report: BuildReport,
+        extract_area: NDArray[np.float64] | None = None,
     ) -> None:
         self.node_osmid = node_osmid
         self.node_lon = node_lon
@@ -163,12 +164,17 @@ class StreetNetwork:
         self.coords = coords
         self.config = config
         self.report = report
+        self.extract_area = extract_area  # lon/lat ring where the source extract is complete (None: unknown)
         self._prepare()
 
     # ---- construction -------------------------------------------------------------------
     @classmethod
-    def from_graph(cls, G: nx.MultiDiGraph, config: NetworkConfig, report: BuildReport) -> StreetNetwork:
-        """Flatten a prepared osmnx graph (edges need `length` and `travel_time`)."""
+    def from_graph(
+        cls, G: nx.MultiDiGraph, config: NetworkConfig, report: BuildReport,
+        extract_area: Sequence[tuple[float, float]] | None = None,
+    ) -> StreetNetwork:
+        """Flatten a prepared osmnx graph (edges need `length` and `travel_time`); `extract_area`
+        is the lon/lat ring where the source file's data is complete (see `_osm.extract_area`)."""
         nodes = list(G.nodes)
         index = {n: i for i, n in enumerate(nodes)}
         lon = np.array([G.nodes[n]["x"] for n in nodes], dtype=float)
@@ -203,11 +209,13 @@ class StreetNetwork:
             coords=np.concatenate(chunks) if chunks else np.zeros((0, 2)),
             config=config,
             report=report,
+            extract_area=None if extract_area is None else np.asarray(extract_area, dtype=float),
         )
 
     def __getstate__(self) -> dict[str, Any]:
         keep = ("node_osmid", "node_lon", "node_lat", "edge_u", "edge_v", "edge_time_ms", "edge_dist_dm",
-                "edge_name", "edge_highway", "edge_oneway", "coord_offsets", "coords", "config", "report")
+                "edge_name", "edge_highway", "edge_oneway", "coord_offsets", "coords", "config", "report",
+                "extract_area")
         return {k: self.__dict__[k] for k in keep}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -257,8 +265,13 @@ class StreetNetwork:
         self.edge_twin = twin
         self.piece_edge = np.array(piece_fwd, dtype=np.int64)
         self.tree = shapely.STRtree(self.edge_lines_xy[self.piece_edge])
-        hull = shapely.convex_hull(shapely.multipoints(np.column_stack([self.node_x, self.node_y])))
-        self.service_area_xy: Polygon = hull.buffer(self.config.service_area_margin_m)
+        area = shapely.convex_hull(shapely.multipoints(np.column_stack([self.node_x, self.node_y])))
+        if self.extract_area is not None:  # roads that leave the mapped area do not make it a served area
+            ex, ey = self.projection.to_xy(self.extract_area[:, 0], self.extract_area[:, 1])
+            mapped = area.intersection(Polygon(np.column_stack([ex, ey])))
+            if mapped.geom_type == "Polygon" and mapped.area > 0:
+                area = mapped
+        self.service_area_xy: Polygon = area.buffer(self.config.service_area_margin_m)
         shapely.prepare(self.service_area_xy)
 
     # ---- basic facts ---------------------------------------------------------------------
@@ -272,7 +285,8 @@ class StreetNetwork:
 
     @property
     def service_area(self) -> Polygon:
-        """The area served (lon/lat polygon): the road network's convex hull plus a margin."""
+        """The area served (lon/lat polygon): the road network's convex hull, cut to the area the
+        OSM extract maps completely when the file tells (its bounds, or its stand-alone nodes), plus a margin."""
         x, y = np.asarray(self.service_area_xy.exterior.coords).T
         lon, lat = self.projection.to_lonlat(x, y)
         return Polygon(np.column_stack([lon, lat]))
@@ -355,7 +369,7 @@ def build_network(
     G, dropped_nodes, dropped_edges = prepare_graph(G, config)
     report = BuildReport(source_name, G.number_of_nodes(), G.number_of_edges(), dropped_nodes, dropped_edges,
                          round(time.perf_counter() - t0, 3))
-    return StreetNetwork.from_graph(G, config, report), G
+    return StreetNetwork.from_graph(G, config, report, scan.extract_area), G
 
 
 def network_from_place(place: str, config: NetworkConfig | None = None) -> StreetNetwork:

@@ -61,4 +61,9 @@ def locate(
     best = _as_dict(candidates[0])
     best["alternatives"] = [_as_dict(c) for c in candidates[1:4]]
     best["confident"] = best["confidence"] >= min_confidence
+    if best["kind"] != "gps" and not city.network.contains(best["lat"], best["lon"]):
+        # Found, but where the map has no complete streets (a road that runs on past the extract's edge):
+        # no technician can be routed there, so an agent decides; asking the customer again would not help.
+        best.update(confident=False, outside_service_area=True,
+                    explanation=best["explanation"] + "; this is outside the service area")
     return best

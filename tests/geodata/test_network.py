@@ -23,7 +23,7 @@ from geodata import (
 )
 from geodata.projection import haversine_m
 
-from .conftest import DATA
+from .conftest import DATA, SHARED
 
 
 def _on_edge(net: StreetNetwork, e: int, frac: float) -> tuple[float, float]:
@@ -31,6 +31,11 @@ def _on_edge(net: StreetNetwork, e: int, frac: float) -> tuple[float, float]:
     pt = net.edge_lines_xy[e].interpolate(frac, normalized=True)
     lon, lat = net.projection.to_lonlat(pt.x, pt.y)
     return float(lat), float(lon)
+
+
+def _served_nodes(net: StreetNetwork) -> np.ndarray:
+    """Indices of the network's nodes inside the service area (roads also run on past the mapped area)."""
+    return np.array([i for i in range(net.n_nodes) if net.contains(net.node_lat[i], net.node_lon[i])])
 
 
 def test_build_keeps_a_strongly_connected_drivable_network(net: StreetNetwork) -> None:
@@ -93,7 +98,7 @@ def test_one_way_street_is_asymmetric(net: StreetNetwork) -> None:
 
 def test_matrix_matches_networkx_shortest_paths(net: StreetNetwork) -> None:
     rng = np.random.default_rng(7)
-    nodes = rng.choice(net.n_nodes, 25, replace=False)
+    nodes = rng.choice(_served_nodes(net), 25, replace=False)
     m = net.travel_time_matrix([(net.node_lat[n], net.node_lon[n]) for n in nodes])
     G = net.to_networkx()
     simple = nx.DiGraph()
@@ -111,7 +116,8 @@ def test_matrix_matches_networkx_shortest_paths(net: StreetNetwork) -> None:
 
 
 def test_mid_edge_points_on_the_same_road_take_the_direct_way(net: StreetNetwork) -> None:
-    e = int(np.argmax(net.edge_len_xy * (net.edge_twin >= 0)))
+    served = np.isin(net.edge_u, _served_nodes(net)) & np.isin(net.edge_v, _served_nodes(net))
+    e = int(np.argmax(net.edge_len_xy * (net.edge_twin >= 0) * served))
     length = float(net.edge_len_xy[e])
     m = net.travel_time_matrix([_on_edge(net, e, 0.3), _on_edge(net, e, 0.4)])
     # Both ways along the two-way road: a tenth of the edge, never a detour round the block.
@@ -121,7 +127,7 @@ def test_mid_edge_points_on_the_same_road_take_the_direct_way(net: StreetNetwork
 
 def test_matrix_cache_adds_one_point_without_recomputing(net: StreetNetwork) -> None:
     rng = np.random.default_rng(3)
-    nodes = rng.choice(net.n_nodes, 40, replace=False)
+    nodes = rng.choice(_served_nodes(net), 40, replace=False)
     pts = [(round(float(net.node_lat[n]) + 1e-4, 6), round(float(net.node_lon[n]) - 1e-4, 6)) for n in nodes]
     cache = net.matrix_cache()
     cache.add_many(pts[:-1])
@@ -155,6 +161,36 @@ def test_streets_geojson_and_service_area(net: StreetNetwork) -> None:
     assert any(f["properties"]["name"] == "Eastern Avenue" for f in everything["features"])
     assert net.service_area.contains(__import__("shapely").Point(-76.58, 39.285))
     assert not net.contains(39.0, -77.0)
+
+
+def test_service_area_ends_where_the_extract_ends(net: StreetNetwork) -> None:
+    """The extract keeps whole ways that cross its edge, so roads run on outside the mapped box with
+    none of the streets around them; the service area stops at the mapped area, not at those roads."""
+    shapely = pytest.importorskip("shapely")
+    lat, lon = 39.2940656, -76.523194  # a network node on a road that leaves the extract to the east (~480 m)
+    i = int(np.argmin(np.hypot(net.node_lat - lat, net.node_lon - lon)))
+    assert haversine_m(lat, lon, net.node_lat[i], net.node_lon[i]) < 1  # it is a real road of the network
+    hull = shapely.convex_hull(shapely.multipoints(np.column_stack([net.node_lon, net.node_lat])))
+    assert hull.contains(shapely.Point(lon, lat))  # inside the roads' hull, yet
+    assert not net.contains(lat, lon)  # outside the mapped area
+    with pytest.raises(OutsideServiceAreaError, match="outside the service area"):
+        net.snap(lat, lon)
+    ring = np.asarray(net.extract_area)  # inferred from the nodes that belong to no way (the file has no bounds)
+    lo, hi = ring.min(axis=0), ring.max(axis=0)  # the box osmconvert cut (in the .pbf's header)
+    assert lo == pytest.approx((-76.6081, 39.2586), abs=0.001) and hi == pytest.approx((-76.5288, 39.3065), abs=0.001)
+
+
+def test_extract_area_prefers_declared_bounds_and_needs_enough_evidence() -> None:
+    from geodata._osm import MIN_FREE_NODES, _header_box, extract_area
+
+    pbf = SHARED / "osm" / "baltimore_central.osm.pbf"
+    assert pbf.is_file(), f"shared test data missing: {pbf}"
+    assert _header_box(pbf) == pytest.approx((-76.6081, 39.2586, -76.5288, 39.3065))
+    assert _header_box(DATA / "tiny_portland.osm") is None
+    free = [(float(x), float(y)) for x in range(10) for y in range(10)]
+    assert extract_area((0.0, 0.0, 1.0, 2.0), free)[2] == (1.0, 2.0)
+    assert np.asarray(extract_area(None, free)).max(axis=0).tolist() == [9.0, 9.0]
+    assert extract_area(None, free[: MIN_FREE_NODES - 1]) is None
 
 
 def test_missing_empty_and_garbage_files_raise_osm_file_error(tmp_path: Path) -> None:

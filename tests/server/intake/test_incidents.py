@@ -80,6 +80,16 @@ def test_unlocated_complaint_asks_where_and_the_answer_regeotags(geo_client, geo
     assert answer["job_id"] is not None and answer["case_status"] == "handed_off"
 
 
+def test_an_address_found_beyond_the_mapped_area_is_not_dispatched_nor_asked_again(geo_client):
+    """Greenmount Ave runs on north past the extract's edge with none of its cross streets: the address is found
+    there, outside the service area, so no job is made and the customer is not asked where again."""
+    got = geo_client.post("/channels/sms", data=sms("o-1", "Streetlight out at 2900 Greenmount Ave",
+                                                    sender="+14105550173")).json()
+    assert got["job_id"] is None and got["needs_location"] is False and got["case_status"] == "open"
+    assert got["geotag"]["outside_service_area"] is True and got["geotag"]["confident"] is False
+    assert got["geotag"]["lat"] is not None and "outside the service area" in got["geotag"]["explanation"]
+
+
 def test_handoff_in_one_call(geo_client, auth):
     agent = auth(Role.agent)
     made = geo_client.post("/channels/webform", json={"submission_id": "h-1", "email": "h@example.org",

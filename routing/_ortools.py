@@ -38,8 +38,11 @@ class Built:
         pos = {j: k for k, j in enumerate(self.jobs)}
         return [[self.manager.NodeToIndex(pos[j]) for j in r if j in pos] for r in routes]
 
-    def read(self, sol: pywrapcp.Assignment) -> tuple[list[list[int]], list[list[int]], list[list[int]]]:
-        """Solution → (job indices per vehicle, service starts per vehicle, break starts)."""
+    def read(
+        self, sol: pywrapcp.Assignment
+    ) -> tuple[list[list[int]], list[list[int]], list[list[int] | None]]:
+        """Solution → (job indices per vehicle, service starts per vehicle, break starts; None where the
+        solution left a break's start open: the plan builder then schedules that day itself)."""
         routing, time = self.routing, self.time
         routes, starts, brks = [], [], []
         for v in range(routing.vehicles()):
@@ -54,7 +57,11 @@ class Built:
             starts.append(
                 [sol.Value(time.CumulVar(routing.Start(v))), *st, sol.Value(time.CumulVar(routing.End(v)))]
             )
-            brks.append([sol.StartValue(iv) for iv in self.breaks.get(v, [])])
+            ivs = self.breaks.get(v, [])
+            if all(sol.StartMin(iv) == sol.StartMax(iv) for iv in ivs):
+                brks.append([sol.StartValue(iv) for iv in ivs])
+            else:  # a solution can leave a break unfixed; StartValue would abort the process (a CHECK in C++)
+                brks.append(None)
         return routes, starts, brks
 
 

@@ -30,7 +30,7 @@ LSM = routing_enums_pb2.LocalSearchMetaheuristic
 class Outcome:
     routes: list[list[int]]  # problem job indices per vehicle
     starts: list[list[int]]
-    breaks: list[list[int]]
+    breaks: list[list[int] | None]  # None: break starts left open by the solver (see Built.read)
     cost: int
     phases: list[dict[str, Any]] = field(default_factory=list)
     status: str = ""

@@ -140,10 +140,11 @@ def build_plan(problem: Problem, out: _search.Outcome | None, reasons: dict[int,
             continue
         seq = out.routes[v]
         served.update(seq)
-        st = out.starts[v]
-        routes.append(
-            timeline(problem, tech, [problem.jobs[j].id for j in seq], st[1:-1], out.breaks[v])
-        )
+        ids = [problem.jobs[j].id for j in seq]
+        if out.breaks[v] is None:  # break start left open by the solver: earliest feasible schedule of the route
+            routes.append(timeline(problem, tech, ids))
+        else:
+            routes.append(timeline(problem, tech, ids, out.starts[v][1:-1], out.breaks[v]))
     unassigned = [Unassigned(problem.jobs[j].id, reasons.get(j, REASON_CAPACITY))
                   for j in range(len(problem.jobs)) if j not in served]
     plan = Plan(routes=routes, unassigned=unassigned)

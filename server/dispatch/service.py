@@ -46,10 +46,66 @@ def list_solves(*, session: Session, limit: int = 20) -> list[SolveJob]:
     return list(session.exec(select(SolveJob).order_by(col(SolveJob.created_at).desc()).limit(limit)).all())
 
 
+def _worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _process_gone(worker: str | None) -> bool:
+    """True when ``worker`` ("host:pid") names a process on this host that no longer exists."""
+    host, _, pid = (worker or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, owned by someone else
+        return False
+    return False
+
+
+#: A queued solve may wait behind others (one solver per process, or a Celery backlog), but not this long.
+QUEUED_STALE_S = 900.0
+
+
+def expire_abandoned(*, session: Session, engine: Engine, settings: Settings) -> list[SolveJob]:
+    """Fail solves whose worker is gone (commits): a process killed mid-solve, or a server restarted with
+    solves still queued in its memory. Without this a dead solve stays "running", every later trigger joins
+    the queued one that will never start, and the plan is never updated again.
+
+    Gone means: the process recorded on the solve (this host) no longer exists, or no result came long after
+    its time limit (other hosts, Celery) - a solve always returns within its limit plus a small constant."""
+    now = utcnow()
+    open_jobs = session.exec(select(SolveJob).where(col(SolveJob.status).in_(
+        [SolveStatus.queued, SolveStatus.running]))).all()
+    expired: list[SolveJob] = []
+    for job in open_jobs:
+        worker = next((p.get("worker") for p in reversed(job.progress) if p.get("worker")), None)
+        if job.status == SolveStatus.running:
+            since = job.started_at or job.created_at
+            late = (now - since).total_seconds() > job.time_limit_s + max(120.0, job.time_limit_s)
+        else:
+            late = (now - job.created_at).total_seconds() > settings.dispatch_coalesce_s + QUEUED_STALE_S
+        if not (late or _process_gone(worker)):
+            continue
+        where = f" by {worker}" if worker else ""
+        job.status, job.finished_at = SolveStatus.failed, now
+        job.error = (f"abandoned: the worker {'running' if job.started_at else 'holding'} this solve{where} stopped "
+                     "before it finished; request a new solve")
+        session.add(job)
+        expired.append(job)
+    if expired:
+        session.commit()
+        log.warning("expired %d abandoned solve(s): %s", len(expired), [j.id for j in expired])
+        after_commit(engine=engine, settings=settings, events=[_event(j) for j in expired])
+    return expired
+
+
 def request_solve(*, session: Session, engine: Engine, settings: Settings, trigger: str, reason: str | None = None,
                   time_limit_s: float | None = None, requested_by: str = "system",
                   coalesce: bool = True) -> tuple[SolveJob, bool]:
     """Queue a solve (commits). A burst of triggers joins the solve still waiting to start: returns (job, created)."""
+    expire_abandoned(session=session, engine=engine, settings=settings)
     if coalesce:
         waiting = session.exec(select(SolveJob).where(SolveJob.status == SolveStatus.queued,
                                                       col(SolveJob.cancel_requested).is_(False),
@@ -62,8 +118,12 @@ def request_solve(*, session: Session, engine: Engine, settings: Settings, trigg
             return waiting, False
     limit = time_limit_s or (settings.dispatch_solve_time_s if trigger in ("manual", "morning")
                              else settings.dispatch_replan_time_s)
+    # In-process solves live in this process's memory until they start: record whose, so that a restart
+    # can tell an orphan from a solve waiting its turn (see expire_abandoned).
+    queued_by = [] if settings.broker_url else [{"at": utcnow().isoformat(), "event": "queued",
+                                                 "worker": _worker_id()}]
     job = SolveJob(id=uuid.uuid4().hex, trigger=trigger[:60], reasons=[reason or trigger], time_limit_s=limit,
-                   requested_by=requested_by)
+                   requested_by=requested_by, progress=queued_by)
     session.add(job)
     session.commit()
     submit_solve(engine=engine, settings=settings, solve_job_id=job.id,
@@ -135,7 +195,7 @@ def _claim(engine: Engine, solve_job_id: str) -> SolveJob | None:
             return None
         job.status, job.attempts, job.started_at = SolveStatus.running, job.attempts + 1, utcnow()
         job.progress = [*job.progress, {"at": utcnow().isoformat(), "event": f"attempt {job.attempts} started",
-                                        "worker": f"{socket.gethostname()}:{os.getpid()}"}]
+                                        "worker": _worker_id()}]
         session.add(job)
         session.commit()
         session.refresh(job)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time as _time
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,8 @@ from server.plans.models import Plan
 
 log = logging.getLogger("groundcrew.dispatch")
 
+EXPIRY_EVERY_S = 10.0
+
 
 class Watcher:
     def __init__(self, engine: Engine, settings: Settings) -> None:
@@ -27,6 +30,7 @@ class Watcher:
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="groundcrew-dispatch-watcher", daemon=True)
         self.last_id: int | None = None
+        self.next_expiry = 0.0
 
     def start(self) -> None:
         self.thread.start()
@@ -44,6 +48,9 @@ class Watcher:
 
     def tick(self) -> None:
         with Session(self.engine) as session:
+            if _time.monotonic() >= self.next_expiry:  # orphaned solves: checked now and then, not every tick
+                self.next_expiry = _time.monotonic() + EXPIRY_EVERY_S
+                service.expire_abandoned(session=session, engine=self.engine, settings=self.settings)
             if self.last_id is None:
                 self.last_id = int(session.exec(select(func.max(Job.id))).one() or 0)
                 return

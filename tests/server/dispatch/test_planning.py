@@ -3,6 +3,8 @@ diff), stopped early with DELETE, and stored once per solve job even when run tw
 
 from __future__ import annotations
 
+import os
+
 from sqlmodel import Session, func, select
 
 from server.auth.models import Role
@@ -123,3 +125,44 @@ def test_a_short_replan_never_undoes_a_better_assignment(client, auth, settings,
     empty.objective = evaluate(snap.problem, empty)
     kept = _never_worse(snap, empty)
     assert kept.objective.jobs_served == len(jobs) and "kept the current assignment" in kept.stats.status
+
+
+def test_a_solve_whose_worker_died_is_failed_and_does_not_swallow_new_requests(client, auth, settings, app):
+    """A server killed mid-solve (or restarted with a solve still queued in its memory) must not leave the solve
+    "running" forever with every later trigger joining a queued one that never starts."""
+    import socket
+    import subprocess
+    from datetime import timedelta
+
+    from server.core.timeutil import utcnow
+
+    _setup(client, auth, settings, 2)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    here, gone = socket.gethostname(), f"{socket.gethostname()}:{dead.pid}"
+    now = utcnow()
+    rows = {
+        "running-dead": SolveJob(id="r" * 32, status="running", started_at=now, time_limit_s=30,
+                                 progress=[{"event": "attempt 1 started", "worker": gone}]),
+        "queued-dead": SolveJob(id="q" * 32, status="queued", progress=[{"event": "queued", "worker": gone}]),
+        "running-alive": SolveJob(id="a" * 32, status="running", started_at=now, time_limit_s=30,
+                                  progress=[{"event": "attempt 1 started", "worker": f"{here}:{os.getpid()}"}]),
+        "running-elsewhere-long-ago": SolveJob(id="e" * 32, status="running", time_limit_s=10,
+                                               started_at=now - timedelta(minutes=10),
+                                               progress=[{"event": "attempt 1 started", "worker": "other-host:1"}]),
+        "running-elsewhere-recent": SolveJob(id="f" * 32, status="running", time_limit_s=10, started_at=now,
+                                             progress=[{"event": "attempt 1 started", "worker": "other-host:1"}]),
+    }
+    with Session(app.state.engine) as session:
+        session.add_all(rows.values())
+        session.commit()
+        job, created = service.request_solve(session=session, engine=app.state.engine, settings=settings,
+                                             trigger="new jobs", reason="1 new job(s)", time_limit_s=0.5)
+        assert created and job.id not in {r.id for r in rows.values()}, "a new solve, not the orphaned queued one"
+        status = {name: session.get(SolveJob, row.id) for name, row in rows.items()}
+        assert {n: str(r.status) for n, r in status.items()} == {
+            "running-dead": "failed", "queued-dead": "failed", "running-alive": "running",
+            "running-elsewhere-long-ago": "failed", "running-elsewhere-recent": "running"}
+        assert "abandoned" in status["running-dead"].error and gone in status["running-dead"].error
+        assert status["queued-dead"].finished_at is not None
+    assert wait_solve(client, auth(Role.dispatcher), job.id)["status"] == "succeeded"

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from fastapi.responses import Response
 
 from server.cases import service
 from server.cases.models import Case, CaseCreate, CasePublic, CaseStatus, CaseUpdate
 from server.core.deps import AgentUser, SessionDep, StaffUser
 from server.core.models import Page
-from server.core.pagination import PageDep
+from server.core.pagination import PageDep, page_response
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
@@ -20,9 +21,9 @@ def list_cases(
     session: SessionDep, _: StaffUser, page: PageDep,
     status_: Annotated[CaseStatus | None, Query(alias="status")] = None,
     customer_id: Annotated[int | None, Query(ge=1)] = None,
-) -> Page[CasePublic]:
+) -> Response:
     rows, total = service.list_cases(session=session, page=page, status=status_, customer_id=customer_id)
-    return Page(items=rows, total=total, offset=page.offset, limit=page.limit)
+    return page_response(CasePublic, rows, total, page)
 
 
 @router.post("", response_model=CasePublic, status_code=status.HTTP_201_CREATED, summary="Open a case")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlmodel import Session, col, select
 
 from server.audit import service as audit
@@ -9,7 +11,7 @@ from server.auth.models import User
 from server.cases.models import Case, CaseCreate, CaseStatus, CaseUpdate
 from server.conversations import service as conversations
 from server.core.errors import NotFound
-from server.core.pagination import PageParams, paginate
+from server.core.pagination import PageParams, paginate_rows
 from server.core.timeutil import utcnow
 
 
@@ -23,14 +25,14 @@ def get(*, session: Session, case_id: int) -> Case:
 
 def list_cases(
     *, session: Session, page: PageParams, status: CaseStatus | None = None, customer_id: int | None = None
-) -> tuple[list[Case], int]:
+) -> tuple[list[dict[str, Any]], int]:
     """Cases, most urgent first (priority, then SLA deadline)."""
     query = select(Case)
     if status is not None:
         query = query.where(Case.status == status)
     if customer_id is not None:
         query = query.where(Case.customer_id == customer_id)
-    return paginate(session, query.order_by(col(Case.priority).desc(), col(Case.id).desc()), page)
+    return paginate_rows(session, query.order_by(col(Case.priority).desc(), col(Case.id).desc()), page)
 
 
 def create(*, session: Session, case_in: CaseCreate, actor: User | None) -> Case:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from fastapi.responses import Response
 
 from server.auth.access import ensure_job_visible, is_technician
 from server.core.deps import CurrentUser, SessionDep, StaffUser
 from server.core.models import Page
-from server.core.pagination import PageDep
+from server.core.pagination import PageDep, page_response
 from server.jobs import service
 from server.jobs.models import Job, JobCreate, JobPublic, JobReportPublic, JobStatus, JobUpdate
 
@@ -26,15 +27,16 @@ def list_jobs(
     status_: Annotated[JobStatus | None, Query(alias="status")] = None,
     technician_id: Annotated[int | None, Query(ge=1)] = None,
     category: Annotated[str | None, Query(max_length=60)] = None,
-) -> Page[JobPublic]:
+) -> Response:
     if is_technician(user):
         technician_id = user.technician_id if user.technician_id is not None else -1
     rows, total = service.list_jobs(
         session=session, page=page, status=status_, technician_id=technician_id, category=category
     )
-    counts = service.reporter_counts(session=session, job_ids=[j.id for j in rows if j.id is not None])
-    items = [_public(j, counts.get(j.id or 0, 0)) for j in rows]
-    return Page(items=items, total=total, offset=page.offset, limit=page.limit)
+    counts = service.reporter_counts(session=session, job_ids=[row["id"] for row in rows])
+    for row in rows:
+        row["reporter_count"] = counts.get(row["id"], 0)
+    return page_response(JobPublic, rows, total, page)
 
 
 @router.post("", response_model=JobPublic, status_code=status.HTTP_201_CREATED, summary="Create a job")

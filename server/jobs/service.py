@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlmodel import Session, col, func, select
 
 from server.audit import service as audit
 from server.auth.models import User
 from server.core.errors import Conflict, NotFound
-from server.core.pagination import PageParams, paginate
+from server.core.pagination import PageParams, paginate_rows
 from server.core.timeutil import utcnow
 from server.jobs.models import Job, JobCreate, JobReport, JobStatus, JobUpdate
 
@@ -23,8 +25,8 @@ def get(*, session: Session, job_id: int) -> Job:
 def list_jobs(
     *, session: Session, page: PageParams, status: JobStatus | None = None, technician_id: int | None = None,
     category: str | None = None,
-) -> tuple[list[Job], int]:
-    """Jobs, highest priority first."""
+) -> tuple[list[dict[str, Any]], int]:
+    """Jobs, highest priority first, as plain column rows (read-only)."""
     query = select(Job)
     if status is not None:
         query = query.where(Job.status == status)
@@ -32,7 +34,7 @@ def list_jobs(
         query = query.where(Job.assigned_technician_id == technician_id)
     if category:
         query = query.where(Job.category == category)
-    return paginate(session, query.order_by(col(Job.priority).desc(), col(Job.id)), page)
+    return paginate_rows(session, query.order_by(col(Job.priority).desc(), col(Job.id)), page)
 
 
 def reporter_counts(*, session: Session, job_ids: list[int]) -> dict[int, int]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlmodel import Session, col, select
 
 from server.audit import service as audit
 from server.auth.models import User
 from server.core.errors import NotFound
-from server.core.pagination import PageParams, paginate
+from server.core.pagination import PageParams, paginate_rows
 from server.technicians.models import Technician, TechnicianCreate, TechnicianUpdate
 
 
@@ -21,12 +23,12 @@ def get(*, session: Session, technician_id: int) -> Technician:
 
 def list_technicians(
     *, session: Session, page: PageParams, only_id: int | None = None
-) -> tuple[list[Technician], int]:
+) -> tuple[list[dict[str, Any]], int]:
     """Technicians in id order (optionally just one, for a technician reading their own record)."""
     query = select(Technician).order_by(col(Technician.id))
     if only_id is not None:
         query = query.where(Technician.id == only_id)
-    return paginate(session, query, page)
+    return paginate_rows(session, query, page)
 
 
 def create(*, session: Session, tech_in: TechnicianCreate, actor: User | None) -> Technician:

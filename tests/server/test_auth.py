@@ -76,3 +76,20 @@ def test_only_admin_manages_users(client, auth):
     assert created.status_code == 201 and created.json()["role"] == "technician"
     assert client.post("/users", json=body, headers=admin).status_code == 409
     assert sign_in(client, "newtech", "long-enough-1")
+
+
+def test_a_disabled_or_demoted_account_is_refused_at_once_despite_the_user_cache(client, auth):
+    """Signed-in users are cached briefly per process; a change to the account must still apply to the very next
+    request (the cache forgets a user when the ORM writes it)."""
+    admin = auth(Role.admin)
+    dispatcher = auth(Role.dispatcher)
+    me = client.get("/auth/me", headers=dispatcher).json()
+    assert client.get("/jobs", headers=dispatcher).status_code == 200  # now cached
+    assert client.patch(f"/users/{me['id']}", json={"role": "agent"}, headers=admin).status_code == 200
+    demoted = client.post("/technicians", headers=dispatcher, json={
+        "name": "Ana Ruiz", "skills": {"electrical": 3}, "home_lat": 39.2833, "home_lon": -76.5930,
+        "shift_start": "08:00", "shift_end": "17:00"})
+    assert demoted.status_code == 403 and "you are agent" in demoted.json()["detail"]
+    assert client.patch(f"/users/{me['id']}", json={"is_active": False}, headers=admin).status_code == 200
+    refused = client.get("/jobs", headers=dispatcher)
+    assert refused.status_code == 401 and "disabled" in refused.json()["detail"]

@@ -39,12 +39,20 @@ def paginate(session: Session, query: SelectOfScalar[Any], page: PageParams) -> 
 
 
 def paginate_rows(session: Session, query: SelectOfScalar[Any], page: PageParams) -> tuple[list[dict[str, Any]], int]:
-    """``paginate`` for read-only lists: the entity's columns as plain dicts, no ORM instances (building SQLModel
-    instances only to serialize them was a third of a list request's CPU)."""
+    """``paginate`` for read-only lists, in one round trip: the entity's columns as plain dicts with the total from
+    a window count, no ORM instances. Building SQLModel instances only to serialize them, and a separate count
+    query, were most of a list request's CPU."""
     table = query.column_descriptions[0]["entity"].__table__
-    total = session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one()
-    rows = session.execute(query.with_only_columns(*table.columns).offset(page.offset).limit(page.limit)).mappings()
-    return [dict(r) for r in rows], int(total)
+    paged = (query.with_only_columns(*table.columns, func.count().over().label("_total"))
+             .offset(page.offset).limit(page.limit))
+    rows = [dict(r) for r in session.connection().execute(paged).mappings()]
+    if rows:
+        total = rows[0]["_total"]
+        for row in rows:
+            del row["_total"]
+    else:  # past the end (or nothing at all): the window had no row to ride on
+        total = session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one()
+    return rows, int(total)
 
 
 def page_response(model: type[M], rows: list[dict[str, Any]], total: int, page: PageParams) -> Response:

@@ -110,24 +110,26 @@ def _run(request: Request, session: Any, settings: Any, items: list[Normalized],
          background: BackgroundTasks) -> dict[str, Any]:
     city = intake_city(request)
 
-    def receive_all() -> list[Any]:
+    def receive_all() -> tuple[list[Any], list[dict[str, Any]]]:
         results = []
         for item in items:
             result = receive(session=session, settings=settings, city=city, inbound=item.inbound,
                              followers=item.followers, reposts=item.reposts, addressed_to_us=item.addressed_to_us,
                              known_address=item.known_address)
             results.append(result)
+        session.flush()
+        # The answer is read before the commit expires every object (afterwards each attribute is a query).
+        summaries = [r.summary() for r in results]
         session.commit()
-        return results
+        return results, summaries
 
     try:
-        results = receive_all()
+        results, summaries = receive_all()
     except IntegrityError:
         # The same delivery arrived on another connection at the same moment and was stored first: roll back
         # and receive again, which now finds it and answers like any redelivery (200, the original result).
         session.rollback()
-        results = receive_all()
-    summaries = [r.summary() for r in results]
+        results, summaries = receive_all()
     response.status_code = status.HTTP_201_CREATED if any(r.created for r in results) else status.HTTP_200_OK
     if any(r.needs_location and r.created for r in results):  # the "where is it?" reply goes out now
         background.add_task(deliver_queued, engine=request.app.state.engine, settings=settings, wait=False)

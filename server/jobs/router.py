@@ -33,9 +33,6 @@ def list_jobs(
     rows, total = service.list_jobs(
         session=session, page=page, status=status_, technician_id=technician_id, category=category
     )
-    counts = service.reporter_counts(session=session, job_ids=[row["id"] for row in rows])
-    for row in rows:
-        row["reporter_count"] = counts.get(row["id"], 0)
     return page_response(JobPublic, rows, total, page)
 
 

@@ -26,7 +26,7 @@ def list_jobs(
     *, session: Session, page: PageParams, status: JobStatus | None = None, technician_id: int | None = None,
     category: str | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Jobs, highest priority first, as plain column rows (read-only)."""
+    """Jobs, highest priority first, as plain column rows with their ``reporter_count`` (read-only)."""
     query = select(Job)
     if status is not None:
         query = query.where(Job.status == status)
@@ -34,7 +34,11 @@ def list_jobs(
         query = query.where(Job.assigned_technician_id == technician_id)
     if category:
         query = query.where(Job.category == category)
-    return paginate_rows(session, query.order_by(col(Job.priority).desc(), col(Job.id)), page)
+    rows, total = paginate_rows(session, query.order_by(col(Job.priority).desc(), col(Job.id)), page)
+    counts = reporter_counts(session=session, job_ids=[row["id"] for row in rows])  # for this page's rows only
+    for row in rows:
+        row["reporter_count"] = counts.get(row["id"], 0)
+    return rows, total
 
 
 def reporter_counts(*, session: Session, job_ids: list[int]) -> dict[int, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -62,10 +63,13 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-# At most this many requests hold a session at once in a process (waiting for one takes no thread). Fewer than
-# the connection pool (40) and the worker threads (40): a request waiting for a thread never holds a connection
-# that the threads are waiting for, so the pool cannot run dry under load; the rest queue on the event loop.
-SESSION_CONCURRENCY = 16
+# At most this many requests hold a session at once in a process (waiting for one takes no thread); the rest queue
+# on the event loop. Fewer than the connection pool (40) and the worker threads (40), so the pool cannot run dry.
+# Few, because request work is Python holding the GIL: more threads only fight over it (and starve the event
+# loop). Measured with the load benchmark (2 processes, PostgreSQL on loopback, 2 cores): 16 -> 175 req/s,
+# 8 -> 186, 4 -> 202, 2 -> 239, 1 -> 245. Raise it (GROUNDCREW_SESSION_CONCURRENCY) when the database is far away
+# and requests spend their time waiting for it rather than computing.
+SESSION_CONCURRENCY = max(1, int(os.environ.get("GROUNDCREW_SESSION_CONCURRENCY", "2")))
 SessionDep = Annotated[Session, Depends(get_session, max_concurrency=SESSION_CONCURRENCY)]
 
 

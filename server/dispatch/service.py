@@ -73,20 +73,23 @@ def expire_abandoned(*, session: Session, engine: Engine, settings: Settings) ->
     solves still queued in its memory. Without this a dead solve stays "running", every later trigger joins
     the queued one that will never start, and the plan is never updated again.
 
-    Gone means: the process recorded on the solve (this host) no longer exists, or no result came long after
-    its time limit (other hosts, Celery) - a solve always returns within its limit plus a small constant."""
+    Gone means: the process recorded on the solve (this host, in-process workers) no longer exists, or no result
+    came long after its time limit - a solve always returns within its limit plus a small constant. With Celery
+    a killed worker's task is redelivered (acks_late), so only the clock counts, and it waits out the broker's
+    visibility timeout first."""
     now = utcnow()
     open_jobs = session.exec(select(SolveJob).where(col(SolveJob.status).in_(
         [SolveStatus.queued, SolveStatus.running]))).all()
     expired: list[SolveJob] = []
     for job in open_jobs:
         worker = next((p.get("worker") for p in reversed(job.progress) if p.get("worker")), None)
+        redelivery = settings.celery_visibility_timeout_s if settings.broker_url else 0.0
         if job.status == SolveStatus.running:
             since = job.started_at or job.created_at
-            late = (now - since).total_seconds() > job.time_limit_s + max(120.0, job.time_limit_s)
+            late = (now - since).total_seconds() > job.time_limit_s + max(120.0, job.time_limit_s) + redelivery
         else:
-            late = (now - job.created_at).total_seconds() > settings.dispatch_coalesce_s + QUEUED_STALE_S
-        if not (late or _process_gone(worker)):
+            late = (now - job.created_at).total_seconds() > settings.dispatch_coalesce_s + QUEUED_STALE_S + redelivery
+        if not (late or (not settings.broker_url and _process_gone(worker))):
             continue
         where = f" by {worker}" if worker else ""
         job.status, job.finished_at = SolveStatus.failed, now

@@ -61,6 +61,12 @@ def test_pagination_on_lists(client, auth):
     page = client.get("/jobs?offset=2&limit=3", headers=dispatcher).json()
     assert page["total"] == 7 and page["offset"] == 2 and page["limit"] == 3
     assert [j["priority"] for j in page["items"]] == [5, 4, 3]
+    past = client.get("/jobs?offset=20&limit=3", headers=dispatcher).json()  # the total still comes back
+    assert past["total"] == 7 and past["items"] == []
+    filtered = client.get("/jobs?status=unassigned&limit=2", headers=dispatcher).json()
+    assert filtered["total"] == 7 and len(filtered["items"]) == 2 and filtered["items"][0]["reporter_count"] == 0
+    assert client.get("/jobs?status=completed", headers=dispatcher).json() == {
+        "items": [], "total": 0, "offset": 0, "limit": 50}
     assert client.get("/jobs?limit=0", headers=dispatcher).status_code == 422
     assert client.get("/jobs?limit=100000", headers=dispatcher).status_code == 422
 

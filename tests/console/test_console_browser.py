@@ -79,6 +79,11 @@ def test_dispatcher_assigns_with_preview_and_sees_the_route_change(
     assert mine and job_id in mine[0]["properties"]["job_ids"]
     page.wait_for_function(f"Number(document.querySelector('#plan-version').dataset.version) > {before}")
     page.wait_for_selector("#dispatch-map[data-routes]")
+    # The first plan has no previous one to diff against: no "N moved" chip (read in one go: a later plan may land).
+    version, has_diff = page.evaluate(
+        "() => [document.querySelector('#plan-version').dataset.version, !!document.querySelector('#plan-diff')]")
+    if version == "1":
+        assert not has_diff
     page.screenshot(path=output_dir / "3-after-assign.png")
 
     # Live: another dispatcher assigns a job through the API; this page updates with no reload.
@@ -88,6 +93,8 @@ def test_dispatcher_assigns_with_preview_and_sees_the_route_change(
                                        body={"action": "assign", "job_id": other_id, "technician_id": other_tech})
     assert status == 200, body
     page.wait_for_selector(f".queue-item[data-job-id='{other_id}']", state="detached", timeout=30_000)
+    page.wait_for_selector("#plan-diff", timeout=30_000)  # a later plan shows what moved since the previous one
+    assert "moved" in page.locator("#plan-diff").inner_text()
 
 
 def test_agent_opens_customer_and_hands_off_a_case(

@@ -143,8 +143,9 @@ export class DispatchView implements View {
           `Plan v${this.plan.version} · ${titleCase(this.plan.trigger)} · ${this.plan.stops.length} stop${this.plan.stops.length === 1 ? "" : "s"}`)
         : h("span", { id: "plan-version", "data-version": "0" }, "No plan yet — press Re-plan to solve one"),
       h("span", { class: "muted" }, ` · ${open.length} open jobs · ${this.techs.length} technicians`));
-    const diff = this.plan?.diff as { moved?: Array<{ job_id: number; from: number | null; to: number | null }>; eta_changed?: unknown[] } | undefined;
-    if (diff && (diff.moved?.length || diff.eta_changed?.length)) {
+    const diff = this.plan?.diff as { previous_version?: number | null; moved?: Array<{ job_id: number; from: number | null; to: number | null }>; eta_changed?: unknown[] } | undefined;
+    // A first plan has nothing to compare with: every job would count as "moved".
+    if (diff && diff.previous_version != null && (diff.moved?.length || diff.eta_changed?.length)) {
       mount(this.diffEl, h("span", { class: "diff-summary", id: "plan-diff" },
         badge(`${diff.moved?.length ?? 0} moved`, "diff"), " ", badge(`${diff.eta_changed?.length ?? 0} ETA changed`, "diff"),
         h("span", { class: "muted" }, " since the previous plan (outlined)")));

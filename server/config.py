@@ -67,6 +67,10 @@ class Settings(BaseSettings):
                                             "(HH:MM; empty: only on request).")
     dispatch_region_max_jobs: int = Field(250, ge=10, description="Above this, the area is solved as regions.")
     dispatch_regions: int = Field(0, ge=0, le=64, description="Dispatch regions (0: automatic from job count).")
+    session_concurrency: int = Field(
+        2, ge=1, le=32, description="Requests per API process that hold a database session at once (read when the "
+        "process starts; raise it when the database is far away and requests mostly wait for it)."
+    )
     celery_visibility_timeout_s: int = Field(
         120, ge=2, description="Redis broker: an unacknowledged task is redelivered after this (killed worker)."
     )

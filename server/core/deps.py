@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -69,7 +68,9 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 # loop). Measured with the load benchmark (2 processes, PostgreSQL on loopback, 2 cores): 16 -> 175 req/s,
 # 8 -> 186, 4 -> 202, 2 -> 239, 1 -> 245. Raise it (GROUNDCREW_SESSION_CONCURRENCY) when the database is far away
 # and requests spend their time waiting for it rather than computing.
-SESSION_CONCURRENCY = max(1, int(os.environ.get("GROUNDCREW_SESSION_CONCURRENCY", "2")))
+# Read once per process from the environment / .env like every setting (validated: a bad value stops start-up
+# with the field named); Depends needs it when the routes are declared, before any app's Settings exist.
+SESSION_CONCURRENCY = Settings().session_concurrency
 SessionDep = Annotated[Session, Depends(get_session, max_concurrency=SESSION_CONCURRENCY)]
 
 

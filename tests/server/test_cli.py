@@ -59,6 +59,16 @@ def test_bad_database_url_is_one_line(tmp_path):
     assert "cannot use the database" in result.stderr
 
 
+def test_bad_session_concurrency_is_one_line_naming_the_setting(tmp_path):
+    result = _run(["serve", "--port", "1"], tmp_path, GROUNDCREW_SESSION_CONCURRENCY="0")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "session_concurrency: Input should be greater than or equal to 1" in result.stderr
+    shown = subprocess.run([sys.executable, "-c", "import server.core.deps as d; print(d.SESSION_CONCURRENCY)"],
+                           cwd=ROOT, env=_env(tmp_path, GROUNDCREW_SESSION_CONCURRENCY="5"), capture_output=True,
+                           text=True, timeout=120)
+    assert shown.stdout.strip() == "5", shown.stderr
+
+
 def test_db_upgrade_and_user_add(tmp_path):
     assert "Database at revision" in _run(["db", "upgrade"], tmp_path).stdout
     added = _run(["user", "add", "dana", "--role", "dispatcher", "--password", "long-enough-1"], tmp_path)

@@ -80,7 +80,8 @@ USER_CACHE_S = 5.0
 _users: weakref.WeakKeyDictionary[Engine, dict[int, tuple[float, User]]] = weakref.WeakKeyDictionary()
 
 
-def _load_user(engine: Engine, user_id: int) -> User | None:
+def load_user(engine: Engine, user_id: int) -> User | None:
+    """The user, detached with its columns loaded (blocking: call it off the event loop)."""
     with Session(engine) as session:
         user = session.get(User, user_id)
         if user is not None:
@@ -114,7 +115,7 @@ async def get_current_user(
     if cached is not None and cached[0] > now:
         user: User | None = cached[1]
     else:
-        user = await anyio.to_thread.run_sync(_load_user, engine, user_id)
+        user = await anyio.to_thread.run_sync(load_user, engine, user_id)
         if user is not None:
             cache[user_id] = (now + USER_CACHE_S, user)
     if user is None or not user.is_active:

@@ -33,9 +33,12 @@ PageDep = Annotated[PageParams, Depends(page_params)]
 
 def paginate(session: Session, query: SelectOfScalar[Any], page: PageParams) -> tuple[list[Any], int]:
     """The page of rows for ``query`` (already ordered) and the total count."""
-    total = session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one()
     rows = session.exec(query.offset(page.offset).limit(page.limit)).all()
-    return list(rows), int(total)
+    return list(rows), _count(session, query)
+
+
+def _count(session: Session, query: SelectOfScalar[Any]) -> int:
+    return int(session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one())
 
 
 def paginate_rows(session: Session, query: SelectOfScalar[Any], page: PageParams) -> tuple[list[dict[str, Any]], int]:
@@ -51,7 +54,7 @@ def paginate_rows(session: Session, query: SelectOfScalar[Any], page: PageParams
         for row in rows:
             del row["_total"]
     else:  # past the end (or nothing at all): the window had no row to ride on
-        total = session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one()
+        total = _count(session, query)
     return rows, int(total)
 
 

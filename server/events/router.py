@@ -12,10 +12,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
-from sqlmodel import Session
 
 from server.auth.models import User
-from server.core.deps import oauth2_scheme
+from server.core.deps import load_user, oauth2_scheme
 from server.core.errors import Unauthorized
 from server.events.broker import hub, public, relay_from_redis
 
@@ -49,13 +48,10 @@ def _user_for(app: FastAPI, token: str | None) -> User:
 
     if not token:
         raise Unauthorized("not signed in: pass ?token=<access token> or an Authorization header")
-    user_id = decode_token(settings=app.state.settings, token=token)
-    with Session(app.state.engine) as session:
-        user = session.get(User, user_id)
-        if user is None or not user.is_active:
-            raise Unauthorized("the account behind this token no longer exists or is disabled")
-        session.expunge(user)
-        return user
+    user = load_user(app.state.engine, decode_token(settings=app.state.settings, token=token))
+    if user is None or not user.is_active:
+        raise Unauthorized("the account behind this token no longer exists or is disabled")
+    return user
 
 
 @router.websocket("/ws")

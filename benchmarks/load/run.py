@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -114,6 +115,75 @@ def prepare(url: str, data_dir: Path, technicians: int, jobs_extra: int) -> dict
     return world
 
 
+@contextlib.contextmanager
+def throwaway_database(kind: str, work: Path, prefix: str = "gc_load") -> Iterator[str]:
+    """A fresh database URL: a throwaway PostgreSQL database (dropped afterwards) or a SQLite file in ``work``."""
+    if kind != "postgres":
+        yield f"sqlite:///{work / 'load.db'}"
+        return
+    import psycopg
+
+    dbname = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{dbname}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{dbname}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+
+
+def start_server(url: str, work: Path, *, processes: int = 1,
+                 load_city: bool = False) -> tuple[subprocess.Popen[bytes], str]:
+    """uvicorn on a free loopback port in its own process group (so stopping it stops every worker); returns
+    (process, base URL) once /health answers."""
+    port = _free_port()
+    env = {**os.environ, "GROUNDCREW_DATABASE_URL": url, "GROUNDCREW_DATA_DIR": str(work),
+           "GROUNDCREW_SECRET_KEY": SECRET, "GROUNDCREW_LOAD_CITY": str(load_city).lower(),
+           "GROUNDCREW_DISPATCH_BACKGROUND": "false", "GROUNDCREW_DISPATCH_MORNING_AT": "",
+           "GROUNDCREW_LOG_LEVEL": "WARNING"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "server.app:create_app", "--factory", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", str(processes), "--log-level", "warning", "--no-access-log",
+         "--timeout-keep-alive", "75"],
+        cwd=ROOT, env=env, stdout=(work / "server.log").open("wb"), stderr=subprocess.STDOUT,
+        start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(base + "/health", timeout=2).status_code == 200:
+                return server, base
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    _stop_group(server)
+    raise SystemExit(f"server did not start: {(work / 'server.log').read_text()[-2000:]}")
+
+
+def cpu_seconds(pid: int) -> tuple[float, int, str]:
+    """(user + system CPU seconds so far, process group, command name) of a process, from /proc."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    name = stat[stat.index("(") + 1:stat.rindex(")")]
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), int(fields[2]), name
+
+
+def cpu_by_part(server_group: int, locust_group: int) -> dict[str, float]:
+    """CPU seconds so far of the server's processes, locust's and PostgreSQL's (live processes only)."""
+    parts = {"server": 0.0, "locust": 0.0, "postgres": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cpu, group, name = cpu_seconds(int(entry.name))
+        except (OSError, ValueError):
+            continue
+        part = ("server" if group == server_group else "locust" if group == locust_group
+                else "postgres" if name.startswith("postgres") else None)
+        if part:
+            parts[part] += cpu
+    return parts
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
@@ -129,80 +199,59 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="gc-load-"))
-    dbname = None
-    if args.db == "postgres":
-        import psycopg
-
-        dbname = f"gc_load_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{dbname}"')
-        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{dbname}"
-    else:
-        url = f"sqlite:///{work / 'load.db'}"
-    server = None
-    try:
+    with throwaway_database(args.db, work) as url:
         t0 = time.monotonic()
         world = prepare(url, work, args.technicians, jobs_extra=200)
         world_file = work / "world.json"
         world_file.write_text(json.dumps(world))
         print(f"prepared {args.technicians} technicians and {len(world['job_ids'])} jobs in "
               f"{time.monotonic() - t0:.1f}s ({args.db})", flush=True)
-        port = _free_port()
-        env = {**os.environ, "GROUNDCREW_DATABASE_URL": url, "GROUNDCREW_DATA_DIR": str(work),
-               "GROUNDCREW_SECRET_KEY": SECRET, "GROUNDCREW_LOAD_CITY": str(args.load_city).lower(),
-               "GROUNDCREW_DISPATCH_BACKGROUND": "false", "GROUNDCREW_DISPATCH_MORNING_AT": "",
-               "GROUNDCREW_LOG_LEVEL": "WARNING"}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "server.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(port), "--workers", str(args.processes), "--log-level", "warning", "--no-access-log",
-             "--timeout-keep-alive", "75"],
-            cwd=ROOT, env=env, stdout=(work / "server.log").open("wb"), stderr=subprocess.STDOUT,
-            start_new_session=True)  # its own process group: the end of the run stops every worker too
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                if httpx.get(base + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            raise SystemExit(f"server did not start: {(work / 'server.log').read_text()[-2000:]}")
-        users = args.technicians + args.clients
-        ramp = users / args.spawn_rate
-        csv_prefix = work / "locust"
-        locust_env = {**os.environ, "GROUNDCREW_LOAD_WORLD": str(world_file),
-                      "GROUNDCREW_LOAD_TECHNICIANS": str(args.technicians),
-                      "GROUNDCREW_LOAD_CLIENT_RATE": str(args.client_rate)}
-        cmd = [sys.executable, "-m", "locust", "-f", str(Path(__file__).with_name("locustfile.py")), "--headless",
-               "-u", str(users), "-r", str(args.spawn_rate), "-t", f"{int(args.seconds + ramp)}s",
-               "--host", base, "--csv", str(csv_prefix), "--only-summary", "--reset-stats",
-               "--stop-timeout", "5", "--loglevel", "WARNING"]
-        print(f"locust: {users} users ({args.technicians} technicians, {args.clients} clients at "
-              f"{args.client_rate}/s), {args.seconds}s measured after a {ramp:.0f}s ramp; server: {args.processes} "
-              f"process(es) on {args.db}", flush=True)
-        subprocess.run(cmd, cwd=ROOT, env=locust_env, check=False, timeout=args.seconds + ramp + 120)
-        rows = list(csv.DictReader((work / "locust_stats.csv").open()))
-        total = next(r for r in rows if r["Name"] == "Aggregated")
-        for row in rows:
-            print(f"  {row['Name']:45} n={row['Request Count']:>7} fail={row['Failure Count']:>4} "
-                  f"rps={float(row['Requests/s']):7.1f} p50={row['50%']:>5}ms p99={row['99%']:>5}ms")
-        failures = (work / "locust_failures.csv").read_text() if (work / "locust_failures.csv").exists() else ""
-        if failures.count("\n") > 1:
-            print("failures:\n" + failures[:3000])
-        result = {"db": args.db, "processes": args.processes, "technicians": args.technicians,
-                  "clients": args.clients, "seconds": args.seconds, "requests": int(total["Request Count"]),
-                  "errors": int(total["Failure Count"]), "rps": round(float(total["Requests/s"]), 1),
-                  "p50_ms": float(total["50%"]), "p99_ms": float(total["99%"]), "load_city": args.load_city}
-        print(json.dumps(result))
-        return 0
-    finally:
-        if server is not None:
+        server, base = start_server(url, work, processes=args.processes, load_city=args.load_city)
+        try:
+            result = _drive(args, work, world_file, server, base)
+        finally:
             _stop_group(server)
-        if dbname:
-            import psycopg
+    print(json.dumps(result))
+    return 0
 
-            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+
+def _drive(args: argparse.Namespace, work: Path, world_file: Path, server: subprocess.Popen[bytes],
+           base: str) -> dict:
+    """Run locust against the server; print the table and where the CPU went; return the summary."""
+    users = args.technicians + args.clients
+    ramp = users / args.spawn_rate
+    locust_env = {**os.environ, "GROUNDCREW_LOAD_WORLD": str(world_file),
+                  "GROUNDCREW_LOAD_TECHNICIANS": str(args.technicians),
+                  "GROUNDCREW_LOAD_CLIENT_RATE": str(args.client_rate)}
+    cmd = [sys.executable, "-m", "locust", "-f", str(Path(__file__).with_name("locustfile.py")), "--headless",
+           "-u", str(users), "-r", str(args.spawn_rate), "-t", f"{int(args.seconds + ramp)}s",
+           "--host", base, "--csv", str(work / "locust"), "--only-summary", "--reset-stats",
+           "--stop-timeout", "5", "--loglevel", "WARNING"]
+    print(f"locust: {users} users ({args.technicians} technicians, {args.clients} clients at "
+          f"{args.client_rate}/s), {args.seconds}s measured after a {ramp:.0f}s ramp; server: {args.processes} "
+          f"process(es) on {args.db}", flush=True)
+    locust = subprocess.Popen(cmd, cwd=ROOT, env=locust_env, start_new_session=True)
+    # Where the CPU goes (server processes, locust, PostgreSQL backends), over the measured part of the run.
+    time.sleep(ramp)
+    before, t_before = cpu_by_part(server.pid, locust.pid), time.monotonic()
+    time.sleep(max(1.0, args.seconds - 2))
+    after, t_after = cpu_by_part(server.pid, locust.pid), time.monotonic()
+    locust.wait(timeout=args.seconds + ramp + 120)
+    cores = {k: round((after[k] - before[k]) / (t_after - t_before), 2) for k in after}
+    rows = list(csv.DictReader((work / "locust_stats.csv").open()))
+    total = next(r for r in rows if r["Name"] == "Aggregated")
+    for row in rows:
+        print(f"  {row['Name']:45} n={row['Request Count']:>7} fail={row['Failure Count']:>4} "
+              f"rps={float(row['Requests/s']):7.1f} p50={row['50%']:>5}ms p99={row['99%']:>5}ms")
+    print(f"  CPU cores used while measured: {cores}")
+    failures = (work / "locust_failures.csv").read_text() if (work / "locust_failures.csv").exists() else ""
+    if failures.count("\n") > 1:
+        print("failures:\n" + failures[:3000])
+    return {"db": args.db, "processes": args.processes, "technicians": args.technicians,
+            "clients": args.clients, "seconds": args.seconds, "requests": int(total["Request Count"]),
+            "errors": int(total["Failure Count"]), "rps": round(float(total["Requests/s"]), 1),
+            "p50_ms": float(total["50%"]), "p99_ms": float(total["99%"]), "load_city": args.load_city,
+            "cpu_cores": cores}
 
 
 if __name__ == "__main__":

@@ -114,6 +114,30 @@ def greedy(problem: Problem) -> Plan:
     return plan
 
 
+def unavoidable_lateness_s(problem: Problem) -> int:
+    """SLA lateness no plan can avoid: for each job with a deadline, the earliest any able technician could start
+    it (leaving at their availability, driving straight there, waiting for its earliest window) past the deadline.
+
+    A relaxation (no other jobs, breaks or shift ends), so a lower bound: a plan whose lateness equals it cannot
+    trade any SLA lateness for travel, whatever the weights."""
+    total = 0
+    for job in problem.jobs:
+        if job.sla_deadline_s is None:
+            continue
+        earliest = None
+        for tech in problem.technicians:
+            if not problem.can_do(tech, job):
+                continue
+            arrive = tech.available_from_s + int(problem.travel_time_s[tech.depart_loc, job.location])
+            starts = [max(arrive, w.start_s) for w in job.time_windows if max(arrive, w.start_s) <= w.end_s] \
+                if job.time_windows else [arrive]
+            if starts:
+                earliest = min(starts) if earliest is None else min(earliest, *starts)
+        if earliest is not None:
+            total += max(0, earliest - job.sla_deadline_s)
+    return total
+
+
 def _summary(problem: Problem, plan: Plan) -> dict:
     served = [s for r in plan.routes for s in r.stops]
     return {
@@ -121,6 +145,8 @@ def _summary(problem: Problem, plan: Plan) -> dict:
         "jobs_within_sla": sum(1 for s in served if s.late_s == 0),
         "high_priority_unserved": sum(1 for u in plan.unassigned if problem.job(u.job_id).priority >= 8),
         "travel_time_s": plan.objective.travel_s,
+        "travel_per_served_job_s": round(plan.objective.travel_s / len(served)) if served else None,
+        "sla_lateness_s": plan.objective.sla_lateness_s,
         "overtime_s": plan.objective.overtime_s,
         "infeasible": len(check_feasibility(problem, plan)),
     }
@@ -152,6 +178,7 @@ def run(osm: Path, complaints: Path, technicians: int, time_limit: float, seed: 
            "optimizer": _summary(problem, plan), "greedy": _summary(problem, g)}
     gt, ot = res["greedy"]["travel_time_s"], res["optimizer"]["travel_time_s"]
     res["travel_reduction_pct"] = round(100 * (gt - ot) / gt, 1) if gt else None
+    res["unavoidable_sla_lateness_s"] = unavoidable_lateness_s(problem)
     for k in ("optimizer", "greedy"):
         print(f"{k:10} {res[k]}", flush=True)
     return res

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
+from geodata import GeodataError
 from server.core.errors import NotFound
 from server.jobs.models import Job
 from server.plans.models import Plan, PlanStatus, PlanStop
@@ -23,15 +25,24 @@ def active_plan(*, session: Session) -> Plan | None:
 
 
 def route_lines(*, city: City, points: list[tuple[float, float]]) -> tuple[list[list[list[float]]], bool]:
-    """The legs between consecutive (lat, lon) points along the streets, as lon/lat line coordinates;
-    straight legs (and False) when a point cannot be placed on the network."""
+    """The legs between consecutive (lat, lon) points along the streets, as lon/lat line coordinates, and whether
+    every leg is on the streets. A leg that cannot be routed (a point off the map, or on a piece of road cut off
+    from the rest) is drawn straight; the other legs of the day still follow the streets."""
     if len(points) < 2:
         return [], True
     try:
         legs = city.network.route_geojson(points)["features"]
         return [leg["geometry"]["coordinates"] for leg in legs], True
-    except Exception:  # a stop off the map: draw straight legs rather than nothing
-        return [[[lon, lat] for lat, lon in points]], False
+    except GeodataError:  # some leg cannot be routed: find which, leg by leg
+        lines = []
+        on_streets = True
+        for a, b in itertools.pairwise(points):
+            try:
+                lines.append(city.network.route_geojson([a, b])["features"][0]["geometry"]["coordinates"])
+            except GeodataError:
+                lines.append([[a[1], a[0]], [b[1], b[0]]])
+                on_streets = False
+        return lines, on_streets
 
 
 def technician_day_points(

@@ -33,3 +33,19 @@ def test_my_route_follows_the_plan_on_the_streets(client, auth, settings):
     assert client.get(f"/technicians/{techs[1]}/route", headers=tech).status_code == 403
     unlinked = auth(Role.technician)
     assert "not linked" in client.get("/technicians/me/route", headers=unlinked).json()["detail"]
+
+
+def test_a_leg_that_cannot_be_routed_is_drawn_straight_and_the_rest_follow_the_streets(settings):
+    from server.core.city import load_city
+    from server.plans.service import route_lines
+    from tests.server.dispatch.conftest import SITES
+
+    city = load_city(settings)
+    off_the_map = (39.60, -76.20)  # 40 km north-east of the extract: no street to snap to
+    points = [SITES[0], SITES[2], SITES[3], off_the_map, SITES[0]]
+    lines, on_streets = route_lines(city=city, points=points)
+    assert on_streets is False and len(lines) == 4
+    assert all(len(line) > 2 for line in lines[:2])  # along the streets: many vertices
+    assert lines[2] == [[SITES[3][1], SITES[3][0]], [off_the_map[1], off_the_map[0]]]  # straight, lon/lat
+    assert lines[3] == [[off_the_map[1], off_the_map[0]], [SITES[0][1], SITES[0][0]]]
+    assert route_lines(city=city, points=points[:3]) == (lines[:2], True)

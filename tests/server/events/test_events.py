@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from server.auth.models import Role
 from server.events.broker import make_event, publish
 from tests.server.conftest import JOB_BODY, TECH_BODY
@@ -70,11 +72,20 @@ def test_websocket_refuses_bad_tokens(client):
         assert exc.code == 4401
 
 
+@pytest.mark.timeout(60)
 def test_sse_stream(client, auth, app):
     dispatcher = auth(Role.dispatcher)
 
+    from server.events.broker import hub
+
+    before = hub.subscribers
+
     def later() -> None:
-        time.sleep(0.5)
+        # Publish once the stream has subscribed (a fixed sleep raced with a slow first request: the event went out
+        # before anyone listened and the stream waited for ever).
+        deadline = time.monotonic() + 30
+        while hub.subscribers <= before and time.monotonic() < deadline:
+            time.sleep(0.02)
         publish(app.state.settings, make_event("plan.created", {"version": 7}, staff_only=True))
 
     threading.Thread(target=later, daemon=True).start()

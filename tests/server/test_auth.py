@@ -93,3 +93,24 @@ def test_a_disabled_or_demoted_account_is_refused_at_once_despite_the_user_cache
     assert client.patch(f"/users/{me['id']}", json={"is_active": False}, headers=admin).status_code == 200
     refused = client.get("/jobs", headers=dispatcher)
     assert refused.status_code == 401 and "disabled" in refused.json()["detail"]
+
+
+def test_a_token_accepted_before_is_refused_once_it_expires_and_a_refresh_token_never_passes_for_access(
+        client, settings, make_user):
+    import time
+
+    user_id = make_user("erin", Role.dispatcher)
+    exp = int(time.time()) + 2
+    token = jwt.encode({"sub": str(user_id), "typ": "access", "exp": exp}, settings.resolved_secret_key,
+                       algorithm="HS256")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/auth/me", headers=headers).status_code == 200
+    assert client.get("/auth/me", headers=headers).status_code == 200  # the second time from the verified tokens
+    time.sleep(max(0.0, exp + 0.2 - time.time()))
+    response = client.get("/auth/me", headers=headers)
+    assert response.status_code == 401 and "expired" in response.json()["detail"]
+    refresh = jwt.encode({"sub": str(user_id), "typ": "refresh", "exp": int(time.time()) + 60},
+                         settings.resolved_secret_key, algorithm="HS256")
+    for _ in range(2):  # verified once, refused for access both times
+        refused = client.get("/auth/me", headers={"Authorization": f"Bearer {refresh}"})
+        assert refused.status_code == 401 and "expected an access token" in refused.json()["detail"]

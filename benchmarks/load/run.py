@@ -242,12 +242,13 @@ class Probe(threading.Thread):
                 self.stop.wait(self.interval_s)
 
     def summary(self) -> dict:
-        ms = sorted(self.latencies_ms)
+        from server.dispatch.bench import percentile
+
+        ms = self.latencies_ms
         if not ms:
             return {"path": self.path, "requests": 0}
-        pick = lambda q: round(ms[min(len(ms) - 1, int(q * len(ms)))], 1)  # noqa: E731
-        return {"path": self.path, "requests": len(ms), "errors": self.errors, "p50_ms": pick(0.5),
-                "p90_ms": pick(0.9), "p99_ms": pick(0.99)}
+        return {"path": self.path, "requests": len(ms), "errors": self.errors, "p50_ms": percentile(ms, 0.5),
+                "p90_ms": percentile(ms, 0.9), "p99_ms": percentile(ms, 0.99)}
 
 
 def _drive(args: argparse.Namespace, work: Path, world_file: Path, server: subprocess.Popen[bytes],

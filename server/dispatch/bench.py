@@ -41,7 +41,8 @@ def _places(city: Any, n: int, seed: int) -> list[tuple[float, float]]:
     return out
 
 
-def _pct(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
+    """The nearest-rank ``q`` quantile (0..1) of ``values``, rounded to 0.1 (benchmark latency figures)."""
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 1)
 
@@ -168,9 +169,10 @@ def run(*, technicians: int, jobs: int, urgent: int, previews: int, solve_s: flo
         "benchmark": "dispatch_live", "technicians": technicians, "jobs": jobs, "city": "demo (Baltimore central)",
         "morning_plan_s": round(morning_s, 2), "morning_unassigned": len(plan["unassigned"]),
         "urgent_jobs": urgent, "urgent_notified": assigned,
-        "urgent_to_customer_ms": {"p50": _pct(latencies, 0.5), "max": round(max(latencies), 1),
+        "urgent_to_customer_ms": {"p50": percentile(latencies, 0.5), "max": round(max(latencies), 1),
                                   "mean": round(statistics.fmean(latencies), 1)} if latencies else None,
-        "override_preview_ms": {"n": len(preview_ms), "p50": _pct(preview_ms, 0.5), "p95": _pct(preview_ms, 0.95),
+        "override_preview_ms": {"n": len(preview_ms), "p50": percentile(preview_ms, 0.5),
+                                "p95": percentile(preview_ms, 0.95),
                                 "max": round(max(preview_ms), 1)} if preview_ms else None,
         "targets": {"urgent_to_customer_ms": 2000, "override_preview_ms": 300},
     }

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import time as _time
-from datetime import datetime, time
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
@@ -16,12 +16,16 @@ from sqlmodel import Session, col, func, select
 from server.config import Settings
 from server.core.timeutil import utcnow
 from server.dispatch import control, plans, service
+from server.dispatch.models import SolveJob, SolveStatus
 from server.jobs.models import Job, JobStatus
 from server.plans.models import Plan
 
 log = logging.getLogger("groundcrew.dispatch")
 
 EXPIRY_EVERY_S = 10.0
+#: A morning plan that could not be made (no technician on shift yet, none on the map) is tried again
+#: after this long, not on every tick: each attempt is a solve record and a logged failure.
+MORNING_RETRY_S = 600.0
 
 
 class Watcher:
@@ -54,20 +58,23 @@ class Watcher:
             if self.last_id is None:
                 self.last_id = int(session.exec(select(func.max(Job.id))).one() or 0)
                 return
-            new = list(session.exec(select(Job).where(col(Job.id) > self.last_id).order_by(col(Job.id))).all())
+            # Plain values, read before ``_morning`` commits (a commit expires ORM instances, and these are
+            # used after the session closes).
+            new = list(session.exec(select(Job.id, Job.status, Job.priority).where(col(Job.id) > self.last_id)
+                                    .order_by(col(Job.id))).all())
             has_plan = plans.active_plan(session=session) is not None
             self._morning(session)
         if not new:
             return
-        self.last_id = max(j.id or 0 for j in new)
+        self.last_id = max(job_id or 0 for job_id, _, _ in new)
         if not has_plan:
             return
         replan = False
-        for job in new:
-            if job.status != JobStatus.unassigned:
+        for job_id, status, priority in new:
+            if status != JobStatus.unassigned:
                 continue
-            if job.priority >= self.settings.dispatch_urgent_priority:
-                result = control.insert_urgent(engine=self.engine, settings=self.settings, job_id=job.id or 0)
+            if priority >= self.settings.dispatch_urgent_priority:
+                result = control.insert_urgent(engine=self.engine, settings=self.settings, job_id=job_id or 0)
                 log.info("urgent job inserted: %s", result)
             replan = True
         if replan:
@@ -87,5 +94,11 @@ class Watcher:
             return
         if session.exec(select(Job.id).where(Job.status == JobStatus.unassigned)).first() is None:
             return
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+        last = session.exec(select(SolveJob).where(SolveJob.trigger == "morning", SolveJob.created_at >= midnight)
+                            .order_by(col(SolveJob.created_at).desc())).first()
+        if last is not None and (last.status != SolveStatus.failed
+                                 or last.created_at > utcnow() - timedelta(seconds=MORNING_RETRY_S)):
+            return  # today's morning plan is under way, or failed a moment ago: not again on every tick
         service.request_solve(session=session, engine=self.engine, settings=self.settings, trigger="morning",
                               reason=f"morning plan for {day} at {datetime.now(tz):%H:%M}")

@@ -1,0 +1,47 @@
+"""The dispatch watcher: new jobs are seen once even when the morning plan is requested in the same tick, and a
+morning plan that cannot be made is retried now and then, not on every tick."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import Session, col, select
+
+from server.auth.models import Role
+from server.core.timeutil import utcnow
+from server.dispatch.models import SolveJob, SolveStatus
+from server.dispatch.watcher import MORNING_RETRY_S, Watcher
+from tests.server.dispatch.conftest import job_body, wait_for
+
+
+def _morning_solves(app) -> list[SolveJob]:  # type: ignore[no-untyped-def]
+    with Session(app.state.engine) as session:
+        return list(session.exec(select(SolveJob).where(SolveJob.trigger == "morning")
+                                 .order_by(col(SolveJob.created_at))).all())
+
+
+def test_a_morning_plan_that_cannot_be_made_is_retried_now_and_then_not_on_every_tick(client, auth, settings, app):
+    watcher = Watcher(app.state.engine, settings.model_copy(update={"dispatch_morning_at": "00:00"}))
+    watcher.tick()  # the first tick only notes where the job ids stand
+    dispatcher = auth(Role.dispatcher)
+    job_id = client.post("/jobs", json=job_body(settings, "light out", 2), headers=dispatcher).json()["id"]
+
+    watcher.tick()  # sees the new job and requests the morning plan (which commits) in the same tick
+    assert watcher.last_id == job_id
+    first = wait_for(lambda: [s for s in _morning_solves(app) if s.status == SolveStatus.failed],
+                     what="the morning solve to fail (no technicians)")
+    assert "no technician" in (first[0].error or "")
+
+    for _ in range(5):
+        watcher.tick()
+    assert len(_morning_solves(app)) == 1  # not a new solve (and a logged failure) every 0.25 s
+
+    with Session(app.state.engine) as session:  # ... but once the retry interval has passed, once more
+        solve = session.get(SolveJob, first[0].id)
+        assert solve is not None
+        solve.created_at = utcnow() - timedelta(seconds=MORNING_RETRY_S + 1)
+        session.add(solve)
+        session.commit()
+    watcher.tick()
+    watcher.tick()
+    assert len(_morning_solves(app)) == 2

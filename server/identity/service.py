@@ -141,14 +141,16 @@ def _first_contact(session: Session, inbound: InboundMessage) -> Customer:
     return customer
 
 
-def suggest_from_message(*, session: Session, customer: Customer, message: Message) -> None:
-    """A message that mentions another customer's handle, email or phone suggests they are one person."""
+def suggest_from_message(*, session: Session, customer: Customer, message: Message,
+                         ours: frozenset[str] = frozenset()) -> None:
+    """A message that mentions another customer's handle, email or phone suggests they are one person.
+    ``ours``: our own social handles (lower case), mentioned by nearly every post to us and never a customer's."""
     text = message.text
     if "@" not in text and not any(ch.isdigit() for ch in text):
         return
     probes: list[tuple[str, str]] = []
     if message.channel in (Channel.twitter, Channel.facebook):
-        probes += [(str(message.channel), m) for m in _MENTION.findall(text)]
+        probes += [(str(message.channel), m) for m in _MENTION.findall(text) if m.lower() not in ours]
     probes += [(Channel.email.value, m) for m in _EMAIL.findall(text)]
     probes += [(Channel.sms.value, m) for m in _PHONE.findall(text)]
     for channel, handle in probes[:10]:

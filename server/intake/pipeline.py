@@ -6,6 +6,7 @@ Redelivery of the same (channel, external id) writes nothing and returns the ori
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ from server.core.timeutil import as_utc, utcnow
 from server.customers.models import Channel, Customer
 from server.identity import service as identity
 from server.incidents import service as incidents
+from server.intake.adapters import our_handles
 from server.intake.geotag import locate
 from server.jobs.models import Job
 from server.triage.service import load_taxonomy, triage
@@ -58,6 +60,11 @@ class IntakeResult:
 
 
 _taxonomy_memo: dict[str, tuple[float, Any]] = {}
+
+
+@functools.cache
+def _our_handles(spec: str) -> frozenset[str]:
+    return frozenset(our_handles(spec))
 
 
 def _taxonomy(settings: Settings) -> Any:
@@ -125,7 +132,8 @@ def _receive(session: Session, settings: Settings, city: City | None, inbound: I
     if known_address and not customer.address:
         _learn_address(session, city, customer, known_address)
     message, _ = conversations.ingest(session=session, inbound=inbound, customer=customer, checked=True)
-    identity.suggest_from_message(session=session, customer=customer, message=message)
+    identity.suggest_from_message(session=session, customer=customer, message=message,
+                                  ours=_our_handles(settings.social_handles))
     gps = (inbound.lat, inbound.lon) if inbound.lat is not None and inbound.lon is not None else None
     received_at = as_utc(message.sent_at)
     if not addressed_to_us:

@@ -117,3 +117,17 @@ def test_360_is_for_staff_and_404s(client, auth):
     assert client.get("/customers/1/360").status_code == 401
     assert client.get("/customers/424242/360", headers=auth(Role.agent)).status_code == 404
     assert client.get("/customers/merge-suggestions", headers=auth(Role.technician)).status_code == 403
+
+
+def test_our_own_handle_mentioned_in_every_post_to_us_suggests_nothing(client, auth, app):
+    with Session(app.state.engine) as session:  # even were our handle ever on file as somebody's identity
+        brand = Customer(display_name="Groundcrew")
+        session.add(brand)
+        session.flush()
+        session.add(Identity(customer_id=brand.id or 0, channel="twitter", handle="groundcrew", display_name="GC"))
+        session.commit()
+    for n, user in enumerate(["ann", "bo"]):
+        client.post("/channels/twitter", json=tweet(f"O{n}", "@GroundCrew pothole on my street", user_id=str(50 + n),
+                                                    username=user))
+    page = client.get("/customers/merge-suggestions", headers=auth(Role.agent)).json()
+    assert not [s for s in page["items"] if "groundcrew" in " ".join(s["reasons"]).lower()]

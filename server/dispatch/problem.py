@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 import routing
 from server.config import Settings
-from server.core.errors import Unavailable
+from server.core.errors import Conflict
 from server.core.timeutil import as_utc, utcnow
 from server.dispatch.models import JobEvent, JobPin, TechnicianDispatchState
 from server.jobs.models import OPEN_STATUSES, Job, JobStatus
@@ -237,8 +237,8 @@ def build_snapshot(*, session: Session, settings: Settings, city: City, now: dat
         ))
         tech_rows[t.id or 0] = t
     if not model_techs:
-        raise Unavailable("no technician has time left today: every shift is over (or every technician is "
-                          "locked, sick or off the map)")
+        raise Conflict("no technician has time left today: every shift is over (or every technician is "
+                       "locked, sick or off the map)")
 
     tech_ids = set(tech_rows)
     busy_positions = {j.assigned_technician_id: 1 for j in jobs

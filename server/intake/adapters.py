@@ -7,6 +7,7 @@ from __future__ import annotations
 import email
 import email.policy
 import email.utils
+import functools
 import hashlib
 import html
 import re
@@ -66,11 +67,13 @@ def _need(obj: Mapping[str, Any], key: str, where: str) -> Any:
 
 
 # ------------------------------------------------------------------------------------------- X / Twitter v2
-def our_handles(spec: str) -> set[str]:
-    return {h.strip().lstrip("@").lower() for h in spec.split(",") if h.strip()}
+@functools.cache
+def our_handles(spec: str) -> frozenset[str]:
+    """Our social handles from the comma-separated setting, lower case without '@' (parsed once per spec)."""
+    return frozenset(h.strip().lstrip("@").lower() for h in spec.split(",") if h.strip())
 
 
-def twitter(payload: Any, *, handles: set[str]) -> list[Normalized]:
+def twitter(payload: Any, *, handles: frozenset[str]) -> list[Normalized]:
     """X API v2 tweet payload(s): ``data`` (one tweet or a list), ``includes.users`` / ``places`` / ``media``."""
     if not isinstance(payload, Mapping):
         raise Invalid("body: expected a JSON object with 'data'")

@@ -6,7 +6,6 @@ Redelivery of the same (channel, external id) writes nothing and returns the ori
 
 from __future__ import annotations
 
-import functools
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -60,11 +59,6 @@ class IntakeResult:
 
 
 _taxonomy_memo: dict[str, tuple[float, Any]] = {}
-
-
-@functools.cache
-def _our_handles(spec: str) -> frozenset[str]:
-    return frozenset(our_handles(spec))
 
 
 def _taxonomy(settings: Settings) -> Any:
@@ -133,7 +127,7 @@ def _receive(session: Session, settings: Settings, city: City | None, inbound: I
         _learn_address(session, city, customer, known_address)
     message, _ = conversations.ingest(session=session, inbound=inbound, customer=customer, checked=True)
     identity.suggest_from_message(session=session, customer=customer, message=message,
-                                  ours=_our_handles(settings.social_handles))
+                                  ours=our_handles(settings.social_handles))
     gps = (inbound.lat, inbound.lon) if inbound.lat is not None and inbound.lon is not None else None
     received_at = as_utc(message.sent_at)
     if not addressed_to_us:

@@ -11,7 +11,10 @@ from sqlalchemy import JSON
 from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field
 
+from server.core import fast_defaults
 from server.core.timeutil import UTCDateTime, utcnow
+
+fast_defaults.install()  # every model module imports this one: rows and pages are built without re-inspecting
 
 T = TypeVar("T")
 

@@ -18,7 +18,7 @@ import routing
 from server.audit import service as audit
 from server.auth.models import User
 from server.config import Settings
-from server.core.errors import Conflict, NotFound
+from server.core.errors import Conflict, DomainError, NotFound
 from server.core.timeutil import utcnow
 from server.dispatch import plans
 from server.dispatch.models import TERMINAL_SOLVE, PlanSolution, SolveJob, SolveStatus
@@ -222,7 +222,10 @@ def run_solve_job(*, engine: Engine, settings: Settings, solve_job_id: str) -> i
         best = _optimize(engine, settings, job, snapshot, warm)
         return _finish(engine, settings, solve_job_id, snapshot, best)
     except Exception as exc:
-        log.exception("solve job %s failed", solve_job_id)
+        if isinstance(exc, DomainError):  # nothing to plan (no technician on shift...): a reason, not a crash
+            log.warning("solve job %s not run: %s", solve_job_id, exc)
+        else:
+            log.exception("solve job %s failed", solve_job_id)
         with Session(engine) as session:
             row = session.get(SolveJob, solve_job_id)
             if row is not None and row.status not in TERMINAL_SOLVE:

@@ -20,7 +20,8 @@ def _morning_solves(app) -> list[SolveJob]:  # type: ignore[no-untyped-def]
                                  .order_by(col(SolveJob.created_at))).all())
 
 
-def test_a_morning_plan_that_cannot_be_made_is_retried_now_and_then_not_on_every_tick(client, auth, settings, app):
+def test_a_morning_plan_that_cannot_be_made_is_retried_now_and_then_not_on_every_tick(client, auth, settings, app,
+                                                                                    caplog):
     watcher = Watcher(app.state.engine, settings.model_copy(update={"dispatch_morning_at": "00:00"}))
     watcher.tick()  # the first tick only notes where the job ids stand
     dispatcher = auth(Role.dispatcher)
@@ -31,6 +32,9 @@ def test_a_morning_plan_that_cannot_be_made_is_retried_now_and_then_not_on_every
     first = wait_for(lambda: [s for s in _morning_solves(app) if s.status == SolveStatus.failed],
                      what="the morning solve to fail (no technicians)")
     assert "no technician" in (first[0].error or "")
+    told = wait_for(lambda: [r for r in caplog.records if "solve job" in r.getMessage()], what="the log line")
+    assert told[0].levelname == "WARNING" and told[0].exc_info is None  # a reason, not a crash's traceback
+    assert "no technician" in told[0].getMessage()
 
     for _ in range(5):
         watcher.tick()

@@ -40,7 +40,7 @@ def list_conversations(
     responses={200: {"model": MessagePublic, "description": "Already stored: the original message"}},
 )
 def inbound(body: InboundMessage, session: SessionDep, _: AgentUser, response: Response) -> Message:
-    message, created = service.ingest(session=session, inbound=body)
+    message, created, _, _ = service.ingest(session=session, inbound=body)
     session.commit()
     session.refresh(message)
     if not created:

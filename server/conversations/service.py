@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
@@ -61,33 +63,41 @@ def find_message(*, session: Session, channel: str, external_id: str) -> Message
     return session.exec(_MESSAGE_BY_EXTERNAL_ID, params={"channel": channel, "external_id": external_id}).first()
 
 
-def _thread_for(*, session: Session, inbound: InboundMessage, customer_id: int) -> Conversation:
-    """The conversation this message belongs to: its thread id, else the message it replies to, else new."""
+def _thread_for(*, session: Session, inbound: InboundMessage, customer_id: int) -> tuple[Conversation, bool]:
+    """The conversation this message belongs to: its thread id, else the message it replies to, else new (True)."""
     if inbound.thread_id:
         conversation = session.exec(_CONVERSATION_BY_THREAD,
                                     params={"channel": inbound.channel, "thread_id": inbound.thread_id}).first()
         if conversation is not None:
-            return conversation
+            return conversation, False
     if inbound.reply_to_external_id:
         parent = find_message(session=session, channel=inbound.channel, external_id=inbound.reply_to_external_id)
         if parent is not None:
-            return get(session=session, conversation_id=parent.conversation_id)
+            return get(session=session, conversation_id=parent.conversation_id), False
     conversation = Conversation(
         customer_id=customer_id, channel=inbound.channel,
         external_thread_id=inbound.thread_id or inbound.external_id, subject=inbound.subject or inbound.text[:120],
     )
     session.add(conversation)
     session.flush()
-    return conversation
+    return conversation, True
+
+
+class Ingested(NamedTuple):
+    message: Message
+    created: bool
+    conversation: Conversation | None  # None when the message was stored before
+    new_thread: bool  # the conversation was started by this message (so it has no case yet)
 
 
 def ingest(
     *, session: Session, inbound: InboundMessage, customer: Customer | None = None, checked: bool = False
-) -> tuple[Message, bool]:
+) -> Ingested:
     """Store an inbound message once. Redelivery of the same (channel, external id) returns the
     original and writes nothing; reuse of that id for different text is a Conflict. ``customer``: the
     author as already resolved by the intake pipeline (default: resolved from the handle here);
-    ``checked``: the caller already looked the external id up in this transaction."""
+    ``checked``: the caller already looked the external id up in this transaction. The conversation comes back
+    too: the session holds clean rows only weakly, so a caller that needs it again would otherwise re-read it."""
     existing = None if checked else find_message(
         session=session, channel=inbound.channel, external_id=inbound.external_id)
     if existing is not None:
@@ -95,13 +105,13 @@ def ingest(
             raise Conflict(
                 f"external_id: '{inbound.external_id}' on {inbound.channel} was already used for a different message"
             )
-        return existing, False
+        return Ingested(existing, False, None, False)
     if customer is None:
         customer, _identity = customers.resolve_or_create(
             session=session, channel=inbound.channel, handle=inbound.author_handle,
             display_name=inbound.author_name, verified=inbound.author_verified,
         )
-    conversation = _thread_for(session=session, inbound=inbound, customer_id=customer.id or 0)
+    conversation, new_thread = _thread_for(session=session, inbound=inbound, customer_id=customer.id or 0)
     sent_at = as_utc(inbound.sent_at) if inbound.sent_at else utcnow()
     message = Message(
         conversation_id=conversation.id or 0, customer_id=customer.id, channel=inbound.channel,
@@ -116,7 +126,7 @@ def ingest(
         conversation.last_message_at = sent_at
         session.add(conversation)
     session.flush()
-    return message, True
+    return Ingested(message, True, conversation, new_thread)
 
 
 def reply(*, session: Session, conversation: Conversation, message_in: MessageCreate, author: User) -> Message:

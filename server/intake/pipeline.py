@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from server.cases.models import Case, CaseStatus
 from server.config import Settings
 from server.conversations import service as conversations
-from server.conversations.models import InboundMessage, Message
+from server.conversations.models import Conversation, InboundMessage, Message
 from server.core.errors import Conflict, Invalid
 from server.core.timeutil import as_utc, utcnow
 from server.customers.models import Channel, Customer
@@ -125,7 +125,8 @@ def _receive(session: Session, settings: Settings, city: City | None, inbound: I
     customer = identity.resolve(session=session, inbound=inbound)
     if known_address and not customer.address:
         _learn_address(session, city, customer, known_address)
-    message, _ = conversations.ingest(session=session, inbound=inbound, customer=customer, checked=True)
+    message, _, conversation, new_thread = conversations.ingest(session=session, inbound=inbound, customer=customer,
+                                                                checked=True)
     identity.suggest_from_message(session=session, customer=customer, message=message,
                                   ours=our_handles(settings.social_handles))
     gps = (inbound.lat, inbound.lon) if inbound.lat is not None and inbound.lon is not None else None
@@ -133,7 +134,9 @@ def _receive(session: Session, settings: Settings, city: City | None, inbound: I
     if not addressed_to_us:
         return _listening(session, settings, city, message, customer, taxonomy, gps, followers, reposts)
 
-    case = session.exec(_LATEST_CASE, params={"conversation_id": message.conversation_id}).first()
+    # A thread this message started has no case yet; else its latest case decides (a follow-up or a new problem).
+    case = None if new_thread else session.exec(_LATEST_CASE,
+                                                params={"conversation_id": message.conversation_id}).first()
     if case is not None and case.status != CaseStatus.closed:
         return _follow_up(session, settings, city, message, customer, case, gps, known_address, auto_handoff)
 
@@ -156,7 +159,7 @@ def _receive(session: Session, settings: Settings, city: City | None, inbound: I
         case.status = CaseStatus.needs_location
         if auto_reply and message.channel not in NO_REPLY_CHANNELS:
             session.flush()
-            _ask_for_location(session, case, message)
+            _ask_for_location(session, case, message, conversation)
     elif auto_handoff and result.field_work and not result.needs_agent and geotag.get("confident"):
         session.flush()
         job, joined = incidents.attach(session=session, settings=settings, case=case, message=message, actor=None)
@@ -184,13 +187,13 @@ def _apply_location(case: Case, geotag: dict[str, Any], place_name: str | None) 
         case.location_text = case.location_text[:300]
 
 
-def _ask_for_location(session: Session, case: Case, message: Message) -> None:
+def _ask_for_location(session: Session, case: Case, message: Message, conversation: Conversation | None) -> None:
     if message.channel in NO_REPLY_CHANNELS:
         return
     from server.notify.service import send_to_customer
 
     send_to_customer(session=session, conversation_id=message.conversation_id, text=ASK_LOCATION,
-                     kind="ask_location", dedupe_key=f"ask-location:{case.id}")
+                     kind="ask_location", dedupe_key=f"ask-location:{case.id}", conversation=conversation)
 
 
 def _follow_up(session: Session, settings: Settings, city: City | None, message: Message, customer: Customer,

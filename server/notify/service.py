@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from server.config import Settings
 from server.conversations import service as conversations
-from server.conversations.models import AuthorKind, DeliveryStatus, Direction, Message, Visibility
+from server.conversations.models import AuthorKind, Conversation, DeliveryStatus, Direction, Message, Visibility
 from server.core.timeutil import utcnow
 from server.customers.models import Identity
 from server.notify.connectors import Connector, Outbound, RecordingOutbox, WebhookConnector
@@ -40,11 +40,14 @@ def send_to_customer(
     author_user_id: int | None = None,
     visibility: Visibility = Visibility.private,
     dedupe_key: str | None = None,
+    conversation: Conversation | None = None,
 ) -> tuple[Message, bool]:
     """Store an outbound message in the customer's conversation, queued for delivery on its channel.
 
-    Returns (message, created). With a ``dedupe_key`` the same notice is stored at most once."""
-    conversation = conversations.get(session=session, conversation_id=conversation_id)
+    Returns (message, created). With a ``dedupe_key`` the same notice is stored at most once. ``conversation``:
+    the row of ``conversation_id`` when the caller holds it (saves reading it again)."""
+    if conversation is None or conversation.id != conversation_id:
+        conversation = conversations.get(session=session, conversation_id=conversation_id)
     external_id = f"gc:{dedupe_key}" if dedupe_key else None
     if external_id:
         existing = conversations.find_message(session=session, channel=conversation.channel, external_id=external_id)

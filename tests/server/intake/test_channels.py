@@ -9,6 +9,7 @@ import hmac
 import json
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import Session, select
 
 from server.conversations.models import Conversation, Direction, Message
@@ -167,3 +168,28 @@ def test_twilio_signature(app, client):
         assert client.post("/channels/sms", data=form, headers={"X-Twilio-Signature": sig}).status_code == 201
     finally:
         app.state.settings.twilio_auth_token = None
+
+
+def test_a_new_thread_is_stored_without_reading_back_what_it_just_wrote(client, app):
+    """A tweet that starts a thread (and, unplaced, gets the "where is it?" reply) reads no case for its brand-new
+    conversation and reads the conversation once (the thread lookup), not again for the reply."""
+    client.post("/channels/twitter", json=tweet("3001", "@groundcrew warm-up", user_id="u9"))
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append(" ".join(statement.split()))
+
+    event.listen(app.state.engine, "before_cursor_execute", record)
+    try:
+        result = client.post("/channels/twitter", json=tweet("3002", "@groundcrew streetlight out on my street",
+                                                             user_id="u8", username="resident8")).json()
+    finally:
+        event.remove(app.state.engine, "before_cursor_execute", record)
+    assert result["needs_location"] is True and result["case_id"] is not None
+    request = statements[:next(i for i, s in enumerate(statements) if s.startswith("RELEASE SAVEPOINT"))]
+    selects = [s for s in request if s.upper().startswith("SELECT")]  # (the delivery after it has its own session)
+    assert not [s for s in selects if ' FROM "case"' in s or " FROM case " in s], selects
+    assert len([s for s in selects if " FROM conversation " in s]) == 1, selects
+    with _db(app) as session:  # the reply is in the thread all the same
+        thread = session.exec(select(Message).where(Message.conversation_id == result["conversation_id"])).all()
+        assert [str(m.direction) for m in thread] == ["inbound", "outbound"]

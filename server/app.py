@@ -55,6 +55,42 @@ def _document_real_shapes(node: object) -> None:
             _document_real_shapes(value)
 
 
+ERROR_SCHEMA = {"title": "Error", "type": "object", "required": ["detail"],
+                "properties": {"detail": {"type": "string", "description": "What was wrong, in one line."}}}
+_ERRORS = {
+    "401": "Not signed in, or the token expired",
+    "403": "Signed in, but this role may not do this (or see this record)",
+    "404": "No such record",
+    "409": "Conflicts with the current state (a stale version, a duplicate, a closed case, no capacity left today)",
+    "413": "Request body over the size limit",
+    "503": "The database is unavailable; try again shortly",
+}
+
+
+def _document_errors(schema: dict) -> None:
+    """Document the errors each operation can answer with, as the ``{"detail": ...}`` the handlers send: 401/403
+    where a token is needed, 404 where the path names a record, 409 on writes, 413 with a body, 503 everywhere the
+    database is used. Open311 documents its own spec'd error list; /health its own body."""
+    schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    for path, operations in schema.get("paths", {}).items():
+        if path.startswith("/open311/") or path == "/health":
+            continue
+        for method, operation in operations.items():
+            codes = ["503"]
+            if operation.get("security"):
+                codes += ["401", "403"]
+            if "{" in path:
+                codes.append("404")
+            if method in ("post", "put", "patch", "delete"):
+                codes.append("409")
+            if "requestBody" in operation:
+                codes.append("413")
+            responses = operation.setdefault("responses", {})
+            for code in codes:
+                responses.setdefault(code, {"description": _ERRORS[code], **ref})
+
+
 def _warm_city(settings: Settings) -> None:
     from server.core.city import load_city
 
@@ -181,6 +217,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             schema = FastAPI.openapi(app)
             schema.get("components", {}).get("schemas", {})["HTTPValidationError"] = VALIDATION_ERROR_SCHEMA
             _document_real_shapes(schema)
+            _document_errors(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

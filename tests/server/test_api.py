@@ -27,6 +27,22 @@ def test_openapi_docs_are_served(client):
     assert "/jobs" in spec["paths"] and "/auth/token" in spec["paths"]
 
 
+def test_the_spec_documents_the_errors_the_server_answers_with(client, auth):
+    """A client generated from the spec knows a stale edit is 409 and what the body of every error looks like."""
+    spec = client.get("/openapi.json").json()
+    patch = spec["paths"]["/jobs/{job_id}"]["patch"]["responses"]
+    assert {"401", "403", "404", "409", "413", "503"} <= set(patch)
+    assert patch["409"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    assert "409" in spec["paths"]["/dispatch/overrides/preview"]["post"]["responses"]
+    assert "401" not in spec["paths"]["/open311/v2/requests.{fmt}"]["get"]["responses"]  # Open311: its own errors
+    dispatcher = auth(Role.dispatcher)
+    job = client.post("/jobs", json=JOB_BODY, headers=dispatcher).json()
+    client.patch(f"/jobs/{job['id']}", json={"priority": 8, "version": 1}, headers=dispatcher)
+    stale = client.patch(f"/jobs/{job['id']}", json={"priority": 2, "version": 1}, headers=dispatcher)
+    error = spec["components"]["schemas"]["Error"]
+    assert stale.status_code == 409 and set(stale.json()) == set(error["properties"]) == set(error["required"])
+
+
 def test_technician_and_job_round_trip(client, auth):
     dispatcher = auth(Role.dispatcher)
     tech = client.post("/technicians", json=TECH_BODY, headers=dispatcher)

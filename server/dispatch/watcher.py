@@ -94,6 +94,11 @@ class Watcher:
             return
         if session.exec(select(Job.id).where(Job.status == JobStatus.unassigned)).first() is None:
             return
+        pending = session.exec(select(SolveJob.id).where(col(SolveJob.status).in_([SolveStatus.queued,
+                                                                                  SolveStatus.running]),
+                                                         col(SolveJob.region).is_(None))).first()
+        if pending is not None:
+            return  # a solve under way or about to start makes today's plan; a request now would only join it
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
         last = session.exec(select(SolveJob).where(SolveJob.trigger == "morning", SolveJob.created_at >= midnight)
                             .order_by(col(SolveJob.created_at).desc())).first()

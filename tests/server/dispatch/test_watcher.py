@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 from server.auth.models import Role
 from server.core.timeutil import utcnow
 from server.dispatch.models import SolveJob, SolveStatus
+from server.dispatch.service import _worker_id
 from server.dispatch.watcher import MORNING_RETRY_S, Watcher
 from tests.server.dispatch.conftest import job_body, wait_for
 
@@ -49,3 +50,21 @@ def test_a_morning_plan_that_cannot_be_made_is_retried_now_and_then_not_on_every
     watcher.tick()
     watcher.tick()
     assert len(_morning_solves(app)) == 2
+
+
+def test_the_morning_plan_does_not_pile_its_request_onto_a_solve_waiting_to_start(client, auth, settings, app):
+    """A re-plan queued (say, for new jobs) before the morning makes today's plan: the watcher's morning check
+    neither appends its reason to it on every tick nor queues a second solve behind it."""
+    watcher = Watcher(app.state.engine, settings.model_copy(update={"dispatch_morning_at": "00:00"}))
+    watcher.tick()
+    client.post("/jobs", json=job_body(settings, "light out", 2), headers=auth(Role.dispatcher))
+    with Session(app.state.engine) as session:
+        session.add(SolveJob(id="waiting", trigger="new jobs", reasons=["1 new job(s)"], time_limit_s=5,
+                             progress=[{"at": utcnow().isoformat(), "event": "queued", "worker": _worker_id()}]))
+        session.commit()
+    for _ in range(4):
+        watcher.tick()
+    with Session(app.state.engine) as session:
+        waiting = session.get(SolveJob, "waiting")
+        assert waiting is not None and waiting.reasons == ["1 new job(s)"]
+        assert len(session.exec(select(SolveJob)).all()) == 1

@@ -134,10 +134,12 @@ def throwaway_database(kind: str, work: Path, prefix: str = "gc_load") -> Iterat
             conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
 
 
-def start_server(url: str, work: Path, *, processes: int = 1,
-                 load_city: bool = False) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(url: str, work: Path, *, processes: int = 1, load_city: bool = False, cwd: Path = ROOT,
+                 cpus: set[int] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     """uvicorn on a free loopback port in its own process group (so stopping it stops every worker); returns
-    (process, base URL) once /health answers."""
+    (process, base URL) once /health answers. ``cwd``: the source tree to serve (another checkout to compare);
+    ``cpus``: the CPUs it may run on (all its threads and workers)."""
+    work.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     env = {**os.environ, "GROUNDCREW_DATABASE_URL": url, "GROUNDCREW_DATA_DIR": str(work),
            "GROUNDCREW_SECRET_KEY": SECRET, "GROUNDCREW_LOAD_CITY": str(load_city).lower(),
@@ -147,8 +149,8 @@ def start_server(url: str, work: Path, *, processes: int = 1,
         [sys.executable, "-m", "uvicorn", "server.app:create_app", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--workers", str(processes), "--log-level", "warning", "--no-access-log",
          "--timeout-keep-alive", "75"],
-        cwd=ROOT, env=env, stdout=(work / "server.log").open("wb"), stderr=subprocess.STDOUT,
-        start_new_session=True)
+        cwd=cwd, env=env, stdout=(work / "server.log").open("wb"), stderr=subprocess.STDOUT,
+        start_new_session=True, preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:

@@ -26,6 +26,9 @@ EXPIRY_EVERY_S = 10.0
 #: A morning plan that could not be made (no technician on shift yet, none on the map) is tried again
 #: after this long, not on every tick: each attempt is a solve record and a logged failure.
 MORNING_RETRY_S = 600.0
+#: The morning check (3-4 queries) runs this often, not on every tick: the plan is made within seconds of the hour
+#: all the same, and an idle API process asks the database ~5 times a second instead of ~20.
+MORNING_CHECK_S = 5.0
 
 
 class Watcher:
@@ -35,6 +38,7 @@ class Watcher:
         self.thread = threading.Thread(target=self._loop, name="groundcrew-dispatch-watcher", daemon=True)
         self.last_id: int | None = None
         self.next_expiry = 0.0
+        self.next_morning = 0.0
 
     def start(self) -> None:
         self.thread.start()
@@ -62,8 +66,10 @@ class Watcher:
             # used after the session closes).
             new = list(session.exec(select(Job.id, Job.status, Job.priority).where(col(Job.id) > self.last_id)
                                     .order_by(col(Job.id))).all())
-            has_plan = plans.active_plan(session=session) is not None
-            self._morning(session)
+            has_plan = bool(new) and plans.active_plan(session=session) is not None
+            if _time.monotonic() >= self.next_morning:
+                self.next_morning = _time.monotonic() + MORNING_CHECK_S
+                self._morning(session)
         if not new:
             return
         self.last_id = max(job_id or 0 for job_id, _, _ in new)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import event
 from sqlmodel import Session, col, select
 
 from server.auth.models import Role
@@ -38,6 +39,7 @@ def test_a_morning_plan_that_cannot_be_made_is_retried_now_and_then_not_on_every
     assert "no technician" in told[0].getMessage()
 
     for _ in range(5):
+        watcher.next_morning = 0.0  # as if the morning check's interval had passed each time
         watcher.tick()
     assert len(_morning_solves(app)) == 1  # not a new solve (and a logged failure) every 0.25 s
 
@@ -47,7 +49,7 @@ def test_a_morning_plan_that_cannot_be_made_is_retried_now_and_then_not_on_every
         solve.created_at = utcnow() - timedelta(seconds=MORNING_RETRY_S + 1)
         session.add(solve)
         session.commit()
-    watcher.tick()
+    watcher.next_morning = 0.0
     watcher.tick()
     assert len(_morning_solves(app)) == 2
 
@@ -63,8 +65,32 @@ def test_the_morning_plan_does_not_pile_its_request_onto_a_solve_waiting_to_star
                              progress=[{"at": utcnow().isoformat(), "event": "queued", "worker": _worker_id()}]))
         session.commit()
     for _ in range(4):
+        watcher.next_morning = 0.0
         watcher.tick()
     with Session(app.state.engine) as session:
         waiting = session.get(SolveJob, "waiting")
         assert waiting is not None and waiting.reasons == ["1 new job(s)"]
         assert len(session.exec(select(SolveJob)).all()) == 1
+
+
+def test_an_idle_watcher_asks_the_database_little(settings, app):
+    """No new jobs: one query per tick; the morning check only every MORNING_CHECK_S."""
+    watcher = Watcher(app.state.engine, settings.model_copy(update={"dispatch_morning_at": "00:00"}))
+    watcher.tick()
+    watcher.next_expiry = float("inf")  # (the orphaned-solve sweep has its own interval)
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(app.state.engine, "before_cursor_execute", record)
+    try:
+        watcher.tick()  # the first one checks the morning too
+        first = len([s for s in statements if s.lstrip().upper().startswith("SELECT")])
+        statements.clear()
+        for _ in range(5):
+            watcher.tick()
+    finally:
+        event.remove(app.state.engine, "before_cursor_execute", record)
+    assert first >= 2
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 5

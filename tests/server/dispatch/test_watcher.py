@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import event
 from sqlmodel import Session, col, select
 
 from server.auth.models import Role
@@ -13,6 +12,7 @@ from server.core.timeutil import utcnow
 from server.dispatch.models import SolveJob, SolveStatus
 from server.dispatch.service import _worker_id
 from server.dispatch.watcher import MORNING_RETRY_S, Watcher
+from tests.server.conftest import statements_run
 from tests.server.dispatch.conftest import job_body, wait_for
 
 
@@ -78,19 +78,11 @@ def test_an_idle_watcher_asks_the_database_little(settings, app):
     watcher = Watcher(app.state.engine, settings.model_copy(update={"dispatch_morning_at": "00:00"}))
     watcher.tick()
     watcher.next_expiry = float("inf")  # (the orphaned-solve sweep has its own interval)
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    event.listen(app.state.engine, "before_cursor_execute", record)
-    try:
+    with statements_run(app.state.engine) as statements:
         watcher.tick()  # the first one checks the morning too
         first = len([s for s in statements if s.lstrip().upper().startswith("SELECT")])
         statements.clear()
         for _ in range(5):
             watcher.tick()
-    finally:
-        event.remove(app.state.engine, "before_cursor_execute", record)
     assert first >= 2
     assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 5

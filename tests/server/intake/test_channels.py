@@ -9,11 +9,11 @@ import hmac
 import json
 
 import pytest
-from sqlalchemy import event
 from sqlmodel import Session, select
 
 from server.conversations.models import Conversation, Direction, Message
 from server.customers.models import Identity
+from tests.server.conftest import statements_run
 from tests.server.intake.helpers import counts, email, fb_comment, sms, tweet
 
 
@@ -174,17 +174,9 @@ def test_a_new_thread_is_stored_without_reading_back_what_it_just_wrote(client, 
     """A tweet that starts a thread (and, unplaced, gets the "where is it?" reply) reads no case for its brand-new
     conversation and reads the conversation once (the thread lookup), not again for the reply."""
     client.post("/channels/twitter", json=tweet("3001", "@groundcrew warm-up", user_id="u9"))
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
-        statements.append(" ".join(statement.split()))
-
-    event.listen(app.state.engine, "before_cursor_execute", record)
-    try:
+    with statements_run(app.state.engine) as statements:
         result = client.post("/channels/twitter", json=tweet("3002", "@groundcrew streetlight out on my street",
                                                              user_id="u8", username="resident8")).json()
-    finally:
-        event.remove(app.state.engine, "before_cursor_execute", record)
     assert result["needs_location"] is True and result["case_id"] is not None
     request = statements[:next(i for i, s in enumerate(statements) if s.startswith("RELEASE SAVEPOINT"))]
     selects = [s for s in request if s.upper().startswith("SELECT")]  # (the delivery after it has its own session)

@@ -69,8 +69,9 @@ _ERRORS = {
 
 def _document_errors(schema: dict) -> None:
     """Document the errors each operation can answer with, as the ``{"detail": ...}`` the handlers send: 401/403
-    where a token is needed, 404 where the path names a record, 409 on writes, 413 with a body, 503 everywhere the
-    database is used. Open311 documents its own spec'd error list; /health its own body."""
+    where a token is needed, 404 where the path names a record, 409 on writes, 413 with a body, 503 on every
+    operation (any of them may meet the database down); error codes a route declares itself (a webhook's 401 for a
+    wrong signature) get the same body. Open311 documents its own spec'd error list; /health its own body."""
     schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     for path, operations in schema.get("paths", {}).items():
@@ -89,6 +90,9 @@ def _document_errors(schema: dict) -> None:
             responses = operation.setdefault("responses", {})
             for code in codes:
                 responses.setdefault(code, {"description": _ERRORS[code], **ref})
+            for code, response in responses.items():
+                if code in _ERRORS and "content" not in response:
+                    response.update(ref)
 
 
 def _warm_city(settings: Settings) -> None:

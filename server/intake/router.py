@@ -141,6 +141,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     201: {"description": "Stored: message, case, job (if any), geotag"},
     413: {"description": "Body too large"}, 422: {"description": "Bad payload; the detail names the field"},
 }
+_SIGNED = {**_RESPONSES, 401: {"description": "Signature header missing or wrong (checked when the secret is set)"}}
 
 
 @router.post("/twitter", status_code=201, responses=_RESPONSES, dependencies=[Depends(verify_twitter)],
@@ -162,7 +163,7 @@ def facebook_handshake(
     return challenge
 
 
-@router.post("/facebook", status_code=201, responses=_RESPONSES, dependencies=[Depends(verify_facebook)],
+@router.post("/facebook", status_code=201, responses=_SIGNED, dependencies=[Depends(verify_facebook)],
              summary="Facebook page webhook (feed posts and comments)")
 def facebook(request: Request, body: Body, session: SessionDep, settings: SettingsDep, response: Response,
             background: BackgroundTasks) -> Any:
@@ -179,7 +180,7 @@ def email_in(request: Request, body: Body, session: SessionDep, settings: Settin
     return _run(request, session, settings, [adapters.parse_email(body)], response, background)
 
 
-@router.post("/sms", status_code=201, responses=_RESPONSES, dependencies=[Depends(verify_twilio)],
+@router.post("/sms", status_code=201, responses=_SIGNED, dependencies=[Depends(verify_twilio)],
              summary="SMS webhook in the Twilio shape (form-encoded)")
 def sms(request: Request, body: Body, session: SessionDep, settings: SettingsDep, response: Response,
             background: BackgroundTasks) -> Any:

@@ -35,6 +35,8 @@ def test_the_spec_documents_the_errors_the_server_answers_with(client, auth):
     assert patch["409"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
     assert "409" in spec["paths"]["/dispatch/overrides/preview"]["post"]["responses"]
     assert "401" not in spec["paths"]["/open311/v2/requests.{fmt}"]["get"]["responses"]  # Open311: its own errors
+    signed = spec["paths"]["/channels/facebook"]["post"]["responses"]["401"]  # a wrong webhook signature
+    assert signed["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
     dispatcher = auth(Role.dispatcher)
     job = client.post("/jobs", json=JOB_BODY, headers=dispatcher).json()
     client.patch(f"/jobs/{job['id']}", json={"priority": 8, "version": 1}, headers=dispatcher)

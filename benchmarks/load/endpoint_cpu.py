@@ -9,9 +9,10 @@ speed varies between runs). The world is the load benchmark's (benchmarks/load/r
 inbound tweets first so that cases exist. Last line: JSON {endpoint: ms}. A benchmark, not a test (Linux only).
 
 To compare two versions of the code, do not compare two runs: this machine's speed drifts by up to 2x within a
-minute. ``--compare REV`` also serves git revision REV (a temporary worktree, same database, same world, both servers
-on one CPU and the client on the other) and alternates short blocks of requests between the two servers; each block
-is compared with its neighbour in time, and the median of those ratios is the change:
+minute. ``--compare REV`` also serves git revision REV (a temporary worktree, same database, same world — so REV
+must have this checkout's database schema; both servers on one CPU and the client on the other) and alternates
+short blocks of requests between the two servers; each block is compared with its neighbour in time, and the
+median of those ratios is the change:
 
     python -m benchmarks.load.endpoint_cpu --db postgres --compare HEAD~1 --only twitter
 
@@ -90,8 +91,10 @@ def _checkout(rev: str | None, work: Path) -> Iterator[Path | None]:
         yield None
         return
     path = work / "compare-tree"
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), rev], check=True,
-                   capture_output=True)
+    made = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), rev],
+                          capture_output=True, text=True)
+    if made.returncode != 0:
+        raise SystemExit(f"--compare: cannot check out '{rev}': {made.stderr.strip()}")
     try:
         yield path
     finally:

@@ -14,13 +14,13 @@ import itertools
 import json
 import os
 import random
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import gevent
-from locust import FastHttpUser, User, task
+from locust import FastHttpUser, task
+
+from benchmarks.load.pacing import paced
 
 WORLD = json.loads(Path(os.environ["GROUNDCREW_LOAD_WORLD"]).read_text())
 RATE = float(os.environ.get("GROUNDCREW_LOAD_CLIENT_RATE", "2"))  # requests/s of each non-technician client
@@ -29,21 +29,6 @@ _tweet_seq = itertools.count()
 STREETS = ["Eastern Ave", "Boston St", "Fleet St", "Aliceanna St", "S Broadway", "N Charles St", "Pratt St"]
 PROBLEMS = ["streetlight out on", "huge pothole on", "water main leaking on", "tree down blocking", "trash piled on"]
 LIFECYCLE = ["en_route", "on_site", "completed"]
-
-
-def paced(period_s: float) -> Callable[[User], float]:
-    """A wait_time: each turn one period after the user's previous turn (none skipped, no catch-up burst when late).
-
-    Unlike locust's ``constant_pacing``, which counts from the moment the user was spawned, this keeps the random
-    phase a user sleeps into in ``on_start``: locust spawns each second's batch of users at one instant."""
-
-    def wait(user: User) -> float:
-        now = time.perf_counter()
-        due = max(now, getattr(user, "_due", now) + period_s)
-        user._due = due  # type: ignore[attr-defined]
-        return due - now
-
-    return wait
 
 
 class Technician(FastHttpUser):

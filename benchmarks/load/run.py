@@ -220,8 +220,9 @@ def main(argv: list[str] | None = None) -> int:
 
 class Probe(threading.Thread):
     """A second, independent client while locust runs: one keep-alive httpx connection asking for the dispatcher's
-    job board ten times a second. At moderate load locust reported several times the latency this probe (and the
-    server's own timing) saw for the same request at the same moment; printing both keeps the figures honest."""
+    job board ten times a second, at no particular phase. It once showed locust's figures at moderate load to be
+    several times its own: locust's users were asking in lock-step bursts (see benchmarks/load/pacing.py) and
+    measured the queue behind each burst. Printing both keeps the figures honest."""
 
     def __init__(self, base: str, token: str, path: str = "/jobs?limit=50", interval_s: float = 0.1) -> None:
         super().__init__(daemon=True, name="latency-probe")

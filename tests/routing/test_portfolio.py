@@ -1,20 +1,28 @@
 """Which search trajectories run on the two cores: when every vehicle costs (fewest vehicles first) and the
 budget allows, both squeeze the fleet (pure ILS rarely reached the best-known fleet); otherwise ILS and a
-squeeze; with a warm start, ILS beside guided local search continuing from the given plan."""
+squeeze, or, on a day with breaks, ILS and a search that first leaves the breaks out; with a warm start, ILS beside
+guided local search continuing from the given plan."""
 
 from __future__ import annotations
 
 import dataclasses
+import time
 
-from routing import Job, Problem, Technician, TimeWindow, Weights
-from routing._search import variants_for
+from routing import Break, Job, Problem, Technician, TimeWindow, Weights, check_feasibility
+from routing._search import run_variant, variants_for
+from routing.solve import build_plan
 from tests.routing.helpers import H, line_matrix
 
 FLEET, DAY = 10**6, 0  # vehicle_fixed: Solomon-style fleet minimisation / a dispatch day
 
 
-def _kinds(vehicle_fixed: int, *, workers: int = 2, warm: bool = False, seconds: float = 10) -> list[str]:
-    techs = [Technician(id=f"t{k}", shift_start_s=0, shift_end_s=8 * H, start_location=0) for k in range(3)]
+LUNCH = Break(duration_s=1800, earliest_start_s=3 * H, latest_end_s=5 * H)
+
+
+def _kinds(vehicle_fixed: int, *, workers: int = 2, warm: bool = False, seconds: float = 10,
+           breaks: bool = False) -> list[str]:
+    techs = [Technician(id=f"t{k}", shift_start_s=0, shift_end_s=8 * H, start_location=0,
+                        breaks=[LUNCH] if breaks else []) for k in range(3)]
     jobs = [Job(id=str(i), location=i, duration_s=600, time_windows=[TimeWindow(0, 8 * H)]) for i in (1, 2, 3)]
     problem = Problem(technicians=techs, jobs=jobs, travel_time_s=line_matrix(4),
                       weights=dataclasses.replace(Weights(), vehicle_fixed=vehicle_fixed))
@@ -39,3 +47,28 @@ def test_the_two_fleet_squeezes_differ():
 def test_a_warm_start_is_continued_by_guided_local_search():
     assert _kinds(FLEET, warm=True) == ["ils", "gls"]
     assert _kinds(DAY, workers=1, warm=True) == ["gls"]
+
+
+def test_a_day_with_breaks_runs_ils_beside_a_search_that_first_leaves_the_breaks_out():
+    assert _kinds(DAY, breaks=True) == ["ils", "breakless_first"]
+    assert _kinds(DAY, breaks=True, workers=1) == ["ils"]
+    assert _kinds(FLEET, breaks=True) == ["squeeze", "squeeze"]  # fleet minimisation keeps its squeezes
+    assert _kinds(DAY, breaks=True, warm=True) == ["ils", "gls"]
+
+
+def test_the_search_without_breaks_first_still_plans_every_break():
+    # Two technicians, ten one-hour jobs along a line: a full day each, so each lunch has to go between jobs.
+    techs = [Technician(id=f"t{k}", shift_start_s=0, shift_end_s=8 * H, start_location=0, breaks=[LUNCH])
+             for k in range(2)]
+    jobs = [Job(id=f"J{i}", location=i % 5 + 1, duration_s=H) for i in range(10)]
+    problem = Problem(technicians=techs, jobs=jobs, travel_time_s=line_matrix(6, 300))
+    out = run_variant(problem, list(range(10)), {"kind": "breakless_first", "share": 0.3}, time.monotonic() + 1.0,
+                      None)
+    assert out is not None and out.phases[0]["phase"] == "ils without breaks"
+    plan = build_plan(problem, out, {})
+    assert check_feasibility(problem, plan) == []
+    assert sum(len(r.stops) for r in plan.routes) == 10
+    for route in plan.routes:
+        (lunch,) = route.breaks
+        assert lunch.start_s >= 3 * H and lunch.end_s <= 5 * H
+        assert all(s.end_s <= lunch.start_s or s.start_s >= lunch.end_s for s in route.stops)

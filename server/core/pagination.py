@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
+from sqlalchemy.sql.elements import Label
 from sqlmodel import Session, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -41,12 +43,14 @@ def _count(session: Session, query: SelectOfScalar[Any]) -> int:
     return int(session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one())
 
 
-def paginate_rows(session: Session, query: SelectOfScalar[Any], page: PageParams) -> tuple[list[dict[str, Any]], int]:
+def paginate_rows(session: Session, query: SelectOfScalar[Any], page: PageParams,
+                  extra: Sequence[Label[Any]] = ()) -> tuple[list[dict[str, Any]], int]:
     """``paginate`` for read-only lists, in one round trip: the entity's columns as plain dicts with the total from
     a window count, no ORM instances. Building SQLModel instances only to serialize them, and a separate count
-    query, were most of a list request's CPU."""
+    query, were most of a list request's CPU. ``extra``: labelled columns to add to each row (e.g. a correlated
+    count), computed by the database for the page's rows only."""
     table = query.column_descriptions[0]["entity"].__table__
-    paged = (query.with_only_columns(*table.columns, func.count().over().label("_total"))
+    paged = (query.with_only_columns(*table.columns, *extra, func.count().over().label("_total"))
              .offset(page.offset).limit(page.limit))
     rows = [dict(r) for r in session.connection().execute(paged).mappings()]
     if rows:

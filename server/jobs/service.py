@@ -34,11 +34,11 @@ def list_jobs(
         query = query.where(Job.assigned_technician_id == technician_id)
     if category:
         query = query.where(Job.category == category)
-    rows, total = paginate_rows(session, query.order_by(col(Job.priority).desc(), col(Job.id)), page)
-    counts = reporter_counts(session=session, job_ids=[row["id"] for row in rows])  # for this page's rows only
-    for row in rows:
-        row["reporter_count"] = counts.get(row["id"], 0)
-    return rows, total
+    # Counted in the same statement (a correlated count per returned row): a second query for the page's ids was a
+    # round trip and a fresh IN-list statement for every page size.
+    reports = (select(func.count()).where(JobReport.job_id == Job.id).correlate(Job).scalar_subquery()
+               .label("reporter_count"))
+    return paginate_rows(session, query.order_by(col(Job.priority).desc(), col(Job.id)), page, extra=[reports])
 
 
 def reporter_counts(*, session: Session, job_ids: list[int]) -> dict[int, int]:

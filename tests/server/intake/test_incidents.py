@@ -42,6 +42,8 @@ def test_three_complaints_about_one_place_become_one_job(geo_client, geo_app, au
     assert split.status_code == 201, split.text
     assert geo_client.get(f"/jobs/{first['job_id']}", headers=staff).json()["reporter_count"] == 2
     assert split.json()["reporter_count"] == 1
+    board = {j["id"]: j["reporter_count"] for j in geo_client.get("/jobs", headers=staff).json()["items"]}
+    assert board == {first["job_id"]: 2, split.json()["id"]: 1}  # the job board counts the same
     assert geo_client.post(f"/jobs/{split.json()['id']}/reports/{reporters[2]['id']}/split",
                            headers=staff).status_code == 409
     assert geo_client.post(f"/jobs/{first['job_id']}/reports/999999/split", headers=staff).status_code == 404

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from server.config import Settings
 from server.conversations import service as conversations
 from server.conversations.models import AuthorKind, Conversation, DeliveryStatus, Direction, Message, Visibility
+from server.core.errors import NotFound
 from server.core.timeutil import utcnow
 from server.customers.models import Identity
 from server.notify.connectors import Connector, Outbound, RecordingOutbox, WebhookConnector
@@ -67,20 +68,23 @@ def send_to_customer(
 
 
 def _outbound(session: Session, message: Message) -> Outbound:
-    conversation = conversations.get(session=session, conversation_id=message.conversation_id)
-    identity = session.exec(
-        select(Identity).where(Identity.customer_id == conversation.customer_id, Identity.channel == message.channel)
-        .order_by(col(Identity.id))
-    ).first()
-    last_inbound = session.exec(
-        select(Message).where(Message.conversation_id == conversation.id, Message.direction == Direction.inbound)
-        .order_by(col(Message.sent_at).desc())
-    ).first()
+    """What the connector needs, read in one statement: the thread, the customer's handle on the message's
+    channel (their first identity there) and the latest message they sent in the thread (what this answers)."""
+    handle = (select(Identity.handle)
+              .where(Identity.customer_id == Conversation.customer_id, Identity.channel == message.channel)
+              .order_by(col(Identity.id)).limit(1).correlate(Conversation).scalar_subquery())
+    last_inbound = (select(Message.external_id)
+                    .where(Message.conversation_id == Conversation.id, Message.direction == Direction.inbound)
+                    .order_by(col(Message.sent_at).desc()).limit(1).correlate(Conversation).scalar_subquery())
+    row = session.exec(select(Conversation.external_thread_id, handle, last_inbound)
+                       .where(Conversation.id == message.conversation_id)).one_or_none()
+    if row is None:
+        raise NotFound(f"conversation {message.conversation_id} not found")
+    thread_id, to_handle, reply_to = row
     return Outbound(
-        message_id=message.id or 0, channel=str(message.channel), to_handle=identity.handle if identity else None,
-        text=message.text, visibility=str(message.visibility), thread_id=conversation.external_thread_id,
-        reply_to_external_id=last_inbound.external_id if last_inbound else None,
-        idempotency_key=f"groundcrew-message-{message.id}",
+        message_id=message.id or 0, channel=str(message.channel), to_handle=to_handle,
+        text=message.text, visibility=str(message.visibility), thread_id=thread_id,
+        reply_to_external_id=reply_to, idempotency_key=f"groundcrew-message-{message.id}",
     )
 
 

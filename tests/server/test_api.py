@@ -7,6 +7,7 @@ from sqlmodel import Session, func, select
 from server.auth.models import Role
 from server.conversations.models import Message
 from server.jobs.models import Job
+from server.notify.service import connector_for
 from tests.server.conftest import JOB_BODY, TECH_BODY
 
 
@@ -89,7 +90,7 @@ def test_pagination_on_lists(client, auth):
     assert client.get("/jobs?limit=100000", headers=dispatcher).status_code == 422
 
 
-def test_inbound_message_threads_and_identity(client, auth):
+def test_inbound_message_threads_and_identity(client, auth, app):
     agent = auth(Role.agent)
     first = client.post("/conversations/inbound", headers=agent, json={
         "channel": "twitter", "external_id": "100", "author_handle": "@Alice", "author_name": "Alice Smith",
@@ -113,6 +114,12 @@ def test_inbound_message_threads_and_identity(client, auth):
     assert out.json()["channel"] == "twitter" and out.json()["delivery_status"] == "queued"
     delivered = client.get(f"/conversations/{conv['id']}", headers=agent).json()["messages"][-1]
     assert delivered["id"] == out.json()["id"] and delivered["delivery_status"] == "sent"
+    # The connector is told who, where in the thread, and what it answers: the customer's handle on the channel
+    # and the latest message they sent. (The outbox is the process's: the newest record with this id is ours.)
+    handed = next(o for o in reversed(connector_for(app.state.settings).sent) if o.message_id == out.json()["id"])
+    assert (handed.channel, handed.to_handle, handed.reply_to_external_id, handed.visibility) == (
+        "twitter", "alice", "101", "public")
+    assert handed.text == "Sorry! A crew is on the way." and handed.thread_id == conv["external_thread_id"]
 
 
 def test_duplicate_external_id_is_idempotent_or_conflict(client, auth, app):

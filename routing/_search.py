@@ -5,7 +5,8 @@ solution, then OR-Tools' iterated local search with SISR ruin-and-recreate (Chri
 Vanden Berghe 2020) and simulated-annealing acceptance, preceded — when vehicles cost — by a
 route-minimisation phase driven by absence-based acceptance (remove the route whose customers
 are least often left out, then try to re-insert them elsewhere). Two processes run different
-variants and the best plan wins.
+variants and the best plan wins. On a day with breaks, where OR-Tools' local search is slow, one of
+them first searches the day without the breaks (``_breakless_first``).
 """
 
 from __future__ import annotations

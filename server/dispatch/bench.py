@@ -47,6 +47,17 @@ def percentile(values: list[float], q: float) -> float:
     return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 1)
 
 
+def bench_shift(now_local: datetime) -> tuple[dtime, dtime, list[dict[str, Any]]]:
+    """The technicians' shift for a bench run at ``now_local``: on shift now (from the last hour on, up to 9 h,
+    within today), with a 30 min lunch 3-6 h into it when the day still has room for one (late in the evening,
+    when the shift is cut at midnight, it has not)."""
+    start = dtime(max(0, now_local.hour - 1), 0)
+    end = dtime(min(23, start.hour + 9), 59 if start.hour + 9 >= 23 else 0)
+    lunch = ([{"earliest": f"{start.hour + 3:02d}:30", "latest": f"{start.hour + 6:02d}:00", "duration_min": 30}]
+             if start.hour + 6 <= end.hour else [])
+    return start, end, lunch
+
+
 def run(*, technicians: int, jobs: int, urgent: int, previews: int, solve_s: float, seed: int,
         base: Settings, echo: Any) -> dict[str, Any]:
     from fastapi.testclient import TestClient
@@ -72,8 +83,7 @@ def run(*, technicians: int, jobs: int, urgent: int, previews: int, solve_s: flo
     places = _places(city, technicians + jobs + urgent, seed)
     tz = ZoneInfo(settings.timezone)
     now_local = datetime.now(tz)
-    start = dtime(max(0, now_local.hour - 1), 0)
-    end = dtime(min(23, start.hour + 9), 59 if start.hour + 9 >= 23 else 0)
+    start, end, lunch = bench_shift(now_local)
     app = create_app(settings)
     password = "bench-password-1"
     with Session(app.state.engine) as session:
@@ -85,9 +95,7 @@ def run(*, technicians: int, jobs: int, urgent: int, previews: int, solve_s: flo
             skills = {SKILLS[i % len(SKILLS)]: 3, SKILLS[(i + 2) % len(SKILLS)]: 2, "general": 2}
             session.add(Technician(name=f"{rng.choice(['Ana', 'Ben', 'Caro', 'Dev', 'Eli', 'Fay'])} Tech{i}",
                                    skills=skills, home_lat=lat, home_lon=lon, shift_start=start, shift_end=end,
-                                   overtime_allowed_min=60,
-                                   breaks=[{"earliest": f"{min(22, start.hour + 3):02d}:30",
-                                            "latest": f"{min(22, start.hour + 6):02d}:00", "duration_min": 30}]))
+                                   overtime_allowed_min=60, breaks=lunch))
         session.commit()
     with TestClient(app) as client:
         def login(name: str) -> dict[str, str]:
@@ -125,6 +133,9 @@ def run(*, technicians: int, jobs: int, urgent: int, previews: int, solve_s: flo
         while client.get(f"/dispatch/solves/{solve.id}", headers=dispatcher).json()["status"] in ("queued", "running"):
             time.sleep(0.1)
         morning_s = time.perf_counter() - t0
+        done = client.get(f"/dispatch/solves/{solve.id}", headers=dispatcher).json()
+        if done["status"] != "succeeded":
+            raise SystemExit(f"the morning plan did not succeed ({done['status']}): {done.get('error') or done}")
         plan = client.get("/plans/current", headers=dispatcher).json()
         echo(f"Morning plan v{plan['version']}: {len(plan['stops'])} stops, {len(plan['unassigned'])} unassigned, "
              f"{morning_s:.1f} s")

@@ -36,7 +36,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.load.run import ROOT, _stop_group, prepare, start_server, throwaway_database
+from benchmarks.load.run import ROOT, _stop_group, at_least, prepare, start_server, throwaway_database
 
 
 def _tweet(n: int) -> dict[str, Any]:
@@ -50,8 +50,8 @@ def _tweet(n: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--requests", type=int, default=300, help="requests per endpoint per round")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--requests", type=at_least(1), default=300, help="requests per endpoint per round")
+    parser.add_argument("--rounds", type=at_least(1), default=3)
     parser.add_argument("--only", default=None, help="only endpoints whose name contains this")
     parser.add_argument("--compare", metavar="REV", default=None,
                         help="also serve this git revision and alternate blocks of requests between the two")

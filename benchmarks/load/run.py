@@ -21,8 +21,9 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -187,16 +188,31 @@ def cpu_by_part(server_group: int, locust_group: int) -> dict[str, float]:
     return parts
 
 
+def at_least(minimum: float, kind: type = int) -> Callable[[str], Any]:
+    """An argparse type: a number of ``kind`` no smaller than ``minimum`` (the option is named in the error)."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text} is below the minimum {minimum:g}")
+        return value
+
+    return parse
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--processes", type=int, default=1, help="uvicorn worker processes")
-    parser.add_argument("--technicians", type=int, default=500, help="simulated technicians pinging every 30 s")
-    parser.add_argument("--clients", type=int, default=140,
+    parser.add_argument("--processes", type=at_least(1), default=1, help="uvicorn worker processes")
+    parser.add_argument("--technicians", type=at_least(0), default=500, help="simulated technicians pinging every 30 s")
+    parser.add_argument("--clients", type=at_least(0), default=140,
                         help="dispatcher/Open311/social clients (60/25/15 %%), each --client-rate requests/s")
-    parser.add_argument("--client-rate", type=float, default=2.0)
-    parser.add_argument("--seconds", type=int, default=60, help="measured run time (after a ramp-up)")
-    parser.add_argument("--spawn-rate", type=float, default=100.0)
+    parser.add_argument("--client-rate", type=at_least(0.01, float), default=2.0)
+    parser.add_argument("--seconds", type=at_least(1), default=60, help="measured run time (after a ramp-up)")
+    parser.add_argument("--spawn-rate", type=at_least(0.1, float), default=100.0)
     parser.add_argument("--load-city", action="store_true",
                         help="load the street map (geotag inbound complaints on streets; slower intake)")
     args = parser.parse_args(argv)

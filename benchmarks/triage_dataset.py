@@ -13,7 +13,10 @@ The 311 rows carry no complaint text, only a type (``SRType``), an address and a
    phrasing. The mix of categories follows Baltimore's real request mix.
 4. Utility and telecom categories (internet, power, gas) and account categories have no 311 rows; they get
    synthetic rows from the same train/test pools (kept in a separate test file).
-5. Secondary check: the held-out rows' own ``SRType`` descriptions ("Water Leak (Exterior)") as text.
+5. Training only: a third pool of phrasings and wrappers (``benchmarks/data/triage_author3.json``), written by a
+   third author from the category descriptions and the SRType map alone, who never saw this file, the TEST pool or
+   any CSV (a test checks it shares no phrase with the held-out texts).
+6. Secondary check: the held-out rows' own ``SRType`` descriptions ("Water Leak (Exterior)") as text.
 
 Outputs: ``server/triage/data/triage_train.csv`` (shipped; the classifier trains on it),
 ``benchmarks/data/triage_baltimore_test.csv``, ``benchmarks/data/triage_utility_test.csv`` and
@@ -27,6 +30,7 @@ written with the SRType list in view)."""
 from __future__ import annotations
 
 import csv
+import json
 import random
 import zlib
 from pathlib import Path
@@ -37,6 +41,9 @@ TRAIN_OUT = ROOT / "server" / "triage" / "data" / "triage_train.csv"
 TEST_OUT = ROOT / "benchmarks" / "data" / "triage_baltimore_test.csv"
 UTILITY_TEST_OUT = ROOT / "benchmarks" / "data" / "triage_utility_test.csv"
 SRTYPE_OUT = ROOT / "benchmarks" / "data" / "triage_baltimore_srtype.csv"
+# A third author's phrasings and wrappers (JSON: {"phrases": {category: [...]}, "wrappers": [...]}), written blind:
+# from the category descriptions and the SRType map above only, without seeing this file, the TEST pool or any CSV.
+AUTHOR3 = ROOT / "benchmarks" / "data" / "triage_author3.json"
 
 # ------------------------------------------------------------------ SRType → category (None: no category fits)
 _PREFIX = {"BGE": "streetlight"}
@@ -523,8 +530,8 @@ def write_text(phrase: str, wrapper: str, addr: str) -> str:
 
 def extra_rows(addresses: list[str], *, per_phrase: int) -> list[dict[str, str]]:
     """Training rows from the EXTRA phrasings (and the TRAIN phrasings in the EXTRA wrappers): each phrase in
-    ``per_phrase`` random wrappers at addresses of TRAIN rows. They do not count toward the category mix (mix=0):
-    the classifier's class priors come from the real 311 rows only."""
+    ``per_phrase`` random wrappers at addresses of TRAIN rows, then the third author's (``author3_rows``). They do
+    not count toward the category mix (mix=0): the classifier's class priors come from the real 311 rows only."""
     rng = random.Random("extra-phrasings")
     wrappers = TRAIN_WRAPPERS + EXTRA_WRAPPERS
     rows: list[dict[str, str]] = []
@@ -539,6 +546,28 @@ def extra_rows(addresses: list[str], *, per_phrase: int) -> list[dict[str, str]]
                 wid = f"train:{w}" if w < len(TRAIN_WRAPPERS) else f"extra:{w - len(TRAIN_WRAPPERS)}"
                 rows.append({"text": write_text(phrase, wrappers[w], addr), "category": category, "srtype": "",
                              "record_id": f"{phrase_id}-{k}", "phrase": phrase_id, "wrapper": wid, "mix": "0"})
+    return rows + author3_rows(addresses, per_phrase=per_phrase)
+
+
+def author3_rows(addresses: list[str], *, per_phrase: int, path: Path = AUTHOR3) -> list[dict[str, str]]:
+    """The third author's phrasings, each in ``per_phrase`` wrappers drawn from all three authors' (the third's
+    half the time), ids ``author3:...``. None when the file is absent."""
+    if not path.exists():
+        return []
+    data = json.loads(path.read_text(encoding="utf-8"))
+    own: list[str] = data["wrappers"]
+    pools = [("train", TRAIN_WRAPPERS), ("extra", EXTRA_WRAPPERS), ("author3", own)]
+    rng = random.Random("author3-phrasings")
+    rows: list[dict[str, str]] = []
+    for category in sorted(data["phrases"]):
+        for i, phrase in enumerate(data["phrases"][category]):
+            for k in range(per_phrase):
+                name, pool = pools[2] if rng.random() < 0.5 else pools[rng.randrange(2)]
+                w = rng.randrange(len(pool))
+                addr = rng.choice(PLACES if category in (*UTILITY, *ACCOUNT) else addresses)
+                rows.append({"text": write_text(phrase, pool[w], addr), "category": category, "srtype": "",
+                             "record_id": f"author3:{category}:{i}-{k}", "phrase": f"author3:{category}:{i}",
+                             "wrapper": f"{name}:{w}", "mix": "0"})
     return rows
 
 

@@ -17,9 +17,10 @@ ROOT = Path(__file__).resolve().parents[3]
 TEST_SET = ROOT / "benchmarks" / "data" / "triage_baltimore_test.csv"
 TRAIN_SET = ROOT / "server" / "triage" / "data" / "triage_train.csv"
 FRESH_SET = ROOT / "benchmarks" / "data" / "triage_fresh.csv"
-ACC_FLOOR = 0.81
+AUTHOR3 = ROOT / "benchmarks" / "data" / "triage_author3.json"
+ACC_FLOOR = 0.83
 NEEDS_AGENT_CEILING = 0.22
-FRESH_FLOOR = 0.78
+FRESH_FLOOR = 0.85
 
 
 def test_held_out_rows_are_not_training_rows():
@@ -35,10 +36,26 @@ def test_held_out_rows_are_not_training_rows():
     assert {r["category"] for r in train + test} <= names
 
 
+def test_third_author_wrote_blind():
+    """The third author's pool (written from the category descriptions and the SRType map only) shares no phrase
+    with the held-out texts, and its rows train the words but not the category mix (mix = 0)."""
+    data = json.loads(AUTHOR3.read_text())
+    assert set(data["phrases"]) == set(load_taxonomy().names)
+    with TEST_SET.open() as fh:
+        held_out = [r["text"].lower() for r in csv.DictReader(fh)]
+    shared = [p for phrases in data["phrases"].values() for p in phrases if any(p.lower() in t for t in held_out)]
+    assert not shared
+    with TRAIN_SET.open() as fh:
+        rows = [r for r in csv.DictReader(fh) if r["phrase"].startswith("author3:")]
+    assert len(rows) >= 6 * sum(len(p) for p in data["phrases"].values())
+    assert {r["mix"] for r in rows} == {"0"}
+
+
 def test_accuracy_on_the_held_out_baltimore_set():
     result = evaluate(read_labelled(TEST_SET))
     assert result["rows"] > 1500
-    # Measured 0.833 (needs_agent 0.186) with the logistic regression; the floor leaves a margin for regressions.
+    # Measured 0.853 (needs_agent 0.147) with the third author's phrasings (0.833 / 0.186 without); the floor leaves
+    # a margin for regressions (one held-out phrasing is 10-84 rows, up to 4 points).
     assert result["accuracy"] >= ACC_FLOOR
     # needs_agent must stay the exception (it was 55% with the naive-Bayes model).
     assert result["needs_agent_rate"] <= NEEDS_AGENT_CEILING

@@ -13,9 +13,11 @@ The 311 rows carry no complaint text, only a type (``SRType``), an address and a
    phrasing. The mix of categories follows Baltimore's real request mix.
 4. Utility and telecom categories (internet, power, gas) and account categories have no 311 rows; they get
    synthetic rows from the same train/test pools (kept in a separate test file).
-5. Training only: a third pool of phrasings and wrappers (``benchmarks/data/triage_author3.json``), written by a
-   third author from the category descriptions and the SRType map alone, who never saw this file, the TEST pool or
-   any CSV (a test checks it shares no phrase with the held-out texts).
+5. Training only: more pools of phrasings and wrappers (``benchmarks/data/triage_author*.json``), each written by
+   another author from the category descriptions and the SRType map alone, who never saw this file, the TEST pool
+   or any CSV. Phrasings that coincide with a TEST phrasing anyway (three words or more, one inside the other:
+   "street turns into a lake when it rains") are dropped here (``blind_pools``), so no held-out phrasing is
+   trained on; a test checks it.
 6. Secondary check: the held-out rows' own ``SRType`` descriptions ("Water Leak (Exterior)") as text.
 
 Outputs: ``server/triage/data/triage_train.csv`` (shipped; the classifier trains on it),
@@ -34,6 +36,7 @@ import json
 import random
 import zlib
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = Path("/work/shared/data/complaints/baltimore_311/baltimore_311_sample.csv")
@@ -41,9 +44,9 @@ TRAIN_OUT = ROOT / "server" / "triage" / "data" / "triage_train.csv"
 TEST_OUT = ROOT / "benchmarks" / "data" / "triage_baltimore_test.csv"
 UTILITY_TEST_OUT = ROOT / "benchmarks" / "data" / "triage_utility_test.csv"
 SRTYPE_OUT = ROOT / "benchmarks" / "data" / "triage_baltimore_srtype.csv"
-# A third author's phrasings and wrappers (JSON: {"phrases": {category: [...]}, "wrappers": [...]}), written blind:
-# from the category descriptions and the SRType map above only, without seeing this file, the TEST pool or any CSV.
-AUTHOR3 = ROOT / "benchmarks" / "data" / "triage_author3.json"
+# Blind authors' phrasings and wrappers (JSON: {"phrases": {category: [...]}, "wrappers": [...]}), written from the
+# category descriptions and the SRType map above only, without seeing this file, the TEST pool or any CSV.
+BLIND_AUTHORS = sorted((ROOT / "benchmarks" / "data").glob("triage_author*.json"))
 
 # ------------------------------------------------------------------ SRType → category (None: no category fits)
 _PREFIX = {"BGE": "streetlight"}
@@ -530,7 +533,7 @@ def write_text(phrase: str, wrapper: str, addr: str) -> str:
 
 def extra_rows(addresses: list[str], *, per_phrase: int) -> list[dict[str, str]]:
     """Training rows from the EXTRA phrasings (and the TRAIN phrasings in the EXTRA wrappers): each phrase in
-    ``per_phrase`` random wrappers at addresses of TRAIN rows, then the third author's (``author3_rows``). They do
+    ``per_phrase`` random wrappers at addresses of TRAIN rows, then the blind authors' (``blind_rows``). They do
     not count toward the category mix (mix=0): the classifier's class priors come from the real 311 rows only."""
     rng = random.Random("extra-phrasings")
     wrappers = TRAIN_WRAPPERS + EXTRA_WRAPPERS
@@ -546,28 +549,43 @@ def extra_rows(addresses: list[str], *, per_phrase: int) -> list[dict[str, str]]
                 wid = f"train:{w}" if w < len(TRAIN_WRAPPERS) else f"extra:{w - len(TRAIN_WRAPPERS)}"
                 rows.append({"text": write_text(phrase, wrappers[w], addr), "category": category, "srtype": "",
                              "record_id": f"{phrase_id}-{k}", "phrase": phrase_id, "wrapper": wid, "mix": "0"})
-    return rows + author3_rows(addresses, per_phrase=per_phrase)
+    return rows + blind_rows(addresses, per_phrase=per_phrase)
 
 
-def author3_rows(addresses: list[str], *, per_phrase: int, path: Path = AUTHOR3) -> list[dict[str, str]]:
-    """The third author's phrasings, each in ``per_phrase`` wrappers drawn from all three authors' (the third's
-    half the time), ids ``author3:...``. None when the file is absent."""
-    if not path.exists():
-        return []
-    data = json.loads(path.read_text(encoding="utf-8"))
-    own: list[str] = data["wrappers"]
-    pools = [("train", TRAIN_WRAPPERS), ("extra", EXTRA_WRAPPERS), ("author3", own)]
-    rng = random.Random("author3-phrasings")
+def _coincides(phrase: str, held_out: list[str]) -> bool:
+    """Whether a phrase of three words or more lies inside a held-out phrasing, or one inside it."""
+    p = phrase.lower()
+    return len(p.split()) >= 3 and any(p in t or t in p for t in held_out)
+
+
+def blind_pools(paths: list[Path] = BLIND_AUTHORS) -> dict[str, dict[str, Any]]:
+    """Each blind author's pool (by file stem, e.g. ``triage_author3``) without the phrasings that coincide with a
+    TEST phrasing."""
+    held_out = [t.lower() for phrases in TEST.values() for t in phrases]
+    pools: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data["phrases"] = {c: [p for p in ps if not _coincides(p, held_out)] for c, ps in data["phrases"].items()}
+        pools[path.stem.removeprefix("triage_")] = data
+    return pools
+
+
+def blind_rows(addresses: list[str], *, per_phrase: int) -> list[dict[str, str]]:
+    """The blind authors' phrasings, each in ``per_phrase`` wrappers drawn from the TRAIN, EXTRA and its own author's
+    pools (its own half the time), ids ``<author>:<category>:<n>``."""
     rows: list[dict[str, str]] = []
-    for category in sorted(data["phrases"]):
-        for i, phrase in enumerate(data["phrases"][category]):
-            for k in range(per_phrase):
-                name, pool = pools[2] if rng.random() < 0.5 else pools[rng.randrange(2)]
-                w = rng.randrange(len(pool))
-                addr = rng.choice(PLACES if category in (*UTILITY, *ACCOUNT) else addresses)
-                rows.append({"text": write_text(phrase, pool[w], addr), "category": category, "srtype": "",
-                             "record_id": f"author3:{category}:{i}-{k}", "phrase": f"author3:{category}:{i}",
-                             "wrapper": f"{name}:{w}", "mix": "0"})
+    for author, data in blind_pools().items():
+        pools = [("train", TRAIN_WRAPPERS), ("extra", EXTRA_WRAPPERS), (author, data["wrappers"])]
+        rng = random.Random(f"{author}-phrasings")
+        for category in sorted(data["phrases"]):
+            for i, phrase in enumerate(data["phrases"][category]):
+                for k in range(per_phrase):
+                    name, pool = pools[2] if rng.random() < 0.5 else pools[rng.randrange(2)]
+                    w = rng.randrange(len(pool))
+                    addr = rng.choice(PLACES if category in (*UTILITY, *ACCOUNT) else addresses)
+                    rows.append({"text": write_text(phrase, pool[w], addr), "category": category, "srtype": "",
+                                 "record_id": f"{author}:{category}:{i}-{k}", "phrase": f"{author}:{category}:{i}",
+                                 "wrapper": f"{name}:{w}", "mix": "0"})
     return rows
 
 

@@ -17,7 +17,9 @@ The 311 rows carry no complaint text, only a type (``SRType``), an address and a
    another author from the category descriptions and the SRType map alone, who never saw this file, the TEST pool
    or any CSV. Phrasings that coincide with a TEST phrasing anyway (three words or more, one inside the other:
    "street turns into a lake when it rains") are dropped here (``blind_pools``), so no held-out phrasing is
-   trained on; a test checks it.
+   trained on; a test checks it. The brief of authors 4 and 5 listed verb forms to vary, among them "swept" and
+   "hauled", picked by someone who knew two held-out misses used them; their phrasings with those words are dropped
+   too (``BRIEF_HINTS``), so what they add does not come from knowing the held-out set.
 6. Secondary check: the held-out rows' own ``SRType`` descriptions ("Water Leak (Exterior)") as text.
 
 Outputs: ``server/triage/data/triage_train.csv`` (shipped; the classifier trains on it),
@@ -34,6 +36,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+import re
 import zlib
 from pathlib import Path
 from typing import Any
@@ -558,14 +561,20 @@ def _coincides(phrase: str, held_out: list[str]) -> bool:
     return len(p.split()) >= 3 and any(p in t or t in p for t in held_out)
 
 
+# Words a brief suggested (see 5. above), per author: phrasings with them are not used.
+BRIEF_HINTS = {"author4": re.compile(r"haul|swep|sweep"), "author5": re.compile(r"haul|swep|sweep")}
+
+
 def blind_pools(paths: list[Path] = BLIND_AUTHORS) -> dict[str, dict[str, Any]]:
-    """Each blind author's pool (by file stem, e.g. ``triage_author3``) without the phrasings that coincide with a
-    TEST phrasing."""
+    """Each blind author's pool (by author, e.g. ``author3``) without the phrasings that coincide with a TEST
+    phrasing or use a word their brief suggested."""
     held_out = [t.lower() for phrases in TEST.values() for t in phrases]
     pools: dict[str, dict[str, Any]] = {}
     for path in paths:
         data = json.loads(path.read_text(encoding="utf-8"))
-        data["phrases"] = {c: [p for p in ps if not _coincides(p, held_out)] for c, ps in data["phrases"].items()}
+        hint = BRIEF_HINTS.get(path.stem.removeprefix("triage_"))
+        data["phrases"] = {c: [p for p in ps if not _coincides(p, held_out) and not (hint and hint.search(p.lower()))]
+                           for c, ps in data["phrases"].items()}
         pools[path.stem.removeprefix("triage_")] = data
     return pools
 

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[3]
 TEST_SET = ROOT / "benchmarks" / "data" / "triage_baltimore_test.csv"
 TRAIN_SET = ROOT / "server" / "triage" / "data" / "triage_train.csv"
 FRESH_SET = ROOT / "benchmarks" / "data" / "triage_fresh.csv"
-ACC_FLOOR = 0.83
+ACC_FLOOR = 0.85
 NEEDS_AGENT_CEILING = 0.22
 FRESH_FLOOR = 0.85
 
@@ -38,7 +38,7 @@ def test_held_out_rows_are_not_training_rows():
 def test_blind_authors_phrasings_are_not_held_out_phrasings():
     """The blind authors' pools (written from the category descriptions and the SRType map only) keep no phrasing of
     three words or more that lies inside a held-out text, and their rows train the words but not the category mix."""
-    from benchmarks.triage_dataset import BLIND_AUTHORS, blind_pools
+    from benchmarks.triage_dataset import BLIND_AUTHORS, BRIEF_HINTS, blind_pools
 
     assert BLIND_AUTHORS
     with TEST_SET.open() as fh:
@@ -49,6 +49,8 @@ def test_blind_authors_phrasings_are_not_held_out_phrasings():
         assert set(data["phrases"]) == names
         phrases = [p for ps in data["phrases"].values() for p in ps if len(p.split()) >= 3]
         assert not [p for p in phrases if any(p.lower() in t for t in held_out)]
+    for author, hint in BRIEF_HINTS.items():  # words a brief suggested are not trained on
+        assert not [p for ps in pools[author]["phrases"].values() for p in ps if hint.search(p.lower())]
     # The filter is what keeps them apart: the raw pools had such coincidences (e.g. "tree fell across the road").
     raw = json.loads(BLIND_AUTHORS[0].read_text())["phrases"]
     kept = pools[BLIND_AUTHORS[0].stem.removeprefix("triage_")]["phrases"]
@@ -62,8 +64,8 @@ def test_blind_authors_phrasings_are_not_held_out_phrasings():
 def test_accuracy_on_the_held_out_baltimore_set():
     result = evaluate(read_labelled(TEST_SET))
     assert result["rows"] > 1500
-    # Measured 0.842 (needs_agent 0.143) with the blind authors' phrasings (0.833 / 0.186 without); the floor leaves
-    # a margin for regressions (one held-out phrasing is 10-84 rows, up to 4 points).
+    # Measured 0.882 (needs_agent 0.066) with three blind authors' phrasings added to the training data (0.833 / 0.186
+    # with the first two pools only); the target is 0.85 (one held-out phrasing is 10-84 rows, up to 4 points).
     assert result["accuracy"] >= ACC_FLOOR
     # needs_agent must stay the exception (it was 55% with the naive-Bayes model).
     assert result["needs_agent_rate"] <= NEEDS_AGENT_CEILING

@@ -7,11 +7,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 from server.config import Settings
+
+# JSON columns are parsed with orjson: the standard library's json.loads was ~5 % of a list request's CPU on
+# PostgreSQL (psycopg parses JSON columns itself; SQLAlchemy hands it this function). Writing stays json.dumps.
+JSON_COLUMNS = {"json_deserializer": orjson.loads}
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -22,7 +27,8 @@ def make_engine(settings: Settings) -> Engine:
         if db_path and db_path != ":memory:":
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20, max_overflow=20
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20, max_overflow=20,
+            **JSON_COLUMNS,
         )
 
         @event.listens_for(engine, "connect")
@@ -44,7 +50,7 @@ def make_engine(settings: Settings) -> Engine:
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20, **JSON_COLUMNS)
 
 
 @contextmanager

@@ -92,7 +92,7 @@ def dev_predictions(*, taxonomy: Taxonomy | None = None, folds: int = 5, l2: flo
     on: each phrase id and each wrapper id (columns ``phrase``, ``wrapper``; the text when absent) falls in one of
     ``folds`` folds; fold f trains on rows whose phrase and wrapper are both outside f and predicts rows whose
     phrase and wrapper are both in f. ``split="author"``: two folds, the original phrase pool and wrappers
-    ("train:" ids) against the extra ones written later by someone else, which mimics the shift to a separately
+    ("train:" ids) against the ones written later by others (extra, author3-5), which mimics the shift to a separately
     written test set better (use it to tune the temperature and thresholds). Never reads a test file."""
     fold_of = _author if split == "author" else _fold
     folds = 2 if split == "author" else folds

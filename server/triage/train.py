@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--tune", action="store_true", help="print dev-split settings instead of writing weights")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--split", choices=("author", "group"), default="author",
-                        help="dev split: original vs extra phrase pools (default), or 5 grouped folds")
+                        help="dev split: original vs later authors' phrase pools (default), or 5 grouped folds")
     args = parser.parse_args()
     if args.tune:
         from server.triage.evaluate import dev_predictions, tune

@@ -562,7 +562,26 @@ def _coincides(phrase: str, held_out: list[str]) -> bool:
 
 
 # Words a brief suggested (see 5. above), per author: phrasings with them are not used.
-BRIEF_HINTS = {"author4": re.compile(r"haul|swep|sweep"), "author5": re.compile(r"haul|swep|sweep")}
+_SUGGESTED = re.compile(r"haul|swep|sweep")
+BRIEF_HINTS = {"author4": _SUGGESTED, "author5": _SUGGESTED}
+
+
+def read_pool(path: Path) -> dict[str, Any]:
+    """One blind author's JSON pool, checked: ValueError naming the file and what is wrong with it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ValueError(f"{path}: not JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("phrases"), dict) \
+            or not isinstance(data.get("wrappers"), list):
+        raise ValueError(f"{path}: needs {{\"phrases\": {{category: [...]}}, \"wrappers\": [...]}}")
+    unknown = sorted(set(data["phrases"]) - set(TRAIN))
+    if unknown:
+        raise ValueError(f"{path}: phrases: unknown categories {', '.join(unknown)}")
+    bad = [w for w in data["wrappers"] if not isinstance(w, str) or ("{p}" in w) == ("{P}" in w)]
+    if bad:
+        raise ValueError(f"{path}: wrappers: each needs exactly one of {{p}} or {{P}}: {bad[0]!r}")
+    return data
 
 
 def blind_pools(paths: list[Path] = BLIND_AUTHORS) -> dict[str, dict[str, Any]]:
@@ -571,7 +590,7 @@ def blind_pools(paths: list[Path] = BLIND_AUTHORS) -> dict[str, dict[str, Any]]:
     held_out = [t.lower() for phrases in TEST.values() for t in phrases]
     pools: dict[str, dict[str, Any]] = {}
     for path in paths:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_pool(path)
         hint = BRIEF_HINTS.get(path.stem.removeprefix("triage_"))
         data["phrases"] = {c: [p for p in ps if not _coincides(p, held_out) and not (hint and hint.search(p.lower()))]
                            for c, ps in data["phrases"].items()}

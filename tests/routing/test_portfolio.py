@@ -30,7 +30,7 @@ def _kinds(vehicle_fixed: int, *, workers: int = 2, warm: bool = False, seconds:
 
 
 def test_two_squeezes_when_vehicles_cost_and_there_is_time_else_ils_and_a_squeeze():
-    assert _kinds(FLEET) == ["squeeze", "squeeze"]
+    assert _kinds(FLEET) == ["squeeze", "eject"]
     assert _kinds(FLEET, workers=1) == ["squeeze"]
     assert _kinds(FLEET, seconds=2) == ["ils", "squeeze"]  # no time for squeeze attempts to pay off
     assert _kinds(DAY) == ["ils", "squeeze"]
@@ -52,7 +52,7 @@ def test_a_warm_start_is_continued_by_guided_local_search():
 def test_a_day_with_breaks_runs_ils_beside_a_search_that_first_leaves_the_breaks_out():
     assert _kinds(DAY, breaks=True) == ["ils", "breakless_first"]
     assert _kinds(DAY, breaks=True, workers=1) == ["ils"]
-    assert _kinds(FLEET, breaks=True) == ["squeeze", "squeeze"]  # fleet minimisation keeps its squeezes
+    assert _kinds(FLEET, breaks=True) == ["squeeze", "eject"]  # fleet minimisation (eject squeezes on such days)
     assert _kinds(DAY, breaks=True, warm=True) == ["ils", "gls"]
 
 

@@ -84,6 +84,10 @@ def fleet_model(problem: Problem, jobs: list[int]) -> FleetModel | None:
         capacity=t0.capacity if t0.capacity is not None else 1 << 50)
 
 
+#: Most (route, ejected set, place) rows checked per ejection: ~40 MB of int64 sequences at routes of 50.
+MAX_ROWS = 100_000
+
+
 class _Route:
     """A route's nodes (with both depots) and its schedule bounds: ``early[i]`` the earliest service start at
     position i, ``late[i]`` the latest start that keeps the rest of the route feasible."""
@@ -191,6 +195,9 @@ class _Solution:
             rr, ss, psum = rr[ok], ss[ok], psum[ok]
             if not len(rr):
                 continue
+            if len(rr) * m > MAX_ROWS:  # long routes: a random sample of the ejections keeps memory and time bounded
+                pick = np.sort(self.rng.choice(len(rr), MAX_ROWS // m, replace=False))
+                rr, ss, psum = rr[pick], ss[pick], psum[pick]
             kept_len = m - k
             kept = np.arange(kept_len)[None, :]
             for c in range(k):  # position in the kept route -> position in the route

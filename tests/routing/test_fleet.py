@@ -109,3 +109,17 @@ def test_without_identical_technicians_the_ejection_variant_squeezes():
     out = run_variant(problem, [0, 1, 2], FLEET_PORTFOLIO[1], time.monotonic() + 1.0, None)
     assert not any(p["phase"].startswith("ejection pool") for p in out.phases)
     assert sorted(j for r in out.routes for j in r) == [0, 1, 2]
+
+
+@needs_solomon
+def test_a_sample_of_ejections_when_routes_are_long(monkeypatch):
+    import routing._fleet as fleet
+
+    monkeypatch.setattr(fleet, "MAX_ROWS", 200)  # every ejection is now a sample
+    problem = to_problem(read_instance(SOLOMON / "R201.txt"))  # long routes: best known 4 for 100 customers
+    fm = fleet_model(problem, list(range(len(problem.jobs))))
+    routes, stats = minimise_routes(fm, [[k] for k in range(1, fm.end)], time.monotonic() + 2.0, seed=0)
+    assert stats["ejections"] > 0 and len(routes) < 20
+    assert sorted(x for r in routes for x in r) == list(range(1, fm.end))
+    width = max(map(len, routes)) + 2
+    assert feasible(fm, np.asarray([[0, *r] + [fm.end] * (width - len(r) - 1) for r in routes])).all()

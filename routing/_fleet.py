@@ -38,6 +38,12 @@ class FleetModel:
     demand: np.ndarray
     capacity: int  # a huge number when technicians have no capacity
 
+    def __post_init__(self) -> None:
+        # Python lists for the per-route schedule loops: scalar reads from lists are several times faster.
+        self.travel_l = self.travel.tolist()
+        self.ready_l, self.due_l = self.ready.tolist(), self.due.tolist()
+        self.service_l = self.service.tolist()
+
     @property
     def end(self) -> int:
         return len(self.jobs) + 1
@@ -92,26 +98,27 @@ class _Route:
     """A route's nodes (with both depots) and its schedule bounds: ``early[i]`` the earliest service start at
     position i, ``late[i]`` the latest start that keeps the rest of the route feasible."""
 
-    __slots__ = ("cum", "early", "late", "load", "nodes")
+    __slots__ = ("arr", "cum", "early", "late", "load", "nodes")
 
     def __init__(self, fm: FleetModel, nodes: list[int]) -> None:
         self.nodes = nodes
         self.refresh(fm)
 
     def refresh(self, fm: FleetModel) -> None:
-        nodes, t, r, d, s = self.nodes, fm.travel, fm.ready, fm.due, fm.service
+        nodes, t, r, d, s = self.nodes, fm.travel_l, fm.ready_l, fm.due_l, fm.service_l
         m = len(nodes)
         early = [0] * m
-        early[0] = int(r[nodes[0]])
+        early[0] = r[nodes[0]]
         for i in range(1, m):
-            early[i] = max(int(r[nodes[i]]), early[i - 1] + int(s[nodes[i - 1]]) + int(t[nodes[i - 1], nodes[i]]))
+            early[i] = max(r[nodes[i]], early[i - 1] + s[nodes[i - 1]] + t[nodes[i - 1]][nodes[i]])
         late = [0] * m
-        late[-1] = int(d[nodes[-1]])
+        late[-1] = d[nodes[-1]]
         for i in range(m - 2, -1, -1):
-            late[i] = min(int(d[nodes[i]]), late[i + 1] - int(t[nodes[i], nodes[i + 1]]) - int(s[nodes[i]]))
+            late[i] = min(d[nodes[i]], late[i + 1] - t[nodes[i]][nodes[i + 1]] - s[nodes[i]])
+        self.arr = np.asarray(nodes, dtype=np.int64)
         self.early = np.asarray(early, dtype=np.int64)
         self.late = np.asarray(late, dtype=np.int64)
-        self.cum = np.cumsum(fm.demand[nodes])  # load picked up to and including position i
+        self.cum = np.cumsum(fm.demand[self.arr])  # load picked up to and including position i
         self.load = int(self.cum[-1])
 
 
@@ -222,30 +229,37 @@ class _Solution:
         i = int(self.rng.integers(len(found)))
         return int(found_r[i]), [int(x) for x in found[i, :found_len[i]]]
 
+    def _two_routes(self) -> tuple[int, int]:
+        n = len(self.routes)
+        a, b = int(self.rng.integers(n)), int(self.rng.integers(n - 1))
+        return a, b + (b >= a)
+
     def perturb(self, moves: int) -> None:
         """Random feasible relocations and 2-opt* exchanges: diversity between ejections."""
         rng, fm = self.rng, self.fm
         for _ in range(moves):
             if len(self.routes) < 2:
                 return
-            if rng.random() < 0.5:
-                r = int(rng.integers(len(self.routes)))
-                route = self.routes[r]
+            if rng.random() < 0.5:  # move a random customer to a random feasible place in another route
+                r, r2 = self._two_routes()
+                route, other = self.routes[r], self.routes[r2]
                 if len(route.nodes) <= 3:
                     continue
                 i = int(rng.integers(1, len(route.nodes) - 1))
                 v = route.nodes[i]
-                rr, pp, _ = self.insertions(v, exclude=r)
-                if not len(rr):
+                before, after = other.arr[:-1], other.arr[1:]
+                start = np.maximum(fm.ready[v], other.early[:-1] + fm.service[before] + fm.travel[before, v])
+                ok = np.flatnonzero((start <= fm.due[v])
+                                    & (start + fm.service[v] + fm.travel[v, after] <= other.late[1:]))
+                if not len(ok) or other.load + fm.demand[v] > fm.capacity:
                     continue
-                k = int(rng.integers(len(rr)))
                 route.nodes.pop(i)
                 route.refresh(fm)
-                self.insert(v, int(rr[k]), int(pp[k]))
+                self.insert(v, r2, int(ok[int(rng.integers(len(ok)))]))
             else:
-                r1, r2 = (int(x) for x in rng.choice(len(self.routes), 2, replace=False))
+                r1, r2 = self._two_routes()
                 a, b = self.routes[r1], self.routes[r2]
-                n1, n2 = np.asarray(a.nodes), np.asarray(b.nodes)
+                n1, n2 = a.arr, b.arr
                 i = np.arange(len(n1) - 1)[:, None]  # a keeps 0..i, then b's tail from j + 1
                 j = np.arange(len(n2) - 1)[None, :]
                 dep1 = a.early[i] + fm.service[n1[i]]

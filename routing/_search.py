@@ -361,7 +361,7 @@ PORTFOLIO: list[dict[str, Any]] = [
 FLEET_PORTFOLIO: list[dict[str, Any]] = [
     PORTFOLIO[1],
     {"kind": "eject", "first": FS.PARALLEL_CHEAPEST_INSERTION, "removed": 15, "max_seq": 15, "temp": 2.0,
-     "first_share": 0.3, "rm_share": 0.45, "moves": 10, "retry_s": 1.0},
+     "first_share": 0.3, "rm_share": 0.45, "moves": 10, "retry_s": 2.0},
 ]
 #: A dispatch day with breaks (vehicles free): ILS as in PORTFOLIO beside a search that first ignores the breaks
 #: (see ``_breakless_first``). The squeeze it replaces only repeats ILS's trajectory when vehicles cost nothing

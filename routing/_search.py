@@ -171,8 +171,7 @@ def run_variant(problem: Problem, jobs: list[int], variant: dict[str, Any], dead
         note("gls")
     if sol is None:
         return None
-    routes, starts, brks = b.read(sol)
-    return Outcome(routes, starts, brks, sol.ObjectiveValue(), phases, str(r.status()))
+    return _finish(b, sol, phases)
 
 
 def _squeeze(problem: Problem, jobs: list[int], variant: dict[str, Any], deadline: float,
@@ -219,8 +218,7 @@ def _squeeze(problem: Problem, jobs: list[int], variant: dict[str, Any], deadlin
             best_b, best = b, sol
         phases.append({"phase": "ils sisr within fleet", "cost": best.ObjectiveValue(),
                        "s": round(time.monotonic() - t0, 2)})
-    routes, starts, brks = best_b.read(best)
-    return Outcome(routes, starts, brks, best.ObjectiveValue(), phases, str(best_b.routing.status()))
+    return _finish(best_b, best, phases)
 
 
 def _eject(problem: Problem, jobs: list[int], variant: dict[str, Any], deadline: float,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any
 
 from sqlmodel import Session, func, select
@@ -14,7 +16,9 @@ from server.jobs.models import Job
 
 def tweet(tweet_id: str, text: str, *, user_id: str = "u1", username: str = "resident1", name: str = "Res Ident",
           reply_to: str | None = None, lon_lat: tuple[float, float] | None = None, followers: int = 10,
-          created_at: str = "2026-11-20T14:00:00.000Z") -> dict[str, Any]:
+          created_at: str | None = None) -> dict[str, Any]:
+    """A tweet sent now unless created_at says otherwise (incidents join only reports close in time)."""
+    created_at = created_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     data: dict[str, Any] = {"id": tweet_id, "text": text, "author_id": user_id, "created_at": created_at,
                             "conversation_id": reply_to or tweet_id, "public_metrics": {"retweet_count": 0}}
     if reply_to:
@@ -35,7 +39,7 @@ def fb_comment(comment_id: str, text: str, *, sender: str = "fb-1", name: str = 
 def email(message_id: str, text: str, *, sender: str = "Eve Mail <eve@example.org>", subject: str = "Problem",
           in_reply_to: str | None = None, references: str | None = None) -> bytes:
     headers = [f"From: {sender}", "To: help@groundcrew.example", f"Subject: {subject}",
-               "Date: Fri, 20 Nov 2026 15:00:00 +0000", f"Message-ID: <{message_id}>"]
+               f"Date: {format_datetime(datetime.now(UTC))}", f"Message-ID: <{message_id}>"]
     if in_reply_to:
         headers.append(f"In-Reply-To: <{in_reply_to}>")
     if references:

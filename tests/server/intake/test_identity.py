@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlmodel import Session, select
 
 from server.auth.models import Role
@@ -42,7 +44,7 @@ def test_merge_and_unmerge_round_trip_exactly(client, app, auth):
     assert view["customer"]["id"] == a["customer_id"]  # the merged-away id resolves to the survivor
     assert {i["channel"] for i in view["identities"]} == {"sms", "email"}
     assert view["customer"]["address"] == "2900 Fait Ave"
-    times = [m["sent_at"] for m in view["timeline"]]
+    times = [datetime.fromisoformat(m["sent_at"]) for m in view["timeline"]]
     assert times == sorted(times) and {m["channel"] for m in view["timeline"]} == {"sms", "email"}
     assert len(view["cases"]) == 2 and len(view["conversations"]) == 2
 

@@ -31,9 +31,10 @@ def tweet(tweet_id: str, text: str, *, user_id: str = "u1", username: str = "res
 
 def fb_comment(comment_id: str, text: str, *, sender: str = "fb-1", name: str = "Fay Book",
                post_id: str = "page_1", page: str = "page") -> dict[str, Any]:
-    return {"object": "page", "entry": [{"id": page, "time": 1763650000, "changes": [{"field": "feed", "value": {
+    now = int(datetime.now(UTC).timestamp())  # sent now, like tweet() and email()
+    return {"object": "page", "entry": [{"id": page, "time": now, "changes": [{"field": "feed", "value": {
         "item": "comment", "verb": "add", "comment_id": comment_id, "post_id": post_id, "parent_id": post_id,
-        "from": {"id": sender, "name": name}, "message": text, "created_time": 1763650000}}]}]}
+        "from": {"id": sender, "name": name}, "message": text, "created_time": now}}]}]}
 
 
 def email(message_id: str, text: str, *, sender: str = "Eve Mail <eve@example.org>", subject: str = "Problem",

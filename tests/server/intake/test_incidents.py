@@ -3,6 +3,8 @@ hand-off, the listening feed and proactive notices (never twice)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlmodel import Session, select
 
 from server.auth.models import Role
@@ -66,6 +68,24 @@ def test_three_complaints_about_one_place_become_one_job(geo_client, geo_app, au
         session.commit()
         again = session.exec(select(Message).where(Message.direction == Direction.outbound)).all()
         assert len([m for m in again if (m.meta or {}).get("kind") == "job_closed"]) == 2
+
+
+def test_only_reports_within_the_incident_window_join_its_job(geo_client, geo_app):
+    """The same streetlight reported a day beyond the window (72 h) is an older incident: a new report gets its own
+    job; one sent an hour ago joins the new job (the old one is beyond the window from it too)."""
+    window = geo_app.state.settings.incident_window_hours
+    old = (datetime.now(UTC) - timedelta(hours=window + 24)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    recent = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    text = "@groundcrew The streetlight at 2900 Fait Ave is out"
+    first = geo_client.post("/channels/twitter", json=tweet("w-1", text, user_id="81", username="w1",
+                                                            created_at=old)).json()
+    later = geo_client.post("/channels/sms", data=sms("w-2", "Street light out in front of 2904 Fait Ave",
+                                                      sender="+14105550181")).json()
+    assert first["job_id"] is not None and later["job_id"] not in (None, first["job_id"])
+    assert later["joined_incident"] is False
+    near = geo_client.post("/channels/twitter", json=tweet("w-3", "@groundcrew Streetlight out at 2900 Fait Ave",
+                                                           user_id="82", username="w2", created_at=recent)).json()
+    assert near["job_id"] == later["job_id"] and near["joined_incident"] is True
 
 
 def test_unlocated_complaint_asks_where_and_the_answer_regeotags(geo_client, geo_app):

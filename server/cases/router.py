@@ -4,26 +4,31 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import Response
+from sqlmodel import Session
 
 from server.cases import service
 from server.cases.models import Case, CaseCreate, CasePublic, CaseStatus, CaseUpdate
 from server.core.deps import AgentUser, SessionDep, StaffUser
 from server.core.models import Page
 from server.core.pagination import PageDep, page_response
+from server.core.shared_reads import shared_read
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
 
 @router.get("", response_model=Page[CasePublic], summary="List cases, most urgent first")
-def list_cases(
-    session: SessionDep, _: StaffUser, page: PageDep,
+async def list_cases(
+    request: Request, _: StaffUser, page: PageDep,
     status_: Annotated[CaseStatus | None, Query(alias="status")] = None,
     customer_id: Annotated[int | None, Query(ge=1)] = None,
 ) -> Response:
-    rows, total = service.list_cases(session=session, page=page, status=status_, customer_id=customer_id)
-    return page_response(CasePublic, rows, total, page)
+    def read(session: Session) -> Response:
+        rows, total = service.list_cases(session=session, page=page, status=status_, customer_id=customer_id)
+        return page_response(CasePublic, rows, total, page)
+
+    return await shared_read(request, ("cases", page.offset, page.limit, status_, customer_id), read)
 
 
 @router.post("", response_model=CasePublic, status_code=status.HTTP_201_CREATED, summary="Open a case")

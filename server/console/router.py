@@ -13,6 +13,7 @@ from server.core.city import CityDep
 from server.core.deps import CurrentUser, SessionDep, StaffUser
 from server.core.errors import Invalid, NotFound
 from server.core.pagination import PageDep
+from server.core.shared_reads import shared_read
 
 public_router = APIRouter(include_in_schema=False)
 router = APIRouter(prefix="/map", tags=["map"])
@@ -95,5 +96,7 @@ def service_area(city: CityDep, _: CurrentUser) -> dict[str, Any]:
 
 
 @router.get("/routes", summary="The active plan's routes on the streets, one MultiLineString per technician")
-def routes(session: SessionDep, city: CityDep, _: StaffUser) -> dict[str, Any]:
-    return service.current_plan_routes(session=session, city=city)
+async def routes(request: Request, city: CityDep, _: StaffUser) -> dict[str, Any]:
+    # Every console reloads it after the same live event: identical waiting requests share one read.
+    return await shared_read(request, ("map-routes",), lambda session: service.current_plan_routes(session=session,
+                                                                                                   city=city))

@@ -44,21 +44,38 @@ def _close_limiter() -> anyio.CapacityLimiter:
     return limiter
 
 
+_SESSION_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def session_slot() -> anyio.Semaphore:
+    """The process's database-session slots (``SESSION_CONCURRENCY`` of them, first come first served): every
+    request that works with the database holds one, whether through ``SessionDep`` or a shared read
+    (``server.core.shared_reads``). One semaphore per event loop (it belongs to the loop it was made on)."""
+    loop = asyncio.get_running_loop()
+    slots = _SESSION_SLOTS.get(loop)
+    if slots is None:
+        slots = _SESSION_SLOTS[loop] = anyio.Semaphore(SESSION_CONCURRENCY, fast_acquire=True)
+    return slots
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
-    """The request's session. Created and closed on the event loop (no I/O until first use), so a request
-    never holds a pooled connection while it waits for a worker thread: sync dependencies and the endpoint
-    run on different pool threads, and a connection held across that hop can deadlock the pool under load."""
-    session = Session(request.app.state.engine)
-    try:
-        yield session
-    finally:
-        if session.in_transaction():
-            # Ending a transaction is a blocking round trip to the database: never on the event loop, where it
-            # would stall every other request (and, under load, wait for the GIL behind the worker threads).
-            # Its own limiter: a close never queues behind endpoints that wait for the connection it returns.
-            await anyio.to_thread.run_sync(session.close, limiter=_close_limiter())
-        else:
-            session.close()
+    """The request's session, once a session slot is free. Created and closed on the event loop (no I/O until
+    first use), so a request never holds a pooled connection while it waits for a worker thread: sync
+    dependencies and the endpoint run on different pool threads, and a connection held across that hop can
+    deadlock the pool under load."""
+    async with session_slot():
+        session = Session(request.app.state.engine)
+        try:
+            yield session
+        finally:
+            if session.in_transaction():
+                # Ending a transaction is a blocking round trip to the database: never on the event loop, where
+                # it would stall every other request (and, under load, wait for the GIL behind the worker
+                # threads). Its own limiter: a close never queues behind endpoints that wait for the connection
+                # it returns.
+                await anyio.to_thread.run_sync(session.close, limiter=_close_limiter())
+            else:
+                session.close()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -71,7 +88,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 # Read once per process from the environment / .env like every setting (validated: a bad value stops start-up
 # with the field named); Depends needs it when the routes are declared, before any app's Settings exist.
 SESSION_CONCURRENCY = Settings().session_concurrency
-SessionDep = Annotated[Session, Depends(get_session, max_concurrency=SESSION_CONCURRENCY)]
+SessionDep = Annotated[Session, Depends(get_session)]
 
 
 #: Signed-in users are looked up at most this often per process (seconds). A change made through the ORM in this

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import Response
+from sqlmodel import Session
 
 from server.auth.access import ensure_job_visible, is_technician
 from server.core.deps import CurrentUser, SessionDep, StaffUser
 from server.core.models import Page
 from server.core.pagination import PageDep, page_response
+from server.core.shared_reads import shared_read
 from server.jobs import service
 from server.jobs.models import Job, JobCreate, JobPublic, JobReportPublic, JobStatus, JobUpdate
 
@@ -22,18 +24,23 @@ def _public(job: Job, count: int) -> JobPublic:
 
 
 @router.get("", response_model=Page[JobPublic], summary="List jobs, highest priority first")
-def list_jobs(
-    session: SessionDep, user: CurrentUser, page: PageDep,
+async def list_jobs(
+    request: Request, user: CurrentUser, page: PageDep,
     status_: Annotated[JobStatus | None, Query(alias="status")] = None,
     technician_id: Annotated[int | None, Query(ge=1)] = None,
     category: Annotated[str | None, Query(max_length=60)] = None,
 ) -> Response:
     if is_technician(user):
         technician_id = user.technician_id if user.technician_id is not None else -1
-    rows, total = service.list_jobs(
-        session=session, page=page, status=status_, technician_id=technician_id, category=category
-    )
-    return page_response(JobPublic, rows, total, page)
+
+    def read(session: Session) -> Response:
+        rows, total = service.list_jobs(
+            session=session, page=page, status=status_, technician_id=technician_id, category=category
+        )
+        return page_response(JobPublic, rows, total, page)
+
+    # The board every console reloads after the same event: identical waiting requests share one read.
+    return await shared_read(request, ("jobs", page.offset, page.limit, status_, technician_id, category), read)
 
 
 @router.post("", response_model=JobPublic, status_code=status.HTTP_201_CREATED, summary="Create a job")

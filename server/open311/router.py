@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request, Response, status
 from sqlmodel import Session
 
 from server.core.deps import AdminUser, SessionDep, SettingsDep
+from server.core.shared_reads import shared_read
 from server.open311 import service
 from server.open311.models import Open311KeyCreate, Open311KeyIssued, Open311KeyPublic
 from server.open311.service import Open311Error
@@ -118,14 +119,23 @@ def service_definition(code: str, fmt: str, settings: SettingsDep) -> Response:
 
 
 @public_router.get("/requests.{fmt}", summary="Open311 service requests (filters, page/page_size)")
-def list_requests(fmt: str, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+async def list_requests(fmt: str, request: Request, settings: SettingsDep) -> Response:
+    params = {k: v for k, v in request.query_params.items()}
+
+    def read(session: Session) -> Response:
+        try:
+            items = service.list_requests(session=session, params=params, taxonomy=_taxonomy(settings),
+                                          agency=AGENCY)
+        except Open311Error as exc:
+            return error(valid_fmt, exc.status, exc.description)
+        return render(valid_fmt, "service_requests", items)
+
     try:
-        fmt = _fmt(fmt)
-        params = {k: v for k, v in request.query_params.items()}
-        items = service.list_requests(session=session, params=params, taxonomy=_taxonomy(settings), agency=AGENCY)
+        valid_fmt = _fmt(fmt)
     except Open311Error as exc:
         return error(fmt, exc.status, exc.description)
-    return render(fmt, "service_requests", items)
+    # A public feed many clients poll: identical waiting requests share one read.
+    return await shared_read(request, ("open311-requests", valid_fmt, tuple(sorted(params.items()))), read)
 
 
 @public_router.get("/requests/{request_id}.{fmt}", summary="One Open311 service request")

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-from sqlmodel import col, select
+from fastapi import APIRouter, Request
+from sqlmodel import Session, col, select
 
 from server.core.city import CityDep
 from server.core.deps import CurrentUser, SessionDep, StaffUser
 from server.core.errors import NotFound
 from server.core.models import Page
 from server.core.pagination import PageDep, paginate
+from server.core.shared_reads import shared_read
 from server.plans import service
 from server.plans.models import Plan, PlanDetail, PlanPublic, PlanStatus, PlanStop
 
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/plans", tags=["plans"])
 routes_router = APIRouter()
 
 
-def _detail(session: SessionDep, plan: Plan) -> PlanDetail:
+def _detail(session: Session, plan: Plan) -> PlanDetail:
     stops = session.exec(
         select(PlanStop).where(PlanStop.plan_id == plan.id)
         .order_by(col(PlanStop.technician_id), col(PlanStop.sequence))
@@ -34,13 +35,17 @@ def list_plans(session: SessionDep, _: StaffUser, page: PageDep) -> Page[PlanPub
 
 
 @router.get("/current", response_model=PlanDetail, summary="The active plan with its stops")
-def current_plan(session: SessionDep, _: StaffUser) -> PlanDetail:
-    plan = session.exec(
-        select(Plan).where(Plan.status == PlanStatus.active).order_by(col(Plan.version).desc())
-    ).first()
-    if plan is None:
-        raise NotFound("no plan yet: solve one first")
-    return _detail(session, plan)
+async def current_plan(request: Request, _: StaffUser) -> PlanDetail:
+    def read(session: Session) -> PlanDetail:
+        plan = session.exec(
+            select(Plan).where(Plan.status == PlanStatus.active).order_by(col(Plan.version).desc())
+        ).first()
+        if plan is None:
+            raise NotFound("no plan yet: solve one first")
+        return _detail(session, plan)
+
+    # Every console reloads it after the same live event: identical waiting requests share one read.
+    return await shared_read(request, ("plan-current",), read)
 
 
 @router.get("/{plan_id}", response_model=PlanDetail, summary="One plan version with its stops")

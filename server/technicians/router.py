@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 from fastapi.responses import Response
+from sqlmodel import Session
 
 from server.auth.access import is_technician
 from server.core.deps import CurrentUser, DispatcherUser, SessionDep
 from server.core.errors import NotFound
 from server.core.models import Page
 from server.core.pagination import PageDep, page_response
+from server.core.shared_reads import shared_read
 from server.technicians import service
 from server.technicians.models import Technician, TechnicianCreate, TechnicianPublic, TechnicianUpdate
 
@@ -17,10 +19,14 @@ router = APIRouter(prefix="/technicians", tags=["technicians"])
 
 
 @router.get("", response_model=Page[TechnicianPublic], summary="List technicians")
-def list_technicians(session: SessionDep, user: CurrentUser, page: PageDep) -> Response:
+async def list_technicians(request: Request, user: CurrentUser, page: PageDep) -> Response:
     only = (user.technician_id if user.technician_id is not None else -1) if is_technician(user) else None
-    rows, total = service.list_technicians(session=session, page=page, only_id=only)
-    return page_response(TechnicianPublic, rows, total, page)
+
+    def read(session: Session) -> Response:
+        rows, total = service.list_technicians(session=session, page=page, only_id=only)
+        return page_response(TechnicianPublic, rows, total, page)
+
+    return await shared_read(request, ("technicians", page.offset, page.limit, only), read)
 
 
 @router.post("", response_model=TechnicianPublic, status_code=status.HTTP_201_CREATED, summary="Add a technician")

@@ -205,6 +205,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     import importlib
 
+    from server.core.routing import FeatureRouter
     from server.models import feature_modules
 
     included: set[int] = set()
@@ -213,6 +214,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for attr in sorted(vars(module)):
             candidate = getattr(module, attr)
             if attr.endswith("router") and isinstance(candidate, APIRouter) and id(candidate) not in included:
+                if not isinstance(candidate, FeatureRouter):  # every router turns away paths it cannot match
+                    raise TypeError(f"{module_name}.{attr}: declare the routes on server.core.routing.FeatureRouter")
                 included.add(id(candidate))
                 app.include_router(candidate)
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from server.audit import service
 from server.audit.models import AuditEntryPublic
 from server.core.deps import AdminUser, SessionDep
 from server.core.models import Page
 from server.core.pagination import PageDep
+from server.core.routing import FeatureRouter
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+router = FeatureRouter(prefix="/audit", tags=["audit"])
 
 
 @router.get("", response_model=Page[AuditEntryPublic], summary="Audit entries, newest first")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from server.auth import service
@@ -13,8 +13,9 @@ from server.core.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
 from server.core.errors import Unauthorized
 from server.core.models import Page
 from server.core.pagination import PageDep
+from server.core.routing import FeatureRouter
 
-router = APIRouter(tags=["auth"])
+router = FeatureRouter(tags=["auth"])
 
 
 def _issue(settings: SettingsDep, user: User) -> Token:

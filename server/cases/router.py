@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import Query, Request, status
 from fastapi.responses import Response
 from sqlmodel import Session
 
@@ -13,9 +13,10 @@ from server.cases.models import Case, CaseCreate, CasePublic, CaseStatus, CaseUp
 from server.core.deps import AgentUser, SessionDep, StaffUser
 from server.core.models import Page
 from server.core.pagination import PageDep, page_response
+from server.core.routing import FeatureRouter
 from server.core.shared_reads import shared_read
 
-router = APIRouter(prefix="/cases", tags=["cases"])
+router = FeatureRouter(prefix="/cases", tags=["cases"])
 
 
 @router.get("", response_model=Page[CasePublic], summary="List cases, most urgent first")

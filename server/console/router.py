@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from server.console import service
@@ -13,10 +13,11 @@ from server.core.city import CityDep
 from server.core.deps import CurrentUser, SessionDep, StaffUser
 from server.core.errors import Invalid, NotFound
 from server.core.pagination import PageDep
+from server.core.routing import FeatureRouter
 from server.core.shared_reads import shared_read
 
-public_router = APIRouter(include_in_schema=False)
-router = APIRouter(prefix="/map", tags=["map"])
+public_router = FeatureRouter(include_in_schema=False)
+router = FeatureRouter(prefix="/map", tags=["map"])
 
 _MISSING_BUILD = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Groundcrew</title></head>
 <body><h1>Groundcrew</h1><p>The web console has not been built. Run <code>make console</code>.</p></body></html>"""

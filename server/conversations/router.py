@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
+from fastapi import BackgroundTasks, Query, Request, Response, status
 
 from server.auth.access import ensure_customer_visible, is_technician, technician_customer_ids
 from server.conversations import service
@@ -19,9 +19,10 @@ from server.conversations.models import (
 from server.core.deps import AgentUser, CurrentUser, SessionDep
 from server.core.models import Page
 from server.core.pagination import PageDep
+from server.core.routing import FeatureRouter
 from server.notify.service import deliver_queued
 
-router = APIRouter(prefix="/conversations", tags=["conversations"])
+router = FeatureRouter(prefix="/conversations", tags=["conversations"])
 
 
 @router.get("", response_model=Page[ConversationPublic], summary="List conversations")

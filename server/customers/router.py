@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 
 from server.auth.access import ensure_customer_visible, is_technician, technician_customer_ids
 from server.core.deps import AgentUser, CurrentUser, SessionDep
 from server.core.models import Page
 from server.core.pagination import PageDep
+from server.core.routing import FeatureRouter
 from server.customers import service
 from server.customers.models import (
     Customer,
@@ -22,7 +23,7 @@ from server.customers.models import (
     IdentityPublic,
 )
 
-router = APIRouter(prefix="/customers", tags=["customers"])
+router = FeatureRouter(prefix="/customers", tags=["customers"])
 
 
 @router.get("", response_model=Page[CustomerPublic], summary="List customers")

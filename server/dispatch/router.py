@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Query, Request, Response, status
+from fastapi import FastAPI, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import IntegrityError
 
@@ -15,6 +15,7 @@ from server.auth.access import ensure_job_visible
 from server.core.city import CityDep
 from server.core.deps import CurrentUser, DispatcherUser, SessionDep, SettingsDep, StaffUser
 from server.core.errors import Conflict
+from server.core.routing import FeatureRouter
 from server.dispatch import control, lifecycle, service
 from server.dispatch.models import (
     JobEventPublic,
@@ -50,7 +51,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             watcher.close()
 
 
-router = APIRouter(tags=["dispatch"], lifespan=lifespan)
+router = FeatureRouter(tags=["dispatch"], lifespan=lifespan)
 
 
 def _engine(request: Request):  # type: ignore[no-untyped-def]

@@ -10,12 +10,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 
 from server.auth.models import User
 from server.core.deps import load_user, oauth2_scheme
 from server.core.errors import Unauthorized
+from server.core.routing import FeatureRouter
 from server.events.broker import hub, public, relay_from_redis
 
 
@@ -38,7 +39,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 await task
 
 
-router = APIRouter(prefix="/events", tags=["events"], lifespan=lifespan)
+router = FeatureRouter(prefix="/events", tags=["events"], lifespan=lifespan)
 
 HEARTBEAT_S = 15.0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 from pydantic import BaseModel
 
 from server.auth.access import ensure_customer_visible
@@ -13,6 +13,7 @@ from server.conversations.models import ConversationPublic, MessagePublic
 from server.core.deps import AgentUser, CurrentUser, SessionDep
 from server.core.models import Page
 from server.core.pagination import PageDep
+from server.core.routing import FeatureRouter
 from server.customers.models import CustomerPublic, IdentityPublic
 from server.identity import service
 from server.identity.models import (
@@ -25,7 +26,7 @@ from server.identity.models import (
 )
 from server.jobs.models import JobPublic
 
-router = APIRouter(prefix="/customers", tags=["customers"])
+router = FeatureRouter(prefix="/customers", tags=["customers"])
 
 
 class ConversationWithMessages(ConversationPublic):

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, Request, Response, status
+from fastapi import BackgroundTasks, Request, Response, status
 from pydantic import BaseModel
 
 from server.auth.access import ensure_job_visible
 from server.core.deps import AgentUser, CurrentUser, SessionDep, SettingsDep, StaffUser
+from server.core.routing import FeatureRouter
 from server.incidents import service
 from server.incidents.models import AffectedCustomer, HandoffRequest, ProactiveNoticePublic, ProactiveRequest
 from server.jobs import service as jobs
 from server.jobs.models import JobPublic
 from server.notify.service import deliver_queued
 
-router = APIRouter(tags=["incidents"])
+router = FeatureRouter(tags=["incidents"])
 
 
 class HandoffResult(BaseModel):

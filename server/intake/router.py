@@ -12,12 +12,13 @@ import json
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response, status
+from fastapi import BackgroundTasks, Depends, Query, Request, Response, status
 from fastapi.responses import PlainTextResponse
 from sqlalchemy.exc import IntegrityError
 
 from server.core.deps import SessionDep, SettingsDep
 from server.core.errors import DomainError, Forbidden, Invalid, Unauthorized
+from server.core.routing import FeatureRouter
 from server.intake import adapters
 from server.intake.adapters import Normalized
 from server.intake.pipeline import receive
@@ -26,7 +27,7 @@ from server.notify.service import deliver_queued
 if TYPE_CHECKING:
     from geodata import City
 
-router = APIRouter(prefix="/channels", tags=["channels"])
+router = FeatureRouter(prefix="/channels", tags=["channels"])
 
 
 class PayloadTooLarge(DomainError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import Query, Request, status
 from fastapi.responses import Response
 from sqlmodel import Session
 
@@ -12,11 +12,12 @@ from server.auth.access import ensure_job_visible, is_technician
 from server.core.deps import CurrentUser, SessionDep, StaffUser
 from server.core.models import Page
 from server.core.pagination import PageDep, page_response
+from server.core.routing import FeatureRouter
 from server.core.shared_reads import shared_read
 from server.jobs import service
 from server.jobs.models import Job, JobCreate, JobPublic, JobReportPublic, JobStatus, JobUpdate
 
-router = APIRouter(prefix="/jobs", tags=["jobs"])
+router = FeatureRouter(prefix="/jobs", tags=["jobs"])
 
 
 def _public(job: Job, count: int) -> JobPublic:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi import BackgroundTasks, Query, Request
 
 from server.core.deps import AgentUser, SessionDep
 from server.core.models import Page
 from server.core.pagination import PageDep
+from server.core.routing import FeatureRouter
 from server.listening import service
 from server.listening.models import ListeningMentionPublic, MentionReply, MentionStatus
 from server.notify.service import deliver_queued
 
-router = APIRouter(prefix="/listening", tags=["listening"])
+router = FeatureRouter(prefix="/listening", tags=["listening"])
 
 
 @router.get("", response_model=Page[ListeningMentionPublic], summary="Unaddressed mentions to answer first")

@@ -5,14 +5,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import PlainTextResponse
 
 from server.core.deps import SettingsDep, StaffUser
+from server.core.routing import FeatureRouter
 from server.core.shared_reads import shared_read
 from server.metrics import service
 
-router = APIRouter(tags=["metrics"])
+router = FeatureRouter(tags=["metrics"])
 
 
 async def _metrics(request: Request, settings: SettingsDep) -> dict[str, Any]:

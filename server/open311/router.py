@@ -9,10 +9,11 @@ import xml.etree.ElementTree as ET
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import Request, Response, status
 from sqlmodel import Session
 
 from server.core.deps import AdminUser, SessionDep, SettingsDep
+from server.core.routing import FeatureRouter
 from server.core.shared_reads import shared_read
 from server.open311 import service
 from server.open311.models import Open311KeyCreate, Open311KeyIssued, Open311KeyPublic
@@ -21,8 +22,8 @@ from server.triage.service import load_taxonomy
 
 log = logging.getLogger("groundcrew.open311")
 
-public_router = APIRouter(prefix="/open311/v2", tags=["open311"])
-router = APIRouter(prefix="/open311/keys", tags=["open311"])
+public_router = FeatureRouter(prefix="/open311/v2", tags=["open311"])
+router = FeatureRouter(prefix="/open311/keys", tags=["open311"])
 
 AGENCY = "Groundcrew"
 MAX_BODY = 64_000

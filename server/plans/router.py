@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from sqlmodel import Session, col, select
 
 from server.core.city import CityDep
@@ -12,12 +12,13 @@ from server.core.deps import CurrentUser, SessionDep, StaffUser
 from server.core.errors import NotFound
 from server.core.models import Page
 from server.core.pagination import PageDep, paginate
+from server.core.routing import FeatureRouter
 from server.core.shared_reads import shared_read
 from server.plans import service
 from server.plans.models import Plan, PlanDetail, PlanPublic, PlanStatus, PlanStop
 
-router = APIRouter(prefix="/plans", tags=["plans"])
-routes_router = APIRouter()
+router = FeatureRouter(prefix="/plans", tags=["plans"])
+routes_router = FeatureRouter()
 
 
 def _detail(session: Session, plan: Plan) -> PlanDetail:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
 from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
 from server.core.deps import AdminUser, SessionDep
+from server.core.routing import FeatureRouter
 from server.privacy import service
 
-router = APIRouter(prefix="/customers", tags=["privacy"])
+router = FeatureRouter(prefix="/customers", tags=["privacy"])
 
 
 class EraseRequest(SQLModel):

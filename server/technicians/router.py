@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from fastapi import Request, status
 from fastapi.responses import Response
 from sqlmodel import Session
 
@@ -11,11 +11,12 @@ from server.core.deps import CurrentUser, DispatcherUser, SessionDep
 from server.core.errors import NotFound
 from server.core.models import Page
 from server.core.pagination import PageDep, page_response
+from server.core.routing import FeatureRouter
 from server.core.shared_reads import shared_read
 from server.technicians import service
 from server.technicians.models import Technician, TechnicianCreate, TechnicianPublic, TechnicianUpdate
 
-router = APIRouter(prefix="/technicians", tags=["technicians"])
+router = FeatureRouter(prefix="/technicians", tags=["technicians"])
 
 
 @router.get("", response_model=Page[TechnicianPublic], summary="List technicians")

@@ -6,7 +6,7 @@ from sqlmodel import Session, select
 
 from server.auth.models import Role, User
 from server.core.errors import Forbidden, NotFound
-from server.jobs.models import Job, JobReport
+from server.jobs.models import Job, JobPublic, JobReport
 
 
 def is_technician(user: User) -> bool:
@@ -25,7 +25,7 @@ def technician_customer_ids(*, session: Session, user: User) -> set[int]:
     return {r for r in rows if r is not None}
 
 
-def ensure_job_visible(*, user: User, job: Job) -> None:
+def ensure_job_visible(*, user: User, job: Job | JobPublic) -> None:
     """Technicians get 404 for jobs that are not theirs (existence is not revealed)."""
     if is_technician(user) and (user.technician_id is None or job.assigned_technician_id != user.technician_id):
         raise NotFound(f"job {job.id} not found")

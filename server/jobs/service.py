@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.sql.elements import Label
 from sqlmodel import Session, col, func, select
 
 from server.audit import service as audit
@@ -34,11 +35,25 @@ def list_jobs(
         query = query.where(Job.assigned_technician_id == technician_id)
     if category:
         query = query.where(Job.category == category)
-    # Counted in the same statement (a correlated count per returned row): a second query for the page's ids was a
-    # round trip and a fresh IN-list statement for every page size.
-    reports = (select(func.count()).where(JobReport.job_id == Job.id).correlate(Job).scalar_subquery()
-               .label("reporter_count"))
-    return paginate_rows(session, query.order_by(col(Job.priority).desc(), col(Job.id)), page, extra=[reports])
+    return paginate_rows(session, query.order_by(col(Job.priority).desc(), col(Job.id)), page,
+                         extra=[_reporter_count()])
+
+
+def _reporter_count() -> Label[int]:
+    """Counted in the same statement (a correlated count per returned row): a second query for the ids was a
+    round trip and a fresh IN-list statement for every page size."""
+    return (select(func.count()).where(JobReport.job_id == Job.id).correlate(Job).scalar_subquery()
+            .label("reporter_count"))
+
+
+def public_row(*, session: Session, job_id: int) -> dict[str, Any]:
+    """One job as a plain column row with its ``reporter_count`` (read-only, one statement), or NotFound."""
+    table = Job.__table__  # type: ignore[attr-defined]
+    row = session.connection().execute(
+        select(*table.columns, _reporter_count()).where(table.c.id == job_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"job {job_id} not found")
+    return dict(row)
 
 
 def reporter_counts(*, session: Session, job_ids: list[int]) -> dict[int, int]:

@@ -31,6 +31,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ from benchmarks.load.run import ROOT, _stop_group, at_least, prepare, start_serv
 def _tweet(n: int) -> dict[str, Any]:
     tweet_id, user = f"{uuid.uuid4().int % 10**18}", f"u{n % 300}"
     return {"data": {"id": tweet_id, "text": f"@groundcrew huge pothole on {100 + n} Eastern Ave", "author_id": user,
-                     "created_at": "2026-11-20T14:00:00.000Z", "conversation_id": tweet_id},
+                     "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"), "conversation_id": tweet_id},
             "includes": {"users": [{"id": user, "username": f"resident{n % 300}", "name": "Resident",
                                     "public_metrics": {"followers_count": 10}}]}}
 

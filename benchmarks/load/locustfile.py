@@ -15,6 +15,7 @@ import json
 import os
 import random
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import gevent
@@ -133,7 +134,8 @@ class Social(_Client):
         tweet_id = f"{uuid.uuid4().int % 10**18}"
         text = f"@groundcrew {random.choice(PROBLEMS)} {random.randint(100, 3000)} {random.choice(STREETS)}"
         user = f"u{n % 2000}"
-        body = {"data": {"id": tweet_id, "text": text, "author_id": user, "created_at": "2026-11-20T14:00:00.000Z",
+        sent = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")  # a live complaint, sent just now
+        body = {"data": {"id": tweet_id, "text": text, "author_id": user, "created_at": sent,
                          "conversation_id": tweet_id},
                 "includes": {"users": [{"id": user, "username": f"resident{n % 2000}", "name": "Resident",
                                         "public_metrics": {"followers_count": 10}}]}}

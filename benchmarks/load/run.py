@@ -22,6 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,8 @@ def prepare(url: str, data_dir: Path, technicians: int, jobs_extra: int) -> dict
     rng = random.Random(7)
     password_hash = auth_service.hash_password("load-password-1")
     world: dict = {"technicians": [], "job_ids": []}
-    window = [{"start": "2026-11-23T13:00:00Z", "end": "2026-11-23T22:00:00Z"}]
+    today = datetime.now(UTC).date().isoformat()  # the jobs are today's work, whatever day the benchmark runs
+    window = [{"start": f"{today}T13:00:00Z", "end": f"{today}T22:00:00Z"}]
     with Session(engine) as session:
         staff = {}
         for role in (Role.admin, Role.dispatcher, Role.agent):

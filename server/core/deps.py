@@ -83,8 +83,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 # on the event loop. Fewer than the connection pool (40) and the worker threads (40), so the pool cannot run dry.
 # Few, because request work is Python holding the GIL: more threads only fight over it (and starve the event
 # loop). Measured with the load benchmark (2 processes, PostgreSQL on loopback, 2 cores): 16 -> 175 req/s,
-# 8 -> 186, 4 -> 202, 2 -> 239, 1 -> 245. With shared reads (2026-11-23, full mix, run alternately): 1 -> 262 req/s
-# p50 180 ms, 2 -> 289-300 req/s p50 57-62 ms, 3 -> 258 req/s p50 470 ms. Raise it (GROUNDCREW_SESSION_CONCURRENCY)
+# 8 -> 186, 4 -> 202, 2 -> 239, 1 -> 245. With shared reads (2026-11-23, full mix, one after another): 1 -> 262 req/s
+# p50 180 ms, 2 -> 289 req/s p50 62 ms, 3 -> 258 req/s p50 470 ms. Raise it (GROUNDCREW_SESSION_CONCURRENCY)
 # when the database is far away and requests spend their time waiting for it rather than computing.
 # Read once per process from the environment / .env like every setting (validated: a bad value stops start-up
 # with the field named), before any app's Settings exist: the slots are per process, not per app.

@@ -4,6 +4,7 @@ read, a request never joins a read that has already started, and a read that fai
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -33,6 +34,13 @@ async def all_slots_taken() -> AsyncIterator[None]:
     finally:
         for _ in range(deps.SESSION_CONCURRENCY):
             slots.release()
+
+
+def run(scenario: Callable[[], Any]) -> Any:
+    """``asyncio.run(scenario())`` on a thread of its own: a loop of its own, whatever else this process runs
+    (in the full suite an earlier test leaves an event loop marked running on the main thread)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(scenario())).result()
 
 
 def _request(app: Any) -> Any:
@@ -65,7 +73,7 @@ def test_identical_waiting_requests_share_one_read_of_the_job_board(app, client,
             return await asyncio.gather(*requests)
 
     with statements_run(engine) as statements:
-        responses = asyncio.run(scenario())
+        responses = run(scenario)
     assert [r.status_code for r in responses] == [200] * 8
     assert len({r.content for r in responses}) == 1
     assert responses[0].json()["total"] == 3
@@ -86,7 +94,7 @@ def test_different_parameters_are_different_reads(app, client, make_user):
             return await asyncio.gather(*requests)
 
     with statements_run(app.state.engine) as statements:
-        first, second = asyncio.run(scenario())
+        first, second = run(scenario)
     assert first.json()["limit"] == 5 and second.json()["limit"] == 6
     assert len([s for s in statements if "FROM job" in s and "count(*) OVER" in s]) == 2
 
@@ -106,7 +114,7 @@ def test_a_request_does_not_join_a_read_that_has_started(app):
         gate.set()
         return await first, await second
 
-    assert asyncio.run(scenario()) == ("old", "new")
+    assert run(scenario) == ("old", "new")
     assert sorted(calls) == ["first", "second"]
 
 
@@ -121,7 +129,7 @@ def test_a_waiting_request_joins_the_read_that_has_not_started(app):
             await asyncio.sleep(0.05)
         return [await first, await second]
 
-    assert asyncio.run(scenario()) == ["answer", "answer"]
+    assert run(scenario) == ["answer", "answer"]
     assert calls == ["first"]
 
 
@@ -138,7 +146,7 @@ def test_a_failed_read_fails_every_request_that_shared_it(app):
             await asyncio.sleep(0.05)
         return await asyncio.gather(*tasks, return_exceptions=True)
 
-    results = asyncio.run(scenario())
+    results = run(scenario)
     assert all(isinstance(r, NotFound) for r in results), results
     assert calls == ["read"]
 
@@ -158,7 +166,7 @@ def test_when_the_reading_request_goes_away_a_waiting_one_reads_itself(app):
             await first
         return await second
 
-    assert asyncio.run(scenario()) == "second's"
+    assert run(scenario) == "second's"
     assert calls == ["second"]
 
 
@@ -174,7 +182,7 @@ def test_each_request_gets_a_response_object_of_its_own(app, client, make_user):
             await asyncio.sleep(0.05)
         return await asyncio.gather(*tasks)
 
-    responses = asyncio.run(scenario())
+    responses = run(scenario)
     assert len({id(r) for r in responses}) == 3
     assert len({id(r.raw_headers) for r in responses}) == 3
     assert all(r.body == b"{}" and r.headers["content-type"] == "application/json" for r in responses)

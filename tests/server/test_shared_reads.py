@@ -37,8 +37,9 @@ async def all_slots_taken() -> AsyncIterator[None]:
 
 
 def run(scenario: Callable[[], Any]) -> Any:
-    """``asyncio.run(scenario())`` on a thread of its own: a loop of its own, whatever else this process runs
-    (in the full suite an earlier test leaves an event loop marked running on the main thread)."""
+    """``asyncio.run(scenario())`` on a thread of its own: a loop of its own, whatever else this process runs (in
+    the full suite the console tests' session-wide Playwright browser keeps its sync API's loop running on the main
+    thread, where asyncio.run refuses)."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(lambda: asyncio.run(scenario())).result()
 

@@ -6,7 +6,7 @@ import asyncio
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -31,31 +31,33 @@ async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
+L = TypeVar("L")
+
+
+def loop_local(registry: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, L], make: Callable[[], L]) -> L:
+    """The running event loop's object in ``registry``, made on first use: limiters, semaphores and futures belong
+    to the loop they were made on (tests and servers may run several loops)."""
+    loop = asyncio.get_running_loop()
+    found = registry.get(loop)
+    if found is None:
+        found = registry[loop] = make()
+    return found
+
+
 _CLOSE_LIMITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
     weakref.WeakKeyDictionary())
+_SESSION_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.Semaphore] = weakref.WeakKeyDictionary()
 
 
 def _close_limiter() -> anyio.CapacityLimiter:
-    """One limiter per event loop (a limiter belongs to the loop it was made on)."""
-    loop = asyncio.get_running_loop()
-    limiter = _CLOSE_LIMITERS.get(loop)
-    if limiter is None:
-        limiter = _CLOSE_LIMITERS[loop] = anyio.CapacityLimiter(64)
-    return limiter
-
-
-_SESSION_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.Semaphore] = weakref.WeakKeyDictionary()
+    return loop_local(_CLOSE_LIMITERS, lambda: anyio.CapacityLimiter(64))
 
 
 def session_slot() -> anyio.Semaphore:
     """The process's database-session slots (``SESSION_CONCURRENCY`` of them, first come first served): every
     request that works with the database holds one, whether through ``SessionDep`` or a shared read
-    (``server.core.shared_reads``). One semaphore per event loop (it belongs to the loop it was made on)."""
-    loop = asyncio.get_running_loop()
-    slots = _SESSION_SLOTS.get(loop)
-    if slots is None:
-        slots = _SESSION_SLOTS[loop] = anyio.Semaphore(SESSION_CONCURRENCY, fast_acquire=True)
-    return slots
+    (``server.core.shared_reads``)."""
+    return loop_local(_SESSION_SLOTS, lambda: anyio.Semaphore(SESSION_CONCURRENCY, fast_acquire=True))
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:

@@ -24,7 +24,7 @@ from fastapi.responses import Response
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from server.core.deps import session_slot
+from server.core.deps import loop_local, session_slot
 
 T = TypeVar("T")
 
@@ -36,14 +36,6 @@ class _Abandoned(Exception):
 #: Per event loop: the answers of the reads that are waiting for a session slot (a read leaves once it starts).
 _WAITING: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[int, Hashable], asyncio.Future[Any]]] = (
     weakref.WeakKeyDictionary())
-
-
-def _waiting() -> dict[tuple[int, Hashable], asyncio.Future[Any]]:
-    loop = asyncio.get_running_loop()
-    waiting = _WAITING.get(loop)
-    if waiting is None:
-        waiting = _WAITING[loop] = {}
-    return waiting
 
 
 def _read_in_thread(engine: Engine, read: Callable[[Session], T]) -> T:
@@ -66,7 +58,7 @@ async def shared_read(request: Request, key: Hashable, read: Callable[[Session],
     for a slot when this request arrived. ``read`` must only read; a Response it returns must be complete (no
     background task)."""
     engine: Engine = request.app.state.engine
-    waiting = _waiting()
+    waiting = loop_local(_WAITING, dict)
     full_key = (id(engine), key)
     while (pending := waiting.get(full_key)) is not None:
         try:

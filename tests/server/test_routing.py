@@ -37,7 +37,28 @@ def test_a_router_knows_the_first_segments_of_its_routes_and_sees_routes_added_l
         return {}
 
     assert other.first_segments() == {"auth", "users"}
-    assert other.matches(_scope("/jobs")) == (Match.NONE, {})
+
+
+def test_a_foreign_path_is_turned_away_without_trying_a_single_route(monkeypatch):
+    """What the router is for: a plain APIRouter tries each of its routes against "/open311/..."."""
+    app = FastAPI()
+    jobs = FeatureRouter(prefix="/jobs")
+
+    @jobs.get("/{job_id}")
+    def job(job_id: int) -> dict:
+        return {"job": job_id}
+
+    app.include_router(jobs)
+    route = jobs.routes[0]
+    tried: list[str] = []
+    original = type(route).matches
+    monkeypatch.setattr(route, "matches", lambda scope: (tried.append(scope["path"]), original(route, scope))[1])
+    client = TestClient(app)
+    assert client.get("/open311/v2/services.json").status_code == 404
+    assert tried == []
+    assert client.get("/jobs/3").json() == {"job": 3}
+    assert "/jobs/3" in tried
+    assert jobs.matches(_scope("/open311/v2/services.json")) == (Match.NONE, {})
 
 
 def test_a_parameter_in_the_first_segment_means_any_path_may_match():

@@ -211,10 +211,11 @@ def _stats(rows: list[dict], key: str) -> dict:
 def run(paths: list[Path], time_limit: float, peer: str | None = None, seed: int = 0,
         engine: str = "groundcrew") -> dict:
     """Solve every instance, print a table row per instance, return the summary."""
-    from routing import check_feasibility, solve
+    from routing import check_feasibility, solve, warm_up
 
     if peer not in (None, "pyvrp"):
         raise ValueError(f"unknown peer {peer!r} (supported: pyvrp)")
+    warm_up()  # as a running server has: the compiled kernels loaded before the first timed solve
     files = _instances([Path(p) for p in paths])
     bks = load_bks([Path(p) for p in paths])
     rows: list[dict] = []

@@ -9,7 +9,7 @@ from .feasibility import Violation, check_feasibility
 from .live import Changes, Insertion, recommend, replan
 from .model import Break, Job, Problem, Technician, TimeWindow, Weights
 from .plan import BreakStop, ObjectiveBreakdown, Plan, Route, SolverStats, Stop, Unassigned
-from .solve import solve
+from .solve import solve, warm_up
 
 __all__ = [
     "Break",
@@ -33,4 +33,5 @@ __all__ = [
     "recommend",
     "replan",
     "solve",
+    "warm_up",
 ]

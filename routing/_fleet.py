@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,6 +89,17 @@ def fleet_model(problem: Problem, jobs: list[int]) -> FleetModel | None:
         ready=np.asarray(ready, dtype=np.int64), due=np.asarray(due, dtype=np.int64),
         service=np.asarray(service, dtype=np.int64), demand=np.asarray(demand, dtype=np.int64),
         capacity=t0.capacity if t0.capacity is not None else 1 << 50)
+
+
+def arc_cost_only(problem: Problem, extra_cost: dict | None) -> bool:
+    """True when the objective is only arc cost plus a fixed cost per technician used: then a search over this
+    model (``_sisr``) optimises exactly what OR-Tools would."""
+    w = problem.weights
+    if extra_cost or w.balance_per_s:
+        return False
+    if w.sla_lateness_per_s and any(j.sla_deadline_s is not None for j in problem.jobs):
+        return False
+    return not (w.continuity and any(j.preferred_technicians for j in problem.jobs))
 
 
 #: Most (route, ejected set, place) rows checked per ejection: ~40 MB of int64 sequences at routes of 50.
@@ -281,12 +293,14 @@ class _Solution:
 
 
 def minimise_routes(fm: FleetModel, routes: list[list[int]], deadline: float, seed: int = 0,
-                    moves: int = 10, retry_s: float | None = None) -> tuple[list[list[int]], dict[str, float]]:
+                    moves: int = 10, retry_s: float | None = None,
+                    on_success: Callable[[list[list[int]]], None] | None = None,
+                    ) -> tuple[list[list[int]], dict[str, float]]:
     """Fewest routes found before ``deadline`` (time.monotonic()), starting from a feasible plan.
 
     ``routes`` and the result are lists of node numbers (1..n) per non-empty route. Each attempt deletes a random
     route; the attempt ends when its pool empties (success: try the next route) or at the deadline (the last
-    successful plan is returned)."""
+    successful plan is returned). ``on_success`` gets each smaller plan the moment it is found."""
     rng = np.random.default_rng(seed)
     best = [list(r) for r in routes if r]
     demand = int(fm.demand.sum())
@@ -322,6 +336,8 @@ def minimise_routes(fm: FleetModel, routes: list[list[int]], deadline: float, se
         best = [r.nodes[1:-1] for r in sol.routes]
         stats["removed"] += 1
         stats["success_at"] = time.monotonic()
+        if on_success is not None:
+            on_success(best)
         if retry_s is not None:
             attempt_end = min(deadline, time.monotonic() + retry_s)
     return best, stats

@@ -21,7 +21,9 @@ LUNCH = Break(duration_s=1800, earliest_start_s=3 * H, latest_end_s=5 * H)
 
 def _kinds(vehicle_fixed: int, *, workers: int = 2, warm: bool = False, seconds: float = 10,
            breaks: bool = False) -> list[str]:
-    techs = [Technician(id=f"t{k}", shift_start_s=0, shift_end_s=8 * H, start_location=0,
+    # Shifts that end a minute apart: technicians not identical, so these are the OR-Tools portfolios (identical
+    # fleets with an arcs-plus-vehicles objective run our SISR: tests/routing/test_sisr.py).
+    techs = [Technician(id=f"t{k}", shift_start_s=0, shift_end_s=8 * H + 60 * k, start_location=0,
                         breaks=[LUNCH] if breaks else []) for k in range(3)]
     jobs = [Job(id=str(i), location=i, duration_s=600, time_windows=[TimeWindow(0, 8 * H)]) for i in (1, 2, 3)]
     problem = Problem(technicians=techs, jobs=jobs, travel_time_s=line_matrix(4),

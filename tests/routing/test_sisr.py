@@ -1,0 +1,142 @@
+"""Our compiled SISR (``routing._sisr``) and the board through which the two workers share smaller fleets: every
+customer kept once and every window met, real Solomon plans improved and accepted by the independent checker, a
+smaller fleet posted by one worker taken up by the other, and SISR chosen only where it optimises the whole
+objective."""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing as mp
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks.solomon import check_exact, exact_distance, read_instance, to_problem
+from routing import Break, Job, Problem, Technician, TimeWindow, Weights, _search, check_feasibility, warm_up
+from routing._fleet import arc_cost_only, feasible, fleet_model
+from routing._search import FleetBoard, Outcome, _first_solution, _sisr_fleet, variants_for
+from routing._sisr import Search
+from routing.solve import build_plan, screen
+from tests.routing.helpers import H, line_matrix
+
+SOLOMON = Path(__file__).resolve().parents[3] / "shared" / "data" / "solomon" / "instances"
+needs_solomon = pytest.mark.skipif(not SOLOMON.is_dir(), reason=f"Solomon data not found at {SOLOMON}")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _kernels():
+    warm_up()  # compiled once per checkout (cached on disk), loaded once per process
+
+
+def _start(name: str):
+    inst = read_instance(SOLOMON / f"{name}.txt")
+    problem = to_problem(inst)
+    jobs, _ = screen(problem)
+    fm = fleet_model(problem, jobs)
+    node = {j: k + 1 for k, j in enumerate(fm.jobs)}
+    start = _first_solution(problem, jobs, None, time.monotonic() + 10)
+    return inst, problem, jobs, fm, [[node[j] for j in r] for r in start if r]
+
+
+@needs_solomon
+def test_sisr_keeps_every_customer_once_meets_every_window_and_improves_a_real_plan():
+    inst, problem, _, fm, start = _start("R101")
+    search = Search(fm, start, len(problem.technicians), problem.weights.vehicle_fixed)
+    first = search.best_cost
+    search.run(time.monotonic() + 1.5, 100_000, 1_000)
+    routes = search.best_routes()
+    assert sorted(x for r in routes for x in r) == list(range(1, fm.end))
+    seqs = np.full((len(routes), max(map(len, routes)) + 2), fm.end)
+    for k, r in enumerate(routes):
+        seqs[k, :len(r) + 1] = [0, *r]
+    assert feasible(fm, seqs).all()
+    assert search.best_cost < first and search.state[4] > 1000  # iterations ran and found a better plan
+    # The cost it reports is what the plan costs: arcs plus the fixed cost per route.
+    arcs = sum(int(fm.cost[a, b]) for r in routes for a, b in zip([0, *r], [*r, fm.end], strict=True))
+    assert search.best_cost == arcs + len(routes) * problem.weights.vehicle_fixed
+    exact = [[fm.jobs[x - 1] + 1 for x in r] for r in routes]
+    assert check_exact(inst, exact) == []
+
+
+def test_a_start_that_misses_a_window_is_refused():
+    techs = [Technician(id="t", shift_start_s=0, shift_end_s=H, start_location=0)]
+    jobs = [Job(id="1", location=1, duration_s=60, time_windows=[TimeWindow(0, 100)]),
+            Job(id="2", location=2, duration_s=60, time_windows=[TimeWindow(0, 100)])]
+    problem = Problem(technicians=techs, jobs=jobs, travel_time_s=line_matrix(3, 90))
+    fm = fleet_model(problem, [0, 1])
+    with pytest.raises(ValueError, match="misses a time window"):
+        Search(fm, [[1, 2]], 1, 0)  # job 2 cannot start before 180
+
+
+def test_the_board_keeps_only_a_smaller_complete_fleet():
+    board = FleetBoard(mp.get_context("fork"), 4, 3)
+    assert board.fewer_than(3) is None
+    assert board.publish([[0, 1], [2, 3], []])
+    assert not board.publish([[0], [1, 2], [3]])  # more routes: refused
+    assert board.fewer_than(2) is None
+    assert board.fewer_than(3) == [[0, 1], [2, 3], []]
+    assert board.publish([[0, 1, 2, 3], [], []])
+    assert board.fewer_than(2) == [[0, 1, 2, 3], [], []]
+
+
+@needs_solomon
+def test_a_worker_takes_up_the_smaller_fleet_the_other_posts(monkeypatch):
+    inst, problem, jobs, _, start = _start("RC101")
+    # A plan with fewer routes than SISR starts from: the first worker's result after a short search.
+    first = _sisr_fleet(problem, jobs, {"kind": "sisr"}, time.monotonic() + 2.0, None)
+    smaller = [r for r in first.routes if r]
+    assert len(smaller) < len(start)
+    board = FleetBoard(mp.get_context("fork"), len(jobs), len(problem.technicians))
+    board.publish(first.routes)
+    monkeypatch.setattr(_search, "_BOARD", board)
+    out = _sisr_fleet(problem, jobs, {"kind": "sisr", "seed": 1}, time.monotonic() + 1.0, None)
+    assert any(p["phase"].startswith(f"adopted {len(smaller)} routes") for p in out.phases)
+    routes = [r for r in out.routes if r]
+    assert len(routes) <= len(smaller)
+    plan = build_plan(problem, out, {})
+    assert check_feasibility(problem, plan) == [] and not plan.unassigned
+    assert exact_distance(inst, [[j + 1 for j in r] for r in routes]) > 0
+
+
+@needs_solomon
+def test_the_ejection_variant_posts_each_smaller_fleet(monkeypatch):
+    _, problem, jobs, _, start = _start("RC101")
+    board = FleetBoard(mp.get_context("fork"), len(jobs), len(problem.technicians))
+    monkeypatch.setattr(_search, "_BOARD", board)
+    out = _sisr_fleet(problem, jobs, _search.SISR_PORTFOLIO[1], time.monotonic() + 4.0, None, eject=True)
+    names = [p["phase"] for p in out.phases]
+    assert names[:3] == ["or-tools first solution", "sisr", names[2]] and names[2].startswith("ejection pool")
+    posted = board.fewer_than(len(start))
+    assert posted is not None and sum(map(len, posted)) == len(jobs)
+    assert sum(1 for r in out.routes if r) <= sum(1 for r in posted if r)
+
+
+def _problem(*, breaks: bool = False, sla: bool = False, vehicle_fixed: int = 10**6) -> Problem:
+    techs = [Technician(id=f"t{k}", shift_start_s=0, shift_end_s=8 * H, start_location=0,
+                        breaks=[Break(1800, 3 * H, 5 * H)] if breaks else []) for k in range(3)]
+    jobs = [Job(id=str(i), location=i, duration_s=600, time_windows=[TimeWindow(0, 8 * H)],
+                sla_deadline_s=2 * H if sla else None) for i in (1, 2, 3)]
+    return Problem(technicians=techs, jobs=jobs, travel_time_s=line_matrix(4),
+                   weights=dataclasses.replace(Weights(), vehicle_fixed=vehicle_fixed))
+
+
+def test_sisr_runs_only_where_it_optimises_the_whole_objective():
+    assert [v["kind"] for v in variants_for(_problem(), 0, 2, False, 10)] == ["sisr", "eject"]
+    assert [v["kind"] for v in variants_for(_problem(), 0, 2, False, 2)] == ["sisr", "sisr"]  # no time to eject
+    assert [v["kind"] for v in variants_for(_problem(breaks=True), 0, 2, False, 10)] == ["squeeze", "eject"]
+    sla = _problem(sla=True)
+    assert not arc_cost_only(sla, None)
+    assert [v["kind"] for v in variants_for(sla, 0, 2, False, 10)] == ["squeeze", "eject"]
+    assert not arc_cost_only(_problem(), {(0, 0): 5})
+    assert [v["kind"] for v in variants_for(_problem(), 0, 2, True, 10)] == ["ils", "gls"]  # warm start
+
+
+def test_a_tiny_problem_is_solved_exactly_by_the_sisr_path():
+    problem = _problem()
+    out = _sisr_fleet(problem, [0, 1, 2], {"kind": "sisr"}, time.monotonic() + 0.3, None)
+    # One technician (each costs 10**6) driving out to place 3 and back: 6 units of 600 s, whatever the order.
+    assert isinstance(out, Outcome) and len([r for r in out.routes if r]) == 1
+    assert out.cost == 10**6 + 6 * 600
+    assert check_feasibility(problem, build_plan(problem, out, {})) == []

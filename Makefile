@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 EXTRAS := dev,postgres,scale,mobile
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: run test install system-deps lint clean console
+.PHONY: run test install kernels system-deps lint clean console
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,12 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-install: $(STAMP)
+# The optimizer's compiled search kernels (numba), compiled once and cached on disk beside their source (~30 s the
+# first time; recompiled only when routing/_sisr.py or routing/_day_sisr.py change).
+kernels: $(STAMP)
+	$(BIN)/python -c "import routing; routing.warm_up()"
+
+install: $(STAMP) kernels
 
 system-deps:
 	@bash scripts/system-deps.sh

@@ -62,6 +62,20 @@ def _refresh(r, routes, lens, early, late, load, dist, travel, cost, ready, due,
 
 
 @nb.njit(cache=True)
+def ruin_size(lens):
+    """SISR's ruin for this solution: the longest string to remove from one route (``L_MAX`` or the mean route
+    length) and how many strings, drawn so that about ``C_BAR`` customers go in all."""
+    used = 0
+    total = 0
+    for r in range(len(lens)):
+        if lens[r] > 0:
+            used += 1
+            total += lens[r]
+    ls_max = min(L_MAX, total / max(1, used))
+    return ls_max, int(np.random.random() * (4.0 * C_BAR / (1.0 + ls_max) - 1.0)) + 1
+
+
+@nb.njit(cache=True)
 def _total(lens, dist, fixed):
     t = 0
     for r in range(len(lens)):
@@ -105,16 +119,8 @@ def sisr_batch(iterations, temp_from, temp_to, fixed, capacity, travel, cost, re
     for it in range(iterations):
         temp = temp_from * (temp_to / temp_from) ** (it / max(1, iterations))
         # --- ruin: strings of customers adjacent to a random seed, from different routes
-        used = 0
-        total_len = 0
-        for r in range(n_routes):
-            ruined[r] = False
-            if w_lens[r] > 0:
-                used += 1
-                total_len += w_lens[r]
-        ls_max = min(L_MAX, total_len / max(1, used))
-        ks_max = 4.0 * C_BAR / (1.0 + ls_max) - 1.0
-        ks = int(np.random.random() * ks_max) + 1
+        ruined[:] = False
+        ls_max, ks = ruin_size(w_lens)
         seed = np.random.randint(1, n + 1)
         n_rem = 0
         strings = 0
@@ -313,25 +319,35 @@ class Search:
 
     def run(self, deadline: float, temp_from: float, temp_to: float,
             between: Callable[[], bool] | None = None) -> None:
-        """Iterate until ``deadline`` (time.monotonic()) in batches of about 20 ms, the temperature falling
-        geometrically from ``temp_from`` to ``temp_to`` over the whole span; ``between()`` runs between batches
-        and stops the search when it returns True."""
+        """Iterate until ``deadline`` (time.monotonic()), the temperature falling geometrically from ``temp_from`` to
+        ``temp_to``; ``between()`` runs between batches and stops the search when it returns True."""
         fm = self.fm
-        t_start = time.monotonic()
-        span = max(1e-3, deadline - t_start)
-        batch, per_iter = 50, 0.0
-        while True:
-            now = time.monotonic()
-            if now >= deadline or (between is not None and between()):
-                return
-            if per_iter:
-                batch = max(10, int(min(0.02, deadline - now) / per_iter))
-            f0 = (now - t_start) / span
-            f1 = min(1.0, f0 + batch * per_iter / span) if per_iter else f0
-            sisr_batch(batch, temp_from * (temp_to / temp_from) ** f0, temp_from * (temp_to / temp_from) ** f1,
-                       self.fixed, fm.capacity, self.travel, self.cost, fm.ready, fm.due, fm.service, fm.demand,
-                       self.adj, *self.arrays, *self.work, *self.best, self.state)
-            per_iter = max(1e-7, (time.monotonic() - now) / batch)
+
+        def batch(iterations: int, t0: float, t1: float) -> None:
+            sisr_batch(iterations, t0, t1, self.fixed, fm.capacity, self.travel, self.cost, fm.ready, fm.due,
+                       fm.service, fm.demand, self.adj, *self.arrays, *self.work, *self.best, self.state)
+
+        run_batches(batch, deadline, temp_from, temp_to, between)
+
+
+def run_batches(batch: Callable[[int, float, float], None], deadline: float, temp_from: float, temp_to: float,
+                between: Callable[[], bool] | None = None, seconds: float = 0.02) -> None:
+    """Call ``batch(iterations, temperature at its start, at its end)`` until ``deadline``, each call about
+    ``seconds`` long (sized from the last one), on one geometric cooling schedule over the whole span; stop early when
+    ``between()`` returns True."""
+    t_start = time.monotonic()
+    span = max(1e-3, deadline - t_start)
+    iterations, per_iter = 10, 0.0
+    while True:
+        now = time.monotonic()
+        if now >= deadline or (between is not None and between()):
+            return
+        if per_iter:
+            iterations = max(5, int(min(seconds, deadline - now) / per_iter))
+        f0 = (now - t_start) / span
+        f1 = min(1.0, f0 + iterations * per_iter / span) if per_iter else f0
+        batch(iterations, temp_from * (temp_to / temp_from) ** f0, temp_from * (temp_to / temp_from) ** f1)
+        per_iter = max(1e-7, (time.monotonic() - now) / iterations)
 
 
 def warm_up() -> None:

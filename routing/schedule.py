@@ -29,13 +29,14 @@ def window_start(job: Job, t: int) -> int | None:
     return None
 
 
-def _arrive(depart: int, travel: int, brk: tuple[int, int] | None) -> int:
-    """Arrival when leaving at ``depart``; a break (start, end) in between interrupts the drive."""
-    if brk is None:
-        return depart + travel
-    bs, be = brk
-    before = min(travel, max(0, bs - depart))
-    return be + travel - before
+def _arrive(depart: int, travel: int, brks: list[tuple[int, int]]) -> int:
+    """Arrival when leaving at ``depart``; the breaks (start, end) in between, in order, interrupt the drive (as
+    ``simulate`` takes them: the drive goes on until each break starts)."""
+    t = depart
+    for bs, be in brks:
+        travel -= min(travel, max(0, bs - t))
+        t = be
+    return t + travel
 
 
 class Infeasible(Exception):
@@ -121,7 +122,7 @@ def timeline(
         job = problem.job(jid)
         travel = int(tt[loc, job.location])
         dist = int(dm[loc, job.location]) if dm is not None else 0
-        in_gap = next(((bs, be) for bs, be in brks if bs >= prev_end and be <= s), None)
+        in_gap = [(bs, be) for bs, be in brks if bs >= prev_end and be <= s]
         arrive = _arrive(prev_end, travel, in_gap)
         end = s + problem.service_s(job, tech)
         late = max(0, s - job.sla_deadline_s) if job.sla_deadline_s is not None else 0
@@ -131,8 +132,7 @@ def timeline(
         prev_end, loc = end, job.location
     travel = int(tt[loc, tech.end_loc])
     dist = int(dm[loc, tech.end_loc]) if dm is not None else 0
-    in_gap = next(((bs, be) for bs, be in brks if bs >= prev_end), None)
-    end_s = _arrive(prev_end, travel, in_gap)
+    end_s = _arrive(prev_end, travel, [(bs, be) for bs, be in brks if bs >= prev_end])
     if not job_ids:
         end_s = start_s
     travel_total += travel if job_ids else 0

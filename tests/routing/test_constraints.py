@@ -178,3 +178,14 @@ def test_break_before_a_late_first_job_keeps_the_day_consistent():
     r = solved(p).routes[0]  # solved() asserts the independent checker finds nothing
     (b,) = r.breaks
     assert (r.start_s <= b.start_s and b.end_s <= r.stops[0].start_s) or b.start_s >= r.stops[0].end_s
+
+
+def test_two_breaks_on_the_drive_home_both_delay_the_return():
+    # One job done by 08:40; both breaks must be taken after it, on the 100 min drive home (ends at 10 units).
+    breaks = [Break(1800, 9 * H, 10 * H), Break(900, 10 * H, 11 * H)]
+    p = Problem([tech("A", loc=0, end=13 * H, end_location=10, breaks=breaks)], [job("J1", 0, dur=2400)], M)
+    plan = solved(p)
+    route = plan.routes[0]
+    assert [(b.start_s, b.end_s) for b in route.breaks] == [(9 * H, 9 * H + 1800), (10 * H, 10 * H + 900)]
+    # Driving 08:40-09:00 and 09:30-10:00 (50 min), the rest after the second break: home at 11:05.
+    assert route.end_s == 10 * H + 900 + (100 - 50) * 60

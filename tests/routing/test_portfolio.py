@@ -1,7 +1,8 @@
 """Which search trajectories run on the two cores: when every vehicle costs (fewest vehicles first) and the
 budget allows, both squeeze the fleet (pure ILS rarely reached the best-known fleet); otherwise ILS and a
 squeeze, or, on a day with breaks, ILS and a search that first leaves the breaks out; with a warm start, ILS beside
-guided local search continuing from the given plan."""
+guided local search continuing from the given plan. A day our compiled SISR models (``_day_sisr``) runs two SISR
+searches instead."""
 
 from __future__ import annotations
 
@@ -20,15 +21,23 @@ LUNCH = Break(duration_s=1800, earliest_start_s=3 * H, latest_end_s=5 * H)
 
 
 def _kinds(vehicle_fixed: int, *, workers: int = 2, warm: bool = False, seconds: float = 10,
-           breaks: bool = False) -> list[str]:
+           breaks: bool = False, balance: int = 1) -> list[str]:
     # Shifts that end a minute apart: technicians not identical, so these are the OR-Tools portfolios (identical
     # fleets with an arcs-plus-vehicles objective run our SISR: tests/routing/test_sisr.py).
     techs = [Technician(id=f"t{k}", shift_start_s=0, shift_end_s=8 * H + 60 * k, start_location=0,
                         breaks=[LUNCH] if breaks else []) for k in range(3)]
     jobs = [Job(id=str(i), location=i, duration_s=600, time_windows=[TimeWindow(0, 8 * H)]) for i in (1, 2, 3)]
     problem = Problem(technicians=techs, jobs=jobs, travel_time_s=line_matrix(4),
-                      weights=dataclasses.replace(Weights(), vehicle_fixed=vehicle_fixed))
+                      weights=dataclasses.replace(Weights(), vehicle_fixed=vehicle_fixed, balance_per_s=balance))
     return [v["kind"] for v in variants_for(problem, 0, workers, warm, seconds)]
+
+
+def test_a_day_our_sisr_models_runs_it_on_both_cores():
+    # Workload balance (``balance_per_s``, a span cost) is what keeps the other tests here on the OR-Tools portfolios.
+    assert _kinds(DAY, balance=0) == ["day_sisr", "day_sisr"]
+    assert _kinds(DAY, balance=0, breaks=True) == ["day_sisr", "day_sisr"]
+    assert _kinds(DAY, balance=0, workers=1) == ["day_sisr"]
+    assert _kinds(DAY, balance=0, warm=True) == ["ils", "gls"]  # a warm start continues the given plan
 
 
 def test_two_squeezes_when_vehicles_cost_and_there_is_time_else_ils_and_a_squeeze():

@@ -1,0 +1,372 @@
+"""SISR for a field-service day: skills, each technician's own home, shift, overtime and breaks, jobs with several
+windows, soft SLA deadlines and priority drop penalties — compiled with numba.
+
+Why: on a day with lunch breaks OR-Tools' local search is slow (each move re-checks the break intervals), so within
+10 s its metaheuristics hardly run. Here every candidate route is checked by a compiled copy of
+``schedule.simulate`` (earliest starts, breaks taken as late as still allowed), which is exactly how the plan
+builder times a route, so every plan found is feasible as built. Routes of a day are short (~8 jobs), so checking a
+whole route per candidate place costs little. Objective as ``schedule.evaluate``: arc cost, overtime, SLA lateness
+weighted by priority, continuity misses, a fixed cost per technician used, plus ``_ortools.drop_penalties`` for
+jobs left out.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numba as nb
+import numpy as np
+
+from . import _ortools
+from ._sisr import ruin_size, run_batches
+from .model import Problem
+from .schedule import usable_breaks
+
+INF = np.int64(1) << 62
+BLINK = 0.01
+
+
+@nb.njit(cache=True)
+def _window_start(j, t, nwin, win_start, win_end):
+    for k in range(nwin[j]):
+        if t <= win_end[j, k]:
+            return max(t, win_start[j, k])
+    return -1
+
+
+@nb.njit(cache=True)
+def _take_break(t, trav, early, late, dur):
+    """Take a break now (or at its earliest start): the drive of ``trav`` goes on until then. Returns (time after the
+    break, drive left), or (-1, 0) when its latest start has passed."""
+    bs = max(t, early)
+    if bs > late:
+        return -1, 0
+    return bs + dur, trav - min(trav, bs - t)
+
+
+@nb.njit(cache=True)
+def route_cost(v, seq, m, d):
+    """Cost of technician v doing seq[:m] (as ``schedule.simulate`` times it), or -1 when infeasible."""
+    (travel, arc, loc, service, nwin, win_start, win_end, sla, sla_w, extra, demand, capacity, avail, depart,
+     end_loc, shift_end, max_end, ot_w, fixed, nbrk, b_dur, b_early, b_late) = d
+    if m == 0:
+        return 0
+    t = avail[v]
+    here = depart[v]
+    pb = 0
+    cost = fixed
+    load = 0
+    for k in range(m):
+        j = seq[k]
+        load += demand[j]
+        dur = service[v, j]
+        trav = travel[here, loc[j]]
+        while pb < nbrk[v]:
+            s = _window_start(j, t + trav, nwin, win_start, win_end)
+            if s >= 0 and max(s + dur, b_early[v, pb]) <= b_late[v, pb]:
+                break  # the break can still come after this job
+            t, trav = _take_break(t, trav, b_early[v, pb], b_late[v, pb], b_dur[v, pb])
+            if t < 0:
+                return -1
+            pb += 1
+        s = _window_start(j, t + trav, nwin, win_start, win_end)
+        if s < 0:
+            return -1
+        if sla[j] >= 0 and s > sla[j]:
+            cost += sla_w[j] * (s - sla[j])
+        cost += arc[here, loc[j]] + extra[v, j]
+        t = s + dur
+        here = loc[j]
+    if load > capacity[v]:
+        return -1
+    trav = travel[here, end_loc[v]]
+    while pb < nbrk[v]:
+        t, trav = _take_break(t, trav, b_early[v, pb], b_late[v, pb], b_dur[v, pb])
+        if t < 0:
+            return -1
+        pb += 1
+    end = t + trav
+    if end > max_end[v]:
+        return -1
+    cost += arc[here, end_loc[v]]
+    if end > shift_end[v]:
+        cost += ot_w[v] * (end - shift_end[v])
+    return cost
+
+
+@nb.njit(cache=True)
+def _insert_all(rem, n_rem, routes, lens, rcost, unassigned, allowed, penalty, d, buf, blink):
+    """Cheapest feasible insertion of each job in rem[:n_rem] (in that order); jobs that fit nowhere stay out."""
+    n_v = routes.shape[0]
+    for oi in range(n_rem):
+        j = rem[oi]
+        best = INF
+        bv = -1
+        bp = -1
+        for v in range(n_v):
+            if not allowed[v, j]:
+                continue
+            m = lens[v]
+            for p in range(m + 1):
+                if blink and np.random.random() < BLINK:
+                    continue
+                for q in range(p):
+                    buf[q] = routes[v, q]
+                buf[p] = j
+                for q in range(p, m):
+                    buf[q + 1] = routes[v, q]
+                c = route_cost(v, buf, m + 1, d)
+                if c < 0:
+                    continue
+                delta = c - rcost[v]
+                if delta < best:
+                    best = delta
+                    bv = v
+                    bp = p
+        if bv < 0:
+            unassigned[j] = True
+            continue
+        m = lens[bv]
+        for q in range(m, bp, -1):
+            routes[bv, q] = routes[bv, q - 1]
+        routes[bv, bp] = j
+        lens[bv] = m + 1
+        rcost[bv] += best
+        unassigned[j] = False
+
+
+@nb.njit(cache=True)
+def _total(rcost, unassigned, penalty):
+    t = 0
+    for v in range(len(rcost)):
+        t += rcost[v]
+    for j in range(len(unassigned)):
+        if unassigned[j]:
+            t += penalty[j]
+    return t
+
+
+@nb.njit(cache=True)
+def construct(routes, lens, rcost, unassigned, allowed, penalty, priority, d):
+    n = len(unassigned)
+    order = np.argsort(-priority * 1_000_000 + np.arange(n))
+    rem = np.empty(n, dtype=np.int64)
+    for k in range(n):
+        rem[k] = order[k]
+    buf = np.empty(n + 1, dtype=np.int64)
+    _insert_all(rem, n, routes, lens, rcost, unassigned, allowed, penalty, d, buf, False)
+
+
+@nb.njit(cache=True)
+def sisr_batch(iterations, temp_from, temp_to, routes, lens, rcost, unassigned, b_routes, b_lens, b_unassigned,
+               allowed, penalty, priority, adj, d, state):
+    """SISR iterations on (routes, lens, rcost, unassigned); best kept in b_*; state = [current, best, iterations]."""
+    n_v = routes.shape[0]
+    n = len(unassigned)
+    w_routes = routes.copy()
+    w_lens = lens.copy()
+    w_rcost = rcost.copy()
+    w_un = unassigned.copy()
+    rem = np.empty(n, dtype=np.int64)
+    removed = np.zeros(n, dtype=np.bool_)
+    ruined = np.zeros(n_v, dtype=np.bool_)
+    route_of = np.full(n, -1, dtype=np.int64)
+    keys = np.empty(n, dtype=np.float64)
+    buf = np.empty(n + 1, dtype=np.int64)
+    sla_of = d[7]
+    cur = state[0]
+    for it in range(iterations):
+        temp = temp_from * (temp_to / temp_from) ** (it / max(1, iterations))
+        route_of[:] = -1
+        ruined[:] = False
+        for v in range(n_v):
+            for q in range(w_lens[v]):
+                route_of[w_routes[v, q]] = v
+        n_rem = 0
+        for j in range(n):  # jobs left out are retried every time
+            if w_un[j]:
+                rem[n_rem] = j
+                n_rem += 1
+                removed[j] = True
+        ls_max, ks = ruin_size(w_lens)
+        seed = np.random.randint(0, n)
+        strings = 0
+        for k in range(n):
+            if strings >= ks:
+                break
+            c = adj[seed, k]
+            v = route_of[c]
+            if removed[c] or v < 0 or ruined[v]:
+                continue
+            m = w_lens[v]
+            ln = int(np.random.random() * min(float(m), ls_max)) + 1
+            p = 0
+            while w_routes[v, p] != c:
+                p += 1
+            lo = max(0, p - ln + 1)
+            hi = min(p, m - ln)
+            s = lo + np.random.randint(0, hi - lo + 1)
+            for q in range(s, s + ln):
+                x = w_routes[v, q]
+                removed[x] = True
+                rem[n_rem] = x
+                n_rem += 1
+            jq = 0
+            for q in range(m):
+                x = w_routes[v, q]
+                if not removed[x]:
+                    w_routes[v, jq] = x
+                    jq += 1
+            w_lens[v] = jq
+            w_rcost[v] = route_cost(v, w_routes[v], jq, d)
+            ruined[v] = True
+            strings += 1
+        feasible = True
+        for v in range(n_v):
+            if ruined[v] and w_rcost[v] < 0:  # removing a job broke the route (a break no longer fits)
+                feasible = False
+        if feasible:
+            u = np.random.random() * 10.0
+            for i in range(n_rem):  # random order, or highest priority first, or earliest deadline first
+                x = rem[i]
+                if u < 4.0:
+                    keys[i] = np.random.random()
+                elif u < 8.0:
+                    keys[i] = -priority[x] + 0.5 * np.random.random()
+                else:
+                    keys[i] = float(sla_of[x]) + np.random.random()
+            order = np.argsort(keys[:n_rem])
+            tmp = np.empty(n_rem, dtype=np.int64)
+            for i in range(n_rem):
+                tmp[i] = rem[order[i]]
+                removed[tmp[i]] = False
+            _insert_all(tmp, n_rem, w_routes, w_lens, w_rcost, w_un, allowed, penalty, d, buf, True)
+            for v in range(n_v):
+                ruined[v] = True  # insertions may touch any route: copy all back (routes are few)
+        else:
+            for i in range(n_rem):
+                removed[rem[i]] = False
+        new = _total(w_rcost, w_un, penalty) if feasible else INF
+        if feasible and new < cur - temp * math.log(np.random.random()):
+            cur = new
+            routes[:, :] = w_routes
+            lens[:] = w_lens
+            rcost[:] = w_rcost
+            unassigned[:] = w_un
+            if cur < state[1]:
+                state[1] = cur
+                b_routes[:, :] = routes
+                b_lens[:] = lens
+                b_unassigned[:] = unassigned
+        else:
+            w_routes[:, :] = routes
+            w_lens[:] = lens
+            w_rcost[:] = rcost
+            w_un[:] = unassigned
+    state[0] = cur
+    state[2] += iterations
+
+
+class DaySearch:
+    """SISR over a field-service day: build arrays, construct, run until a deadline, read the best routes."""
+
+    def __init__(self, problem: Problem, jobs: list[int], extra_cost: dict | None = None, seed: int = 0) -> None:
+        p, w = problem, problem.weights
+        techs = p.technicians
+        nv, nj = len(techs), len(jobs)
+        self.jobs = list(jobs)
+        job_objs = [p.jobs[j] for j in jobs]
+        tt = np.asarray(p.travel_time_s, dtype=np.int64)
+        arc = w.travel_per_s * tt
+        if w.distance_per_m and p.distance_m is not None:
+            arc = arc + w.distance_per_m * np.asarray(p.distance_m, dtype=np.int64)
+        max_w = max([1, *(len(j.time_windows) for j in job_objs)])
+        nwin = np.ones(nj, np.int64)
+        ws = np.zeros((nj, max_w), np.int64)
+        we = np.full((nj, max_w), INF, np.int64)
+        for k, job in enumerate(job_objs):
+            if job.time_windows:
+                nwin[k] = len(job.time_windows)
+                for q, tw in enumerate(job.time_windows):
+                    ws[k, q], we[k, q] = tw.start_s, tw.end_s
+        sla = np.array([j.sla_deadline_s if j.sla_deadline_s is not None else -1 for j in job_objs], np.int64)
+        sla_w = np.array([w.sla_lateness_per_s * j.priority for j in job_objs], np.int64)
+        service = np.array([[p.service_s(job, t) for job in job_objs] for t in techs], np.int64).reshape(nv, nj)
+        tech_pos = {t.id: v for v, t in enumerate(techs)}
+        extra = np.zeros((nv, nj), np.int64)
+        allowed = np.zeros((nv, nj), np.bool_)
+        for k, job in enumerate(job_objs):
+            if job.preferred_technicians and w.continuity:
+                pref = {tech_pos[i] for i in job.preferred_technicians}
+                extra[[v for v in range(nv) if v not in pref], k] += w.continuity
+            for v, t in enumerate(techs):
+                allowed[v, k] = p.can_do(t, job) and job.pinned_technician in (None, t.id)
+        for (v, j), c in (extra_cost or {}).items():
+            if j in jobs:
+                extra[v, jobs.index(j)] += c
+        brks = [usable_breaks(t) for t in techs]
+        nb_max = max([1, *map(len, brks)])
+        b_dur = np.zeros((nv, nb_max), np.int64)
+        b_early = np.zeros((nv, nb_max), np.int64)
+        b_late = np.zeros((nv, nb_max), np.int64)
+        for v, bl in enumerate(brks):
+            for q, b in enumerate(bl):
+                b_dur[v, q], b_early[v, q], b_late[v, q] = b.duration_s, b.earliest_start_s, b.latest_start_s
+        self.d = (tt, arc.astype(np.int64), np.array([j.location for j in job_objs], np.int64), service, nwin, ws, we,
+                  sla, sla_w, extra, np.array([j.demand for j in job_objs], np.int64),
+                  np.array([t.capacity if t.capacity is not None else INF for t in techs], np.int64),
+                  np.array([t.available_from_s for t in techs], np.int64),
+                  np.array([t.depart_loc for t in techs], np.int64), np.array([t.end_loc for t in techs], np.int64),
+                  np.array([t.shift_end_s for t in techs], np.int64),
+                  np.array([t.shift_end_s + t.max_overtime_s for t in techs], np.int64),
+                  np.array([round(w.overtime_per_s * t.overtime_cost_factor) for t in techs], np.int64),
+                  np.int64(w.vehicle_fixed), np.array(list(map(len, brks)), np.int64), b_dur, b_early, b_late)
+        self.allowed = allowed
+        max_arc = int(arc.max()) if arc.size else 0
+        self.penalty = np.array(_ortools.drop_penalties(p, jobs, max_arc + int(extra.max(initial=0))), np.int64)
+        self.priority = np.array([11 if j.must_serve else j.priority for j in job_objs], np.int64)
+        locs = self.d[2]
+        near = tt[np.ix_(locs, locs)] + tt[np.ix_(locs, locs)].T
+        self.adj = np.argsort(near, axis=1, kind="stable").astype(np.int64)
+        self.routes = np.zeros((nv, nj + 1), np.int64)
+        self.lens = np.zeros(nv, np.int64)
+        self.rcost = np.zeros(nv, np.int64)
+        self.unassigned = np.ones(nj, np.bool_)
+        np.random.seed(seed)
+        _seed(seed)
+        construct(self.routes, self.lens, self.rcost, self.unassigned, allowed, self.penalty, self.priority, self.d)
+        total = _total(self.rcost, self.unassigned, self.penalty)
+        self.state = np.array([total, total, 0], np.int64)
+        self.b_routes, self.b_lens, self.b_unassigned = self.routes.copy(), self.lens.copy(), self.unassigned.copy()
+
+    @property
+    def best_cost(self) -> int:
+        return int(self.state[1])
+
+    def best_routes(self) -> list[list[int]]:
+        """Problem job indices per technician."""
+        return [[self.jobs[x] for x in self.b_routes[v, :self.b_lens[v]]] for v in range(len(self.b_lens))]
+
+    def run(self, deadline: float, temp_from: float, temp_to: float) -> None:
+        """Iterate until ``deadline`` (time.monotonic()), cooling geometrically from ``temp_from`` to ``temp_to``."""
+
+        def batch(iterations: int, t0: float, t1: float) -> None:
+            sisr_batch(iterations, t0, t1, self.routes, self.lens, self.rcost, self.unassigned, self.b_routes,
+                       self.b_lens, self.b_unassigned, self.allowed, self.penalty, self.priority, self.adj, self.d,
+                       self.state)
+
+        run_batches(batch, deadline, temp_from, temp_to, seconds=0.05)
+
+
+@nb.njit(cache=True)
+def _seed(s):
+    np.random.seed(s)
+
+
+def warm_up() -> None:
+    """Load (first time ever: compile, then cached on disk) the kernels on a one-job day."""
+    from .model import Job, Technician
+
+    problem = Problem([Technician("t", 0, 100, 0)], [Job("j", 1, 1)], np.array([[0, 1], [1, 0]]))
+    DaySearch(problem, [0]).run(time.monotonic() + 0.001, 1.0, 0.1)

@@ -1,0 +1,98 @@
+"""Our compiled SISR for a field-service day (``routing._day_sisr``): its route check is ``schedule.simulate`` and
+its cost is ``schedule.evaluate``, exactly, on random routes of a day with breaks, several windows, SLA deadlines,
+overtime and continuity; its plans pass the independent checker; and where it does not model a day, OR-Tools runs.
+(The per-constraint cases in test_constraints.py run through it too: ``solve(..., workers=1)`` on those days.)"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from routing import Break, Job, Plan, Problem, Technician, TimeWindow, Weights, check_feasibility, warm_up
+from routing._day_sisr import DaySearch, route_cost
+from routing._search import _day_sisr, _day_sisr_applies
+from routing.schedule import Infeasible, evaluate, simulate, timeline
+from routing.solve import build_plan, screen
+from tests.routing.helpers import H
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _kernels():
+    warm_up()
+
+
+def _day(seed: int = 0) -> Problem:
+    rng = np.random.default_rng(seed)
+    n_loc = 20
+    xy = rng.uniform(0, 1, (n_loc, 2))
+    travel = np.rint(np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1)) * 3600).astype(np.int64)
+    techs = [
+        Technician("A", 8 * H, 17 * H, 0, skills={"gas": 2, "elec": 1}, max_overtime_s=H,
+                   breaks=[Break(1800, 11 * H + 1800, 14 * H)]),
+        Technician("B", 8 * H, 16 * H, 1, end_location=2, skills={"gas": 1}, max_overtime_s=1800,
+                   overtime_cost_factor=2.0, breaks=[Break(1800, 12 * H, 13 * H + 1800), Break(900, 15 * H, 16 * H)]),
+        Technician("C", 9 * H, 17 * H, 3, skills={"elec": 3}, busy_until_s=10 * H, current_location=4),
+    ]
+    jobs = []
+    for i in range(14):
+        r = rng.random()
+        windows = ([TimeWindow(8 * H, 12 * H)] if r < 0.3 else
+                   [TimeWindow(8 * H, 10 * H), TimeWindow(14 * H, 16 * H)] if r < 0.5 else [])
+        prio = int(rng.integers(1, 11))
+        jobs.append(Job(f"J{i}", int(rng.integers(5, n_loc)), int(rng.integers(2, 7)) * 600, time_windows=windows,
+                        required_skills={str(rng.choice(["gas", "elec"])): 1}, priority=prio,
+                        sla_deadline_s=9 * H + int(rng.integers(0, 6)) * H if prio >= 6 else None,
+                        preferred_technicians=["A"] if i % 4 == 0 else [],
+                        scale_duration_by_skill=i % 3 == 0))
+    return Problem(techs, jobs, travel, weights=Weights(vehicle_fixed=500))
+
+
+def test_the_route_check_and_cost_are_simulate_and_evaluate_exactly():
+    problem = _day()
+    search = DaySearch(problem, list(range(len(problem.jobs))))
+    rng = np.random.default_rng(1)
+    checked = {"feasible": 0, "infeasible": 0}
+    for _ in range(400):
+        v = int(rng.integers(len(problem.technicians)))
+        tech = problem.technicians[v]
+        able = [k for k, j in enumerate(problem.jobs) if problem.can_do(tech, j)]
+        seq = [int(x) for x in rng.permutation(able)[:int(rng.integers(0, 6))]]
+        cost = route_cost(v, np.asarray([*seq, 0], dtype=np.int64), len(seq), search.d)
+        ids = [problem.jobs[k].id for k in seq]
+        try:
+            simulate(problem, tech, ids)
+        except Infeasible:
+            assert cost == -1, ids
+            checked["infeasible"] += 1
+            continue
+        routes = [timeline(problem, t, ids if t is tech else []) for t in problem.technicians]
+        assert cost == evaluate(problem, Plan(routes=routes, unassigned=[])).cost, ids
+        checked["feasible"] += 1
+    assert min(checked.values()) > 40  # both kinds of route were really compared
+
+
+def test_a_day_search_gives_a_feasible_plan_costing_what_it_reports():
+    problem = _day(2)
+    jobs, reasons = screen(problem)
+    out = _day_sisr(problem, jobs, {"kind": "day_sisr"}, time.monotonic() + 1.0, None)
+    assert out.phases[-1]["phase"] == "sisr" and out.phases[-1]["iterations"] > 100
+    assert out.phases[-1]["cost"] <= out.phases[0]["cost"]  # never worse than its construction
+    plan = build_plan(problem, out, reasons)
+    assert check_feasibility(problem, plan) == []
+    penalties = DaySearch(problem, jobs).penalty
+    left_out = {problem.jobs[j].id for j in jobs} - {s.job_id for r in plan.routes for s in r.stops}
+    assert out.cost == plan.objective.cost + sum(int(penalties[jobs.index(problem.jobs.index(problem.job(i)))])
+                                                 for i in left_out)
+
+
+def test_what_it_does_not_model_goes_to_or_tools():
+    problem = _day()
+    assert _day_sisr_applies(problem, None)
+    assert not _day_sisr_applies(problem, {(0, 1): 600})  # a warm start's disruption cost
+    problem.jobs[0].in_progress, problem.jobs[0].pinned_technician = True, "A"
+    assert not _day_sisr_applies(problem, None)
+    jobs, _ = screen(problem)
+    out = _day_sisr(problem, jobs, {"kind": "day_sisr"}, time.monotonic() + 1.0, None)
+    assert out.status != "sisr" and out.routes[0][0] == 0  # OR-Tools, the job in progress first

@@ -19,7 +19,7 @@ import numba as nb
 import numpy as np
 
 from . import _ortools
-from ._sisr import ruin_size, run_batches
+from ._sisr import ruin_size, run_batches, seed_kernels
 from .model import Problem
 from .schedule import usable_breaks
 
@@ -96,7 +96,7 @@ def route_cost(v, seq, m, d):
 
 
 @nb.njit(cache=True)
-def _insert_all(rem, n_rem, routes, lens, rcost, unassigned, allowed, penalty, d, buf, blink):
+def _insert_all(rem, n_rem, routes, lens, rcost, unassigned, allowed, d, buf, blink):
     """Cheapest feasible insertion of each job in rem[:n_rem] (in that order); jobs that fit nowhere stay out."""
     n_v = routes.shape[0]
     for oi in range(n_rem):
@@ -148,20 +148,22 @@ def _total(rcost, unassigned, penalty):
 
 
 @nb.njit(cache=True)
-def construct(routes, lens, rcost, unassigned, allowed, penalty, priority, d):
+def construct(routes, lens, rcost, unassigned, allowed, priority, d):
+    """The starting plan: every job, highest priority first, at its cheapest feasible place."""
     n = len(unassigned)
     order = np.argsort(-priority * 1_000_000 + np.arange(n))
     rem = np.empty(n, dtype=np.int64)
     for k in range(n):
         rem[k] = order[k]
     buf = np.empty(n + 1, dtype=np.int64)
-    _insert_all(rem, n, routes, lens, rcost, unassigned, allowed, penalty, d, buf, False)
+    _insert_all(rem, n, routes, lens, rcost, unassigned, allowed, d, buf, False)
 
 
 @nb.njit(cache=True)
 def sisr_batch(iterations, temp_from, temp_to, routes, lens, rcost, unassigned, b_routes, b_lens, b_unassigned,
                allowed, penalty, priority, adj, d, state):
-    """SISR iterations on (routes, lens, rcost, unassigned); best kept in b_*; state = [current, best, iterations]."""
+    """SISR iterations on (routes, lens, rcost, unassigned); best kept in b_*; state = [current, best, iterations].
+    Every route is copied back on acceptance or rejection: a day has few, short routes."""
     n_v = routes.shape[0]
     n = len(unassigned)
     w_routes = routes.copy()
@@ -235,15 +237,13 @@ def sisr_batch(iterations, temp_from, temp_to, routes, lens, rcost, unassigned, 
                 elif u < 8.0:
                     keys[i] = -priority[x] + 0.5 * np.random.random()
                 else:
-                    keys[i] = float(sla_of[x]) + np.random.random()
+                    keys[i] = (float(sla_of[x]) if sla_of[x] >= 0 else 1e18) + np.random.random()  # no SLA: last
             order = np.argsort(keys[:n_rem])
             tmp = np.empty(n_rem, dtype=np.int64)
             for i in range(n_rem):
                 tmp[i] = rem[order[i]]
                 removed[tmp[i]] = False
-            _insert_all(tmp, n_rem, w_routes, w_lens, w_rcost, w_un, allowed, penalty, d, buf, True)
-            for v in range(n_v):
-                ruined[v] = True  # insertions may touch any route: copy all back (routes are few)
+            _insert_all(tmp, n_rem, w_routes, w_lens, w_rcost, w_un, allowed, d, buf, True)
         else:
             for i in range(n_rem):
                 removed[rem[i]] = False
@@ -333,9 +333,8 @@ class DaySearch:
         self.lens = np.zeros(nv, np.int64)
         self.rcost = np.zeros(nv, np.int64)
         self.unassigned = np.ones(nj, np.bool_)
-        np.random.seed(seed)
-        _seed(seed)
-        construct(self.routes, self.lens, self.rcost, self.unassigned, allowed, self.penalty, self.priority, self.d)
+        seed_kernels(seed)
+        construct(self.routes, self.lens, self.rcost, self.unassigned, allowed, self.priority, self.d)
         total = _total(self.rcost, self.unassigned, self.penalty)
         self.state = np.array([total, total, 0], np.int64)
         self.b_routes, self.b_lens, self.b_unassigned = self.routes.copy(), self.lens.copy(), self.unassigned.copy()
@@ -357,11 +356,6 @@ class DaySearch:
                        self.state)
 
         run_batches(batch, deadline, temp_from, temp_to, seconds=0.05)
-
-
-@nb.njit(cache=True)
-def _seed(s):
-    np.random.seed(s)
 
 
 def warm_up() -> None:

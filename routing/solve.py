@@ -80,7 +80,8 @@ def repair(problem: Problem, tech, seq: list[int]) -> list[int]:
 
 def warm_up() -> None:
     """Load the compiled search kernels now rather than within the first solve's time limit (about 1.5 s in a fresh
-    process; compiled and cached on disk the first time ever). Benchmarks call it before timing."""
+    process; compiled and cached on disk the first time ever). ``make install`` runs it once; the Solomon
+    benchmark calls it before timing."""
     from . import _day_sisr, _sisr
 
     _sisr.warm_up()

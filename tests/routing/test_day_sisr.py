@@ -81,10 +81,9 @@ def test_a_day_search_gives_a_feasible_plan_costing_what_it_reports():
     assert out.phases[-1]["cost"] <= out.phases[0]["cost"]  # never worse than its construction
     plan = build_plan(problem, out, reasons)
     assert check_feasibility(problem, plan) == []
-    penalties = DaySearch(problem, jobs).penalty
-    left_out = {problem.jobs[j].id for j in jobs} - {s.job_id for r in plan.routes for s in r.stops}
-    assert out.cost == plan.objective.cost + sum(int(penalties[jobs.index(problem.jobs.index(problem.job(i)))])
-                                                 for i in left_out)
+    penalty = dict(zip((problem.jobs[j].id for j in jobs), DaySearch(problem, jobs).penalty.tolist(), strict=True))
+    served = {s.job_id for r in plan.routes for s in r.stops}
+    assert out.cost == plan.objective.cost + sum(c for job_id, c in penalty.items() if job_id not in served)
 
 
 def test_what_it_does_not_model_goes_to_or_tools():

@@ -157,8 +157,10 @@ def job_events(job_id: int, session: SessionDep, user: CurrentUser) -> list:
 def ping_location(body: LocationPing, session: SessionDep, settings: SettingsDep, user: CurrentUser,
                   request: Request) -> dict:
     tech, events = lifecycle.record_location(session=session, settings=settings, user=user, ping=body)
+    technician_id = tech.id  # read before the commit expires the row (after it, reading it again is a query)
     lifecycle.commit_and_publish(session=session, engine=_engine(request), settings=settings, events=events)
-    return {"technician_id": tech.id, "accepted": True, "eta_updates": sum(e["type"] == "job.eta" for e in events)}
+    return {"technician_id": technician_id, "accepted": True,
+            "eta_updates": sum(e["type"] == "job.eta" for e in events)}
 
 
 @router.post("/technicians/{technician_id}/dispatch-status",

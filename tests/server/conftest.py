@@ -60,18 +60,26 @@ def make_user(app) -> Callable[..., int]:  # type: ignore[no-untyped-def]
 
 
 @contextlib.contextmanager
-def statements_run(engine: Engine) -> Iterator[list[str]]:
-    """The SQL statements the engine sends while the block runs, whitespace collapsed, in order."""
+def statements_run(engine: Engine, commits: bool = False) -> Iterator[list[str]]:
+    """The SQL statements the engine sends while the block runs, whitespace collapsed, in order (with
+    ``commits``, each commit too, as "COMMIT")."""
     statements: list[str] = []
 
     def record(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
         statements.append(" ".join(statement.split()))
 
+    def commit(conn):  # type: ignore[no-untyped-def]
+        statements.append("COMMIT")
+
     event.listen(engine, "before_cursor_execute", record)
+    if commits:
+        event.listen(engine, "commit", commit)
     try:
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
+        if commits:
+            event.remove(engine, "commit", commit)
 
 
 def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> dict[str, str]:

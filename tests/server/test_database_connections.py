@@ -1,7 +1,9 @@
 """Pooled PostgreSQL connections that died (server restart, idle timeout, a DBA's kill) are replaced before use: the
-engine pings each connection it hands out, so no request meets a dead one."""
+engine looks at each connection it hands out (has the server closed it?), so no request meets a dead one."""
 
 from __future__ import annotations
+
+import time
 
 import psycopg
 import pytest
@@ -11,9 +13,18 @@ from tests.conftest import PG_ADMIN_URL
 
 
 def _kill_app_connections(dbname: str) -> int:
+    """Terminate every connection to the database and wait until their server processes are gone (the kill is a
+    signal: it returns before the process has said goodbye and closed its socket)."""
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        return len(conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
-                                "AND pid <> pg_backend_pid()", (dbname,)).fetchall())
+        pids = [pid for (pid,) in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s "
+                                               "AND pid <> pg_backend_pid()", (dbname,)).fetchall()]
+        for pid in pids:
+            conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        for _ in range(500):
+            if not conn.execute("SELECT 1 FROM pg_stat_activity WHERE pid = ANY(%s)", (pids,)).fetchall():
+                break
+            time.sleep(0.01)
+        return len(pids)
 
 
 @pytest.mark.parametrize("database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)

@@ -19,6 +19,7 @@ from server.config import Settings
 from server.core.db import make_engine
 from server.core.errors import DomainError
 from server.core.limits import RequestSizeLimit
+from server.jobs.cache import feed_for
 
 log = logging.getLogger("groundcrew")
 
@@ -134,8 +135,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Warm the street network and gazetteer in the background so the first request is fast.
             threading.Thread(target=_warm_city, args=(settings,), daemon=True, name="city-loader").start()
         settle_heap()
-        yield
-        app.state.engine.dispose()
+        app.state.jobs_feed = feed_for(app.state.engine)  # the job board from memory while no job changed
+        try:
+            yield
+        finally:
+            if app.state.jobs_feed is not None:
+                app.state.jobs_feed.close()
+            app.state.engine.dispose()
 
     app = FastAPI(
         title="Groundcrew",

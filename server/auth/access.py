@@ -27,8 +27,13 @@ def technician_customer_ids(*, session: Session, user: User) -> set[int]:
 
 def ensure_job_visible(*, user: User, job: Job | JobPublic) -> None:
     """Technicians get 404 for jobs that are not theirs (existence is not revealed)."""
-    if is_technician(user) and (user.technician_id is None or job.assigned_technician_id != user.technician_id):
-        raise NotFound(f"job {job.id} not found")
+    ensure_assignment_visible(user=user, job_id=job.id or 0, assigned_technician_id=job.assigned_technician_id)
+
+
+def ensure_assignment_visible(*, user: User, job_id: int, assigned_technician_id: int | None) -> None:
+    """``ensure_job_visible`` for a job known by its id and whom it is assigned to."""
+    if is_technician(user) and (user.technician_id is None or assigned_technician_id != user.technician_id):
+        raise NotFound(f"job {job_id} not found")
 
 
 def ensure_customer_visible(*, session: Session, user: User, customer_id: int) -> None:

@@ -78,8 +78,16 @@ def page_response(model: type[M], rows: list[dict[str, Any]], total: int, page: 
     (in its order, defaults for those missing) and serialized by pydantic-core's own serializer, so the bytes
     are the model's (tests/server/test_pagination.py compares them); building a model instance per row
     (``model_construct``) first was half of the serialization's CPU."""
-    names, defaults = _shape(model)
-    items = [{name: row[name] if name in row else defaults[name] for name in names if name in row or name in defaults}
-             for row in rows]
+    items = [_cut(model, row) for row in rows]
     return Response(to_json({"items": items, "total": total, "offset": page.offset, "limit": page.limit}),
                     media_type="application/json")
+
+
+def row_json(model: type[M], row: dict[str, Any]) -> bytes:
+    """One stored row as the JSON ``model`` gives (as ``page_response`` does for a page)."""
+    return to_json(_cut(model, row))
+
+
+def _cut(model: type[M], row: dict[str, Any]) -> dict[str, Any]:
+    names, defaults = _shape(model)
+    return {name: row[name] if name in row else defaults[name] for name in names if name in row or name in defaults}

@@ -43,7 +43,7 @@ def _read_in_thread(engine: Engine, read: Callable[[Session], T]) -> T:
         return read(session)
 
 
-def _copy(answer: T) -> T:
+def copy_answer(answer: T) -> T:
     """A Response of its own for each request (middleware may add headers to the one it sends); other answers are
     shared as they are (read-only for the callers)."""
     if not isinstance(answer, Response):
@@ -62,7 +62,7 @@ async def shared_read(request: Request, key: Hashable, read: Callable[[Session],
     full_key = (id(engine), key)
     while (pending := waiting.get(full_key)) is not None:
         try:
-            return _copy(await asyncio.shield(pending))
+            return copy_answer(await asyncio.shield(pending))
         except _Abandoned:
             continue  # the request that was to read went away: try again (perhaps reading ourselves)
     answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()

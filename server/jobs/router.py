@@ -8,13 +8,13 @@ from fastapi import Query, Request, status
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from server.auth.access import ensure_job_visible, is_technician
+from server.auth.access import ensure_assignment_visible, ensure_job_visible, is_technician
 from server.core.deps import CurrentUser, SessionDep, StaffUser
 from server.core.models import Page
-from server.core.pagination import PageDep, page_response
+from server.core.pagination import PageDep, page_response, row_json
 from server.core.routing import FeatureRouter
-from server.core.shared_reads import shared_read
 from server.jobs import service
+from server.jobs.cache import cached_read
 from server.jobs.models import Job, JobCreate, JobPublic, JobReportPublic, JobStatus, JobUpdate
 
 router = FeatureRouter(prefix="/jobs", tags=["jobs"])
@@ -40,8 +40,9 @@ async def list_jobs(
         )
         return page_response(JobPublic, rows, total, page)
 
-    # The board every console reloads after the same event: identical waiting requests share one read.
-    return await shared_read(request, ("jobs", page.offset, page.limit, status_, technician_id, category), read)
+    # The board every console reloads after the same event: identical waiting requests share one read, and while
+    # no job changed the answer is the one read before (server/jobs/cache.py).
+    return await cached_read(request, ("jobs", page.offset, page.limit, status_, technician_id, category), read)
 
 
 @router.post("", response_model=JobPublic, status_code=status.HTTP_201_CREATED, summary="Create a job")
@@ -53,11 +54,16 @@ def create_job(job_in: JobCreate, session: SessionDep, user: StaffUser) -> JobPu
 
 
 @router.get("/{job_id}", response_model=JobPublic, summary="One job")
-def get_job(job_id: int, session: SessionDep, user: CurrentUser) -> Response:
-    # Our own stored row serialized once (as the lists are), read with its report count in one statement.
-    job = JobPublic.model_construct(**service.public_row(session=session, job_id=job_id))
-    ensure_job_visible(user=user, job=job)
-    return Response(job.model_dump_json(), media_type="application/json")
+async def get_job(request: Request, job_id: int, user: CurrentUser) -> Response:
+    # Our own stored row serialized once (as the lists are), read with its report count in one statement; from
+    # memory while no job changed. Whether this caller may see it is decided per request, on the row.
+    def read(session: Session) -> tuple[int | None, bytes]:
+        row = service.public_row(session=session, job_id=job_id)
+        return row["assigned_technician_id"], row_json(JobPublic, row)
+
+    assigned_to, body = await cached_read(request, ("job", job_id), read)
+    ensure_assignment_visible(user=user, job_id=job_id, assigned_technician_id=assigned_to)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/{job_id}/reports", response_model=list[JobReportPublic], summary="Who reported this job")

@@ -135,7 +135,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Warm the street network and gazetteer in the background so the first request is fast.
             threading.Thread(target=_warm_city, args=(settings,), daemon=True, name="city-loader").start()
         settle_heap()
-        app.state.jobs_feed = feed_for(app.state.engine)  # the job board from memory while no job changed
+        # The job board from memory while no job changed (server/jobs/cache.py).
+        app.state.jobs_feed = feed_for(app.state.engine) if settings.jobs_cache else None
         try:
             yield
         finally:

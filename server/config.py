@@ -71,6 +71,11 @@ class Settings(BaseSettings):
         2, ge=1, le=32, description="Requests per API process that hold a database session at once (read when the "
         "process starts; raise it when the database is far away and requests mostly wait for it)."
     )
+    jobs_cache: bool = Field(
+        True, description="PostgreSQL: answer the job board and single jobs from memory while no job changed "
+        "(told by LISTEN/NOTIFY on a connection of each API process's own, which must reach PostgreSQL directly: "
+        "not through a transaction-pooling PgBouncer, which does not pass notifications on)."
+    )
     celery_visibility_timeout_s: int = Field(
         120, ge=2, description="Redis broker: an unacknowledged task is redelivered after this (killed worker)."
     )

@@ -131,3 +131,21 @@ def test_memory_answers_do_not_cross_roles(client, auth, app):
     assert len(client.get("/jobs", headers=dispatcher).json()["items"]) == 1
     assert client.get("/jobs", headers=as_bob).json()["items"] == []
     assert len(client.get("/jobs", headers=as_ana).json()["items"]) == 1
+
+
+def test_it_can_be_turned_off(settings, auth, client):  # type: ignore[no-untyped-def]
+    """GROUNDCREW_JOBS_CACHE=false (a PgBouncer in transaction mode between the API and PostgreSQL): every read
+    goes to the database."""
+    from fastapi.testclient import TestClient
+
+    from server.app import create_app
+
+    dispatcher = auth(Role.dispatcher)  # a user in this database (the fixtures' app)
+    app = create_app(settings.model_copy(update={"jobs_cache": False}))
+    with TestClient(app) as other:
+        other.get("/jobs", headers=dispatcher)
+        assert app.state.jobs_feed is None
+        with statements_run(app.state.engine) as statements:
+            assert other.get("/jobs", headers=dispatcher).status_code == 200
+        assert statements
+    app.state.engine.dispose()

@@ -197,8 +197,9 @@ def _ask_for_location(session: Session, case: Case, message: Message, conversati
         return
     from server.notify.service import send_to_customer
 
+    # The case was created just now (cases are never deleted, so its id is new): no earlier ask can exist.
     send_to_customer(session=session, conversation_id=message.conversation_id, text=ASK_LOCATION,
-                     kind="ask_location", dedupe_key=f"ask-location:{case.id}", conversation=conversation)
+                     kind="ask_location", dedupe_key=f"ask-location:{case.id}", conversation=conversation, new_key=True)
 
 
 def _follow_up(session: Session, settings: Settings, city: City | None, message: Message, customer: Customer,

@@ -43,15 +43,17 @@ def send_to_customer(
     visibility: Visibility = Visibility.private,
     dedupe_key: str | None = None,
     conversation: Conversation | None = None,
+    new_key: bool = False,
 ) -> tuple[Message, bool]:
     """Store an outbound message in the customer's conversation, queued for delivery on its channel.
 
     Returns (message, created). With a ``dedupe_key`` the same notice is stored at most once. ``conversation``:
-    the row of ``conversation_id`` when the caller holds it (saves reading it again)."""
+    the row of ``conversation_id`` when the caller holds it (saves reading it again). ``new_key``: the key names
+    a row this transaction created (nothing can have used it yet: no lookup; the unique external id still holds)."""
     if conversation is None or conversation.id != conversation_id:
         conversation = conversations.get(session=session, conversation_id=conversation_id)
     external_id = f"gc:{dedupe_key}" if dedupe_key else None
-    if external_id:
+    if external_id and not new_key:
         existing = conversations.find_message(session=session, channel=conversation.channel, external_id=external_id)
         if existing is not None:
             return existing, False

@@ -183,6 +183,8 @@ def test_a_new_thread_is_stored_without_reading_back_what_it_just_wrote(client, 
     selects = [s for s in request if s.upper().startswith("SELECT")]  # (the delivery after it has its own session)
     assert not [s for s in selects if ' FROM "case"' in s or " FROM case " in s], selects
     assert len([s for s in selects if " FROM conversation " in s]) == 1, selects
+    # Messages are looked up once (is this delivery new?); the "where is it?" reply to a brand-new case is not.
+    assert len([s for s in selects if " FROM message " in s]) == 1, selects
     with _db(app) as session:  # the reply is in the thread all the same
         thread = session.exec(select(Message).where(Message.conversation_id == result["conversation_id"])).all()
         assert [str(m.direction) for m in thread] == ["inbound", "outbound"]

@@ -61,7 +61,7 @@ async def get_job(request: Request, job_id: int, user: CurrentUser) -> Response:
         row = service.public_row(session=session, job_id=job_id)
         return row["assigned_technician_id"], row_json(JobPublic, row)
 
-    assigned_to, body = await cached_read(request, ("job", job_id), read)
+    assigned_to, body = await cached_read(request, ("job", job_id), read, job_id=job_id)
     ensure_assignment_visible(user=user, job_id=job_id, assigned_technician_id=assigned_to)
     return Response(body, media_type="application/json")
 

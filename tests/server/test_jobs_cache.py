@@ -23,7 +23,7 @@ def _listening(app) -> None:  # type: ignore[no-untyped-def]
     """Wait until the process listens for job notifications (it connects in the background at start)."""
     feed = app.state.jobs_feed
     for _ in range(300):
-        if feed.version() is not None:
+        if feed.tag() is not None:
             return
         time.sleep(0.01)
     raise AssertionError("the jobs feed never connected")
@@ -149,3 +149,35 @@ def test_it_can_be_turned_off(settings, auth, client):  # type: ignore[no-untype
             assert other.get("/jobs", headers=dispatcher).status_code == 200
         assert statements
     app.state.engine.dispose()
+
+
+def test_one_job_changing_leaves_the_others_in_memory(client, auth, app, settings):
+    """Notifications name their job: the board and that job are read again, another job is not."""
+    dispatcher = auth(Role.dispatcher)
+    first = client.post("/jobs", json=JOB_BODY, headers=dispatcher).json()
+    second = client.post("/jobs", json={**JOB_BODY, "title": "Pothole"}, headers=dispatcher).json()
+    _listening(app)
+    for job in (first, second):
+        client.get(f"/jobs/{job['id']}", headers=dispatcher)
+    _board(client, dispatcher)
+    _elsewhere(settings, f"UPDATE job SET priority = 2 WHERE id = {first['id']}")
+    for _ in range(200):
+        if client.get(f"/jobs/{first['id']}", headers=dispatcher).json()["priority"] == 2:
+            break
+        time.sleep(0.01)
+    assert client.get(f"/jobs/{first['id']}", headers=dispatcher).json()["priority"] == 2
+    with statements_run(app.state.engine) as statements:
+        assert client.get(f"/jobs/{second['id']}", headers=dispatcher).json()["priority"] == 6
+    assert statements == []  # still in memory
+    with statements_run(app.state.engine) as statements:
+        assert ("Streetlight out", 2) in _board(client, dispatcher)
+    assert statements  # the board moved with it
+    # A report moved from one job to the other changes both (the trigger names the old job too).
+    _elsewhere(settings, f"INSERT INTO job_report (job_id, channel, created_at) VALUES ({first['id']}, 'sms', now())")
+    _elsewhere(settings, f"UPDATE job_report SET job_id = {second['id']}")
+    for job_id, count in ((second["id"], 1), (first["id"], 0)):
+        for _ in range(200):
+            if client.get(f"/jobs/{job_id}", headers=dispatcher).json()["reporter_count"] == count:
+                break
+            time.sleep(0.01)
+        assert client.get(f"/jobs/{job_id}", headers=dispatcher).json()["reporter_count"] == count

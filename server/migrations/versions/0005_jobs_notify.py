@@ -1,8 +1,8 @@
-"""jobs notify: PostgreSQL tells every API process when jobs change (server/jobs/cache.py)
+"""jobs notify: PostgreSQL tells every API process which jobs change (server/jobs/cache.py)
 
-Statement-level triggers on ``job`` and ``job_report`` send ``NOTIFY groundcrew_jobs``; PostgreSQL delivers it to
-the listeners once the writing transaction commits (several in one transaction arrive as one). SQLite has no
-listeners: nothing to do there.
+Row-level triggers on ``job`` and ``job_report`` send ``NOTIFY groundcrew_jobs`` with the job's id (a TRUNCATE,
+with none: any job); PostgreSQL delivers them to the listeners once the writing transaction commits (the same job
+named twice in one transaction arrives once). SQLite has no listeners: nothing to do there.
 
 Revision ID: 0005
 Revises: 0001
@@ -17,7 +17,7 @@ down_revision: str | None = '0001'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-TABLES = ("job", "job_report")
+TABLES = {"job": "id", "job_report": "job_id"}  # table -> the column naming the job
 
 
 def upgrade() -> None:
@@ -25,13 +25,29 @@ def upgrade() -> None:
         return
     op.execute("""
         CREATE FUNCTION groundcrew_jobs_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE
+            row_json jsonb;
         BEGIN
-            PERFORM pg_notify('groundcrew_jobs', '');
+            IF TG_LEVEL = 'STATEMENT' THEN  -- TRUNCATE: every job
+                PERFORM pg_notify('groundcrew_jobs', '');
+                RETURN NULL;
+            END IF;
+            IF TG_OP = 'DELETE' THEN
+                row_json := to_jsonb(OLD);
+            ELSE
+                row_json := to_jsonb(NEW);
+            END IF;
+            PERFORM pg_notify('groundcrew_jobs', COALESCE(row_json ->> TG_ARGV[0], ''));
+            IF TG_OP = 'UPDATE' AND (to_jsonb(OLD) ->> TG_ARGV[0]) IS DISTINCT FROM (row_json ->> TG_ARGV[0]) THEN
+                PERFORM pg_notify('groundcrew_jobs', COALESCE(to_jsonb(OLD) ->> TG_ARGV[0], ''));
+            END IF;
             RETURN NULL;
         END $$
     """)
-    for table in TABLES:
-        op.execute(f"CREATE TRIGGER {table}_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} "
+    for table, job_column in TABLES.items():
+        op.execute(f"CREATE TRIGGER {table}_notify AFTER INSERT OR UPDATE OR DELETE ON {table} "
+                   f"FOR EACH ROW EXECUTE FUNCTION groundcrew_jobs_changed('{job_column}')")
+        op.execute(f"CREATE TRIGGER {table}_notify_truncate AFTER TRUNCATE ON {table} "
                    "FOR EACH STATEMENT EXECUTE FUNCTION groundcrew_jobs_changed()")
 
 
@@ -40,4 +56,5 @@ def downgrade() -> None:
         return
     for table in TABLES:
         op.execute(f"DROP TRIGGER IF EXISTS {table}_notify ON {table}")
+        op.execute(f"DROP TRIGGER IF EXISTS {table}_notify_truncate ON {table}")
     op.execute("DROP FUNCTION IF EXISTS groundcrew_jobs_changed()")

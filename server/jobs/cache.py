@@ -15,8 +15,9 @@ jobs, and answers again from memory while the version has not moved:
 - While the listening connection is down (a restart, an outage), nothing is answered from memory; when it is back
   the version moves, since notifications may have been missed meanwhile.
 
-A change committed by another process is seen once its notification has arrived: on this machine within a
-millisecond, as if the read had started that much earlier. SQLite (one process, the embedded default) reads every
+A change committed by another process is seen once its notification has arrived (on an idle machine here: median
+0.013 ms after the writer's commit returned, longest 2 ms in 300 tries), as if the read had started that much
+earlier. SQLite (one process, the embedded default) reads every
 time. Authorization stays per request: the key names what the caller's role changes (a technician's own id), and
 one job's visibility is checked on the cached row."""
 

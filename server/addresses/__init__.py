@@ -1,0 +1,1 @@
+"""Address points: known addresses imported from files or confirmed in the field, taught to the city."""

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from server.addresses import service as addresses
 from server.auth.models import Role, User
 from server.config import Settings
 from server.core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -158,6 +159,11 @@ def change_status(*, session: Session, settings: Settings, job_id: int, change: 
             session.add(tech)
     elif new == JobStatus.completed:
         events += notices.send_closing(session=session, job=job, tech=tech)
+        from server.core.city import loaded_city
+
+        confirmed = addresses.confirm_from_completion(session=session, job=job, completed_at=at, city=(
+            loaded_city(settings) if settings.load_city else None))
+        data["address_point"] = confirmed.as_dict()
     elif new == JobStatus.unable:
         events += notices.send_unable(session=session, job=job, tech=tech, reason=change.reason or "")
     if new in (JobStatus.completed, JobStatus.unable, JobStatus.cancelled):
@@ -191,6 +197,9 @@ def record_location(*, session: Session, settings: Settings, user: User,
         return tech, []  # an older ping from the offline outbox arriving late: the newer position stands
     tech.current_lat, tech.current_lon, tech.last_seen_at = ping.lat, ping.lon, at
     session.add(tech)
+    if ping.accuracy_m is not None:  # evidence for confirming addresses in the field (server/addresses)
+        addresses.record_fix(session=session, technician_id=tech.id or 0, lat=ping.lat, lon=ping.lon,
+                             accuracy_m=ping.accuracy_m, at=at)
     events = [make_event("technician.location", {"technician_id": tech.id, "lat": ping.lat, "lon": ping.lon,
                                                  "at": at.isoformat()}, technician_ids=[tech.id])]
     driving = session.exec(select(Job).where(Job.assigned_technician_id == tech.id,

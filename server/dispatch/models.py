@@ -208,6 +208,9 @@ class LocationPing(SQLModel):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     at: datetime | None = None
+    accuracy_m: float | None = Field(default=None, ge=0, le=100_000, description=(
+        "Horizontal accuracy of the fix (m) as the phone reports it; only fixes with one can confirm an address "
+        "in the field (see server/addresses/service.py)."))
 
 
 class TechnicianStatus(StrEnum):

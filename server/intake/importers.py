@@ -10,7 +10,7 @@ import csv
 import math
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -43,8 +43,9 @@ if TYPE_CHECKING:
     from geodata import City
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-PLACEHOLDER_POINTS = {(39.0, -77.0), (0.0, 0.0)}
+NO_LOCATION = (0.0, 0.0)  # "no coordinates" in many exports; a stand-in point of a city is found from the file
 Progress = Callable[[int, int], None]
+Points = Collection[tuple[float, float]]
 
 
 class RowError(ValueError):
@@ -65,6 +66,8 @@ class ImportSummary:
     reasons: Counter[str] = field(default_factory=Counter)
     skip_reasons: Counter[str] = field(default_factory=Counter)
     examples: list[str] = field(default_factory=list)
+    placeholder_points: list[tuple[float, float]] = field(default_factory=list)
+    placeholder_rows: int = 0
     seconds: float = 0.0
 
     def reject(self, row_no: int, reason: str) -> None:
@@ -92,6 +95,8 @@ class ImportSummary:
                 "joined_incidents": self.joined_incidents, "needs_location": self.needs_location,
                 "outbound": self.outbound, "reject_reasons": dict(self.reasons.most_common()),
                 "skip_reasons": dict(self.skip_reasons.most_common()),
+                "placeholder_points": [list(p) for p in self.placeholder_points],
+                "placeholder_rows": self.placeholder_rows,
                 "examples": self.examples, "seconds": round(self.seconds, 2)}
 
 
@@ -299,7 +304,9 @@ BALTIMORE_COLUMNS = ("ServiceRequestNum", "SRType", "CreatedDate", "Address", "L
 GENERIC_COLUMNS = ("id", "text")
 
 
-def _point(lat_raw: str | None, lon_raw: str | None) -> tuple[float, float] | None:
+def _point(lat_raw: str | None, lon_raw: str | None, placeholders: Points = ()) -> tuple[float, float] | None:
+    """The row's point; None when it has none, or (0, 0), or a stand-in point of the file (``placeholders``, see
+    `file_placeholders`): the address text is geotagged instead. RowError when the values are not a point."""
     lat_raw, lon_raw = (lat_raw or "").strip(), (lon_raw or "").strip()
     if not lat_raw and not lon_raw:
         return None
@@ -311,13 +318,34 @@ def _point(lat_raw: str | None, lon_raw: str | None) -> tuple[float, float] | No
         raise RowError(f"lat/lon: '{lat_raw[:20]}', '{lon_raw[:20]}' are not numbers") from None
     if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
         raise RowError(f"lat/lon: ({lat_raw[:20]}, {lon_raw[:20]}) is not a point on Earth")
-    if (lat, lon) in PLACEHOLDER_POINTS:
+    if (lat, lon) == NO_LOCATION or (lat, lon) in placeholders:
         return None  # un-geocoded rows carry a placeholder: geotag the address instead
     return lat, lon
 
 
-def baltimore_row(row: dict[str, str], tz: ZoneInfo) -> tuple[InboundMessage, str | None]:
-    """A Baltimore 311 row as an inbound Open311 message (and no service code: the text is triaged)."""
+def file_placeholders(rows: list[dict[str, str]], address_column: str, lat_column: str,
+                      lon_column: str) -> set[tuple[float, float]]:
+    """The file's "not geocoded" stand-in points (one point carrying many unrelated addresses; see
+    `geodata.address_points.placeholder_points`), from every row that has an address and a numeric point."""
+    from geodata.address_points import placeholder_points
+
+    def located() -> Iterator[tuple[str, float, float]]:
+        for row in rows:
+            address = (row.get(address_column) or "").strip()
+            try:
+                lat, lon = float(row.get(lat_column) or ""), float(row.get(lon_column) or "")
+            except ValueError:
+                continue
+            if address and math.isfinite(lat) and math.isfinite(lon):
+                yield address, lat, lon
+
+    return placeholder_points(located())
+
+
+def baltimore_row(row: dict[str, str], tz: ZoneInfo,
+                  placeholders: Points = ()) -> tuple[InboundMessage, str | None]:
+    """A Baltimore 311 row as an inbound Open311 message (and no service code: the text is triaged); a point in
+    ``placeholders`` counts as no point."""
     request_id = (row.get("ServiceRequestNum") or "").strip()
     if not request_id:
         raise RowError("ServiceRequestNum: required")
@@ -328,7 +356,7 @@ def baltimore_row(row: dict[str, str], tz: ZoneInfo) -> tuple[InboundMessage, st
         created = datetime.strptime((row.get("CreatedDate") or "").strip(), "%m/%d/%Y %I:%M:%S %p").replace(tzinfo=tz)
     except ValueError:
         raise RowError(f"CreatedDate: '{(row.get('CreatedDate') or '')[:30]}' is not MM/DD/YYYY HH:MM:SS AM") from None
-    gps = _point(row.get("Latitude"), row.get("Longitude"))
+    gps = _point(row.get("Latitude"), row.get("Longitude"), placeholders)
     address = (row.get("Address") or "").split(",")[0].strip().title()
     if gps is None and not address:
         raise RowError("location: no coordinates (or the 39,-77 placeholder) and no Address")
@@ -342,9 +370,10 @@ def baltimore_row(row: dict[str, str], tz: ZoneInfo) -> tuple[InboundMessage, st
     ), None
 
 
-def generic_row(row: dict[str, str], tz: ZoneInfo) -> tuple[InboundMessage, str | None]:
+def generic_row(row: dict[str, str], tz: ZoneInfo,
+                placeholders: Points = ()) -> tuple[InboundMessage, str | None]:
     """A generic 311 CSV row: id, text, [created_at ISO 8601], [lat, lon], [address], [service_code], [name],
-    [email], [phone]."""
+    [email], [phone]; a point in ``placeholders`` counts as no point."""
     request_id = (row.get("id") or "").strip()
     if not request_id:
         raise RowError("id: required")
@@ -359,7 +388,7 @@ def generic_row(row: dict[str, str], tz: ZoneInfo) -> tuple[InboundMessage, str 
             raise RowError(f"created_at: '{row['created_at'][:30]}' is not an ISO 8601 time") from None
         if created.tzinfo is None:
             created = created.replace(tzinfo=tz)
-    gps = _point(row.get("lat"), row.get("lon"))
+    gps = _point(row.get("lat"), row.get("lon"), placeholders)
     address = (row.get("address") or "").strip()
     if gps is None and not address and not text:
         raise RowError("location: no coordinates and no address")
@@ -387,10 +416,15 @@ def import_311(
     _require_columns(path, rows, BALTIMORE_COLUMNS if fmt == "baltimore311" else GENERIC_COLUMNS)
     tz = ZoneInfo(settings.timezone)
     parse = baltimore_row if fmt == "baltimore311" else generic_row
+    # The stand-in point of un-geocoded rows is found from the whole file (its address column, or the text of a
+    # generic file without one), before any row is taken in.
+    columns = (("Address", "Latitude", "Longitude") if fmt == "baltimore311"
+               else ("address" if rows and "address" in rows[0] else "text", "lat", "lon"))
+    placeholders = file_placeholders(rows, *columns)
     numbered = list(enumerate(rows, start=2))[: limit if limit is not None else None]
 
     def work(session: Session, row: dict[str, str]) -> IntakeResult:
-        inbound, code = parse(row, tz)
+        inbound, code = parse(row, tz, placeholders)
         return receive(session=session, settings=settings, city=city, inbound=inbound, service_code=code,
                        auto_reply=False, auto_handoff=auto_handoff)
 
@@ -398,5 +432,15 @@ def import_311(
         for row_no, row in numbered:
             yield row_no, (lambda session, row=row: work(session, row))
 
-    return _run_rows(engine=engine, summary=ImportSummary(source=str(path)), items=items(), total=len(numbered),
-                     batch=batch, progress=progress)
+    lat_column, lon_column = columns[1], columns[2]
+    summary = ImportSummary(source=str(path), placeholder_points=sorted(placeholders), placeholder_rows=sum(
+        1 for _, row in numbered if _on(row, lat_column, lon_column, placeholders)))
+    return _run_rows(engine=engine, summary=summary, items=items(), total=len(numbered), batch=batch,
+                     progress=progress)
+
+
+def _on(row: dict[str, str], lat_column: str, lon_column: str, points: Points) -> bool:
+    try:
+        return (float(row.get(lat_column) or ""), float(row.get(lon_column) or "")) in points
+    except ValueError:
+        return False

@@ -115,12 +115,13 @@ def detect_format(path: Path) -> str:
         raise AddressFileError(f"{path.name}: not UTF-8 text ({exc.reason})") from None
     if path.suffix.lower() in GEOJSON_SUFFIXES or head.lstrip().startswith("{"):
         return "openaddresses-geojson"
-    header = {h.strip().lower() for h in next(csv.reader([head]), [])}
+    columns = [h.strip() for h in next(csv.reader([head]), [])]
+    header = {h.lower() for h in columns}
     if {c.lower() for c in OA_CSV_COLUMNS} <= header:
         return "openaddresses-csv"
     if {"text", "lat", "lon"} <= header:
         return "csv"
-    found = ", ".join(sorted(h for h in header if h)[:12]) or "nothing"
+    found = ", ".join(h for h in columns[:12] if h) or "nothing"
     raise AddressFileError(
         f"{path.name}: cannot tell its format (the first line has {found}); supported formats: csv (columns "
         "text,lat,lon), openaddresses-csv (LON,LAT,NUMBER,STREET,...), openaddresses-geojson (.geojson Point "

@@ -154,17 +154,13 @@ def test_an_older_fix_arriving_late_does_not_replace_the_newer(app):
 
 
 class _City:
-    """Stands in for a loaded City: records what it is taught; everything is inside its map."""
+    """Stands in for this process's City: a map that holds only the points north of 39.2855."""
 
     def __init__(self) -> None:
-        self.taught: list = []
-        self.network = SimpleNamespace(contains=lambda lat, lon: True)
-
-    def add_address_points(self, points):  # type: ignore[no-untyped-def]
-        self.taught += list(points)
+        self.network = SimpleNamespace(contains=lambda lat, lon: lat > 39.2855)
 
 
-def test_the_city_of_this_process_learns_the_point_once_it_is_committed(client, app, auth):
+def test_a_fix_outside_the_map_confirms_nothing_and_a_rolled_back_one_stores_nothing(client, app, auth):
     job_id, technician = _setup(app, auth)
     now = utcnow()
     for status, minutes in (("en_route", 30), ("on_site", 20)):
@@ -172,20 +168,23 @@ def test_the_city_of_this_process_learns_the_point_once_it_is_committed(client, 
                     json={"status": status, "at": (now - timedelta(minutes=minutes)).isoformat()})
     client.post("/technicians/me/location", headers=technician,
                 json={"lat": north(30)[0], "lon": JOB_AT[1], "accuracy_m": 10, "at": now.isoformat()})
-    city = _City()
     with Session(app.state.engine) as session:
         job = session.get(Job, job_id)
         assert job is not None
-        outcome = addresses.confirm_from_completion(session=session, job=job, completed_at=now, city=city)
-        assert outcome.outcome == "learned" and city.taught == []  # not before the commit
-        session.rollback()
-    assert city.taught == [] and _points(app) == []  # rolled back: neither stored nor taught
+        outside = addresses.confirm_from_completion(session=session, job=job, completed_at=now, city=_City())
+        assert outside.outcome == "refused" and "outside the city's map" in outside.reason
+        inside = addresses.confirm_from_completion(session=session, job=job, completed_at=now, city=None)
+        assert inside.outcome == "learned" and inside.point_id is not None
+        session.rollback()  # the completion failed after all: nothing was learned
+    assert _points(app) == []
+
+
+def test_stored_field_points_are_what_a_city_learns_when_loaded(client, app, auth):
+    job_id, technician = _setup(app, auth)
+    _visit(client, technician, job_id, fix=north(25))
     with Session(app.state.engine) as session:
-        job = session.get(Job, job_id)
-        addresses.confirm_from_completion(session=session, job=job, completed_at=now, city=city)  # type: ignore[arg-type]
-        session.commit()
-    assert [(p.text, p.source) for p in city.taught] == [(ADDRESS, "field")]
-    assert len(_points(app)) == 1
+        [point] = addresses.stored_points(session=session)
+    assert (point.text, point.source) == (ADDRESS, "field") and abs(point.lat - north(25)[0]) < 1e-7
 
 
 def test_the_completed_event_says_why_nothing_was_learned(client, app, auth):

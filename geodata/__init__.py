@@ -4,6 +4,7 @@ Units: travel times in seconds (`travel_time_s`), distances in metres (`distance
 coordinates as (lat, lon) degrees in every public call.
 """
 
+from geodata.address_points import AddressPoint
 from geodata.city import City, load_city, load_network
 from geodata.config import DEFAULT_HIGHWAY_SPEEDS_KMH, NetworkConfig
 from geodata.errors import (
@@ -17,7 +18,7 @@ from geodata.errors import (
     OutsideServiceAreaError,
     TooFarFromRoadError,
 )
-from geodata.gazetteer import Gazetteer
+from geodata.gazetteer import AddressPointsReport, Gazetteer
 from geodata.geotag import Candidate, Geotagger
 from geodata.matrix import MatrixCache, TravelMatrix, travel_time_matrix
 from geodata.network import BuildReport, StreetNetwork, network_from_place
@@ -27,6 +28,8 @@ from geodata.snapping import SnappedPoint
 
 __all__ = [
     "DEFAULT_HIGHWAY_SPEEDS_KMH",
+    "AddressPoint",
+    "AddressPointsReport",
     "BuildReport",
     "Candidate",
     "City",

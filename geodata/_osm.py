@@ -23,9 +23,14 @@ SUPPORTED_SUFFIXES = (".osm", ".osm.bz2", ".osm.gz", ".osm.pbf", ".pbf")
 POI_KEYS = ("amenity", "shop", "tourism", "leisure", "office", "craft", "healthcare", "historic", "building")
 STATION_VALUES = frozenset({"station", "halt", "tram_stop"})
 PLACE_VALUES = frozenset({"neighbourhood", "suburb", "quarter", "village", "hamlet", "locality", "town"})
+AREA_PLACE_VALUES = PLACE_VALUES | {"city", "borough", "municipality"}
 # Highway classes that carry street names people use in addresses (roads and pedestrian streets).
-NAMED_STREET_HIGHWAYS = DRIVABLE_HIGHWAYS | {"pedestrian", "living_street", "footway", "track", "busway"}
-WAY_TAGS_KEPT = ("highway", "name", "oneway", "maxspeed", "junction", "ref", "service", "lanes", "access")
+NAMED_STREET_HIGHWAYS = DRIVABLE_HIGHWAYS | {"pedestrian", "living_street", "footway", "track", "busway", "cycleway",
+                                             "path", "steps", "bridleway"}
+# Other names a street goes by (OSM name variants); people write any of them.
+STREET_ALIAS_KEYS = ("alt_name", "old_name", "official_name", "short_name", "loc_name", "name:en", "reg_name", "ref")
+WAY_TAGS_KEPT = ("highway", "name", "oneway", "maxspeed", "junction", "ref", "service", "lanes", "access",
+                 *STREET_ALIAS_KEYS[:-1])
 
 
 @dataclass
@@ -58,6 +63,8 @@ class OsmScan:
     addresses: list[OsmPoint] = field(default_factory=list)
     pois: list[OsmPoint] = field(default_factory=list)
     places: list[OsmPoint] = field(default_factory=list)
+    # place=city/town/... nodes and boundary-free hints: names of the areas addresses are written with.
+    areas: list[OsmPoint] = field(default_factory=list)
     n_nodes: int = 0
     n_ways: int = 0
     # Lon/lat ring of the area the extract holds completely (see `extract_area`); None = unknown.
@@ -154,6 +161,8 @@ class _Scanner(osmium.SimpleHandler):
             self.scan.addresses.append(OsmPoint(osm_id, lon, lat, tags))
         if "name" not in tags:
             return
+        if tags.get("place") in AREA_PLACE_VALUES:
+            self.scan.areas.append(OsmPoint(osm_id, lon, lat, tags))
         if tags.get("place") in PLACE_VALUES:
             self.scan.places.append(OsmPoint(osm_id, lon, lat, tags))
         elif (

@@ -17,7 +17,10 @@ from geodata.config import NetworkConfig
 from geodata.network import StreetNetwork, build_network
 
 if TYPE_CHECKING:
-    from geodata.gazetteer import Gazetteer
+    from collections.abc import Iterable
+
+    from geodata.address_points import AddressPoint
+    from geodata.gazetteer import AddressPointsReport, Gazetteer
     from geodata.geotag import Candidate, Geotagger
 
 
@@ -73,9 +76,22 @@ class City:
         gps: tuple[float, float] | None = None,
         place_hint: str | None = None,
         known_address: str | None = None,
+        stated_address: str | None = None,
     ) -> list[Candidate]:
         """Ranked location candidates for a complaint text (see `Geotagger.geotag`)."""
-        return self.geotagger.geotag(text, gps=gps, place_hint=place_hint, known_address=known_address)
+        return self.geotagger.geotag(text, gps=gps, place_hint=place_hint, known_address=known_address,
+                                     stated_address=stated_address)
+
+    def add_address_points(self, points: Iterable[AddressPoint]) -> AddressPointsReport:
+        """Teach known address points (imported, confirmed in the field) to this city's gazetteer, in memory:
+        exact matches, numbering anchors along their streets, and the area words written with them.
+        Points outside the map are counted, not learned (see `Gazetteer.add_address_points`)."""
+        if self.gazetteer is None:
+            raise RuntimeError("this City was loaded without a gazetteer; call load_city(..., with_gazetteer=True)")
+        report = self.gazetteer.add_address_points(((p.text, p.lat, p.lon) for p in points),
+                                                   inside=self.network.contains)
+        self._geotagger = None  # its word lists come from the gazetteer
+        return report
 
 
 def load_city(

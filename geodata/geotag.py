@@ -1,9 +1,19 @@
 """Geotagger: where is the problem described in a complaint text?
 
-Tries, in order of precision: trusted GPS, a customer's known address, house-number addresses
-("2900 Fait Ave", "the 2900 block of Fait Ave"), intersections ("X & Y", "X/Y", "corner of X
-and Y"), named places ("near the <POI> on <street>"), bare streets and neighbourhoods. Nothing
-found gives an empty list, never a guess dressed as a fact.
+Tries, in order of precision: trusted GPS, house-number addresses ("2900 Fait Ave", "Sturenkatu 33",
+"the 2900 block of Fait Ave"), intersections ("X & Y", "X/Y", "corner of X and Y", "INTERSECTION of X
+& Y"), named places ("near the <POI>"), bare streets and neighbourhoods; a customer's known address
+last. Nothing found gives an empty list, never a guess dressed as a fact.
+
+**Confidence is the probability that the point is within 250 m of the problem** (`CONFIDENT_RADIUS_M`),
+built from three parts that each can be checked: does the written name agree with the street's
+(`StreetMatch.agreement`: the same name 1.0, a direction written on one side 0.9, no street type 0.8,
+approximate 0.5); which of the same-named streets is meant (chosen by the area words after the
+street, by the house number's range, by the cross street; else shared between them); and how
+precisely the point is placed on that street (an address point, interpolation between known
+numbers, extrapolation beyond them, a city-wide block model, or just the street, where it is the
+share of the street's length within 250 m). A number far past the end of a street, an
+approximate name, a one-word or brand-name POI, a namesake street nobody chose: each lowers it.
 """
 
 from __future__ import annotations
@@ -13,19 +23,27 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 from rapidfuzz import fuzz, process
 
+from geodata.address_text import BASE_STOP, ParsedAddress, find_addresses, match_prefix, match_suffix
+from geodata.address_text import unmapped_address as _unmapped_address
 from geodata.errors import EmptyTextError, GeodataError
-from geodata.gazetteer import Gazetteer, parse_house_number
+from geodata.gazetteer import AREA_FAR_M, AREA_NEAR_M, Gazetteer, StreetMatch, area_phrases
 from geodata.network import StreetNetwork
-from geodata.normalize import STREET_TYPES, parse_street, tokens
+from geodata.normalize import STREET_TYPES, tokens
 
-KINDS = ("gps", "customer_address", "address", "intersection", "block", "landmark", "street", "neighbourhood")
+KINDS = ("gps", "stated_address", "address", "intersection", "block", "landmark", "street", "neighbourhood",
+         "customer_address")
+CONFIDENT_RADIUS_M = 250.0  # confidence = probability of being within this distance of the problem
+_CONNECT = re.compile(r"\s*(?:&|/|\band\b|\bat\b|@|\bcorner of\b|\bx\b)\s*", re.I)
+_INTERSECTION_CLAUSE = re.compile(r"[,;:!?()\n]|\s[-–—]\s")
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """One possible location: lat/lon (degrees), confidence 0..1, uncertainty radius (m), why."""
+    """One possible location: lat/lon (degrees), confidence 0..1 (probability of being within 250 m),
+    uncertainty radius (m), why."""
 
     lat: float
     lon: float
@@ -36,13 +54,23 @@ class Candidate:
     explanation: str
 
 
-# Generic stopwords; the city, county and state words come from the OSM data (Gazetteer.area_words).
-_BASE_STOP = frozenset({"near", "by", "at", "on", "in", "since", "and", "the", "of", "from", "to", "outside", "behind",
-                        "across", "between", "corner", "city", "county", "block", "is", "are", "has", "there"})
-_CONNECT = re.compile(r"\s*(?:&|/|\band\b|\bat\b|@|\bcorner of\b|\bx\b)\s*", re.I)
-_NUMBER = re.compile(r"\b(\d{1,5})(?:\s*-\s*\d+)?[a-z]?\b", re.I)
-_BLOCK = re.compile(r"\b(\d{1,5})\s+block\s+(?:of\s+)?", re.I)
-_CLAUSE = re.compile(r"[,;:.!?()\n]|\b(?:since|near|by|outside|behind|across from|in front of)\b", re.I)
+# Precision of each way of placing a house number on the right street: the probability that the
+# placed point is within 250 m of the house (see the module docstring).
+_PLACED = {"address point": 0.97, "address interpolation": 0.95, "block interpolation": 0.9}
+MIN_AREA_POINTS = 5  # an area word seen at fewer points than this says nothing about where it is
+AREA_CONTRADICTED = 0.3  # the street lies outside every area written after it: probably a namesake elsewhere
+STREET_ONLY_MAX = 0.5  # "somewhere on X": where on it is a question for the customer, whatever the street's length
+UNVERIFIED = 0.6  # nothing (known numbers, the area) confirms the street is the one meant
+
+
+def _evidence(area_verdict: int, numbered: bool) -> float:
+    """What confirms that the matched street is the one meant: its own known numbers reach the house
+    number, or it lies in the area written after it. A name alone can be a namesake of a street that
+    lies outside the map (the map's "Joy St" is not the customer's)."""
+    if area_verdict < 0:
+        return AREA_CONTRADICTED
+    return 1.0 if numbered or area_verdict > 0 else UNVERIFIED
+
 
 
 class Geotagger:
@@ -52,97 +80,120 @@ class Geotagger:
         self.gz = gazetteer
         self.net = network
         self.fuzzy_cutoff = fuzzy_cutoff
-        self.stop = _BASE_STOP | getattr(gazetteer, "area_words", frozenset())
-        self._street_keys = sorted(set(gazetteer.by_full) | set(gazetteer.by_noprefix))
+        self.stop = BASE_STOP | getattr(gazetteer, "area_words", frozenset())
         self._poi_keys = sorted(gazetteer.place_index)
-        self._hood_keys = sorted(gazetteer.hood_index)
+        self._hood_keys = sorted(gazetteer.hood_index, key=len, reverse=True)
 
-    # ---- street matching -------------------------------------------------------------------
-    def _match_street(self, words: list[str], allow_fuzzy: bool = True) -> tuple[list[int], int, bool]:
-        """Longest prefix of `words` naming a street: (street ids, words used, fuzzy?)."""
-        for n in range(min(6, len(words)), 0, -1):
-            if words[n - 1] in self.stop and n > 1:
-                continue
-            ids = self.gz.find_streets(" ".join(words[:n]))
-            if ids:
-                return ids, n, False
-        if allow_fuzzy:
-            for n in range(min(5, len(words)), 1, -1):
-                phrase = parse_street(" ".join(words[:n])).full
-                if len(phrase) < 6:
-                    continue
-                hit = process.extractOne(phrase, self._street_keys, scorer=fuzz.ratio, score_cutoff=self.fuzzy_cutoff)
-                if hit:
-                    ids = self.gz.by_full.get(hit[0]) or self.gz.by_noprefix.get(hit[0], [])
-                    return list(ids), n, True
-        return [], 0, False
-
-    def _street_at_end(self, words: list[str]) -> tuple[list[int], int, bool]:
-        """A street named by a suffix of `words` (for the left side of 'X & Y')."""
-        for start in range(max(0, len(words) - 6), len(words)):
-            ids, used, fz = self._match_street(words[start:], allow_fuzzy=False)
-            if ids and used == len(words) - start:
-                return ids, len(words) - start, fz
-        ids, used, fz = self._match_street(words[max(0, len(words) - 4):])
-        return ids, used, fz
-
-    def _cand(self, xy: np.ndarray, kind: str, conf: float, radius: float, span: str, why: str) -> Candidate:
+    # ---- helpers -----------------------------------------------------------------------------
+    def _cand(self, xy: NDArray[np.float64], kind: str, conf: float, radius: float, span: str, why: str) -> Candidate:
         lat, lon = self.gz.lonlat(xy)
+        conf = float(min(0.99, max(0.0, conf)))
         return Candidate(round(lat, 7), round(lon, 7), kind, round(conf, 3), round(radius, 1), span, why)
 
-    def _pick(self, ids: list[int], near: np.ndarray | None = None) -> int:
-        if near is not None:
-            return min(ids, key=lambda i: float(np.min(np.hypot(*(self.gz.streets[i].pts - near).T))))
-        return max(ids, key=lambda i: self.gz.streets[i].length_m)
+    def _choose(self, ids: tuple[int, ...], phrases: tuple[str, ...], number: int | None = None
+                ) -> tuple[list[int], float, str, int]:
+        """Which of same-named streets is meant: (streets still possible, probability the first is right,
+        how it was chosen, what the area words say: +1 the street lies in the area written after it,
+        -1 it lies outside every known area written, 0 nothing known). Area words pick the streets
+        near where those words were seen; a house number beyond a street's known numbers rules it out
+        when another street of the name has it."""
+        ids_l = list(dict.fromkeys(ids))
+        how = ""
+        verdict = 0
+        if number is not None and len(ids_l) > 1:
+            fits = [i for i in ids_l if self._number_fits(i, number)]
+            if fits and len(fits) < len(ids_l):
+                ids_l, how = fits, "its house numbers"
+        known = [p for p in phrases if len(self.gz.area_points.get(p, ())) >= MIN_AREA_POINTS]
+        # The most specific area written decides ("02108" rather than "Boston" or "MA").
+        for phrase in sorted(known, key=self.gz.area_extent_m):
+            dist = {i: self.gz.area_distance(phrase, i) for i in ids_l}
+            near = [i for i in ids_l if dist[i] <= AREA_NEAR_M]
+            if near:
+                if len(near) < len(ids_l):
+                    ids_l, how = near, "the area named after it"
+                verdict = 1
+            elif min(dist.values()) > AREA_FAR_M:
+                verdict = -1
+            break
+        if len(ids_l) == 1:
+            return ids_l, 0.95 if how else 1.0, how, verdict
+        weights = np.array([self.gz.streets[i].length_m for i in ids_l])
+        ids_l = [ids_l[k] for k in np.argsort(-weights)]
+        return ids_l, 1.0 / len(ids_l), how, verdict
+
+    def _number_fits(self, sid: int, number: int) -> bool:
+        """Known numbers on the street reach `number` (within half a block)."""
+        nb = self.gz.streets[sid].numbering
+        if not len(nb.n):
+            return False
+        return float(nb.n.min()) - 50 <= number <= float(nb.n.max()) + 50
+
+    def _placed(self, sid: int, parsed: ParsedAddress) -> tuple[NDArray[np.float64], float, float, str]:
+        """(point, probability within 250 m given the right street, radius m, how) for a house number."""
+        st = self.gz.streets[sid]
+        if not parsed.block:
+            exact = self.gz.address(sid, parsed.house)
+            if exact is not None:
+                return exact, _PLACED["address point"], 15.0, f"address point {parsed.house} {st.name}"
+        number = parsed.number // 100 * 100 + 50 if parsed.block else parsed.number
+        hp = self.gz.house_point(sid, number)
+        if hp.method in _PLACED:
+            p = _PLACED[hp.method] * (1.0 if hp.anchor_gap_m <= 150 else 0.9)
+            radius = 40.0 if hp.method == "address interpolation" else 60.0
+        elif hp.method == "block extrapolation":
+            p = float(np.clip(0.9 - max(0.0, hp.anchor_gap_m - 100.0) / 500.0, 0.2, 0.9))
+            radius = 60.0 + hp.anchor_gap_m / 4
+        elif hp.method == "block numbering":
+            p, radius = 0.5, 150.0
+        else:  # the street, no idea where along it
+            p = 0.95 * st.share_within(hp.xy, CONFIDENT_RADIUS_M)
+            radius = max(50.0, st.length_m / 4)
+        if hp.beyond_end_m > 30:  # the number lies past the end of the street as mapped
+            p = min(p, 0.3)
+        return hp.xy, p, radius, hp.method
 
     # ---- text parsers ----------------------------------------------------------------------
     def _addresses(self, text: str, kind: str = "address") -> list[Candidate]:
-        out: list[Candidate] = []
-        for clause in _CLAUSE.split(text):
-            if not clause or not clause.strip():
-                continue
-            block = _BLOCK.search(clause)
-            for m in ([block] if block else []) + list(_NUMBER.finditer(clause)):
-                is_block = m is block
-                number = parse_house_number(m.group(1))
-                if number is None or number == 0:
-                    continue
-                rest = tokens(clause[m.end():])
-                if rest and rest[0] == "block":
-                    is_block = True
-                    rest = rest[2:] if len(rest) > 1 and rest[1] == "of" else rest[1:]
-                ids, used, fz = self._match_street(rest)
-                if not ids:
-                    continue
-                span = f"{m.group(0).strip()} {' '.join(rest[:used])}".strip()
-                sid = self._pick(ids)
+        for parsed in find_addresses(self.gz, text, self.stop):
+            ids, p_street, how, verdict = self._choose(parsed.street_ids, parsed.area_phrases, parsed.number)
+            out: list[Candidate] = []
+            for sid in ids[:3]:
+                xy, p_place, radius, method = self._placed(sid, parsed)
                 st = self.gz.streets[sid]
-                house = str(number)
-                exact = None if is_block else self.gz.address(st.norm, house)
-                penalty = 0.85 if fz else 1.0
-                if exact is not None:
-                    out.append(self._cand(exact, kind, 0.95 * penalty, 15, span,
-                                          f"address point {house} {st.name} from OpenStreetMap"))
-                    return out
-                xy, method = self.gz.house_point(sid, number)
-                conf, radius = {"address interpolation": (0.85, 40), "block interpolation": (0.8, 50),
-                                "block extrapolation": (0.7, 100),
-                                "block numbering": (0.6, 150), "street centroid": (0.3, st.length_m / 2)}[method]
-                if is_block:
-                    kind_b, radius = "block", max(radius, 80)
-                    why = f"the {number // 100 * 100} block of {st.name}, placed by {method}"
-                    xy, _ = self.gz.house_point(sid, number // 100 * 100 + 50)
+                numbered = method == "address point" or self._number_fits(sid, parsed.number)
+                conf = parsed.match.agreement * p_street * p_place * _evidence(verdict, numbered)
+                if parsed.block:
+                    why = f"the {parsed.number // 100 * 100} block of {st.name}, placed by {method}"
+                elif method.startswith("address point"):
+                    why = method
                 else:
-                    kind_b = kind
-                    why = f"{house} {st.name}: house number not in OpenStreetMap, placed by {method}"
-                out.append(self._cand(xy, kind_b, conf * penalty, radius, span,
-                                      why + (" (street name matched approximately)" if fz else "")))
+                    why = f"{parsed.house} {st.name}: house number not known, placed by {method}"
+                notes = []
+                if parsed.fuzzy:
+                    notes.append("street name matched approximately")
+                elif parsed.match.how == "direction":
+                    notes.append("direction of the street name differs")
+                elif parsed.match.how == "no type":
+                    notes.append("street type not given")
+                if verdict < 0:
+                    notes.append("the area written after it is elsewhere")
+                elif not numbered and verdict == 0:
+                    notes.append("nothing confirms the number is on this street")
+                if len(ids) > 1:
+                    notes.append(f"one of {len(ids)} streets of this name")
+                elif how:
+                    notes.append(f"street chosen by {how}")
+                if notes:
+                    why += " (" + "; ".join(notes) + ")"
+                out.append(self._cand(xy, "block" if parsed.block else kind, conf, max(radius, 80.0)
+                                      if parsed.block else radius, parsed.span, why))
+            if out:
                 return out
-        return out
+        return []
 
     def _intersections(self, text: str) -> list[Candidate]:
-        out: list[Candidate] = []
-        for clause in re.split(r"[,;:.!?()\n]", text):
+        for clause in _INTERSECTION_CLAUSE.split(text or ""):
             parts = _CONNECT.split(clause)
             if len(parts) < 2:
                 continue
@@ -150,46 +201,88 @@ class Geotagger:
                 lw, rw = tokens(left), tokens(right)
                 if not lw or not rw:
                     continue
-                a, na, fa = self._street_at_end(lw)
-                b, nb, fb = self._match_street(rw)
-                if not a or not b:
+                a, na = match_suffix(self.gz, lw, self.stop)
+                if a is None:
+                    a, na, _ = match_prefix(self.gz, lw[max(0, len(lw) - 4):], self.stop)
+                    if a is not None and na != min(4, len(lw)):
+                        a = None
+                b, nb, _ = match_prefix(self.gz, rw, self.stop)
+                if a is None or b is None:
                     continue
-                pts = self.gz.intersection(a, b)
-                span = f"{' '.join(lw[len(lw) - na:])} & {' '.join(rw[:nb])}"
-                if not pts:
+                pairs = self.gz.intersection_pairs(a.ids, b.ids)
+                if not pairs:
                     continue
-                conf = (0.9 if len(pts) == 1 else 0.6) * (0.85 if fa or fb else 1.0)
-                names = f"{self.gz.streets[a[0]].name} and {self.gz.streets[b[0]].name}"
-                note = f" (one of {len(pts)})" if len(pts) > 1 else ""
-                for p in pts[:3]:
-                    out.append(self._cand(p, "intersection", conf, 25 if len(pts) == 1 else 50, span,
-                                          f"intersection of {names}{note}"))
-                return out
+                tail = tuple(rw[nb:nb + 6])
+                return self._crossing_candidates(pairs, a, b, tail, f"{' '.join(lw[len(lw) - na:])} & "
+                                                                    f"{' '.join(rw[:nb])}")
+        return []
+
+    def _crossing_candidates(self, pairs: list, a: StreetMatch, b: StreetMatch, tail: tuple[str, ...],
+                             span: str) -> list[Candidate]:
+        phrases = tuple(area_phrases(list(tail)))
+        streets = list(dict.fromkeys(i for i, _, _ in pairs))
+        kept, _p, how, verdict = self._choose(tuple(streets), phrases)
+        pairs = [pr for pr in pairs if pr[0] in kept] or pairs
+        # Crossings closer than 250 m are one place (a dual carriageway meets the street twice).
+        clusters: list[list[NDArray[np.float64]]] = []
+        for _, _, p in pairs:
+            for c in clusters:
+                if np.hypot(*(c[0] - p)) <= CONFIDENT_RADIUS_M:
+                    c.append(p)
+                    break
+            else:
+                clusters.append([p])
+        k = len(clusters)
+        conf = a.agreement * b.agreement * (0.97 if k == 1 else 0.97 / k) * (AREA_CONTRADICTED if verdict < 0 else 1.0)
+        i, j, _ = pairs[0]
+        names = f"{self.gz.streets[i].name} and {self.gz.streets[j].name}"
+        note = f" (one of {k} crossings of these names)" if k > 1 else (f" (chosen by {how})" if how else "")
+        out = []
+        for c in clusters[:3]:
+            xy = np.mean(np.asarray(c), axis=0)
+            xy = min(c, key=lambda p, xy=xy: float(np.hypot(*(p - xy))))
+            out.append(self._cand(xy, "intersection", conf, 25 if len(c) == 1 else 50, span,
+                                  f"intersection of {names}{note}"))
         return out
 
-    def _landmarks(self, words: list[str]) -> list[Candidate]:
+    def _landmarks(self, words: list[str], whole_clause: set[str] | None = None) -> list[Candidate]:
+        """Named places. A one-word name is weak evidence (a brand, a common word: "Target", "Sprint"),
+        unless it is all the customer wrote in that part of the text; a chain's name says nothing about
+        which branch; a name that is one of the city's own area words is never a place."""
         out: list[Candidate] = []
         seen: set[str] = set()
+        whole_clause = whole_clause or set()
         for n in range(min(6, len(words)), 0, -1):
             for i in range(len(words) - n + 1):
                 gram = words[i:i + n]
                 if gram[0] in self.stop or gram[-1] in self.stop:
                     continue
                 phrase = " ".join(gram)
-                if n == 1 and (len(phrase) < 5 or phrase in STREET_TYPES):
+                if n == 1 and (len(phrase) < 5 or phrase in STREET_TYPES or phrase.isdigit()):
                     continue
                 hit_key = phrase if phrase in self.gz.place_index else None
                 fuzzy = False
-                if hit_key is None and n >= 2 and len(phrase) >= 8:
-                    hit = process.extractOne(phrase, self._poi_keys, scorer=fuzz.ratio, score_cutoff=90)
+                if hit_key is None and n >= 2 and len(phrase) >= 10:
+                    hit = process.extractOne(phrase, self._poi_keys, scorer=fuzz.ratio, score_cutoff=92)
                     hit_key, fuzzy = (hit[0], True) if hit else (None, False)
-                if hit_key is None or hit_key in seen:
+                if hit_key is None or hit_key in seen or hit_key in self.gz.area_points:
                     continue
+                if self.gz.match_street(hit_key, allow_core=False) is not None:
+                    continue  # a stop or a building named after the street: the street says more, and less surely
                 seen.add(hit_key)
                 ids = self.gz.place_index[hit_key]
-                for pid in ids[:3]:
-                    p = self.gz.pois[pid]
-                    conf = (0.75 if len(ids) == 1 else 0.45) * (0.85 if fuzzy else 1.0)
+                places = [self.gz.pois[pid] for pid in ids]
+                spread = max((float(np.hypot(*(p.xy - q.xy))) for p in places for q in places), default=0.0)
+                one_place = len(places) == 1 or spread <= CONFIDENT_RADIUS_M
+                single_word = len(hit_key.split()) == 1
+                if any(p.brand for p in places):
+                    conf = 0.3 if one_place else 0.1
+                elif single_word and phrase not in whole_clause:
+                    conf = 0.4 if one_place else 0.15
+                else:
+                    conf = 0.8 if one_place else 0.6 / len(places)
+                conf *= 0.7 if fuzzy else 1.0
+                for p in places[:1] if one_place else places[:3]:
                     out.append(self._cand(p.xy, "landmark", conf, 75, phrase, f"near {p.name} ({p.kind})"))
             if out:
                 return out
@@ -199,21 +292,40 @@ class Geotagger:
         for i in range(len(words)):
             if words[i] in self.stop or words[i].isdigit():
                 continue
-            ids, used, _fz = self._match_street(words[i:], allow_fuzzy=False)
-            if ids and (used > 1 or self.gz.streets[ids[0]].type == ""):
-                st = self.gz.streets[self._pick(ids)]
-                span = " ".join(words[i:i + used])
-                return [self._cand(st.centroid, "street", 0.25, max(100.0, st.length_m / 2), span,
-                                   f"somewhere on {st.name} (no house number or cross street given)")]
+            m, used, _ = match_prefix(self.gz, words[i:], self.stop, allow_fuzzy=False, allow_core=False)
+            if m is None:
+                continue
+            st0 = self.gz.streets[m.ids[0]]
+            if used == 1 and st0.type != "" and st0.core == words[i]:
+                continue  # one bare word that happens to be a street's name part
+            ids, p_street, _how, verdict = self._choose(m.ids, tuple(area_phrases(words[i + used:i + used + 6])))
+            st = self.gz.streets[ids[0]]
+            p = m.agreement * p_street * 0.95 * st.share_within(st.centroid, CONFIDENT_RADIUS_M)
+            p = min(p * _evidence(verdict, False), STREET_ONLY_MAX)
+            span = " ".join(words[i:i + used])
+            note = f"; one of {len(ids)} streets of this name" if len(ids) > 1 else ""
+            return [self._cand(st.centroid, "street", p, max(100.0, st.length_m / 2), span,
+                               f"somewhere on {st.name} (no house number or cross street given{note})")]
         return []
 
     def _neighbourhoods(self, words: list[str]) -> list[Candidate]:
-        text = " ".join(words)
+        text = " " + " ".join(words) + " "
         for key in self._hood_keys:
-            if re.search(rf"\b{re.escape(key)}\b", text):
+            if f" {key} " in text:
                 p = self.gz.places[self.gz.hood_index[key]]
                 return [self._cand(p.xy, "neighbourhood", 0.2, 600, key, f"in the {p.name} {p.kind}")]
         return []
+
+    def _from_text(self, text: str, kind: str = "address") -> list[Candidate]:
+        words = tokens(text)
+        found = self._addresses(text, kind) or self._intersections(text)
+        if not found or found[0].confidence < 0.7:  # a landmark named inside the street's name is no landmark
+            taken = set(tokens(found[0].span)) if found else set()
+            clauses = {" ".join(tokens(c)) for c in re.split(r"[,;:!?()\n]", text)}
+            found += [c for c in self._landmarks(words, clauses) if not set(c.span.split()) <= taken]
+        if not found:
+            found = self._streets_only(words) or self._neighbourhoods(words)
+        return found
 
     # ---- entry point -------------------------------------------------------------------------
     def geotag(
@@ -222,14 +334,18 @@ class Geotagger:
         gps: tuple[float, float] | None = None,
         place_hint: str | None = None,
         known_address: str | None = None,
+        stated_address: str | None = None,
     ) -> list[Candidate]:
         """Ranked candidates (best first). `gps` is (lat, lon); it is ignored, with the reason in
         the explanation of the text candidates, when bogus or outside the service area.
-        `place_hint` (e.g. a neighbourhood) is used when the text names nothing better;
-        `known_address` (the customer's address on file) is a low-confidence last resort.
+        `stated_address` is an address the customer typed in an address field (Open311
+        `address_string`, a web form): a statement of where the problem is, with the full confidence
+        of what it resolves to. `place_hint` (e.g. a neighbourhood) is used when the text names
+        nothing better; `known_address` (the customer's address on file) is a last resort, never
+        above 0.5.
         """
         if text is None or not str(text).strip():
-            if gps is None and not known_address and not place_hint:
+            if gps is None and not known_address and not place_hint and not stated_address:
                 raise EmptyTextError("the complaint text is empty; give a description, GPS point or address")
             text = ""
         out: list[Candidate] = []
@@ -241,13 +357,11 @@ class Geotagger:
                 out.append(Candidate(lat, lon, "gps", 0.9, 30.0, "", "GPS point sent with the report"))
             else:
                 gps_note = f" (GPS ignored: {reason})"
-        words = tokens(text)
-        found = self._addresses(text) or self._intersections(text)
-        if not found or found[0].confidence < 0.7:  # a landmark named inside the street's name is no landmark
-            taken = set(tokens(found[0].span)) if found else set()
-            found += [c for c in self._landmarks(words) if not set(c.span.split()) <= taken]
-        if not found:
-            found = self._streets_only(words) or self._neighbourhoods(words)
+        if stated_address and stated_address.strip():
+            out += [Candidate(c.lat, c.lon, "stated_address" if c.kind == "address" else c.kind, c.confidence,
+                              c.radius_m, c.span, "address given with the report: " + c.explanation + gps_note)
+                    for c in self._from_text(stated_address)]
+        found = self._from_text(text)
         if not found and place_hint:
             found = [
                 Candidate(c.lat, c.lon, c.kind, round(c.confidence * 0.8, 3), c.radius_m, c.span,
@@ -262,6 +376,11 @@ class Geotagger:
                 for c in found]
         out.sort(key=lambda c: -c.confidence)
         return out
+
+    def unmapped_address(self, text: str) -> str | None:
+        """The address words of `text` when it holds a well-formed street address that is not on this
+        map (see `geodata.address_text.unmapped_address`)."""
+        return _unmapped_address(self.gz, text)
 
     def _gps_problem(self, gps: tuple[float, float]) -> str | None:
         try:

@@ -213,13 +213,24 @@ def eval_geotag(
     limit: Annotated[int | None, typer.Option(min=1, help="Evaluate only the first N rows.")] = None,
     format_: Annotated[str, typer.Option("--format", help="generic or baltimore311.")] = "generic",
     baseline: Annotated[str | None, typer.Option(help="Score a baseline instead: street-centroid.")] = None,
+    address_points: Annotated[Path | None, typer.Option(
+        exists=True, dir_okay=False, help="Known address points to import first (text,lat,lon CSV or OpenAddresses)."
+    )] = None,
+    split: Annotated[str | None, typer.Option(help="Only the 'dev' or 'test' half of the rows (by id parity).")] = None,
+    threshold: Annotated[float, typer.Option(min=0, max=1, help="Dispatch threshold for confident_share.")] = 0.6,
+    peer: Annotated[str | None, typer.Option(help="Also run a peer on the same OSM file and texts: nominatim.")] = None,
 ) -> None:
-    """Geotagging accuracy against known coordinates."""
+    """Geotagging accuracy against known coordinates (last line JSON)."""
     from benchmarks import geotag_eval
 
     if format_ not in ("generic", "baltimore311"):
         raise UserError("--format must be 'generic' or 'baltimore311'")
-    _print_json(geotag_eval.run(osm, reports, fmt=format_, limit=limit, baseline=baseline))
+    if split not in (None, "dev", "test"):
+        raise UserError("--split must be 'dev' or 'test'")
+    if peer not in (None, "nominatim"):
+        raise UserError("--peer must be 'nominatim'")
+    _print_json(geotag_eval.run(osm, reports, fmt=format_, limit=limit, baseline=baseline, split=split,
+                                address_points=address_points, threshold=threshold, peer=peer))
 
 
 def _register_feature_commands() -> None:

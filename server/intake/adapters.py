@@ -32,6 +32,7 @@ class Normalized:
     reposts: int = 0
     addressed_to_us: bool = True
     known_address: str | None = None
+    stated_address: str | None = None  # an address typed in the form's address field: where the problem is
 
 
 def build(**fields: Any) -> InboundMessage:
@@ -299,4 +300,4 @@ def webform(body: Any) -> Normalized:
         sent_at=_time(body.get("submitted_at"), "submitted_at"), visibility=Visibility.private,
         lat=body.get("lat"), lon=body.get("lon"), place_name=body.get("address") or None, media=photos,
         linked_handles=linked,
-    ), known_address=body.get("home_address") or None)
+    ), known_address=body.get("home_address") or None, stated_address=body.get("address") or None)

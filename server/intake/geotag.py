@@ -24,13 +24,16 @@ def _real_point(gps: tuple[float, float]) -> bool:
 
 def locate(
     *, city: City | None, text: str, gps: tuple[float, float] | None = None, place_hint: str | None = None,
-    known_address: str | None = None, min_confidence: float = 0.6,
+    known_address: str | None = None, min_confidence: float = 0.6, stated_address: str | None = None,
 ) -> dict[str, Any]:
     """The best location candidate as a dict (lat, lon, kind, confidence, radius_m, span, explanation) plus
     ``alternatives`` and ``confident``; ``{"confident": False, "explanation": why}`` when nothing was found.
 
     A trusted GPS point settles it without reading the text (that is also what keeps intake fast); bogus or
-    out-of-area GPS falls back to the text, then to the known address."""
+    out-of-area GPS falls back to the text (and ``stated_address``, an address typed in an address field), then to
+    the known address. ``confident`` is the geotagger's calibrated confidence (the probability of being within
+    250 m) at or above ``min_confidence``. A well-formed street address whose street is not on this map is
+    marked ``outside_service_area``: asking the customer "where is it?" again would not help; an agent decides."""
     if city is None:
         if gps is not None:
             return {"lat": gps[0], "lon": gps[1], "kind": "gps", "confidence": 0.9, "radius_m": 30.0, "span": "",
@@ -50,11 +53,18 @@ def locate(
                 return {"confident": False, "outside_service_area": True, "alternatives": [],
                         "explanation": f"GPS point ({gps[0]:.5f}, {gps[1]:.5f}) is outside the service area"}
         if not candidates or candidates[0].kind != "gps":
-            candidates = city.geotag(text or "", gps=gps, place_hint=place_hint, known_address=known_address)
+            candidates = city.geotag(text or "", gps=gps, place_hint=place_hint, known_address=known_address,
+                                     stated_address=stated_address)
     except GeodataError as exc:
         return {"confident": False, "explanation": f"could not geotag: {exc}", "alternatives": []}
     except ValueError as exc:  # e.g. an unparseable point handed through
         return {"confident": False, "explanation": f"could not geotag: {exc}", "alternatives": []}
+    if not candidates or candidates[0].confidence < min_confidence:
+        unmapped = city.geotagger.unmapped_address(stated_address or text or "")
+        if unmapped:
+            return {"confident": False, "outside_service_area": True, "span": unmapped[:300], "alternatives": [],
+                    "explanation": f"'{unmapped[:120]}' looks like a street address, but no such street is on "
+                                   "this map: probably outside the service area"}
     if not candidates:
         return {"confident": False, "explanation": "no street, address, intersection or place recognised",
                 "alternatives": []}

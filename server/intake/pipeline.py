@@ -94,15 +94,16 @@ def receive(
     *, session: Session, settings: Settings, city: City | None, inbound: InboundMessage, followers: int = 0,
     reposts: int = 0, addressed_to_us: bool = True, service_code: str | None = None,
     known_address: str | None = None, auto_handoff: bool | None = None, auto_reply: bool = True,
-    savepoint: bool = True,
+    savepoint: bool = True, stated_address: str | None = None,
 ) -> IntakeResult:
     """Take one inbound message all the way in (see the module docstring); the caller commits.
 
     ``service_code`` (Open311) forces the category; ``known_address`` overrides the customer's address on file
-    as the last geotag resort; ``auto_handoff`` overrides ``settings.auto_handoff`` (the demo uses it to make
-    only today's jobs); ``auto_reply=False`` stores no automatic replies (historical imports); ``savepoint=False``
-    when the caller's transaction holds this message alone (a failure rolls all of it back anyway): two round
-    trips fewer."""
+    as the last geotag resort; ``stated_address`` is an address typed in an address field (Open311
+    ``address_string``, the web form's address): where the problem is, trusted as far as it resolves;
+    ``auto_handoff`` overrides ``settings.auto_handoff`` (the demo uses it to make only today's jobs);
+    ``auto_reply=False`` stores no automatic replies (historical imports); ``savepoint=False`` when the caller's
+    transaction holds this message alone (a failure rolls all of it back anyway): two round trips fewer."""
     existing = conversations.find_message(session=session, channel=inbound.channel, external_id=inbound.external_id)
     if existing is not None:
         if existing.text != inbound.text:
@@ -118,7 +119,8 @@ def receive(
         hint = category.name
     with session.begin_nested() if savepoint else contextlib.nullcontext(), session.no_autoflush:
         return _receive(session, settings, city, inbound, taxonomy, hint, followers, reposts, addressed_to_us,
-                        known_address, settings.auto_handoff if auto_handoff is None else auto_handoff, auto_reply)
+                        known_address, settings.auto_handoff if auto_handoff is None else auto_handoff, auto_reply,
+                        stated_address)
 
 
 _LATEST_CASE = select(Case).where(Case.conversation_id == bindparam("conversation_id")).order_by(col(Case.id).desc())
@@ -126,7 +128,7 @@ _LATEST_CASE = select(Case).where(Case.conversation_id == bindparam("conversatio
 
 def _receive(session: Session, settings: Settings, city: City | None, inbound: InboundMessage, taxonomy: Any,
              hint: str | None, followers: int, reposts: int, addressed_to_us: bool, known_address: str | None,
-             auto_handoff: bool, auto_reply: bool) -> IntakeResult:
+             auto_handoff: bool, auto_reply: bool, stated_address: str | None = None) -> IntakeResult:
     customer = identity.resolve(session=session, inbound=inbound)
     if known_address and not customer.address:
         _learn_address(session, city, customer, known_address)
@@ -148,7 +150,8 @@ def _receive(session: Session, settings: Settings, city: City | None, inbound: I
     result = triage(inbound.text, received_at=received_at, visibility=str(inbound.visibility), followers=followers,
                     reposts=reposts, taxonomy=taxonomy, category_hint=hint)
     geotag = locate(city=city, text=inbound.text, gps=gps, place_hint=inbound.place_name,
-                    known_address=known_address or customer.address, min_confidence=settings.geotag_min_confidence)
+                    known_address=known_address or customer.address, min_confidence=settings.geotag_min_confidence,
+                    stated_address=stated_address)
     label = taxonomy.by_name(result.category).label if result.category else None
     case = Case(
         conversation_id=message.conversation_id, customer_id=customer.id or 0, category=result.category,

@@ -116,7 +116,8 @@ def _run(request: Request, session: Any, settings: Any, items: list[Normalized],
         for item in items:
             result = receive(session=session, settings=settings, city=city, inbound=item.inbound,
                              followers=item.followers, reposts=item.reposts, addressed_to_us=item.addressed_to_us,
-                             known_address=item.known_address, savepoint=len(items) > 1)
+                             known_address=item.known_address, stated_address=item.stated_address,
+                             savepoint=len(items) > 1)
             results.append(result)
         session.flush()
         # The answer is read before the commit expires every object (afterwards each attribute is a query).

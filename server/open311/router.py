@@ -247,7 +247,7 @@ def _create(request: Request, params: dict[str, str]) -> dict[str, Any]:
                 subject=new.category.label[:300],
             )
             result = receive(session=session, settings=settings, city=city, inbound=inbound,
-                             service_code=new.category.service_code, known_address=new.address)
+                             service_code=new.category.service_code, stated_address=new.address)
             key.last_used_at = utcnow()
             session.add(key)
             session.commit()

@@ -19,7 +19,21 @@ from .conftest import DATA, REPORTS_311
         ("SOUTH CONKLING ST", "s conkling st"),
         ("ST PAUL PL", "saint paul pl"),
         ("Saint Paul Place", "saint paul pl"),
-        ("West First Street", "w 1st st"),
+        ("West First Street", "w 1 st"),
+        ("WEST 19 STREET", "w 19 st"),
+        ("West 19th Street", "w 19 st"),
+        ("Nineteenth St", "19 st"),
+        ("Twenty-Third Street", "23 st"),
+        ("9 Avenue", "9 ave"),
+        ("Massachusetts Avenue Northwest", "massachusetts ave nw"),
+        ("MASSACHUSETTS AVE NW", "massachusetts ave nw"),
+        ("F D R Drive", "fdr dr"),
+        ("F.D.R. Drive", "fdr dr"),
+        ("Avenue of the Americas", "av americas"),
+        ("Av. da Boavista", "av boavista"),
+        ("Avenida da Boavista", "av boavista"),
+        ("Hauptstr.", "hauptstr"),
+        ("Hauptstraße", "hauptstr"),
         ("N BROADWAY", "n broadway"),
         ("Garrison Boulevard", "garrison blvd"),
     ],
@@ -32,7 +46,7 @@ def test_gazetteer_finds_real_streets_and_intersections(city: City) -> None:
     gz = city.gazetteer
     assert gz is not None
     ids = gz.find_streets("E BALTIMORE ST")
-    assert [gz.streets[i].name for i in ids] == ["East Baltimore Street"]
+    assert {gz.streets[i].name for i in ids} == {"East Baltimore Street"}
     assert gz.find_streets("fait avenue")
     eastern, conkling = gz.find_streets("Eastern Ave"), gz.find_streets("S Conkling St")
     (pt,) = gz.intersection(eastern, conkling)

@@ -1,0 +1,187 @@
+"""Address understanding: the part of a text that is an address, read against the city's own street names.
+
+Handles, in any city: house number before the street (US, UK: "29 Hereford St", "the 2900 block of
+Fait Ave") or after it (most of Europe: "Sturenkatu 33", "Yrjönkatu 21 b"); letters and ranges in
+house numbers ("12A", "10-14", "37-39"); numbered streets in any spelling ("W 19 Street", "Nineteenth
+St"); direction prefixes and quadrant suffixes; and the tail after the street ("Boston MA 02115",
+"00550 Helsinki, Suomi"), whose words are kept as *area phrases* to choose between same-named
+streets, never read as places. Matching is against the gazetteer's names, so a word is a street
+only where the city has a street of that name: a complaint label or a brand in the text is not.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+
+from geodata.gazetteer import Gazetteer, StreetMatch, area_phrases, parse_house_number
+from geodata.normalize import LEADING_TYPES, STREET_TYPES, parse_street, tokens
+
+# Generic stopwords; the city, county and state words come from the OSM data (Gazetteer.area_words).
+BASE_STOP = frozenset({"near", "by", "at", "on", "in", "since", "and", "the", "of", "from", "to", "outside", "behind",
+                       "across", "between", "corner", "city", "county", "block", "is", "are", "has", "there",
+                       "intersection", "a", "an", "my", "our", "your", "for", "with", "it", "its", "this", "that"})
+# Clause breaks: punctuation (not the dot of "S." or "St."), a spaced dash ("Noise - Street/Sidewalk"), and
+# words that start a new location phrase.
+CLAUSE = re.compile(r"[,;:!?()\n]|(?<!\b\w)(?<!\bst)(?<!\bmt)(?<!\bft)\.(?:\s|$)|\s[-–—]\s"
+                    r"|\b(?:since|near|by|outside|behind|across from|in front of)\b", re.I)
+# A house number: digits, an optional letter ("12A"), an optional range ("10-14", "37-39b").
+HOUSE = re.compile(r"(?<![\w./-])(\d{1,6})([a-z])?(?:\s*[-–]\s*(\d{1,6})([a-z])?)?(?![\w/])", re.I)
+LETTER_AFTER = re.compile(r"^\s+([a-z])\s*$", re.I)  # "Yrjönkatu 21 b": a staircase letter ending the clause
+BLOCK = re.compile(r"^\s*block\s+(?:of\s+)?", re.I)
+FUZZY_CUTOFF = 88.0
+
+
+@dataclass(frozen=True)
+class ParsedAddress:
+    """An address found in a text: the house as written ('12A', '10-14'), its number, the streets
+    its street name may mean, how well the name agrees, the words it spans, the area phrases
+    written after it, and whether it named a whole block ('the 2900 block of ...')."""
+
+    house: str
+    number: int
+    match: StreetMatch
+    span: str
+    area_phrases: tuple[str, ...]
+    block: bool = False
+    fuzzy: bool = False
+    order: str = "number first"
+
+    @property
+    def street_ids(self) -> tuple[int, ...]:
+        return self.match.ids
+
+
+def match_prefix(gz: Gazetteer, words: list[str], stop: frozenset[str], allow_fuzzy: bool = True,
+                 allow_core: bool = True) -> tuple[StreetMatch | None, int, bool]:
+    """The prefix of `words` naming a street, the best-agreeing and then the longest: (match, words used,
+    fuzzy?). "Boardman St East Boston" is Boardman St (the same name), not "Boardman St E" (a direction
+    the street does not have); a name without its type ("Snow" of "Snow Hill St") is not taken when a
+    street-type word follows it."""
+    best: tuple[StreetMatch, int] | None = None
+    for n in range(min(6, len(words)), 0, -1):
+        if n > 1 and words[n - 1] in stop:
+            continue
+        if n == 1 and (words[0] in stop or words[0].isdigit()):
+            continue
+        m = gz.match_street(" ".join(words[:n]), allow_core=allow_core)
+        if m is None:
+            continue
+        if m.how == "no type" and any(w in STREET_TYPES or w in LEADING_TYPES for w in words[n:n + 3]):
+            continue  # "Snow" of "Snow Hill St" is not Snow Terrace; "Knox Ct" for Knox St is "other type"
+        if best is None or m.agreement > best[0].agreement:
+            best = (m, n)
+        if m.agreement >= 1.0:
+            break
+    if best is not None:
+        return best[0], best[1], False
+    if allow_fuzzy:
+        keys = _fuzzy_keys(gz)
+        for n in range(min(5, len(words)), 1, -1):
+            if words[n - 1] in stop:
+                continue
+            phrase = parse_street(" ".join(words[:n])).full
+            if len(phrase) < 8 or " " not in phrase:
+                continue
+            hit = process.extractOne(phrase, keys, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
+            if hit:
+                ids = gz.by_full.get(hit[0]) or gz.by_noprefix.get(hit[0], [])
+                if ids:
+                    return StreetMatch(tuple(ids), 0.5, "approximate"), n, True
+    return None, 0, False
+
+
+def match_suffix(gz: Gazetteer, words: list[str], stop: frozenset[str]) -> tuple[StreetMatch | None, int]:
+    """A street named by the whole of a suffix of `words` (the longest): (match, words used)."""
+    for start in range(max(0, len(words) - 6), len(words)):
+        if words[start] in stop or (len(words) - start == 1 and words[start].isdigit()):
+            continue
+        m, used, _ = match_prefix(gz, words[start:], stop, allow_fuzzy=False)
+        if m is not None and used == len(words) - start:
+            return m, used
+    return None, 0
+
+
+def _fuzzy_keys(gz: Gazetteer) -> list[str]:
+    keys = getattr(gz, "_fuzzy_key_list", None)
+    if keys is None:
+        keys = sorted(gz.street_names or (set(gz.by_full) | set(gz.by_noprefix)))
+        gz._fuzzy_key_list = keys  # type: ignore[attr-defined]
+    return keys
+
+
+def _later_words(clauses: list[str], i: int, limit: int = 8) -> list[str]:
+    out: list[str] = []
+    for c in clauses[i + 1:]:
+        out += tokens(c)
+        if len(out) >= limit:
+            break
+    return out[:limit]
+
+
+def find_addresses(gz: Gazetteer, text: str, stop: frozenset[str] = BASE_STOP) -> list[ParsedAddress]:
+    """Every house-number address in `text` that names a known street, in text order (see module docstring)."""
+    out: list[ParsedAddress] = []
+    clauses = [c for c in CLAUSE.split(text or "") if c and c.strip()]
+    for ci, clause in enumerate(clauses):
+        for m in HOUSE.finditer(clause):
+            number = parse_house_number(m.group(1))
+            if not number:
+                continue
+            house = m.group(0).strip()
+            after = clause[m.end():]
+            block = False
+            bm = BLOCK.match(after)
+            if bm:
+                block, after = True, after[bm.end():]
+            # House number first: "29 Hereford St Boston MA 02115".
+            rest = tokens(after)
+            match, used, fz = match_prefix(gz, rest, stop)
+            if match is not None:
+                tail = rest[used:] + _later_words(clauses, ci)
+                words = f"{house} block of" if block else house
+                out.append(ParsedAddress(house, number, match, f"{words} {' '.join(rest[:used])}".strip(),
+                                         tuple(area_phrases(tail)), block, fz))
+                continue
+            if block:
+                continue
+            # Street first: "Sturenkatu 33, 00550 Helsinki" (the number ends the clause or a letter follows).
+            before = tokens(clause[: m.start()])
+            smatch, sused = match_suffix(gz, before, stop)
+            if smatch is None:
+                continue
+            letter = LETTER_AFTER.match(after)
+            if letter and not m.group(2):
+                house = f"{house}{letter.group(1)}"
+            ends = not tokens(after) or letter is not None
+            span = f"{' '.join(before[len(before) - sused:])} {house}"
+            tail = ([] if letter else tokens(after)) + _later_words(clauses, ci)
+            agreement = smatch.agreement * (1.0 if ends else 0.8)
+            out.append(ParsedAddress(house, number, StreetMatch(smatch.ids, agreement, smatch.how), span,
+                                     tuple(area_phrases(tail)), False, False, "street first"))
+    return out
+
+
+def parse_address(gz: Gazetteer, text: str, stop: frozenset[str] = BASE_STOP) -> ParsedAddress | None:
+    """The first address in `text` (see `find_addresses`), or None."""
+    found = find_addresses(gz, text, stop)
+    return found[0] if found else None
+
+
+# A street-type word: what makes "123 Elm Road" an address even where no Elm Road is known.
+_TYPE_WORD = re.compile(
+    r"\b\d{1,6}[a-z]?\s+(?:[nsew]\.?\s+|north\s+|south\s+|east\s+|west\s+)?(?:[a-z0-9'.-]+\s+){1,4}?"
+    r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|drive|dr|lane|ln|place|pl|court|ct|terrace|way|parkway|"
+    r"pkwy|highway|hwy|circle|cir|square|sq)\b\.?", re.I)
+
+
+def unmapped_address(gz: Gazetteer, text: str) -> str | None:
+    """The address-shaped words of `text` ('123 Elm Road') when the text holds a well-formed street
+    address whose street this map does not have — a place outside the service area, not a
+    customer to ask "where is it?" again. None when the text holds no such address."""
+    if find_addresses(gz, text):
+        return None
+    m = _TYPE_WORD.search(text or "")
+    return m.group(0).strip() if m else None

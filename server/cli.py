@@ -34,7 +34,7 @@ def _settings() -> Settings:
     return Settings()
 
 
-def _print_json(result: dict) -> None:
+def _print_json(result: dict | list) -> None:
     typer.echo(json.dumps(result, default=str))
 
 
@@ -204,6 +204,21 @@ def bench_dispatch(
     from benchmarks import dispatch_day
 
     _print_json(dispatch_day.run(osm, complaints, technicians, time_limit, seed=seed))
+
+
+@bench_app.command("geotag-cities")
+def bench_geotag_cities(
+    shared: Annotated[Path, typer.Option(exists=True, file_okay=False, help="The shared data folder.")] = Path(
+        "../shared/data"),
+    peer: Annotated[str | None, typer.Option(help="Also run a peer on the same files: nominatim.")] = None,
+    split: Annotated[str | None, typer.Option(help="Only the 'dev' or 'test' half of each file.")] = None,
+) -> None:
+    """Geotag figures of every shared city in one table (Baltimore, Boston with and without history, Helsinki)."""
+    from benchmarks import geotag_cities
+
+    if peer not in (None, "nominatim"):
+        raise UserError("--peer must be 'nominatim'")
+    _print_json(geotag_cities.run(shared, peer=peer, split=split))
 
 
 @eval_app.command("geotag")

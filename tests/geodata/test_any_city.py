@@ -63,8 +63,8 @@ def _truth(path: Path, text: str) -> tuple[float, float]:
 
 # ---- conventions, with real street names of the extracts -----------------------------------------
 def test_street_number_order_postcode_tail_letters_and_ranges(helsinki: City) -> None:
-    for text in ("Mannerheimintie 10, 00100 Helsinki, Suomi", "Yrjönkatu 21 b", "Annankatu 12-14, 00101 Helsinki, Suomi",
-                 "Bulevardi 22, 00120 Helsinki, Suomi"):
+    for text in ("Mannerheimintie 10, 00100 Helsinki, Suomi", "Yrjönkatu 21 b",
+                 "Annankatu 12-14, 00101 Helsinki, Suomi", "Bulevardi 22, 00120 Helsinki, Suomi"):
         best = helsinki.geotag(text)[0]
         lat, lon = _truth(HELSINKI_EVAL, text)
         assert best.kind == "address" and best.explanation.startswith("address point"), text

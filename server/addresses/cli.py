@@ -32,7 +32,7 @@ def register(apps: dict[str, typer.Typer]) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         from geodata.address_points import AddressFileError
-        from server.addresses.service import import_points
+        from server.addresses.service import FIELD_SOURCE, import_points
         from server.config import Settings
         from server.core.city import load_city
         from server.core.db import make_engine
@@ -44,10 +44,15 @@ def register(apps: dict[str, typer.Typer]) -> None:
             raise UserError(f"FILE: {file} does not exist")
         if not source.strip() or len(source) > 60:
             raise UserError("--source: give a name of 1..60 characters")
+        if source.strip() == FIELD_SOURCE:
+            raise UserError(f"--source: '{FIELD_SOURCE}' is kept for locations confirmed on site by technicians")
         settings = Settings()
         upgrade(settings)
         typer.echo(f"Loading the city from {settings.osm_source} ...", err=True)
-        city = load_city(settings, progress=True)
+        try:
+            city = load_city(settings, progress=True)
+        except Exception as exc:  # every point is checked against the map: without it nothing can be imported
+            raise UserError(f"the city's street map could not be loaded ({exc}); set GROUNDCREW_OSM_SOURCE") from None
         engine = make_engine(settings)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         try:

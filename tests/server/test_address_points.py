@@ -203,10 +203,10 @@ def test_a_city_loads_without_the_table_and_creates_no_database(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------- the command
-def _cli(args: list[str], tmp_path: Path, database_url: str) -> subprocess.CompletedProcess[str]:
+def _cli(args: list[str], tmp_path: Path, database_url: str, **extra: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GROUNDCREW_")}
     env.update({"GROUNDCREW_DATA_DIR": str(tmp_path), "GROUNDCREW_DATABASE_URL": database_url,
-                "GROUNDCREW_OSM_SOURCE": str(BOSTON_OSM), "GROUNDCREW_CACHE_DIR": str(CITY_CACHE)})
+                "GROUNDCREW_OSM_SOURCE": str(BOSTON_OSM), "GROUNDCREW_CACHE_DIR": str(CITY_CACHE), **extra})
     # the installed ``groundcrew`` entry point (``python -m server.cli`` would run a second copy of the module,
     # whose UserError the features' commands do not raise)
     command = [sys.executable, "-c", "from server.cli import main; main()", "import", "address-points", *args]
@@ -238,3 +238,8 @@ def test_the_command_refuses_an_unknown_format_in_one_line(database_url, tmp_pat
     assert len(error) == 1 and "cannot tell its format" in error[0] and "openaddresses-geojson" in error[0]
     bogus = _cli([str(baltimore), "--format", "kml"], tmp_path, database_url)
     assert bogus.returncode == 1 and "--format must be one of auto, csv, openaddresses-csv" in bogus.stderr
+    field = _cli([str(HISTORY), "--source", "field"], tmp_path, database_url)
+    assert field.returncode == 1 and "'field' is kept for locations confirmed on site" in field.stderr
+    no_map = _cli([str(HISTORY)], tmp_path, database_url, GROUNDCREW_OSM_SOURCE=str(tmp_path / "none.osm.pbf"))
+    assert no_map.returncode == 1 and "Traceback" not in no_map.stderr
+    assert "street map could not be loaded" in no_map.stderr

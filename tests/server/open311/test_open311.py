@@ -270,3 +270,27 @@ def test_missing_request_or_token_is_404(client, path):
         assert response.json()[0]["code"] == 404
     else:
         assert _xml(response).find("error/code").text == "404"
+
+
+@pytest.mark.slow
+def test_address_string_is_where_the_problem_is_and_a_wrong_street_waits_for_a_person(client, app, api_key):
+    """An Open311 request carrying only an address: a well-resolved address_string is a statement of the place
+    (dispatched at its own calibrated confidence, not capped at 50% as a customer's address on file); an address
+    the map only matches approximately (a misspelt street that may be another one) is not dispatched."""
+    good = {"api_key": api_key, "service_code": "102", "address_string": "3400 EASTERN AVE, BALTIMORE, MD 21224",
+            "description": "Deep pothole in the bus lane", "email": "resident@example.org"}
+    response = client.post(f"{V2}/requests.json", data=good)
+    assert response.status_code == 201, response.text
+    wrong = {**good, "address_string": "3400 Estern Avenue", "email": "other@example.org",
+             "description": "Another pothole"}
+    assert client.post(f"{V2}/requests.json", data=wrong).status_code == 201
+    with Session(app.state.engine) as session:
+        cases = session.exec(select(Case).order_by(Case.id)).all()
+        assert len(cases) == 2
+        first, second = cases
+        assert first.geotag["kind"] == "stated_address" and first.geotag["confident"] is True
+        assert first.geotag["confidence"] >= 0.9 and first.job_id is not None
+        job = session.get(Job, first.job_id)
+        assert abs(job.lat - 39.2865) < 0.002 and abs(job.lon - -76.5703) < 0.002
+        assert second.geotag["confident"] is False and second.job_id is None
+        assert "approximately" in second.geotag["explanation"]

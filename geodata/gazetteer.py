@@ -147,7 +147,8 @@ def parse_house_number(value: str) -> int | None:
 
 def house_keys(value: str) -> list[str]:
     """Keys under which a written house number may be stored, most specific first:
-    '12 a' → ['12A', '12']; '10-14' → ['10-14', '10', '14']; '21 b' → ['21B', '21']."""
+    '12 a' → ['12A', '12']; '10-14' → ['10-14', '10']; '21 b' → ['21B', '21']. Never the second number of a
+    range alone: in Queens-style numbers ('123-45') it is no house of its own."""
     m = _HOUSE.match(value or "")
     if not m:
         return []
@@ -160,8 +161,6 @@ def house_keys(value: str) -> list[str]:
     if letter:
         keys.append(first + letter)
     keys.append(first)
-    if m.group(3):
-        keys.append(m.group(3).lstrip("0") or "0")
     return list(dict.fromkeys(keys))
 
 

@@ -245,13 +245,16 @@ class Geotagger:
                                   f"intersection of {names}{note}"))
         return out
 
-    def _landmarks(self, words: list[str], whole_clause: set[str] | None = None) -> list[Candidate]:
+    def _landmarks(self, words: list[str], whole_clause: set[str] | None = None,
+                   tail_clauses: set[str] | None = None) -> list[Candidate]:
         """Named places. A one-word name is weak evidence (a brand, a common word: "Target", "Sprint"),
-        unless it is all the customer wrote in that part of the text; a chain's name says nothing about
-        which branch; a name that is one of the city's own area words is never a place."""
+        unless it is all the customer wrote first ("Lasipalatsi, 00100 Helsinki"); a name that is a whole later
+        part of the text is weak too (", Springfield, IL": the city, whatever café bears its name); a chain's
+        name says nothing about which branch; a name that is one of the city's own area words is never a
+        place."""
         out: list[Candidate] = []
         seen: set[str] = set()
-        whole_clause = whole_clause or set()
+        whole_clause, tail_clauses = whole_clause or set(), tail_clauses or set()
         for n in range(min(6, len(words)), 0, -1):
             for i in range(len(words) - n + 1):
                 gram = words[i:i + n]
@@ -277,7 +280,7 @@ class Geotagger:
                 single_word = len(hit_key.split()) == 1
                 if any(p.brand for p in places):
                     conf = 0.3 if one_place else 0.1
-                elif single_word and phrase not in whole_clause:
+                elif (single_word and phrase not in whole_clause) or phrase in tail_clauses:
                     conf = 0.4 if one_place else 0.15
                 else:
                     conf = 0.8 if one_place else 0.6 / len(places)
@@ -321,8 +324,10 @@ class Geotagger:
         found = self._addresses(text, kind) or self._intersections(text)
         if not found or found[0].confidence < 0.7:  # a landmark named inside the street's name is no landmark
             taken = set(tokens(found[0].span)) if found else set()
-            clauses = {" ".join(tokens(c)) for c in re.split(r"[,;:!?()\n]", text)}
-            found += [c for c in self._landmarks(words, clauses) if not set(c.span.split()) <= taken]
+            clauses = [" ".join(tokens(c)) for c in re.split(r"[,;:!?()\n]", text)]
+            clauses = [c for c in clauses if c]
+            found += [c for c in self._landmarks(words, set(clauses[:1]), set(clauses[1:]))
+                      if not set(c.span.split()) <= taken]
         if not found:
             found = self._streets_only(words) or self._neighbourhoods(words)
         return found

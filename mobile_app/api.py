@@ -242,9 +242,12 @@ class ApiClient:
                                     detail=exc.detail) from None
             raise
 
-    def post_location(self, *, lat: float, lon: float, at: str | None = None) -> Any:
-        """The technician's position (moves the ETA of the job they drive to)."""
-        body = {"lat": lat, "lon": lon, **({"at": at} if at else {})}
+    def post_location(self, *, lat: float, lon: float, at: str | None = None,
+                      accuracy_m: float | None = None) -> Any:
+        """The technician's position (moves the ETA of the job they drive to); `accuracy_m` is the fix's stated
+        accuracy (m), which lets a job completed on site confirm where its address is."""
+        body = {"lat": lat, "lon": lon, **({"at": at} if at else {}),
+                **({"accuracy_m": round(float(accuracy_m), 1)} if accuracy_m is not None else {})}
         return self.request("POST", "/technicians/me/location", json_body=body)
 
     # ---- live -----------------------------------------------------------------------------------

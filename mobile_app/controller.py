@@ -115,8 +115,8 @@ class Controller:
     def refresh(self, done: Done | None = None) -> None:
         self.worker.submit(lambda: self.engine.tick(force_pull=True), done)
 
-    def report_position(self, lat: float, lon: float) -> None:
-        self.worker.submit(lambda: self.engine.send_location(lat, lon))
+    def report_position(self, lat: float, lon: float, accuracy_m: float | None = None) -> None:
+        self.worker.submit(lambda: self.engine.send_location(lat, lon, accuracy_m))
 
     # ---- reads for screens (local store only: instant and offline) -------------------------------
     def job_extra(self, job_id: int) -> dict[str, Any]:

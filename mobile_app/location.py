@@ -23,6 +23,7 @@ class PositionSource:
         self.fixed = fixed
         self.simulate = simulate
         self.latest: tuple[float, float] | None = fixed or controller.state.position
+        self.accuracy_m: float | None = None  # the GPS fix's stated accuracy (m); None for fixed or simulated
         self._event = None
         self._gps = False
 
@@ -51,13 +52,16 @@ class PositionSource:
             gps.stop()
 
     def _on_gps(self, **kwargs: float) -> None:
+        """plyer's callback: lat, lon, speed, bearing, altitude and accuracy (m) on Android."""
         self.latest = (float(kwargs["lat"]), float(kwargs["lon"]))
+        accuracy = kwargs.get("accuracy")
+        self.accuracy_m = float(accuracy) if accuracy is not None and float(accuracy) > 0 else None
 
     def ping(self) -> None:
         if self.simulate:
             self._drive()
         if self.latest is not None:
-            self.controller.report_position(*self.latest)
+            self.controller.report_position(*self.latest, accuracy_m=self.accuracy_m)
 
     def _drive(self, step: float = 0.25) -> None:
         """Move a quarter of the way to the next job (desktop demo)."""

@@ -325,14 +325,15 @@ class SyncEngine:
             return max(0.2, min(self.poll_interval_s, pending[0].next_try_at - self.clock()))
         return self.poll_interval_s
 
-    def send_location(self, lat: float, lon: float) -> None:
-        """Post the latest position (not queued: only the newest one matters)."""
+    def send_location(self, lat: float, lon: float, accuracy_m: float | None = None) -> None:
+        """Post the latest position (not queued: only the newest one matters), with the fix's accuracy (m)
+        when the GPS states one."""
         self.state.update(position=(lat, lon))
         self.store.put("cache.position", [lat, lon])
         if "location" in self.missing:
             return
         try:
-            self.api.post_location(lat=lat, lon=lon)
+            self.api.post_location(lat=lat, lon=lon, accuracy_m=accuracy_m)
         except RequestError as exc:
             if exc.missing_endpoint:
                 self.missing.add("location")

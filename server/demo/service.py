@@ -85,7 +85,7 @@ def _import_complaints(
     """Each 311 row goes through the real intake pipeline (identity, triage, geotag, case); field work with a
     confident place becomes a job for today until ``max_jobs`` jobs exist, the rest stay open cases."""
     from server.core.city import load_city
-    from server.intake.importers import RowError, baltimore_row
+    from server.intake.importers import RowError, baltimore_row, file_placeholders
     from server.intake.pipeline import receive
 
     tz = ZoneInfo(settings.timezone)
@@ -101,11 +101,12 @@ def _import_complaints(
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     rows.sort(key=lambda r: r["ServiceRequestNum"])
+    stand_ins = file_placeholders(rows, "Address", "Latitude", "Longitude")  # "not geocoded" points of this file
     for index, row in enumerate(rows):
         if progress:
             progress(index)
         try:
-            inbound, _code = baltimore_row(row, tz)
+            inbound, _code = baltimore_row(row, tz, stand_ins)
             intake = receive(session=session, settings=settings, city=city, inbound=inbound, auto_reply=False,
                              auto_handoff=jobs_budget > 0)
         except (RowError, DomainError):

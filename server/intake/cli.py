@@ -80,8 +80,8 @@ def register(apps: dict[str, typer.Typer]) -> None:
         limit: Annotated[int | None, typer.Option(min=1, help="Only the first N rows.")] = None,
         city: Annotated[bool, typer.Option(help="Geotag addresses with the street map (settings.osm_source).")] = True,
     ) -> None:
-        """Import 311 service requests: geotagged (address text when the point is missing or 39,-77), triaged,
-        handed off to jobs by the policy (idempotent)."""
+        """Import 311 service requests: geotagged (address text when the point is missing or is the file's
+        "not geocoded" stand-in, found from the data), triaged, handed off to jobs by the policy (idempotent)."""
         from server.config import Settings
         from server.core.db import make_engine
         from server.core.migrate import upgrade

@@ -235,3 +235,23 @@ def test_a_finished_job_shows_when_it_was_done_not_an_eta(parts) -> None:
     engine.pull()
     assert fmt.when(state.job(1)) == f"Done {fmt.clock('2026-01-01T14:20:00Z')}"
     assert fmt.when_markup(state.job(1), ":").startswith("Done: [b]")
+
+
+def test_the_fix_accuracy_goes_with_the_position(parts, monkeypatch) -> None:
+    """A GPS fix's stated accuracy reaches the server (a job completed on site can then confirm its address);
+    a position without one (fixed, simulated) sends none."""
+    from mobile_app.api import ApiClient
+
+    api, _store, state, _clock, engine = parts
+    api.post_location = lambda **kw: api.sent.append(("location", kw))  # type: ignore[attr-defined]
+    engine.send_location(39.28, -76.59, 12.5)
+    engine.send_location(39.29, -76.58)
+    assert api.sent == [("location", {"lat": 39.28, "lon": -76.59, "accuracy_m": 12.5}),
+                        ("location", {"lat": 39.29, "lon": -76.58, "accuracy_m": None})]
+    assert state.position == (39.29, -76.58)
+    client = ApiClient("http://127.0.0.1:9")
+    bodies: list = []
+    monkeypatch.setattr(client, "request", lambda method, path, json_body=None: bodies.append(json_body))
+    client.post_location(lat=39.28, lon=-76.59, accuracy_m=12.54)
+    client.post_location(lat=39.28, lon=-76.59)
+    assert bodies == [{"lat": 39.28, "lon": -76.59, "accuracy_m": 12.5}, {"lat": 39.28, "lon": -76.59}]

@@ -184,3 +184,17 @@ def test_address_points_far_from_their_street_are_not_learned(helsinki: City) ->
     report = city.add_address_points([AddressPoint("Mannerheimintie 10", 60.1790, 24.9530)])  # ~1.3 km away
     assert report.added == 0 and report.unmatched == 1
     assert city.geotag("Mannerheimintie 10")[0] == before
+
+
+def test_other_names_and_initials_of_real_streets(boston: City) -> None:
+    """OSM name variants (official_name, ref) find the street; an initial with or without its full stop is the
+    same name."""
+    gz = boston.gazetteer
+    assert gz is not None
+    official = gz.match_street("Medford Veterans Memorial Highway")
+    assert official is not None and official.how == "alias"
+    assert [gz.streets[i].name for i in official.ids] == ["Mystic Valley Parkway"]
+    ref = gz.match_street("I-90")
+    assert ref is not None and "Massachusetts Turnpike" in {gz.streets[i].name for i in ref.ids}
+    plain, dotted = gz.match_street("David G Mugar Way"), gz.match_street("David G. Mugar Way")
+    assert plain is not None and plain == dotted and plain.agreement == 1.0

@@ -24,7 +24,7 @@ from scipy.spatial import cKDTree
 from geodata._osm import STREET_ALIAS_KEYS, OsmScan
 from geodata.network import StreetNetwork
 from geodata.normalize import normalize_name, parse_street, tokens
-from geodata.numbering import StreetNumbering, infer_numbering, principal_axis
+from geodata.numbering import StreetNumbering, infer_numbering, principal_axis, uses_hundred_blocks
 from geodata.projection import LocalProjection
 
 DENSIFY_M = 8.0  # spacing of the sample points along each street (m)
@@ -374,6 +374,8 @@ class Gazetteer:
         for st, nb in zip(self.streets, numberings, strict=True):
             st.numbering = nb
         self.grid = {}
+        if not uses_hundred_blocks({sid: [(0.0, n) for n, _ in rows] for sid, rows in per_street.items()}):
+            grid_data.clear()  # a city-wide block model only where the city numbers by hundred-blocks
         for key, (nums, coords) in grid_data.items():
             order = np.argsort(nums)
             model = _fit_grid([nums[i] for i in order], [coords[i] for i in order])

@@ -31,7 +31,8 @@ SNAP_TOLERANCE = 15.0  # an interpolated number this close to a round hundred ma
 MAX_VOTE_GAP_M = 150.0  # an address votes only for intersections at most this far along the street
 MAX_TRANSFER_M = 1500.0  # a cross street's hundred is copied to parallels at most this far along it
 PARALLEL_COS = 0.8  # |cos| of the angle between two streets' axes for them to count as parallel
-MIN_SLOPE, MAX_SLOPE = 0.15, 4.0  # plausible house numbers per metre between two anchors
+MIN_SLOPE, MAX_SLOPE = 0.15, 4.0  # plausible house numbers per metre between two anchors (hundred-block cities)
+SLOPE_RANGE = 4.0  # elsewhere: plausible within this factor of the city's own median numbers per metre
 ROUNDS = 6  # propagation rounds (each can reach one more block beyond the numbered ones)
 WIDTH_SCALE = 0.0  # multiplies the learned metres per house number (0: plain linear interpolation, measured best)
 OWN_WEIGHT = 2.0  # an address point outweighs an inferred block boundary
@@ -46,6 +47,10 @@ class StreetNumbering:
     own: int = 0  # anchors from the street's own address points
     slope: float = 0.0  # house numbers per metre along +t (sign = direction); 0 = unknown
     is_addr: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))  # anchor is an address
+    # The street's own address points, each side (odd, even) kept monotone on its own: sides are numbered each
+    # at their own pace, and in much of Europe one side's 15 faces the other's 28.
+    side_t: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    side_n: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
 
     def value(self, t: float) -> float:
         """House number at position t (interpolated; extrapolated with the slope)."""
@@ -70,6 +75,21 @@ class StreetNumbering:
             return float(ts[-1] + (number - ns[-1]) / slope)
         return float(np.interp(number, ns, ts))
 
+    def _same_side(self, number: float) -> float | None:
+        """Between two address points of the same parity (the same side of the street: odd and even sides
+        are numbered each at their own pace) that bracket `number`, at most 40 numbers apart: interpolated
+        between them."""
+        n, t = self.side_n, self.side_t
+        if not len(n):
+            return None
+        side = (n % 2) == (number % 2)
+        lo, hi = n[side & (n <= number)], n[side & (n >= number)]
+        if not len(lo) or not len(hi) or float(hi.min() - lo.max()) > 40:
+            return None
+        a, b = float(lo.max()), float(hi.min())
+        ta, tb = float(t[side & (n == a)][0]), float(t[side & (n == b)][0])
+        return ta if a == b else ta + (tb - ta) * (number - a) / (b - a)
+
     def locate(self, number: float, default_slope: float, metres_per_number: float = 0.0) -> float | None:
         """Position t of `number` along the street, or None when the street has no anchor.
 
@@ -80,6 +100,9 @@ class StreetNumbering:
         if not len(self.t):
             return None
         slope = self.slope if self.slope else default_slope
+        same_side = self._same_side(number)
+        if same_side is not None:
+            return same_side
         hundred = float(np.floor(number / 100.0) * 100.0)
         inside = (self.n >= hundred) & (self.n <= hundred + 100)
         addr_in = inside & self.is_addr if len(self.is_addr) == len(self.t) else np.zeros(len(self.t), dtype=bool)
@@ -127,9 +150,10 @@ def _theil_sen(t: NDArray[np.float64], n: NDArray[np.float64]) -> float:
     return float(np.median(dn[ok] / dt[ok])) if ok.any() else 0.0
 
 
-def _monotone(t: NDArray[np.float64], n: NDArray[np.float64], w: NDArray[np.float64], sign: float) -> NDArray[np.int64]:
+def _monotone(t: NDArray[np.float64], n: NDArray[np.float64], w: NDArray[np.float64], sign: float,
+              bounds: tuple[float, float] = (MIN_SLOPE, MAX_SLOPE)) -> NDArray[np.int64]:
     """Indices (sorted by t) of the heaviest subsequence whose numbers run monotonically with
-    `sign` and whose slope between neighbours is plausible."""
+    `sign` and whose slope between neighbours is plausible (within `bounds`, numbers per metre)."""
     order = np.argsort(t, kind="stable")
     ts, ns, ws = t[order], n[order] * sign, w[order]
     k = len(order)
@@ -142,7 +166,7 @@ def _monotone(t: NDArray[np.float64], n: NDArray[np.float64], w: NDArray[np.floa
         dt = np.maximum(ts[a] - ts[:a], 1e-6)
         dn = ns[a] - ns[:a]
         rate = dn / dt
-        ok = (dn > 0) & ((rate <= MAX_SLOPE) | (dn <= 20)) & ((rate >= MIN_SLOPE) | (dt <= 40))
+        ok = (dn > 0) & ((rate <= bounds[1]) | (dn <= 20)) & ((rate >= bounds[0]) | (dt <= 40))
         if ok.any():
             cand = np.where(ok, best[:a], -np.inf)
             b = int(np.argmax(cand))
@@ -174,14 +198,19 @@ def infer_numbering(
     """
     n_streets = len(axes)
     own_slope = np.zeros(n_streets)
-    slopes = []
     for s, rows in addresses.items():
         if len(rows) >= 2:
             t = np.array([r[0] for r in rows])
             n = np.array([r[1] for r in rows])
             own_slope[s] = _theil_sen(t, n)
-            if MIN_SLOPE <= abs(own_slope[s]) <= MAX_SLOPE:
-                slopes.append(abs(own_slope[s]))
+    hundreds = uses_hundred_blocks(addresses)
+    if hundreds:
+        bounds = (MIN_SLOPE, MAX_SLOPE)
+    else:  # numbered house by house (most of Europe, Boston): the city's own pace, whatever it is
+        paces = [abs(v) for v in own_slope if v]
+        mid = float(np.median(paces)) if paces else 1.0
+        bounds = (mid / SLOPE_RANGE, mid * SLOPE_RANGE)
+    slopes = [abs(v) for v in own_slope if v and bounds[0] <= abs(v) <= bounds[1]]
     default = float(np.median(slopes)) if slopes else 1.0
     widths = []  # per street: median metres per house number between addresses of one hundred
     for rows in addresses.values():
@@ -206,7 +235,7 @@ def infer_numbering(
                  if abs(axes[s] @ d) >= PARALLEL_COS]
         return float(np.sign(sum(votes))) if votes else 0.0
 
-    sign0 = [float(np.sign(own_slope[s])) if MIN_SLOPE <= abs(own_slope[s]) <= MAX_SLOPE else plane_sign(s)
+    sign0 = [float(np.sign(own_slope[s])) if bounds[0] <= abs(own_slope[s]) <= bounds[1] else plane_sign(s)
              for s in range(n_streets)]
 
     own_anchors: dict[int, list[tuple[float, float, float]]] = {}  # (t, n, weight)
@@ -216,10 +245,30 @@ def infer_numbering(
         sign = sign0[s] or float(np.sign(own_slope[s]))
         if sign == 0:
             continue
-        keep = _monotone(t, n, np.ones(len(t)), sign)
+        keep = _monotone(t, n, np.ones(len(t)), sign, bounds)
         own_anchors[s] = [(float(t[i]), float(n[i]), OWN_WEIGHT) for i in keep]
 
-    current = {s: _fit(rows, sign0[s] or float(np.sign(own_slope[s])), default) for s, rows in own_anchors.items()}
+    sides: dict[int, tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
+    for s, rows in addresses.items():
+        sign = sign0[s] or float(np.sign(own_slope[s]))
+        ts, ns = [], []
+        for parity in (0, 1):
+            side_rows = [r for r in rows if int(r[1]) % 2 == parity]
+            if not side_rows or sign == 0:
+                continue
+            t = np.array([r[0] for r in side_rows])
+            n = np.array([r[1] for r in side_rows])
+            keep = _monotone(t, n, np.ones(len(t)), sign, (bounds[0] / 2, bounds[1] * 2))
+            ts += [float(t[i]) for i in keep]
+            ns += [float(n[i]) for i in keep]
+        sides[s] = (np.array(ts), np.array(ns))
+
+    current = {s: _fit(rows, sign0[s] or float(np.sign(own_slope[s])), default, bounds)
+               for s, rows in own_anchors.items()}
+    for s, nb in current.items():
+        nb.side_t, nb.side_n = sides.get(s, (np.zeros(0), np.zeros(0)))
+    if not hundreds:  # no block boundaries to learn at intersections: each street by its own numbers only
+        return [current.get(s, StreetNumbering()) for s in range(n_streets)], default, metres_per_number
     axes_a = np.array(axes) if n_streets else np.zeros((0, 2))
     prefix_a = np.array(prefixes, dtype=object)
     signature: object = None
@@ -257,7 +306,7 @@ def infer_numbering(
                     i = int(np.argmin(np.where(ok, d, np.inf)))
                     rows.append((tc, float(v[i, 3]), 1.0 / (1.0 + float(d[i]) / 300.0)))
             if rows:
-                nb = _fit(rows, sign0[s], default)
+                nb = _fit(rows, sign0[s], default, bounds)
                 if len(nb.t):
                     nxt[s] = nb
         current = nxt
@@ -265,10 +314,24 @@ def infer_numbering(
         if new_signature == signature:
             break
         signature = new_signature
+    for s, nb in current.items():
+        nb.side_t, nb.side_n = sides.get(s, (np.zeros(0), np.zeros(0)))
     return [current.get(s, StreetNumbering()) for s in range(n_streets)], default, metres_per_number
 
 
-def _fit(rows: list[tuple[float, float, float]], sign: float, default: float) -> StreetNumbering:
+def uses_hundred_blocks(addresses: dict[int, list[tuple[float, float]]]) -> bool:
+    """Does the city number houses by hundred-blocks (US grid cities: 3400-3499 between two cross streets)?
+    Read from its own address points: most numbers run in the hundreds and thousands. A city numbered house by
+    house (Helsinki's 1-60, Boston's 1-300) is not, and block boundaries must not be invented for it. True when
+    there is nothing to read (the block model then only runs where anchors exist)."""
+    numbers = np.array([r[1] for rows in addresses.values() for r in rows], dtype=float)
+    if len(numbers) < 20:
+        return True
+    return bool(np.median(numbers) >= 200 and np.mean(numbers >= 100) >= 0.8)
+
+
+def _fit(rows: list[tuple[float, float, float]], sign: float, default: float,
+         bounds: tuple[float, float] = (MIN_SLOPE, MAX_SLOPE)) -> StreetNumbering:
     """Monotone anchors from (t, n, weight) rows; numbers grow along +t if sign > 0, along -t if
     sign < 0, and as the rows say if sign is 0."""
     t = np.array([r[0] for r in rows])
@@ -277,10 +340,10 @@ def _fit(rows: list[tuple[float, float, float]], sign: float, default: float) ->
     sign = sign or float(np.sign(_theil_sen(t, n)))
     if sign == 0:
         return StreetNumbering()
-    keep = _monotone(t, n, w, sign)
+    keep = _monotone(t, n, w, sign, bounds)
     t, n = t[keep], n[keep]
     slope = _theil_sen(t, n) if len(t) >= 2 else 0.0
-    if not (MIN_SLOPE <= abs(slope) <= MAX_SLOPE) or np.sign(slope) != sign:
+    if not (bounds[0] <= abs(slope) <= bounds[1]) or np.sign(slope) != sign:
         slope = sign * default
     is_addr = w[keep] == OWN_WEIGHT
     return StreetNumbering(t=t, n=n, own=int(is_addr.sum()), slope=float(slope), is_addr=is_addr)

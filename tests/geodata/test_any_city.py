@@ -198,3 +198,40 @@ def test_other_names_and_initials_of_real_streets(boston: City) -> None:
     assert ref is not None and "Massachusetts Turnpike" in {gz.streets[i].name for i in ref.ids}
     plain, dotted = gz.match_street("David G Mugar Way"), gz.match_street("David G. Mugar Way")
     assert plain is not None and plain == dotted and plain.agreement == 1.0
+
+
+def _held_out_addresses(city: City, street_first: bool) -> tuple[list[float], list[float]]:
+    """Every fifth known address of the city taken out of its gazetteer, then geotagged from its text alone:
+    (errors m, confidences) — interpolation measured on the city's own data, house-number conventions and all."""
+    import copy
+
+    import numpy as np
+
+    city = copy.deepcopy(city)
+    gz = city.gazetteer
+    assert gz is not None
+    keys = sorted((sid, key) for sid, houses in gz.addr_rows.items() for key in houses)[::5]
+    truth = {k: np.median(np.asarray(gz.addr_rows[k[0]].pop(k[1])), axis=0) for k in keys}
+    gz.refresh_numbering()
+    errors, confidences = [], []
+    for (sid, key), xy in truth.items():
+        name = gz.streets[sid].name
+        best = city.geotag(f"{name} {key}" if street_first else f"{key} {name}")[0]
+        lat, lon = gz.lonlat(xy)
+        errors.append(haversine_m(lat, lon, best.lat, best.lon))
+        confidences.append(best.confidence)
+    return errors, confidences
+
+
+@pytest.mark.parametrize("which", ["helsinki", "baltimore"])
+def test_held_out_address_points_are_placed_honestly(which: str, helsinki: City, city: City) -> None:
+    """Helsinki numbers house by house (1-60, odd and even sides at their own pace); Baltimore by hundred-blocks.
+    Both conventions are read from the data; a fifth of each city's address points, held out, is placed from
+    its neighbours, and the confident answers are within 250 m."""
+    import numpy as np
+
+    errors, confidences = _held_out_addresses(helsinki if which == "helsinki" else city, which == "helsinki")
+    e, c = np.array(errors), np.array(confidences)
+    assert len(e) > 100
+    assert np.median(e) <= 40 and np.mean(e <= 250) >= 0.95
+    assert np.mean(c >= THRESHOLD) >= 0.85 and np.mean(e[c >= THRESHOLD] <= 250) >= 0.97

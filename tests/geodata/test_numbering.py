@@ -82,3 +82,24 @@ def test_accuracy_on_300_rows_of_the_test_half(city: City) -> None:
     assert np.median(errors) <= 53 + 12
     assert np.mean(errors <= 100) >= 0.69 - 0.05
     assert np.mean(errors <= 250) >= 0.76 - 0.04
+
+
+def test_the_numbering_convention_is_read_from_the_data() -> None:
+    from geodata.numbering import uses_hundred_blocks
+
+    us = {0: [(float(t), 3400.0 + t / 2) for t in range(0, 400, 20)]}
+    europe = {0: [(float(t), 1.0 + t // 20) for t in range(0, 400, 20)]}
+    assert uses_hundred_blocks(us) and not uses_hundred_blocks(europe)
+
+
+def test_each_side_of_a_street_is_interpolated_at_its_own_pace() -> None:
+    """Odd numbers run twice as fast as even ones along this street (one side has narrow houses): 15 lies
+    between the odd 11 and 21, not where the even side's 14 is."""
+    axes, prefixes = [np.array([1.0, 0.0])], [""]
+    odd = [(float(t), 1.0 + 2 * (t // 20)) for t in range(0, 400, 20)]  # 1, 3, 5, ... every 20 m
+    even = [(float(t), 2.0 + 2 * (t // 40)) for t in range(0, 800, 40)]  # 2, 4, 6, ... every 40 m
+    numberings, _, _ = infer_numbering(axes, prefixes, {0: []}, {0: odd + even})
+    t15 = numberings[0].locate(15.0, 0.1)
+    t14 = numberings[0].locate(14.0, 0.1)
+    assert t15 is not None and abs(t15 - 140.0) < 1.0
+    assert t14 is not None and abs(t14 - 240.0) < 1.0

@@ -138,11 +138,12 @@ class Geotagger:
                 return exact, _PLACED["address point"], 15.0, f"address point {parsed.house} {st.name}"
         number = parsed.number // 100 * 100 + 50 if parsed.block else parsed.number
         hp = self.gz.house_point(sid, number)
+        measured = getattr(self.gz, "placement_precision", {}).get(hp.method, 1.0)
         if hp.method in _PLACED:
-            p = _PLACED[hp.method] * (1.0 if hp.anchor_gap_m <= 150 else 0.9)
+            p = min(_PLACED[hp.method], measured) * (1.0 if hp.anchor_gap_m <= 150 else 0.9)
             radius = 40.0 if hp.method == "address interpolation" else 60.0
         elif hp.method == "block extrapolation":
-            p = float(np.clip(0.9 - max(0.0, hp.anchor_gap_m - 100.0) / 500.0, 0.2, 0.9))
+            p = float(np.clip(min(0.9, measured) - max(0.0, hp.anchor_gap_m - 100.0) / 500.0, 0.2, 0.9))
             radius = 60.0 + hp.anchor_gap_m / 4
         elif hp.method == "block numbering":
             p, radius = 0.5, 150.0

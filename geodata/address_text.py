@@ -62,8 +62,8 @@ def match_prefix(gz: Gazetteer, words: list[str], stop: frozenset[str], allow_fu
     street-type word follows it."""
     best: tuple[StreetMatch, int] | None = None
     for n in range(min(6, len(words)), 0, -1):
-        if n > 1 and words[n - 1] in stop:
-            continue
+        if n > 1 and words[n - 1] in stop and words[n - 1] not in gz.area_words:
+            continue  # "Main St and" is no name; "E Baltimore" may be (the whole phrase must name a street)
         if n == 1 and (words[0] in stop or words[0].isdigit()):
             continue
         m = gz.match_street(" ".join(words[:n]), allow_core=allow_core)

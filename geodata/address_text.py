@@ -170,11 +170,12 @@ def parse_address(gz: Gazetteer, text: str, stop: frozenset[str] = BASE_STOP) ->
     return found[0] if found else None
 
 
-# A street-type word: what makes "123 Elm Road" an address even where no Elm Road is known.
+# A house number, one to four capitalised name words and a street-type word: what makes "123 Elm Road" an
+# address even where no Elm Road is known ("3 hours on the road" is not one).
 _TYPE_WORD = re.compile(
-    r"\b\d{1,6}[a-z]?\s+(?:[nsew]\.?\s+|north\s+|south\s+|east\s+|west\s+)?(?:[a-z0-9'.-]+\s+){1,4}?"
-    r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|drive|dr|lane|ln|place|pl|court|ct|terrace|way|parkway|"
-    r"pkwy|highway|hwy|circle|cir|square|sq)\b\.?", re.I)
+    r"\b\d{1,6}[A-Za-z]?\s+(?:(?i:[nsew]\.?|north|south|east|west)\s+)?(?:[A-Z0-9][\w'.-]*\s+){1,4}?"
+    r"(?i:street|st|avenue|ave|road|rd|boulevard|blvd|drive|dr|lane|ln|place|pl|court|ct|terrace|way|parkway|"
+    r"pkwy|highway|hwy|circle|cir|square|sq)\b\.?")
 
 
 def unmapped_address(gz: Gazetteer, text: str) -> str | None:

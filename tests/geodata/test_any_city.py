@@ -130,7 +130,8 @@ def test_a_full_address_off_the_map_is_outside_the_service_area(helsinki: City) 
     assert located["confident"] is False and located["outside_service_area"] is True
     assert "1200 Pennsylvania Avenue" in located["explanation"]
     # A text with no address at all is a question for the customer, not "outside".
-    assert not locate(city=helsinki, text="the lamp is broken", min_confidence=THRESHOLD).get("outside_service_area")
+    for text in ("the lamp is broken", "waited 3 hours on the road", "I have 2 dogs on my street"):
+        assert not locate(city=helsinki, text=text, min_confidence=THRESHOLD).get("outside_service_area"), text
 
 
 def test_labels_and_brand_words_are_not_places(city: City) -> None:

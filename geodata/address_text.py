@@ -96,7 +96,12 @@ def match_prefix(gz: Gazetteer, words: list[str], stop: frozenset[str], allow_fu
 def match_suffix(gz: Gazetteer, words: list[str], stop: frozenset[str]) -> tuple[StreetMatch | None, int]:
     """A street named by the whole of a suffix of `words` (the longest): (match, words used)."""
     for start in range(max(0, len(words) - 6), len(words)):
-        if words[start] in stop or (len(words) - start == 1 and words[start].isdigit()):
+        if len(words) - start == 1 and words[start].isdigit():
+            continue
+        if words[start] in stop:  # "City Sq", "The Alameda": only as a street's own full name
+            whole = gz.match_street(" ".join(words[start:]), allow_core=False)
+            if whole is not None and whole.how in ("name", "alias") and len(words) - start > 1:
+                return whole, len(words) - start
             continue
         m, used, _ = match_prefix(gz, words[start:], stop, allow_fuzzy=False)
         if m is not None and used == len(words) - start:

@@ -192,18 +192,19 @@ class Gazetteer:
         self.area_points: dict[str, list[NDArray[np.float64]]] = defaultdict(list)  # area phrase → points seen
         self._area_trees: dict[str, cKDTree] = {}
         self._area_extents: dict[str, float] = {}
+        self._street_trees: dict[int, cKDTree] = {}
         self.street_names: frozenset[str] = frozenset()  # every normalized street name (for fuzzy matching)
         self.placement_precision: dict[str, float] = {}  # method → share within 250 m on held-out addresses
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state["_area_trees"], state["_area_extents"] = {}, {}  # rebuilt on first use
+        state["_area_trees"], state["_area_extents"], state["_street_trees"] = {}, {}, {}  # rebuilt on first use
         state.pop("_fuzzy_key_list", None)
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self._area_trees, self._area_extents = {}, {}
+        self._area_trees, self._area_extents, self._street_trees = {}, {}, {}
 
     # ---- lookups ----------------------------------------------------------------------------
     def lonlat(self, xy: NDArray[np.float64]) -> tuple[float, float]:
@@ -259,6 +260,21 @@ class Gazetteer:
             for j in b:
                 out += self.intersections.get((min(i, j), max(i, j)), [])
         return out
+
+    def closest_approach(self, a: Iterable[int], b: Iterable[int]) -> tuple[float, int, int, NDArray[np.float64]]:
+        """Where two name sets come closest when they share no node (a crossing mapped without one, a square's
+        corner): (distance m, street of a, street of b, the midpoint of the closest pair)."""
+        best: tuple[float, int, int, NDArray[np.float64]] = (float("inf"), -1, -1, np.zeros(2))
+        for i in a:
+            for j in b:
+                tree = self._street_trees.get(j)
+                if tree is None:
+                    tree = self._street_trees[j] = cKDTree(self.streets[j].pts)
+                d, idx = tree.query(self.streets[i].pts, k=1)
+                k = int(np.argmin(d))
+                if float(d[k]) < best[0]:
+                    best = (float(d[k]), i, j, (self.streets[i].pts[k] + self.streets[j].pts[int(idx[k])]) / 2)
+        return best
 
     def intersection_pairs(self, a: Iterable[int], b: Iterable[int]) -> list[tuple[int, int, NDArray[np.float64]]]:
         """(street of a, street of b, point) for every crossing of the two name sets."""

@@ -57,6 +57,7 @@ class Candidate:
 # Precision of each way of placing a house number on the right street: the probability that the
 # placed point is within 250 m of the house (see the module docstring).
 _PLACED = {"address point": 0.97, "address interpolation": 0.95, "block interpolation": 0.9}
+NEAR_CROSSING_M = 40.0  # two named streets this close without a shared node still make a corner
 MIN_AREA_POINTS = 5  # an area word seen at fewer points than this says nothing about where it is
 AREA_CONTRADICTED = 0.3  # the street lies outside every area written after it: probably a namesake elsewhere
 STREET_ONLY_MAX = 0.5  # "somewhere on X": where on it is a question for the customer, whatever the street's length
@@ -211,11 +212,17 @@ class Geotagger:
                 if a is None or b is None:
                     continue
                 pairs = self.gz.intersection_pairs(a.ids, b.ids)
-                if not pairs:
-                    continue
+                span = f"{' '.join(lw[len(lw) - na:])} & {' '.join(rw[:nb])}"
                 tail = tuple(rw[nb:nb + 6])
-                return self._crossing_candidates(pairs, a, b, tail, f"{' '.join(lw[len(lw) - na:])} & "
-                                                                    f"{' '.join(rw[:nb])}")
+                if not pairs:
+                    d, i, j, xy = self.gz.closest_approach(a.ids, b.ids)
+                    if d > NEAR_CROSSING_M:
+                        continue
+                    near = self._crossing_candidates([(i, j, xy)], a, b, tail, span)
+                    return [Candidate(c.lat, c.lon, c.kind, round(c.confidence * 0.9, 3), max(c.radius_m, 40.0),
+                                      c.span, c.explanation + f" (they come within {d:.0f} m; no shared node)")
+                            for c in near]
+                return self._crossing_candidates(pairs, a, b, tail, span)
         return []
 
     def _crossing_candidates(self, pairs: list, a: StreetMatch, b: StreetMatch, tail: tuple[str, ...],

@@ -269,3 +269,12 @@ def test_confidence_never_claims_more_than_the_citys_own_numbers_show(helsinki: 
                 assert best.confidence <= scrambled + 1e-9
                 checked += 1
     assert checked >= 5
+
+
+def test_corners_without_a_shared_node_and_names_starting_with_a_common_word(boston: City) -> None:
+    """'City Sq' begins with a word that is usually no name ('city'); as the whole of a street's own name it is one.
+    Two streets that meet on the ground but share no node in the map still make a corner (a little less sure)."""
+    text = "INTERSECTION of City Sq & Harvard St  Charlestown  MA"
+    best = boston.geotag(text)[0]
+    lat, lon = _truth(BOSTON_EVAL, text)
+    assert best.kind == "intersection" and haversine_m(lat, lon, best.lat, best.lon) < 60

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, status
+from fastapi import Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from server.auth import service
 from server.auth.models import RefreshRequest, Token, User, UserCreate, UserPublic, UserUpdate
 from server.core.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
 from server.core.errors import Unauthorized
-from server.core.models import Page
+from server.core.models import Message, Page
 from server.core.pagination import PageDep
 from server.core.routing import FeatureRouter
 
@@ -24,11 +24,23 @@ def _issue(settings: SettingsDep, user: User) -> Token:
     return Token(access_token=access, expires_in=lifetime, refresh_token=refresh, role=user.role)
 
 
-@router.post("/auth/token", response_model=Token, summary="Sign in with username and password")
+_SIGN_IN_ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"model": Message, "description": "Wrong username or password (the same answer whether the account "
+                                           "exists or not), or the account is disabled"},
+    429: {"model": Message, "description": "Too many failed sign-ins from this address (for this account, or in "
+                                           "all) in the last few minutes"},
+}
+
+
+@router.post("/auth/token", response_model=Token, summary="Sign in with username and password",
+             responses=_SIGN_IN_ERRORS)
 def sign_in(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, settings: SettingsDep
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, session: SessionDep,
+    settings: SettingsDep,
 ) -> Token:
-    user = service.authenticate(session=session, username=form.username, password=form.password)
+    client_ip = request.client.host if request.client else ""
+    user = service.authenticate(session=session, username=form.username, password=form.password,
+                                client_ip=client_ip)
     session.commit()
     return _issue(settings, user)
 
@@ -39,7 +51,18 @@ def refresh(body: RefreshRequest, session: SessionDep, settings: SettingsDep) ->
     user = session.get(User, user_id)
     if user is None or not user.is_active:
         raise Unauthorized("the account behind this token no longer exists or is disabled")
+    if not service.is_current(user=user, subject=user_id):
+        raise Unauthorized(service.REVOKED)
     return _issue(settings, user)
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
+             summary="Sign out: every access and refresh token of this user stops working (on every device)")
+def logout(session: SessionDep, user: CurrentUser) -> Response:
+    target = service.get(session=session, user_id=user.id or 0)
+    service.revoke_tokens(session=session, user=target)
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/auth/me", response_model=UserPublic, summary="The signed-in user")

@@ -101,11 +101,16 @@ _users: weakref.WeakKeyDictionary[Engine, dict[int, tuple[float, User]]] = weakr
 
 
 def load_user(engine: Engine, user_id: int) -> User | None:
-    """The user, detached with its columns loaded (blocking: call it off the event loop)."""
+    """The user, detached with its columns loaded (blocking: call it off the event loop); None also when
+    ``user_id`` came from a token that has been revoked (``server.auth.service.decode_token``)."""
+    from server.auth.service import is_current
+
     with Session(engine) as session:
         user = session.get(User, user_id)
         if user is not None:
             session.expunge(user)  # detached with its columns loaded: read-only from here on
+        if user is not None and not is_current(user=user, subject=user_id):
+            return None
         return user
 
 
@@ -123,7 +128,7 @@ async def get_current_user(
 
     On the event loop with a short per-process cache: looking the user up in a worker thread with its own
     connection on every request was a fifth of a simple read's CPU, plus a thread hop and a pool checkout."""
-    from server.auth.service import decode_token
+    from server.auth.service import REVOKED, decode_token, is_current
 
     if not token:
         raise Unauthorized("not signed in: send 'Authorization: Bearer <token>'")
@@ -135,9 +140,11 @@ async def get_current_user(
     if cached is not None and cached[0] > now:
         user: User | None = cached[1]
     else:
-        user = await anyio.to_thread.run_sync(load_user, engine, user_id)
+        user = await anyio.to_thread.run_sync(load_user, engine, int(user_id))  # a plain id: revocation below
         if user is not None:
             cache[user_id] = (now + USER_CACHE_S, user)
+    if user is not None and not is_current(user=user, subject=user_id):
+        raise Unauthorized(REVOKED)
     if user is None or not user.is_active:
         cache.pop(user_id, None)
         raise Unauthorized("the account behind this token no longer exists or is disabled")

@@ -1,5 +1,12 @@
-"""Live event stream for the console and the app: WebSocket at ``/events/ws?token=...`` and Server-Sent
-Events at ``/events/stream``. Technicians receive only events about themselves and their jobs."""
+"""Live event stream for the console and the app: WebSocket at ``/events/ws`` and Server-Sent Events at
+``/events/stream``. Technicians receive only events about themselves and their jobs.
+
+Signing in to the stream: a browser cannot send an Authorization header with a WebSocket or an EventSource, and
+an access token in the URL ends up in access logs. So the console first asks ``POST /events/ticket`` (with its
+Authorization header) for a ticket — random, single use, valid ``TICKET_TTL_S`` seconds, bound to that user —
+and opens ``/events/ws?ticket=...`` or ``/events/stream?ticket=...``. Clients that can send headers (the mobile
+app's SSE) keep sending ``Authorization: Bearer <access token>``. ``?token=`` is refused. A WebSocket that is
+refused is accepted and closed at once with code 4401 (not signed in), so every client sees the same code."""
 
 from __future__ import annotations
 
@@ -12,12 +19,20 @@ from typing import Annotated
 
 from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
+from sqlmodel import Session
 
 from server.auth.models import User
-from server.core.deps import load_user, oauth2_scheme
+from server.core.deps import CurrentUser, SessionDep, get_current_user, load_user, oauth2_scheme
 from server.core.errors import Unauthorized
 from server.core.routing import FeatureRouter
+from server.events import service
 from server.events.broker import hub, public, relay_from_redis
+from server.events.models import EventTicketPublic
+
+#: The WebSocket close code for "not signed in" (RFC 6455 leaves 4000-4999 to applications; 4401 echoes HTTP 401).
+CLOSE_UNAUTHORIZED = 4401
+_NO_TOKEN_IN_URL = ("?token= is no longer accepted (URLs end up in logs): get a single-use ticket from "
+                    "POST /events/ticket and pass ?ticket=, or send an Authorization header")
 
 
 @asynccontextmanager
@@ -44,24 +59,49 @@ router = FeatureRouter(prefix="/events", tags=["events"], lifespan=lifespan)
 HEARTBEAT_S = 15.0
 
 
-def _user_for(app: FastAPI, token: str | None) -> User:
-    from server.auth.service import decode_token
-
-    if not token:
-        raise Unauthorized("not signed in: pass ?token=<access token> or an Authorization header")
-    user = load_user(app.state.engine, decode_token(settings=app.state.settings, token=token))
+def _user_for_ticket(app: FastAPI, ticket: str) -> User:
+    """The user a ticket was issued to (redeeming it); blocking, call it off the event loop."""
+    engine = app.state.engine
+    with Session(engine) as session:
+        user_id = service.redeem(session=session, ticket=ticket)
+    if user_id is None:
+        raise Unauthorized("the ticket is unknown, used or expired: get a new one from POST /events/ticket")
+    user = load_user(engine, user_id)
     if user is None or not user.is_active:
-        raise Unauthorized("the account behind this token no longer exists or is disabled")
+        raise Unauthorized("the account behind this ticket no longer exists or is disabled")
     return user
 
 
+async def _stream_user(request: Request | WebSocket, ticket: str | None) -> User:
+    """Who opens the stream: by ``?ticket=``, else by the Authorization header (checked as every request is)."""
+    if "token" in request.query_params:
+        raise Unauthorized(_NO_TOKEN_IN_URL)
+    if ticket:
+        return await asyncio.to_thread(_user_for_ticket, request.app, ticket)
+    scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and bearer:
+        return await get_current_user(request, request.app.state.settings, bearer)  # type: ignore[arg-type]
+    raise Unauthorized("not signed in: pass ?ticket= (from POST /events/ticket) or an Authorization header")
+
+
+@router.post("/ticket", status_code=201, response_model=EventTicketPublic,
+             summary="A single-use ticket (valid ~30 s) for opening /events/ws or /events/stream")
+def events_ticket(session: SessionDep, user: CurrentUser) -> EventTicketPublic:
+    """Pass it as ``?ticket=``: the access token itself never goes into a URL (and so into access logs)."""
+    assert user.id is not None
+    ticket = service.issue(session=session, user_id=user.id)
+    return EventTicketPublic(ticket=ticket, expires_in_s=service.TICKET_TTL_S)
+
+
 @router.websocket("/ws")
-async def events_ws(websocket: WebSocket, token: Annotated[str | None, Query()] = None) -> None:
+async def events_ws(websocket: WebSocket, ticket: Annotated[str | None, Query(max_length=200)] = None) -> None:
     """Each message is one JSON event ``{type, id, at, data}``; close code 4401 when not signed in."""
     try:
-        user = await asyncio.to_thread(_user_for, websocket.app, token)
+        user = await _stream_user(websocket, ticket)
     except Unauthorized as exc:
-        await websocket.close(code=4401, reason=exc.detail[:120])
+        # Closing before the handshake would answer HTTP 403; accept, then close with the documented code.
+        await websocket.accept()
+        await websocket.close(code=CLOSE_UNAUTHORIZED, reason=exc.detail[:120])
         return
     await websocket.accept()
     sub = hub.subscribe(user)
@@ -94,11 +134,12 @@ async def events_ws(websocket: WebSocket, token: Annotated[str | None, Query()] 
 @router.get("/stream", summary="Server-Sent Events stream of live events (same filtering as the WebSocket)")
 async def events_sse(
     request: Request,
-    token: Annotated[str | None, Query(description="Access token (or send an Authorization header).")] = None,
+    ticket: Annotated[str | None, Query(max_length=200, description="A ticket from POST /events/ticket "
+                                        "(or send an Authorization header).")] = None,
     limit: Annotated[int | None, Query(ge=1, le=100_000, description="Close after this many events.")] = None,
 ) -> StreamingResponse:
-    bearer = await oauth2_scheme(request)
-    user = await asyncio.to_thread(_user_for, request.app, token or bearer)
+    await oauth2_scheme(request)  # documents the bearer scheme
+    user = await _stream_user(request, ticket)
     sub = hub.subscribe(user)
 
     async def stream() -> AsyncIterator[str]:

@@ -1,4 +1,5 @@
-"""Live events over WebSocket and SSE, filtered by role: a technician receives only their own."""
+"""Live events over WebSocket and SSE, filtered by role: a technician receives only their own. Browsers open the
+stream with a single-use ticket (POST /events/ticket), never with the access token in the URL."""
 
 from __future__ import annotations
 
@@ -23,6 +24,26 @@ def _token(headers: dict[str, str]) -> str:
     return headers["Authorization"].split()[1]
 
 
+def _ticket(client, headers: dict[str, str]) -> str:  # type: ignore[no-untyped-def]
+    response = client.post("/events/ticket", headers=headers)
+    assert response.status_code == 201, response.text
+    assert response.json()["expires_in_s"] == 30
+    return response.json()["ticket"]
+
+
+def _refused(client, url: str, **kwargs) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    """Open a WebSocket that the server must refuse: the handshake completes (no HTTP 403) and the server closes
+    at once; (close code, reason)."""
+    from starlette.websockets import WebSocketDisconnect
+
+    with client.websocket_connect(url, **kwargs) as ws:  # an HTTP 403 would raise here, before the block
+        try:
+            ws.receive_json()
+        except WebSocketDisconnect as exc:
+            return exc.code, exc.reason
+    raise AssertionError(f"{url} must not be served")
+
+
 def _job_for(client, dispatcher, tech_id: int) -> int:  # type: ignore[no-untyped-def]
     job = client.post("/jobs", json=JOB_BODY, headers=dispatcher).json()["id"]
     client.patch(f"/jobs/{job}", json={}, headers=dispatcher)
@@ -44,9 +65,9 @@ def test_websocket_filters_by_role(client, auth):
     ben = client.post("/technicians", json={**TECH_BODY, "name": "Ben Ode"}, headers=dispatcher).json()["id"]
     ana_h, ben_h = auth(Role.technician, ana), auth(Role.technician, ben)
     job = _job_for(client, dispatcher, ana)
-    with client.websocket_connect(f"/events/ws?token={_token(dispatcher)}") as staff_ws, \
-            client.websocket_connect(f"/events/ws?token={_token(ben_h)}") as ben_ws, \
-            client.websocket_connect(f"/events/ws?token={_token(ana_h)}") as ana_ws:
+    with client.websocket_connect(f"/events/ws?ticket={_ticket(client, dispatcher)}") as staff_ws, \
+            client.websocket_connect(f"/events/ws?ticket={_ticket(client, ben_h)}") as ben_ws, \
+            client.websocket_connect(f"/events/ws?ticket={_ticket(client, ana_h)}") as ana_ws:
         for ws in (staff_ws, ben_ws, ana_ws):
             assert ws.receive_json()["type"] == "hello"
         assert client.post(f"/jobs/{job}/status", json={"status": "en_route"}, headers=ana_h).status_code == 200
@@ -61,19 +82,70 @@ def test_websocket_filters_by_role(client, auth):
         assert first["type"] == "technician.location" and first["data"]["technician_id"] == ben
 
 
-def test_websocket_refuses_bad_tokens(client):
-    from starlette.websockets import WebSocketDisconnect
+def test_websocket_refuses_bad_tickets_with_close_code_4401(client, auth):
+    assert _refused(client, "/events/ws?ticket=garbage")[0] == 4401
+    assert _refused(client, "/events/ws")[0] == 4401
+    # The access token in the URL is refused even when it is valid: URLs end up in access logs.
+    dispatcher = auth(Role.dispatcher)
+    code, reason = _refused(client, f"/events/ws?token={_token(dispatcher)}")
+    assert code == 4401 and "ticket" in reason
 
-    try:
-        with client.websocket_connect("/events/ws?token=garbage") as ws:
-            ws.receive_json()
-        raise AssertionError("a bad token must not connect")
-    except WebSocketDisconnect as exc:
-        assert exc.code == 4401
+
+def test_ticket_is_single_use(client, auth):
+    dispatcher = auth(Role.dispatcher)
+    ticket = _ticket(client, dispatcher)
+    with client.websocket_connect(f"/events/ws?ticket={ticket}") as ws:
+        assert ws.receive_json()["type"] == "hello"
+    code, reason = _refused(client, f"/events/ws?ticket={ticket}")
+    assert code == 4401 and "used or expired" in reason
+    assert client.get(f"/events/stream?limit=1&ticket={ticket}").status_code == 401
+
+
+def test_ticket_expires(client, auth, app):
+    from datetime import timedelta
+
+    from sqlmodel import Session, select
+
+    from server.auth.models import User
+    from server.core.timeutil import utcnow
+    from server.events import service
+
+    auth(Role.dispatcher)
+    with Session(app.state.engine) as session:
+        user_id = session.exec(select(User.id).where(User.role == Role.dispatcher)).first()
+        stale = service.issue(session=session, user_id=user_id,
+                              now=utcnow() - timedelta(seconds=service.TICKET_TTL_S + 1))
+        fresh = service.issue(session=session, user_id=user_id,
+                              now=utcnow() - timedelta(seconds=service.TICKET_TTL_S - 5))
+    assert _refused(client, f"/events/ws?ticket={stale}")[0] == 4401
+    with client.websocket_connect(f"/events/ws?ticket={fresh}") as ws:
+        assert ws.receive_json()["type"] == "hello"
+
+
+def test_ticket_is_bound_to_its_user_and_is_no_token(client, auth, app):
+    dispatcher = auth(Role.dispatcher)
+    ana = client.post("/technicians", json=TECH_BODY, headers=dispatcher).json()["id"]
+    ana_h = auth(Role.technician, ana)
+    ticket = _ticket(client, ana_h)
+    # Whoever presents Ana's ticket is Ana: a technician's stream, filtered to her (even with staff's header beside it).
+    with client.websocket_connect(f"/events/ws?ticket={ticket}", headers=dispatcher) as ws:
+        hello = ws.receive_json()
+    assert hello["data"] == {"role": "technician", "technician_id": ana}
+    # A ticket is not a bearer token, and only the hash is stored.
+    other = _ticket(client, ana_h)
+    assert client.get("/auth/me", headers={"Authorization": f"Bearer {other}"}).status_code == 401
+    from sqlalchemy import text
+
+    with app.state.engine.connect() as connection:
+        stored = [row[0] for row in connection.execute(text("SELECT ticket_hash FROM event_ticket"))]
+    assert stored and other not in stored and all(len(h) == 64 for h in stored)
+    assert client.post("/events/ticket").status_code == 401
 
 
 @pytest.mark.timeout(60)
-def test_sse_stream(client, auth, app):
+@pytest.mark.parametrize("how", ["ticket", "header"])
+def test_sse_stream(client, auth, app, how):
+    """The console opens the stream with a ticket; the mobile app sends its Authorization header."""
     dispatcher = auth(Role.dispatcher)
 
     from server.events.broker import hub
@@ -89,7 +161,12 @@ def test_sse_stream(client, auth, app):
         publish(app.state.settings, make_event("plan.created", {"version": 7}, staff_only=True))
 
     threading.Thread(target=later, daemon=True).start()
-    response = client.get(f"/events/stream?limit=1&token={_token(dispatcher)}")
+    if how == "ticket":
+        response = client.get(f"/events/stream?limit=1&ticket={_ticket(client, dispatcher)}")
+    else:
+        response = client.get("/events/stream?limit=1", headers=dispatcher)
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
     assert "event: plan.created" in response.text and '"version": 7' in response.text
     assert client.get("/events/stream?limit=1").status_code == 401
+    refused = client.get(f"/events/stream?limit=1&token={_token(dispatcher)}")
+    assert refused.status_code == 401 and "ticket" in refused.json()["detail"]

@@ -27,18 +27,22 @@ def active_plan(*, session: Session) -> Plan | None:
 def route_lines(*, city: City, points: list[tuple[float, float]]) -> tuple[list[list[list[float]]], bool]:
     """The legs between consecutive (lat, lon) points along the streets, as lon/lat line coordinates, and whether
     every leg is on the streets. A leg that cannot be routed (a point off the map, or on a piece of road cut off
-    from the rest) is drawn straight; the other legs of the day still follow the streets."""
+    from the rest) is drawn straight, as is a piece geodata could not trace (logged there); the other legs of the
+    day still follow the streets."""
     if len(points) < 2:
         return [], True
     try:
         legs = city.network.route_geojson(points)["features"]
-        return [leg["geometry"]["coordinates"] for leg in legs], True
+        return ([leg["geometry"]["coordinates"] for leg in legs],
+                all(leg["properties"].get("on_streets", True) for leg in legs))
     except GeodataError:  # some leg cannot be routed: find which, leg by leg
         lines = []
         on_streets = True
         for a, b in itertools.pairwise(points):
             try:
-                lines.append(city.network.route_geojson([a, b])["features"][0]["geometry"]["coordinates"])
+                leg = city.network.route_geojson([a, b])["features"][0]
+                lines.append(leg["geometry"]["coordinates"])
+                on_streets &= leg["properties"].get("on_streets", True)
             except GeodataError:
                 lines.append([[a[1], a[0]], [b[1], b[0]]])
                 on_streets = False

@@ -85,6 +85,11 @@ class Token(SQLModel):
     role: Role
 
 
+class PasswordChange(SQLModel):
+    current_password: str = Field(max_length=256)
+    new_password: str = Field(min_length=8, max_length=256)
+
+
 class RefreshRequest(SQLModel):
     refresh_token: str = Field(min_length=10, max_length=4096)
 

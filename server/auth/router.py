@@ -8,9 +8,9 @@ from fastapi import Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from server.auth import service
-from server.auth.models import RefreshRequest, Token, User, UserCreate, UserPublic, UserUpdate
+from server.auth.models import PasswordChange, RefreshRequest, Token, User, UserCreate, UserPublic, UserUpdate
 from server.core.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
-from server.core.errors import Unauthorized
+from server.core.errors import Forbidden, Unauthorized
 from server.core.models import Message, Page
 from server.core.pagination import PageDep
 from server.core.routing import FeatureRouter
@@ -63,6 +63,23 @@ def logout(session: SessionDep, user: CurrentUser) -> Response:
     service.revoke_tokens(session=session, user=target)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/auth/password", response_model=Token, responses=_SIGN_IN_ERRORS,
+             summary="Change your own password: every token issued before stops working; new tokens come back")
+def change_password(
+    body: PasswordChange, request: Request, session: SessionDep, settings: SettingsDep, user: CurrentUser
+) -> Token:
+    target = service.get(session=session, user_id=user.id or 0)
+    try:  # the current password is checked like a sign-in: throttled per address and account
+        service.authenticate(session=session, username=target.username, password=body.current_password,
+                             client_ip=request.client.host if request.client else "")
+    except Unauthorized:
+        raise Forbidden("current_password: this is not your current password")
+    service.set_password(session=session, user=target, password=body.new_password, actor=target)
+    session.commit()
+    session.refresh(target)
+    return _issue(settings, target)
 
 
 @router.get("/auth/me", response_model=UserPublic, summary="The signed-in user")

@@ -97,6 +97,16 @@ def update(*, session: Session, user: User, user_in: UserUpdate, actor: User) ->
     return user
 
 
+def set_password(*, session: Session, user: User, password: str, actor: User) -> User:
+    """A new password for the user; every token issued before stops working."""
+    user.password_hash = hash_password(password)
+    revoke_tokens(session=session, user=user)
+    session.add(user)
+    audit.record(session=session, action="update", entity="user", entity_id=user.id, actor_user_id=actor.id,
+                 actor=actor.username, detail={"password": "changed", "tokens": "revoked"})
+    return user
+
+
 def _ensure_another_admin(*, session: Session, user: User, field: str) -> None:
     """Conflict unless an active admin other than ``user`` remains (their rows locked until commit on PostgreSQL,
     so two admins cannot demote each other at once)."""

@@ -71,8 +71,9 @@ def test_solve_on_worker_and_events_across_api_processes(scale_env, processes):
     headers_a, headers_b = _login(api_a), _login(api_b)
     import websocket
 
-    token_b = headers_b["Authorization"].split()[1]
-    ws = websocket.create_connection(f"{api_b.replace('http', 'ws')}/events/ws?token={token_b}", timeout=60)
+    # The ticket is made by one API process and redeemed by the other: tickets live in the shared database.
+    ticket = httpx.post(f"{api_a}/events/ticket", headers=headers_b, timeout=10).json()["ticket"]
+    ws = websocket.create_connection(f"{api_b.replace('http', 'ws')}/events/ws?ticket={ticket}", timeout=60)
     assert json.loads(ws.recv())["type"] == "hello"
     received: list[dict] = []
 

@@ -87,6 +87,9 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/jobs/{job_id}/reports"): OWN,
     ("GET", "/jobs/{job_id}/reporters"): OWN,
     ("GET", "/jobs/{job_id}/events"): OWN,
+    ("GET", "/jobs/{job_id}/attachments"): OWN,
+    # one file by name (none exists here: 404 for all); authorized like the job, see tests/security/test_robustness.py
+    ("GET", "/jobs/{job_id}/attachments/{name}"): SIGNED_IN,
     ("POST", "/jobs/{job_id}/status"): FIELD,
     ("POST", "/jobs/{job_id}/reports/{report_id}/split"): STAFF,
     ("GET", "/jobs/{job_id}/affected-customers"): AGENT,
@@ -96,7 +99,7 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/technicians"): DISPATCHER,
     ("GET", "/technicians/{technician_id}"): OWN,
     ("PATCH", "/technicians/{technician_id}"): DISPATCHER,
-    ("POST", "/technicians/{technician_id}/dispatch-status"): OWN,
+    ("POST", "/technicians/{technician_id}/dispatch-status"): FIELD,  # dispatchers, or the technician themself
     ("POST", "/technicians/me/location"): SIGNED_IN,
     ("GET", "/technicians/me/route"): SIGNED_IN,
     ("GET", "/technicians/{technician_id}/route"): STAFF,
@@ -118,6 +121,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/console/config"): SIGNED_IN,
     ("GET", "/console/inbox"): STAFF,
     ("GET", "/events/stream"): SIGNED_IN,
+    ("POST", "/events/ticket"): SIGNED_IN,
     ("GET", "/metrics/ops"): STAFF,
     ("GET", "/metrics"): PUBLIC,  # Prometheus scrape: aggregate counts only, no personal data
     # Open311

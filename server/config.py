@@ -92,10 +92,59 @@ class Settings(BaseSettings):
     auto_handoff: bool = Field(True, description="Turn field-work cases with a confident place into jobs.")
     social_handles: str = Field("groundcrew", description="Our social handles (comma-separated): posts that "
                                 "mention them or reply to us are addressed to us; others go to the listening feed.")
-    facebook_app_secret: str | None = Field(None, description="Verify X-Hub-Signature-256 (unset: not checked).")
+    facebook_app_secret: str | None = Field(None, description="Verify X-Hub-Signature-256 on /channels/facebook "
+                                            "(unset: the channel refuses deliveries unless insecure_channels).")
     facebook_verify_token: str | None = Field(None, description="Answer Meta's webhook subscription handshake.")
-    twilio_auth_token: str | None = Field(None, description="Verify X-Twilio-Signature (unset: not checked).")
+    twilio_auth_token: str | None = Field(None, description="Verify X-Twilio-Signature on /channels/sms "
+                                          "(unset: the channel refuses deliveries unless insecure_channels).")
     channel_public_url: str | None = Field(None, description="Public base URL Twilio signs (default: request URL).")
+    # --- public surface (issue 25): channel secrets, the insecure demo switch, per-IP rate limits --------------
+    twitter_consumer_secret: str | None = Field(
+        None, description="X app consumer secret (API secret key): verifies x-twitter-webhooks-signature "
+        "(sha256=<base64 HMAC-SHA256 of the raw body>) on /channels/twitter. Unset: the channel refuses deliveries "
+        "(503) unless insecure_channels is on.")
+    email_webhook_secret: str | None = Field(
+        None, description="Shared secret of the inbound-mail relay on /channels/email: each delivery carries "
+        "X-Groundcrew-Signature: sha256=<hex HMAC-SHA256 of the raw message with this secret> or "
+        "Authorization: Bearer <this secret>. Unset: the channel refuses deliveries (503) unless insecure_channels "
+        "is on.")
+    insecure_channels: bool = Field(
+        False, description="DEMO ONLY: accept webhook deliveries on channels that have no secret configured, "
+        "unsigned (anyone can then write complaints in any customer's name). Set by `make run`; /health lists it "
+        "under warnings. A channel whose secret is set is always checked.")
+    webform_rate_limit: str = Field(
+        "10/minute;100/hour", description="Per client IP on POST /channels/webform ('limits' notation, e.g. "
+        "'10/minute;100/hour'; empty: no limit).")
+    webhook_rate_limit: str = Field(
+        "600/minute", description="Per client IP on each provider webhook (/channels/twitter, facebook, sms, email; "
+        "providers deliver from few addresses, so this is high; empty: no limit).")
+    open311_rate_limit: str = Field(
+        "60/minute", description="Per client IP on Open311 POST requests (empty: no limit).")
+
+    @field_validator("webform_rate_limit", "webhook_rate_limit", "open311_rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        if value.strip():
+            from limits import parse_many
+
+            try:
+                parse_many(value)
+            except ValueError:
+                raise ValueError(f"'{value}' is not a rate limit such as '10/minute;100/hour'") from None
+        return value.strip()
+
+    @property
+    def warnings(self) -> list[str]:
+        """What an operator must know about this configuration (shown by the console from /health)."""
+        out = []
+        if self.insecure_channels:
+            unset = [name for name, secret in (
+                ("twitter", self.twitter_consumer_secret), ("facebook", self.facebook_app_secret),
+                ("sms", self.twilio_auth_token), ("email", self.email_webhook_secret)) if not secret]
+            if unset:
+                out.append("GROUNDCREW_INSECURE_CHANNELS is on: unsigned deliveries are accepted on "
+                           f"{', '.join(unset)} (demo only; anyone can post complaints in a customer's name)")
+        return out
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -283,11 +283,12 @@ def webform(body: Any) -> Normalized:
         raise Invalid("email: give an email address or a phone number so we can answer")
     if email_addr and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email_addr):
         raise Invalid(f"email: '{email_addr}' is not an email address")
-    verified = bool(body.get("account_verified"))
+    # Typed into a public form: a claim, never proof (an "account_verified" in the body is ignored). Matching
+    # customers only become merge suggestions an agent confirms.
     primary = (Channel.email, email_addr) if email_addr else (Channel.sms, phone)
-    linked = [LinkedHandle(channel=primary[0], handle=primary[1] or "", verified=verified)]
+    linked = [LinkedHandle(channel=primary[0], handle=primary[1] or "", verified=False)]
     if email_addr and phone:
-        linked.append(LinkedHandle(channel=Channel.sms, handle=phone, verified=verified))
+        linked.append(LinkedHandle(channel=Channel.sms, handle=phone, verified=False))
     for key in ("lat", "lon"):
         if body.get(key) is not None and not isinstance(body.get(key), (int, float)):
             raise Invalid(f"{key}: must be a number")

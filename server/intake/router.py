@@ -1,14 +1,15 @@
 """Channel webhooks: every provider posts here; each message goes through the intake pipeline once.
 
-Each channel has one verification dependency (``verify_<channel>``): signatures are checked when the secret is
-configured in Settings and skipped when it is unset (development, tests)."""
+Each channel has one verification dependency (``verify_<channel>``): a provider channel whose secret is set checks
+every delivery's signature (401 when missing or wrong); one whose secret is unset refuses deliveries (503 "channel
+not configured") unless ``insecure_channels`` is on (the demo). The web form is our own public form: no secret,
+rate-limited per client IP like every route here. A redelivery (same provider message id) acts once."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
-import json
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import parse_qsl
 
@@ -21,6 +22,7 @@ from server.core.errors import DomainError, Forbidden, Invalid, Unauthorized
 from server.core.routing import FeatureRouter
 from server.intake import adapters
 from server.intake.adapters import Normalized
+from server.intake.guard import parse_json, rate_limit, secret_or_refuse
 from server.intake.pipeline import receive
 from server.notify.service import deliver_queued
 
@@ -61,49 +63,74 @@ Body = Annotated[bytes, Depends(raw_body)]
 
 
 def _json(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Invalid(f"body: not valid JSON ({exc})") from None
+    return parse_json(body)
 
 
 # ------------------------------------------------------------------------------------------- verifiers
-async def verify_twitter(request: Request) -> None:
-    """X delivers through our own relay (Account Activity CRC is answered there); nothing to check here yet."""
+async def verify_twitter(request: Request, body: Body) -> None:
+    """X (Account Activity API / V2 webhooks) signs each POST: ``x-twitter-webhooks-signature:
+    sha256=<base64 HMAC-SHA256 of the raw body keyed with the app's consumer secret>``
+    (https://docs.x.com/x-api/webhooks/introduction, "Signature verification")."""
+    settings = request.app.state.settings
+    secret = secret_or_refuse(settings, settings.twitter_consumer_secret, "TWITTER_CONSUMER_SECRET")
+    if secret is None:
+        return
+    given = request.headers.get("x-twitter-webhooks-signature", "")
+    expected = "sha256=" + base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Unauthorized("x-twitter-webhooks-signature: missing or wrong signature")
 
 
 async def verify_facebook(request: Request, body: Body) -> None:
     """Meta signs the raw body: ``X-Hub-Signature-256: sha256=<hex HMAC with the app secret>``."""
-    secret = request.app.state.settings.facebook_app_secret
-    if not secret:
+    settings = request.app.state.settings
+    secret = secret_or_refuse(settings, settings.facebook_app_secret, "FACEBOOK_APP_SECRET")
+    if secret is None:
         return
     given = request.headers.get("x-hub-signature-256", "")
     expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(given, expected):
+    if not hmac.compare_digest(given.encode(), expected.encode()):
         raise Unauthorized("X-Hub-Signature-256: missing or wrong signature")
 
 
 async def verify_twilio(request: Request, body: Body) -> None:
     """Twilio signs URL + sorted form pairs: ``X-Twilio-Signature: base64(HMAC-SHA1(auth token))``."""
     settings = request.app.state.settings
-    if not settings.twilio_auth_token:
+    token = secret_or_refuse(settings, settings.twilio_auth_token, "TWILIO_AUTH_TOKEN")
+    if token is None:
         return
     url = str(request.url)
     if settings.channel_public_url:
         url = settings.channel_public_url.rstrip("/") + request.url.path
     pairs = sorted(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     signed = url + "".join(k + v for k, v in pairs)
-    expected = base64.b64encode(hmac.new(settings.twilio_auth_token.encode(), signed.encode(), hashlib.sha1).digest())
+    expected = base64.b64encode(hmac.new(token.encode(), signed.encode(), hashlib.sha1).digest())
     if not hmac.compare_digest(request.headers.get("x-twilio-signature", "").encode(), expected):
         raise Unauthorized("X-Twilio-Signature: missing or wrong signature")
 
 
-async def verify_email(request: Request) -> None:
-    """The mail relay posts raw messages; authenticate it at the relay (mTLS / network) for now."""
+async def verify_email(request: Request, body: Body) -> None:
+    """Our inbound-mail relay posts raw messages with ``X-Groundcrew-Signature: sha256=<hex HMAC-SHA256 of the
+    raw message keyed with email_webhook_secret>``, or (relays that cannot sign) ``Authorization: Bearer
+    <email_webhook_secret>``."""
+    settings = request.app.state.settings
+    secret = secret_or_refuse(settings, settings.email_webhook_secret, "EMAIL_WEBHOOK_SECRET")
+    if secret is None:
+        return
+    signature = request.headers.get("x-groundcrew-signature")
+    if signature is not None:
+        expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        if hmac.compare_digest(signature.encode(), expected.encode()):
+            return
+        raise Unauthorized("X-Groundcrew-Signature: wrong signature")
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), secret.encode()):
+        return
+    raise Unauthorized("X-Groundcrew-Signature: missing (or Authorization: Bearer with the relay's secret)")
 
 
 async def verify_webform(request: Request) -> None:
-    """Our own form: public (rate limiting belongs to the edge)."""
+    """Our own form: public, no secret (rate-limited per client IP)."""
 
 
 # ------------------------------------------------------------------------------------------- handling
@@ -143,10 +170,13 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     201: {"description": "Stored: message, case, job (if any), geotag"},
     413: {"description": "Body too large"}, 422: {"description": "Bad payload; the detail names the field"},
 }
-_SIGNED = {**_RESPONSES, 401: {"description": "Signature header missing or wrong (checked when the secret is set)"}}
+_RESPONSES[429] = {"description": "Too many requests from this client address (see Retry-After)"}
+_SIGNED = {**_RESPONSES, 401: {"description": "Signature header missing or wrong"},
+           503: {"description": "Channel not configured: its secret is unset (and insecure_channels is off)"}}
+_WEBHOOK = Depends(rate_limit("webhook"))
 
 
-@router.post("/twitter", status_code=201, responses=_RESPONSES, dependencies=[Depends(verify_twitter)],
+@router.post("/twitter", status_code=201, responses=_SIGNED, dependencies=[_WEBHOOK, Depends(verify_twitter)],
              summary="X / Twitter v2 tweet payload (data, includes.users, geo, referenced_tweets)")
 def twitter(request: Request, body: Body, session: SessionDep, settings: SettingsDep, response: Response,
             background: BackgroundTasks) -> Any:
@@ -165,14 +195,14 @@ def facebook_handshake(
     return challenge
 
 
-@router.post("/facebook", status_code=201, responses=_SIGNED, dependencies=[Depends(verify_facebook)],
+@router.post("/facebook", status_code=201, responses=_SIGNED, dependencies=[_WEBHOOK, Depends(verify_facebook)],
              summary="Facebook page webhook (feed posts and comments)")
 def facebook(request: Request, body: Body, session: SessionDep, settings: SettingsDep, response: Response,
             background: BackgroundTasks) -> Any:
     return _run(request, session, settings, adapters.facebook(_json(body)), response, background)
 
 
-@router.post("/email", status_code=201, responses=_RESPONSES, dependencies=[Depends(verify_email)],
+@router.post("/email", status_code=201, responses=_SIGNED, dependencies=[_WEBHOOK, Depends(verify_email)],
              summary="Raw RFC 822 email (Content-Type: message/rfc822)")
 def email_in(request: Request, body: Body, session: SessionDep, settings: SettingsDep, response: Response,
             background: BackgroundTasks) -> Any:
@@ -182,7 +212,7 @@ def email_in(request: Request, body: Body, session: SessionDep, settings: Settin
     return _run(request, session, settings, [adapters.parse_email(body)], response, background)
 
 
-@router.post("/sms", status_code=201, responses=_SIGNED, dependencies=[Depends(verify_twilio)],
+@router.post("/sms", status_code=201, responses=_SIGNED, dependencies=[_WEBHOOK, Depends(verify_twilio)],
              summary="SMS webhook in the Twilio shape (form-encoded)")
 def sms(request: Request, body: Body, session: SessionDep, settings: SettingsDep, response: Response,
             background: BackgroundTasks) -> Any:
@@ -196,7 +226,8 @@ def sms(request: Request, body: Body, session: SessionDep, settings: SettingsDep
     return _run(request, session, settings, [adapters.sms(form)], response, background)
 
 
-@router.post("/webform", status_code=201, responses=_RESPONSES, dependencies=[Depends(verify_webform)],
+@router.post("/webform", status_code=201, responses=_RESPONSES,
+             dependencies=[Depends(rate_limit("webform")), Depends(verify_webform)],
              summary="Our web form (JSON: submission_id, name, email/phone, text, lat/lon, address, photos)")
 def webform(request: Request, body: Body, session: SessionDep, settings: SettingsDep, response: Response,
             background: BackgroundTasks) -> Any:

@@ -9,12 +9,13 @@ import xml.etree.ElementTree as ET
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import Request, Response, status
+from fastapi import Depends, Request, Response, status
 from sqlmodel import Session
 
 from server.core.deps import AdminUser, SessionDep, SettingsDep
 from server.core.routing import FeatureRouter
 from server.core.shared_reads import shared_read
+from server.intake.guard import clean, clean_text, rate_limit
 from server.open311 import service
 from server.open311.models import Open311KeyCreate, Open311KeyIssued, Open311KeyPublic
 from server.open311.service import Open311Error
@@ -45,7 +46,7 @@ def _xml_value(parent: ET.Element, name: str, value: Any) -> None:
     elif isinstance(value, bool):
         element.text = "true" if value else "false"
     elif value is not None:
-        element.text = str(value)
+        element.text = clean_text(str(value))  # rows stored before intake cleaned text must not break the feed
 
 
 def render(fmt: str, root: str, payload: Any, status_code: int = 200) -> Response:
@@ -198,11 +199,12 @@ async def _post_params(request: Request) -> dict[str, str]:
             params[child.tag] = (child.text or "").strip()
     else:
         raise Open311Error(400, f"body: content type {ctype!r} is not supported (use form-encoded)")
-    return params
+    return clean(params)  # no NUL or XML-illegal control characters reach storage or the public feed
 
 
 @public_router.post("/requests.{fmt}", summary="Submit an Open311 service request (api_key required)",
-                    status_code=status.HTTP_201_CREATED)
+                    status_code=status.HTTP_201_CREATED, dependencies=[Depends(rate_limit("open311"))],
+                    responses={429: {"description": "Too many requests from this client address (Retry-After)"}})
 async def post_request(fmt: str, request: Request) -> Response:
     try:
         fmt = _fmt(fmt)

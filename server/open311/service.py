@@ -50,6 +50,16 @@ ACCESS = {"variable": True, "code": "access_notes", "datatype": "string", "requi
           "description": "How to find or reach the problem (gate code, rear alley, ...)."}
 
 
+# Private attributes (access notes: gate codes, where the key is) follow this mark in the stored text, which
+# agents and the crew read; the public feed shows only what comes before it.
+PRIVATE_MARK = "\n\nAccess notes (private): "
+
+
+def public_description(text: str) -> str:
+    """The part of a stored request text that may be published: without its private attributes."""
+    return text.split(PRIVATE_MARK, 1)[0]
+
+
 class Open311Error(Exception):
     """A GeoReport error: HTTP status and ``[{"code": status, "description": ...}]``."""
 
@@ -184,8 +194,8 @@ def parse_new_request(params: dict[str, str], *, taxonomy: Taxonomy) -> NewReque
     text = description or cat.label
     if hazard == "yes":
         text += " (Reporter says this is dangerous: someone is in danger.)"
-    if attributes.get("access_notes"):
-        text += f" Access: {attributes['access_notes']}"
+    if attributes.get("access_notes"):  # for the crew, never the public feed (see public_description)
+        text += PRIVATE_MARK + attributes["access_notes"]
     email = (params.get("email") or "").strip().lower()
     phone = (params.get("phone") or "").strip()
     device = (params.get("device_id") or "").strip()
@@ -222,7 +232,7 @@ def request_dict(*, case: Case, message: Message | None, job: Job | None, taxono
         "service_name": cat.label if cat else (case.category or ""),
         "service_code": str(cat.service_code) if cat else "",
         # public: contact details people put in their complaint (phone, email, @handles) are not shown
-        "description": redact(message.text) or "" if message is not None else "",
+        "description": redact(public_description(message.text)) or "" if message is not None else "",
         "agency_responsible": f"{agency}: {cat.group}" if cat and cat.group else agency,
         "service_notice": "",
         "requested_datetime": _iso(message.sent_at if message is not None else case.created_at),

@@ -22,8 +22,9 @@ PASSWORD = "correct-horse-1"
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
+    # insecure_channels: the API tests post unsigned webhooks (tests/security/test_webhooks.py checks the secrets)
     return Settings(database_url=database_url, data_dir=tmp_path, secret_key="test-secret-" + "x" * 32,
-                    load_city=False)
+                    load_city=False, insecure_channels=True)
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ def city():  # type: ignore[no-untyped-def]
 @pytest.fixture
 def geo_settings(database_url: str, tmp_path: Path, city) -> Settings:  # type: ignore[no-untyped-def]
     return Settings(database_url=database_url, data_dir=tmp_path, secret_key="test-secret-" + "x" * 32,
-                    load_city=True, GROUNDCREW_CACHE_DIR=CITY_CACHE)
+                    load_city=True, GROUNDCREW_CACHE_DIR=CITY_CACHE, insecure_channels=True)
 
 
 @pytest.fixture

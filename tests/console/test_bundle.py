@@ -46,9 +46,29 @@ def test_index_references_only_files_that_exist() -> None:
     assert any(r.endswith(".js") for r in refs) and any(r.endswith(".css") for r in refs)
     for ref in refs:
         assert (STATIC_DIR / ref).is_file(), ref
-    # No HTML is built from strings in the sources: customers' text only ever becomes text nodes.
-    for path in (WEB / "src").rglob("*.ts"):
-        assert "innerHTML" not in path.read_text(), path
+
+
+# Every API that parses a string as HTML: the DOM's, Leaflet's (tooltips, popups, div icons take a string as HTML)
+# and Chart.js's HTML tooltips (``external``). Chart.js draws labels, legends and titles on a canvas: text only.
+HTML_SINKS = [r"\.innerHTML\b", r"\.outerHTML\b", r"insertAdjacentHTML", r"document\.write", r"DOMParser",
+              r"createContextualFragment", r"srcdoc", r"\.bindTooltip\(", r"\.bindPopup\(", r"\.setTooltipContent\(",
+              r"\.setPopupContent\(", r"\.setContent\(", r"L\.popup\(", r"L\.tooltip\(", r"\bdivIcon\(",
+              r"\bexternal\s*:"]
+# The only way in: map.ts's helpers, typed to take a DOM node (HTMLElement), never a string.
+ALLOWED = {("map.ts", "layer.bindTooltip(content, options);"),
+           ("map.ts", "return L.divIcon({ ...options, html: content });")}
+
+
+def test_no_string_reaches_an_html_sink() -> None:
+    """Issue 25: a technician's name given to Leaflet's bindTooltip as a string ran as script. User text is never
+    markup: the console builds DOM with h() (text nodes) and hands Leaflet only nodes."""
+    hits = []
+    for path in sorted((WEB / "src").rglob("*.ts")):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if any(re.search(sink, line) for sink in HTML_SINKS) and (path.name, line.strip()) not in ALLOWED:
+                hits.append(f"{path.relative_to(WEB)}:{number}: {line.strip()}")
+    assert not hits, "strings into HTML sinks (pass a node built with h(), or use map.ts's nodeTooltip/nodeIcon):\n" \
+        + "\n".join(hits)
 
 
 def test_console_is_served_and_static_paths_are_contained(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -15,18 +15,26 @@ function append(parent: Node, child: Child): void {
   }
 }
 
+const URL_ATTRS = new Set(["href", "src", "action", "formaction", "xlink:href"]);
+
 function setAttrs(el: Element, attrs: Attrs | null | undefined): void {
   if (!attrs) return;
   for (const [key, value] of Object.entries(attrs)) {
     if (value === undefined || value === null || value === false) continue;
-    if (key.startsWith("on") && typeof value === "function") {
+    if (key.startsWith("on")) {
+      // A handler is a function; a string here would be script in an attribute.
+      if (typeof value !== "function") throw new TypeError(`${key}: event handlers must be functions`);
       el.addEventListener(key.slice(2).toLowerCase(), value as EventListener);
     } else if (key === "dataset" && typeof value === "object") {
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
         (el as HTMLElement).dataset[k] = String(v);
       }
-    } else if (key === "style" && typeof value === "object") {
+    } else if (key === "style") {
+      // CSSOM only: a style attribute string is refused by the Content-Security-Policy (no inline styles).
+      if (typeof value !== "object") throw new TypeError("style: pass an object of properties, not a string");
       Object.assign((el as HTMLElement).style, value);
+    } else if (URL_ATTRS.has(key) && /^\s*(javascript|data|vbscript):/i.test(String(value))) {
+      throw new TypeError(`${key}: script URLs are not links`);
     } else if (value === true) {
       el.setAttribute(key, "");
     } else {

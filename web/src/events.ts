@@ -1,5 +1,7 @@
 // Live updates: the WebSocket at /events/ws (Server-Sent Events as a fallback), reconnecting with backoff.
-import { currentSession } from "./api";
+// Each connection is opened with a single-use ticket from POST /events/ticket (valid ~30 s), never with the
+// access token: a URL ends up in access logs, so it must not carry a credential that outlives it.
+import { api, currentSession } from "./api";
 import type { LiveEvent } from "./types";
 
 export type EventHandler = (event: LiveEvent) => void;
@@ -28,12 +30,29 @@ export class LiveEvents {
     this.sse = null;
   }
 
+  /** A fresh single-use ticket for one connection (null when signed out or the server cannot be reached). */
+  private async ticket(): Promise<string | null> {
+    if (!currentSession() || this.stopped) return null;
+    try {
+      const body = await api<{ ticket: string }>("/events/ticket", { method: "POST" });
+      return this.stopped ? null : body.ticket;
+    } catch {
+      return null;
+    }
+  }
+
   private connect(): void {
-    const token = currentSession()?.access_token;
-    if (!token || this.stopped) return;
+    if (!currentSession() || this.stopped) return;
     this.onState("connecting");
+    void this.ticket().then((ticket) => {
+      if (ticket) this.openSocket(ticket);
+      else if (currentSession() && !this.stopped) this.retry();
+    });
+  }
+
+  private openSocket(ticket: string): void {
     const proto = location.protocol === "https:" ? "wss" : "ws";
-    const ws = new WebSocket(`${proto}://${location.host}/events/ws?token=${encodeURIComponent(token)}`);
+    const ws = new WebSocket(`${proto}://${location.host}/events/ws?ticket=${encodeURIComponent(ticket)}`);
     this.ws = ws;
     let opened = false;
     ws.onopen = () => {
@@ -53,15 +72,16 @@ export class LiveEvents {
       this.ws = null;
       if (this.stopped) return;
       if (!opened && this.attempts >= 2) {
-        this.fallbackToSse(token);
+        void this.ticket().then((t) => (t ? this.fallbackToSse(t) : this.retry()));
         return;
       }
       this.retry();
     };
   }
 
-  private fallbackToSse(token: string): void {
-    const es = new EventSource(`/events/stream?token=${encodeURIComponent(token)}`);
+  private fallbackToSse(ticket: string): void {
+    if (this.stopped) return;
+    const es = new EventSource(`/events/stream?ticket=${encodeURIComponent(ticket)}`);
     this.sse = es;
     es.onopen = () => this.onState("live");
     es.onmessage = (msg) => this.handleSse(msg);

@@ -80,6 +80,22 @@ function routeFor(session: SessionInfo): { route: Route; arg: string | undefined
   return route ? { route, arg } : { route: allowed[0] ?? ROUTES[1], arg: undefined };
 }
 
+/** The deployment's warnings from /health (e.g. channels that accept unsigned deliveries) as a banner; nothing
+ * when the server reports none or cannot be asked. */
+async function showHealthWarnings(el: HTMLElement): Promise<void> {
+  let warnings: unknown;
+  try {
+    const res = await fetch("/health", { headers: { Accept: "application/json" } });
+    warnings = ((await res.json()) as { warnings?: unknown }).warnings;
+  } catch {
+    return;
+  }
+  if (!Array.isArray(warnings) || warnings.length === 0) return;
+  mount(el, h("section", { class: "health-banner", role: "alert", "aria-labelledby": "health-title" },
+    h("strong", { id: "health-title" }, "This server is not safe for real use:"),
+    h("ul", null, warnings.map((w) => h("li", null, String(w))))));
+}
+
 async function start(session: SessionInfo): Promise<void> {
   clearNotices();
   try {
@@ -102,7 +118,9 @@ async function start(session: SessionInfo): Promise<void> {
     h("span", { class: "spacer" }), liveState,
     h("span", { class: "who" }, `${session.username} (${session.role})`), out);
   const main = h("main", { id: "main", class: `view view-${route.id}`, tabindex: "-1" });
-  mount(app, header, noticeRegion(), main);
+  const warnings = h("div", { id: "health-warnings" });
+  mount(app, header, warnings, noticeRegion(), main);
+  void showHealthWarnings(warnings);
   view?.unmount();
   view = route.make();
   view.mount(main, arg);

@@ -89,4 +89,23 @@ export function baseMap(el: HTMLElement, opts: { label: string }): BaseMap {
   return { map, mode: () => (tilesOk ? "tiles" : "streets"), ready };
 }
 
+/** Leaflet takes a string as HTML: every tooltip and icon of ours is a DOM node (built with `h()`, text as text
+ * nodes), never a string, so a technician or customer name can never become markup. */
+export function nodeTooltip<T extends L.Layer>(layer: T, content: HTMLElement, options?: L.TooltipOptions): T {
+  layer.bindTooltip(content, options);
+  return layer;
+}
+
+/** A marker icon whose content is a DOM node (never an HTML string). */
+export function nodeIcon(content: HTMLElement, options: Omit<L.DivIconOptions, "html">): L.DivIcon {
+  return L.divIcon({ ...options, html: content });
+}
+
+/** Plain text as a tooltip node. */
+export function textTip(text: string): HTMLElement {
+  const el = document.createElement("span");
+  el.textContent = text;
+  return el;
+}
+
 export { L };

@@ -4,7 +4,7 @@ import { all, api, ApiError, explain, maybe } from "../api";
 import { dispatchApi, type Alternative, type Override, type OverridePreview } from "../dispatch-api";
 import { h, mount } from "../dom";
 import { bySlaRisk, clock, duration, km, riskLabel, signed, slackMinutes, titleCase } from "../format";
-import { baseMap, L, type BaseMap } from "../map";
+import { baseMap, L, nodeIcon, nodeTooltip, textTip, type BaseMap } from "../map";
 import { config } from "../config";
 import { renderTimeline } from "../timeline";
 import type { Job, LiveEvent, Plan, PlanStop, Technician } from "../types";
@@ -178,13 +178,13 @@ export class DispatchView implements View {
         fillColor: STATUS_COLOURS[job.status] ?? "#777",
         fillOpacity: 0.9,
       });
-      marker.bindTooltip(this.jobSummary(job));
+      nodeTooltip(marker, this.jobSummary(job));
       marker.on("click", () => this.openJob(job));
       marker.addTo(this.jobLayer);
       this.markers.set(job.id, marker);
       if (job.reporter_count > 1) {
         L.marker([job.lat, job.lon], {
-          icon: L.divIcon({ className: "count-icon", html: h("span", null, String(job.reporter_count)), iconSize: [18, 18], iconAnchor: [-2, 18] }),
+          icon: nodeIcon(h("span", null, String(job.reporter_count)), { className: "count-icon", iconSize: [18, 18], iconAnchor: [-2, 18] }),
           keyboard: false, interactive: false,
         }).addTo(this.jobLayer);
       }
@@ -193,22 +193,21 @@ export class DispatchView implements View {
       const live = tech.current_lat !== null && tech.current_lon !== null;
       const pos: [number, number] = live ? [tech.current_lat!, tech.current_lon!] : [tech.home_lat, tech.home_lon];
       const initials = tech.name.split(/\s+/).map((p) => p[0] ?? "").join("").slice(0, 2).toUpperCase();
-      const icon = L.divIcon({
-        className: `tech-icon${live ? "" : " tech-home"}`,
-        html: h("span", { style: { background: techColour(tech.id) } }, initials),
-        iconSize: [26, 26], iconAnchor: [13, 13],
+      const icon = nodeIcon(h("span", { style: { background: techColour(tech.id) } }, initials), {
+        className: `tech-icon${live ? "" : " tech-home"}`, iconSize: [26, 26], iconAnchor: [13, 13],
       });
-      L.marker(pos, { icon, title: `${tech.name} — ${live ? "live position" : "home base (no live position yet)"}`, keyboard: true })
-        .bindTooltip(h("div", null, h("strong", null, tech.name), h("br"),
-          live ? `live position, seen ${clock(tech.last_seen_at, config().timezone)}` : "home base (no live position yet)"))
+      const techMarker = L.marker(pos, { icon, title: `${tech.name} — ${live ? "live position" : "home base (no live position yet)"}`, keyboard: true });
+      nodeTooltip(techMarker, h("div", { class: "tip", dataset: { techId: tech.id } }, h("strong", null, tech.name), h("br"),
+        live ? `live position, seen ${clock(tech.last_seen_at, config().timezone)}` : "home base (no live position yet)"))
         .addTo(this.techLayer);
     }
     if (this.routes) {
       for (const f of this.routes.features) {
         const tid = f.properties.technician_id;
         const lines = f.geometry.coordinates.map((line) => line.map(([lon, lat]) => [lat, lon] as [number, number]));
-        L.polyline(lines, { color: techColour(tid), weight: 4, opacity: 0.75, className: `route route-tech-${tid}` })
-          .bindTooltip(this.techs.find((t) => t.id === tid)?.name ?? `technician ${tid}`)
+        // The name is text: a string given to Leaflet's bindTooltip would be parsed as HTML (issue 25).
+        nodeTooltip(L.polyline(lines, { color: techColour(tid), weight: 4, opacity: 0.75, className: `route route-tech-${tid}` }),
+          textTip(this.techs.find((t) => t.id === tid)?.name ?? `technician ${tid}`), { sticky: true })
           .addTo(this.routeLayer);
       }
       this.base.map.getContainer().dataset.routes = String(this.routes.features.length);

@@ -4,7 +4,7 @@
 import { api, ApiError } from "../api";
 import { h, mount } from "../dom";
 import { clock, pct, titleCase } from "../format";
-import { baseMap, L } from "../map";
+import { baseMap, L, nodeIcon } from "../map";
 import { config } from "../config";
 import type { Case, Customer, Identity, LiveEvent, Message } from "../types";
 import { badge, inlineError, notify, notifyError, openDialog } from "../ui";
@@ -228,7 +228,7 @@ export class InboxView implements View {
       void bm.ready.then(() => bm.map.setView([lat, lon], 16)).catch(() => undefined);
       const pin = L.marker([lat, lon], {
         draggable: true, keyboard: true, title: "Work location (drag to correct)", alt: "Work location pin",
-        icon: L.divIcon({ className: "pin-icon", html: h("span", { "aria-hidden": "true" }), iconSize: [30, 30], iconAnchor: [15, 30] }),
+        icon: nodeIcon(h("span", { "aria-hidden": "true" }), { className: "pin-icon", iconSize: [30, 30], iconAnchor: [15, 30] }),
       }).addTo(bm.map);
       pin.on("dragend", () => {
         const p = pin.getLatLng();

@@ -54,6 +54,8 @@ def console_inbox(
 
 @public_router.get("/static/{path:path}")
 def static_file(path: str) -> Response:
+    if "\x00" in path:  # a NUL byte cannot name a file (the OS refuses it: it used to be a 500)
+        raise NotFound("static file not found")
     root = STATIC_DIR.resolve()
     target = (root / path).resolve()
     if not target.is_relative_to(root) or not target.is_file():

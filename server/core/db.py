@@ -3,6 +3,7 @@ same through ``GROUNDCREW_DATABASE_URL``."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +29,10 @@ def make_engine(settings: Settings) -> Engine:
         db_path = url.removeprefix("sqlite:///")
         if db_path and db_path != ":memory:":
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+            # Customers' data: readable by the server's user only (SQLite gives its -wal/-shm files the same mode).
+            if "?" not in db_path and not db_path.startswith("file:"):
+                os.close(os.open(db_path, os.O_RDWR | os.O_CREAT, 0o600))
+                os.chmod(db_path, 0o600)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20, max_overflow=20,
             **JSON_COLUMNS,

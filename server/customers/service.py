@@ -6,9 +6,10 @@ from sqlmodel import Session, col, or_, select
 
 from server.audit import service as audit
 from server.auth.models import User
-from server.core.errors import Conflict, NotFound
+from server.core.errors import Conflict, Invalid, NotFound
 from server.core.pagination import PageParams, paginate
 from server.customers.models import (
+    Channel,
     Customer,
     CustomerCreate,
     CustomerUpdate,
@@ -81,7 +82,12 @@ def find_identity(*, session: Session, channel: str, handle: str) -> Identity | 
 def add_identity(
     *, session: Session, customer: Customer, identity_in: IdentityCreate, actor: User | None
 ) -> Identity:
-    """Attach a channel identity; one already held by another customer is a Conflict."""
+    """Attach a channel identity; one already held by another customer is a Conflict, a handle that is no address
+    on its channel (a phone number without digits) is Invalid."""
+    if not normalize_handle(identity_in.channel, identity_in.handle):
+        raise Invalid(f"handle: '{identity_in.handle[:40]}' is not a {identity_in.channel} address"
+                      + (" (a phone number needs digits)" if identity_in.channel in (Channel.sms, Channel.phone)
+                         else ""))
     existing = find_identity(session=session, channel=identity_in.channel, handle=identity_in.handle)
     if existing is not None:
         if existing.customer_id == customer.id:

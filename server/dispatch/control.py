@@ -276,6 +276,11 @@ def explain(*, session: Session, settings: Settings, city: Any, job_id: int) -> 
         return {"job_id": job_id, "status": job.status.value,
                 "explanation": f"the job is {job.status.value}; the plan no longer decides it"}
     snapshot = build_snapshot(session=session, settings=settings, city=city)
+    if job.assigned_technician_id in snapshot.locked and job.status != JobStatus.unassigned:
+        # A locked day is not re-planned: its jobs stay out of the planner's problem, so there is nothing to weigh.
+        return {"job_id": job_id, "status": job.status.value, "technician_id": job.assigned_technician_id,
+                "explanation": f"technician {job.assigned_technician_id}'s day is locked: the job stays with them "
+                               "as planned; unlock the day to let the planner reconsider it"}
     techs = list(snapshot.technicians.values())
     capable = [t for t in techs if not _missing_skills(t, job)]
     out: dict[str, Any] = {"job_id": job_id, "status": job.status.value,
@@ -291,7 +296,12 @@ def explain(*, session: Session, settings: Settings, city: Any, job_id: int) -> 
         needs = ", ".join(f"{s} ≥ {lvl}" for s, lvl in job.required_skills.items())
         out["explanation"] = f"no technician on shift has the required skill ({needs})"
         return out
-    model = replace(snapshot.problem.job(job_key(job_id)), pinned_technician=None, pinned_position=None)
+    try:
+        planned = snapshot.problem.job(job_key(job_id))
+    except KeyError:  # left out of today's problem for a reason not named above: say so rather than fail
+        out["explanation"] = "the planner does not consider this job today (its technician's day is not re-planned)"
+        return out
+    model = replace(planned, pinned_technician=None, pinned_position=None)
     options = routing.recommend(snapshot.problem, snapshot.current_plan(), model, k=20)
     best: dict[str, Any] = {}
     for option in options:  # cheapest first: keep each technician's best place only

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -56,10 +57,16 @@ def _save(settings: Settings, job_id: int, upload: Upload, field: str, prefix: s
         raise Invalid(f"{field}.content_base64: empty file")
     if len(content) > MAX_UPLOAD_BYTES:
         raise Invalid(f"{field}: larger than {MAX_UPLOAD_BYTES // 1_000_000} MB")
-    folder = settings.data_dir / "uploads" / "jobs" / str(job_id)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = settings.data_dir
+    for part in ("uploads", "jobs", str(job_id)):  # customers' photos and signatures: the server's user only
+        folder = folder / part
+        folder.mkdir(mode=0o700, exist_ok=True)
+        folder.chmod(0o700)
     name = f"{prefix}-{SAFE_NAME.sub('_', Path(upload.filename).name)[:80]}"
-    (folder / name).write_bytes(content)
+    fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        os.fchmod(out.fileno(), 0o600)  # an existing file keeps its mode through O_CREAT: set it
+        out.write(content)
     return str(Path("uploads") / "jobs" / str(job_id) / name)
 
 
@@ -109,17 +116,19 @@ def change_status(*, session: Session, settings: Settings, job_id: int, change: 
     job = session.exec(select(Job).where(Job.id == job_id).with_for_update()).first()
     if job is None:
         raise NotFound(f"job {job_id} not found")
-    replay = replayed_step(session=session, job_id=job_id, change=change)
-    if replay is not None:
-        return replay, [], True
     new = JobStatus(change.status.value)
+    # Who may move it is decided before anything else, a replayed key included: a job that is not yours is the
+    # same 404 as one that does not exist (nothing about it, not even that it exists, is revealed).
     if user.role == Role.technician:
         if user.technician_id is None or job.assigned_technician_id != user.technician_id:
-            raise Forbidden(f"job {job_id} is not assigned to you; only its technician or a dispatcher can change it")
+            raise NotFound(f"job {job_id} not found")
         if new == JobStatus.cancelled:
             raise Forbidden("status: only a dispatcher can cancel a job")
     elif user.role not in (Role.admin, Role.dispatcher):
         raise Forbidden(f"status: changing a job's status needs a technician or a dispatcher (you are {user.role})")
+    replay = replayed_step(session=session, job_id=job_id, change=change)
+    if replay is not None:
+        return replay, [], True
     if new not in ALLOWED[job.status]:
         allowed = ", ".join(sorted(s.value for s in ALLOWED[job.status])) or "none (it is finished)"
         raise Conflict(f"status: job {job_id} cannot go from {job.status.value} to {new.value}; "
@@ -158,7 +167,8 @@ def change_status(*, session: Session, settings: Settings, job_id: int, change: 
             tech.current_lat, tech.current_lon, tech.last_seen_at = job.lat, job.lon, at
             session.add(tech)
     elif new == JobStatus.completed:
-        events += notices.send_closing(session=session, job=job, tech=tech)
+        # The reporters' closing message is not sent here: server/incidents/hooks.py owns it for every way a job
+        # closes (completed or cancelled); the commit below writes it and ``commit_and_publish`` delivers it.
         from server.core.city import loaded_city
 
         confirmed = addresses.confirm_from_completion(session=session, job=job, completed_at=at, city=(
@@ -222,6 +232,9 @@ def technician_status(*, session: Session, technician_id: int, change: Technicia
     """Done early, running late, off sick (or back to working): recorded; the caller triggers a re-plan."""
     if user.role == Role.technician and user.technician_id != technician_id:
         raise Forbidden(f"technician {technician_id} is not you; you can only report your own status")
+    if user.role not in (Role.technician, Role.admin, Role.dispatcher):
+        raise Forbidden(f"status: a technician's dispatch status is changed by a dispatcher or by the technician "
+                        f"(you are {user.role})")
     tech = session.get(Technician, technician_id)
     if tech is None:
         raise NotFound(f"technician {technician_id} not found")
@@ -263,8 +276,36 @@ def started_at(events: list[JobEvent], status: str) -> datetime | None:
     return None
 
 
-def commit_and_publish(*, session: Session, engine: Engine, settings: Settings, events: list[dict[str, Any]]) -> None:
+def commit_and_publish(*, session: Session, engine: Engine, settings: Settings, events: list[dict[str, Any]],
+                       deliver: bool = False) -> None:
+    """Commit, publish the events, and start delivering queued customer messages (``deliver``: also when the
+    change queued them without an event, as the job-closed notice of server/incidents/hooks.py)."""
     from server.dispatch.runtime import after_commit
 
     session.commit()
-    after_commit(engine=engine, settings=settings, events=events)
+    after_commit(engine=engine, settings=settings, events=events, deliver=deliver)
+
+
+def attachments(*, session: Session, job_id: int) -> list[dict[str, Any]]:
+    """The photos and signature the technician left on completing the job (empty before)."""
+    completion = session.get(JobCompletion, job_id)
+    if completion is None:
+        return []
+    stored = [("photo", p) for p in completion.photos]
+    if completion.signature:
+        stored.append(("signature", completion.signature))
+    return [{"kind": kind, "name": Path(path).name, "url": f"/jobs/{job_id}/attachments/{Path(path).name}"}
+            for kind, path in stored]
+
+
+def attachment_file(*, session: Session, settings: Settings, job_id: int, name: str) -> Path:
+    """The stored file of one of the job's attachments, by its name in ``attachments``; NotFound otherwise (only
+    files the completion names are served, never another path under data_dir)."""
+    completion = session.get(JobCompletion, job_id)
+    stored = [*completion.photos, *([completion.signature] if completion.signature else [])] if completion else []
+    for path in stored:
+        if Path(path).name == name:
+            target = settings.data_dir / path
+            if target.is_file():
+                return target
+    raise NotFound(f"attachment '{name[:80]}' of job {job_id} not found")

@@ -118,6 +118,14 @@ class JobEventPublic(SQLModel):
     data: dict[str, Any]
 
 
+class AttachmentPublic(SQLModel):
+    """A file left on completing a job: ``kind`` photo or signature; fetch it from ``url``."""
+
+    kind: str
+    name: str
+    url: str
+
+
 class JobCompletion(SQLModel, table=True):
     """What the technician left behind: notes, parts, photos and the customer's signature (files in data_dir)."""
 

@@ -1,5 +1,6 @@
-"""The closed loop to the customer: arrival windows, ETA updates and closing messages, posted into every
-reporter's own conversation on their own channel. Dedupe keys make each notice impossible to send twice."""
+"""The closed loop to the customer: arrival windows, ETA updates and "could not do it today", posted into every
+reporter's own conversation on their own channel. Dedupe keys make each notice impossible to send twice. The
+closing message ("fixed" / "closed") is server/incidents/hooks.py's alone: one owner per notice."""
 
 from __future__ import annotations
 
@@ -92,12 +93,6 @@ def maybe_update_eta(*, session: Session, settings: Settings, job: Job, tech: Te
     if abs((as_utc(eta) - as_utc(notice.eta_at)).total_seconds()) <= settings.dispatch_eta_margin_min * 60:
         return []
     return send_eta(session=session, settings=settings, job=job, tech=tech, eta=eta, kind="eta_update")
-
-
-def send_closing(*, session: Session, job: Job, tech: Technician | None) -> list[dict[str, Any]]:
-    who = tech.first_name if tech else "Our crew"
-    text = f"{who} has finished the work on “{job.title}”. Thank you for reporting it — we are closing this report."
-    return _post(session, job, text, "closing", f"closing:{job.id}", tech.id if tech else None)
 
 
 def send_unable(*, session: Session, job: Job, tech: Technician | None, reason: str) -> list[dict[str, Any]]:

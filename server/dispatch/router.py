@@ -3,12 +3,14 @@ lifecycle, live location, and technician status changes (which trigger coalesced
 
 from __future__ import annotations
 
+import mimetypes
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import FastAPI, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
 from sqlalchemy.exc import IntegrityError
 
 from server.auth.access import ensure_job_visible
@@ -18,6 +20,7 @@ from server.core.errors import Conflict
 from server.core.routing import FeatureRouter
 from server.dispatch import control, lifecycle, service
 from server.dispatch.models import (
+    AttachmentPublic,
     JobEventPublic,
     LocationPing,
     Override,
@@ -127,7 +130,9 @@ def change_status(job_id: int, body: StatusChange, session: SessionDep, settings
     try:
         job, events, replayed = lifecycle.change_status(session=session, settings=settings, job_id=job_id,
                                                         change=body, user=user)
-        lifecycle.commit_and_publish(session=session, engine=_engine(request), settings=settings, events=events)
+        closed = job.status.value in ("completed", "cancelled")  # the reporters' closing notice was queued
+        lifecycle.commit_and_publish(session=session, engine=_engine(request), settings=settings, events=events,
+                                     deliver=closed and not replayed)
     except (Conflict, IntegrityError):
         # A retry that raced its original (both passed the key check): once the original is in, replay it.
         session.rollback()
@@ -150,6 +155,28 @@ def change_status(job_id: int, body: StatusChange, session: SessionDep, settings
 def job_events(job_id: int, session: SessionDep, user: CurrentUser) -> list:
     ensure_job_visible(user=user, job=jobs.get(session=session, job_id=job_id))
     return lifecycle.history(session=session, job_id=job_id)
+
+
+@router.get("/jobs/{job_id}/attachments", response_model=list[AttachmentPublic],
+            summary="The completion's photos and signature (who may see the job may see them)")
+def job_attachments(job_id: int, session: SessionDep, user: CurrentUser) -> list[dict]:
+    ensure_job_visible(user=user, job=jobs.get(session=session, job_id=job_id))
+    return lifecycle.attachments(session=session, job_id=job_id)
+
+
+@router.get("/jobs/{job_id}/attachments/{name}", response_class=FileResponse,
+            summary="One photo or the signature of a completed job, as stored",
+            responses={200: {"content": {"image/*": {}, "application/octet-stream": {}}}})
+def job_attachment(job_id: int, name: str, session: SessionDep, settings: SettingsDep,
+                   user: CurrentUser) -> FileResponse:
+    ensure_job_visible(user=user, job=jobs.get(session=session, job_id=job_id))
+    path = lifecycle.attachment_file(session=session, settings=settings, job_id=job_id, name=name)
+    media_type = mimetypes.guess_type(path.name)[0] or ""
+    # Only images are shown inline; anything else (a file named .html, say) is a download, never a page.
+    inline = media_type.startswith("image/") and media_type != "image/svg+xml"
+    return FileResponse(path, media_type=media_type if inline else "application/octet-stream",
+                        content_disposition_type="inline" if inline else "attachment", filename=path.name,
+                        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-cache"})
 
 
 @router.post("/technicians/me/location", status_code=status.HTTP_202_ACCEPTED,

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import Query, status
 from pydantic import BaseModel
 
-from server.auth.access import ensure_customer_visible
+from server.auth.access import ensure_customer_visible, is_technician
 from server.cases.models import CasePublic
 from server.conversations.models import ConversationPublic, MessagePublic
 from server.core.deps import AgentUser, CurrentUser, SessionDep
@@ -75,7 +75,12 @@ def reject_suggestion(suggestion_id: int, session: SessionDep, user: AgentUser) 
             summary="Single view: identities, every conversation in time order across channels, cases, jobs")
 def customer_360(customer_id: int, session: SessionDep, user: CurrentUser) -> Any:
     ensure_customer_visible(session=session, user=user, customer_id=customer_id)
-    return service.customer_360(session=session, customer_id=customer_id)
+    view = service.customer_360(session=session, customer_id=customer_id)
+    if is_technician(user):  # their own jobs only: another technician's job is a 404 asked directly, so here too
+        view["jobs"] = [j for j in view["jobs"] if j.assigned_technician_id == user.technician_id]
+        mine = {j.id for j in view["jobs"]}
+        view["cases"] = [c for c in view["cases"] if c.job_id is None or c.job_id in mine]
+    return view
 
 
 @router.post("/{customer_id}/merge", response_model=CustomerMergePublic, status_code=status.HTTP_201_CREATED,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.sql.elements import Label
 from sqlmodel import Session, col, func, select
 
 from server.audit import service as audit
 from server.auth.models import User
-from server.core.errors import Conflict, NotFound
+from server.core.errors import Conflict, NotFound, invalid_from, refuse_nulls
 from server.core.pagination import PageParams, paginate_rows
 from server.core.timeutil import utcnow
 from server.jobs.models import Job, JobCreate, JobReport, JobStatus, JobUpdate
@@ -93,7 +94,11 @@ def update(*, session: Session, job: Job, job_in: JobUpdate, actor: User) -> Job
             f"version: job {job.id} was changed by someone else (now version {job.version}, you edited "
             f"version {edited_version}); reload and try again"
         )
-    merged = JobCreate.model_validate({**job.model_dump(), **data})
+    refuse_nulls(data, JobCreate)
+    try:
+        merged = JobCreate.model_validate({**job.model_dump(), **data})
+    except ValidationError as exc:  # the change makes the job as a whole invalid
+        raise invalid_from(exc) from None
     for key in data:
         setattr(job, key, getattr(merged, key))
     job.version += 1

@@ -112,7 +112,7 @@ def _labels(**kw: Any) -> str:
 
 
 def prometheus(metrics: dict[str, Any]) -> str:
-    """The same figures in the Prometheus text exposition format (version 0.0.4)."""
+    """The same figures in the Prometheus text exposition format (version 0.0.4): aggregates and ids, no names."""
     lines: list[str] = []
 
     def gauge(name: str, help_: str, samples: list[tuple[dict[str, Any], float | int | None]]) -> None:
@@ -135,8 +135,9 @@ def prometheus(metrics: dict[str, Any]) -> str:
         gauge(f"groundcrew_{name}_count", f"Jobs with a {name} time.", [({}, summary["count"])])
     gauge("groundcrew_travel_per_job_minutes", "Planned driving per job in the active plan.",
           [({}, metrics["travel_per_job_min"])])
+    # /metrics is scraped without a login (Prometheus' default): ids only, never a person's name.
     gauge("groundcrew_technician_utilization", "Planned (service + travel) / shift per technician.",
-          [({"technician_id": tid, "name": t["name"]}, t["utilization"]) for tid, t in metrics["technicians"].items()])
+          [({"technician_id": tid}, t["utilization"]) for tid, t in metrics["technicians"].items()])
     gauge("groundcrew_technician_jobs", "Jobs per technician in the active plan.",
           [({"technician_id": tid}, t["jobs"]) for tid, t in metrics["technicians"].items()])
     gauge("groundcrew_solve_jobs", "Solve jobs by status.", [({"status": s}, n) for s, n in metrics["solves"].items()])

@@ -6,7 +6,7 @@ from datetime import datetime, time
 from enum import StrEnum
 from typing import Any
 
-from pydantic import field_validator, model_validator
+from pydantic import ValidationInfo, field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
 from server.core.models import enum_field, json_field, utc_field
@@ -30,6 +30,21 @@ class BreakRule(SQLModel):
         if self.latest < self.earliest:
             raise ValueError("breaks: 'latest' must not be before 'earliest'")
         return self
+
+
+def _plain_time(value: Any, field: str) -> Any:
+    """Shift times are local wall-clock times "HH:MM[:SS]": not a number of seconds, not with an offset."""
+    if value is None or isinstance(value, time):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"{field}: a local time like '17:30' (got {type(value).__name__})")
+    try:
+        parsed = time.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"{field}: a local time like '17:30' (got '{value[:40]}')") from None
+    if parsed.tzinfo is not None:
+        raise ValueError(f"{field}: a local time without an offset or Z (times are in the service's timezone)")
+    return parsed
 
 
 def _check_skills(value: dict[str, int]) -> dict[str, int]:
@@ -59,6 +74,11 @@ class TechnicianBase(SQLModel):
     @classmethod
     def _skills(cls, value: dict[str, int]) -> dict[str, int]:
         return _check_skills(value)
+
+    @field_validator("shift_start", "shift_end", mode="before")
+    @classmethod
+    def _times(cls, value: Any, info: ValidationInfo) -> Any:
+        return _plain_time(value, info.field_name or "time")
 
     @field_validator("breaks")
     @classmethod
@@ -92,6 +112,11 @@ class TechnicianUpdate(SQLModel):
     @classmethod
     def _skills(cls, value: dict[str, int] | None) -> dict[str, int] | None:
         return None if value is None else _check_skills(value)
+
+    @field_validator("shift_start", "shift_end", mode="before")
+    @classmethod
+    def _times(cls, value: Any, info: ValidationInfo) -> Any:
+        return _plain_time(value, info.field_name or "time")
 
     @field_validator("breaks")
     @classmethod

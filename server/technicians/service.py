@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from server.audit import service as audit
 from server.auth.models import User
-from server.core.errors import NotFound
+from server.core.errors import NotFound, invalid_from, refuse_nulls
 from server.core.pagination import PageParams, paginate_rows
 from server.technicians.models import Technician, TechnicianCreate, TechnicianUpdate
 
@@ -47,7 +48,11 @@ def create(*, session: Session, tech_in: TechnicianCreate, actor: User | None) -
 def update(*, session: Session, tech: Technician, tech_in: TechnicianUpdate, actor: User) -> Technician:
     """Change a technician; the merged record is validated as a whole (shift order, breaks)."""
     data = tech_in.model_dump(exclude_unset=True)
-    merged = TechnicianCreate.model_validate({**tech.model_dump(), **data})
+    refuse_nulls(data, TechnicianCreate)
+    try:
+        merged = TechnicianCreate.model_validate({**tech.model_dump(), **data})
+    except ValidationError as exc:  # the change makes the record as a whole invalid (e.g. shift order)
+        raise invalid_from(exc) from None
     for key in data:
         setattr(tech, key, getattr(merged, key))
     session.add(tech)

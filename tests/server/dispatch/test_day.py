@@ -88,7 +88,7 @@ def test_a_whole_day(client, auth, settings):
     for job_id, conversation_id in jobs.items():
         texts = _outbound(client, agent, conversation_id)
         assert any("is on the way, arriving about" in t for t in texts), (job_id, texts)
-        assert "closing this report" in texts[-1], (job_id, texts)
+        assert "has been fixed" in texts[-1], (job_id, texts)
         reports = client.get(f"/jobs/{job_id}/reports", headers=dispatcher).json()
         assert reports and all(r["customer_id"] for r in reports)
 

@@ -19,6 +19,7 @@ from server.config import Settings
 from server.core.db import make_engine
 from server.core.errors import DomainError
 from server.core.limits import RequestSizeLimit
+from server.core.security_headers import SecurityHeaders
 from server.jobs.cache import feed_for
 
 log = logging.getLogger("groundcrew")
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = make_engine(settings)
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(SecurityHeaders)  # added last = outermost: also on the 413s of the size limit
 
     @app.exception_handler(DomainError)
     async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:

@@ -6,7 +6,7 @@ from sqlmodel import Session, col, or_, select
 
 from server.audit import service as audit
 from server.auth.models import User
-from server.core.errors import Conflict, Invalid, NotFound
+from server.core.errors import Conflict, Invalid, NotFound, refuse_nulls
 from server.core.pagination import PageParams, paginate
 from server.customers.models import (
     Channel,
@@ -60,8 +60,9 @@ def create(*, session: Session, customer_in: CustomerCreate, actor: User | None)
 
 
 def update(*, session: Session, customer: Customer, customer_in: CustomerUpdate, actor: User) -> Customer:
-    """Change a customer's profile."""
+    """Change a customer's profile (a null for a field the profile cannot hold empty is Invalid)."""
     data = customer_in.model_dump(exclude_unset=True)
+    refuse_nulls(data, CustomerCreate)
     for key, value in data.items():
         setattr(customer, key, value)
     session.add(customer)

@@ -18,20 +18,6 @@ class Availability(StrEnum):
     sick = "sick"
 
 
-class BreakRule(SQLModel):
-    """A break of ``duration_min`` that must start between ``earliest`` and ``latest`` (local time)."""
-
-    earliest: time
-    latest: time
-    duration_min: int = Field(ge=1, le=240)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> BreakRule:
-        if self.latest < self.earliest:
-            raise ValueError("breaks: 'latest' must not be before 'earliest'")
-        return self
-
-
 def _plain_time(value: Any, field: str) -> Any:
     """Shift times are local wall-clock times "HH:MM[:SS]": not a number of seconds, not with an offset."""
     if value is None or isinstance(value, time):
@@ -45,6 +31,25 @@ def _plain_time(value: Any, field: str) -> Any:
     if parsed.tzinfo is not None:
         raise ValueError(f"{field}: a local time without an offset or Z (times are in the service's timezone)")
     return parsed
+
+
+class BreakRule(SQLModel):
+    """A break of ``duration_min`` that must start between ``earliest`` and ``latest`` (local time)."""
+
+    earliest: time
+    latest: time
+    duration_min: int = Field(ge=1, le=240)
+
+    @field_validator("earliest", "latest", mode="before")
+    @classmethod
+    def _times(cls, value: Any, info: ValidationInfo) -> Any:
+        return _plain_time(value, f"breaks.{info.field_name}")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BreakRule:
+        if self.latest < self.earliest:
+            raise ValueError("breaks: 'latest' must not be before 'earliest'")
+        return self
 
 
 def _check_skills(value: dict[str, int]) -> dict[str, int]:

@@ -145,7 +145,8 @@ def test_a_null_in_a_technician_patch_is_a_422_naming_the_field(sec_client: Test
 
 
 @pytest.mark.parametrize("shift", [{"shift_end": 0}, {"shift_end": "18:00:00+02:00"},
-                                   {"shift_start": "08:00:00Z"}])
+                                   {"shift_start": "08:00:00Z"},
+                                   {"breaks": [{"earliest": "11:30+02:00", "latest": "14:00", "duration_min": 30}]}])
 def test_a_technician_shift_must_be_a_plain_local_time(sec_client: TestClient, world: World, shift):
     r = sec_client.post("/technicians", json={**TECH_BODY, **shift}, headers=world.headers["dispatcher"])
     assert r.status_code == 422, r.text

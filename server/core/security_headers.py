@@ -40,7 +40,8 @@ DOCS_CDN = "https://cdn.jsdelivr.net"
 DOCS_CSP = "; ".join([
     "default-src 'self'",
     f"script-src 'self' 'unsafe-inline' {DOCS_CDN}",
-    f"style-src 'self' 'unsafe-inline' {DOCS_CDN}",
+    f"style-src 'self' 'unsafe-inline' {DOCS_CDN} https://fonts.googleapis.com",  # ReDoc's font
+    "font-src 'self' https://fonts.gstatic.com",
     f"img-src 'self' data: {DOCS_CDN} https://fastapi.tiangolo.com",
     "worker-src 'self' blob:",
     "connect-src 'self'",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import BackgroundTasks, Query, Request, Response, status
+from sqlalchemy.exc import IntegrityError
 
 from server.auth.access import ensure_customer_visible, is_technician, technician_customer_ids
 from server.conversations import service
@@ -17,9 +18,11 @@ from server.conversations.models import (
     MessagePublic,
 )
 from server.core.deps import AgentUser, CurrentUser, SessionDep
+from server.core.errors import Conflict
 from server.core.models import Page
 from server.core.pagination import PageDep
 from server.core.routing import FeatureRouter
+from server.intake.guard import clean_inbound
 from server.notify.service import deliver_queued
 
 router = FeatureRouter(prefix="/conversations", tags=["conversations"])
@@ -41,8 +44,19 @@ def list_conversations(
     responses={200: {"model": MessagePublic, "description": "Already stored: the original message"}},
 )
 def inbound(body: InboundMessage, session: SessionDep, _: AgentUser, response: Response) -> Message:
-    message, created, _, _ = service.ingest(session=session, inbound=body)
-    session.commit()
+    body = clean_inbound(body)  # no NUL or XML-illegal control characters (PostgreSQL refuses NUL)
+    for attempt in range(3):
+        try:
+            message, created, _, _ = service.ingest(session=session, inbound=body)
+            session.commit()
+            break
+        except (IntegrityError, Conflict):
+            # The same delivery (or the same new author) was stored on another connection at the same moment:
+            # roll back and ingest again, which now finds it and answers like any redelivery. A real conflict
+            # (the id reused for other text) is raised again on the last try.
+            session.rollback()
+            if attempt == 2:
+                raise
     session.refresh(message)
     if not created:
         response.status_code = status.HTTP_200_OK

@@ -20,8 +20,10 @@ from fastapi import HTTPException, Request, status
 from limits import RateLimitItem, parse_many
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from pydantic import ValidationError
 
 from server.config import Settings
+from server.conversations.models import InboundMessage
 from server.core.errors import Invalid, Unavailable
 
 log = logging.getLogger("groundcrew.intake")
@@ -47,6 +49,33 @@ def clean(value: Any) -> Any:
     if isinstance(value, dict):
         return {clean(k): clean(v) for k, v in value.items()}
     return value
+
+
+_CLEANED_FIELDS = ("external_id", "author_handle", "author_name", "text", "place_name", "reply_to_external_id",
+                   "thread_id", "subject")
+
+
+def clean_inbound(inbound: InboundMessage) -> InboundMessage:
+    """The message with NUL/control characters removed from its text fields (the same object when it has none)."""
+    update: dict[str, Any] = {}
+    for name in _CLEANED_FIELDS:
+        value = getattr(inbound, name)
+        if isinstance(value, str) and clean_text(value) != value:
+            update[name] = clean_text(value)
+    media = [clean_text(m) for m in inbound.media]
+    if media != inbound.media:
+        update["media"] = media
+    links = [link.model_copy(update={"handle": clean_text(link.handle)}) for link in inbound.linked_handles]
+    if any(a.handle != b.handle for a, b in zip(links, inbound.linked_handles, strict=True)):
+        update["linked_handles"] = links
+    if not update:
+        return inbound
+    try:
+        return InboundMessage.model_validate({**inbound.model_dump(), **update})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise Invalid(f"{'.'.join(str(p) for p in first['loc']) or 'body'}: "
+                      f"{first['msg'].removeprefix('Value error, ')} (after removing control characters)") from None
 
 
 # ------------------------------------------------------------------------------------------- JSON

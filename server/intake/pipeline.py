@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
@@ -27,7 +26,7 @@ from server.identity import service as identity
 from server.incidents import service as incidents
 from server.intake.adapters import our_handles
 from server.intake.geotag import locate
-from server.intake.guard import clean_text
+from server.intake.guard import clean_inbound, clean_text
 from server.jobs.models import Job
 from server.triage.service import load_taxonomy, triage
 
@@ -107,7 +106,7 @@ def receive(
     ``auto_reply=False`` stores no automatic replies (historical imports); ``savepoint=False`` when the caller's
     transaction holds this message alone (a failure rolls all of it back anyway): two round trips fewer.
     Text fields lose NUL and other XML-illegal control characters first (every channel, both databases)."""
-    inbound = _cleaned(inbound)
+    inbound = clean_inbound(inbound)
     known_address = clean_text(known_address) if known_address else known_address
     stated_address = clean_text(stated_address) if stated_address else stated_address
     existing = conversations.find_message(session=session, channel=inbound.channel, external_id=inbound.external_id)
@@ -127,33 +126,6 @@ def receive(
         return _receive(session, settings, city, inbound, taxonomy, hint, followers, reposts, addressed_to_us,
                         known_address, settings.auto_handoff if auto_handoff is None else auto_handoff, auto_reply,
                         stated_address)
-
-
-_CLEANED_FIELDS = ("external_id", "author_handle", "author_name", "text", "place_name", "reply_to_external_id",
-                   "thread_id", "subject")
-
-
-def _cleaned(inbound: InboundMessage) -> InboundMessage:
-    """The message with NUL/control characters removed from its text fields (the same object when it has none)."""
-    update: dict[str, Any] = {}
-    for name in _CLEANED_FIELDS:
-        value = getattr(inbound, name)
-        if isinstance(value, str) and clean_text(value) != value:
-            update[name] = clean_text(value)
-    media = [clean_text(m) for m in inbound.media]
-    if media != inbound.media:
-        update["media"] = media
-    links = [link.model_copy(update={"handle": clean_text(link.handle)}) for link in inbound.linked_handles]
-    if any(a.handle != b.handle for a, b in zip(links, inbound.linked_handles, strict=True)):
-        update["linked_handles"] = links
-    if not update:
-        return inbound
-    try:
-        return InboundMessage.model_validate({**inbound.model_dump(), **update})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise Invalid(f"{'.'.join(str(p) for p in first['loc']) or 'body'}: "
-                      f"{first['msg'].removeprefix('Value error, ')} (after removing control characters)") from None
 
 
 _LATEST_CASE = select(Case).where(Case.conversation_id == bindparam("conversation_id")).order_by(col(Case.id).desc())

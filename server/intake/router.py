@@ -18,7 +18,7 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy.exc import IntegrityError
 
 from server.core.deps import SessionDep, SettingsDep
-from server.core.errors import DomainError, Forbidden, Invalid, Unauthorized
+from server.core.errors import Conflict, DomainError, Forbidden, Invalid, Unauthorized
 from server.core.routing import FeatureRouter
 from server.intake import adapters
 from server.intake.adapters import Normalized
@@ -152,13 +152,16 @@ def _run(request: Request, session: Any, settings: Any, items: list[Normalized],
         session.commit()
         return results, summaries
 
-    try:
-        results, summaries = receive_all()
-    except IntegrityError:
-        # The same delivery arrived on another connection at the same moment and was stored first: roll back
-        # and receive again, which now finds it and answers like any redelivery (200, the original result).
-        session.rollback()
-        results, summaries = receive_all()
+    for attempt in range(3):
+        try:
+            results, summaries = receive_all()
+            break
+        except (IntegrityError, Conflict):
+            # The same delivery (or a new author's identity) was stored on another connection at the same moment:
+            # roll back and receive again, which now finds it and answers like any redelivery (200, the original).
+            session.rollback()
+            if attempt == 2:
+                raise
     response.status_code = status.HTTP_201_CREATED if any(r.created for r in results) else status.HTTP_200_OK
     if any(r.needs_location and r.created for r in results):  # the "where is it?" reply goes out now
         background.add_task(deliver_queued, engine=request.app.state.engine, settings=settings, wait=False)

@@ -147,7 +147,10 @@ def start_server(url: str, work: Path, *, processes: int = 1, load_city: bool = 
     env = {**os.environ, "GROUNDCREW_DATABASE_URL": url, "GROUNDCREW_DATA_DIR": str(work),
            "GROUNDCREW_SECRET_KEY": SECRET, "GROUNDCREW_LOAD_CITY": str(load_city).lower(),
            "GROUNDCREW_DISPATCH_BACKGROUND": "false", "GROUNDCREW_DISPATCH_MORNING_AT": "",
-           "GROUNDCREW_LOG_LEVEL": "WARNING"}
+           "GROUNDCREW_LOG_LEVEL": "WARNING",
+           # the simulated providers post unsigned tweets from one address, far above a real per-IP limit
+           "GROUNDCREW_INSECURE_CHANNELS": "true", "GROUNDCREW_WEBHOOK_RATE_LIMIT": "",
+           "GROUNDCREW_WEBFORM_RATE_LIMIT": "", "GROUNDCREW_OPEN311_RATE_LIMIT": ""}
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "server.app:create_app", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--workers", str(processes), "--log-level", "warning", "--no-access-log",

@@ -120,11 +120,17 @@ class ChannelNotConfigured(Unavailable):
     """A provider channel without its secret, in a deployment that does not accept unsigned deliveries."""
 
 
+_warned: set[str] = set()
+
+
 def secret_or_refuse(settings: Settings, secret: str | None, env: str) -> str | None:
     """The channel's secret; None when unsigned deliveries may pass (``insecure_channels``); else 503."""
     if secret:
         return secret
     if settings.insecure_channels:
+        if env not in _warned:
+            _warned.add(env)
+            log.warning("GROUNDCREW_INSECURE_CHANNELS: accepting an unsigned delivery (GROUNDCREW_%s is unset)", env)
         return None
     raise ChannelNotConfigured(f"channel not configured: set GROUNDCREW_{env} (or GROUNDCREW_INSECURE_CHANNELS=true "
                                "for a demo)")
@@ -154,8 +160,8 @@ class _Limiter:
         for item in self.rules[group]:
             try:
                 allowed = self.strategy.hit(item, group, client)
-            except Exception:  # a Redis outage must not take the public routes down with it
-                log.warning("rate limit storage unavailable; request let through", exc_info=True)
+            except Exception as exc:  # a Redis outage must not take the public routes down with it
+                log.warning("rate limit storage unavailable (%s); request let through", exc)
                 return
             if not allowed:
                 reset = self.strategy.get_window_stats(item, group, client).reset_time

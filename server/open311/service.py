@@ -55,9 +55,13 @@ ACCESS = {"variable": True, "code": "access_notes", "datatype": "string", "requi
 PRIVATE_MARK = "\n\nAccess notes (private): "
 
 
+LEGACY_MARK = " Access: "  # how requests stored before issue 25 appended their access notes
+
+
 def public_description(text: str) -> str:
-    """The part of a stored request text that may be published: without its private attributes."""
-    return text.split(PRIVATE_MARK, 1)[0]
+    """The part of a stored request text that may be published: without its private attributes (also in requests
+    stored before the mark existed; a description that itself says " Access: " loses its tail, the safe way)."""
+    return text.split(PRIVATE_MARK, 1)[0].split(LEGACY_MARK, 1)[0]
 
 
 class Open311Error(Exception):

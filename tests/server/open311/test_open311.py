@@ -294,3 +294,11 @@ def test_address_string_is_where_the_problem_is_and_a_wrong_street_waits_for_a_p
         assert abs(job.lat - 39.2865) < 0.002 and abs(job.lon - -76.5703) < 0.002
         assert second.geotag["confident"] is False and second.job_id is None
         assert "approximately" in second.geotag["explanation"]
+
+
+def test_public_description_never_holds_access_notes() -> None:
+    from server.open311.service import PRIVATE_MARK, public_description
+
+    assert public_description("Streetlight out" + PRIVATE_MARK + "gate code 4711") == "Streetlight out"
+    assert public_description("Streetlight out Access: gate code 4711") == "Streetlight out"  # stored before
+    assert public_description("Streetlight out on Main St") == "Streetlight out on Main St"

@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from server.config import Settings
 from server.core.db import make_engine
-from server.core.errors import DomainError
+from server.core.errors import DomainError, integrity_error_answer
 from server.core.limits import RequestSizeLimit
 from server.core.security_headers import SecurityHeaders
 from server.jobs.cache import feed_for
@@ -175,10 +175,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(IntegrityError)
     async def _integrity_error(_request: Request, exc: IntegrityError) -> JSONResponse:
         log.info("integrity error: %s", exc.orig)
-        return JSONResponse(
-            {"detail": "conflict with existing data (a duplicate or a reference to something that does not exist)"},
-            status_code=409,
-        )
+        status, detail = integrity_error_answer(exc)  # NOT NULL: 422 naming the column; else 409
+        return JSONResponse({"detail": detail}, status_code=status)
 
     @app.exception_handler(OverflowError)
     async def _overflow(_request: Request, exc: OverflowError) -> JSONResponse:
@@ -209,8 +207,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with Session(app.state.engine) as session:
                 session.exec(text("SELECT 1"))  # type: ignore[call-overload]
         except Exception as exc:  # any failure means "not healthy", with the reason
-            return JSONResponse({"status": "error", "database": f"unavailable: {type(exc).__name__}"}, 503)
-        return JSONResponse({"status": "ok", "database": "ok"})
+            return JSONResponse({"status": "error", "database": f"unavailable: {type(exc).__name__}",
+                                 "warnings": settings.warnings}, 503)
+        return JSONResponse({"status": "ok", "database": "ok", "warnings": settings.warnings})
 
     import importlib
 

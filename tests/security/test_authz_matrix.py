@@ -42,6 +42,8 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/auth/token"): PUBLIC,
     ("POST", "/auth/refresh"): PUBLIC,
     ("GET", "/auth/me"): SIGNED_IN,
+    ("POST", "/auth/logout"): SIGNED_IN,
+    ("POST", "/auth/password"): SIGNED_IN,
     ("GET", "/users"): ADMIN,
     ("POST", "/users"): ADMIN,
     ("PATCH", "/users/{user_id}"): ADMIN,
@@ -149,7 +151,7 @@ BODIES: dict[tuple[str, str], dict] = {
 }
 # Streams that never end on their own: only the refusals are checked here (tests/server/events covers the stream).
 OBJ = (OWN, FIELD, APIKEY)  # rules whose calls use BODIES and a technician's own ids
-STREAMS = {("GET", "/events/stream")}
+STREAMS = {("GET", "/events/stream"), ("POST", "/auth/logout")}  # logout would sign the role out mid-run
 MISSING_ID = 987654
 
 

@@ -48,13 +48,17 @@ def fuzz_app(sqlite_factory: DatabaseFactory, tmp_path_factory: pytest.TempPathF
 
 
 def _keep_admin_usable(app) -> None:  # type: ignore[no-untyped-def]
-    """The fuzzer may PATCH /users/{id} with the admin's own id (deactivate, demote, new password): undo it so the
-    rest of the run stays signed in as an admin."""
+    """The fuzzer may PATCH /users/{id} with the admin's own id (deactivate, demote, new password), sign the admin
+    out or change its password (both revoke its tokens): undo it so the rest of the run stays signed in as an
+    admin with the token it started with."""
     with Session(app.state.engine) as session:
         admin = auth_service.get_by_username(session=session, username="admin")
         assert isinstance(admin, User)
-        if not admin.is_active or admin.role != Role.admin or admin.locked_until is not None:
-            admin.is_active, admin.role, admin.locked_until = True, Role.admin, None
+        start = getattr(app.state, "fuzz_token_version", None)
+        if start is None:
+            start = app.state.fuzz_token_version = admin.token_version
+        if not admin.is_active or admin.role != Role.admin or admin.token_version != start:
+            admin.is_active, admin.role, admin.token_version = True, Role.admin, start
             session.add(admin)
             session.commit()
 

@@ -19,7 +19,10 @@ def _count(app, model) -> int:
 def test_health_checks_the_database(client):
     response = client.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    body = response.json()
+    assert (body["status"], body["database"]) == ("ok", "ok")
+    # The test settings accept unsigned channel deliveries: the operator is told so.
+    assert any("GROUNDCREW_INSECURE_CHANNELS" in w for w in body["warnings"])
 
 
 def test_openapi_docs_are_served(client):

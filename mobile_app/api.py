@@ -242,6 +242,15 @@ class ApiClient:
                                     detail=exc.detail) from None
             raise
 
+    def logout(self, tokens: Tokens) -> None:
+        """Revoke every token of this user on the server (`POST /auth/logout`); errors are ignored: the app has
+        already forgotten them."""
+        headers = {"Authorization": f"Bearer {tokens.access_token}"}
+        try:
+            self._open("POST", "/auth/logout", body=b"", headers=headers).close()
+        except Exception:  # offline, expired or refused: nothing more to do
+            return
+
     def post_location(self, *, lat: float, lon: float, at: str | None = None,
                       accuracy_m: float | None = None) -> Any:
         """The technician's position (moves the ETA of the job they drive to); `accuracy_m` is the fix's stated

@@ -97,10 +97,14 @@ class Controller:
         self.worker.submit(run, done)
 
     def sign_out(self) -> None:
-        """Forget the tokens (the outbox and the cache stay on the device)."""
+        """Forget the tokens (the outbox and the cache stay on the device) and revoke them on the server when it
+        can be reached (best effort: signed out here either way)."""
+        tokens = self.api.tokens
         self.sessions.clear_tokens()
         self.api.tokens = None
         self.state.update(signed_in=False, online=False)
+        if tokens is not None:
+            self.worker.submit(lambda: self.api.logout(tokens))
 
     # ---- actions ----------------------------------------------------------------------------------
     def act_status(self, job_id: int, status: str, **fields: Any) -> None:

@@ -129,18 +129,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         log.close()
 
 
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (make test installs it as root: scripts/system-deps.sh)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 def new_page(chromium: Any, *, width: int = 1366, height: int = 768) -> Any:
     """A fresh browser context (own session storage) with no internet: OSM tile requests fail fast, as offline."""
     context = chromium.new_context(viewport={"width": width, "height": height}, timezone_id=WORKING_TZ,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,25 @@ def test_bad_credentials_unreachable_and_expired_session(live_server: LiveServer
     with pytest.raises(AuthError, match="session has expired"):
         api.jobs()
     assert forgotten == [None]
+
+
+def test_signing_out_revokes_the_tokens_on_the_server(live_server: LiveServer, tmp_path: Path) -> None:
+    """A phone that signs out leaves no working token behind (a lost phone's saved session is dead)."""
+    controller = Controller(tmp_path / "app")
+    controller.sign_in_now(live_server.url, "ana", PASSWORD)
+    tokens = controller.api.tokens
+    assert tokens is not None
+    done = threading.Event()
+    controller.start()
+    try:
+        controller.sign_out()
+        controller.worker.submit(lambda: None, lambda _r, _e: done.set())  # runs after the sign-out's revocation
+        assert done.wait(timeout=20)
+    finally:
+        controller.stop()
+    stale = ApiClient(live_server.url, tokens=tokens)
+    with pytest.raises(AuthError):
+        stale.me()
 
 
 def test_refresh_renews_an_expired_access_token(live_server: LiveServer) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import WORKING_TZ
-from tests.console.conftest import PASSWORD, LiveServer, chromium, live_server  # noqa: F401 (fixtures)
+from tests.console.conftest import PASSWORD, LiveServer, live_server  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(420)]
 
@@ -34,7 +34,7 @@ document.addEventListener('securitypolicyviolation',
 """
 
 
-def _context(chromium: Any, *, bypass_csp: bool) -> Any:  # noqa: F811
+def _context(chromium: Any, *, bypass_csp: bool) -> Any:
     context = chromium.new_context(viewport={"width": 1366, "height": 768}, timezone_id=WORKING_TZ, locale="en-US",
                                    bypass_csp=bypass_csp)
     context.route("https://tile.openstreetmap.org/**", lambda route: route.abort())
@@ -43,7 +43,7 @@ def _context(chromium: Any, *, bypass_csp: bool) -> Any:  # noqa: F811
 
 
 @pytest.fixture
-def pages(chromium: Any) -> Iterator[Any]:  # noqa: F811
+def pages(chromium: Any) -> Iterator[Any]:
     contexts: list[Any] = []
 
     def make(*, bypass_csp: bool = False) -> Any:

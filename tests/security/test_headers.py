@@ -92,7 +92,13 @@ def test_a_route_that_sets_its_own_policy_keeps_it() -> None:
     async def collect(message) -> None:  # type: ignore[no-untyped-def]
         sent.append(message)
 
-    asyncio.run(SecurityHeaders(inner)({"type": "http", "path": "/x"}, None, collect))  # type: ignore[arg-type]
+    # In a thread of its own: the console tests' session-wide browser keeps an event loop running on this one.
+    import threading
+
+    runner = threading.Thread(target=lambda: asyncio.run(
+        SecurityHeaders(inner)({"type": "http", "path": "/x"}, None, collect)))  # type: ignore[arg-type]
+    runner.start()
+    runner.join(timeout=10)
     headers = sent[0]["headers"]
     assert [v for k, v in headers if k == b"content-security-policy"] == [b"sandbox"]
     assert (b"x-content-type-options", b"nosniff") in headers

@@ -45,8 +45,14 @@ function saveSession(s: SessionInfo | null): void {
   else sessionStorage.removeItem(KEY);
 }
 
+/** Forget the session here and revoke it on the server (every token of this user; best effort: an expired
+ * session or no network still signs out locally). */
 export function signOut(): void {
+  const s = currentSession();
   saveSession(null);
+  if (s?.access_token) {
+    fetch("/auth/logout", { method: "POST", headers: { Authorization: `Bearer ${s.access_token}` } }).catch(() => undefined);
+  }
 }
 
 function detailText(body: unknown, status: number): string {

@@ -205,16 +205,27 @@ def _lookup(row: dict[str, str | None], header: list[str], name: str) -> str | N
     return None
 
 
-def _read_text_csv(path: Path, source: str) -> Iterator[tuple[int, AddressPoint | RowProblem]]:
+def _records(path: Path, needed: Iterable[str], fmt: str
+             ) -> Iterator[tuple[int, list[str], dict[str, str | None] | RowProblem]]:
+    """(line, header, record or problem) for each data row of a CSV whose header names `needed`; a header
+    without them is one problem on line 1 and the end of the file."""
     for line, header, row in _csv_rows(path):
         if row is None:
-            problem = _missing_columns(header, ("text", "lat", "lon"), "csv")
+            problem = _missing_columns(header, needed, fmt)
             if problem is not None:
-                yield 1, problem
+                yield 1, header, problem
                 return
             continue
         if "__error__" in row:
-            yield line, RowProblem(line, f"not a CSV record: {row['__error__']}")
+            yield line, header, RowProblem(line, f"not a CSV record: {row['__error__']}")
+            continue
+        yield line, header, row
+
+
+def _read_text_csv(path: Path, source: str) -> Iterator[tuple[int, AddressPoint | RowProblem]]:
+    for line, header, row in _records(path, ("text", "lat", "lon"), "csv"):
+        if isinstance(row, RowProblem):
+            yield line, row
             continue
         text = (_lookup(row, header, "text") or "").strip()
         if not text:
@@ -241,15 +252,9 @@ def _oa_problem(props: dict[str, Any], number: str, street: str) -> str | None:
 
 
 def _read_oa_csv(path: Path, source: str) -> Iterator[tuple[int, AddressPoint | RowProblem]]:
-    for line, header, row in _csv_rows(path):
-        if row is None:
-            problem = _missing_columns(header, OA_CSV_COLUMNS, "openaddresses-csv")
-            if problem is not None:
-                yield 1, problem
-                return
-            continue
-        if "__error__" in row:
-            yield line, RowProblem(line, f"not a CSV record: {row['__error__']}")
+    for line, _header, row in _records(path, OA_CSV_COLUMNS, "openaddresses-csv"):
+        if isinstance(row, RowProblem):
+            yield line, row
             continue
         props = {c.upper(): v for c, v in row.items()}
         wrong = _oa_problem(props, "NUMBER", "STREET")

@@ -4,9 +4,9 @@ points to the city, and learn points from jobs completed on site.
 **Field confirmation** (`confirm_from_completion`). A completed job teaches the city where its address is only
 when all of this holds, so that it does not learn a wrong point:
 
-1. the job's place came from a written address — the case's geotag kind is ``address``, ``block`` or
-   ``customer_address`` (not GPS, a landmark, a street, an agent's pin or a job typed in by hand) — and the job
-   has that address text;
+1. the job's place came from a written address — the case's geotag kind is ``address``, ``stated_address``,
+   ``block`` or ``customer_address`` (not GPS, a landmark, a street, an agent's pin or a job typed in by hand) —
+   and the job has that address text;
 2. the technician's last GPS fix carries an accuracy of at most 50 m (``LocationPing.accuracy_m``; a fix without
    one is not evidence), was taken after they marked themselves on site (1 min slack for clocks) and at most
    10 min before the completion (and not after it);
@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # geodata is imported where it is used: importing it loads os
 log = logging.getLogger("groundcrew.addresses")
 
 FIELD_SOURCE = "field"
-FIELD_KINDS = frozenset({"address", "block", "customer_address"})
+FIELD_KINDS = frozenset({"address", "stated_address", "block", "customer_address"})
 FIX_MAX_ACCURACY_M = 50.0
 FIX_MAX_AGE_S = 600.0
 FIX_CLOCK_SLACK_S = 60.0

@@ -80,8 +80,10 @@ def _points(app) -> list[AddressPointRecord]:  # type: ignore[no-untyped-def]
         return list(session.exec(select(AddressPointRecord).order_by(AddressPointRecord.id)).all())
 
 
-def test_a_job_completed_on_site_teaches_its_address_at_the_fix(client, app, auth):
-    job_id, technician = _setup(app, auth)
+@pytest.mark.parametrize("kind", ["block", "address", "stated_address", "customer_address"])
+def test_a_job_completed_on_site_teaches_its_address_at_the_fix(client, app, auth, kind):
+    """Every way a written address places a job counts, an Open311/web-form address (stated_address) included."""
+    job_id, technician = _setup(app, auth, kind=kind)
     fix = north(40)
     outcome = _visit(client, technician, job_id, fix=fix)
     assert outcome["outcome"] == "learned" and 35 < outcome["distance_m"] < 45

@@ -77,10 +77,9 @@ def _evidence(area_verdict: int, numbered: bool) -> float:
 class Geotagger:
     """Ranked candidates from text with the gazetteer; GPS is checked against the network's area."""
 
-    def __init__(self, gazetteer: Gazetteer, network: StreetNetwork, fuzzy_cutoff: float = 88.0) -> None:
+    def __init__(self, gazetteer: Gazetteer, network: StreetNetwork) -> None:
         self.gz = gazetteer
         self.net = network
-        self.fuzzy_cutoff = fuzzy_cutoff
         self.stop = BASE_STOP | getattr(gazetteer, "area_words", frozenset())
         self._poi_keys = sorted(gazetteer.place_index)
         self._hood_keys = sorted(gazetteer.hood_index, key=len, reverse=True)

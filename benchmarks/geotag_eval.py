@@ -34,8 +34,14 @@ def row_split(record_id: str) -> str:
 def _raw_rows(reports: Path, fmt: str) -> list[tuple[str, str, str, str]]:
     """(id, text, lat, lon) as written in the file."""
     out = []
+    needed = {"baltimore311": ("Address", "Latitude", "Longitude"), "generic": ("text", "lat", "lon")}.get(fmt, ())
     with Path(reports).open(newline="", encoding="utf-8") as f:
-        for r in csv.DictReader(f):
+        reader = csv.DictReader(f)
+        missing = [c for c in needed if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{Path(reports).name}: no column {', '.join(missing)} (--format {fmt} needs "
+                             f"{', '.join(needed)}; the header has {', '.join(reader.fieldnames or []) or 'nothing'})")
+        for r in reader:
             if fmt == "baltimore311":
                 out.append((r.get("ServiceRequestNum") or r.get("SRRecordID", ""), r.get("Address", ""),
                             r.get("Latitude", ""), r.get("Longitude", "")))

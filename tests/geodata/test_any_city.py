@@ -278,3 +278,10 @@ def test_corners_without_a_shared_node_and_names_starting_with_a_common_word(bos
     best = boston.geotag(text)[0]
     lat, lon = _truth(BOSTON_EVAL, text)
     assert best.kind == "intersection" and haversine_m(lat, lon, best.lat, best.lon) < 60
+
+
+def test_an_eval_file_without_its_columns_is_a_clear_error(tmp_path: Path, helsinki: City) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="no column text, lat, lon"):
+        geotag_eval.read_rows(bad, "generic", helsinki)

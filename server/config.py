@@ -120,6 +120,63 @@ class Settings(BaseSettings):
         "providers deliver from few addresses, so this is high; empty: no limit).")
     open311_rate_limit: str = Field(
         "60/minute", description="Per client IP on Open311 POST requests (empty: no limit).")
+    # --- outbound delivery (issue 26, server/notify): one block per provider. A channel whose provider is not
+    # configured goes to the generic webhook relay when outbound_webhook_url is set, else it is only recorded
+    # (delivery status `recorded`: nothing left the server). Public URLs are built from channel_public_url. -------
+    twilio_account_sid: str | None = Field(None, description="Twilio Account SID (AC...): SMS replies are sent "
+                                           "through Twilio's Messages API with twilio_auth_token.")
+    twilio_from_number: str | None = Field(None, description="Our Twilio number, E.164 (+14105550100).")
+    twilio_messaging_service_sid: str | None = Field(
+        None, description="Or a Messaging Service SID (MG...) to send from (takes precedence over the number).")
+    twilio_api_url: str = Field("https://api.twilio.com", description="Twilio REST base URL (tests: a local fake).")
+    meta_page_access_token: str | None = Field(
+        None, description="Page access token (pages_messaging, pages_manage_engagement): Messenger replies via the "
+        "Send API and public replies to Page comments. With facebook_app_secret, calls carry appsecret_proof.")
+    meta_graph_url: str = Field("https://graph.facebook.com/v21.0", description="Graph API base URL with version.")
+    meta_message_tag: Literal["ACCOUNT_UPDATE", "CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE",
+                              "HUMAN_AGENT"] | None = Field(
+        None, description="Messenger tag for messages outside the 24-hour window (only where Meta's policy allows "
+        "it for the message; unset: such messages are not sent and fail with the reason).")
+    x_consumer_key: str | None = Field(None, description="X app API key (OAuth 1.0a consumer key).")
+    x_consumer_secret: str | None = Field(
+        None, description="X app API key secret, to sign outbound calls (default: twitter_consumer_secret).")
+    x_access_token: str | None = Field(None, description="X OAuth 1.0a access token of the brand account.")
+    x_access_token_secret: str | None = Field(None, description="... and its secret.")
+    x_bearer_token: str | None = Field(
+        None, description="Or an OAuth 2.0 user-context access token (tweet.write, dm.write, users.read scopes); "
+        "an app-only bearer token cannot post.")
+    x_api_url: str = Field("https://api.x.com", description="X API base URL (tests: a local fake).")
+    smtp_host: str | None = Field(None, description="SMTP server for email replies.")
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_security: Literal["starttls", "ssl", "none"] = Field(
+        "starttls", description="starttls (port 587), ssl (implicit TLS, port 465) or none (a local relay only).")
+    email_from: str | None = Field(None, description="From of our email replies, e.g. 'City Services "
+                                   "<help@city.example>' (required for email delivery).")
+    outbound_webhook_secret: str | None = Field(
+        None, description="Signs relay POSTs: X-Groundcrew-Signature: sha256=<hex HMAC-SHA256 of "
+        "'<X-Groundcrew-Timestamp>.<raw body>'>.")
+    notify_max_attempts: int = Field(6, ge=1, le=20, description="Sends of one message before it is failed "
+                                     "(transient provider errors only; refusals fail at once).")
+    notify_retry_base_s: float = Field(30.0, ge=0, le=3600, description="First retry after this; doubles each time.")
+    notify_timeout_s: float = Field(15.0, gt=0, le=120, description="Per provider request.")
+    # --- completion photos and signature (issue 25): limits per file and per completion ------------------------
+    upload_max_file_bytes: int = Field(
+        8_000_000, ge=1024, description="Largest photo or signature accepted with a job completion (bytes, "
+        "decoded); a larger one is refused with 413 naming it. The app sends photos resized to 1600 px (a few "
+        "hundred KB); this leaves room for an unresized phone photo.")
+    upload_max_photos: int = Field(10, ge=0, le=100, description="Photos per job completion (more: 422).")
+    upload_max_total_bytes: int = Field(
+        24_000_000, ge=1024, description="All photos and the signature of one completion together (bytes, "
+        "decoded; more: 413). The body of POST /jobs/{id}/status may be this, base64-encoded, plus "
+        "max_request_bytes for the rest (completion_max_request_bytes).")
+
+    @property
+    def completion_max_request_bytes(self) -> int:
+        """Body limit of a job completion: its files base64-encoded (4 characters per 3 bytes) plus the ordinary
+        ``max_request_bytes`` for notes, parts and the JSON around them."""
+        return 4 * -(-self.upload_max_total_bytes // 3) + self.max_request_bytes
 
     @field_validator("webform_rate_limit", "webhook_rate_limit", "open311_rate_limit")
     @classmethod

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import ValidationInfo, field_validator, model_validator
+from pydantic import ValidationInfo, computed_field, field_validator, model_validator
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -34,7 +34,12 @@ class AuthorKind(StrEnum):
 
 
 class DeliveryStatus(StrEnum):
+    """Inbound: ``received``. Outbound: ``queued`` (waiting, or waiting for a retry) → ``sent`` (the provider
+    accepted it; its id is in meta) → ``delivered`` / ``failed`` (with the reason in meta["detail"]); ``recorded``:
+    no provider is configured for the channel, so nothing left the server."""
+
     received = "received"
+    recorded = "recorded"
     queued = "queued"
     sent = "sent"
     delivered = "delivered"
@@ -133,6 +138,19 @@ class MessagePublic(MessageBase):
     lon: float | None
     place_name: str | None
     delivery_status: DeliveryStatus
+    meta: dict[str, Any] = Field(default_factory=dict, exclude=True)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def delivery_detail(self) -> str:
+        """Outbound: why the message is in its state (the provider's answer or reason, a retry's time)."""
+        return str(self.meta.get("detail") or "") if self.direction == Direction.outbound else ""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def delivery_attempts(self) -> int:
+        """Outbound: how many times it was handed to the provider."""
+        return int(self.meta.get("attempts") or 0) if self.direction == Direction.outbound else 0
 
 
 class ConversationDetail(ConversationPublic):

@@ -1,13 +1,14 @@
-"""Connectors deliver an outbound message to a channel. Built in: a recording outbox (keeps what would be
-sent, for demos and tests) and a webhook connector that POSTs JSON to a configured URL, with retries."""
+"""The small interface every outbound channel implements: ``deliver(Outbound) -> DeliveryResult``.
+
+Connectors send once and say what happened; they never sleep or retry (the service retries transient failures
+with backoff, visibly, in the message's state). Provider connectors live in ``server.notify.providers``; the
+recording outbox here is what a channel without a configured provider gets."""
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
-
-import httpx
 
 
 @dataclass(frozen=True)
@@ -22,13 +23,23 @@ class Outbound:
     thread_id: str | None
     reply_to_external_id: str | None
     idempotency_key: str
+    subject: str = ""
+    recipient_id: str | None = None  # a provider's numeric id of the customer (X user id), when known
+    media: tuple[str, ...] = ()
+    author_name: str = ""  # who on our side wrote it (agent, technician, or the system)
+    last_inbound_at: datetime | None = None  # when the customer last wrote in this thread (Messenger's window)
 
 
 @dataclass(frozen=True)
 class DeliveryResult:
+    """``ok``: the provider accepted the message (``external_id``: its id for it). ``retryable``: a transient
+    failure (provider down, 5xx, rate limit) worth sending again later. ``recorded``: nothing was sent anywhere."""
+
     ok: bool
     detail: str = ""
     external_id: str | None = None
+    retryable: bool = False
+    recorded: bool = False
 
 
 class Connector(Protocol):
@@ -39,45 +50,20 @@ class Connector(Protocol):
 
 @dataclass
 class RecordingOutbox:
-    """Delivers nowhere; records every message (the demo's and tests' connector)."""
+    """Delivers nowhere; records every message (demos, tests, and channels with no provider configured)."""
 
     name: str = "recording-outbox"
     sent: list[Outbound] = field(default_factory=list)
 
     def deliver(self, outbound: Outbound) -> DeliveryResult:
         self.sent.append(outbound)
-        return DeliveryResult(ok=True, detail="recorded", external_id=f"outbox-{outbound.message_id}")
+        return DeliveryResult(ok=True, recorded=True,
+                              detail=f"recorded only: no provider is configured for {outbound.channel}")
 
 
-@dataclass
-class WebhookConnector:
-    """POSTs the message as JSON; retries transient failures with exponential backoff."""
-
-    url: str
-    attempts: int = 4
-    backoff_s: float = 0.5
-    timeout_s: float = 10.0
-    name: str = "webhook"
-
-    def deliver(self, outbound: Outbound) -> DeliveryResult:
-        last = ""
-        for attempt in range(self.attempts):
-            try:
-                response = httpx.post(
-                    self.url, json=asdict(outbound), timeout=self.timeout_s,
-                    headers={"Idempotency-Key": outbound.idempotency_key},
-                )
-                if response.status_code < 300:
-                    ext = None
-                    if response.headers.get("content-type", "").startswith("application/json"):
-                        body = response.json()
-                        ext = str(body.get("id")) if isinstance(body, dict) and body.get("id") else None
-                    return DeliveryResult(ok=True, detail=f"HTTP {response.status_code}", external_id=ext)
-                last = f"HTTP {response.status_code}"
-                if 400 <= response.status_code < 500 and response.status_code != 429:
-                    return DeliveryResult(ok=False, detail=f"refused by {self.url}: {last}")
-            except httpx.HTTPError as exc:
-                last = f"{type(exc).__name__}: {exc}"
-            if attempt + 1 < self.attempts:
-                time.sleep(self.backoff_s * (2**attempt))
-        return DeliveryResult(ok=False, detail=f"gave up after {self.attempts} attempts: {last}")
+def failure(detail: str, *, status: int | None = None, retryable: bool | None = None) -> DeliveryResult:
+    """A failed send; with an HTTP ``status`` it is retryable when the provider may accept it later
+    (408, 425, 429, 5xx)."""
+    if retryable is None:
+        retryable = status is None or status in (408, 425, 429) or status >= 500
+    return DeliveryResult(ok=False, detail=detail[:500], retryable=retryable)

@@ -1,10 +1,15 @@
 """Request size limit as pure ASGI middleware: refuses bodies over the limit with 413 before reading
-them (Content-Length) or as soon as a streamed (chunked) body passes it."""
+them (Content-Length) or as soon as a streamed (chunked) body passes it.
+
+One limit holds for every route (``max_request_bytes``); a route that carries files names its own, larger one
+(``BodyLimit``: a job completion with its photos, see server/dispatch/lifecycle.py)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+import re
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 Scope = MutableMapping[str, Any]
@@ -13,13 +18,34 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class BodyLimit:
+    """A route's own body limit: ``method`` and a full-match ``path`` pattern; ``what`` names it in the 413."""
+
+    method: str
+    path: str
+    max_bytes: int
+    what: str
+
+    def matches(self, scope: Scope) -> bool:
+        return scope.get("method") == self.method and re.fullmatch(self.path, scope.get("path", "")) is not None
+
+
 class RequestSizeLimit:
-    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], max_bytes: int) -> None:
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], max_bytes: int,
+                 larger: Sequence[BodyLimit] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = tuple(larger)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"detail": f"request body too large: the limit is {self.max_bytes} bytes"}).encode()
+    def _limit(self, scope: Scope) -> tuple[int, str]:
+        for limit in self.larger:
+            if limit.matches(scope):
+                return limit.max_bytes, f" for {limit.what}"
+        return self.max_bytes, ""
+
+    async def _refuse(self, send: Send, max_bytes: int, what: str) -> None:
+        body = json.dumps({"detail": f"request body too large: the limit{what} is {max_bytes} bytes"}).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
@@ -28,14 +54,15 @@ class RequestSizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes, what = self._limit(scope)
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
-                    too_big = int(value) > self.max_bytes
+                    too_big = int(value) > max_bytes
                 except ValueError:
                     too_big = False
                 if too_big:
-                    await self._refuse(send)
+                    await self._refuse(send, max_bytes, what)
                     return
         if not any(name == b"transfer-encoding" for name, _ in scope.get("headers", [])):
             await self.app(scope, receive, send)
@@ -49,8 +76,8 @@ class RequestSizeLimit:
                 chunks.append(message)
                 break
             seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                await self._refuse(send)
+            if seen > max_bytes:
+                await self._refuse(send, max_bytes, what)
                 return
             chunks.append(message)
             if not message.get("more_body", False):

@@ -7,6 +7,7 @@ import base64
 import binascii
 import os
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ from sqlmodel import Session, col, select
 from server.addresses import service as addresses
 from server.auth.models import Role, User
 from server.config import Settings
-from server.core.errors import Conflict, Forbidden, Invalid, NotFound
+from server.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from server.core.limits import BodyLimit
 from server.core.timeutil import as_utc, utcnow
 from server.dispatch import notices
 from server.dispatch.models import (
@@ -45,29 +47,99 @@ ALLOWED: dict[JobStatus, set[JobStatus]] = {
     JobStatus.cancelled: set(),
 }
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-MAX_UPLOAD_BYTES = 5_000_000
+IMAGE_KINDS = "a JPEG, PNG, WebP or HEIC image"
+HEIF_BRANDS = {b"heic": "heic", b"heix": "heic", b"hevc": "heic", b"hevx": "heic", b"heim": "heic", b"heis": "heic",
+               b"hevm": "heic", b"hevs": "heic", b"mif1": "heif", b"msf1": "heif"}
 
 
-def _save(settings: Settings, job_id: int, upload: Upload, field: str, prefix: str) -> str:
+class AttachmentTooLarge(DomainError):
+    """A photo or signature over the per-file limit, or all of them over the per-completion limit."""
+
+    status_code = 413
+
+
+class AttachmentNotAnImage(DomainError):
+    """A photo or signature whose content is not an image type we keep (whatever its name says)."""
+
+    status_code = 415
+
+
+def completion_body_limit(settings: Settings) -> BodyLimit:
+    """The body limit of ``POST /jobs/{id}/status`` (a completion carries its photos, base64-encoded)."""
+    return BodyLimit("POST", r"/jobs/\d+/status", settings.completion_max_request_bytes,
+                     "a job completion with its photos")
+
+
+def image_type(content: bytes) -> str | None:
+    """The file extension of ``content`` by its magic bytes (jpg, png, webp, heic, heif), None for anything else;
+    the name a client gives a file is never trusted."""
+    if content[:3] == b"\xff\xd8\xff":
+        return "jpg"
+    if content[:8] == b"\x89PNG\r\n\x1a\n":
+        return "png"
+    if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
+        return "webp"
+    if content[4:8] == b"ftyp":  # ISO base media file: HEIF's brand is the major brand
+        return HEIF_BRANDS.get(content[8:12])
+    return None
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"
+
+
+@dataclass
+class _Checked:
+    content: bytes
+    name: str  # as stored: prefix, the client's name made safe, our extension
+
+
+def _check(settings: Settings, upload: Upload, field: str, prefix: str) -> _Checked:
+    """One file, decoded and checked (size per file, type by content); errors name the field and the file."""
+    shown = Path(upload.filename).name[:80] or "?"
     try:
         content = base64.b64decode(upload.content_base64, validate=True)
     except (binascii.Error, ValueError):
-        raise Invalid(f"{field}.content_base64: not valid base64")
+        raise Invalid(f"{field} ('{shown}'): content_base64 is not valid base64")
     if not content:
-        raise Invalid(f"{field}.content_base64: empty file")
-    if len(content) > MAX_UPLOAD_BYTES:
-        raise Invalid(f"{field}: larger than {MAX_UPLOAD_BYTES // 1_000_000} MB")
+        raise Invalid(f"{field} ('{shown}'): the file is empty")
+    if len(content) > settings.upload_max_file_bytes:
+        raise AttachmentTooLarge(f"{field} ('{shown}'): {_mb(len(content))} is over the limit of "
+                                 f"{_mb(settings.upload_max_file_bytes)} per file")
+    kind = image_type(content)
+    if kind is None:
+        raise AttachmentNotAnImage(f"{field} ('{shown}'): not {IMAGE_KINDS} (the content is checked, not the name)")
+    stem = SAFE_NAME.sub("_", Path(Path(upload.filename).name).stem)[:80] or "file"
+    return _Checked(content, f"{prefix}-{stem}.{kind}")
+
+
+def check_attachments(*, settings: Settings, change: StatusChange) -> list[tuple[str, _Checked]]:
+    """Every file of a completion checked before anything is stored: (field, file) pairs, photos first.
+    Per file: ``upload_max_file_bytes`` (413) and an image by content (415); per completion:
+    ``upload_max_photos`` (422) and ``upload_max_total_bytes`` (413)."""
+    if len(change.photos) > settings.upload_max_photos:
+        raise Invalid(f"photos: {len(change.photos)} photos; at most {settings.upload_max_photos} per completion")
+    files = [(f"photos[{i}]", _check(settings, p, f"photos[{i}]", f"photo{i}")) for i, p in enumerate(change.photos)]
+    if change.signature is not None:
+        files.append(("signature", _check(settings, change.signature, "signature", "signature")))
+    total = sum(len(f.content) for _, f in files)
+    if total > settings.upload_max_total_bytes:
+        raise AttachmentTooLarge(f"photos/signature: {_mb(total)} in all is over the limit of "
+                                 f"{_mb(settings.upload_max_total_bytes)} per completion")
+    return files
+
+
+def _save(settings: Settings, job_id: int, checked: _Checked) -> str:
     folder = settings.data_dir
     for part in ("uploads", "jobs", str(job_id)):  # customers' photos and signatures: the server's user only
         folder = folder / part
         folder.mkdir(mode=0o700, exist_ok=True)
         folder.chmod(0o700)
-    name = f"{prefix}-{SAFE_NAME.sub('_', Path(upload.filename).name)[:80]}"
-    fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(folder / checked.name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         os.fchmod(out.fileno(), 0o600)  # an existing file keeps its mode through O_CREAT: set it
-        out.write(content)
-    return str(Path("uploads") / "jobs" / str(job_id) / name)
+        out.write(checked.content)
+    return str(Path("uploads") / "jobs" / str(job_id) / checked.name)
 
 
 def travel_s(*, settings: Settings, origin: tuple[float, float], target: tuple[float, float]) -> float | None:
@@ -145,8 +217,9 @@ def change_status(*, session: Session, settings: Settings, job_id: int, change: 
     events: list[dict[str, Any]] = []
     data: dict[str, Any] = {}
     if new == JobStatus.completed:
-        photos = [_save(settings, job_id, p, f"photos[{i}]", f"photo{i}") for i, p in enumerate(change.photos)]
-        signature = _save(settings, job_id, change.signature, "signature", "signature") if change.signature else None
+        files = check_attachments(settings=settings, change=change)  # all of them, before any is stored
+        photos = [_save(settings, job_id, f) for field, f in files if field != "signature"]
+        signature = next((_save(settings, job_id, f) for field, f in files if field == "signature"), None)
         session.merge(JobCompletion(job_id=job_id, technician_id=job.assigned_technician_id, notes=change.notes,
                                     parts_used=[p.model_dump() for p in change.parts_used], photos=photos,
                                     signature=signature, signed_by=change.signed_by, completed_at=at))

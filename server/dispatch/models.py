@@ -191,8 +191,11 @@ class Part(SQLModel):
 
 
 class Upload(SQLModel):
+    """A photo or signature sent with a completion: JPEG, PNG, WebP or HEIC by content. Limits per file, per
+    completion and of the request body are settings (``upload_max_*``), checked in lifecycle.check_attachments."""
+
     filename: str = Field(min_length=1, max_length=120)
-    content_base64: str = Field(min_length=4, max_length=8_000_000)
+    content_base64: str = Field(min_length=4)
 
 
 class StatusChange(SQLModel):
@@ -202,7 +205,7 @@ class StatusChange(SQLModel):
     at: datetime | None = Field(default=None, description="When it happened on the device (default: now).")
     notes: str = Field(default="", max_length=5000)
     parts_used: list[Part] = Field(default_factory=list, max_length=100)
-    photos: list[Upload] = Field(default_factory=list, max_length=10)
+    photos: list[Upload] = Field(default_factory=list, max_length=100)  # settings.upload_max_photos
     signature: Upload | None = None
     signed_by: str | None = Field(default=None, max_length=120)
 

@@ -122,9 +122,18 @@ async def explain(job_id: int, session: SessionDep, settings: SettingsDep, city:
     return await run_in_threadpool(control.explain, session=session, settings=settings, city=city, job_id=job_id)
 
 
+_ERROR_BODY = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
 @router.post("/jobs/{job_id}/status", response_model=JobPublic,
              summary="Lifecycle step: en_route, on_site, completed (notes, parts, photos, signature), unable, "
-                     "cancelled; send an idempotency_key from the app's outbox")
+                     "cancelled; send an idempotency_key from the app's outbox",
+             responses={413: {"description": "A photo or the signature over the per-file limit (the detail names "
+                                             "it: 'photos[1] (...)' or 'signature (...)'), all files over the "
+                                             "per-completion limit, or the body over the completion's body limit",
+                              **_ERROR_BODY},
+                        415: {"description": "A photo or the signature is not a JPEG, PNG, WebP or HEIC image by "
+                                             "its content (the detail names it)", **_ERROR_BODY}})
 def change_status(job_id: int, body: StatusChange, session: SessionDep, settings: SettingsDep, user: CurrentUser,
                   request: Request, response: Response) -> JobPublic:
     try:

@@ -276,7 +276,7 @@ def _complete(client: TestClient, world: World) -> dict:
     for step in ("en_route", "on_site"):
         moved = client.post(f"/jobs/{world.own['job_id']}/status", json={"status": step}, headers=tech)
         assert moved.status_code == 200, moved.text
-    photo = base64.b64encode(b"\x89PNG the lamp, after").decode()
+    photo = base64.b64encode(b"\x89PNG\r\n\x1a\n the lamp, after").decode()
     done = client.post(f"/jobs/{world.own['job_id']}/status", headers=tech, json={
         "status": "completed", "notes": "new lamp", "photos": [{"filename": "after.png", "content_base64": photo}],
         "signature": {"filename": "sig.png", "content_base64": photo}, "signed_by": "Sam"})
@@ -305,7 +305,7 @@ def test_completion_photos_and_signature_are_served_to_those_who_may_see_the_job
     assert names == {"photo": "photo0-after.png", "signature": "signature-sig.png"}
     for who in ("technician", "dispatcher", "agent", "admin"):
         got = sec_client.get(f"/jobs/{job_id}/attachments/{names['photo']}", headers=world.headers[who])
-        assert got.status_code == 200 and got.content == b"\x89PNG the lamp, after", (who, got.text)
+        assert got.status_code == 200 and got.content == b"\x89PNG\r\n\x1a\n the lamp, after", (who, got.text)
         assert got.headers["content-type"] == "image/png"
     assert sec_client.get(f"/jobs/{job_id}/attachments/{names['photo']}").status_code == 401
     assert sec_client.get(f"/jobs/{job_id}/attachments/..%2F..%2Fsecret_key",

@@ -64,7 +64,7 @@ def test_whole_lifecycle_with_customer_messages(client, auth, settings, app):
     ping = client.post("/technicians/me/location", json={"lat": far[0], "lon": far[1]}, headers=technician)
     assert ping.status_code == 202 and ping.json()["eta_updates"] == 1
     assert client.post(f"/jobs/{job_id}/status", json={"status": "on_site"}, headers=technician).status_code == 200
-    photo = base64.b64encode(b"\x89PNG fake photo bytes").decode()
+    photo = base64.b64encode(b"\x89PNG\r\n\x1a\n fake photo bytes").decode()
     done = client.post(f"/jobs/{job_id}/status", headers=technician, json={
         "status": "completed", "notes": "Replaced the lamp", "parts_used": [{"part": "LED lamp 40W", "quantity": 1}],
         "photos": [{"filename": "after.png", "content_base64": photo}],

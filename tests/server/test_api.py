@@ -138,7 +138,8 @@ def test_inbound_message_threads_and_identity(client, auth, app):
     assert out.status_code == 201 and out.json()["direction"] == "outbound"
     assert out.json()["channel"] == "twitter" and out.json()["delivery_status"] == "queued"
     delivered = client.get(f"/conversations/{conv['id']}", headers=agent).json()["messages"][-1]
-    assert delivered["id"] == out.json()["id"] and delivered["delivery_status"] == "sent"
+    assert delivered["id"] == out.json()["id"] and delivered["delivery_status"] == "recorded"
+    assert delivered["delivery_detail"] == "recorded only: no provider is configured for twitter"
     # The connector is told who, where in the thread, and what it answers: the customer's handle on the channel
     # and the latest message they sent. (The outbox is the process's: the newest record with this id is ours.)
     handed = next(o for o in reversed(connector_for(app.state.settings).sent) if o.message_id == out.json()["id"])

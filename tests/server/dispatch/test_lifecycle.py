@@ -86,7 +86,7 @@ def test_whole_lifecycle_with_customer_messages(client, auth, settings, app):
 def _all_sent(app) -> bool:  # type: ignore[no-untyped-def]
     with Session(app.state.engine) as session:
         out = session.exec(select(Message).where(Message.direction == "outbound")).all()
-        return bool(out) and all(m.delivery_status == "sent" for m in out)
+        return bool(out) and all(m.delivery_status == "recorded" for m in out)
 
 
 def test_illegal_moves_are_refused_with_the_reason(client, auth, settings, app):

@@ -22,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 SCREENS = ("signin", "today", "job", "complete", "conversation", "map")
 COLORS = {"online": [0.05, 0.50, 0.20, 1], "offline": [0.75, 0.08, 0.08, 1], "signed_out": [0.30, 0.32, 0.36, 1],
           "urgent": [0.75, 0.08, 0.08, 1], "reassigned": [0.80, 0.40, 0.00, 1], "error": [0.75, 0.08, 0.08, 1],
-          "info": [0.05, 0.30, 0.70, 1]}
+          "warning": [0.80, 0.40, 0.00, 1], "info": [0.05, 0.30, 0.70, 1]}
 
 
 class RootLayout(BoxLayout):

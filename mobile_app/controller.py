@@ -3,10 +3,12 @@ screens one method per user intention. No Kivy here: the screens call these and 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mobile_app import media
 from mobile_app.api import ApiClient, ApiError, AuthError, RequestError, Tokens, normalize_url
 from mobile_app.session import SavedSession, SessionFile
 from mobile_app.state import AppState
@@ -14,6 +16,7 @@ from mobile_app.store import Store
 from mobile_app.sync import SyncEngine, SyncWorker
 
 Done = Callable[[Any, Exception | None], None]
+log = logging.getLogger("groundcrew.mobile")
 
 
 class Controller:
@@ -110,6 +113,25 @@ class Controller:
     def act_status(self, job_id: int, status: str, **fields: Any) -> None:
         self.engine.act_status(job_id, status, **fields)
         self.worker.nudge()
+
+    def complete(self, job_id: int, *, notes: str, parts_used: list[dict[str, Any]] | None = None,
+                 photo: str | Path | None = None, signature_png: str | Path | None = None,
+                 signed_by: str | None = None) -> None:
+        """Queue the completion. The photo is copied into the media folder resized, upright and without metadata
+        (GPS...), the exported signature bounded (media.py), so the outbox holds what is sent and nothing else.
+        OSError when the photo cannot be read at all."""
+        files: list[dict[str, Any]] = []
+        if photo:
+            prepared = media.prepare_photo(photo, self.media_dir, job_id=job_id)
+            files.append({"kind": "photo", "path": str(prepared.path), "name": prepared.name})
+        if signature_png:
+            try:
+                media.prepare_signature(signature_png)
+            except Exception:  # our own PNG export: sent as exported if it cannot be re-encoded here
+                log.warning("signature %s kept as exported", signature_png, exc_info=True)
+            files.append({"kind": "signature", "path": str(signature_png), "name": "signature.png"})
+        self.act_status(job_id, "completed", notes=notes, parts_used=parts_used or [], attachments=files,
+                        signed_by=signed_by)
 
     def send_reply(self, conversation_id: int, text: str, *, job_id: int | None = None,
                    visibility: str = "public") -> None:

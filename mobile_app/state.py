@@ -21,7 +21,7 @@ Listener = Callable[[set[str]], None]
 
 @dataclass
 class Alert:
-    kind: str  # "urgent" | "reassigned" | "error" | "info"
+    kind: str  # "urgent" | "reassigned" | "error" | "warning" | "info"
     text: str
     job_id: int | None = None
     at: float = field(default_factory=time.time)

@@ -187,6 +187,11 @@ class Store:
         with self._tx() as db:
             db.execute("UPDATE outbox SET state = ?, last_error = ? WHERE id = ?", (REJECTED, reason, item_id))
 
+    def update_payload(self, item_id: int, payload: dict[str, Any]) -> None:
+        """Rewrite a queued action (e.g. without an attachment the server refused), durably."""
+        with self._tx() as db:
+            db.execute("UPDATE outbox SET payload = ? WHERE id = ?", (json.dumps(payload), item_id))
+
     def mark_failed(self, item_id: int, *, error: str, next_try_at: float) -> None:
         with self._tx() as db:
             db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_try_at = ? WHERE id = ?",

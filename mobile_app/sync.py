@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import logging
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -157,27 +158,53 @@ class SyncEngine:
 
     def _send(self, item: OutboxItem) -> None:
         if item.kind == "status":
-            assert item.job_id is not None
-            fields = dict(item.payload)
-            paths = fields.pop("photo_paths", None) or []
-            signature = fields.pop("signature_path", None)
-            if paths:
-                fields["photos"] = [_upload(p) for p in paths]
-            if signature:
-                fields["signature"] = _upload(signature)
-            try:
-                self.api.post_status(item.job_id, key=item.key, **fields)
-            except RequestError as exc:
-                if not exc.message.startswith("at:"):
-                    raise
-                fields.pop("at", None)  # the device clock runs ahead of the server's: let the server time it
-                self.api.post_status(item.job_id, key=item.key, **fields)
+            self._send_status(item)
         elif item.kind == "message":
             assert item.target_id is not None
             self.api.post_message(item.target_id, text=item.payload["text"], key=item.key,
                                   visibility=item.payload.get("visibility", "public"))
         else:
             raise RequestError(f"unknown outbox kind {item.kind}", status=400)
+
+    def _send_status(self, item: OutboxItem) -> None:
+        """A lifecycle step with its photos and signature. A file the server refuses (too large, not an image: 413,
+        415, 422 naming it; a 413 for the whole body drops the largest file) is taken off and the step sent again
+        without it; the technician is told which one. A completion is never lost because of a photo."""
+        assert item.job_id is not None
+        fields = dict(item.payload)
+        files = attachments_of(fields)
+        refused: list[dict[str, Any]] = list(fields.pop("refused", None) or [])
+        while True:
+            body, files, gone = _with_files(fields, files)
+            refused += gone
+            try:
+                self._post_status(item.job_id, item.key, body)
+            except RequestError as exc:
+                file = refused_file(exc, files)
+                if file is None:
+                    raise
+                files = [f for f in files if f is not file]
+                refused.append({**file, "reason": exc.message})
+                self.store.update_payload(item.id, {**fields, "attachments": files, "refused": refused})
+                continue
+            break
+        for file in refused:
+            self._tell_refused(item, file)
+
+    def _post_status(self, job_id: int, key: str, body: dict[str, Any]) -> None:
+        try:
+            self.api.post_status(job_id, key=key, **body)
+        except RequestError as exc:
+            if not exc.message.startswith("at:"):
+                raise
+            body = {k: v for k, v in body.items() if k != "at"}  # the device clock runs ahead: the server times it
+            self.api.post_status(job_id, key=key, **body)
+
+    def _tell_refused(self, item: OutboxItem, file: dict[str, Any]) -> None:
+        what = "the signature" if file.get("kind") == "signature" else f"photo '{file.get('name')}'"
+        step = ACTION_LABELS.get(item.payload.get("status"), item.payload.get("status"))
+        self.state.alert("warning", f"Job #{item.job_id} was recorded as {step} without {what}: "
+                                    f"{file.get('reason') or 'the server did not accept it'}.", item.job_id)
 
     def _tell_conflict(self, item: OutboxItem, exc: ConflictError) -> None:
         job = self.store.job(item.job_id) if item.job_id else None
@@ -359,9 +386,70 @@ def _grow(box: tuple[float, float, float, float], by: float) -> tuple[float, flo
     return (box[0] - by, box[1] - by, box[2] + by, box[3] + by)
 
 
-def _upload(path: str) -> dict[str, str]:
-    """A file from the app's media folder as the server's upload shape."""
-    return {"filename": Path(path).name, "content_base64": base64.b64encode(Path(path).read_bytes()).decode()}
+def attachments_of(fields: dict[str, Any]) -> list[dict[str, Any]]:
+    """Take the files off a queued step's fields: ``attachments`` ([{kind, path, name}]), or the ``photo_paths`` and
+    ``signature_path`` of steps queued by an earlier version of the app."""
+    files = list(fields.pop("attachments", None) or [])
+    files += [{"kind": "photo", "path": p, "name": Path(p).name} for p in fields.pop("photo_paths", None) or []]
+    signature = fields.pop("signature_path", None)
+    if signature:
+        files.append({"kind": "signature", "path": signature, "name": Path(signature).name})
+    return files
+
+
+def _with_files(fields: dict[str, Any], files: list[dict[str, Any]]
+                ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The request body with the files in the server's upload shape; returns (body, files sent, files gone: no
+    longer on the phone)."""
+    body, sent, gone = dict(fields), [], []
+    photos: list[dict[str, str]] = []
+    for file in files:
+        try:
+            content = Path(file["path"]).read_bytes()
+        except OSError:
+            gone.append({**file, "reason": "the file is no longer on this phone"})
+            continue
+        upload = {"filename": file.get("name") or Path(file["path"]).name,
+                  "content_base64": base64.b64encode(content).decode()}
+        sent.append(file)
+        if file.get("kind") == "signature":
+            body["signature"] = upload
+        else:
+            photos.append(upload)
+    if photos:
+        body["photos"] = photos
+    return body, sent, gone
+
+
+FILE_FIELD = re.compile(r"(?:^|— |; )(?:photos(?:\[(\d+)\]|\.(\d+))|(signature)\b|(photos)\b(?!/))")
+
+
+def refused_file(exc: RequestError, files: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The file a refusal is about, or None when it is not about a file. The server names it ('photos[1] (...)',
+    'signature (...)', pydantic's 'photos.0.content_base64'); a 413 for the whole request (the total of the files,
+    or a proxy's body limit) names none: then the largest file goes first."""
+    if exc.status not in (413, 415, 422) or not files:
+        return None
+    photos = [f for f in files if f.get("kind") != "signature"]
+    signature = next((f for f in files if f.get("kind") == "signature"), None)
+    match = FILE_FIELD.search(exc.message)
+    if match and (match.group(1) or match.group(2)) and photos:
+        index = int(match.group(1) or match.group(2))
+        return photos[min(index, len(photos) - 1)]
+    if match and match.group(3) and signature is not None:
+        return signature
+    if match and match.group(4) and photos:  # too many photos: the last one goes
+        return photos[-1]
+    if exc.status == 413:
+        return max(files, key=_size)
+    return None
+
+
+def _size(file: dict[str, Any]) -> int:
+    try:
+        return Path(file["path"]).stat().st_size
+    except OSError:
+        return 0
 
 
 class SyncWorker:

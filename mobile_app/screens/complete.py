@@ -1,17 +1,18 @@
 """Completing a job: notes, parts used, a photo (camera on the phone, a file on the desktop) and the
 customer's signature. Photo and signature are copied into the app's media folder before the action is
-queued, so the outbox never points at a file that may go away."""
+queued, so the outbox never points at a file that may go away: the photo resized to 1600 px, upright, without
+its metadata (GPS position, phone model), see mobile_app/media.py."""
 
 from __future__ import annotations
 
 import re
-import shutil
 import uuid
 from pathlib import Path
 
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.utils import platform
 
+from mobile_app import media
 from mobile_app.screens import BaseScreen
 
 PART_LINE = re.compile(r"^\s*(?:(\d+(?:[.,]\d+)?)\s*[x×*]\s*)?(.+?)\s*$")
@@ -47,6 +48,14 @@ class CompleteScreen(BaseScreen):
         self.title_text = f"Complete #{job_id}" + (f" {job.get('title')}" if job else "")
 
     def set_photo(self, path: str) -> None:
+        """The photo to send (resized and stripped of its metadata when the job is marked completed)."""
+        if path:
+            try:
+                media.check_photo(path)
+            except media.PhotoError as exc:
+                self.error_text = str(exc)
+                return
+            self.error_text = ""
         self.photo_path = path
         self.photo_text = Path(path).name if path else "No photo"
 
@@ -68,26 +77,23 @@ class CompleteScreen(BaseScreen):
         popup.open()
 
     def submit(self) -> None:
-        media = self.app.controller.media_dir
-        media.mkdir(parents=True, exist_ok=True)
-        fields: dict = {"notes": self.ids.notes.text.strip(), "parts_used": parse_parts(self.ids.parts.text)}
-        if not fields["notes"]:
+        media_dir = self.app.controller.media_dir
+        media_dir.mkdir(parents=True, exist_ok=True)
+        notes = self.ids.notes.text.strip()
+        if not notes:
             self.error_text = "Write what was done."
             return
-        if self.photo_path:
-            copy = media / f"job{self.job_id}-{uuid.uuid4().hex[:8]}{Path(self.photo_path).suffix or '.jpg'}"
-            try:
-                shutil.copyfile(self.photo_path, copy)
-            except OSError as exc:
-                self.error_text = f"Cannot read the photo: {exc.strerror or exc}"
-                return
-            fields["photo_paths"] = [str(copy)]
+        signature = None
         if not self.ids.signature.is_empty:
-            path = media / f"job{self.job_id}-signature-{uuid.uuid4().hex[:8]}.png"
-            self.ids.signature.export_to_png(str(path))
-            fields["signature_path"] = str(path)
-            fields["signed_by"] = self.ids.signed_by.text.strip() or None
-        self.app.controller.act_status(self.job_id, "completed", **fields)
+            signature = media_dir / f"job{self.job_id}-signature-{uuid.uuid4().hex[:8]}.png"
+            self.ids.signature.export_to_png(str(signature))
+        try:
+            self.app.controller.complete(self.job_id, notes=notes, parts_used=parse_parts(self.ids.parts.text),
+                                         photo=self.photo_path or None, signature_png=signature,
+                                         signed_by=self.ids.signed_by.text.strip() or None if signature else None)
+        except OSError as exc:
+            self.error_text = f"Cannot read the photo: {exc.strerror or exc}. Choose it again, or complete without it."
+            return
         self.error_text = ""
         self.app.go("job", job_id=self.job_id)
 

@@ -1,5 +1,10 @@
-"""Open311 GeoReport v2: api keys, the service list from the triage taxonomy, request validation and the
-service-request view of cases and jobs. Errors are ``Open311Error`` (spec code + description)."""
+"""Open311 GeoReport v2: api keys, the service list from the triage taxonomy, request validation, the
+service-request view of cases and jobs, and FixMyStreet's ``servicerequestupdates`` extension both ways (our
+notices out, citizens' updates in). Errors are ``Open311Error`` (spec code + description).
+
+Specifications: GeoReport v2, http://wiki.open311.org/GeoReport_v2 (open311/open311.github.io,
+GeoReport_v2/index.md); the updates extension, https://github.com/mysociety/fixmystreet/wiki/Open311-FMS---Complete-Spec
+and the client that speaks it, mysociety/fixmystreet perllib/Open311.pm."""
 
 from __future__ import annotations
 
@@ -8,17 +13,19 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, not_, or_
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from server.cases.models import Case, CaseStatus
-from server.conversations.models import Conversation, Message
+from server.conversations.models import AuthorKind, Conversation, Direction, InboundMessage, Message, Visibility
 from server.core.errors import NotFound
 from server.core.timeutil import as_utc, utcnow
 from server.customers.models import Channel
+from server.intake.guard import clean_inbound
 from server.jobs.models import Job, JobStatus
 from server.open311.models import Open311Key
 from server.privacy.redact import redact
@@ -173,8 +180,8 @@ def parse_new_request(params: dict[str, str], *, taxonomy: Taxonomy) -> NewReque
     if not code:
         raise Open311Error(400, "service_code: required")
     cat = service(taxonomy, code)
-    if cat is None:
-        raise Open311Error(400, f"service_code: {code!r} is not a service here (see services.json)")
+    if cat is None:  # GeoReport v2: "404 - service_code ... was not found"
+        raise Open311Error(404, f"service_code: {code[:40]!r} not found (see services.json)")
     lat, lon = _number(params, "lat", -90, 90), _number(params, "long", -180, 180)
     if (lat is None) != (lon is None):
         raise Open311Error(400, "lat/long: give both coordinates or neither")
@@ -200,6 +207,15 @@ def parse_new_request(params: dict[str, str], *, taxonomy: Taxonomy) -> NewReque
         text += " (Reporter says this is dangerous: someone is in danger.)"
     if attributes.get("access_notes"):  # for the crew, never the public feed (see public_description)
         text += PRIVATE_MARK + attributes["access_notes"]
+    handle, name = _author(params)
+    return NewRequest(category=cat, text=text[:MAX_DESCRIPTION + 200], lat=lat, lon=lon, address=address,
+                      author_handle=handle, author_name=name, media_url=media, attributes=attributes,
+                      external_id=uuid.uuid4().hex)
+
+
+def _author(params: dict[str, str]) -> tuple[str, str]:
+    """Who wrote it: (handle, name). The handle is the email, else the phone, device or account id, else a new
+    anonymous one; a malformed email is a 400."""
     email = (params.get("email") or "").strip().lower()
     phone = (params.get("phone") or "").strip()
     device = (params.get("device_id") or "").strip()
@@ -209,18 +225,30 @@ def parse_new_request(params: dict[str, str], *, taxonomy: Taxonomy) -> NewReque
     handle = email or phone or (f"device:{device}" if device else "") or (f"account:{account}" if account else "")
     name = " ".join(p for p in ((params.get("first_name") or "").strip(), (params.get("last_name") or "").strip())
                     if p)
-    return NewRequest(category=cat, text=text[:MAX_DESCRIPTION + 200], lat=lat, lon=lon, address=address,
-                      author_handle=handle or f"anonymous:{uuid.uuid4().hex[:12]}", author_name=name,
-                      media_url=media, attributes=attributes, external_id=uuid.uuid4().hex)
+    return handle or f"anonymous:{uuid.uuid4().hex[:12]}", name
 
 
 # ------------------------------------------------------------------ service requests (GET)
+#: GeoReport v2, GET Service Requests, "Response Volume": "Default query limit is a span of 90 days or first 1000
+#: requests returned, whichever is smallest."
+MAX_SPAN = timedelta(days=90)
+MAX_REQUESTS = 1000
+
+
 def _iso(value: datetime | None) -> str | None:
     return as_utc(value).isoformat().replace("+00:00", "Z") if value else None
 
 
+def public_url(link: str | None, base_url: str) -> str:
+    """A media link as clients can fetch it: our own uploads are stored as a path (``/open311/v2/media/...``) and
+    published under the URL the client reached us at; other links as given."""
+    if not link:
+        return ""
+    return base_url.rstrip("/") + link if link.startswith("/") else link
+
+
 def request_dict(*, case: Case, message: Message | None, job: Job | None, taxonomy: Taxonomy,
-                 agency: str) -> dict[str, Any]:
+                 agency: str, base_url: str = "") -> dict[str, Any]:
     """One service request in GeoReport v2 field names (service_code always a string)."""
     cat = taxonomy.by_name(case.category) if case.category else None
     closed = case.status == CaseStatus.closed or (job is not None and job.status in CLOSED_JOB)
@@ -247,7 +275,7 @@ def request_dict(*, case: Case, message: Message | None, job: Job | None, taxono
         "zipcode": "",
         "lat": lat,
         "long": lon,
-        "media_url": media or "",
+        "media_url": public_url(media, base_url),
     }
 
 
@@ -256,11 +284,12 @@ def _open311_cases():  # type: ignore[no-untyped-def]
         Conversation.channel == Channel.open311)
 
 
-def view(*, session: Session, case: Case, taxonomy: Taxonomy, agency: str) -> dict[str, Any]:
-    return views(session=session, cases=[case], taxonomy=taxonomy, agency=agency)[0]
+def view(*, session: Session, case: Case, taxonomy: Taxonomy, agency: str, base_url: str = "") -> dict[str, Any]:
+    return views(session=session, cases=[case], taxonomy=taxonomy, agency=agency, base_url=base_url)[0]
 
 
-def views(*, session: Session, cases: Sequence[Case], taxonomy: Taxonomy, agency: str) -> list[dict[str, Any]]:
+def views(*, session: Session, cases: Sequence[Case], taxonomy: Taxonomy, agency: str,
+          base_url: str = "") -> list[dict[str, Any]]:
     """Service requests for many cases with two queries in all (their jobs, their first messages)."""
     job_ids = {c.job_id for c in cases if c.job_id}
     jobs = {j.id: j for j in session.exec(select(Job).where(col(Job.id).in_(job_ids))).all()} if job_ids else {}
@@ -270,17 +299,18 @@ def views(*, session: Session, cases: Sequence[Case], taxonomy: Taxonomy, agency
     messages = {m.conversation_id: m for m in session.exec(select(Message).where(col(Message.id).in_(first_ids)))
                 } if conversation_ids else {}
     return [request_dict(case=c, message=messages.get(c.conversation_id), job=jobs.get(c.job_id) if c.job_id else None,
-                         taxonomy=taxonomy, agency=agency) for c in cases]
+                         taxonomy=taxonomy, agency=agency, base_url=base_url) for c in cases]
 
 
-def get_request(*, session: Session, request_id: str, taxonomy: Taxonomy, agency: str) -> dict[str, Any]:
+def get_request(*, session: Session, request_id: str, taxonomy: Taxonomy, agency: str,
+                base_url: str = "") -> dict[str, Any]:
     """One Open311 service request by id, or a 404 Open311Error."""
     if not request_id.isdigit() or len(request_id) > 18:
         raise Open311Error(404, f"service_request_id: {request_id[:40]!r} not found")
     case = session.exec(_open311_cases().where(Case.id == int(request_id))).first()
     if case is None:
         raise Open311Error(404, f"service_request_id: {request_id!r} not found")
-    return view(session=session, case=case, taxonomy=taxonomy, agency=agency)
+    return view(session=session, case=case, taxonomy=taxonomy, agency=agency, base_url=base_url)
 
 
 def _date(params: dict[str, str], name: str) -> datetime | None:
@@ -303,55 +333,209 @@ def _int(params: dict[str, str], name: str, default: int, low: int, high: int) -
     return int(raw)
 
 
-def list_requests(*, session: Session, params: dict[str, str], taxonomy: Taxonomy,
-                  agency: str) -> list[dict[str, Any]]:
-    """GET requests: filters service_request_id (comma list; others ignored then), service_code (comma list),
-    start_date, end_date (requested time; default the last 90 days), status (open/closed), page/page_size."""
+def window(params: dict[str, str], *, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """``start_date``/``end_date`` as GeoReport v2 reads them: neither → the last 90 days; one of them → the 90
+    days after start_date (or before end_date); both → as given, at most 90 days apart. Errors are 400s."""
+    start, end = _date(params, "start_date"), _date(params, "end_date")
+    if start is None and end is None:
+        end = now or utcnow()
+        return end - MAX_SPAN, end
+    if start is None:
+        return end - MAX_SPAN, end  # type: ignore[operator]
+    if end is None:
+        return start, start + MAX_SPAN
+    if end < start:
+        raise Open311Error(400, "end_date: before start_date")
+    if end - start > MAX_SPAN:
+        raise Open311Error(400, "end_date: at most 90 days after start_date (GeoReport v2); ask in windows")
+    return start, end
+
+
+def list_requests(*, session: Session, params: dict[str, str], taxonomy: Taxonomy, agency: str,
+                  base_url: str = "") -> list[dict[str, Any]]:
+    """GET Service Requests (GeoReport v2).
+
+    ``service_request_id``: a comma list of at most 1000 ids; it overrides every other filter (unknown ids are
+    left out). Otherwise ``service_code`` (comma list; an unknown code is a 404), ``status`` (open, closed, or
+    both), and ``start_date``/``end_date`` on ``requested_datetime`` (see ``window``: the last 90 days by default).
+    Newest first, up to 1000 a page; ``page``/``page_size`` (1..1000, default 1000) page further (our extension)."""
     query = _open311_cases()
     ids = [i.strip() for i in (params.get("service_request_id") or "").split(",") if i.strip()]
     if ids:
-        if not all(i.isdigit() and len(i) <= 18 for i in ids) or len(ids) > 200:
-            raise Open311Error(400, "service_request_id: a comma-separated list of at most 200 numeric ids")
+        if not all(i.isdigit() and len(i) <= 18 for i in ids) or len(ids) > MAX_REQUESTS:
+            raise Open311Error(400, f"service_request_id: a comma-separated list of at most {MAX_REQUESTS} "
+                                    "numeric ids")
         cases = session.exec(query.where(col(Case.id).in_([int(i) for i in ids])).order_by(col(Case.id))).all()
-        return views(session=session, cases=cases, taxonomy=taxonomy, agency=agency)
+        return views(session=session, cases=cases, taxonomy=taxonomy, agency=agency, base_url=base_url)
     codes = [c.strip() for c in (params.get("service_code") or "").split(",") if c.strip()]
     if codes:
         names = []
         for code in codes:
             cat = taxonomy.by_service_code(code)
             if cat is None:
-                raise Open311Error(400, f"service_code: {code!r} is not a service here")
+                raise Open311Error(404, f"service_code: {code[:40]!r} not found (see services.json)")
             names.append(cat.name)
         query = query.where(col(Case.category).in_(names))
-    start, end = _date(params, "start_date"), _date(params, "end_date")
-    if start and end and end < start:
-        raise Open311Error(400, "end_date: before start_date")
-    if start:
-        query = query.where(Case.created_at >= start)
-    if end:
-        query = query.where(Case.created_at <= end)
+    start, end = window(params)
+    # requested_datetime is the sent time of the conversation's first message (what request_dict shows), not
+    # the time the row was stored (an import stores old requests today).
+    first_id = (select(func.min(Message.id)).where(col(Message.conversation_id) == col(Case.conversation_id))
+                .correlate(Case).scalar_subquery())
+    first = aliased(Message)
+    requested = func.coalesce(first.sent_at, Case.created_at)
+    query = query.outerjoin(first, col(first.id) == first_id).where(requested >= start, requested <= end)
     status = (params.get("status") or "").strip().lower()
     statuses = [s for s in status.split(",") if s]
     if any(s not in ("open", "closed") for s in statuses):
         raise Open311Error(400, "status: 'open' or 'closed'")
     page = _int(params, "page", 1, 1, 100_000)
-    page_size = _int(params, "page_size", 50, 1, 1000)
+    page_size = _int(params, "page_size", MAX_REQUESTS, 1, MAX_REQUESTS)
     if statuses and set(statuses) != {"open", "closed"}:
         # open/closed depends on the job too (the same rule as request_dict), decided in the query.
         closed = or_(Case.status == CaseStatus.closed, and_(col(Job.id).is_not(None), col(Job.status).in_(CLOSED_JOB)))
         query = query.outerjoin(Job, col(Job.id) == col(Case.job_id)).where(
             closed if statuses == ["closed"] else not_(closed))
-    query = query.order_by(col(Case.created_at).desc(), col(Case.id).desc())
+    query = query.order_by(requested.desc(), col(Case.id).desc())
     cases = session.exec(query.offset((page - 1) * page_size).limit(page_size)).all()
-    return views(session=session, cases=cases, taxonomy=taxonomy, agency=agency)
+    return views(session=session, cases=cases, taxonomy=taxonomy, agency=agency, base_url=base_url)
+
+
+def _case_of_conversation(session: Session, conversation_id: int) -> Case | None:
+    return session.exec(select(Case).where(Case.conversation_id == conversation_id)
+                        .order_by(col(Case.id).desc())).first()
 
 
 def request_by_token(*, session: Session, token: str) -> dict[str, Any]:
-    """tokens/{token}: the request id created from a POST (the token is the message's external id)."""
-    message = session.exec(select(Message).where(Message.channel == Channel.open311,
-                                                 Message.external_id == token)).first()
-    if message is None or len(token) > 200:
+    """tokens/{token}: the request id created from a POST (the token is the message's external id). Before the
+    request has an id the answer holds the token alone."""
+    if len(token) > 200:
         raise Open311Error(404, f"token: {token[:40]!r} not found")
-    case = session.exec(select(Case).where(Case.conversation_id == message.conversation_id)
-                        .order_by(col(Case.id).desc())).first()
-    return {"service_request_id": str(case.id) if case else "", "token": token}
+    message = session.exec(select(Message).where(Message.channel == Channel.open311,
+                                                 Message.external_id == token,
+                                                 Message.direction == Direction.inbound)).first()
+    if message is None or message.meta.get("open311_update"):
+        raise Open311Error(404, f"token: {token[:40]!r} not found")
+    case = _case_of_conversation(session, message.conversation_id)
+    return {"service_request_id": str(case.id), "token": token} if case is not None and case.id else {"token": token}
+
+
+# ------------------------------------------------------------------ servicerequestupdates (FixMyStreet extension)
+#: Outbound notices that close the request (server/incidents/hooks.py's job-closed notice); every other notice
+#: leaves it open.
+CLOSING_KINDS = frozenset({"job_closed"})
+#: The statuses FixMyStreet's Open311.pm sends with a citizen's update (plain, and with extended_statuses).
+UPDATE_STATUSES = frozenset({
+    "OPEN", "CLOSED", "FIXED", "IN_PROGRESS", "ACTION_SCHEDULED", "INVESTIGATING", "DUPLICATE",
+    "NOT_COUNCILS_RESPONSIBILITY", "NO_FURTHER_ACTION", "INTERNAL_REFERRAL", "FOR_TRIAGE", "CANCELLED", "REOPEN"})
+
+
+def update_dict(*, message: Message, case_id: int) -> dict[str, Any]:
+    """One of our messages to the reporter as a ``request_update``: update_id is the message id, status what the
+    request is after it (CLOSED for the closing notice, else OPEN), description its text with contact details
+    redacted (the feed is public)."""
+    closing = (message.meta or {}).get("kind") in CLOSING_KINDS
+    return {"update_id": str(message.id), "service_request_id": str(case_id),
+            "status": "CLOSED" if closing else "OPEN", "updated_datetime": _iso(message.sent_at),
+            "description": redact(message.text) or "", "media_url": ""}
+
+
+def list_updates(*, session: Session, params: dict[str, str]) -> list[dict[str, Any]]:
+    """GET servicerequestupdates: the notices we sent on Open311 requests (ETA, scheduled, could-not-finish,
+    closed) and the staff replies marked public, oldest first, in the ``start_date``/``end_date`` window on
+    ``updated_datetime`` (``window``: the last 90 days by default), up to 1000 a page (``page``/``page_size``).
+    Private staff replies and the citizens' own updates are not listed."""
+    start, end = window(params)
+    page = _int(params, "page", 1, 1, 100_000)
+    page_size = _int(params, "page_size", MAX_REQUESTS, 1, MAX_REQUESTS)
+    latest_case = (select(func.max(Case.id)).where(col(Case.conversation_id) == col(Message.conversation_id))
+                   .correlate(Message).scalar_subquery())
+    query = (select(Message, latest_case)
+             .where(Message.channel == Channel.open311, Message.direction == Direction.outbound,
+                    or_(Message.author_kind == AuthorKind.system, Message.visibility == Visibility.public),
+                    col(Message.sent_at) >= start, col(Message.sent_at) <= end, latest_case.is_not(None))
+             .order_by(col(Message.sent_at), col(Message.id)))
+    rows = session.exec(query.offset((page - 1) * page_size).limit(page_size)).all()
+    return [update_dict(message=message, case_id=case_id) for message, case_id in rows]
+
+
+@dataclass
+class NewUpdate:
+    """A citizen's update to a request (POST servicerequestupdates), validated."""
+
+    case: Case
+    update_id: str
+    status: str
+    text: str
+    updated_at: datetime
+    author_handle: str
+    author_name: str
+    media_url: str | None
+
+
+def parse_update(params: dict[str, str], *, session: Session) -> NewUpdate:
+    """Validate POST servicerequestupdates parameters: ``service_request_id`` (404 when it is no Open311 request of
+    ours), ``update_id`` (the client's id for the update, at most 100 characters), ``status`` (one of
+    UPDATE_STATUSES, any case), ``updated_datetime`` (W3C date-time), ``description`` (required unless a photo
+    comes with it), optional ``media_url``, ``email``, ``phone``, ``first_name``, ``last_name``. Other errors are
+    400s naming the field."""
+    for name, value in params.items():
+        limit = MAX_DESCRIPTION if name == "description" else 2000 if name == "media_url" else MAX_FIELD
+        if len(value) > limit:
+            raise Open311Error(400, f"{name}: longer than {limit} characters")
+    for name in ("service_request_id", "update_id", "status", "updated_datetime"):
+        if not (params.get(name) or "").strip():
+            raise Open311Error(400, f"{name}: required")
+    request_id = params["service_request_id"].strip()
+    case = None
+    if request_id.isdigit() and len(request_id) <= 18:
+        case = session.exec(_open311_cases().where(Case.id == int(request_id))).first()
+    if case is None:
+        raise Open311Error(404, f"service_request_id: {request_id[:40]!r} not found")
+    update_id = params["update_id"].strip()
+    if len(update_id) > 100:
+        raise Open311Error(400, "update_id: longer than 100 characters")
+    status = params["status"].strip().upper()
+    if status not in UPDATE_STATUSES:
+        raise Open311Error(400, f"status: {status[:40]!r} is not one of {', '.join(sorted(UPDATE_STATUSES))}")
+    updated_at = _date(params, "updated_datetime")
+    media = (params.get("media_url") or "").strip() or None
+    if media and not media.startswith(("http://", "https://")):
+        raise Open311Error(400, "media_url: must be an http(s) URL")
+    handle, name = _author(params)
+    return NewUpdate(case=case, update_id=update_id, status=status, text=(params.get("description") or "").strip(),
+                     updated_at=updated_at or utcnow(), author_handle=handle, author_name=name, media_url=media)
+
+
+def update_external_id(*, key_id: int, case_id: int, update_id: str) -> str:
+    """The stored message's external id: one message per (api key, request, client's update id)."""
+    return f"o311-update:{key_id}:{case_id}:{update_id}"
+
+
+def store_update(*, session: Session, key_id: int, update: NewUpdate) -> tuple[Message, bool]:
+    """Store a citizen's update in the request's conversation as an inbound message (no triage: it belongs to
+    that request whatever it says). The same update again returns the stored message (created False); the same
+    update id with other text is a 409 Open311Error."""
+    from server.conversations import service as conversations
+
+    external_id = update_external_id(key_id=key_id, case_id=update.case.id or 0, update_id=update.update_id)
+    text = update.text or "(a photo, no text)"
+    existing = conversations.find_message(session=session, channel=Channel.open311, external_id=external_id)
+    if existing is not None:
+        if existing.text != text:
+            raise Open311Error(409, f"update_id: {update.update_id[:40]!r} was already used for another update")
+        return existing, False
+    conversation = session.get(Conversation, update.case.conversation_id)
+    if conversation is None:
+        raise Open311Error(404, f"service_request_id: {update.case.id} not found")
+    inbound = InboundMessage(
+        channel=Channel.open311, external_id=external_id, author_handle=update.author_handle[:200],
+        author_name=update.author_name[:200], text=text, sent_at=update.updated_at, visibility=Visibility.private,
+        media=[update.media_url] if update.media_url else [],
+        thread_id=conversation.external_thread_id or external_id, subject=conversation.subject[:300])
+    stored = conversations.ingest(session=session, inbound=clean_inbound(inbound))
+    message = stored.message
+    message.meta = {**(message.meta or {}), "open311_update": {"update_id": update.update_id,
+                                                               "status": update.status}}
+    session.add(message)
+    session.flush()
+    return message, True

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Debian packages the tests need (headless browser, offscreen Kivy rendering). Installs only when
+# Debian packages the tests need (headless browser, offscreen Kivy rendering, a real IMAP server). Installs only when
 # running as root on a Debian-like system and something is missing; otherwise it says what it skipped.
 set -euo pipefail
-PACKAGES=(chromium libegl1 libgl1 libgles2 libgl1-mesa-dri xvfb xauth)
+PACKAGES=(chromium libegl1 libgl1 libgles2 libgl1-mesa-dri xvfb xauth dovecot-imapd)
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "system-deps: not root or no apt-get; skipping (${PACKAGES[*]})"
   exit 0

@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO_DATA_DIR = Path(__file__).resolve().parent / "demo" / "data"
@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     dispatch_solve_time_s: float = Field(8.0, gt=0, le=600, description="Optimizer time per plan solve.")
     dispatch_replan_time_s: float = Field(3.0, gt=0, le=600, description="Optimizer time per triggered re-plan.")
     dispatch_coalesce_s: float = Field(0.5, ge=0, le=60, description="Bursts of triggers within this are one solve.")
+    dispatch_max_open_solves: int = Field(4, ge=1, le=100, description="Solves queued or running at once; a request "
+                                          "beyond this is refused (429) until one finishes.")
     dispatch_urgent_priority: int = Field(8, ge=1, le=10, description="Jobs at this priority are inserted at once.")
     dispatch_eta_window_min: int = Field(20, ge=5, le=120, description="Width of the arrival window told to customers.")
     dispatch_eta_margin_min: int = Field(10, ge=1, le=240, description="Tell customers again when the ETA moves more.")
@@ -100,7 +102,11 @@ class Settings(BaseSettings):
     channel_public_url: str | None = Field(None, description="Public base URL Twilio signs (default: request URL).")
     # --- public surface (issue 25): channel secrets, the insecure demo switch, per-IP rate limits --------------
     twitter_consumer_secret: str | None = Field(
-        None, description="X app consumer secret (API secret key): verifies x-twitter-webhooks-signature "
+        None, validation_alias=AliasChoices("GROUNDCREW_X_CONSUMER_SECRET", "GROUNDCREW_TWITTER_CONSUMER_SECRET",
+                                            "twitter_consumer_secret"),
+        description="X app consumer secret (API secret key; env GROUNDCREW_X_CONSUMER_SECRET or "
+        "GROUNDCREW_TWITTER_CONSUMER_SECRET): answers X's CRC check (GET /channels/twitter?crc_token=...) and "
+        "verifies x-twitter-webhooks-signature "
         "(sha256=<base64 HMAC-SHA256 of the raw body>) on /channels/twitter. Unset: the channel refuses deliveries "
         "(503) unless insecure_channels is on.")
     email_webhook_secret: str | None = Field(
@@ -108,6 +114,32 @@ class Settings(BaseSettings):
         "X-Groundcrew-Signature: sha256=<hex HMAC-SHA256 of the raw message with this secret> or "
         "Authorization: Bearer <this secret>. Unset: the channel refuses deliveries (503) unless insecure_channels "
         "is on.")
+    # --- real channels in (issue 26): X brand, SMS keywords, inbound email providers, sender authentication, IMAP
+    x_brand_user_ids: str = Field(
+        "", description="Numeric ids of our own X accounts (comma-separated). Posts and DMs from them (and from the "
+        "Account Activity for_user_id, and from social_handles) are acknowledged, never filed as complaints.")
+    sms_help_text: str = Field(
+        "Groundcrew service requests: reply with the problem and its address. Reply STOP to opt out.",
+        max_length=320, description="The TwiML answer to HELP / INFO on /channels/sms.")
+    mailgun_signing_key: str | None = Field(
+        None, description="Mailgun HTTP webhook signing key: verifies timestamp/token/signature on "
+        "/channels/email/mailgun (unset: refused unless insecure_channels).")
+    email_trusted_authserv_ids: str = Field(
+        "", description="Comma-separated authserv-ids (the receiving MTA's name in Authentication-Results) whose "
+        "SPF/DKIM/DMARC verdicts are trusted; any other Authentication-Results header is ignored.")
+    email_verify_dkim: bool = Field(
+        True, description="Verify an email's DKIM signature here (DNS lookup of the key) when no trusted verdict "
+        "says it passed.")
+    unauthenticated_max_priority: int = Field(
+        5, ge=1, le=10, description="Email whose From is not authenticated (no aligned SPF/DKIM/DMARC pass) never "
+        "gets a higher case priority than this (the triage priority is kept in the case's triage record).")
+    imap_host: str | None = Field(None, description="IMAP server polled for complaints by `groundcrew import imap`.")
+    imap_port: int = Field(993, ge=1, le=65535)
+    imap_ssl: bool = Field(True, description="IMAP over TLS (port 993); false: plain IMAP with STARTTLS if offered.")
+    imap_user: str | None = None
+    imap_password: str | None = None
+    imap_folder: str = "INBOX"
+    imap_poll_s: float = Field(60.0, gt=0, le=3600, description="Seconds between polls with `import imap --watch`.")
     insecure_channels: bool = Field(
         False, description="DEMO ONLY: accept webhook deliveries on channels that have no secret configured, "
         "unsigned (anyone can then write complaints in any customer's name). Set by `make run`; /health lists it "
@@ -197,7 +229,8 @@ class Settings(BaseSettings):
         if self.insecure_channels:
             unset = [name for name, secret in (
                 ("twitter", self.twitter_consumer_secret), ("facebook", self.facebook_app_secret),
-                ("sms", self.twilio_auth_token), ("email", self.email_webhook_secret)) if not secret]
+                ("sms", self.twilio_auth_token), ("email", self.email_webhook_secret),
+                ("email/mailgun", self.mailgun_signing_key)) if not secret]
             if unset:
                 out.append("GROUNDCREW_INSECURE_CHANNELS is on: unsigned deliveries are accepted on "
                            f"{', '.join(unset)} (demo only; anyone can post complaints in a customer's name)")

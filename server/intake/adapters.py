@@ -4,15 +4,10 @@ naming the field; nothing is stored by an adapter."""
 
 from __future__ import annotations
 
-import email
-import email.policy
-import email.utils
 import functools
-import hashlib
-import html
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +28,20 @@ class Normalized:
     addressed_to_us: bool = True
     known_address: str | None = None
     stated_address: str | None = None  # an address typed in the form's address field: where the problem is
+    meta: dict[str, Any] = field(default_factory=dict)  # provider facts kept on the stored message (x_user_id, ...)
+    sender_authenticated: bool | None = None  # email: the From passed SPF/DKIM/DMARC (None: not applicable)
+
+
+@dataclass
+class Skipped:
+    """A provider event acknowledged and stored raw, but not filed: ``outcome`` is ``own`` (our own post, DM,
+    echo), ``ignored`` (a kind we do not use), ``invalid`` (malformed; ``detail`` names the field) or an SMS
+    keyword outcome (``opt_out``, ``opt_in``, ``help``)."""
+
+    kind: str
+    outcome: str
+    detail: str
+    external_id: str | None = None
 
 
 def build(**fields: Any) -> InboundMessage:
@@ -67,26 +76,53 @@ def _need(obj: Mapping[str, Any], key: str, where: str) -> Any:
     return obj[key]
 
 
-# ------------------------------------------------------------------------------------------- X / Twitter v2
+# ------------------------------------------------------------------------------------------- X / Twitter
 @functools.cache
 def our_handles(spec: str) -> frozenset[str]:
     """Our social handles from the comma-separated setting, lower case without '@' (parsed once per spec)."""
     return frozenset(h.strip().lstrip("@").lower() for h in spec.split(",") if h.strip())
 
 
-def twitter(payload: Any, *, handles: frozenset[str]) -> list[Normalized]:
-    """X API v2 tweet payload(s): ``data`` (one tweet or a list), ``includes.users`` / ``places`` / ``media``."""
+@functools.cache
+def our_ids(spec: str) -> frozenset[str]:
+    """Numeric account ids from a comma-separated setting (parsed once per spec)."""
+    return frozenset(i.strip() for i in spec.split(",") if i.strip())
+
+
+def _is_brand(user_id: str, username: str, *, handles: frozenset[str], brand_ids: frozenset[str]) -> bool:
+    return bool(user_id and user_id in brand_ids) or bool(username and username.lower().lstrip("@") in handles)
+
+
+def twitter(payload: Any, *, handles: frozenset[str], brand_ids: frozenset[str] = frozenset()
+            ) -> list[Normalized | Skipped]:
+    """Any of X's webhook shapes: an Account Activity delivery (``for_user_id`` with ``tweet_create_events`` /
+    ``direct_message_events`` / other kinds), an X Activity API envelope (``data.event_type``), or X API v2 tweet
+    payload(s) (``data`` with ``includes``). The brand's own posts and DMs (``for_user_id``, the filtered user, our
+    ids or handles) come back as ``Skipped``, as do kinds we do not use."""
     if not isinstance(payload, Mapping):
-        raise Invalid("body: expected a JSON object with 'data'")
+        raise Invalid("body: expected a JSON object")
+    if "for_user_id" in payload:
+        return _account_activity(payload, handles=handles, brand_ids=brand_ids)
+    data = payload.get("data")
+    if isinstance(data, Mapping) and "event_type" in data:
+        return _activity_event(data, handles=handles, brand_ids=brand_ids)
+    return _v2_tweets(payload, handles=handles, brand_ids=brand_ids)
+
+
+def _v2_tweets(payload: Mapping[str, Any], *, handles: frozenset[str], brand_ids: frozenset[str],
+               filtered_user: str = "") -> list[Normalized | Skipped]:
+    """X API v2 tweet payload(s): ``data`` (one tweet or a list), ``includes.users`` / ``places`` / ``media``."""
     data = payload.get("data")
     tweets = data if isinstance(data, list) else [data] if isinstance(data, Mapping) else None
     if not tweets:
         raise Invalid("data: required (a tweet object or a list of them)")
     includes = payload.get("includes") or {}
+    if not isinstance(includes, Mapping):
+        raise Invalid("includes: expected an object")
     users = {str(u.get("id")): u for u in includes.get("users") or [] if isinstance(u, Mapping)}
     places = {str(p.get("id")): p for p in includes.get("places") or [] if isinstance(p, Mapping)}
     media = {str(m.get("media_key")): m for m in includes.get("media") or [] if isinstance(m, Mapping)}
-    out = []
+    out: list[Normalized | Skipped] = []
     for i, tweet in enumerate(tweets):
         where = f"data[{i}]" if isinstance(data, list) else "data"
         if not isinstance(tweet, Mapping):
@@ -95,7 +131,10 @@ def twitter(payload: Any, *, handles: frozenset[str]) -> list[Normalized]:
         text = _need(tweet, "text", where)
         author_id = str(_need(tweet, "author_id", where))
         user = users.get(author_id, {})
-        username = user.get("username") or author_id
+        username = str(user.get("username") or author_id)
+        if author_id == filtered_user or _is_brand(author_id, username, handles=handles, brand_ids=brand_ids):
+            out.append(Skipped("tweet", "own", f"{where}: our own post (author {author_id})", tweet_id))
+            continue
         lat = lon = None
         place_name = None
         geo = tweet.get("geo") or {}
@@ -112,9 +151,11 @@ def twitter(payload: Any, *, handles: frozenset[str]) -> list[Normalized]:
         mentions = {str(m.get("username", "")).lower() for m in (tweet.get("entities") or {}).get("mentions") or []
                     if isinstance(m, Mapping)}
         mentions |= {m.lower() for m in re.findall(r"@(\w{1,30})", str(text))}
-        addressed = bool(mentions & handles) or (reply_to is not None and str(tweet.get("in_reply_to_user_id", ""))
-                                                 in {str(u["id"]) for u in users.values()
-                                                     if str(u.get("username", "")).lower() in handles})
+        ours = {str(u["id"]) for u in users.values() if str(u.get("username", "")).lower() in handles} | brand_ids
+        if filtered_user:
+            ours.add(filtered_user)
+        addressed = bool(mentions & handles) or (reply_to is not None
+                                                 and str(tweet.get("in_reply_to_user_id", "")) in ours)
         keys = (tweet.get("attachments") or {}).get("media_keys") or []
         links = [str(media[k].get("url") or media[k].get("preview_image_url")) for k in keys
                  if k in media and (media[k].get("url") or media[k].get("preview_image_url"))]
@@ -128,135 +169,324 @@ def twitter(payload: Any, *, handles: frozenset[str]) -> list[Normalized]:
         )
         out.append(Normalized(inbound, followers=int((user.get("public_metrics") or {}).get("followers_count") or 0),
                               reposts=int(metrics.get("retweet_count") or 0) + int(metrics.get("quote_count") or 0),
-                              addressed_to_us=addressed))
+                              addressed_to_us=addressed, meta={"x_user_id": author_id}))
     return out
 
 
+_X_V1_TIME = "%a %b %d %H:%M:%S %z %Y"  # "Wed Oct 10 20:19:24 +0000 2018"
+
+
+def _x_v1_time(value: Any, where: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.strptime(str(value), _X_V1_TIME)
+    except ValueError:
+        return _time(value, where)
+
+
+def _account_activity(payload: Mapping[str, Any], *, handles: frozenset[str], brand_ids: frozenset[str]
+                      ) -> list[Normalized | Skipped]:
+    """An Account Activity API delivery: ``for_user_id`` (our subscribed account) and one event list."""
+    for_user = str(payload.get("for_user_id") or "")
+    if not for_user:
+        raise Invalid("for_user_id: required")
+    ours = brand_ids | {for_user}
+    out: list[Normalized | Skipped] = []
+    for kind, events in payload.items():
+        if kind in ("for_user_id", "users", "apps", "is_blocked_by", "source", "target"):
+            continue
+        if kind == "tweet_create_events" and isinstance(events, list):
+            out += [_aa_tweet(t, f"tweet_create_events[{i}]", for_user, ours, handles) for i, t in enumerate(events)]
+        elif kind == "direct_message_events" and isinstance(events, list):
+            users = payload.get("users") if isinstance(payload.get("users"), Mapping) else {}
+            out += [_aa_dm(e, f"direct_message_events[{i}]", ours, handles, users) for i, e in enumerate(events)]
+        else:
+            out.append(Skipped(str(kind)[:80], "ignored", f"{kind}: an event kind we do not use"))
+    if not out:
+        raise Invalid("for_user_id: the delivery holds no event list")
+    return out
+
+
+def _aa_tweet(tweet: Any, where: str, for_user: str, ours: frozenset[str], handles: frozenset[str]
+              ) -> Normalized | Skipped:
+    """A v1.1 tweet object from ``tweet_create_events``: a mention of us, a reply to us, or our own post."""
+    if not isinstance(tweet, Mapping):
+        raise Invalid(f"{where}: expected a tweet object")
+    tweet_id = str(tweet.get("id_str") or _need(tweet, "id", where))
+    user = tweet.get("user") if isinstance(tweet.get("user"), Mapping) else {}
+    author_id = str(user.get("id_str") or user.get("id") or "")
+    if not author_id:
+        raise Invalid(f"{where}.user.id_str: required")
+    screen_name = str(user.get("screen_name") or author_id)
+    if _is_brand(author_id, screen_name, handles=handles, brand_ids=ours):
+        return Skipped("tweet_create_events", "own", f"{where}: our own post (author {author_id})", tweet_id)
+    if isinstance(tweet.get("retweeted_status"), Mapping):
+        return Skipped("tweet_create_events", "ignored", f"{where}: a retweet, not a message to us", tweet_id)
+    extended = tweet.get("extended_tweet") if isinstance(tweet.get("extended_tweet"), Mapping) else {}
+    text = extended.get("full_text") or tweet.get("full_text") or tweet.get("text")
+    if not isinstance(text, str):
+        raise Invalid(f"{where}.text: required")
+    entities = extended.get("entities") or tweet.get("entities") or {}
+    mentions = {str(m.get("id_str") or m.get("id") or "") for m in entities.get("user_mentions") or []
+                if isinstance(m, Mapping)}
+    mentioned_names = {str(m.get("screen_name") or "").lower() for m in entities.get("user_mentions") or []
+                       if isinstance(m, Mapping)}
+    reply_to_user = str(tweet.get("in_reply_to_user_id_str") or tweet.get("in_reply_to_user_id") or "")
+    addressed = bool(mentions & ours) or bool(mentioned_names & handles) or reply_to_user in ours
+    lat = lon = None
+    coords = (tweet.get("coordinates") or {}).get("coordinates") if isinstance(tweet.get("coordinates"),
+                                                                                Mapping) else None
+    if isinstance(coords, list) and len(coords) == 2 and all(isinstance(c, (int, float)) for c in coords):
+        lon, lat = float(coords[0]), float(coords[1])
+    place = tweet.get("place") if isinstance(tweet.get("place"), Mapping) else {}
+    media_list = ((extended.get("extended_entities") or tweet.get("extended_entities") or {}).get("media")
+                  or entities.get("media") or [])
+    links = [str(m.get("media_url_https") or m.get("media_url")) for m in media_list
+             if isinstance(m, Mapping) and (m.get("media_url_https") or m.get("media_url"))]
+    reply_to = tweet.get("in_reply_to_status_id_str") or tweet.get("in_reply_to_status_id")
+    inbound = build(
+        channel=Channel.twitter, external_id=tweet_id, author_handle=screen_name,
+        author_name=str(user.get("name") or screen_name), author_verified=True, text=text,
+        sent_at=_x_v1_time(tweet.get("created_at"), f"{where}.created_at"), visibility=Visibility.public,
+        lat=lat, lon=lon, place_name=place.get("full_name") or None, media=links[:10],
+        reply_to_external_id=str(reply_to) if reply_to else None,
+        thread_id=str(reply_to) if reply_to else tweet_id,
+    )
+    return Normalized(inbound, followers=int(user.get("followers_count") or 0),
+                      reposts=int(tweet.get("retweet_count") or 0) + int(tweet.get("quote_count") or 0),
+                      addressed_to_us=addressed, meta={"x_user_id": author_id})
+
+
+def _dm_thread(a: str, b: str) -> str:
+    """X's one-to-one conversation id: the two user ids, smaller first."""
+    lo, hi = sorted((a, b), key=lambda s: (len(s), s))
+    return f"dm:{lo}-{hi}"
+
+
+def _aa_dm(event: Any, where: str, ours: frozenset[str], handles: frozenset[str], users: Mapping[str, Any]
+           ) -> Normalized | Skipped:
+    """One ``direct_message_events`` item (``type: message_create``): a DM to us, or one we sent."""
+    if not isinstance(event, Mapping):
+        raise Invalid(f"{where}: expected an event object")
+    event_id = str(_need(event, "id", where))
+    if event.get("type") != "message_create":
+        return Skipped(f"direct_message_events.{event.get('type')}"[:80], "ignored",
+                       f"{where}.type: '{event.get('type')}' is not a message", event_id)
+    create = event.get("message_create")
+    if not isinstance(create, Mapping):
+        raise Invalid(f"{where}.message_create: required")
+    sender = str(_need(create, "sender_id", f"{where}.message_create"))
+    recipient = str((create.get("target") or {}).get("recipient_id") or "")
+    user = users.get(sender) if isinstance(users.get(sender), Mapping) else {}
+    screen_name = str(user.get("screen_name") or sender)
+    if _is_brand(sender, screen_name, handles=handles, brand_ids=ours):
+        return Skipped("direct_message_events", "own", f"{where}: a DM we sent", event_id)
+    data = create.get("message_data") if isinstance(create.get("message_data"), Mapping) else {}
+    attachment = data.get("attachment") if isinstance(data.get("attachment"), Mapping) else {}
+    media = attachment.get("media") if isinstance(attachment.get("media"), Mapping) else {}
+    links = [str(media.get("media_url_https") or media.get("media_url"))] if (
+        media.get("media_url_https") or media.get("media_url")) else []
+    text = str(data.get("text") or "").strip() or _placeholder(links)
+    inbound = build(
+        channel=Channel.twitter, external_id=event_id, author_handle=screen_name,
+        author_name=str(user.get("name") or screen_name), author_verified=True, text=text,
+        sent_at=_time(int(event["created_timestamp"]), f"{where}.created_timestamp")
+        if str(event.get("created_timestamp") or "").isdigit() else None,
+        visibility=Visibility.private, media=links, thread_id=_dm_thread(sender, recipient or "us"),
+    )
+    return Normalized(inbound, meta={"x_user_id": sender, "x_dm": True})
+
+
+def _activity_event(data: Mapping[str, Any], *, handles: frozenset[str], brand_ids: frozenset[str]
+                    ) -> list[Normalized | Skipped]:
+    """An X Activity API envelope: ``event_type``, ``filter``, ``payload``, ``includes``."""
+    kind = str(data.get("event_type") or "")
+    filt = data.get("filter") if isinstance(data.get("filter"), Mapping) else {}
+    filtered_user = str(filt.get("user_id") or "")
+    payload = data.get("payload")
+    uuid = str(data.get("event_uuid") or "") or None
+    if kind == "post.create" and isinstance(payload, Mapping):
+        # With a user_id filter this is the filtered user's own post (ours); with a keyword filter, anyone's.
+        return _v2_tweets({"data": payload, "includes": data.get("includes") or {}}, handles=handles,
+                          brand_ids=brand_ids, filtered_user=filtered_user)
+    if kind.startswith(("dm.", "chat.")) and kind.endswith(("received", "create", "sent")) and isinstance(
+            payload, Mapping):
+        event = payload.get("dm_event") if isinstance(payload.get("dm_event"), Mapping) else payload
+        sender = str(event.get("sender_id") or "")
+        event_id = str(event.get("id") or uuid or "")
+        if not sender or not event_id:
+            raise Invalid(f"payload.sender_id: required for {kind}")
+        users = {str(u.get("id")): u for u in (data.get("includes") or {}).get("users") or []
+                 if isinstance(u, Mapping)}
+        user = users.get(sender, {})
+        username = str(user.get("username") or sender)
+        if sender == filtered_user or _is_brand(sender, username, handles=handles, brand_ids=brand_ids):
+            return [Skipped(kind, "own", "a DM we sent", event_id)]
+        text = str(event.get("text") or "").strip() or "(message with an attachment, no text)"
+        conversation = str(event.get("dm_conversation_id") or "") or _dm_thread(sender, filtered_user or "us")
+        inbound = build(
+            channel=Channel.twitter, external_id=event_id, author_handle=username,
+            author_name=str(user.get("name") or username), author_verified=True, text=text,
+            sent_at=_time(event.get("created_at"), "payload.created_at"), visibility=Visibility.private,
+            thread_id=conversation if conversation.startswith("dm:") else f"dm:{conversation}",
+        )
+        return [Normalized(inbound, meta={"x_user_id": sender, "x_dm": True})]
+    return [Skipped(kind[:80] or "unknown", "ignored", f"event_type: '{kind}' is an event kind we do not use",
+                    uuid)]
+
+
+def _placeholder(links: list[str], what: str = "photo") -> str:
+    """The text of a message that is only media (kept as attachments): never blank, never invented content."""
+    return f"({what} without text)" if len(links) <= 1 else f"({len(links)} {what}s without text)"
+
+
 # ------------------------------------------------------------------------------------------- Facebook page
-def facebook(payload: Any) -> list[Normalized]:
-    """Meta page webhook (``object: page``, ``entry[].changes[]`` with ``field: feed`` posts and comments)."""
-    if not isinstance(payload, Mapping) or payload.get("object") != "page":
-        raise Invalid("object: expected 'page' (a Facebook page webhook)")
+_MESSAGING_KINDS = ("reaction", "read", "delivery", "postback", "optin", "referral", "account_linking",
+                    "message_edit", "pass_thread_control", "take_thread_control", "request_thread_control",
+                    "policy_enforcement", "app_roles", "game_play", "feedback")
+
+
+def facebook(payload: Any) -> list[Normalized | Skipped]:
+    """A Meta page webhook (``object: page``): ``entry[].changes[]`` (Page feed posts, comments, photos) and
+    ``entry[].messaging[]`` / ``standby[]`` (Messenger). Messages from visitors become ``Normalized``; our own
+    page's posts and echoes, reactions, edits, receipts and every other kind come back as ``Skipped``."""
+    if not isinstance(payload, Mapping):
+        raise Invalid("body: expected a JSON object")
+    if payload.get("object") != "page":
+        raise Invalid(f"object: expected 'page' (a Facebook page webhook), got '{str(payload.get('object'))[:40]}'")
     entries = payload.get("entry")
     if not isinstance(entries, list) or not entries:
         raise Invalid("entry: required (a list)")
-    out = []
+    out: list[Normalized | Skipped] = []
     for i, entry in enumerate(entries):
         if not isinstance(entry, Mapping):
             raise Invalid(f"entry[{i}]: expected an object")
         page_id = str(entry.get("id", ""))
         for j, change in enumerate(entry.get("changes") or []):
-            where = f"entry[{i}].changes[{j}].value"
-            value = change.get("value") if isinstance(change, Mapping) else None
-            if not isinstance(value, Mapping):
-                raise Invalid(f"{where}: required")
-            if change.get("field") != "feed" or value.get("verb", "add") != "add":
-                continue
-            if value.get("item") not in ("post", "status", "comment", "photo"):
-                continue
-            sender = value.get("from") or {}
-            sender_id = str(_need(sender, "id", f"{where}.from"))
-            if sender_id == page_id:
-                continue  # our own page's posts and replies
-            item_id = str(value.get("comment_id") or value.get("post_id") or "")
-            if not item_id:
-                raise Invalid(f"{where}.post_id: required")
-            text = value.get("message")
-            if not isinstance(text, str) or not text.strip():
-                raise Invalid(f"{where}.message: required")
-            parent = value.get("parent_id") if value.get("item") == "comment" else None
-            links = [str(value[k]) for k in ("photo", "link") if isinstance(value.get(k), str)]
-            inbound = build(
-                channel=Channel.facebook, external_id=item_id, author_handle=sender_id,
-                author_name=str(sender.get("name") or ""), author_verified=True, text=text,
-                sent_at=_time(value.get("created_time"), f"{where}.created_time"), visibility=Visibility.public,
-                media=links, reply_to_external_id=str(parent) if parent else None,
-                thread_id=str(value.get("post_id")) if value.get("post_id") else None,
-            )
-            out.append(Normalized(inbound))
+            out.append(_fb_change(change, f"entry[{i}].changes[{j}]", page_id))
+        for key in ("messaging", "standby"):
+            for j, event in enumerate(entry.get(key) or []):
+                out.append(_fb_messaging(event, f"entry[{i}].{key}[{j}]", page_id))
     if not out:
-        raise Invalid("entry: no new post or comment from a visitor in this delivery")
+        raise Invalid("entry: no changes[] or messaging[] in this delivery")
     return out
 
 
-# ------------------------------------------------------------------------------------------- email (RFC 822)
-_TAGS = re.compile(r"<[^>]+>")
-_QUOTED = re.compile(r"(?ms)^On .{0,200}wrote:\s*$.*|^>.*$")
+def _fb_change(change: Any, where: str, page_id: str) -> Normalized | Skipped:
+    value = change.get("value") if isinstance(change, Mapping) else None
+    if not isinstance(value, Mapping):
+        raise Invalid(f"{where}.value: required")
+    field, item, verb = str(change.get("field")), str(value.get("item") or ""), str(value.get("verb") or "add")
+    kind = f"{field}.{item}.{verb}"[:80]
+    item_id = str(value.get("comment_id") or value.get("post_id") or value.get("photo_id") or "") or None
+    if field != "feed":
+        return Skipped(kind, "ignored", f"{where}.field: '{field}' is a kind we do not use", item_id)
+    if verb != "add":
+        return Skipped(kind, "ignored", f"{where}.value.verb: '{verb}' (edits and removals are kept, not filed)",
+                       item_id)
+    if item not in ("post", "status", "comment", "photo", "video"):
+        return Skipped(kind, "ignored", f"{where}.value.item: '{item}' is a kind we do not use", item_id)
+    sender = value.get("from") or {}
+    sender_id = str(_need(sender, "id", f"{where}.value.from"))
+    if sender_id == page_id:
+        return Skipped(kind, "own", f"{where}: our own page's post or reply", item_id)
+    if not item_id:
+        raise Invalid(f"{where}.value.post_id: required")
+    links = [str(value[k]) for k in ("photo", "link") if isinstance(value.get(k), str)]
+    links += [str(p) for p in value.get("photos") or [] if isinstance(p, str)]
+    links = list(dict.fromkeys(links))[:10]
+    text = value.get("message")
+    if not isinstance(text, str) or not text.strip():
+        if not links:
+            raise Invalid(f"{where}.value.message: required (no text and no photo)")
+        text = _placeholder(links)
+    parent = value.get("parent_id") if item == "comment" else None
+    inbound = build(
+        channel=Channel.facebook, external_id=item_id, author_handle=sender_id,
+        author_name=str(sender.get("name") or ""), author_verified=True, text=text,
+        sent_at=_time(value.get("created_time"), f"{where}.value.created_time"), visibility=Visibility.public,
+        media=links, reply_to_external_id=str(parent) if parent else None,
+        thread_id=str(value.get("post_id")) if value.get("post_id") else None,
+    )
+    return Normalized(inbound, meta={"facebook_page_id": page_id})
 
 
-def _clean_id(value: str | None) -> str | None:
-    if not value:
-        return None
-    value = value.strip()
-    ids = re.findall(r"<([^<>]+)>", value)
-    return (ids[0] if ids else value.strip("<> "))[:200] or None
-
-
-def parse_email(raw: bytes) -> Normalized:
-    """A raw RFC 822 message: From is the author, Message-ID the external id; threads by References/In-Reply-To."""
-    if not raw.strip():
-        raise Invalid("body: empty; send the raw RFC 822 message")
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
-    if not msg.keys():
-        raise Invalid("body: not an RFC 822 message (no headers)")
-    from_header = msg.get("From")
-    name, address = email.utils.parseaddr(str(from_header or ""))
-    if not address or "@" not in address:
-        raise Invalid("From: required (a sender address)")
-    message_id = _clean_id(msg.get("Message-ID"))
-    if not message_id:
-        message_id = "sha256-" + hashlib.sha256(raw).hexdigest()[:40]
-    body_part = msg.get_body(preferencelist=("plain", "html"))
-    text = ""
-    if body_part is not None:
-        try:
-            text = body_part.get_content()
-        except (LookupError, UnicodeError):
-            text = body_part.get_payload(decode=True).decode("utf-8", "replace")  # type: ignore[union-attr]
-        if body_part.get_content_type() == "text/html":
-            text = html.unescape(_TAGS.sub(" ", text))
-    text = _QUOTED.sub("", text).strip()
-    subject = str(msg.get("Subject") or "").strip()
-    if not text:
-        text = subject
-    if not text:
-        raise Invalid("body: the email has no text (no text/plain or text/html part and no Subject)")
-    in_reply_to = _clean_id(msg.get("In-Reply-To"))
-    references = re.findall(r"<([^<>]+)>", str(msg.get("References") or ""))
-    thread = references[0] if references else in_reply_to or message_id
-    sent_at = None
-    if msg.get("Date"):
-        try:
-            sent_at = email.utils.parsedate_to_datetime(str(msg["Date"]))
-        except (TypeError, ValueError):
-            raise Invalid(f"Date: '{msg['Date']}' is not an RFC 822 date") from None
-        if sent_at.tzinfo is None:
-            sent_at = sent_at.replace(tzinfo=UTC)
-    attachments = [f"attachment:{part.get_filename()}" for part in msg.iter_attachments() if part.get_filename()]
-    return Normalized(build(
-        channel=Channel.email, external_id=message_id, author_handle=address, author_name=name,
-        author_verified=True, text=text, sent_at=sent_at, visibility=Visibility.private, media=attachments[:10],
-        reply_to_external_id=in_reply_to, thread_id=thread[:200], subject=subject[:300],
-    ))
+def _fb_messaging(event: Any, where: str, page_id: str) -> Normalized | Skipped:
+    """One Messenger event: a visitor's message (text and/or attachments), or a kind we keep and ignore."""
+    if not isinstance(event, Mapping):
+        raise Invalid(f"{where}: expected an object")
+    sender = str((event.get("sender") or {}).get("id") or "")
+    recipient = str((event.get("recipient") or {}).get("id") or "")
+    message = event.get("message")
+    if not isinstance(message, Mapping):
+        kind = next((k for k in _MESSAGING_KINDS if k in event), None) or next(
+            (k for k in event if k not in ("sender", "recipient", "timestamp")), "unknown")
+        return Skipped(f"messaging.{kind}"[:80], "ignored", f"{where}: '{kind}' is a kind we do not use")
+    mid = str(message.get("mid") or "") or None
+    if message.get("is_echo") or (sender and sender == page_id):
+        return Skipped("messaging.message_echo", "own", f"{where}: an echo of our page's own message", mid)
+    if not sender:
+        raise Invalid(f"{where}.sender.id: required")
+    if not mid:
+        raise Invalid(f"{where}.message.mid: required")
+    links = [str(a["payload"]["url"]) for a in message.get("attachments") or [] if isinstance(a, Mapping)
+             and isinstance(a.get("payload"), Mapping) and isinstance(a["payload"].get("url"), str)][:10]
+    kinds = sorted({str(a.get("type")) for a in message.get("attachments") or [] if isinstance(a, Mapping)})
+    text = message.get("text")
+    if not isinstance(text, str) or not text.strip():
+        if not links and not kinds:
+            raise Invalid(f"{where}.message.text: required (no text and no attachment)")
+        text = _placeholder(links or [""], what=kinds[0] if len(kinds) == 1 else "attachment")
+    reply_to = (message.get("reply_to") or {}).get("mid") if isinstance(message.get("reply_to"), Mapping) else None
+    inbound = build(
+        channel=Channel.facebook, external_id=mid, author_handle=sender, author_name="", author_verified=True,
+        text=text, sent_at=_time(event.get("timestamp"), f"{where}.timestamp"), visibility=Visibility.private,
+        media=links, reply_to_external_id=str(reply_to) if reply_to else None, thread_id=f"messenger:{sender}",
+    )
+    return Normalized(inbound, meta={"facebook_psid": sender, "facebook_page_id": recipient or page_id,
+                                     "messenger": True})
 
 
 # ------------------------------------------------------------------------------------------- SMS (Twilio)
+# Twilio's default keywords (https://help.twilio.com/articles/223134027): matched on the whole body, any case.
+OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP"})
+HELP_KEYWORDS = frozenset({"HELP", "INFO"})
+
+
+def sms_keyword(body: str | None) -> str | None:
+    """``opt_out`` / ``opt_in`` / ``help`` when the whole SMS body is one of Twilio's keywords, else None."""
+    word = (body or "").strip().strip(".!").strip().upper()
+    if word in OPT_OUT_KEYWORDS:
+        return "opt_out"
+    if word in OPT_IN_KEYWORDS:
+        return "opt_in"
+    if word in HELP_KEYWORDS:
+        return "help"
+    return None
+
+
 def sms(form: Mapping[str, str]) -> Normalized:
-    """A Twilio Messaging webhook (form fields MessageSid, From, Body, NumMedia, MediaUrlN)."""
+    """A Twilio Messaging webhook (form fields MessageSid, From, Body, NumMedia, MediaUrlN, MediaContentTypeN).
+    A photo-only MMS (empty Body) keeps its media as the message's attachments."""
     sid = form.get("MessageSid") or form.get("SmsSid")
     if not sid:
         raise Invalid("MessageSid: required")
     sender = form.get("From")
     if not sender:
         raise Invalid("From: required")
-    body = form.get("Body")
-    if body is None or not body.strip():
-        raise Invalid("Body: required (the text of the SMS)")
     try:
         count = int(form.get("NumMedia") or 0)
     except ValueError:
         raise Invalid("NumMedia: not a number") from None
     links = [form[f"MediaUrl{i}"] for i in range(min(count, 10)) if form.get(f"MediaUrl{i}")]
+    body = form.get("Body")
+    if body is None or not body.strip():
+        if not links:
+            raise Invalid("Body: required (the text of the SMS; or NumMedia/MediaUrl0 for an MMS)")
+        types = {str(form.get(f"MediaContentType{i}") or "").split("/")[0] for i in range(len(links))}
+        body = _placeholder(links, what="photo" if types <= {"image"} else "attachment")
     lat = lon = None
     if form.get("Latitude") or form.get("Longitude"):
         try:

@@ -1,4 +1,4 @@
-"""``groundcrew import twcs|311`` and ``groundcrew bench ingest``."""
+"""``groundcrew import twcs|311|imap`` and ``groundcrew bench ingest``."""
 
 from __future__ import annotations
 
@@ -70,6 +70,39 @@ def register(apps: dict[str, typer.Typer]) -> None:
         finally:
             engine.dispose()
         _print_summary(summary)
+
+    @import_app.command("imap")
+    def import_imap(
+        watch: Annotated[bool, typer.Option(help="Keep polling every GROUNDCREW_IMAP_POLL_S seconds (a worker).")]
+        = False,
+        city: Annotated[bool, typer.Option(help="Geotag with the street map (off: GPS-less mail waits for an "
+                                           "address reply).")] = True,
+    ) -> None:
+        """Poll the IMAP mailbox (GROUNDCREW_IMAP_HOST/USER/PASSWORD): file every UNSEEN message, mark it seen."""
+        from server.config import Settings
+        from server.core.db import make_engine
+        from server.core.errors import Invalid
+        from server.core.migrate import upgrade
+        from server.intake import imap
+
+        settings = Settings()
+        upgrade(settings)
+        engine = make_engine(settings)
+        where = _city(settings, city and settings.load_city)
+        try:
+            if watch:
+                imap.watch(engine=engine, settings=settings, city=where,
+                           on_poll=lambda s: typer.echo(json.dumps(s.as_dict())))
+            else:
+                typer.echo(json.dumps(imap.poll(engine=engine, settings=settings, city=where).as_dict()))
+        except Invalid as exc:
+            raise UserError(str(exc)) from None
+        except OSError as exc:
+            raise UserError(f"imap_host: cannot reach {settings.imap_host}:{settings.imap_port} ({exc})") from None
+        except KeyboardInterrupt:
+            pass
+        finally:
+            engine.dispose()
 
     @import_app.command("311")
     def import_311(

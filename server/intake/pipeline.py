@@ -95,7 +95,8 @@ def receive(
     *, session: Session, settings: Settings, city: City | None, inbound: InboundMessage, followers: int = 0,
     reposts: int = 0, addressed_to_us: bool = True, service_code: str | None = None,
     known_address: str | None = None, auto_handoff: bool | None = None, auto_reply: bool = True,
-    savepoint: bool = True, stated_address: str | None = None,
+    savepoint: bool = True, stated_address: str | None = None, meta: dict[str, Any] | None = None,
+    sender_authenticated: bool | None = None,
 ) -> IntakeResult:
     """Take one inbound message all the way in (see the module docstring); the caller commits.
 
@@ -105,6 +106,9 @@ def receive(
     ``auto_handoff`` overrides ``settings.auto_handoff`` (the demo uses it to make only today's jobs);
     ``auto_reply=False`` stores no automatic replies (historical imports); ``savepoint=False`` when the caller's
     transaction holds this message alone (a failure rolls all of it back anyway): two round trips fewer.
+    ``meta``: provider facts kept on the stored message (``x_user_id`` for X DMs, Messenger ids, the email sender
+    verdict); ``sender_authenticated=False`` (an email whose From failed SPF/DKIM/DMARC): the case's priority is
+    capped at ``settings.unauthenticated_max_priority`` and the customer's address on file is not used to place it.
     Text fields lose NUL and other XML-illegal control characters first (every channel, both databases)."""
     inbound = clean_inbound(inbound)
     known_address = clean_text(known_address) if known_address else known_address
@@ -125,7 +129,7 @@ def receive(
     with session.begin_nested() if savepoint else contextlib.nullcontext(), session.no_autoflush:
         return _receive(session, settings, city, inbound, taxonomy, hint, followers, reposts, addressed_to_us,
                         known_address, settings.auto_handoff if auto_handoff is None else auto_handoff, auto_reply,
-                        stated_address)
+                        stated_address, meta or {}, sender_authenticated)
 
 
 _LATEST_CASE = select(Case).where(Case.conversation_id == bindparam("conversation_id")).order_by(col(Case.id).desc())
@@ -133,12 +137,17 @@ _LATEST_CASE = select(Case).where(Case.conversation_id == bindparam("conversatio
 
 def _receive(session: Session, settings: Settings, city: City | None, inbound: InboundMessage, taxonomy: Any,
              hint: str | None, followers: int, reposts: int, addressed_to_us: bool, known_address: str | None,
-             auto_handoff: bool, auto_reply: bool, stated_address: str | None = None) -> IntakeResult:
+             auto_handoff: bool, auto_reply: bool, stated_address: str | None = None,
+             meta: dict[str, Any] | None = None, sender_authenticated: bool | None = None) -> IntakeResult:
     customer = identity.resolve(session=session, inbound=inbound)
     if known_address and not customer.address:
         _learn_address(session, city, customer, known_address)
     message, _, conversation, new_thread = conversations.ingest(session=session, inbound=inbound, customer=customer,
                                                                 checked=True)
+    if meta:
+        message.meta = {**(message.meta or {}), **meta}
+        session.add(message)
+    untrusted = sender_authenticated is False
     identity.suggest_from_message(session=session, customer=customer, message=message,
                                   ours=our_handles(settings.social_handles))
     gps = (inbound.lat, inbound.lon) if inbound.lat is not None and inbound.lon is not None else None
@@ -155,14 +164,20 @@ def _receive(session: Session, settings: Settings, city: City | None, inbound: I
     result = triage(inbound.text, received_at=received_at, visibility=str(inbound.visibility), followers=followers,
                     reposts=reposts, taxonomy=taxonomy, category_hint=hint)
     geotag = locate(city=city, text=inbound.text, gps=gps, place_hint=inbound.place_name,
-                    known_address=known_address or customer.address, min_confidence=settings.geotag_min_confidence,
-                    stated_address=stated_address)
+                    known_address=known_address or (None if untrusted else customer.address),
+                    min_confidence=settings.geotag_min_confidence, stated_address=stated_address)
     label = taxonomy.by_name(result.category).label if result.category else None
+    priority, triage_record = result.priority, {**result.to_dict(), "label": label, "message_id": message.id}
+    if untrusted:  # a forged From must not buy an urgent dispatch: an agent can raise it after checking
+        triage_record["sender_authenticated"] = False
+        if priority > settings.unauthenticated_max_priority:
+            triage_record["priority_capped_from"] = priority
+            priority = settings.unauthenticated_max_priority
     case = Case(
         conversation_id=message.conversation_id, customer_id=customer.id or 0, category=result.category,
-        priority=result.priority, sla_due_at=result.sla_due_at, needs_field_work=result.field_work,
+        priority=priority, sla_due_at=result.sla_due_at, needs_field_work=result.field_work,
         category_confidence=result.confidence, sentiment=result.sentiment, urgency=result.urgency,
-        triage={**result.to_dict(), "label": label, "message_id": message.id}, geotag=geotag,
+        triage=triage_record, geotag=geotag,
     )
     _apply_location(case, geotag, inbound.place_name)
     session.add(case)

@@ -10,19 +10,28 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
+import logging
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape as xml_escape
 
 from fastapi import BackgroundTasks, Depends, Query, Request, Response, status
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy.exc import IntegrityError
 
+from server.consent import service as consent
 from server.core.deps import SessionDep, SettingsDep
 from server.core.errors import Conflict, DomainError, Forbidden, Invalid, Unauthorized
 from server.core.routing import FeatureRouter
-from server.intake import adapters
-from server.intake.adapters import Normalized
-from server.intake.guard import parse_json, rate_limit, secret_or_refuse
+from server.customers.models import Channel, normalize_handle
+from server.intake import adapters, mail
+from server.intake.adapters import Normalized, Skipped
+from server.intake.guard import ChannelNotConfigured, clean_text, parse_json, rate_limit, secret_or_refuse
+from server.intake.mail import MailPolicy
+from server.intake.models import IntakeEvent
 from server.intake.pipeline import receive
 from server.notify.service import deliver_queued
 
@@ -30,6 +39,7 @@ if TYPE_CHECKING:
     from geodata import City
 
 router = FeatureRouter(prefix="/channels", tags=["channels"])
+log = logging.getLogger("groundcrew.intake")
 
 
 class PayloadTooLarge(DomainError):
@@ -100,8 +110,9 @@ async def verify_twilio(request: Request, body: Body) -> None:
     if token is None:
         return
     url = str(request.url)
-    if settings.channel_public_url:
-        url = settings.channel_public_url.rstrip("/") + request.url.path
+    if settings.channel_public_url:  # Twilio signs the full URL it called, query string included
+        url = settings.channel_public_url.rstrip("/") + request.url.path + (
+            "?" + request.url.query if request.url.query else "")
     pairs = sorted(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     signed = url + "".join(k + v for k, v in pairs)
     expected = base64.b64encode(hmac.new(token.encode(), signed.encode(), hashlib.sha1).digest())
@@ -133,10 +144,92 @@ async def verify_webform(request: Request) -> None:
     """Our own form: public, no secret (rate-limited per client IP)."""
 
 
+async def verify_mailgun(request: Request, body: Body) -> None:
+    """Mailgun signs each POST in its form fields: ``signature`` = hex HMAC-SHA256 of ``timestamp`` + ``token``
+    keyed with the HTTP webhook signing key (https://documentation.mailgun.com/docs/mailgun/user-manual/
+    webhooks/securing-webhooks). The signature does not cover the body, so a timestamp more than 15 minutes
+    away is refused too (a captured signature cannot be replayed later with other content)."""
+    settings = request.app.state.settings
+    key = secret_or_refuse(settings, settings.mailgun_signing_key, "MAILGUN_SIGNING_KEY")
+    if key is None:
+        return
+    form = await request.form()
+    timestamp, token = str(form.get("timestamp") or ""), str(form.get("token") or "")
+    expected = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
+    if not timestamp or not token or not hmac.compare_digest(str(form.get("signature") or "").encode(),
+                                                             expected.encode()):
+        raise Unauthorized("signature: missing or wrong Mailgun signature (timestamp, token, signature)")
+    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > 15 * 60:
+        raise Unauthorized("timestamp: the Mailgun signature is more than 15 minutes old")
+
+
+async def verify_relay_auth(request: Request) -> None:
+    """SendGrid Inbound Parse and Postmark sign nothing; their webhook URL carries credentials instead
+    (``https://user:<email_webhook_secret>@host/...``, sent as HTTP Basic), or a relay sends ``Authorization:
+    Bearer <email_webhook_secret>``."""
+    settings = request.app.state.settings
+    secret = secret_or_refuse(settings, settings.email_webhook_secret, "EMAIL_WEBHOOK_SECRET")
+    if secret is None:
+        return
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            value = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")[2]
+        except (ValueError, UnicodeDecodeError):
+            value = ""
+    if scheme.lower() in ("basic", "bearer") and value and hmac.compare_digest(value.strip().encode(),
+                                                                               secret.encode()):
+        return
+    raise Unauthorized("Authorization: missing or wrong (Basic with the webhook secret as password, or Bearer)")
+
+
 # ------------------------------------------------------------------------------------------- handling
+def _store_events(session: Any, channel: Channel, skipped: list[Skipped], payload: str) -> list[int]:
+    """Keep acknowledged-but-not-filed events (raw payload, once per delivery) for audit; their ids."""
+    rows = [IntakeEvent(channel=channel, kind=s.kind[:80], outcome=s.outcome[:40], detail=s.detail[:500],
+                        external_id=(s.external_id or None) and s.external_id[:200],
+                        payload=clean_text(payload) if i == 0 else "") for i, s in enumerate(skipped)]
+    session.add_all(rows)
+    session.flush()
+    return [r.id or 0 for r in rows]
+
+
+def _acknowledge(session: Any, channel: Channel, skipped: list[Skipped], payload: str) -> dict[str, Any]:
+    """200 for a delivery that files nothing: each event stored with why (a provider never retries it)."""
+    ids = _store_events(session, channel, skipped, payload)
+    answer = {"acknowledged": True, "filed": 0, "detail": "; ".join(s.detail for s in skipped)[:1000],
+              "events": [{"id": i, "kind": s.kind, "outcome": s.outcome} for i, s in zip(ids, skipped, strict=True)]}
+    session.commit()
+    return answer
+
+
+def _provider(request: Request, session: Any, settings: Any, channel: Channel, payload: str,
+              parse: Callable[[], list[Normalized | Skipped]], response: Response,
+              background: BackgroundTasks) -> dict[str, Any]:
+    """A provider delivery: messages filed through the pipeline; unknown kinds, our own posts and malformed
+    payloads stored and acknowledged (200), because providers retry (and Meta disables) failing webhooks."""
+    try:
+        parsed = parse()
+    except Invalid as exc:
+        log.info("%s delivery not filed: %s", channel, exc)
+        parsed = [Skipped("invalid", "invalid", str(exc))]
+    items = [p for p in parsed if isinstance(p, Normalized)]
+    skipped = [p for p in parsed if isinstance(p, Skipped)]
+    if items:
+        try:
+            return _run(request, session, settings, items, response, background, skipped=skipped, payload=payload)
+        except Invalid as exc:  # a message that passed the adapter but not the pipeline (e.g. after cleaning)
+            session.rollback()
+            skipped = [Skipped("invalid", "invalid", str(exc))]
+    response.status_code = status.HTTP_200_OK
+    return _acknowledge(session, channel, skipped, payload)
+
+
 def _run(request: Request, session: Any, settings: Any, items: list[Normalized], response: Response,
-         background: BackgroundTasks) -> dict[str, Any]:
+         background: BackgroundTasks, *, skipped: list[Skipped] | None = None, payload: str = ""
+         ) -> dict[str, Any]:
     city = intake_city(request)
+    skipped = skipped or []
 
     def receive_all() -> tuple[list[Any], list[dict[str, Any]]]:
         results = []
@@ -144,8 +237,11 @@ def _run(request: Request, session: Any, settings: Any, items: list[Normalized],
             result = receive(session=session, settings=settings, city=city, inbound=item.inbound,
                              followers=item.followers, reposts=item.reposts, addressed_to_us=item.addressed_to_us,
                              known_address=item.known_address, stated_address=item.stated_address,
-                             savepoint=len(items) > 1)
+                             savepoint=len(items) > 1, meta=item.meta,
+                             sender_authenticated=item.sender_authenticated)
             results.append(result)
+        if skipped:
+            _store_events(session, items[0].inbound.channel, skipped, payload)
         session.flush()
         # The answer is read before the commit expires every object (afterwards each attribute is a query).
         summaries = [r.summary() for r in results]
@@ -165,11 +261,23 @@ def _run(request: Request, session: Any, settings: Any, items: list[Normalized],
     response.status_code = status.HTTP_201_CREATED if any(r.created for r in results) else status.HTTP_200_OK
     if any(r.needs_location and r.created for r in results):  # the "where is it?" reply goes out now
         background.add_task(deliver_queued, engine=request.app.state.engine, settings=settings, wait=False)
-    return summaries[0] if len(summaries) == 1 else {"results": summaries}
+    answer = summaries[0] if len(summaries) == 1 else {"results": summaries}
+    if skipped:
+        answer = {**answer, "ignored": [{"kind": s.kind, "outcome": s.outcome} for s in skipped]}
+    return answer
+
+
+def _mail_policy(request: Request, settings: Any) -> MailPolicy:
+    """Sender authentication settings (``app.state.dkim_dnsfunc`` replaces DNS for DKIM keys where set)."""
+    return MailPolicy(trusted_authserv_ids=frozenset(i.lower() for i in adapters.our_ids(
+        settings.email_trusted_authserv_ids)), verify_dkim_locally=settings.email_verify_dkim,
+        dnsfunc=getattr(request.app.state, "dkim_dnsfunc", None))
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "Already received (same external id): the original result, nothing written"},
+    200: {"description": "Already received (same external id): the original result, nothing written; or a "
+          "provider event acknowledged and stored without a complaint (unknown kind, our own post, malformed: "
+          "`acknowledged: true`, `detail` names why)"},
     201: {"description": "Stored: message, case, job (if any), geotag"},
     413: {"description": "Body too large"}, 422: {"description": "Bad payload; the detail names the field"},
 }
@@ -179,12 +287,28 @@ _SIGNED = {**_RESPONSES, 401: {"description": "Signature header missing or wrong
 _WEBHOOK = Depends(rate_limit("webhook"))
 
 
+@router.get("/twitter", summary="X Challenge-Response Check (CRC): answers {response_token}",
+            responses={503: {"description": "GROUNDCREW_X_CONSUMER_SECRET is unset"}})
+def twitter_crc(settings: SettingsDep, crc_token: Annotated[str, Query(min_length=1, max_length=500)]
+                ) -> dict[str, str]:
+    """``response_token`` = ``sha256=`` + base64(HMAC-SHA256(consumer secret, crc_token))
+    (https://docs.x.com/x-api/webhooks/quickstart, "The CRC check")."""
+    secret = settings.twitter_consumer_secret
+    if not secret:
+        raise ChannelNotConfigured("channel not configured: set GROUNDCREW_X_CONSUMER_SECRET to answer X's CRC check")
+    digest = hmac.new(secret.encode(), crc_token.encode(), hashlib.sha256).digest()
+    return {"response_token": "sha256=" + base64.b64encode(digest).decode()}
+
+
 @router.post("/twitter", status_code=201, responses=_SIGNED, dependencies=[_WEBHOOK, Depends(verify_twitter)],
-             summary="X / Twitter v2 tweet payload (data, includes.users, geo, referenced_tweets)")
+             summary="X webhooks: Account Activity, X Activity API, or X API v2 tweet payloads")
 def twitter(request: Request, body: Body, session: SessionDep, settings: SettingsDep, response: Response,
             background: BackgroundTasks) -> Any:
-    items = adapters.twitter(_json(body), handles=adapters.our_handles(settings.social_handles))
-    return _run(request, session, settings, items, response, background)
+    handles = adapters.our_handles(settings.social_handles)
+    brand = adapters.our_ids(settings.x_brand_user_ids)
+    payload = _json(body)  # not JSON at all (or hostile nesting): 422, nothing stored
+    return _provider(request, session, settings, Channel.twitter, body.decode("utf-8", "replace"),
+                     lambda: adapters.twitter(payload, handles=handles, brand_ids=brand), response, background)
 
 
 @router.get("/facebook", response_class=PlainTextResponse, summary="Meta webhook subscription handshake")
@@ -199,26 +323,96 @@ def facebook_handshake(
 
 
 @router.post("/facebook", status_code=201, responses=_SIGNED, dependencies=[_WEBHOOK, Depends(verify_facebook)],
-             summary="Facebook page webhook (feed posts and comments)")
+             summary="Meta page webhook: feed posts, comments and photos; Messenger messages (other kinds kept)")
 def facebook(request: Request, body: Body, session: SessionDep, settings: SettingsDep, response: Response,
-            background: BackgroundTasks) -> Any:
-    return _run(request, session, settings, adapters.facebook(_json(body)), response, background)
+             background: BackgroundTasks) -> Any:
+    payload = _json(body)
+    return _provider(request, session, settings, Channel.facebook, body.decode("utf-8", "replace"),
+                     lambda: adapters.facebook(payload), response, background)
 
 
 @router.post("/email", status_code=201, responses=_SIGNED, dependencies=[_WEBHOOK, Depends(verify_email)],
              summary="Raw RFC 822 email (Content-Type: message/rfc822)")
 def email_in(request: Request, body: Body, session: SessionDep, settings: SettingsDep, response: Response,
-            background: BackgroundTasks) -> Any:
+             background: BackgroundTasks) -> Any:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ("message/rfc822", "text/plain", "application/octet-stream"):
         raise Invalid(f"content-type: expected message/rfc822, got '{content_type or 'none'}'")
-    return _run(request, session, settings, [adapters.parse_email(body)], response, background)
+    item = mail.parse_email(body, policy=_mail_policy(request, settings))
+    return _run(request, session, settings, [item], response, background)
 
 
-@router.post("/sms", status_code=201, responses=_SIGNED, dependencies=[_WEBHOOK, Depends(verify_twilio)],
-             summary="SMS webhook in the Twilio shape (form-encoded)")
+async def _form(request: Request) -> tuple[dict[str, str], list[str]]:
+    """Text fields and attachment file names of a form-encoded or multipart POST."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        raise Invalid(f"content-type: expected multipart/form-data, got '{content_type or 'none'}'")
+    form = await request.form()
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    files = [str(v.filename) for _k, v in form.multi_items() if not isinstance(v, str) and v.filename]
+    return fields, files
+
+
+FormDep = Annotated[tuple[dict[str, str], list[str]], Depends(_form)]
+
+
+@router.post("/email/mailgun", status_code=201, responses=_SIGNED,
+             dependencies=[_WEBHOOK, Depends(verify_mailgun)],
+             summary="Mailgun inbound route (forward() POST: sender, from, subject, body-plain, message-headers)")
+def email_mailgun(request: Request, body: Body, form: FormDep, session: SessionDep, settings: SettingsDep,
+                  response: Response, background: BackgroundTasks) -> Any:
+    fields, files = form
+    return _provider(request, session, settings, Channel.email, json.dumps(fields)[:200_000],
+                     lambda: [mail.mailgun(fields, files, policy=_mail_policy(request, settings))], response,
+                     background)
+
+
+@router.post("/email/sendgrid", status_code=201, responses=_SIGNED,
+             dependencies=[_WEBHOOK, Depends(verify_relay_auth)],
+             summary="SendGrid Inbound Parse (multipart: headers, from, subject, text, envelope, SPF, dkim)")
+def email_sendgrid(request: Request, body: Body, form: FormDep, session: SessionDep, settings: SettingsDep,
+                   response: Response, background: BackgroundTasks) -> Any:
+    fields, files = form
+    return _provider(request, session, settings, Channel.email, json.dumps(fields)[:200_000],
+                     lambda: [mail.sendgrid(fields, files, policy=_mail_policy(request, settings))], response,
+                     background)
+
+
+@router.post("/email/postmark", status_code=201, responses=_SIGNED,
+             dependencies=[_WEBHOOK, Depends(verify_relay_auth)],
+             summary="Postmark inbound webhook (JSON: FromFull, Subject, TextBody, Headers, MessageID)")
+def email_postmark(request: Request, body: Body, session: SessionDep, settings: SettingsDep, response: Response,
+                   background: BackgroundTasks) -> Any:
+    payload = _json(body)
+    return _provider(request, session, settings, Channel.email, body.decode("utf-8", "replace"),
+                     lambda: [mail.postmark(payload, policy=_mail_policy(request, settings))], response,
+                     background)
+
+
+def _twiml(message: str | None = None) -> Response:
+    """A TwiML answer: ``<Response/>``, or one reply ``<Message>`` (text escaped, never markup)."""
+    inner = f"<Message>{xml_escape(message)}</Message>" if message else ""
+    return Response(f'<?xml version="1.0" encoding="UTF-8"?><Response>{inner}</Response>',
+                    media_type="application/xml")
+
+
+def _wants_twiml(request: Request) -> bool:
+    """TwiML for Twilio's own requests (always signed, ``Accept: */*``) and for any caller that accepts XML; the
+    intake summary as JSON for a caller that asks for ``application/json`` only, and for unsigned demo posts."""
+    accept = request.headers.get("accept", "").lower()
+    if "xml" in accept:
+        return True
+    if "application/json" in accept:
+        return False
+    return "x-twilio-signature" in request.headers
+
+
+@router.post("/sms", status_code=201, responses={**_SIGNED, 200: {"description": "TwiML (application/xml) for "
+             "Twilio's requests: `<Response/>`, or the HELP text as `<Message>`; JSON for unsigned demo requests"}},
+             dependencies=[_WEBHOOK, Depends(verify_twilio)],
+             summary="Twilio Messaging webhook (SMS/MMS, form-encoded); STOP/START/HELP keywords honoured")
 def sms(request: Request, body: Body, session: SessionDep, settings: SettingsDep, response: Response,
-            background: BackgroundTasks) -> Any:
+        background: BackgroundTasks) -> Any:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/x-www-form-urlencoded":
         raise Invalid(f"content-type: expected application/x-www-form-urlencoded, got '{content_type or 'none'}'")
@@ -226,7 +420,39 @@ def sms(request: Request, body: Body, session: SessionDep, settings: SettingsDep
         form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body)))
     except (UnicodeDecodeError, ValueError):
         raise Invalid("body: not a form-encoded payload") from None
-    return _run(request, session, settings, [adapters.sms(form)], response, background)
+    payload = body.decode("utf-8", "replace")
+    twiml = _wants_twiml(request)
+    keyword = adapters.sms_keyword(form.get("Body")) if form.get("From") else None
+    if keyword is not None:
+        return _sms_keyword(session, settings, form, keyword, payload, twiml)
+    answer = _provider(request, session, settings, Channel.sms, payload, lambda: [adapters.sms(form)], response,
+                       background)
+    if not twiml:
+        return answer
+    reply = _twiml()
+    reply.status_code = response.status_code if not answer.get("acknowledged") else 200
+    if answer.get("message_id"):
+        reply.headers["X-Groundcrew-Message-Id"] = str(answer["message_id"])
+    return reply
+
+
+def _sms_keyword(session: Any, settings: Any, form: dict[str, str], keyword: str, payload: str, twiml: bool
+                 ) -> Any:
+    """STOP/START/HELP (Twilio's keywords): recorded in consent, stored as an event, never filed as a complaint.
+    Twilio's Advanced Opt-Out answers STOP and START itself; HELP gets our help text."""
+    sender, word = form["From"], (form.get("Body") or "").strip()
+    if keyword == "opt_out":
+        consent.record_opt_out(session=session, channel=Channel.sms, handle=normalize_handle(Channel.sms, sender),
+                               keyword=word.upper())
+    elif keyword == "opt_in":
+        consent.record_opt_in(session=session, channel=Channel.sms, handle=normalize_handle(Channel.sms, sender))
+    sid = form.get("MessageSid") or form.get("SmsSid")
+    answer = _acknowledge(session, Channel.sms, [Skipped(word.upper()[:80], keyword,
+                                                         f"SMS keyword {word.upper()} from {sender}", sid)], payload)
+    text = settings.sms_help_text if keyword == "help" else None
+    if twiml:
+        return _twiml(text)
+    return JSONResponse({**answer, "keyword": keyword, "reply": text})
 
 
 @router.post("/webform", status_code=201, responses=_RESPONSES,

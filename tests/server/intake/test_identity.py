@@ -58,12 +58,15 @@ def test_merge_and_unmerge_round_trip_exactly(client, app, auth):
     assert {"merge", "unmerge"} <= {e["action"] for e in audit["items"]}
 
 
-def test_conflicting_verified_keys_are_never_merged(client, auth):
+def test_conflicting_verified_keys_are_never_merged(app, client, auth):
     agent = auth(Role.agent)
+    # Verified emails: authenticated by our receiving server's verdict (issue 26: an unauthenticated From is not).
+    app.state.settings.email_trusted_authserv_ids = "mx.groundcrew.test"
+    passed = b"Authentication-Results: mx.groundcrew.test; dmarc=pass header.from=example.org\r\n"
     a = client.post("/channels/email", headers={"content-type": "message/rfc822"},
-                    content=email("c1@x", "Trash missed", sender="a@example.org")).json()
+                    content=passed + email("c1@x", "Trash missed", sender="a@example.org")).json()
     b = client.post("/channels/email", headers={"content-type": "message/rfc822"},
-                    content=email("c2@x", "Trash missed", sender="b@example.org")).json()
+                    content=passed + email("c2@x", "Trash missed", sender="b@example.org")).json()
     response = client.post(f"/customers/{a['customer_id']}/merge", json={"other_id": b["customer_id"]}, headers=agent)
     assert response.status_code == 409
     assert "a@example.org" in response.json()["detail"] and "b@example.org" in response.json()["detail"]

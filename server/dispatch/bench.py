@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from server.config import DEMO_DATA_DIR, Settings
 
@@ -150,7 +150,7 @@ def run(*, technicians: int, jobs: int, urgent: int, previews: int, solve_s: flo
                 with Session(app.state.engine) as session:
                     sent = session.exec(select(Message).where(
                         Message.conversation_id == conversation_id, Message.direction == Direction.outbound,
-                        Message.delivery_status == DeliveryStatus.sent)).first()
+                        col(Message.delivery_status).in_((DeliveryStatus.sent, DeliveryStatus.recorded)))).first()
                 if sent is not None:
                     latencies.append((time.perf_counter() - arrived) * 1000)
                     assigned += 1

@@ -128,3 +128,22 @@ def test_channels_check_lists_configuration_urls_and_what_is_missing(monkeypatch
     assert "inbound: GROUNDCREW_FACEBOOK_APP_SECRET" in channels["facebook"]["missing"]
     text = CliRunner().invoke(cli, ["channels", "check"], env=env).output
     assert "sms\n  inbound:  configured\n  outbound: Twilio" in text and "missing:  outbound (SMTP)" in text
+
+
+def test_with_a_broker_the_retry_is_a_delayed_celery_task(app, relay, thread_with, queue_reply, monkeypatch):
+    from server.notify.service import deliver_queued
+    from server.workers.tasks import deliver_task
+
+    delays: list[float] = []
+    monkeypatch.setattr(deliver_task, "apply_async", lambda countdown: delays.append(countdown))
+    app.state.settings.broker_url = "redis://127.0.0.1:1/0"  # never contacted: apply_async is recorded
+    app.state.settings.notify_retry_base_s = 120.0
+    relay.fail_with = [503]
+    conversation_id, _ = thread_with(channel="webform", external_id="wf-1", author_handle="ann@example.net",
+                                     text="broken bench")
+    message_id = queue_reply(conversation_id, "Thanks.")
+    deliver_queued(engine=app.state.engine, settings=app.state.settings)
+    assert stored(app, message_id).delivery_status == "queued"
+    assert len(delays) == 1 and 100 < delays[0] <= 120  # the first retry is due 120 s after the failure
+    assert deliver_queued(engine=app.state.engine, settings=app.state.settings) == 0  # not due: not sent again
+    assert len(relay.requests) == 1

@@ -217,3 +217,35 @@ def test_refusal_fails_at_once_and_opted_out_recipients_get_nothing(app, twilio,
     message = stored(app, stopped)
     assert message.delivery_status == "failed" and message.meta["detail"] == "recipient opted out"
     assert len(twilio.requests) == before
+
+
+def test_a_callback_that_beats_our_own_commit_is_kept(app, settings, thread_with, queue_reply):
+    """Twilio can report `delivered` before the sending transaction has stored `sent`: the report wins and the
+    message is not sent again. (SQLite only: on PostgreSQL the callback waits for the sender's row lock.)"""
+    from server.notify.connectors import DeliveryResult
+    from server.notify.service import deliver, record_provider_status
+
+    if not settings.is_sqlite:
+        pytest.skip("PostgreSQL serializes the two on the row lock")
+    message_id = queue_reply(_sms_thread(thread_with), "On our way.")
+
+    class FastTwilio:
+        name, calls = "twilio", 0
+
+        def deliver(self, outbound):  # type: ignore[no-untyped-def]
+            self.calls += 1
+            with Session(app.state.engine) as other:  # Twilio's callback, handled by another request
+                record_provider_status(session=other, message_id=outbound.message_id, provider="Twilio",
+                                       provider_id="SM1", provider_status="delivered")
+            return DeliveryResult(ok=True, detail="accepted by Twilio (queued)", external_id="SM1")
+
+    connector = FastTwilio()
+    with Session(app.state.engine) as session:
+        from server.conversations.models import Message
+
+        message = session.get(Message, message_id)
+        deliver(session=session, message=message, connector=connector)
+        deliver(session=session, message=message, connector=connector)  # not queued any more: not sent again
+    message = stored(app, message_id)
+    assert message.delivery_status == "delivered" and message.meta["detail"] == "Twilio reports delivered"
+    assert message.meta["provider_id"] == "SM1" and message.meta["attempts"] == 1 and connector.calls == 1

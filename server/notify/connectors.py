@@ -67,3 +67,33 @@ def failure(detail: str, *, status: int | None = None, retryable: bool | None = 
     if retryable is None:
         retryable = status is None or status in (408, 425, 429) or status >= 500
     return DeliveryResult(ok=False, detail=detail[:500], retryable=retryable)
+
+
+def transport_failure(provider: str, exc: Exception, *, idempotent: bool = False) -> DeliveryResult:
+    """A request that got no HTTP answer. When it cannot have reached the provider (no connection), it is retried.
+    When it may have (the answer timed out or the connection dropped after sending), it is retried only if the
+    provider drops repeats (``idempotent``); otherwise it fails with the reason, so the customer never gets it
+    twice (someone can check the provider's log and send it again)."""
+    what = f"{type(exc).__name__}: {exc}"[:300]
+    if idempotent or _never_reached(exc):
+        return failure(f"{provider} unreachable: {what}")
+    return failure(f"no answer from {provider} after sending ({what}); not retried, as it may have gone out — "
+                   "check the provider's log", retryable=False)
+
+
+def _never_reached(exc: BaseException) -> bool:
+    import httpx
+
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+        return True
+    try:
+        import requests
+        from urllib3.exceptions import NewConnectionError
+    except ImportError:  # pragma: no cover - requests comes with the twilio SDK
+        return False
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.ConnectionError):
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        return isinstance(reason, NewConnectionError)
+    return False

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from server.core.timeutil import as_utc, utcnow
-from server.notify.connectors import DeliveryResult, Outbound, failure
+from server.notify.connectors import DeliveryResult, Outbound, failure, transport_failure
 
 WINDOW = timedelta(hours=24)
 _TRANSIENT_CODES = {1, 2, 4, 17, 32, 341, 613}  # unknown/service/rate-limit errors Meta says to retry
@@ -70,7 +70,7 @@ class MetaPage:
         try:
             response = httpx.post(self.graph_url.rstrip("/") + path, params=params, json=body, timeout=self.timeout_s)
         except httpx.HTTPError as exc:
-            return failure(f"Meta Graph API unreachable: {type(exc).__name__}: {exc}")
+            return transport_failure("Meta Graph API", exc)
         try:
             answer = response.json()
         except ValueError:

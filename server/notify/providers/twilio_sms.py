@@ -15,7 +15,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from server.notify.connectors import DeliveryResult, Outbound, failure
+from server.notify.connectors import DeliveryResult, Outbound, failure, transport_failure
 
 TWILIO_API = "https://api.twilio.com"
 STATUS_PATH = "/notify/twilio/status"
@@ -75,5 +75,5 @@ class TwilioSMS:
             code = f" {exc.code}" if exc.code else ""
             return failure(f"Twilio refused it (HTTP {exc.status}{code}): {exc.msg}", status=exc.status)
         except requests.RequestException as exc:
-            return failure(f"Twilio unreachable: {type(exc).__name__}: {exc}")
+            return transport_failure("Twilio", exc)
         return DeliveryResult(ok=True, detail=f"accepted by Twilio ({message.status})", external_id=message.sid)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from server.notify.connectors import DeliveryResult, Outbound, failure
+from server.notify.connectors import DeliveryResult, Outbound, failure, transport_failure
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -56,7 +56,7 @@ class WebhookConnector:
         try:
             response = httpx.post(self.url, content=body, headers=headers, timeout=self.timeout_s)
         except httpx.HTTPError as exc:
-            return failure(f"relay unreachable: {type(exc).__name__}: {exc}")
+            return transport_failure("the relay", exc, idempotent=True)  # it drops repeats by Idempotency-Key
         if response.status_code >= 300:
             return failure(f"relay answered HTTP {response.status_code}: {response.text[:200]}",
                            status=response.status_code)

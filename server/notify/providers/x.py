@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from oauthlib.oauth1 import Client as OAuth1Client
 
-from server.notify.connectors import DeliveryResult, Outbound, failure
+from server.notify.connectors import DeliveryResult, Outbound, failure, transport_failure
 
 
 @dataclass
@@ -59,7 +59,7 @@ class XApi:
         try:
             response = httpx.post(url, json=body, headers=self._headers(url), timeout=self.timeout_s)
         except httpx.HTTPError as exc:
-            return failure(f"X API unreachable: {type(exc).__name__}: {exc}")
+            return transport_failure("X API", exc)
         try:
             answer = response.json()
         except ValueError:

@@ -13,6 +13,7 @@ Docs the fake follows:
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -71,6 +72,8 @@ def fake_x(calls: Calls) -> FastAPI:
         calls.requests.append({"path": request.url.path, "body": body})
         if not authorized(request):
             return _problem(401, "Unauthorized", "Unauthorized")
+        if body.get("text") == "slow":  # answers after our timeout: it may or may not have gone out
+            await asyncio.sleep(2)
         if not participant_id.isdigit():
             return _problem(400, "Invalid Request", f"The `participant_id` query parameter value "
                                                     f"[{participant_id}] is not valid")
@@ -152,3 +155,15 @@ def test_forged_oauth_signature_is_refused_by_the_fake(app, x_api, thread_with, 
     message_id = queue_reply(conversation_id, "Hi")
     run_pass(app)
     assert stored(app, message_id).delivery_status == "failed"
+
+
+def test_no_answer_after_sending_is_not_retried_so_it_never_goes_out_twice(app, x_api, thread_with, queue_reply):
+    app.state.settings.notify_timeout_s = 0.3
+    conversation_id, _ = thread_with(channel="twitter", external_id="dm-" + uuid.uuid4().hex, author_handle="bo",
+                                     text="hello", visibility="private", meta={"x_user_id": "42"})
+    message_id = queue_reply(conversation_id, "slow")
+    run_pass(app)
+    run_pass(app)
+    message = stored(app, message_id)
+    assert message.delivery_status == "failed" and "not retried, as it may have gone out" in message.meta["detail"]
+    assert len(x_api.requests) == 1

@@ -105,7 +105,9 @@ def verify_dkim_locally(raw: bytes, *, from_domain: str,
     try:
         verifier = dkim.DKIM(raw, minkey=1024)
         ok = verifier.verify(dnsfunc=dnsfunc) if dnsfunc is not None else verifier.verify()
-    except Exception as exc:  # DNS down, malformed signature: no evidence
+    except dkim.ValidationError as exc:  # a signature that does not match the message
+        return SenderCheck(False, "", f"dkim=fail ({exc})")
+    except Exception as exc:  # DNS down: no evidence
         log.info("DKIM verification failed: %s", exc)
         return SenderCheck(False, "", f"dkim: could not verify ({type(exc).__name__})")
     signer = (verifier.domain or b"").decode("ascii", "replace").lower()

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -323,3 +324,96 @@ def test_open311_access_notes_stay_out_of_the_public_feed(database_url: str, tmp
         for text in (client.get("/open311/v2/requests.xml").text, client.get("/open311/v2/requests.json").text,
                      json.dumps(one)):
             assert "4711" not in text and "key under the mat" not in text
+
+
+# ------------------------------------------------------------------------------------------- issue 26: real channels
+def test_twilio_signs_the_query_string_of_the_public_url(signed) -> None:
+    """Twilio signs the full URL it called, query string included
+    (https://www.twilio.com/docs/usage/security#validating-requests)."""
+    client, _app = signed
+    form = sms("SMquery1", "Water leaking at 1200 Fait Ave")
+    text = urlencode(form).encode()
+    pairs = "".join(k + form[k] for k in sorted(form))
+
+    def sig(url: str) -> str:
+        return base64.b64encode(hmac.new(b"twilio-token", (url + pairs).encode(), hashlib.sha1).digest()).decode()
+
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    path = "/channels/sms?site=east&lang=en"
+    without_query = client.post(path, content=text, headers={**headers, "x-twilio-signature": sig(
+        PUBLIC_URL + "/channels/sms")})
+    assert without_query.status_code == 401
+    ok = client.post(path, content=text, headers={**headers, "x-twilio-signature": sig(PUBLIC_URL + path)})
+    assert ok.status_code == 201, ok.text
+    assert ok.headers["content-type"].startswith("application/xml")  # Twilio gets TwiML
+
+
+def _aa_body() -> bytes:
+    """An Account Activity delivery (https://developer.x.com/en/docs/x-api/enterprise/account-activity-api/guides/
+    account-activity-data-objects)."""
+    return json.dumps({"for_user_id": "3001969357", "tweet_create_events": [{
+        "id_str": "1867233081217179999", "text": "@groundcrew streetlight out at 1200 Fait Ave",
+        "created_at": "Sat Dec 05 09:58:07 +0000 2026", "user": {"id_str": "118", "screen_name": "res", "name": "R"},
+        "entities": {"user_mentions": [{"screen_name": "groundcrew", "id_str": "3001969357"}]}}]}).encode()
+
+
+def test_x_account_activity_delivery_is_signature_checked(signed) -> None:
+    """x-twitter-webhooks-signature: sha256=base64(HMAC-SHA256(consumer secret, raw body))
+    (https://docs.x.com/x-api/webhooks/quickstart, "Signature verification"); the CRC uses the same secret."""
+    client, _app = signed
+    body = _aa_body()
+    assert client.post("/channels/twitter", content=body, headers={"content-type": "application/json"}
+                       ).status_code == 401
+    assert client.post("/channels/twitter", content=body, headers=_twitter(body, "wrong")).status_code == 401
+    ok = client.post("/channels/twitter", content=body, headers=_twitter(body, SECRETS["twitter_consumer_secret"]))
+    assert ok.status_code == 201, ok.text
+    crc = client.get("/channels/twitter", params={"crc_token": "token-1"}).json()["response_token"]
+    assert crc == "sha256=" + base64.b64encode(hmac.new(b"x-consumer-secret", b"token-1", hashlib.sha256).digest()
+                                               ).decode()
+
+
+def _mailgun_fields(key: str, *, timestamp: int | None = None, token: str = "t" * 50) -> dict[str, str]:
+    """A Mailgun route POST signed as documented: hex HMAC-SHA256(signing key, timestamp + token)
+    (https://documentation.mailgun.com/docs/mailgun/user-manual/webhooks/securing-webhooks)."""
+    stamp = str(timestamp if timestamp is not None else int(time.time()))
+    return {"sender": "ann@example.org", "from": "Ann <ann@example.org>", "subject": "Streetlight",
+            "body-plain": "The streetlight at 1200 Fait Ave is out", "Message-Id": f"<mg-{stamp}@example.org>",
+            "message-headers": "[]", "timestamp": stamp, "token": token,
+            "signature": hmac.new(key.encode(), (stamp + token).encode(), hashlib.sha256).hexdigest()}
+
+
+def test_mailgun_signature_right_wrong_stale_and_unset(database_url: str, tmp_path: Path) -> None:
+    with _make(database_url, tmp_path, mailgun_signing_key="mg-signing-key", webhook_rate_limit="") as (client, app):
+        assert client.post("/channels/email/mailgun", data=_mailgun_fields("mg-signing-key")).status_code == 201
+        wrong = client.post("/channels/email/mailgun", data=_mailgun_fields("other-key"))
+        assert wrong.status_code == 401 and "signature" in wrong.json()["detail"]
+        stale = client.post("/channels/email/mailgun", data=_mailgun_fields("mg-signing-key",
+                                                                            timestamp=int(time.time()) - 3600))
+        assert stale.status_code == 401 and "timestamp" in stale.json()["detail"]
+        assert _inbound(app) == 1
+    with _make(database_url, tmp_path / "bare") as (client, _app):
+        assert client.post("/channels/email/mailgun", data=_mailgun_fields("k")).status_code == 503
+
+
+@pytest.mark.parametrize("provider", ["sendgrid", "postmark"])
+def test_sendgrid_and_postmark_need_the_webhook_credentials(signed, provider: str) -> None:
+    """Neither signs its inbound POST: the URL registered with them carries the secret as HTTP Basic credentials
+    (https://postmarkapp.com/developer/webhooks/inbound-webhook, "Basic HTTP authentication")."""
+    client, app = signed
+
+    def post(auth: str | None) -> Any:
+        headers = {"authorization": auth} if auth else {}
+        if provider == "postmark":
+            return client.post("/channels/email/postmark", headers=headers, json={
+                "FromFull": {"Email": "bo@example.net", "Name": "Bo"}, "Subject": "Trash", "MessageID": "pm-sec-1",
+                "TextBody": "Trash was not collected", "Headers": []})
+        return client.post("/channels/email/sendgrid", headers=headers, files={"x": ("", b"", "text/plain")}, data={
+            "headers": "From: bo@example.net\nMessage-ID: <sg-sec-1@example.net>\n", "from": "bo@example.net",
+            "text": "Trash was not collected", "envelope": "{}", "SPF": "none"})
+
+    basic = "Basic " + base64.b64encode(b"groundcrew:" + SECRETS["email_webhook_secret"].encode()).decode()
+    wrong = "Basic " + base64.b64encode(b"groundcrew:guess").decode()
+    assert post(None).status_code == 401
+    assert post(wrong).status_code == 401
+    assert _counts(app)["message"] == 0
+    assert post(basic).status_code == 201

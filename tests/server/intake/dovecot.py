@@ -12,6 +12,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -95,12 +96,14 @@ def running(tmp: Path, *, user: str = "help", password: str = "s3cret-imap") -> 
     as_root = os.geteuid() == 0
     owner = "nobody" if as_root else pwd.getpwuid(os.geteuid()).pw_name
     entry = pwd.getpwnam(owner)
-    root = tmp / "dovecot"
+    # Dovecot's unprivileged auth and mail processes must reach these files: a fresh directory directly in the
+    # system temp dir (pytest's tmp_path sits under a 0700 directory of the user running the tests).
+    root = Path(tempfile.mkdtemp(prefix="groundcrew-dovecot-"))
+    (tmp / "dovecot-root").write_text(str(root))
     for sub in ("run", "state", f"home/{user}"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     (root / "users").write_text(f"{user}:{{PLAIN}}{password}\n")
     if as_root:
-        os.chmod(tmp, 0o755)
         os.chmod(root, 0o755)
         for path in (root / "home", root / "home" / user):
             os.chown(path, entry.pw_uid, entry.pw_gid)
@@ -128,3 +131,4 @@ def running(tmp: Path, *, user: str = "help", password: str = "s3cret-imap") -> 
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        shutil.rmtree(root, ignore_errors=True)

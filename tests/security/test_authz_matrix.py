@@ -81,6 +81,7 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/channels/email"): PUBLIC,
     ("POST", "/channels/sms"): PUBLIC,
     ("POST", "/channels/webform"): PUBLIC,
+    ("POST", "/notify/twilio/status"): PUBLIC,  # Twilio delivery reports, signed (tests/server/notify)
     # jobs and their lifecycle
     ("GET", "/jobs"): FILTERED,
     ("POST", "/jobs"): STAFF,

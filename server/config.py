@@ -169,9 +169,8 @@ class Settings(BaseSettings):
                               "HUMAN_AGENT"] | None = Field(
         None, description="Messenger tag for messages outside the 24-hour window (only where Meta's policy allows "
         "it for the message; unset: such messages are not sent and fail with the reason).")
-    x_consumer_key: str | None = Field(None, description="X app API key (OAuth 1.0a consumer key).")
-    x_consumer_secret: str | None = Field(
-        None, description="X app API key secret, to sign outbound calls (default: twitter_consumer_secret).")
+    x_consumer_key: str | None = Field(None, description="X app API key (OAuth 1.0a consumer key); its secret is "
+                                       "twitter_consumer_secret (GROUNDCREW_X_CONSUMER_SECRET).")
     x_access_token: str | None = Field(None, description="X OAuth 1.0a access token of the brand account.")
     x_access_token_secret: str | None = Field(None, description="... and its secret.")
     x_bearer_token: str | None = Field(

@@ -33,10 +33,10 @@ def report(settings: Settings) -> list[ChannelReport]:
     s = settings
     base = (s.channel_public_url or "").rstrip("/")
     url = (lambda path: f"{base}{path}") if base else (lambda path: f"<{_env('channel_public_url')}>{path}")
-    x_secret = s.x_consumer_secret or s.twitter_consumer_secret
+    x_secret = s.twitter_consumer_secret  # GROUNDCREW_X_CONSUMER_SECRET or GROUNDCREW_TWITTER_CONSUMER_SECRET
     imap = getattr(s, "imap_host", None)  # inbound IMAP polling, when the deployment has it
     inbound = {
-        "twitter": ([] if x_secret else [f"{_env('x_consumer_secret')} or {_env('twitter_consumer_secret')}"],
+        "twitter": ([] if x_secret else [_env("x_consumer_secret")],
                     [f"X webhook URL (Account Activity / Activity API): {url('/channels/twitter')}"]),
         "facebook": ([_env(n) for n, v in (("facebook_app_secret", s.facebook_app_secret),
                                            ("facebook_verify_token", s.facebook_verify_token)) if not v],

@@ -34,13 +34,12 @@ def _env(*names: str) -> str:
 def providers(settings: Settings) -> list[Provider]:
     """Every provider with what it still needs (environment variable names)."""
     s = settings
-    x_oauth1 = all((s.x_consumer_key, s.x_consumer_secret or s.twitter_consumer_secret, s.x_access_token,
+    x_oauth1 = all((s.x_consumer_key, s.twitter_consumer_secret, s.x_access_token,
                     s.x_access_token_secret))
     x_missing: tuple[str, ...] = () if x_oauth1 or s.x_bearer_token else tuple(
         [_env(n) for n, v in (("x_consumer_key", s.x_consumer_key), ("x_access_token", s.x_access_token),
                               ("x_access_token_secret", s.x_access_token_secret)) if not v]
-        + ([_env("x_consumer_secret", "twitter_consumer_secret")] if not (s.x_consumer_secret
-                                                                           or s.twitter_consumer_secret) else [])
+        + ([_env("x_consumer_secret")] if not s.twitter_consumer_secret else [])
         + [f"(or {_env('x_bearer_token')})"])
     return [
         Provider("sms", "Twilio", tuple(
@@ -74,7 +73,7 @@ def connector_for_channel(settings: Settings, channel: str) -> Connector:
         if channel == "twitter":
             from server.notify.providers.x import XApi
 
-            return XApi(consumer_key=s.x_consumer_key, consumer_secret=s.x_consumer_secret or s.twitter_consumer_secret,
+            return XApi(consumer_key=s.x_consumer_key, consumer_secret=s.twitter_consumer_secret,
                         access_token=s.x_access_token, access_token_secret=s.x_access_token_secret,
                         bearer_token=s.x_bearer_token, api_url=s.x_api_url, timeout_s=s.notify_timeout_s)
         if channel == "email":

@@ -88,7 +88,7 @@ def x_api(app) -> Iterator[Calls]:  # type: ignore[no-untyped-def]
     calls = Calls()
     with serve(fake_x(calls)) as url:
         s = app.state.settings
-        s.x_consumer_key, s.x_consumer_secret, s.x_access_token, s.x_access_token_secret = KEY, SECRET, TOKEN, \
+        s.x_consumer_key, s.twitter_consumer_secret, s.x_access_token, s.x_access_token_secret = KEY, SECRET, TOKEN, \
             TOKEN_SECRET
         s.x_api_url, s.notify_retry_base_s = url, 0.0
         yield calls
@@ -149,7 +149,7 @@ def test_bearer_user_token_and_bad_credentials(app, x_api, thread_with, queue_re
 def test_forged_oauth_signature_is_refused_by_the_fake(app, x_api, thread_with, queue_reply):
     """The fake really checks the signature: a wrong consumer secret is refused (so the passes above mean our
     signing is right)."""
-    app.state.settings.x_consumer_secret = "wrong-secret"
+    app.state.settings.twitter_consumer_secret = "wrong-secret"
     conversation_id, _ = thread_with(channel="twitter", external_id="dm-" + uuid.uuid4().hex, author_handle="bo",
                                      text="hello", visibility="private", meta={"x_user_id": "42"})
     message_id = queue_reply(conversation_id, "Hi")

@@ -5,38 +5,18 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlmodel import Session, func, select
 
 from server.auth.models import Role
 from server.cases.models import Case
-from server.config import Settings
 from server.conversations.models import Message
 from server.jobs.models import Job, JobStatus
 
 V2 = "/open311/v2"
 # A point on a street inside the demo map (Eastern Ave, Highlandtown).
 LAT, LON = 39.2856, -76.5733
-
-
-@pytest.fixture(scope="session")
-def city_cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("city-cache")
-
-
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path, city_cache: Path) -> Settings:
-    return Settings(database_url=database_url, data_dir=tmp_path, secret_key="test-secret-" + "x" * 32,
-                    load_city=False, GROUNDCREW_CACHE_DIR=city_cache)
-
-
-@pytest.fixture
-def api_key(client, auth) -> str:
-    response = client.post("/open311/keys", json={"name": "test app"}, headers=auth(Role.admin))
-    assert response.status_code == 201, response.text
-    return response.json()["api_key"]
 
 
 def _xml(response) -> ET.Element:

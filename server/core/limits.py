@@ -12,6 +12,11 @@ from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+# A refused body up to this size is read and thrown away before the 413 is sent: a client that writes its whole
+# body before reading the answer (urllib, the mobile app) otherwise meets a reset connection ("broken pipe") and
+# never sees the 413, and retries forever as if offline. nginx's lingering close does the same. Larger: closed.
+DRAIN_MAX_BYTES = 64_000_000
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -50,6 +55,16 @@ class RequestSizeLimit:
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
 
+    @staticmethod
+    async def _drain(receive: Receive, budget: int) -> None:
+        """Read and discard the rest of a refused body, at most ``budget`` bytes."""
+        seen = 0
+        while seen <= budget:
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                return
+            seen += len(message.get("body", b""))
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -58,10 +73,12 @@ class RequestSizeLimit:
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
-                    too_big = int(value) > max_bytes
+                    length = int(value)
                 except ValueError:
-                    too_big = False
-                if too_big:
+                    length = 0
+                if length > max_bytes:
+                    if length <= DRAIN_MAX_BYTES:
+                        await self._drain(receive, length)
                     await self._refuse(send, max_bytes, what)
                     return
         if not any(name == b"transfer-encoding" for name, _ in scope.get("headers", [])):
@@ -77,6 +94,8 @@ class RequestSizeLimit:
                 break
             seen += len(message.get("body", b""))
             if seen > max_bytes:
+                if message.get("more_body", False):
+                    await self._drain(receive, DRAIN_MAX_BYTES - seen)
                 await self._refuse(send, max_bytes, what)
                 return
             chunks.append(message)

@@ -84,8 +84,13 @@ def image_type(content: bytes) -> str | None:
     return None
 
 
-def _mb(size: int) -> str:
-    return f"{size / 1_000_000:.1f} MB"
+def _over(size: int, limit: int) -> tuple[str, str]:
+    """``size`` and ``limit`` in MB with as many decimals as it takes to tell them apart ('0.25 MB', '0.20 MB')."""
+    for digits in (1, 2, 3):
+        shown = f"{size / 1_000_000:.{digits}f} MB", f"{limit / 1_000_000:.{digits}f} MB"
+        if shown[0] != shown[1]:
+            return shown
+    return f"{size} bytes", f"{limit} bytes"
 
 
 @dataclass
@@ -104,8 +109,8 @@ def _check(settings: Settings, upload: Upload, field: str, prefix: str) -> _Chec
     if not content:
         raise Invalid(f"{field} ('{shown}'): the file is empty")
     if len(content) > settings.upload_max_file_bytes:
-        raise AttachmentTooLarge(f"{field} ('{shown}'): {_mb(len(content))} is over the limit of "
-                                 f"{_mb(settings.upload_max_file_bytes)} per file")
+        size, limit = _over(len(content), settings.upload_max_file_bytes)
+        raise AttachmentTooLarge(f"{field} ('{shown}'): {size} is over the limit of {limit} per file")
     kind = image_type(content)
     if kind is None:
         raise AttachmentNotAnImage(f"{field} ('{shown}'): not {IMAGE_KINDS} (the content is checked, not the name)")
@@ -124,8 +129,8 @@ def check_attachments(*, settings: Settings, change: StatusChange) -> list[tuple
         files.append(("signature", _check(settings, change.signature, "signature", "signature")))
     total = sum(len(f.content) for _, f in files)
     if total > settings.upload_max_total_bytes:
-        raise AttachmentTooLarge(f"photos/signature: {_mb(total)} in all is over the limit of "
-                                 f"{_mb(settings.upload_max_total_bytes)} per completion")
+        size, limit = _over(total, settings.upload_max_total_bytes)
+        raise AttachmentTooLarge(f"photos/signature: {size} in all is over the limit of {limit} per completion")
     return files
 
 

@@ -5,8 +5,13 @@ the limit; the type is read from the content, never from the name; a refused com
 from __future__ import annotations
 
 import base64
+import http.client
 import io
 import os
+import re
+import socket
+import threading
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -96,7 +101,8 @@ def test_a_file_over_the_limit_is_refused_naming_it_and_nothing_is_kept(client: 
     refused = complete(client, job_id, technician, photos=[upload("before.jpg", small), upload("after.jpg", big)])
     assert refused.status_code == 413, refused.text
     detail = refused.json()["detail"]
-    assert detail.startswith("photos[1] ('after.jpg'): ") and "over the limit of 0.3 MB per file" in detail, detail
+    assert re.fullmatch(r"photos\[1\] \('after\.jpg'\): 0\.\d+ MB is over the limit of 0\.30? MB per file",
+                        detail), detail
     assert uploads_of(settings, job_id) == []  # the first photo was checked, not stored, before the second failed
     assert client.get(f"/jobs/{job_id}", headers=technician).json()["status"] == "on_site"
     big_signature = complete(client, job_id, technician, signature=upload("sig.jpg", big))
@@ -133,7 +139,8 @@ def test_count_and_total_per_completion(client: TestClient, auth, app, settings:
     assert len(a) + len(b) > 100_000 and max(len(a), len(b)) < settings.upload_max_file_bytes
     too_much = complete(client, job_id, technician, photos=[upload("a.jpg", a), upload("b.jpg", b)])
     assert too_much.status_code == 413
-    assert "in all is over the limit of 0.1 MB per completion" in too_much.json()["detail"]
+    assert re.fullmatch(r"photos/signature: 0\.\d+ MB in all is over the limit of 0\.10? MB per completion",
+                        too_much.json()["detail"]), too_much.json()["detail"]
     assert uploads_of(settings, job_id) == []
 
 
@@ -165,3 +172,46 @@ def test_image_types_by_magic_bytes():
     assert image_type(b"\x00\x00\x00\x1cftypmif1\x00\x00\x00\x00mif1heic") == "heif"
     assert image_type(b"\x00\x00\x00\x18ftypisom\x00\x00\x00\x00") is None  # an MP4 video
     assert image_type(b"GIF89a...") is None and image_type(b"\x89PNG fake") is None and image_type(b"") is None
+
+
+def test_a_client_that_sends_its_whole_body_first_reads_the_413(tmp_path):  # type: ignore[no-untyped-def]
+    """Over real HTTP (uvicorn), as urllib in the app sends: 'Connection: close', the whole body, then read the
+    answer. A refused body is read and thrown away before the 413 goes out; before, uvicorn closed the connection on
+    the unread body and the client got 'Broken pipe' / 'Connection reset' instead of the 413, which the app took for
+    being offline and retried forever (failed on the old code)."""
+    import uvicorn
+
+    from server.app import create_app
+
+    settings = Settings(data_dir=tmp_path, secret_key="test-secret-" + "x" * 32, load_city=False)  # no database use
+    app = create_app(settings)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for path, size in (("/jobs", 3_000_000), ("/jobs/1/status", settings.completion_max_request_bytes + 10)):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            connection.request("POST", path, body=b"x" * size,  # urllib always says Connection: close
+                               headers={"Content-Type": "application/json", "Connection": "close"})
+            answer = connection.getresponse()
+            assert answer.status == 413, (path, answer.status)
+            assert b"request body too large" in answer.read()
+            connection.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        app.state.engine.dispose()
+
+
+def test_sizes_in_refusals_are_told_apart():
+    from server.dispatch.lifecycle import _over
+
+    assert _over(9_200_000, 8_000_000) == ("9.2 MB", "8.0 MB")
+    assert _over(247_312, 200_000) == ("0.25 MB", "0.20 MB")  # not "0.2 MB is over the limit of 0.2 MB"
+    assert _over(8_000_001, 8_000_000) == ("8000001 bytes", "8000000 bytes")

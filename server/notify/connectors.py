@@ -33,13 +33,15 @@ class Outbound:
 @dataclass(frozen=True)
 class DeliveryResult:
     """``ok``: the provider accepted the message (``external_id``: its id for it). ``retryable``: a transient
-    failure (provider down, 5xx, rate limit) worth sending again later. ``recorded``: nothing was sent anywhere."""
+    failure (provider down, 5xx, rate limit) worth sending again later. ``recorded``: nothing was sent anywhere.
+    ``unconfirmed``: the request may have reached the provider but no answer came (not retried)."""
 
     ok: bool
     detail: str = ""
     external_id: str | None = None
     retryable: bool = False
     recorded: bool = False
+    unconfirmed: bool = False
 
 
 class Connector(Protocol):
@@ -77,8 +79,9 @@ def transport_failure(provider: str, exc: Exception, *, idempotent: bool = False
     what = f"{type(exc).__name__}: {exc}"[:300]
     if idempotent or _never_reached(exc):
         return failure(f"{provider} unreachable: {what}")
-    return failure(f"no answer from {provider} after sending ({what}); not retried, as it may have gone out — "
-                   "check the provider's log", retryable=False)
+    return DeliveryResult(ok=False, retryable=False, unconfirmed=True,
+                          detail=f"no answer from {provider} after sending ({what}); not retried, as it may have gone "
+                          "out — check the provider's log")
 
 
 def _never_reached(exc: BaseException) -> bool:

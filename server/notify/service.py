@@ -163,6 +163,8 @@ def deliver(*, session: Session, message: Message, connector: Connector, max_att
                           f"next try at {retry_at:%Y-%m-%d %H:%M:%S} UTC")
     else:
         message.delivery_status = DeliveryStatus.failed
+        if result.unconfirmed:
+            meta["unconfirmed"] = True  # the provider's own report may still say it went out
         if result.retryable:
             meta["detail"] = f"gave up after {attempts} attempts: {result.detail}"
     message.meta = meta
@@ -309,7 +311,10 @@ def record_provider_status(*, session: Session, message_id: int, provider: str, 
     meta = {**message.meta, "provider_id": provider_id, "provider_status": provider_status}
     new = _TWILIO_STATUS.get(provider_status, DeliveryStatus.sent)
     current = message.delivery_status
-    if current not in _FINAL and not (current == DeliveryStatus.sent and new == DeliveryStatus.sent):
+    # Final: delivered, recorded, and failed, except a send we could not confirm (no answer after sending), where
+    # the provider's signed report about our message is the truth.
+    final = current in _FINAL and not (current == DeliveryStatus.failed and message.meta.get("unconfirmed"))
+    if not final and not (current == DeliveryStatus.sent and new == DeliveryStatus.sent):
         message.delivery_status = new
         if new == DeliveryStatus.failed:
             reason = f"error {error_code}" if error_code else "no error code"
@@ -320,6 +325,7 @@ def record_provider_status(*, session: Session, message_id: int, provider: str, 
         else:
             meta["detail"] = f"{provider} reports {provider_status}"
         meta.pop("next_attempt_at", None)
+        meta.pop("unconfirmed", None)
     message.meta = meta
     session.add(message)
     session.commit()

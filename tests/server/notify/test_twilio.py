@@ -249,3 +249,32 @@ def test_a_callback_that_beats_our_own_commit_is_kept(app, settings, thread_with
     message = stored(app, message_id)
     assert message.delivery_status == "delivered" and message.meta["detail"] == "Twilio reports delivered"
     assert message.meta["provider_id"] == "SM1" and message.meta["attempts"] == 1 and connector.calls == 1
+
+
+def test_the_providers_report_corrects_a_send_we_could_not_confirm(client, app, twilio, thread_with, queue_reply):
+    """Twilio took the message but its answer never came (we failed it rather than risk a second SMS): the signed
+    report for our message id is the truth. A failure Twilio itself reported stays failed."""
+    from server.notify.service import record_provider_status
+
+    message_id = queue_reply(_sms_thread(thread_with), "On our way.")
+    with Session(app.state.engine) as session:
+        from server.conversations.models import Message
+
+        message = session.get(Message, message_id)
+        assert message is not None
+        message.delivery_status = "failed"
+        message.meta = {**message.meta, "attempts": 1, "unconfirmed": True,
+                        "detail": "no answer from Twilio after sending (ReadTimeout)"}
+        session.add(message)
+        session.commit()
+        record_provider_status(session=session, message_id=message_id, provider="Twilio", provider_id="SM9",
+                               provider_status="delivered")
+    message = stored(app, message_id)
+    assert message.delivery_status == "delivered" and "unconfirmed" not in message.meta
+
+    refused = queue_reply(_sms_thread(thread_with, "+14105550199"), "Update.")
+    run_pass(app)
+    with Session(app.state.engine) as session:
+        record_provider_status(session=session, message_id=refused, provider="Twilio", provider_id="SM8",
+                               provider_status="delivered")
+    assert stored(app, refused).delivery_status == "failed"  # we never handed it over: nothing to correct

@@ -166,4 +166,5 @@ def test_no_answer_after_sending_is_not_retried_so_it_never_goes_out_twice(app, 
     run_pass(app)
     message = stored(app, message_id)
     assert message.delivery_status == "failed" and "not retried, as it may have gone out" in message.meta["detail"]
+    assert message.meta["unconfirmed"] is True
     assert len(x_api.requests) == 1

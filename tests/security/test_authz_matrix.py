@@ -135,6 +135,9 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/open311/v2/requests.{fmt}"): APIKEY,
     ("GET", "/open311/v2/requests/{request_id}.{fmt}"): PUBLIC,
     ("GET", "/open311/v2/tokens/{token}.{fmt}"): PUBLIC,
+    ("GET", "/open311/v2/servicerequestupdates.{fmt}"): PUBLIC,  # our notices on Open311 requests (no contacts)
+    ("POST", "/open311/v2/servicerequestupdates.{fmt}"): APIKEY,
+    ("GET", "/open311/v2/media/{message_id}/{name}"): PUBLIC,  # the photo published as a request's media_url
     ("GET", "/open311/keys"): ADMIN,
     ("POST", "/open311/keys"): ADMIN,
     ("DELETE", "/open311/keys/{key_id}"): ADMIN,
@@ -147,6 +150,9 @@ BODIES: dict[tuple[str, str], dict] = {
     ("POST", "/jobs/{job_id}/status"): {"status": "en_route"},
     ("POST", "/open311/v2/requests.{fmt}"): {"service_code": "streetlight", "lat": 39.29, "long": -76.61,
                                             "description": "Streetlight out"},
+    ("POST", "/open311/v2/servicerequestupdates.{fmt}"): {"service_request_id": "1", "update_id": "1", "status": "OPEN",
+                                                          "updated_datetime": "2026-01-01T00:00:00Z",
+                                                          "description": "Thanks"},
     # late_min 0 with running_late is refused (422) after the ownership check: nothing changes
     ("POST", "/technicians/{technician_id}/dispatch-status"): {"status": "running_late", "late_min": 0},
 }

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from rapidfuzz import fuzz
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, update
 from sqlmodel import Session, col, or_, select
 
 from server.audit import service as audit
@@ -71,6 +71,17 @@ def _known_author(session: Session, channel: str, handle: str) -> Customer | Non
     return survivor(session=session, customer_id=owner.id or 0)
 
 
+_VOUCH = update(Identity).where(Identity.channel == bindparam("v_channel"), Identity.handle == bindparam("v_handle"),
+                               col(Identity.verified).is_(False)).values(verified=True).execution_options(
+    synchronize_session=False)
+
+
+def _vouch(session: Session, channel: str, handle: str) -> None:
+    """An email identity first seen unauthenticated becomes verified once mail from it is authenticated (SPF/DKIM/
+    DMARC; issue 26), so its verified-key protections (no merge with a conflicting customer) apply from then on."""
+    session.execute(_VOUCH, {"v_channel": channel, "v_handle": normalize_handle(channel, handle)})
+
+
 def _attach(session: Session, customer: Customer, channel: str, handle: str, name: str, verified: bool) -> Identity:
     return customers.add_identity(
         session=session, customer=customer,
@@ -99,7 +110,12 @@ def resolve(*, session: Session, inbound: InboundMessage) -> Customer:
     """The customer who wrote this message: found by its verified keys (merging customers that the same
     message proves to be one person), else created; unverified matches become suggestions."""
     if not inbound.linked_handles:
-        return _known_author(session, inbound.channel, inbound.author_handle) or _first_contact(session, inbound)
+        known = _known_author(session, inbound.channel, inbound.author_handle)
+        if known is None:
+            return _first_contact(session, inbound)
+        if inbound.author_verified and inbound.channel == Channel.email:
+            _vouch(session, inbound.channel, inbound.author_handle)
+        return known
     keys = [(inbound.channel, inbound.author_handle, inbound.author_verified)]
     keys += [(link.channel, link.handle, link.verified) for link in inbound.linked_handles]
     found: list[tuple[tuple[Any, str, bool], Identity | None]] = [(k, _find(session, k[0], k[1])) for k in keys]

@@ -233,3 +233,18 @@ def test_imap_polling_against_a_real_dovecot(app, settings, tmp_path):
         assert all(m.meta["email_provider"] == "imap" for m in messages)
         events = session.exec(select(IntakeEvent)).all()
         assert [e.outcome for e in events] == ["invalid", "invalid"] and "From: required" in events[0].detail
+
+
+def test_an_identity_first_seen_unauthenticated_is_verified_by_authenticated_mail(app, client):
+    """Unverified until mail from it passes: then the verified-key rules (no merge with a conflicting customer)
+    protect it (server/identity: ``_vouch``)."""
+    app.state.settings.email_trusted_authserv_ids = "mx.groundcrew.test"
+    h = {"content-type": "message/rfc822"}
+    first = client.post("/channels/email", headers=h, content=email("v1@x.example", "Trash missed",
+                                                                    sender="Vi <vi@x.example>"))
+    assert first.status_code == 201 and _identity(app, "vi@x.example").verified is False
+    passed = b"Authentication-Results: mx.groundcrew.test; spf=pass smtp.mailfrom=bounces.x.example\r\n"
+    second = client.post("/channels/email", headers=h, content=passed + email("v2@x.example", "Still missed",
+                                                                              sender="Vi <vi@x.example>"))
+    assert second.json()["customer_id"] == first.json()["customer_id"]
+    assert _identity(app, "vi@x.example").verified is True

@@ -8,7 +8,7 @@ from .errors import RoutingInputError
 from .feasibility import Violation, check_feasibility
 from .live import Changes, Insertion, recommend, replan
 from .model import Break, Job, Problem, Technician, TimeWindow, Weights
-from .plan import BreakStop, ObjectiveBreakdown, Plan, Route, SolverStats, Stop, Unassigned
+from .plan import BreakStop, ObjectiveBreakdown, Plan, Route, SolveProgress, SolverStats, Stop, Unassigned
 from .solve import solve, warm_up
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "Problem",
     "Route",
     "RoutingInputError",
+    "SolveProgress",
     "SolverStats",
     "Stop",
     "Technician",

@@ -18,7 +18,7 @@ import time
 import numba as nb
 import numpy as np
 
-from . import _ortools
+from . import _control, _ortools
 from ._sisr import ruin_size, run_batches, seed_kernels
 from .model import Problem
 from .schedule import usable_breaks
@@ -355,7 +355,12 @@ class DaySearch:
                        self.b_lens, self.b_unassigned, self.allowed, self.penalty, self.priority, self.adj, self.d,
                        self.state)
 
-        run_batches(batch, deadline, temp_from, temp_to, seconds=0.05)
+        def between() -> bool:
+            _control.offer(self.best_cost, self.best_routes)
+            return False
+
+        run_batches(batch, deadline, temp_from, temp_to, between, seconds=0.05)
+        _control.offer(self.best_cost, self.best_routes, force=True)
 
 
 def warm_up() -> None:

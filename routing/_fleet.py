@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _control
 from .model import Problem
 
 
@@ -307,11 +308,11 @@ def minimise_routes(fm: FleetModel, routes: list[list[int]], deadline: float, se
     bound = max(1, math.ceil(demand / fm.capacity)) if demand else 1
     stats: dict[str, float] = {"removed": 0, "ejections": 0, "insertions": 0}
     attempt_end = deadline
-    while len(best) > bound and time.monotonic() < deadline:
+    while len(best) > bound and time.monotonic() < deadline and not _control.stopped():
         sol = _Solution(fm, best, rng)
         pool = sol.routes.pop(int(rng.integers(len(sol.routes)))).nodes[1:-1]
         penalty = np.ones(fm.end + 1, dtype=np.int64)
-        while pool and time.monotonic() < attempt_end:
+        while pool and time.monotonic() < attempt_end and not _control.stopped():
             v = pool.pop()
             rr, pp, _ = sol.insertions(v)
             if len(rr):  # a random feasible place, as in the paper: cheapest places empty fewer routes

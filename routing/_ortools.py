@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp
 
+from . import _control
 from .model import Job, Problem
 from .schedule import usable_breaks
 
@@ -29,6 +31,7 @@ class Built:
     time: pywrapcp.RoutingDimension
     breaks: dict[int, list] = field(default_factory=dict)  # vehicle -> interval vars
     horizon: int = 0
+    hooks: Any = None  # _control.OrToolsHooks, kept alive with the model
 
     def job_index(self, node_pos: int) -> int:
         return self.manager.NodeToIndex(node_pos)
@@ -258,4 +261,7 @@ def build(
         for iv in ivs:
             routing.AddIntervalToAssignment(iv)
         built.breaks[v] = ivs
+    control = _control.current()
+    if control is not None:  # a caller can stop this search and hears its improvements (see _control)
+        built.hooks = _control.OrToolsHooks(built, control)
     return built

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from . import _fleet, _ortools
+from . import _control, _fleet, _ortools
 from .model import Problem
 
 FS = routing_enums_pb2.FirstSolutionStrategy
@@ -91,9 +91,12 @@ class FleetBoard:
 _BOARD: FleetBoard | None = None
 
 
-def _join_board(board: FleetBoard | None) -> None:
+def _join_board(board: FleetBoard | None, stop: Any = None, offers: Any = None) -> None:
+    """Pool initializer: this worker's fleet board, and the parent's stop event and offer queue (``_control``)."""
     global _BOARD
     _BOARD = board
+    if stop is not None:
+        _control.join(_control.SearchControl(stop, (lambda w, c, r: offers.put((w, c, r))) if offers else None))
 
 
 def _used(routes: list[list[int]]) -> int:
@@ -412,6 +415,7 @@ def _sisr_fleet(problem: Problem, jobs: list[int], variant: dict[str, Any], dead
 
     def between() -> bool:
         """Post a smaller fleet found here; continue from a smaller one found by the other worker."""
+        _control.offer(search.best_cost, lambda: to_jobs(search.best_routes()))
         used = search.best_used
         if _BOARD is not None:
             if used < posted[0]:
@@ -521,8 +525,14 @@ def _solve(r: pywrapcp.RoutingModel, p: Any, init: Any) -> Any:
 
 
 def _worker(args: tuple) -> Outcome | None:
-    problem, jobs, variant, deadline_in, warm, extra = args
-    return run_variant(problem, jobs, variant, time.monotonic() + deadline_in, warm, extra)
+    problem, jobs, variant, deadline_in, warm, extra, k = args
+    control = _control.current()
+    if control is not None:
+        control.worker, control.best_offered, control.last_offer = k, None, time.monotonic()
+    out = run_variant(problem, jobs, variant, time.monotonic() + deadline_in, warm, extra)
+    if control is not None and out is not None:  # the final routes, whatever the throttle says
+        control.offer(out.cost, lambda: out.routes, force=True)
+    return out
 
 
 #: Two trajectories, one per core: (A) SISR-ILS with simulated annealing for the whole budget;
@@ -574,6 +584,8 @@ DAY_SISR_PORTFOLIO: list[dict[str, Any]] = [{"kind": "day_sisr", "seed": 0}, {"k
 #: the better second trajectory: Solomon C101 at 2 s (the fleet already minimal) is solved to optimality by
 #: ILS + squeeze but ends 3 % above it with two squeezes.
 FLEET_PORTFOLIO_MIN_S = 6.0
+#: How long a stopped portfolio waits for its trajectories to return their best before it ends them (s).
+STOP_GRACE_S = 0.5
 
 
 def _pool_context() -> Any:
@@ -610,6 +622,18 @@ def variants_for(problem: Problem, seed: int, workers: int, warm: bool, seconds:
     return variants
 
 
+def _drain(offers: Any, sink: Any) -> None:
+    """Hand the workers' queued offers to ``sink`` (in this thread)."""
+    if offers is None:
+        return
+    while True:
+        try:
+            item = offers.get_nowait()
+        except Exception:  # queue.Empty (or a queue closed by a terminated pool)
+            return
+        sink(*item)
+
+
 def _sisr_applies(problem: Problem) -> bool:
     """Identical technicians, simple jobs, an objective of arcs plus vehicles: what ``_sisr`` models exactly."""
     return (_fleet.fleet_model(problem, list(range(len(problem.jobs)))) is not None
@@ -617,11 +641,27 @@ def _sisr_applies(problem: Problem) -> bool:
 
 
 def portfolio(problem: Problem, jobs: list[int], seconds: float, seed: int, workers: int,
-              warm: list[list[int]] | None, extra_cost: dict | None = None) -> tuple[Outcome | None, int]:
-    """Run ``workers`` variants in parallel (one per core) and keep the cheapest outcome."""
+              warm: list[list[int]] | None, extra_cost: dict | None = None, *,
+              stop: Any = None, sink: Any = None) -> tuple[Outcome | None, int]:
+    """Run ``workers`` variants in parallel (one per core) and keep the cheapest outcome.
+
+    ``stop`` (anything with ``is_set()``): when set, every trajectory returns its best so far within about one search
+    step. ``sink(worker, cost, routes)`` hears each trajectory's improving routes now and then (see ``_control``);
+    it runs in the calling thread.
+
+    OR-Tools' iterated local search obeys no search limit but its time limit (measured with OR-Tools 9.15: neither
+    a custom limit, nor ``CancelSearch`` from a callback or another thread, ends it early), so with ``stop`` even a
+    single trajectory runs in a worker process: one that has not returned ``STOP_GRACE_S`` after the stop is ended
+    and the caller keeps the best routes it offered."""
     variants = variants_for(problem, seed, workers, warm is not None, seconds)
-    if workers <= 1 or mp.current_process().daemon:
-        return run_variant(problem, jobs, variants[0], time.monotonic() + seconds, warm, extra_cost), 1
+    if mp.current_process().daemon or (workers <= 1 and stop is None):
+        outer = _control.current()
+        if stop is not None:
+            _control.join(_control.SearchControl(stop, sink))
+        try:
+            return run_variant(problem, jobs, variants[0], time.monotonic() + seconds, warm, extra_cost), 1
+        finally:
+            _control.join(outer)
     ctx = _pool_context()
     overhead = 0.0 if ctx.get_start_method() == "fork" else 0.5
     if any(v["kind"] in ("sisr", "eject", "day_sisr") for v in variants) and ctx.get_start_method() == "fork":
@@ -630,14 +670,33 @@ def portfolio(problem: Problem, jobs: list[int], seconds: float, seed: int, work
 
         warm_up()  # once in the parent: the forked workers inherit the loaded kernels
         seconds -= time.monotonic() - t
-    args = [(problem, jobs, v, max(0.1, seconds - overhead), warm, extra_cost) for v in variants]
+    args = [(problem, jobs, v, max(0.1, seconds - overhead), warm, extra_cost, k) for k, v in enumerate(variants)]
     shares = problem.weights.vehicle_fixed and any(v["kind"] in ("sisr", "eject") for v in variants)
     board = FleetBoard(ctx, len(jobs), len(problem.technicians)) if shares else None
-    pool = ctx.Pool(len(variants), initializer=_join_board, initargs=(board,))
+    stop_all = ctx.Event() if stop is not None else None
+    offers = ctx.Queue() if stop is not None and sink is not None else None
+    pool = ctx.Pool(len(variants), initializer=_join_board, initargs=(board, stop_all, offers))
     try:
+        pending = pool.map_async(_worker, args)
         # A worker that never answers (killed, wedged) must not hang the caller: wait a bounded time,
         # then fall back to one in-process trajectory.
-        outs = pool.map_async(_worker, args).get(timeout=seconds + 30.0)
+        give_up = time.monotonic() + seconds + 30.0
+        while True:
+            try:
+                outs = pending.get(timeout=0.1 if stop is not None else max(0.0, give_up - time.monotonic()))
+                break
+            except mp.TimeoutError:
+                _drain(offers, sink)
+                if stop is not None and stop.is_set():
+                    if not stop_all.is_set():  # type: ignore[union-attr]
+                        stop_all.set()  # type: ignore[union-attr]
+                        give_up = time.monotonic() + STOP_GRACE_S
+                    elif time.monotonic() >= give_up:  # a search that cannot be interrupted: keep what it offered
+                        _drain(offers, sink)
+                        return None, len(variants)
+                elif time.monotonic() >= give_up:
+                    raise
+        _drain(offers, sink)
     except mp.TimeoutError:
         pool.terminate()
         return run_variant(problem, jobs, variants[0], time.monotonic() + min(seconds, 5.0), warm, extra_cost), 1

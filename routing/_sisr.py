@@ -21,6 +21,7 @@ from collections.abc import Callable
 import numba as nb
 import numpy as np
 
+from . import _control
 from ._fleet import FleetModel
 
 C_BAR = 10.0  # average number of customers removed per ruin
@@ -340,13 +341,13 @@ def run_batches(batch: Callable[[int, float, float], None], deadline: float, tem
                 between: Callable[[], bool] | None = None, seconds: float = 0.02) -> None:
     """Call ``batch(iterations, temperature at its start, at its end)`` until ``deadline``, each call about
     ``seconds`` long (sized from the last one), on one geometric cooling schedule over the whole span; stop early when
-    ``between()`` returns True."""
+    ``between()`` returns True or the caller stops the search (``_control``)."""
     t_start = time.monotonic()
     span = max(1e-3, deadline - t_start)
     iterations, per_iter = 10, 0.0
     while True:
         now = time.monotonic()
-        if now >= deadline or (between is not None and between()):
+        if now >= deadline or _control.stopped() or (between is not None and between()):
             return
         if per_iter:
             iterations = max(5, int(min(seconds, deadline - now) / per_iter))

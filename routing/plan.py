@@ -89,6 +89,14 @@ class SolverStats:
 
 
 @dataclass(slots=True)
+class SolveProgress:
+    """A better plan than any reported before in a running solve (``solve(on_progress=...)``)."""
+
+    elapsed_s: float  # since the solve started
+    plan: Plan  # complete, evaluated (objective filled); its stats are empty
+
+
+@dataclass(slots=True)
 class Plan:
     routes: list[Route]
     unassigned: list[Unassigned] = field(default_factory=list)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 
-from . import _search
+from . import _control, _search
 from .model import Problem
 from .plan import (
     REASON_CAPACITY,
@@ -13,6 +14,7 @@ from .plan import (
     REASON_SKILL,
     REASON_WINDOW,
     Plan,
+    SolveProgress,
     SolverStats,
     Unassigned,
 )
@@ -100,8 +102,15 @@ def solve(
     warm_start: Plan | None = None,
     engine: str = "groundcrew",
     workers: int | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    on_progress: Callable[[SolveProgress], None] | None = None,
 ) -> Plan:
     """Best plan found within ``time_limit_s`` (plus model-building and a small constant).
+
+    ``should_stop()`` is asked about every 0.2 s while the search runs; once it answers True the solve returns its
+    best plan so far within about a search step (typically well under a second; building the first solution of a
+    very large day cannot be interrupted). ``on_progress`` gets each better complete plan found, about once a second
+    per search trajectory, in the calling thread.
 
     ``warm_start`` (a previous plan) seeds the search with its routes, which both speeds up
     re-solves and keeps the plan stable. ``engine='ortools-gls'`` is plain OR-Tools guided local
@@ -126,19 +135,60 @@ def solve(
     # Leave room for process start-up and building the plan so the call returns on time.
     reserve = 0.15 + (0.25 if (workers or default_workers()) > 1 else 0.0)
     budget = max(0.05, time_limit_s - (time.monotonic() - t0) - reserve)
+    flag = _control.CallbackFlag(should_stop) if should_stop or on_progress else None
+    best_so_far = _BestSoFar(problem, reasons, on_progress, t0) if flag is not None else None
     if not jobs:
         out, used = None, 1
     elif engine == "ortools-gls":
         variant = {"kind": "gls", "first": _search.FS.AUTOMATIC}
-        out, used = _search.run_variant(problem, jobs, variant, time.monotonic() + budget, warm, extra), 1
+        outer = _control.current()
+        if flag is not None:
+            _control.join(_control.SearchControl(flag, best_so_far))
+        try:
+            out, used = _search.run_variant(problem, jobs, variant, time.monotonic() + budget, warm, extra), 1
+        finally:
+            _control.join(outer)
     else:
-        out, used = _search.portfolio(problem, jobs, budget, seed, workers or default_workers(), warm, extra)
+        out, used = _search.portfolio(problem, jobs, budget, seed, workers or default_workers(), warm, extra,
+                                      stop=flag, sink=best_so_far)
     plan = build_plan(problem, out, reasons)
+    if best_so_far is not None and best_so_far.best is not None and _rank(best_so_far.best) < _rank(plan):
+        plan = best_so_far.best  # the search was stopped before it could return what it had offered
+    status = out.status if out else "no jobs to model" if not jobs else "no solution found"
+    if flag is not None and flag.is_set():
+        status = f"stopped by the caller after {time.monotonic() - t0:.1f} s; {status}"
     plan.stats = SolverStats(
         engine=engine, seed=seed, time_limit_s=time_limit_s, wall_time_s=round(time.monotonic() - t0, 3),
-        workers=used, phases=out.phases if out else [], status=out.status if out else "no jobs to model",
+        workers=used, phases=out.phases if out else [], status=status,
     )
     return plan
+
+
+def _rank(plan: Plan) -> tuple[int, int]:
+    return plan.objective.jobs_unassigned, plan.objective.cost
+
+
+class _BestSoFar:
+    """Turns the search's offered routes into complete plans, keeps the best, and tells ``on_progress`` of each
+    better one."""
+
+    def __init__(self, problem: Problem, reasons: dict[int, str],
+                 on_progress: Callable[[SolveProgress], None] | None, t0: float) -> None:
+        self.problem, self.reasons, self.on_progress, self.t0 = problem, reasons, on_progress, t0
+        self.best: Plan | None = None
+
+    def __call__(self, worker: int, cost: int, routes: list[list[int]]) -> None:
+        n = len(routes)
+        try:
+            plan = build_plan(self.problem, _search.Outcome(routes, [[] for _ in range(n)], [None] * n, cost),
+                              self.reasons)
+        except Infeasible:  # a route a search holds mid-move: the next offer will do
+            return
+        if self.best is not None and _rank(plan) >= _rank(self.best):
+            return
+        self.best = plan
+        if self.on_progress is not None:
+            self.on_progress(SolveProgress(elapsed_s=round(time.monotonic() - self.t0, 3), plan=plan))
 
 
 def build_plan(problem: Problem, out: _search.Outcome | None, reasons: dict[int, str]) -> Plan:

@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from server.config import Settings
 from server.core.db import make_engine
-from server.core.errors import DomainError, integrity_error_answer
+from server.core.errors import DomainError, TooMany, integrity_error_answer
 from server.core.limits import RequestSizeLimit
 from server.core.security_headers import SecurityHeaders
 from server.jobs.cache import feed_for
@@ -163,6 +163,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(DomainError)
     async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        if isinstance(exc, TooMany):
+            headers = {"Retry-After": str(exc.retry_after_s)}
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)

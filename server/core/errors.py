@@ -44,6 +44,16 @@ class Unavailable(DomainError):
     status_code = 503
 
 
+class TooMany(DomainError):
+    """Too much asked at once (a bounded queue is full): 429 with ``Retry-After`` in whole seconds."""
+
+    status_code = 429
+
+    def __init__(self, detail: str, retry_after_s: int = 5) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
 def invalid_from(exc: ValidationError) -> Invalid:
     """A 422 naming each field pydantic refused (for a model validated inside a service, e.g. a merged update)."""
     parts = []

@@ -7,18 +7,19 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 import routing
 from server.audit import service as audit
 from server.auth.models import User
 from server.config import Settings
-from server.core.errors import Conflict, DomainError, NotFound
+from server.core.errors import Conflict, DomainError, NotFound, TooMany
 from server.core.timeutil import utcnow
 from server.dispatch import plans
 from server.dispatch.models import TERMINAL_SOLVE, PlanSolution, SolveJob, SolveStatus
@@ -28,9 +29,11 @@ from server.events.broker import make_event
 
 log = logging.getLogger("groundcrew.dispatch")
 
-# The optimizer runs in chunks so progress (best so far) is visible and DELETE stops it at a chunk's end.
-FIRST_CHUNK_S = 5.0
-CHUNK_S = 2.0
+#: How often a running solve looks for a cancel request in the database (s). The optimizer asks more often (every
+#: 0.2 s); the answer in between is the last one read.
+CANCEL_POLL_S = 0.5
+#: Least time between two stored progress reports of a solve (s): each is a write and an event to every console.
+PROGRESS_EVERY_S = 1.0
 
 
 def get(*, session: Session, solve_id: str) -> SolveJob:
@@ -119,6 +122,12 @@ def request_solve(*, session: Session, engine: Engine, settings: Settings, trigg
             session.add(waiting)
             session.commit()
             return waiting, False
+    open_solves = session.exec(select(func.count()).select_from(SolveJob).where(
+        col(SolveJob.status).in_([SolveStatus.queued, SolveStatus.running]))).one()
+    if open_solves >= settings.dispatch_max_open_solves:
+        raise TooMany(f"{open_solves} solves are already queued or running (at most "
+                      f"{settings.dispatch_max_open_solves}); wait for one to finish or stop one "
+                      "(DELETE /dispatch/solves/{id})", retry_after_s=max(1, round(settings.dispatch_solve_time_s)))
     limit = time_limit_s or (settings.dispatch_solve_time_s if trigger in ("manual", "morning")
                              else settings.dispatch_replan_time_s)
     # In-process solves live in this process's memory until they start: record whose, so that a restart
@@ -237,40 +246,64 @@ def run_solve_job(*, engine: Engine, settings: Settings, solve_job_id: str) -> i
         return None
 
 
+class _SolveWatch:
+    """The running solve's link to its row: ``should_stop`` reads the cancel request (at most every
+    ``CANCEL_POLL_S``), ``on_progress`` stores the best plan's cost so far and tells the consoles (at most every
+    ``PROGRESS_EVERY_S``; the last report is always kept for ``flush``)."""
+
+    def __init__(self, engine: Engine, settings: Settings, solve_job_id: str) -> None:
+        self.engine, self.settings, self.solve_job_id = engine, settings, solve_job_id
+        self.cancelled = False
+        self.next_poll = 0.0
+        self.next_write = 0.0
+        self.pending: routing.SolveProgress | None = None
+
+    def should_stop(self) -> bool:
+        now = time.monotonic()
+        if self.cancelled or now < self.next_poll:
+            return self.cancelled
+        self.next_poll = now + CANCEL_POLL_S
+        with Session(self.engine) as session:
+            row = session.get(SolveJob, self.solve_job_id)
+            self.cancelled = row is None or row.cancel_requested
+        return self.cancelled
+
+    def on_progress(self, progress: routing.SolveProgress) -> None:
+        self.pending = progress
+        if time.monotonic() >= self.next_write:
+            self.flush()
+
+    def flush(self) -> None:
+        progress, self.pending = self.pending, None
+        if progress is None:
+            return
+        self.next_write = time.monotonic() + PROGRESS_EVERY_S
+        objective = progress.plan.objective
+        with Session(self.engine) as session:
+            row = session.get(SolveJob, self.solve_job_id)
+            if row is None:
+                return
+            row.best_cost, row.best_objective = objective.cost, asdict(objective)
+            row.progress = [*row.progress, {"at": utcnow().isoformat(), "s": progress.elapsed_s,
+                                            "cost": objective.cost, "unassigned": objective.jobs_unassigned}][-200:]
+            session.add(row)
+            session.commit()
+            event = _event(row)
+        after_commit(engine=self.engine, settings=self.settings, events=[event])
+
+
 def _optimize(engine: Engine, settings: Settings, job: SolveJob, snapshot: Snapshot,
               warm: routing.Plan | None) -> routing.Plan:
-    """Solve in chunks, warm-starting each from the best so far; stop at the limit or when cancelled."""
+    """One optimizer run for the whole time limit (a run cut into warm-started pieces plans worse), stopped within
+    about a second when the solve is cancelled; its best plan so far is stored as it improves."""
     from server.dispatch.regions import solve_regions, wants_regions
 
     if wants_regions(settings, snapshot):
         return solve_regions(settings, snapshot, job.time_limit_s)
-    best: routing.Plan | None = None
-    remaining = job.time_limit_s
-    first = True
-    while remaining > 0.01:
-        # The first chunk must be long enough to build a good day; later chunks improve it (warm-started).
-        chunk = min(remaining, max(remaining * 0.6, FIRST_CHUNK_S) if first else max(CHUNK_S, remaining / 3))
-        remaining -= chunk
-        candidate = routing.solve(snapshot.problem, time_limit_s=chunk, seed=job.attempts,
-                                  warm_start=best or warm)
-        if _better(candidate, best):
-            best = candidate
-        first = False
-        with Session(engine) as session:
-            row = session.get(SolveJob, job.id)
-            if row is None:
-                break
-            row.best_cost, row.best_objective = best.objective.cost, asdict(best.objective)
-            row.progress = [*row.progress, {"at": utcnow().isoformat(), "cost": candidate.objective.cost,
-                                            "unassigned": candidate.objective.jobs_unassigned, "chunk_s": chunk}]
-            session.add(row)
-            session.commit()
-            cancelled = row.cancel_requested
-            event = _event(row)
-        after_commit(engine=engine, settings=settings, events=[event])
-        if cancelled:
-            break
-    assert best is not None
+    watch = _SolveWatch(engine, settings, job.id)
+    best = routing.solve(snapshot.problem, time_limit_s=job.time_limit_s, seed=job.attempts, warm_start=warm,
+                         should_stop=watch.should_stop, on_progress=watch.on_progress)
+    watch.flush()
     return _never_worse(snapshot, best)
 
 

@@ -96,17 +96,64 @@ def test_running_a_solve_job_twice_stores_one_plan(client, auth, settings, app):
         assert session.exec(select(func.count()).select_from(PlanSolution)).one() == 1
 
 
-def test_delete_stops_a_solve_and_bad_ids(client, auth, settings, app):
-    dispatcher, _, _ = _setup(client, auth, settings, 3)
-    started = client.post("/dispatch/solves", json={"time_limit_s": 30}, headers=dispatcher).json()
+def test_delete_stops_a_running_solve_at_once_and_keeps_its_best_plan(client, auth, settings, app):
+    """A 600 s solve is stopped by DELETE within about a second (it used to run its first 360 s chunk out), and the
+    best plan it had found is stored. The solve is stopped only once it has reported a plan, so the test waits on
+    the solve, never on the clock; the 600 s limit makes "it returned because it was stopped" unmistakable."""
+    from datetime import datetime
+
+    from tests.server.dispatch.conftest import wait_for
+
+    dispatcher, _, jobs = _setup(client, auth, settings, 3)
+    started = client.post("/dispatch/solves", json={"time_limit_s": 600}, headers=dispatcher).json()
+
+    def reporting() -> dict | None:
+        body = client.get(f"/dispatch/solves/{started['id']}", headers=dispatcher).json()
+        return body if body["status"] == "running" and body["best_cost"] is not None else None
+
+    running = wait_for(reporting, 120, "a running solve with a best plan so far")
+    assert any("cost" in p for p in running["progress"])
     stopped = client.delete(f"/dispatch/solves/{started['id']}", headers=dispatcher)
     assert stopped.status_code == 200 and stopped.json()["cancel_requested"] is True
-    done = wait_solve(client, dispatcher, started["id"], timeout_s=20)
-    assert done["status"] == "cancelled"
+    done = wait_solve(client, dispatcher, started["id"], timeout_s=150)
+    assert done["status"] == "cancelled" and done["plan_id"], done
+    ran_s = (datetime.fromisoformat(done["finished_at"]) - datetime.fromisoformat(done["started_at"])).total_seconds()
+    assert ran_s < 300, ran_s  # far below the 600 s asked for: it was stopped
+    plan = client.get("/plans/current", headers=dispatcher).json()
+    assert {s["job_id"] for s in plan["stops"]} == set(jobs)
     assert client.delete(f"/dispatch/solves/{started['id']}", headers=dispatcher).status_code == 409
+
+
+def test_a_queued_solve_is_cancelled_before_it_starts_and_bad_requests_are_refused(client, auth, settings, app):
+    dispatcher, _, _ = _setup(client, auth, settings, 2)
+    with Session(app.state.engine) as session:  # waiting its turn (not handed to a worker: it never starts)
+        session.add(SolveJob(id="q" * 32, time_limit_s=5))
+        session.commit()
+    stopped = client.delete(f"/dispatch/solves/{'q' * 32}", headers=dispatcher)
+    assert stopped.status_code == 200 and stopped.json()["status"] == "cancelled"
+    assert service.run_solve_job(engine=app.state.engine, settings=settings, solve_job_id="q" * 32) is None
     assert client.get("/dispatch/solves/nope", headers=dispatcher).status_code == 404
     assert client.post("/dispatch/solves", json={"time_limit_s": -1}, headers=dispatcher).status_code == 422
+    too_long = client.post("/dispatch/solves", json={"time_limit_s": 601}, headers=dispatcher)
+    assert too_long.status_code == 422 and "time_limit_s" in too_long.text
     assert client.post("/dispatch/solves", json={}, headers=auth(Role.agent)).status_code == 403
+
+
+def test_solves_beyond_the_bound_are_refused_with_429(client, auth, settings, app):
+    """62 solves could be queued before; now at most ``dispatch_max_open_solves`` are queued or running."""
+    dispatcher, _, _ = _setup(client, auth, settings, 2)
+    settings.dispatch_max_open_solves = 2
+    first = client.post("/dispatch/solves", json={"time_limit_s": 600}, headers=dispatcher)
+    second = client.post("/dispatch/solves", json={"time_limit_s": 600}, headers=dispatcher)
+    third = client.post("/dispatch/solves", json={"time_limit_s": 1}, headers=dispatcher)
+    assert first.status_code == second.status_code == 202
+    assert third.status_code == 429 and int(third.headers["Retry-After"]) >= 1
+    assert "at most 2" in third.json()["detail"]
+    for started in (first, second):  # stop both (the second is still queued behind the first)
+        assert client.delete(f"/dispatch/solves/{started.json()['id']}", headers=dispatcher).status_code == 200
+    for started in (first, second):
+        assert wait_solve(client, dispatcher, started.json()["id"], timeout_s=150)["status"] == "cancelled"
+    assert client.post("/dispatch/solves", json={"time_limit_s": 0.5}, headers=dispatcher).status_code == 202
 
 
 def test_a_short_replan_never_undoes_a_better_assignment(client, auth, settings, app):

@@ -248,3 +248,33 @@ def test_an_identity_first_seen_unauthenticated_is_verified_by_authenticated_mai
                                                                               sender="Vi <vi@x.example>"))
     assert second.json()["customer_id"] == first.json()["customer_id"]
     assert _identity(app, "vi@x.example").verified is True
+
+
+def test_groundcrew_import_imap_command(tmp_path, monkeypatch):
+    """The operator's command: ``groundcrew import imap`` polls once and prints the counts as JSON."""
+    why = dovecot.available()
+    if why:
+        pytest.skip(why)
+    from imapclient import IMAPClient
+    from typer.testing import CliRunner
+
+    from server.cli import UserError
+    from server.cli import app as cli
+
+    monkeypatch.chdir(tmp_path)  # no .env
+    with dovecot.running(tmp_path) as box:
+        with IMAPClient(box.host, port=box.port, ssl=False) as c:
+            c.login(box.user, box.password)
+            c.append("INBOX", _raw("cli1@example.com", "Streetlight out at 1200 Fait Ave"))
+        env = {"GROUNDCREW_DATA_DIR": str(tmp_path / "var"), "GROUNDCREW_DATABASE_URL": f"sqlite:///{tmp_path}/c.db",
+               "GROUNDCREW_LOAD_CITY": "false", "GROUNDCREW_SECRET_KEY": "cli-secret-" + "k" * 32,
+               "GROUNDCREW_IMAP_HOST": box.host, "GROUNDCREW_IMAP_PORT": str(box.port),
+               "GROUNDCREW_IMAP_SSL": "false", "GROUNDCREW_IMAP_USER": box.user,
+               "GROUNDCREW_IMAP_PASSWORD": box.password}
+        first = CliRunner().invoke(cli, ["import", "imap", "--no-city"], env=env)
+        assert first.exit_code == 0, first.output
+        assert json.loads(first.output.strip().splitlines()[-1])["filed"] == 1
+        second = CliRunner().invoke(cli, ["import", "imap", "--no-city"], env=env)
+        assert json.loads(second.output.strip().splitlines()[-1])["unseen"] == 0
+        wrong = CliRunner().invoke(cli, ["import", "imap"], env={**env, "GROUNDCREW_IMAP_HOST": ""})
+        assert isinstance(wrong.exception, UserError) and "GROUNDCREW_IMAP_HOST" in str(wrong.exception)

@@ -33,6 +33,7 @@ from server.notify.connectors import Connector, DeliveryResult, Outbound
 from server.notify.providers import connector_for_channel
 
 log = logging.getLogger(__name__)
+MAX_RETRY_DELAY_S = 6 * 3600  # backoff stops doubling here
 
 
 def connector_for(settings: Settings, channel: str | None = None) -> Connector:
@@ -133,7 +134,8 @@ def deliver(*, session: Session, message: Message, connector: Connector, max_att
 
     Not queued, or waiting for a later retry: nothing happens. Opted out: failed, nothing sent. Accepted: sent
     (``recorded`` from the recording outbox). Transient failure: queued again for ``retry_base_s * 2**(n-1)``
-    seconds after the n-th attempt, until ``max_attempts``; any other failure: failed with the reason."""
+    seconds (at most six hours) after the n-th attempt, until ``max_attempts``; any other failure: failed with
+    the reason."""
     if message.delivery_status != DeliveryStatus.queued:
         return message
     now = utcnow()
@@ -157,7 +159,7 @@ def deliver(*, session: Session, message: Message, connector: Connector, max_att
     elif result.ok:
         message.delivery_status = DeliveryStatus.recorded if result.recorded else DeliveryStatus.sent
     elif result.retryable and attempts < max_attempts:
-        retry_at = now + timedelta(seconds=retry_base_s * 2 ** (attempts - 1))
+        retry_at = utcnow() + timedelta(seconds=min(retry_base_s * 2 ** (attempts - 1), MAX_RETRY_DELAY_S))
         meta["next_attempt_at"] = retry_at.isoformat()
         meta["detail"] = (f"attempt {attempts} of {max_attempts} failed: {result.detail}; "
                           f"next try at {retry_at:%Y-%m-%d %H:%M:%S} UTC")

@@ -155,9 +155,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = make_engine(settings)
     from server.dispatch.lifecycle import completion_body_limit  # a completion carries its photos
+    from server.open311.media import post_body_limit  # so may an Open311 request or update
 
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes,
-                       larger=[completion_body_limit(settings)])
+                       larger=[completion_body_limit(settings), post_body_limit(settings)])
     app.add_middleware(SecurityHeaders)  # added last = outermost: also on the 413s of the size limit
 
     @app.exception_handler(DomainError)

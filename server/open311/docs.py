@@ -52,7 +52,7 @@ E503 = error(503, "The database is unavailable (``{\"detail\": ...}``), or for P
              "pipeline is not available yet; nothing was saved", "the street map is not available: ...",
              detail_too=True)
 E404_ROUTE = "or a path no route matches (``{\"detail\": \"Not Found\"}``)"
-E413 = {"description": "Body over the server's size limit (GROUNDCREW_MAX_REQUEST_BYTES): ``{\"detail\": ...}``",
+E413 = {"description": "Body over 10 MB (or GROUNDCREW_MAX_REQUEST_BYTES when larger): ``{\"detail\": ...}``",
         "content": {"application/json": {"schema": DETAIL}}}
 E429 = {"description": "Too many POSTs from this client address (GROUNDCREW_OPEN311_RATE_LIMIT); "
         "``{\"detail\": ...}`` with Retry-After", "content": {"application/json": {"schema": DETAIL}}}

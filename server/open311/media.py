@@ -17,10 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from server.config import Settings
+from server.core.limits import BodyLimit
 from server.open311.service import Open311Error
 
 MAX_MEDIA_BYTES = 5_000_000
 MAX_FILES = 5
+#: A whole Open311 POST with its photos (parameters alone stay under the router's MAX_BODY).
+MAX_POST_BYTES = 10_000_000
 #: The public path of an uploaded photo, relative to the server's base URL.
 MEDIA_PATH = "/open311/v2/media/{message_id}/{name}"
 NAME = re.compile(r"[0-9a-f]{16}\.(jpg|png|gif|webp)")
@@ -58,6 +61,13 @@ def check(content: bytes, field: str) -> Photo:
     if ext is None:
         raise Open311Error(400, f"{field}: only JPEG, PNG, GIF or WebP images are accepted")
     return Photo(content=content, ext=ext)
+
+
+def post_body_limit(settings: Settings) -> BodyLimit:
+    """The body limit of the Open311 POSTs, which may carry photos: ``MAX_POST_BYTES`` (or the server's own limit,
+    when that is larger)."""
+    return BodyLimit("POST", r"/open311/v2/(requests|servicerequestupdates)\.[A-Za-z]+",
+                     max(MAX_POST_BYTES, settings.max_request_bytes), "an Open311 POST with its photos")
 
 
 def _folder(settings: Settings, message_id: int) -> Path:

@@ -71,7 +71,7 @@ router = FeatureRouter(prefix="/open311/keys", tags=["open311"])
 
 AGENCY = "Groundcrew"
 MAX_BODY = 64_000  # parameters alone
-MAX_MULTIPART = MAX_BODY + media.MAX_FILES * media.MAX_MEDIA_BYTES  # with photos (the app's own limit holds first)
+MAX_MULTIPART = media.MAX_POST_BYTES  # with photos (server/app.py gives these POSTs this limit: post_body_limit)
 FILE_FIELD = re.compile(r"media|media\[\]|photo[0-9]{1,2}")
 FORMATS = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
 # Element name of a list's items in XML, by the list's own element name.

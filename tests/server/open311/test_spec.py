@@ -278,6 +278,25 @@ def test_a_citizen_update_may_carry_a_photo(client, app, api_key):
     assert client.get("http://testserver" + message.media[0]).content == PNG
 
 
+def test_photos_of_a_few_megabytes_pass_the_body_limit(client, app, api_key):
+    """Phone photos are megabytes (FixMyStreet shrinks its own to 2048 px JPEGs): an Open311 POST may be up to
+    10 MB, 5 MB a photo, where the server's default body limit is 1 MB."""
+    case_id = make_request(app, sent_at=NOW - timedelta(hours=2))
+    photo = b"\xff\xd8\xff\xe0" + bytes(2_500_000)
+    response = client.post(f"{V2}/servicerequestupdates.json", data=_fms_update(key=api_key, case_id=case_id),
+                           files={"photo1": ("IMG_2001.JPG", photo, "image/jpeg")})
+    assert response.status_code == 201, response.text
+    with Session(app.state.engine) as session:
+        message = session.get(Message, int(response.json()[0]["update_id"]))
+    assert client.get("http://testserver" + message.media[0]).content == photo
+    too_big = client.post(f"{V2}/servicerequestupdates.json", data=_fms_update(api_key, case_id, update_id="2"),
+                          files={"photo1": ("big.jpg", b"\xff\xd8\xff\xe0" + bytes(6_000_000), "image/jpeg")})
+    assert too_big.status_code == 400 and "photo1: larger than 5000000 bytes" in too_big.json()[0]["description"]
+    huge = client.post(f"{V2}/requests.json", data={"api_key": api_key}, files={
+        f"photo{i}": (f"{i}.jpg", b"\xff\xd8\xff\xe0" + bytes(4_000_000), "image/jpeg") for i in range(1, 4)})
+    assert huge.status_code == 413 and "Open311" in huge.json()["detail"]
+
+
 @pytest.mark.parametrize(("change", "status", "needle"), [
     ({"api_key": None}, 403, "api_key: required"),
     ({"api_key": "o311_wrong"}, 403, "api_key: not valid"),

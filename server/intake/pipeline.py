@@ -159,7 +159,8 @@ def _receive(session: Session, settings: Settings, city: City | None, inbound: I
     case = None if new_thread else session.exec(_LATEST_CASE,
                                                 params={"conversation_id": message.conversation_id}).first()
     if case is not None and case.status != CaseStatus.closed:
-        return _follow_up(session, settings, city, message, customer, case, gps, known_address, auto_handoff)
+        return _follow_up(session, settings, city, message, customer, case, gps, known_address, auto_handoff,
+                          trust_address_on_file=not untrusted)
 
     result = triage(inbound.text, received_at=received_at, visibility=str(inbound.visibility), followers=followers,
                     reposts=reposts, taxonomy=taxonomy, category_hint=hint)
@@ -227,7 +228,7 @@ def _ask_for_location(session: Session, case: Case, message: Message, conversati
 
 def _follow_up(session: Session, settings: Settings, city: City | None, message: Message, customer: Customer,
                case: Case, gps: tuple[float, float] | None, known_address: str | None,
-               auto_handoff: bool) -> IntakeResult:
+               auto_handoff: bool, trust_address_on_file: bool = True) -> IntakeResult:
     """A further message on a thread with an open case: when we asked where, geotag the whole thread again."""
     job = session.get(Job, case.job_id) if case.job_id else None
     joined = False
@@ -238,7 +239,7 @@ def _follow_up(session: Session, settings: Settings, city: City | None, message:
                         min_confidence=settings.geotag_min_confidence)
         if not geotag.get("confident"):
             geotag = locate(city=city, text=" . ".join(reversed(thread)), gps=gps, place_hint=message.place_name,
-                            known_address=known_address or customer.address,
+                            known_address=known_address or (customer.address if trust_address_on_file else None),
                             min_confidence=settings.geotag_min_confidence)
         geotag["rerun_on_message_id"] = message.id
         case.geotag = geotag

@@ -205,9 +205,11 @@ def _acknowledge(session: Any, channel: Channel, skipped: list[Skipped], payload
 
 def _provider(request: Request, session: Any, settings: Any, channel: Channel, payload: str,
               parse: Callable[[], list[Normalized | Skipped]], response: Response,
-              background: BackgroundTasks) -> dict[str, Any]:
+              background: BackgroundTasks, *, only_200: bool = False) -> dict[str, Any]:
     """A provider delivery: messages filed through the pipeline; unknown kinds, our own posts and malformed
-    payloads stored and acknowledged (200), because providers retry (and Meta disables) failing webhooks."""
+    payloads stored and acknowledged (200), because providers retry (and Meta disables) failing webhooks.
+    ``only_200``: the provider counts nothing but 200 as delivered (Mailgun, Postmark): new or not, the answer is
+    200 and ``created`` in the body tells which."""
     try:
         parsed = parse()
     except Invalid as exc:
@@ -217,7 +219,11 @@ def _provider(request: Request, session: Any, settings: Any, channel: Channel, p
     skipped = [p for p in parsed if isinstance(p, Skipped)]
     if items:
         try:
-            return _run(request, session, settings, items, response, background, skipped=skipped, payload=payload)
+            answer = _run(request, session, settings, items, response, background, skipped=skipped,
+                          payload=payload)
+            if only_200:
+                response.status_code = status.HTTP_200_OK
+            return answer
         except Invalid as exc:  # a message that passed the adapter but not the pipeline (e.g. after cleaning)
             session.rollback()
             skipped = [Skipped("invalid", "invalid", str(exc))]
@@ -356,7 +362,7 @@ async def _form(request: Request) -> tuple[dict[str, str], list[str]]:
 FormDep = Annotated[tuple[dict[str, str], list[str]], Depends(_form)]
 
 
-@router.post("/email/mailgun", status_code=201, responses=_SIGNED,
+@router.post("/email/mailgun", status_code=200, responses=_SIGNED,
              dependencies=[_WEBHOOK, Depends(verify_mailgun)],
              summary="Mailgun inbound route (forward() POST: sender, from, subject, body-plain, message-headers)")
 def email_mailgun(request: Request, body: Body, form: FormDep, session: SessionDep, settings: SettingsDep,
@@ -364,10 +370,10 @@ def email_mailgun(request: Request, body: Body, form: FormDep, session: SessionD
     fields, files = form
     return _provider(request, session, settings, Channel.email, json.dumps(fields)[:200_000],
                      lambda: [mail.mailgun(fields, files, policy=_mail_policy(request, settings))], response,
-                     background)
+                     background, only_200=True)
 
 
-@router.post("/email/sendgrid", status_code=201, responses=_SIGNED,
+@router.post("/email/sendgrid", status_code=200, responses=_SIGNED,
              dependencies=[_WEBHOOK, Depends(verify_relay_auth)],
              summary="SendGrid Inbound Parse (multipart: headers, from, subject, text, envelope, SPF, dkim)")
 def email_sendgrid(request: Request, body: Body, form: FormDep, session: SessionDep, settings: SettingsDep,
@@ -375,10 +381,10 @@ def email_sendgrid(request: Request, body: Body, form: FormDep, session: Session
     fields, files = form
     return _provider(request, session, settings, Channel.email, json.dumps(fields)[:200_000],
                      lambda: [mail.sendgrid(fields, files, policy=_mail_policy(request, settings))], response,
-                     background)
+                     background, only_200=True)
 
 
-@router.post("/email/postmark", status_code=201, responses=_SIGNED,
+@router.post("/email/postmark", status_code=200, responses=_SIGNED,
              dependencies=[_WEBHOOK, Depends(verify_relay_auth)],
              summary="Postmark inbound webhook (JSON: FromFull, Subject, TextBody, Headers, MessageID)")
 def email_postmark(request: Request, body: Body, session: SessionDep, settings: SettingsDep, response: Response,
@@ -386,7 +392,7 @@ def email_postmark(request: Request, body: Body, session: SessionDep, settings: 
     payload = _json(body)
     return _provider(request, session, settings, Channel.email, body.decode("utf-8", "replace"),
                      lambda: [mail.postmark(payload, policy=_mail_policy(request, settings))], response,
-                     background)
+                     background, only_200=True)
 
 
 def _twiml(message: str | None = None) -> Response:

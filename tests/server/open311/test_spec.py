@@ -152,6 +152,7 @@ def test_a_photo_upload_is_kept_and_published_as_media_url(client, app, api_key,
     ({"media": ("x.png", b"<svg onload=alert(1)>", "image/png")}, "only JPEG, PNG, GIF or WebP"),
     ({"media": ("x.jpg", b"", "image/jpeg")}, "empty"),
     ({"attachment": ("x.png", PNG, "image/png")}, "attachment: files are accepted as media"),
+    ([(f"photo{i}", (f"{i}.png", PNG, "image/png")) for i in range(1, 7)], "Too many files"),
 ])
 def test_a_bad_upload_is_a_400_and_writes_nothing(client, app, api_key, settings, files, needle):
     form = {"api_key": api_key, "service_code": "102", "lat": str(LAT), "long": str(LON)}
@@ -276,6 +277,7 @@ def test_a_citizen_update_may_carry_a_photo(client, app, api_key):
         message = session.get(Message, int(response.json()[0]["update_id"]))
         assert message.text == "(a photo, no text)" and len(message.media) == 1
     assert client.get("http://testserver" + message.media[0]).content == PNG
+    assert client.get(f"{V2}/media/{message.id}/..%2F..%2Fopen311.db").status_code == 404
 
 
 def test_photos_of_a_few_megabytes_pass_the_body_limit(client, app, api_key):

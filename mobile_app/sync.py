@@ -184,7 +184,7 @@ class SyncEngine:
                 if file is None:
                     raise
                 files = [f for f in files if f is not file]
-                refused.append({**file, "reason": exc.message})
+                refused.append({**file, "reason": FILE_PREFIX.sub("", exc.message, count=1)})
                 self.store.update_payload(item.id, {**fields, "attachments": files, "refused": refused})
                 continue
             break
@@ -421,6 +421,8 @@ def _with_files(fields: dict[str, Any], files: list[dict[str, Any]]
     return body, sent, gone
 
 
+# "photos[1] ('after.jpg'): " before the server's reason: the alert names the file in words already.
+FILE_PREFIX = re.compile(r"^(?:photos(?:\[\d+\]|\.\d+)|signature) \('[^']*'\): ")
 FILE_FIELD = re.compile(r"(?:^|— |; )(?:photos(?:\[(\d+)\]|\.(\d+))|(signature)\b|(photos)\b(?!/))")
 
 

@@ -58,12 +58,14 @@ class LiveServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
+        self.extra_env: dict[str, str] = {}  # more GROUNDCREW_* settings for the next start()
 
     def start(self) -> None:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [str(BIN / "groundcrew"), "serve", "--port", str(self.port), "--no-migrate"],
-            env=server_env(self.data_dir, self.cache_dir), stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+            env={**server_env(self.data_dir, self.cache_dir), **self.extra_env}, stdout=log,
+            stderr=subprocess.STDOUT, cwd=ROOT,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -206,6 +206,37 @@ def scenario_flush(d: Driver) -> Iterator[Step]:
     d.finish()
 
 
+def scenario_complete_with_photo(d: Driver) -> Iterator[Step]:
+    """Sign in, drive to and arrive at the first job, complete it on the screen with the photo --photo and a
+    signature; wait until the outbox is empty; screenshot what the technician sees."""
+    yield from d.sign_in(d.args.password)
+    yield lambda: d.app.sm.current == "today" and len(d.state.jobs) > 0 and d.state.pending == 0
+    job_id = d.state.jobs[0]["id"]
+    d.app.open_job(job_id)
+    yield 0.3
+    for step in ("en_route", "arrived"):
+        d.screen("job").ids[step].dispatch("on_release")
+        yield lambda: d.state.pending == 0
+    d.app.go("complete", job_id=job_id)
+    complete = d.screen("complete")
+    complete.ids.notes.text = "Replaced the lamp; photo of the pole attached."
+    complete.set_photo(d.args.photo)
+    complete.ids.signed_by.text = "J. Customer"
+    complete.ids.signature.add_stroke([(0.1, 0.3), (0.3, 0.7), (0.5, 0.3), (0.7, 0.7), (0.9, 0.4)])
+    yield 0.3
+    d.shot(f"{d.args.shot or 'photo'}-1-complete")
+    d.result["photo_text"] = complete.photo_text
+    complete.ids.submit.dispatch("on_release")
+    yield lambda: d.state.pending == 0
+    yield 0.5
+    d.shot(f"{d.args.shot or 'photo'}-2-after")
+    d.result.update(job=job_id, status=d.state.job(job_id)["status"],
+                    alert_text=d.app.root_layout.alert_text,
+                    outbox=[(i.state, i.payload.get("status"), i.payload.get("refused")) for i in
+                            d.app.controller.store.outbox()])
+    d.finish()
+
+
 def scenario_bad_server(d: Driver) -> Iterator[Step]:
     """Sign-in against an address where nothing listens."""
     yield from d.sign_in(d.args.password)
@@ -250,6 +281,7 @@ def main() -> None:
     parser.add_argument("--job", default=None)
     parser.add_argument("--shot", default=None)
     parser.add_argument("--until", default=None)
+    parser.add_argument("--photo", default=None)
     parser.add_argument("--timeout", type=float, default=60)
     parser.add_argument("--poll", type=float, default=2.0)
     args = parser.parse_args()

@@ -34,7 +34,7 @@ def report(settings: Settings) -> list[ChannelReport]:
     base = (s.channel_public_url or "").rstrip("/")
     url = (lambda path: f"{base}{path}") if base else (lambda path: f"<{_env('channel_public_url')}>{path}")
     x_secret = s.twitter_consumer_secret  # GROUNDCREW_X_CONSUMER_SECRET or GROUNDCREW_TWITTER_CONSUMER_SECRET
-    imap = getattr(s, "imap_host", None)  # inbound IMAP polling, when the deployment has it
+    imap = s.imap_host and s.imap_user  # inbound IMAP polling (`groundcrew import imap`)
     inbound = {
         "twitter": ([] if x_secret else [_env("x_consumer_secret")],
                     [f"X webhook URL (Account Activity / Activity API): {url('/channels/twitter')}"]),
@@ -45,9 +45,12 @@ def report(settings: Settings) -> list[ChannelReport]:
         "sms": ([] if s.twilio_auth_token else [_env("twilio_auth_token")],
                 [f"Twilio number, 'A message comes in' (POST): {url('/channels/sms')}",
                  f"delivery reports arrive at {url('/notify/twilio/status')} (set on each message; nothing to do)"]),
-        "email": ([] if s.email_webhook_secret or imap else [f"{_env('email_webhook_secret')} (inbound relay) "
-                                                             "or IMAP polling settings"],
-                  [f"inbound mail relay POST: {url('/channels/email')}"]),
+        "email": ([] if s.email_webhook_secret or imap else [
+            f"{_env('email_webhook_secret')} (inbound mail webhooks) or {_env('imap_host')} + {_env('imap_user')} + "
+            f"{_env('imap_password')} (polling with `groundcrew import imap`)"],
+                  [f"raw RFC 5322 relay POST: {url('/channels/email')}",
+                   f"Mailgun / SendGrid / Postmark inbound parse: {url('/channels/email/mailgun')}, "
+                   f"{url('/channels/email/sendgrid')}, {url('/channels/email/postmark')}"]),
     }
     out = []
     for provider in providers(settings):

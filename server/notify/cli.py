@@ -49,8 +49,10 @@ def report(settings: Settings) -> list[ChannelReport]:
             f"{_env('email_webhook_secret')} (inbound mail webhooks) or {_env('imap_host')} + {_env('imap_user')} + "
             f"{_env('imap_password')} (polling with `groundcrew import imap`)"],
                   [f"raw RFC 5322 relay POST: {url('/channels/email')}",
-                   f"Mailgun / SendGrid / Postmark inbound parse: {url('/channels/email/mailgun')}, "
-                   f"{url('/channels/email/sendgrid')}, {url('/channels/email/postmark')}"]),
+                   f"Mailgun inbound route: {url('/channels/email/mailgun')} (needs {_env('mailgun_signing_key')}"
+                   f"{', set' if s.mailgun_signing_key else ', NOT set'})",
+                   f"SendGrid / Postmark inbound parse: {url('/channels/email/sendgrid')}, "
+                   f"{url('/channels/email/postmark')}"]),
     }
     out = []
     for provider in providers(settings):

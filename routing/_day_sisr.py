@@ -47,9 +47,12 @@ def _take_break(t, trav, early, late, dur):
 
 @nb.njit(cache=True)
 def route_cost(v, seq, m, d):
-    """Cost of technician v doing seq[:m] (as ``schedule.simulate`` times it), or -1 when infeasible."""
+    """Cost of technician v doing seq[:m] (as ``schedule.simulate`` times it), or -1 when infeasible.
+
+    ``place[j]`` >= 0: job j may stand only at that position of its route (work in progress first; a dispatcher's
+    pinned position). Checking it here makes every insertion and removal of the search respect it."""
     (travel, arc, loc, service, nwin, win_start, win_end, sla, sla_w, extra, demand, capacity, avail, depart,
-     end_loc, shift_end, max_end, ot_w, fixed, nbrk, b_dur, b_early, b_late) = d
+     end_loc, shift_end, max_end, ot_w, fixed, nbrk, b_dur, b_early, b_late, place) = d
     if m == 0:
         return 0
     t = avail[v]
@@ -59,6 +62,8 @@ def route_cost(v, seq, m, d):
     load = 0
     for k in range(m):
         j = seq[k]
+        if place[j] >= 0 and place[j] != k:
+            return -1
         load += demand[j]
         dur = service[v, j]
         trav = travel[here, loc[j]]
@@ -271,7 +276,10 @@ def sisr_batch(iterations, temp_from, temp_to, routes, lens, rcost, unassigned, 
 class DaySearch:
     """SISR over a field-service day: build arrays, construct, run until a deadline, read the best routes."""
 
-    def __init__(self, problem: Problem, jobs: list[int], extra_cost: dict | None = None, seed: int = 0) -> None:
+    def __init__(self, problem: Problem, jobs: list[int], extra_cost: dict | None = None, seed: int = 0,
+                 start: list[list[int]] | None = None) -> None:
+        """``start``: routes to begin from (problem job indices per technician, e.g. the plan being re-planned); the
+        jobs they leave out are inserted cheapest-first by priority. Without it, cheapest insertion by priority."""
         p, w = problem, problem.weights
         techs = p.technicians
         nv, nj = len(techs), len(jobs)
@@ -286,7 +294,7 @@ class DaySearch:
         ws = np.zeros((nj, max_w), np.int64)
         we = np.full((nj, max_w), INF, np.int64)
         for k, job in enumerate(job_objs):
-            if job.time_windows:
+            if job.time_windows and not job.in_progress:  # work in progress has started: no window applies
                 nwin[k] = len(job.time_windows)
                 for q, tw in enumerate(job.time_windows):
                     ws[k, q], we[k, q] = tw.start_s, tw.end_s
@@ -321,7 +329,9 @@ class DaySearch:
                   np.array([t.shift_end_s for t in techs], np.int64),
                   np.array([t.shift_end_s + t.max_overtime_s for t in techs], np.int64),
                   np.array([round(w.overtime_per_s * t.overtime_cost_factor) for t in techs], np.int64),
-                  np.int64(w.vehicle_fixed), np.array(list(map(len, brks)), np.int64), b_dur, b_early, b_late)
+                  np.int64(w.vehicle_fixed), np.array(list(map(len, brks)), np.int64), b_dur, b_early, b_late,
+                  np.array([0 if j.in_progress else -1 if j.pinned_position is None else j.pinned_position
+                            for j in job_objs], np.int64))
         self.allowed = allowed
         max_arc = int(arc.max()) if arc.size else 0
         self.penalty = np.array(_ortools.drop_penalties(p, jobs, max_arc + int(extra.max(initial=0))), np.int64)
@@ -334,10 +344,38 @@ class DaySearch:
         self.rcost = np.zeros(nv, np.int64)
         self.unassigned = np.ones(nj, np.bool_)
         seed_kernels(seed)
-        construct(self.routes, self.lens, self.rcost, self.unassigned, allowed, self.priority, self.d)
+        if start is None:
+            construct(self.routes, self.lens, self.rcost, self.unassigned, allowed, self.priority, self.d)
+        else:
+            self._begin_with(start)
         total = _total(self.rcost, self.unassigned, self.penalty)
         self.state = np.array([total, total, 0], np.int64)
         self.b_routes, self.b_lens, self.b_unassigned = self.routes.copy(), self.lens.copy(), self.unassigned.copy()
+
+    def _begin_with(self, start: list[list[int]]) -> None:
+        """Each technician's given route, kept as far as it stays feasible (a job that no longer fits is left out),
+        then every job not placed inserted cheapest-first, highest priority first."""
+        local = {j: k for k, j in enumerate(self.jobs)}
+        buf = np.empty(len(self.jobs) + 1, dtype=np.int64)
+        for v, route in enumerate(start[:len(self.lens)]):
+            m = 0
+            for j in route:
+                k = local.get(j)
+                if k is None or not self.unassigned[k] or not self.allowed[v, k]:
+                    continue
+                buf[:m] = self.routes[v, :m]
+                buf[m] = k
+                c = route_cost(v, buf, m + 1, self.d)
+                if c < 0:
+                    continue
+                self.routes[v, m] = k
+                m += 1
+                self.rcost[v] = c
+                self.unassigned[k] = False
+            self.lens[v] = m
+        missing = np.array(sorted(np.flatnonzero(self.unassigned), key=lambda k: (-self.priority[k], k)), np.int64)
+        _insert_all(missing, len(missing), self.routes, self.lens, self.rcost, self.unassigned, self.allowed, self.d,
+                    buf, False)
 
     @property
     def best_cost(self) -> int:

@@ -165,8 +165,8 @@ def run_variant(problem: Problem, jobs: list[int], variant: dict[str, Any], dead
 
     kind = variant.get("kind", "ils")
     first = variant.get("first", FS.PARALLEL_CHEAPEST_INSERTION)
-    if kind == "day_sisr" and warm is None:
-        return _day_sisr(problem, jobs, variant, deadline, extra_cost)
+    if kind == "day_sisr":
+        return _day_sisr(problem, jobs, variant, deadline, extra_cost, warm)
     if kind == "sisr" and warm is None:
         return _sisr_fleet(problem, jobs, variant, deadline, extra_cost)
     if kind == "squeeze" and warm is None:
@@ -453,16 +453,21 @@ def _sisr_fleet(problem: Problem, jobs: list[int], variant: dict[str, Any], dead
 
 
 def _day_sisr(problem: Problem, jobs: list[int], variant: dict[str, Any], deadline: float,
-              extra_cost: dict | None) -> Outcome | None:
-    """Our compiled SISR for a field-service day (``_day_sisr``) from a priority-ordered cheapest insertion until the
-    deadline; where it does not model the problem (``_day_sisr_applies``), OR-Tools' ILS instead."""
+              extra_cost: dict | None, warm: list[list[int]] | None = None) -> Outcome | None:
+    """Our compiled SISR for a field-service day (``_day_sisr``) until the deadline, from the given routes (``warm``:
+    the plan being re-planned, whose changes ``extra_cost`` prices) or else a priority-ordered cheapest insertion;
+    where it does not model the problem (``_day_sisr_applies``), OR-Tools instead."""
     if not _day_sisr_applies(problem, extra_cost):
+        if warm is not None:
+            return run_variant(problem, jobs, {"kind": "gls", "first": FS.PARALLEL_CHEAPEST_INSERTION}, deadline,
+                               warm, extra_cost)
         return run_variant(problem, jobs, PORTFOLIO[0], deadline, None, extra_cost)
     from . import _day_sisr  # numba: imported only where it runs
 
     t0 = time.monotonic()
-    search = _day_sisr.DaySearch(problem, jobs, extra_cost, seed=variant.get("seed", 0))
-    phases: list[dict[str, Any]] = [{"phase": "cheapest insertion by priority", "cost": search.best_cost,
+    search = _day_sisr.DaySearch(problem, jobs, extra_cost, seed=variant.get("seed", 0), start=warm)
+    phases: list[dict[str, Any]] = [{"phase": "from the previous plan" if warm is not None else
+                                     "cheapest insertion by priority", "cost": search.best_cost,
                                      "s": round(time.monotonic() - t0, 2)}]
     temp = _temperature(problem, jobs, variant.get("temp", 2.0))
     search.run(deadline, temp, temp / variant.get("final_ratio", 100.0))
@@ -472,11 +477,10 @@ def _day_sisr(problem: Problem, jobs: list[int], variant: dict[str, Any], deadli
     return Outcome(routes, [[] for _ in routes], [None] * len(routes), search.best_cost, phases, "sisr")
 
 
-def _day_sisr_applies(problem: Problem, extra_cost: dict | None) -> bool:
-    """What ``_day_sisr`` does not model: pinned positions, work in progress, workload balance, per-pair extra costs
-    (a warm start's disruption cost)."""
-    return not (extra_cost or problem.weights.balance_per_s or any(
-        j.in_progress or j.pinned_position is not None for j in problem.jobs))
+def _day_sisr_applies(problem: Problem, extra_cost: dict | None = None) -> bool:
+    """What ``_day_sisr`` does not model: workload balance. (Work in progress and pinned positions are fixed places
+    in a route; continuity and a re-plan's disruption cost are per technician-job costs: all modelled.)"""
+    return not problem.weights.balance_per_s
 
 
 def _finish(b: Any, sol: Any, phases: list[dict[str, Any]]) -> Outcome:
@@ -605,15 +609,17 @@ def variants_for(problem: Problem, seed: int, workers: int, warm: bool, seconds:
     """The search trajectories to run, one per worker: our SISR where it models the problem (``_sisr_applies``,
     ``_day_sisr_applies``; with the ejection pool beside it when vehicles cost and there is time); otherwise a
     squeeze and the ejection-pool route minimisation when vehicles cost and there is time for them to pay off; ILS
-    and a search that first leaves out the breaks on a day with breaks; else ILS and a squeeze. With a warm start
-    the last (or only) one continues from the given plan with GLS."""
+    and a search that first leaves out the breaks on a day with breaks; else ILS and a squeeze.
+
+    A warm start (the plan being re-planned) does not change the engine where our day SISR models the day: both
+    trajectories start from it. Elsewhere the last (or only) trajectory continues from it with OR-Tools' GLS."""
     squeezes = problem.weights.vehicle_fixed and not warm and seconds >= FLEET_PORTFOLIO_MIN_S
     breaks = not problem.weights.vehicle_fixed and any(t.breaks for t in problem.technicians)
     pool_of = FLEET_PORTFOLIO if squeezes else BREAKS_PORTFOLIO if breaks else PORTFOLIO
     if not warm and _sisr_applies(problem):
         pool_of = SISR_PORTFOLIO if squeezes else [SISR_PORTFOLIO[0], {**SISR_PORTFOLIO[0], "seed": 1}]
-    elif not warm and not problem.weights.vehicle_fixed and _day_sisr_applies(problem, None):
-        pool_of = DAY_SISR_PORTFOLIO
+    elif not problem.weights.vehicle_fixed and _day_sisr_applies(problem) and (warm or not _sisr_applies(problem)):
+        return [dict(DAY_SISR_PORTFOLIO[(seed + k) % len(DAY_SISR_PORTFOLIO)]) for k in range(max(1, workers))]
     variants = [dict(pool_of[(seed + k) % len(pool_of)]) for k in range(max(1, 2 if warm else workers))]
     if warm:
         variants[-1] = {"kind": "gls", "first": FS.PARALLEL_CHEAPEST_INSERTION}

@@ -87,11 +87,69 @@ def test_a_day_search_gives_a_feasible_plan_costing_what_it_reports():
 
 
 def test_what_it_does_not_model_goes_to_or_tools():
+    """Work in progress, pinned positions and a re-plan's disruption cost are modelled (they went to OR-Tools before,
+    whose search is weaker on a day); only workload balance is not."""
     problem = _day()
-    assert _day_sisr_applies(problem, None)
-    assert not _day_sisr_applies(problem, {(0, 1): 600})  # a warm start's disruption cost
+    assert _day_sisr_applies(problem, None) and _day_sisr_applies(problem, {(0, 1): 600})
     problem.jobs[0].in_progress, problem.jobs[0].pinned_technician = True, "A"
-    assert not _day_sisr_applies(problem, None)
+    assert _day_sisr_applies(problem, None)
     jobs, _ = screen(problem)
     out = _day_sisr(problem, jobs, {"kind": "day_sisr"}, time.monotonic() + 1.0, None)
+    assert out.status == "sisr" and out.routes[0][0] == 0  # our SISR, the job in progress first
+    assert check_feasibility(problem, build_plan(problem, out, {})) == []
+    problem.weights.balance_per_s = 1
+    assert not _day_sisr_applies(problem, None)
+    out = _day_sisr(problem, jobs, {"kind": "day_sisr"}, time.monotonic() + 1.0, None)
     assert out.status != "sisr" and out.routes[0][0] == 0  # OR-Tools, the job in progress first
+
+
+def test_work_in_progress_and_pinned_positions_are_fixed_places():
+    problem = _day(3)
+    problem.jobs[2].in_progress, problem.jobs[2].pinned_technician = True, "A"
+    problem.jobs[2].required_skills = {}
+    problem.jobs[5].pinned_technician, problem.jobs[5].pinned_position = "B", 0
+    problem.jobs[5].required_skills, problem.jobs[5].time_windows = {}, []
+    search = DaySearch(problem, list(range(len(problem.jobs))))
+    a, b = 0, 1
+    buf = np.zeros(len(problem.jobs) + 1, dtype=np.int64)
+    others = [k for k, j in enumerate(problem.jobs) if k not in (2, 5) and problem.can_do(problem.technicians[a], j)]
+    buf[:2] = [others[0], 2]  # the job in progress second: refused
+    assert route_cost(a, buf, 2, search.d) == -1
+    buf[:1] = [2]
+    assert route_cost(a, buf, 1, search.d) >= 0
+    buf[:1] = [5]
+    assert route_cost(b, buf, 1, search.d) >= 0
+    jobs, reasons = screen(problem)
+    out = _day_sisr(problem, jobs, {"kind": "day_sisr"}, time.monotonic() + 1.0, None)
+    plan = build_plan(problem, out, reasons)
+    assert check_feasibility(problem, plan) == []
+    assert plan.route_of("A").job_ids[0] == problem.jobs[2].id and plan.route_of("B").job_ids[0] == problem.jobs[5].id
+
+
+def test_a_replan_starts_from_the_plan_and_its_disruption_cost_keeps_it_stable():
+    """From a previous plan (``start``), with the disruption cost ``solve`` puts on moving a planned job to another
+    technician: the search starts at least as good as the given plan, and a re-plan with nothing changed moves no
+    job to another technician."""
+    problem = _day(4)
+    jobs, reasons = screen(problem)
+    first = build_plan(problem, _day_sisr(problem, jobs, {"kind": "day_sisr"}, time.monotonic() + 1.0, None), reasons)
+    index = {j.id: k for k, j in enumerate(problem.jobs)}
+    start = [[index[i] for i in r.job_ids] for r in first.routes]
+    extra = {(v, j): problem.weights.disruption for u, seq in enumerate(start) for j in seq
+             for v in range(len(problem.technicians)) if v != u}
+    search = DaySearch(problem, jobs, extra, start=start)
+    assert search.best_routes() == start  # a feasible plan is taken as it is
+    out = _day_sisr(problem, jobs, {"kind": "day_sisr", "seed": 1}, time.monotonic() + 1.0, extra, start)
+    assert out.phases[0]["phase"] == "from the previous plan"
+    again = build_plan(problem, out, reasons)
+    assert check_feasibility(problem, again) == []
+    before = {s.job_id: r.technician_id for r in first.routes for s in r.stops}
+    after = {s.job_id: r.technician_id for r in again.routes for s in r.stops}
+    assert set(after) >= set(before) and all(after[j] == t for j, t in before.items())
+    # a start that no longer fits (a technician now busy until late) keeps what fits and inserts the rest
+    problem.technicians[0].busy_until_s = 15 * H
+    search = DaySearch(problem, jobs, extra, start=start)
+    routes = search.best_routes()
+    assert sum(map(len, routes)) >= sum(map(len, start)) - len(start[0])
+    for kept, given in zip(routes[1:], start[1:], strict=True):  # the other routes kept in order, jobs added
+        assert [j for j in kept if j in given] == given

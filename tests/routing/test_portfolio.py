@@ -37,7 +37,9 @@ def test_a_day_our_sisr_models_runs_it_on_both_cores():
     assert _kinds(DAY, balance=0) == ["day_sisr", "day_sisr"]
     assert _kinds(DAY, balance=0, breaks=True) == ["day_sisr", "day_sisr"]
     assert _kinds(DAY, balance=0, workers=1) == ["day_sisr"]
-    assert _kinds(DAY, balance=0, warm=True) == ["ils", "gls"]  # a warm start continues the given plan
+    # a re-plan from the current plan runs the same engine, both trajectories starting from that plan
+    assert _kinds(DAY, balance=0, warm=True) == ["day_sisr", "day_sisr"]
+    assert _kinds(DAY, balance=0, warm=True, workers=1) == ["day_sisr"]
 
 
 def test_two_squeezes_when_vehicles_cost_and_there_is_time_else_ils_and_a_squeeze():
@@ -55,7 +57,7 @@ def test_the_two_fleet_squeezes_differ():
     assert first != second
 
 
-def test_a_warm_start_is_continued_by_guided_local_search():
+def test_a_warm_start_our_sisr_does_not_model_is_continued_by_guided_local_search():
     assert _kinds(FLEET, warm=True) == ["ils", "gls"]
     assert _kinds(DAY, workers=1, warm=True) == ["gls"]
 

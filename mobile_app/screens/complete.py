@@ -92,8 +92,14 @@ class CompleteScreen(BaseScreen):
                                          photo=self.photo_path or None, signature_png=signature,
                                          signed_by=self.ids.signed_by.text.strip() or None if signature else None)
         except OSError as exc:
-            self.error_text = f"Cannot read the photo: {exc.strerror or exc}. Choose it again, or complete without it."
+            name = Path(self.photo_path).name
+            self.set_photo("")  # so that a second tap completes the job without it
+            self.error_text = (f"Cannot read the photo '{name}' ({exc.strerror or exc}); it was taken off. Choose it "
+                               f"again, or tap Mark completed to complete without a photo.")
             return
+        taken = Path(self.photo_path) if self.photo_path else None
+        if taken is not None and taken.parent == media_dir and taken.name.startswith("photo-"):
+            taken.unlink(missing_ok=True)  # the camera's full-size original (with its GPS position): sent resized
         self.error_text = ""
         self.app.go("job", job_id=self.job_id)
 

@@ -226,6 +226,13 @@ def scenario_complete_with_photo(d: Driver) -> Iterator[Step]:
     yield 0.3
     d.shot(f"{d.args.shot or 'photo'}-1-complete")
     d.result["photo_text"] = complete.photo_text
+    if d.args.until == "photo_gone":  # the file went away after it was chosen (an SD card taken out...)
+        Path(d.args.photo).unlink()
+        complete.ids.submit.dispatch("on_release")
+        yield 0.3
+        d.result.update(gone_error=complete.error_text, gone_photo_text=complete.photo_text,
+                        gone_pending=d.state.pending)
+        d.shot(f"{d.args.shot or 'photo'}-1b-photo-gone")
     complete.ids.submit.dispatch("on_release")
     yield lambda: d.state.pending == 0
     yield 0.5

@@ -117,3 +117,19 @@ def test_the_technician_sees_which_photo_was_not_accepted(live_server: LiveServe
     assert steps[-1] == "completed" and done.photos == [] and done.signature
     for name in ("photo-refused-1-complete", "photo-refused-2-after"):
         assert (output_dir / f"{name}.png").stat().st_size > 10_000
+
+
+@pytest.mark.kivy
+def test_a_photo_gone_before_sending_does_not_block_the_completion(live_server: LiveServer, output_dir: Path,
+                                                                   tmp_path: Path):
+    """The chosen file disappears before 'Mark completed': the screen says so and takes it off; the next tap
+    completes the job without a photo."""
+    photo = phone_photo(tmp_path / "IMG_0042.jpg", 400, 300)
+    result = run_app("complete_with_photo", server=live_server.url, data_dir=tmp_path / "phone", out=output_dir,
+                     photo=str(photo), shot="photo-gone", until="photo_gone", timeout=120)
+    assert result["gone_error"].startswith("Cannot read the photo 'IMG_0042.jpg' (No such file or directory); it "
+                                           "was taken off.")
+    assert result["gone_photo_text"] == "No photo" and result["gone_pending"] == 0  # nothing queued by that tap
+    assert result["status"] == "completed" and result["alert_text"] == ""
+    done, steps = completion(live_server, result["job"])
+    assert steps[-1] == "completed" and done.photos == [] and done.signature

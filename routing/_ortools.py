@@ -78,10 +78,14 @@ def drop_penalties(problem: Problem, jobs: list[int], max_arc_cost: int) -> list
     w = problem.weights
     horizon = _horizon(problem)
     max_prio = max((problem.jobs[j].priority for j in jobs), default=1)
+    # Lateness counts from the SLA deadline, which for an overdue job lies before the day (days or weeks before): its
+    # bound is the horizon plus the oldest deadline's age, or serving the oldest backlog would cost more than dropping
+    # it, and the oldest jobs would be the first dropped.
+    oldest = min((problem.jobs[j].sla_deadline_s or 0 for j in jobs), default=0)
+    late_span = horizon - min(0, oldest)
     # Upper bound of what serving one job can add to the rest of the objective.
-    base = 1 + 2 * max_arc_cost + w.vehicle_fixed + w.continuity + horizon * (
-        w.sla_lateness_per_s * max_prio + w.overtime_per_s * 4 + w.balance_per_s
-    )
+    base = 1 + 2 * max_arc_cost + w.vehicle_fixed + w.continuity + late_span * w.sla_lateness_per_s * max_prio + \
+        horizon * (w.overtime_per_s * 4 + w.balance_per_s)
     classes: dict[int, int] = {}
     for j in jobs:
         c = 11 if problem.jobs[j].must_serve else problem.jobs[j].priority

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     dispatch_solve_time_s: float = Field(8.0, gt=0, le=600, description="Optimizer time per plan solve.")
     dispatch_replan_time_s: float = Field(3.0, gt=0, le=600, description="Optimizer time per triggered re-plan.")
     dispatch_coalesce_s: float = Field(0.5, ge=0, le=60, description="Bursts of triggers within this are one solve.")
+    dispatch_aging_days: float = Field(7.0, ge=0, le=365, description="An overdue job rises one priority step per "
+                                       "this many days past its SLA deadline, up to 10 (0: no aging).")
     dispatch_max_open_solves: int = Field(4, ge=1, le=100, description="Solves queued or running at once; a request "
                                           "beyond this is refused (429) until one finishes.")
     dispatch_urgent_priority: int = Field(8, ge=1, le=10, description="Jobs at this priority are inserted at once.")

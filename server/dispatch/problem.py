@@ -106,18 +106,29 @@ class Snapshot:
         return routing.Plan(routes=routes)
 
 
+def aged_priority(priority: int, sla_deadline_s: int | None, now_s: int, aging_days: float) -> int:
+    """An overdue job rises one priority step per ``aging_days`` past its SLA deadline, up to 10: the optimizer never
+    gives up a higher priority for a lower one, so without this a backlog of old low-priority jobs would wait behind
+    each day's new higher-priority work for ever (a priority-3 job 30 days overdue was dropped while fresh
+    priority-5 jobs were planned)."""
+    if sla_deadline_s is None or now_s <= sla_deadline_s or aging_days <= 0:
+        return priority
+    return min(10, max(priority, priority + int((now_s - sla_deadline_s) / (aging_days * 86400))))
+
+
 def _job_model(job: Job, loc: int, origin: datetime, now_s: int, tech_ids: set[int], pins: dict[int, JobPin],
-               on_site_at: dict[int, datetime], busy_positions: dict[int, int]) -> routing.Job:
+               on_site_at: dict[int, datetime], busy_positions: dict[int, int], aging_days: float) -> routing.Job:
     windows = []
     for w in job.time_windows:
         start, end = to_s(origin, datetime.fromisoformat(w["start"])), to_s(origin, datetime.fromisoformat(w["end"]))
         windows.append(routing.TimeWindow(start, end))
     duration = job.duration_min * 60
     tech = job.assigned_technician_id if job.assigned_technician_id in tech_ids else None
+    sla_deadline_s = to_s(origin, job.sla_due_at) if job.sla_due_at else None
     model = routing.Job(
         id=job_key(job.id or 0), location=loc, duration_s=duration, time_windows=windows,
-        required_skills=dict(job.required_skills), priority=job.priority,
-        sla_deadline_s=to_s(origin, job.sla_due_at) if job.sla_due_at else None, must_serve=job.must_not_drop,
+        required_skills=dict(job.required_skills), sla_deadline_s=sla_deadline_s, must_serve=job.must_not_drop,
+        priority=aged_priority(job.priority, sla_deadline_s, now_s, aging_days),
     )
     if job.status == JobStatus.on_site and tech is not None:
         started = on_site_at.get(job.id or 0)
@@ -252,7 +263,8 @@ def build_snapshot(*, session: Session, settings: Settings, city: City, now: dat
             reason = bad.get(cache.key(j.lat, j.lon), "not on the street network")
             skipped.append({"job_id": j.id, "reason": f"location cannot be reached by road: {reason}"})
             continue
-        model = _job_model(j, where, origin, now_s, tech_ids, pins, on_site_at, busy_positions)
+        model = _job_model(j, where, origin, now_s, tech_ids, pins, on_site_at, busy_positions,
+                           settings.dispatch_aging_days)
         if model.in_progress:
             tid = parse_key(model.pinned_technician or "t0")
             if tid in in_progress_seen:  # two jobs "on site" at once: only the first is really in progress

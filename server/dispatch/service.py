@@ -310,12 +310,15 @@ def _optimize(engine: Engine, settings: Settings, job: SolveJob, snapshot: Snaps
 def _never_worse(snapshot: Snapshot, best: routing.Plan) -> routing.Plan:
     """A re-plan cut short (little time, a busy machine) must not undo a better day that is already assigned:
     keep the current assignment when it is feasible and better."""
+    from routing.plan import REASON_CAPACITY
     from routing.schedule import evaluate
+    from routing.solve import screen
 
     current = snapshot.current_plan()
     served = {s.job_id for r in current.routes for s in r.stops}
-    current.unassigned = [routing.Unassigned(j.id, "no capacity left today") for j in snapshot.problem.jobs
-                          if j.id not in served]
+    _, screened = screen(snapshot.problem)  # the binding cause where there is one (a skill nobody has, ...)
+    current.unassigned = [routing.Unassigned(j.id, screened.get(k, REASON_CAPACITY))
+                          for k, j in enumerate(snapshot.problem.jobs) if j.id not in served]
     if not served or routing.check_feasibility(snapshot.problem, current):
         return best
     current.objective = evaluate(snapshot.problem, current)

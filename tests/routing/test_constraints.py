@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from routing import Break, Job, Problem, Technician, TimeWindow, Weights
+from routing import Break, Job, Problem, Technician, TimeWindow, Weights, solve
 from routing.plan import REASON_CAPACITY, REASON_SHIFT, REASON_SKILL, REASON_WINDOW
 
 from .helpers import UNIT, H, line_matrix, solved, where
@@ -189,3 +189,17 @@ def test_two_breaks_on_the_drive_home_both_delay_the_return():
     assert [(b.start_s, b.end_s) for b in route.breaks] == [(9 * H, 9 * H + 1800), (10 * H, 10 * H + 900)]
     # Driving 08:40-09:00 and 09:30-10:00 (50 min), the rest after the second break: home at 11:05.
     assert route.end_s == 10 * H + 900 + (100 - 50) * 60
+
+
+def test_an_overdue_backlog_is_served_while_there_is_room():
+    """A job 30 days past its SLA deadline is served when a technician has room (it was dropped: its lateness,
+    counted from the deadline, outweighed the penalty for dropping it). Both engines, both workers' paths."""
+    day = 24 * H
+    jobs = [job("old3", 3, priority=3, sla_deadline_s=-30 * day), job("old7", 1, priority=7, sla_deadline_s=-400 * day),
+            job("fresh5", 2, priority=5, sla_deadline_s=12 * H), job("new", 4, priority=1)]
+    for engine in ("groundcrew", "ortools-gls"):
+        plan = solve(Problem([tech("A")], jobs, M), time_limit_s=1.0, workers=1, engine=engine)
+        assert not plan.unassigned, (engine, plan.unassigned)
+    # with room for only some, priority still decides (aging an overdue job's priority is the caller's policy)
+    short = solve(Problem([tech("A", end=9 * H + 40 * 60)], jobs, M), time_limit_s=1.0, workers=1)
+    assert {s.job_id for r in short.routes for s in r.stops} == {"old7", "fresh5"}

@@ -213,3 +213,61 @@ def test_a_solve_whose_worker_died_is_failed_and_does_not_swallow_new_requests(c
         assert "abandoned" in status["running-dead"].error and gone in status["running-dead"].error
         assert status["queued-dead"].finished_at is not None
     assert wait_solve(client, auth(Role.dispatcher), job.id)["status"] == "succeeded"
+
+
+def test_an_overdue_backlog_rises_in_priority_and_is_planned_while_there_is_room(client, auth, settings, app):
+    """A priority-3 job 30 days past its SLA deadline was dropped ("no capacity left today") while technicians had
+    free time: its lateness outweighed the cost of dropping it. Now it is planned, and it outranks fresh work of a
+    priority its age has passed (one step per ``dispatch_aging_days``)."""
+    from datetime import timedelta
+
+    from server.core.timeutil import utcnow
+    from server.dispatch.problem import aged_priority
+    from server.jobs.models import Job
+
+    assert aged_priority(3, -30 * 86400, 0, 7.0) == 7 and aged_priority(3, 3600, 0, 7.0) == 3
+    assert aged_priority(9, -400 * 86400, 0, 7.0) == 10 and aged_priority(3, -30 * 86400, 0, 0) == 3
+    dispatcher, _, jobs = _setup(client, auth, settings, 2)
+    old = client.post("/jobs", json=job_body(settings, "old streetlight", 4, priority=3), headers=dispatcher).json()
+    nobody = client.post("/jobs", json=job_body(settings, "needs a diver", 5, required_skills={"diving": 1}),
+                         headers=dispatcher).json()
+    with Session(app.state.engine) as session:
+        row = session.get(Job, old["id"])
+        row.sla_due_at = utcnow() - timedelta(days=30)
+        session.add(row)
+        session.commit()
+        from server.core.city import load_city
+
+        snap = build_snapshot(session=session, settings=settings, city=load_city(settings))
+    assert snap.problem.job(f"j{old['id']}").priority == 7
+    done = wait_solve(client, dispatcher, client.post("/dispatch/solves", json={"time_limit_s": 1},
+                                                      headers=dispatcher).json()["id"])
+    assert done["status"] == "succeeded"
+    plan = client.get("/plans/current", headers=dispatcher).json()
+    assert {s["job_id"] for s in plan["stops"]} == {*jobs, old["id"]}
+    reasons = {u["job_id"]: u["reason"] for u in plan["unassigned"]}
+    assert reasons == {nobody["id"]: "no technician with the required skill"}
+
+
+def test_a_kept_assignment_gives_each_unplanned_job_its_real_reason(client, auth, settings, app):
+    """When a re-plan keeps the current assignment (it was better), the jobs it leaves out said "no capacity left
+    today" whatever the cause; a job needing a skill nobody has now says so."""
+    import routing
+    from server.core.city import load_city
+    from server.dispatch.service import _never_worse
+
+    dispatcher, _, _ = _setup(client, auth, settings, 2)
+    client.post("/jobs", json=job_body(settings, "needs a diver", 5, required_skills={"diving": 1}),
+                headers=dispatcher)
+    wait_solve(client, dispatcher, client.post("/dispatch/solves", json={"time_limit_s": 0.5},
+                                               headers=dispatcher).json()["id"])
+    with Session(app.state.engine) as session:
+        snap = build_snapshot(session=session, settings=settings, city=load_city(settings))
+    empty = routing.Plan(routes=[routing.Route(t.id, 0, 0) for t in snap.problem.technicians],
+                         unassigned=[routing.Unassigned(j.id, "cut short") for j in snap.problem.jobs])
+    from routing.schedule import evaluate
+
+    empty.objective = evaluate(snap.problem, empty)
+    kept = _never_worse(snap, empty)
+    assert "kept the current assignment" in kept.stats.status
+    assert [u.reason for u in kept.unassigned] == ["no technician with the required skill"]

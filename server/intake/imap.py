@@ -21,6 +21,7 @@ from server.config import Settings
 from server.core.errors import Conflict, Invalid
 from server.customers.models import Channel
 from server.intake import adapters, mail
+from server.intake.adapters import Skipped
 from server.intake.guard import clean_text
 from server.intake.models import IntakeEvent
 from server.intake.pipeline import receive
@@ -40,12 +41,13 @@ class PollSummary:
     filed: int = 0  # new messages stored (a case, a follow-up or a listening entry)
     already: int = 0  # Message-IDs stored before (nothing written)
     invalid: int = 0  # not readable as email: kept as intake events
+    automatic: int = 0  # auto-replies and delivery reports: kept as intake events, not filed
     failed: int = 0  # left unseen for the next poll (database trouble)
     message_ids: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"unseen": self.unseen, "filed": self.filed, "already": self.already, "invalid": self.invalid,
-                "failed": self.failed, "message_ids": self.message_ids}
+                "automatic": self.automatic, "failed": self.failed, "message_ids": self.message_ids}
 
 
 def _policy(settings: Settings, dnsfunc: Callable[..., bytes | None] | None) -> mail.MailPolicy:
@@ -103,6 +105,13 @@ def _file_one(engine: Engine, settings: Settings, city: City | None, raw: bytes,
                                     payload=clean_text(raw[:200_000].decode("utf-8", "replace"))))
             session.commit()
             summary.invalid += 1
+            return True
+        if isinstance(item, Skipped):  # an auto-reply or a delivery report: kept, not filed
+            session.add(IntakeEvent(channel=Channel.email, kind=item.kind, outcome=item.outcome,
+                                    detail=item.detail[:500], external_id=item.external_id,
+                                    payload=clean_text(raw[:200_000].decode("utf-8", "replace"))))
+            session.commit()
+            summary.automatic += 1
             return True
         try:
             result = receive(session=session, settings=settings, city=city, inbound=item.inbound, meta=item.meta,

@@ -20,7 +20,7 @@ from server.conversations.models import Visibility
 from server.core.errors import Invalid
 from server.customers.models import Channel
 from server.intake import mailauth
-from server.intake.adapters import Normalized, build
+from server.intake.adapters import Normalized, Skipped, build
 from server.intake.mailauth import UNAUTHENTICATED, SenderCheck
 
 _TAGS = re.compile(r"<[^>]+>")
@@ -64,13 +64,40 @@ def _date(value: str | None, field: str) -> datetime | None:
     return sent_at if sent_at.tzinfo is not None else sent_at.replace(tzinfo=UTC)
 
 
+_AUTO_PRECEDENCE = {"auto_reply", "bulk", "junk"}
+_DAEMONS = {"mailer-daemon", "postmaster"}
+
+
+def automatic(header: Callable[[str], str | None], from_address: str) -> str | None:
+    """Why this mail was written by a machine, not a person (None: a person): an auto-reply (RFC 3834
+    ``Auto-Submitted``, ``X-Autoreply``, ``Precedence: auto_reply``), bulk mail, or a delivery report
+    (``multipart/report``, MAILER-DAEMON). Such mail is kept, never filed as a complaint (issue 27)."""
+    submitted = (header("Auto-Submitted") or "").strip().lower()
+    if submitted and not submitted.startswith("no"):
+        return f"Auto-Submitted: {submitted[:40]}"
+    if header("X-Autoreply") or header("X-Autorespond"):
+        return "auto-reply header"
+    precedence = (header("Precedence") or "").strip().lower()
+    if precedence in _AUTO_PRECEDENCE:
+        return f"Precedence: {precedence}"
+    if "multipart/report" in (header("Content-Type") or "").lower():
+        return "delivery report (multipart/report)"
+    if from_address.partition("@")[0].lower() in _DAEMONS:
+        return f"delivery report from {from_address[:80]}"
+    return None
+
+
 def _normalized(*, from_header: str, message_id: str | None, text: str, subject: str, in_reply_to: str | None,
                 references: str | None, sent_at: datetime | None, attachments: list[str], check: SenderCheck,
-                fallback_id: bytes, provider: str) -> Normalized:
+                fallback_id: bytes, provider: str, header: Callable[[str], str | None] = lambda _name: None
+                ) -> Normalized | Skipped:
     name, address = email.utils.parseaddr(from_header or "")
     if not address or "@" not in address:
         raise Invalid("From: required (a sender address)")
     message_id = message_id or "sha256-" + hashlib.sha256(fallback_id).hexdigest()[:40]
+    machine = automatic(header, address)
+    if machine is not None:
+        return Skipped("automatic", "automatic", f"not a complaint: {machine}", message_id)
     text = _strip_quoted(text or "")
     subject = (subject or "").strip()
     if not text:
@@ -95,7 +122,7 @@ def _verdict_from_headers(ar_values: Iterable[str], from_header: str, policy: Ma
 
 
 # ------------------------------------------------------------------------------------------- raw RFC 5322
-def parse_email(raw: bytes, *, policy: MailPolicy = MailPolicy(), provider: str = "raw") -> Normalized:
+def parse_email(raw: bytes, *, policy: MailPolicy = MailPolicy(), provider: str = "raw") -> Normalized | Skipped:
     """A raw RFC 5322 message: From is the author, Message-ID the external id; threads by References/In-Reply-To.
     Authenticated by a trusted ``Authentication-Results``, else by its DKIM signature verified here."""
     if not raw.strip():
@@ -124,7 +151,8 @@ def parse_email(raw: bytes, *, policy: MailPolicy = MailPolicy(), provider: str 
         from_header=from_header, message_id=clean_id(msg.get("Message-ID")), text=text,
         subject=str(msg.get("Subject") or ""), in_reply_to=clean_id(msg.get("In-Reply-To")),
         references=str(msg.get("References") or ""), sent_at=_date(msg.get("Date"), "Date"),
-        attachments=attachments, check=check or UNAUTHENTICATED, fallback_id=raw, provider=provider)
+        attachments=attachments, check=check or UNAUTHENTICATED, fallback_id=raw, provider=provider,
+        header=lambda name: str(msg.get(name)) if msg.get(name) is not None else None)
 
 
 def _header_map(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
@@ -140,7 +168,8 @@ def _first(headers: dict[str, list[str]], name: str) -> str | None:
 
 
 # ------------------------------------------------------------------------------------------- Mailgun
-def mailgun(form: Mapping[str, str], files: list[str], *, policy: MailPolicy = MailPolicy()) -> Normalized:
+def mailgun(form: Mapping[str, str], files: list[str], *, policy: MailPolicy = MailPolicy()
+            ) -> Normalized | Skipped:
     """A Mailgun route ``forward()`` POST (https://documentation.mailgun.com/docs/mailgun/user-manual/
     receive-forward-store/receive-http): ``sender``, ``from``, ``subject``, ``body-plain``/``stripped-text``,
     ``message-headers`` (JSON list of [name, value]), ``Message-Id``, ``In-Reply-To``, ``References``; or a raw
@@ -170,14 +199,16 @@ def mailgun(form: Mapping[str, str], files: list[str], *, policy: MailPolicy = M
         references=form.get("References") or _first(headers, "References"),
         sent_at=_date(form.get("Date") or _first(headers, "Date"), "Date"),
         attachments=[f"attachment:{f}" for f in files], check=check,
-        fallback_id=(form.get("token") or json.dumps(dict(form), sort_keys=True)).encode(), provider="mailgun")
+        fallback_id=(form.get("token") or json.dumps(dict(form), sort_keys=True)).encode(), provider="mailgun",
+        header=lambda name: _first(headers, name))
 
 
 # ------------------------------------------------------------------------------------------- SendGrid
 _SG_DKIM = re.compile(r"@([^\s:{},]+)\s*:\s*(\w+)")
 
 
-def sendgrid(form: Mapping[str, str], files: list[str], *, policy: MailPolicy = MailPolicy()) -> Normalized:
+def sendgrid(form: Mapping[str, str], files: list[str], *, policy: MailPolicy = MailPolicy()
+             ) -> Normalized | Skipped:
     """A SendGrid Inbound Parse POST (https://www.twilio.com/docs/sendgrid/for-developers/parsing-email/
     setting-up-the-inbound-parse-webhook): ``headers`` (raw header block), ``from``, ``subject``, ``text``,
     ``html``, ``envelope`` (JSON ``{"to": [...], "from": ...}``), ``SPF``, ``dkim`` (``{@domain : pass}``);
@@ -205,11 +236,12 @@ def sendgrid(form: Mapping[str, str], files: list[str], *, policy: MailPolicy = 
         subject=form.get("subject") or str(parsed.get("Subject") or ""),
         in_reply_to=clean_id(parsed.get("In-Reply-To")), references=str(parsed.get("References") or ""),
         sent_at=_date(parsed.get("Date"), "headers.Date"), attachments=[f"attachment:{f}" for f in files],
-        check=check, fallback_id=(raw_headers + (form.get("text") or "")).encode(), provider="sendgrid")
+        check=check, fallback_id=(raw_headers + (form.get("text") or "")).encode(), provider="sendgrid",
+        header=lambda name: str(parsed.get(name)) if parsed.get(name) is not None else None)
 
 
 # ------------------------------------------------------------------------------------------- Postmark
-def postmark(body: Any, *, policy: MailPolicy = MailPolicy()) -> Normalized:
+def postmark(body: Any, *, policy: MailPolicy = MailPolicy()) -> Normalized | Skipped:
     """A Postmark inbound webhook (https://postmarkapp.com/developer/webhooks/inbound-webhook): ``FromFull``,
     ``Subject``, ``TextBody``/``StrippedTextReply``/``HtmlBody``, ``Headers`` ([{Name, Value}]), ``MessageID``
     (Postmark's own id; the sender's Message-ID is in Headers), ``Attachments``. Postmark's verdict:
@@ -241,4 +273,5 @@ def postmark(body: Any, *, policy: MailPolicy = MailPolicy()) -> Normalized:
         text=str(text or ""), subject=str(body.get("Subject") or ""),
         in_reply_to=clean_id(_first(headers, "In-Reply-To")), references=_first(headers, "References"),
         sent_at=_date(body.get("Date"), "Date"), attachments=attachments, check=check,
-        fallback_id=json.dumps(body, sort_keys=True, default=str).encode(), provider="postmark")
+        fallback_id=json.dumps(body, sort_keys=True, default=str).encode(), provider="postmark",
+        header=lambda name: _first(headers, name))

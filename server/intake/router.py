@@ -344,8 +344,9 @@ def email_in(request: Request, body: Body, session: SessionDep, settings: Settin
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ("message/rfc822", "text/plain", "application/octet-stream"):
         raise Invalid(f"content-type: expected message/rfc822, got '{content_type or 'none'}'")
-    item = mail.parse_email(body, policy=_mail_policy(request, settings))
-    return _run(request, session, settings, [item], response, background)
+    item = mail.parse_email(body, policy=_mail_policy(request, settings))  # unreadable: 422 to our relay
+    return _provider(request, session, settings, Channel.email, body.decode("utf-8", "replace"), lambda: [item],
+                     response, background)
 
 
 async def _form(request: Request) -> tuple[dict[str, str], list[str]]:

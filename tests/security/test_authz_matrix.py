@@ -79,6 +79,10 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/channels/facebook"): PUBLIC,
     ("POST", "/channels/facebook"): PUBLIC,
     ("POST", "/channels/email"): PUBLIC,
+    ("GET", "/channels/twitter"): PUBLIC,  # X's CRC check (answers only with the consumer secret set)
+    ("POST", "/channels/email/mailgun"): PUBLIC,  # Mailgun-signed (test_webhooks.py)
+    ("POST", "/channels/email/sendgrid"): PUBLIC,  # webhook credentials in the URL (test_webhooks.py)
+    ("POST", "/channels/email/postmark"): PUBLIC,
     ("POST", "/channels/sms"): PUBLIC,
     ("POST", "/channels/webform"): PUBLIC,
     ("POST", "/notify/twilio/status"): PUBLIC,  # Twilio delivery reports, signed (tests/server/notify)

@@ -216,24 +216,26 @@ def test_imap_polling_against_a_real_dovecot(app, settings, tmp_path):
             c.append("INBOX", _raw("i1@example.com", "Big pothole in front of 1200 Fait Ave"))
             c.append("INBOX", _raw("i2@example.com", "It is getting deeper", in_reply_to="i1@example.com"))
             c.append("INBOX", b"Subject: no sender here\r\n\r\n")
+            c.append("INBOX", b"Auto-Submitted: auto-replied\r\n" + _raw("i3@example.com", "I am out of office"))
         polled = settings.model_copy(update={"imap_host": box.host, "imap_port": box.port, "imap_ssl": False,
                                              "imap_user": box.user, "imap_password": box.password})
         first = imap.poll(engine=app.state.engine, settings=polled)
-        assert (first.unseen, first.filed, first.invalid, first.failed) == (3, 2, 1, 0)
+        assert (first.unseen, first.filed, first.invalid, first.automatic, first.failed) == (4, 2, 1, 1, 0)
         assert imap.poll(engine=app.state.engine, settings=polled).unseen == 0  # all marked seen
         with IMAPClient(box.host, port=box.port, ssl=False) as c:
             c.login(box.user, box.password)
             c.select_folder("INBOX")
             c.remove_flags(c.search(["ALL"]), [b"\\Seen"])
         again = imap.poll(engine=app.state.engine, settings=polled)
-        assert (again.unseen, again.filed, again.already, again.invalid) == (3, 0, 2, 1)
+        assert (again.unseen, again.filed, again.already, again.invalid) == (4, 0, 2, 1)
     with _db(app) as session:
         messages = session.exec(select(Message).where(Message.direction == "inbound")).all()
         assert sorted(m.external_id for m in messages) == ["i1@example.com", "i2@example.com"]
         assert len({m.conversation_id for m in messages}) == 1
         assert all(m.meta["email_provider"] == "imap" for m in messages)
         events = session.exec(select(IntakeEvent)).all()
-        assert [e.outcome for e in events] == ["invalid", "invalid"] and "From: required" in events[0].detail
+        assert sorted(e.outcome for e in events) == ["automatic", "automatic", "invalid", "invalid"]
+        assert any("From: required" in e.detail for e in events)
 
 
 def test_an_identity_first_seen_unauthenticated_is_verified_by_authenticated_mail(app, client):
@@ -279,3 +281,22 @@ def test_groundcrew_import_imap_command(tmp_path, monkeypatch):
         assert json.loads(second.output.strip().splitlines()[-1])["unseen"] == 0
         wrong = CliRunner().invoke(cli, ["import", "imap"], env={**env, "GROUNDCREW_IMAP_HOST": ""})
         assert isinstance(wrong.exception, UserError) and "GROUNDCREW_IMAP_HOST" in str(wrong.exception)
+
+
+def test_auto_replies_and_delivery_reports_are_kept_not_filed(app, client):
+    """Our own traffic coming back (issue 27): an out-of-office answer (RFC 3834 Auto-Submitted) and a bounce
+    (RFC 3464 multipart/report from MAILER-DAEMON) are acknowledged and stored, never a complaint."""
+    h = {"content-type": "message/rfc822"}
+    ooo = b"Auto-Submitted: auto-replied\r\n" + email("ooo1@example.org", "I am out of the office until Monday")
+    answer = client.post("/channels/email", headers=h, content=ooo)
+    assert answer.status_code == 200 and answer.json()["events"][0]["outcome"] == "automatic"
+    bounce = dict(POSTMARK, FromFull={"Email": "MAILER-DAEMON@mx.example.net", "Name": "Mail Delivery System"},
+                  Subject="Undelivered Mail Returned to Sender", TextBody="This is the mail system at host "
+                  "mx.example.net. I'm sorry to have to inform you that your message could not be delivered",
+                  Headers=[{"Name": "Message-ID", "Value": "<bounce-1@mx.example.net>"},
+                           {"Name": "Content-Type", "Value": "multipart/report; report-type=delivery-status"}])
+    kept = client.post("/channels/email/postmark", json=bounce)
+    assert kept.status_code == 200 and kept.json()["events"][0]["outcome"] == "automatic"
+    with _db(app) as session:
+        assert session.exec(select(Message)).all() == [] and session.exec(select(Case)).all() == []
+        assert len(session.exec(select(IntakeEvent)).all()) == 2

@@ -61,13 +61,24 @@ def build(**fields: Any) -> InboundMessage:
 def _time(value: Any, field: str) -> datetime | None:
     if value in (None, ""):
         return None
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         stamp = float(value) / (1000 if value > 10**11 else 1)
-        return datetime.fromtimestamp(stamp, UTC)
+        try:
+            return datetime.fromtimestamp(stamp, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise Invalid(f"{field}: {value} is not a time in seconds or milliseconds since 1970") from None
     try:
         return datetime.fromisoformat(str(value).replace("Z", "+00:00").replace("+0000", "+00:00"))
     except ValueError:
         raise Invalid(f"{field}: '{value}' is not an ISO 8601 time") from None
+
+
+def _count(value: Any) -> int:
+    """A provider's counter (followers, retweets): 0 when absent or not a number (it only weighs a post)."""
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError, OverflowError):
+        return 0
 
 
 def _need(obj: Mapping[str, Any], key: str, where: str) -> Any:
@@ -167,8 +178,8 @@ def _v2_tweets(payload: Mapping[str, Any], *, handles: frozenset[str], brand_ids
             lat=lat, lon=lon, place_name=place_name, media=links[:10], reply_to_external_id=reply_to,
             thread_id=str(tweet.get("conversation_id")) if tweet.get("conversation_id") else None,
         )
-        out.append(Normalized(inbound, followers=int((user.get("public_metrics") or {}).get("followers_count") or 0),
-                              reposts=int(metrics.get("retweet_count") or 0) + int(metrics.get("quote_count") or 0),
+        out.append(Normalized(inbound, followers=_count((user.get("public_metrics") or {}).get("followers_count")),
+                              reposts=_count(metrics.get("retweet_count")) + _count(metrics.get("quote_count")),
                               addressed_to_us=addressed, meta={"x_user_id": author_id}))
     return out
 
@@ -253,8 +264,8 @@ def _aa_tweet(tweet: Any, where: str, for_user: str, ours: frozenset[str], handl
         reply_to_external_id=str(reply_to) if reply_to else None,
         thread_id=str(reply_to) if reply_to else tweet_id,
     )
-    return Normalized(inbound, followers=int(user.get("followers_count") or 0),
-                      reposts=int(tweet.get("retweet_count") or 0) + int(tweet.get("quote_count") or 0),
+    return Normalized(inbound, followers=_count(user.get("followers_count")),
+                      reposts=_count(tweet.get("retweet_count")) + _count(tweet.get("quote_count")),
                       addressed_to_us=addressed, meta={"x_user_id": author_id})
 
 

@@ -100,7 +100,7 @@ def _file_one(engine: Engine, settings: Settings, city: City | None, raw: bytes,
     with Session(engine) as session:
         try:
             item = mail.parse_email(raw, policy=_policy(settings, dnsfunc), provider="imap")
-        except Invalid as exc:
+        except (Invalid, TypeError, ValueError, AttributeError, LookupError) as exc:  # unreadable: never blocks
             session.add(IntakeEvent(channel=Channel.email, kind="imap", outcome="invalid", detail=str(exc)[:500],
                                     payload=clean_text(raw[:200_000].decode("utf-8", "replace"))))
             session.commit()

@@ -215,6 +215,11 @@ def _provider(request: Request, session: Any, settings: Any, channel: Channel, p
     except Invalid as exc:
         log.info("%s delivery not filed: %s", channel, exc)
         parsed = [Skipped("invalid", "invalid", str(exc))]
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as exc:
+        # A shape no adapter check foresaw (a number where an object belongs): kept and acknowledged all the same,
+        # so a provider never retries it forever.
+        log.warning("%s delivery with an unexpected shape not filed: %r", channel, exc)
+        parsed = [Skipped("invalid", "invalid", f"body: unexpected shape ({type(exc).__name__}: {exc})"[:500])]
     items = [p for p in parsed if isinstance(p, Normalized)]
     skipped = [p for p in parsed if isinstance(p, Skipped)]
     if items:

@@ -129,3 +129,11 @@ def test_signed_messenger_delivery_with_an_unknown_kind_is_200(app, client):
     finally:
         app.state.settings.facebook_app_secret = None
     assert answer.status_code == 200 and answer.json()["events"][0]["kind"] == "messaging.brand_new_kind"
+
+
+def test_a_delivery_of_an_unforeseen_shape_is_acknowledged_not_a_500(app, client):
+    """A number where Meta puts a list: still 200 and stored (a 5xx would make Meta retry, then disable us)."""
+    answer = client.post("/channels/facebook", json={"object": "page", "entry": [{"id": PAGE_ID, "messaging": 1}]})
+    assert answer.status_code == 200 and "unexpected shape" in answer.json()["detail"]
+    with _db(app) as session:
+        assert session.exec(select(IntakeEvent)).one().outcome == "invalid"

@@ -159,7 +159,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes,
                        larger=[completion_body_limit(settings), post_body_limit(settings)])
-    app.add_middleware(SecurityHeaders)  # added last = outermost: also on the 413s of the size limit
+    # Outside everything, Starlette's own error middleware included (user middleware runs inside it): the headers are
+    # also on the 413s of the size limit and on the 500 of a bug.
+    build_stack = app.build_middleware_stack
+    app.build_middleware_stack = lambda: SecurityHeaders(build_stack())  # type: ignore[method-assign]
 
     @app.exception_handler(DomainError)
     async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:

@@ -102,3 +102,19 @@ def test_a_route_that_sets_its_own_policy_keeps_it() -> None:
     headers = sent[0]["headers"]
     assert [v for k, v in headers if k == b"content-security-policy"] == [b"sandbox"]
     assert (b"x-content-type-options", b"nosniff") in headers
+
+
+def test_an_unhandled_error_answers_500_with_the_headers(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A bug's 500 comes from Starlette's outermost error middleware, which ran outside the security headers."""
+    app = create_app(Settings(data_dir=tmp_path, load_city=False, dispatch_background=False,
+                              dispatch_morning_at=None))
+
+    @app.get("/boom-for-test")
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        response = test_client.get("/boom-for-test")
+    app.state.engine.dispose()
+    assert response.status_code == 500 and "a bug" not in response.text
+    _assert_headers(response)

@@ -121,7 +121,7 @@ def twitter(payload: Any, *, handles: frozenset[str], brand_ids: frozenset[str] 
 
 
 def _v2_tweets(payload: Mapping[str, Any], *, handles: frozenset[str], brand_ids: frozenset[str],
-               filtered_user: str = "") -> list[Normalized | Skipped]:
+               filtered_user: str = "", addressed: bool | None = None) -> list[Normalized | Skipped]:
     """X API v2 tweet payload(s): ``data`` (one tweet or a list), ``includes.users`` / ``places`` / ``media``."""
     data = payload.get("data")
     tweets = data if isinstance(data, list) else [data] if isinstance(data, Mapping) else None
@@ -165,8 +165,11 @@ def _v2_tweets(payload: Mapping[str, Any], *, handles: frozenset[str], brand_ids
         ours = {str(u["id"]) for u in users.values() if str(u.get("username", "")).lower() in handles} | brand_ids
         if filtered_user:
             ours.add(filtered_user)
-        addressed = bool(mentions & handles) or (reply_to is not None
-                                                 and str(tweet.get("in_reply_to_user_id", "")) in ours)
+        mention_ids = {str(m.get("id") or "") for m in (tweet.get("entities") or {}).get("mentions") or []
+                       if isinstance(m, Mapping)}
+        to_us = addressed if addressed is not None else (
+            bool(mentions & handles) or bool(mention_ids & ours)
+            or (reply_to is not None and str(tweet.get("in_reply_to_user_id", "")) in ours))
         keys = (tweet.get("attachments") or {}).get("media_keys") or []
         links = [str(media[k].get("url") or media[k].get("preview_image_url")) for k in keys
                  if k in media and (media[k].get("url") or media[k].get("preview_image_url"))]
@@ -180,7 +183,7 @@ def _v2_tweets(payload: Mapping[str, Any], *, handles: frozenset[str], brand_ids
         )
         out.append(Normalized(inbound, followers=_count((user.get("public_metrics") or {}).get("followers_count")),
                               reposts=_count(metrics.get("retweet_count")) + _count(metrics.get("quote_count")),
-                              addressed_to_us=addressed, meta={"x_user_id": author_id}))
+                              addressed_to_us=to_us, meta={"x_user_id": author_id}))
     return out
 
 
@@ -289,8 +292,8 @@ def _aa_dm(event: Any, where: str, ours: frozenset[str], handles: frozenset[str]
         raise Invalid(f"{where}.message_create: required")
     sender = str(_need(create, "sender_id", f"{where}.message_create"))
     recipient = str((create.get("target") or {}).get("recipient_id") or "")
-    user = users.get(sender) if isinstance(users.get(sender), Mapping) else {}
-    screen_name = str(user.get("screen_name") or sender)
+    user = _user_object(users.get(sender))
+    screen_name = str(user.get("screen_name") or user.get("username") or sender)
     if _is_brand(sender, screen_name, handles=handles, brand_ids=ours):
         return Skipped("direct_message_events", "own", f"{where}: a DM we sent", event_id)
     data = create.get("message_data") if isinstance(create.get("message_data"), Mapping) else {}
@@ -309,40 +312,44 @@ def _aa_dm(event: Any, where: str, ours: frozenset[str], handles: frozenset[str]
     return Normalized(inbound, meta={"x_user_id": sender, "x_dm": True})
 
 
+def _user_object(value: Any) -> Mapping[str, Any]:
+    """A user from a ``users`` map or ``includes.users``: v1.1 objects as they are, v2 ones unwrapped from
+    ``{"data": {...}}`` (the X Activity API wraps them)."""
+    if not isinstance(value, Mapping):
+        return {}
+    inner = value.get("data")
+    return inner if isinstance(inner, Mapping) else value
+
+
+_POSTS_TO_US = ("post.mention.create", "post.reply.create", "post.quote.create")
+
+
 def _activity_event(data: Mapping[str, Any], *, handles: frozenset[str], brand_ids: frozenset[str]
                     ) -> list[Normalized | Skipped]:
-    """An X Activity API envelope: ``event_type``, ``filter``, ``payload``, ``includes``."""
+    """An X Activity API envelope (``event_uuid``, ``filter``, ``event_type``, ``payload``, ``includes``;
+    https://docs.x.com/x-api/activity/event-payloads): ``post.mention.create`` / ``post.reply.create`` /
+    ``post.quote.create`` (a Post object by someone else, about our filtered user), ``post.create`` (our own post
+    when filtered by our user id), ``dm.received`` / ``dm.sent`` (``direct_message_events`` plus a ``users`` map,
+    as in the Account Activity API); every other kind is kept and ignored."""
     kind = str(data.get("event_type") or "")
     filt = data.get("filter") if isinstance(data.get("filter"), Mapping) else {}
     filtered_user = str(filt.get("user_id") or "")
     payload = data.get("payload")
     uuid = str(data.get("event_uuid") or "") or None
-    if kind == "post.create" and isinstance(payload, Mapping):
-        # With a user_id filter this is the filtered user's own post (ours); with a keyword filter, anyone's.
-        return _v2_tweets({"data": payload, "includes": data.get("includes") or {}}, handles=handles,
-                          brand_ids=brand_ids, filtered_user=filtered_user)
-    if kind.startswith(("dm.", "chat.")) and kind.endswith(("received", "create", "sent")) and isinstance(
-            payload, Mapping):
-        event = payload.get("dm_event") if isinstance(payload.get("dm_event"), Mapping) else payload
-        sender = str(event.get("sender_id") or "")
-        event_id = str(event.get("id") or uuid or "")
-        if not sender or not event_id:
-            raise Invalid(f"payload.sender_id: required for {kind}")
-        users = {str(u.get("id")): u for u in (data.get("includes") or {}).get("users") or []
-                 if isinstance(u, Mapping)}
-        user = users.get(sender, {})
-        username = str(user.get("username") or sender)
-        if sender == filtered_user or _is_brand(sender, username, handles=handles, brand_ids=brand_ids):
-            return [Skipped(kind, "own", "a DM we sent", event_id)]
-        text = str(event.get("text") or "").strip() or "(message with an attachment, no text)"
-        conversation = str(event.get("dm_conversation_id") or "") or _dm_thread(sender, filtered_user or "us")
-        inbound = build(
-            channel=Channel.twitter, external_id=event_id, author_handle=username,
-            author_name=str(user.get("name") or username), author_verified=True, text=text,
-            sent_at=_time(event.get("created_at"), "payload.created_at"), visibility=Visibility.private,
-            thread_id=conversation if conversation.startswith("dm:") else f"dm:{conversation}",
-        )
-        return [Normalized(inbound, meta={"x_user_id": sender, "x_dm": True})]
+    includes = data.get("includes") if isinstance(data.get("includes"), Mapping) else {}
+    ours = brand_ids | ({filtered_user} if filtered_user else frozenset())
+    if kind in ("post.create", *_POSTS_TO_US) and isinstance(payload, Mapping):
+        users = [_user_object(u) for u in includes.get("users") or [] if isinstance(u, Mapping)]
+        return _v2_tweets({"data": payload, "includes": {**includes, "users": users}}, handles=handles,
+                          brand_ids=brand_ids, filtered_user=filtered_user,
+                          addressed=True if kind in _POSTS_TO_US else None)
+    if kind in ("dm.received", "dm.sent") and isinstance(payload, Mapping):
+        events = payload.get("direct_message_events")
+        if not isinstance(events, list) or not events:
+            raise Invalid(f"payload.direct_message_events: required for {kind}")
+        users = payload.get("users") if isinstance(payload.get("users"), Mapping) else {}
+        return [_aa_dm(e, f"payload.direct_message_events[{i}]", frozenset(ours), handles, users)
+                for i, e in enumerate(events)]
     return [Skipped(kind[:80] or "unknown", "ignored", f"event_type: '{kind}' is an event kind we do not use",
                     uuid)]
 

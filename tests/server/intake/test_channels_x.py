@@ -176,7 +176,9 @@ def test_unknown_and_unused_kinds_are_stored_and_acknowledged(app, client):
 
 
 def test_activity_api_envelope(app, client):
-    """post.create for our filtered user is our own post; a DM event is filed; other event types are kept."""
+    """Shapes from https://docs.x.com/x-api/activity/event-payloads: post.create for our filtered user is our own
+    post; post.mention.create by someone else is filed; dm.received (direct_message_events plus a users map whose
+    entries are wrapped in "data") is filed, dm.sent by us is not; other event types are kept."""
     own_post = {"data": {"event_uuid": "2080761390344937796", "filter": {"user_id": BRAND_ID},
                          "event_type": "post.create", "tag": "posts",
                          "payload": {"id": "2080761390344937796", "text": "Crews are out on potholes today",
@@ -186,18 +188,45 @@ def test_activity_api_envelope(app, client):
                          "includes": {}}}
     answer = client.post("/channels/twitter", json=own_post)
     assert answer.status_code == 200 and answer.json()["events"][0]["outcome"] == "own"
-    dm = {"data": {"event_uuid": "2080761390344930001", "filter": {"user_id": BRAND_ID}, "event_type": "dm.received",
-                   "payload": {"id": "2080761390344930001", "event_type": "MessageCreate",
-                               "text": "Water main leaking on Fait Ave", "sender_id": RESIDENT_ID,
-                               "dm_conversation_id": f"{BRAND_ID}-{RESIDENT_ID}",
-                               "created_at": "2026-12-05T09:06:00.000Z"},
-                   "includes": {"users": [{"id": RESIDENT_ID, "username": "baltimore_res", "name": "Res Ident"}]}}}
-    filed = client.post("/channels/twitter", json=dm)
+    mention = {"data": {"event_uuid": "2080765813578191303", "filter": {"user_id": BRAND_ID},
+                        "event_type": "post.mention.create", "tag": "mentions",
+                        "payload": {"created_at": "2026-12-05T09:23:23.000Z", "conversation_id": "2080765813578191303",
+                                    "text": "hey @ExampleCity the streetlight at 1200 Fait Ave is out",
+                                    "entities": {"mentions": [{"start": 4, "end": 16, "username": "ExampleCity",
+                                                               "id": BRAND_ID}]},
+                                    "author_id": RESIDENT_ID, "id": "2080765813578191303", "lang": "en",
+                                    "edit_history_tweet_ids": ["2080765813578191303"]},
+                        "includes": {"users": [{"username": "OtherUser", "name": "Other User", "id": RESIDENT_ID,
+                                                "public_metrics": {"followers_count": 97}}]}}}
+    filed_post = client.post("/channels/twitter", json=mention)
+    assert filed_post.status_code == 201, filed_post.text
+    assert filed_post.json()["listening"] is False  # addressed to us although "ExampleCity" is no social handle
+
+    def dm(event_id: str, sender: str, recipient: str, kind: str) -> dict:
+        return {"data": {"event_uuid": "-6850472171600526495", "filter": {"user_id": BRAND_ID}, "event_type": kind,
+                         "tag": "dm-inbound", "payload": {
+                             "direct_message_events": [{
+                                 "type": "message_create", "id": event_id, "created_timestamp": "1796464687000",
+                                 "message_create": {"target": {"recipient_id": recipient}, "sender_id": sender,
+                                                    "message_data": {"text": "Water main leaking on Fait Ave",
+                                                                     "entities": {"hashtags": [], "symbols": [],
+                                                                                  "user_mentions": [], "urls": []}}}}],
+                             "users": {RESIDENT_ID: {"data": {"id": RESIDENT_ID, "username": "OtherUser",
+                                                              "name": "Other User", "protected": False}},
+                                       BRAND_ID: {"data": {"id": BRAND_ID, "username": "ExampleCity",
+                                                           "name": "Example City"}}}}}}
+
+    filed = client.post("/channels/twitter", json=dm("2080765901528535096", RESIDENT_ID, BRAND_ID, "dm.received"))
     assert filed.status_code == 201, filed.text
-    follow = {"data": {"event_uuid": "2080761390344930002", "filter": {"user_id": BRAND_ID},
-                       "event_type": "follow.follow", "payload": {}}}
-    kept = client.post("/channels/twitter", json=follow)
-    assert kept.status_code == 200 and kept.json()["events"][0]["kind"] == "follow.follow"
+    sent = client.post("/channels/twitter", json=dm("2080765901528535097", BRAND_ID, RESIDENT_ID, "dm.sent"))
+    assert sent.status_code == 200 and sent.json()["events"][0]["outcome"] == "own"
+    for kind in ("follow.follow", "dm.read", "dm.indicate_typing"):
+        kept = client.post("/channels/twitter", json={"data": {"event_uuid": "2080761390344930002", "filter": {
+            "user_id": BRAND_ID}, "event_type": kind, "payload": {}}})
+        assert kept.status_code == 200 and kept.json()["events"][0]["kind"] == kind
     with _db(app) as session:
         message = session.get(Message, filed.json()["message_id"])
         assert message.meta["x_user_id"] == RESIDENT_ID and str(message.visibility) == "private"
+        assert message.author_name == "Other User"
+        post = session.get(Message, filed_post.json()["message_id"])
+        assert post.meta["x_user_id"] == RESIDENT_ID and str(post.visibility) == "public"

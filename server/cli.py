@@ -183,24 +183,45 @@ def bench_solomon(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     engine: Annotated[str, typer.Option(help="groundcrew (default) or ortools-gls (plain OR-Tools baseline).")]
     = "groundcrew",
+    workers: Annotated[int | None, typer.Option(min=1, max=64, help="Our search processes (default: both cores); "
+                                                 "1 pins the whole run, peer included, to one CPU core.")] = None,
 ) -> None:
     """Solomon / Gehring-Homberger VRPTW against best-known solutions."""
     from benchmarks import solomon
 
     if peer not in (None, "pyvrp"):
         raise UserError("--peer must be 'pyvrp'")
-    _print_json(solomon.run(list(paths), time_limit, peer=peer, seed=seed, engine=engine))
+    _print_json(solomon.run(list(paths), time_limit, peer=peer, seed=seed, engine=engine, workers=workers))
 
 
 @bench_app.command("dispatch")
 def bench_dispatch(
-    osm: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="OSM file of the city.")],
-    complaints: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="311 CSV (Baltimore format).")],
+    osm: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="OSM file of the city.")] = None,
+    complaints: Annotated[Path | None, typer.Option(exists=True, dir_okay=False,
+                                                    help="311 CSV (Baltimore format).")] = None,
     technicians: Annotated[int, typer.Option(min=1, max=500, help="Number of technicians.")] = 20,
-    time_limit: Annotated[float, typer.Option(min=0.1, help="Solver seconds.")] = 10.0,
+    time_limit: Annotated[float, typer.Option(min=0.1, help="Solver seconds (the morning plan's with --via-server).")
+                          ] = 10.0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    via_server: Annotated[bool, typer.Option(
+        "--via-server", help="Plan the demo day (and the --osm/--complaints day) through the planning service and "
+        "its stored plans, morning plan then re-plans, each beside a direct solve of the same problem.")] = False,
+    replan_time_limit: Annotated[float, typer.Option(min=0.1, max=600, help="Solver seconds per re-plan "
+                                                                             "(--via-server).")] = 3.0,
 ) -> None:
-    """A realistic day on a real street network: optimizer vs greedy nearest-free-technician."""
+    """A realistic day on a real street network: optimizer vs greedy nearest-free-technician; with --via-server,
+    the planning service's plans vs direct solves of the same problems (last line JSON)."""
+    if via_server:
+        from benchmarks import dispatch_server
+
+        if (osm is None) != (complaints is None):
+            raise UserError("--osm and --complaints go together (the dispatch-day benchmark's day needs both)")
+        _print_json(dispatch_server.run(osm=osm, complaints=complaints, technicians=technicians,
+                                        time_limit=time_limit, replan_time_limit=replan_time_limit, seed=seed,
+                                        base=_settings(), echo=typer.echo))
+        return
+    if osm is None or complaints is None:
+        raise UserError("--osm and --complaints are required (or --via-server for the demo day alone)")
     from benchmarks import dispatch_day
 
     _print_json(dispatch_day.run(osm, complaints, technicians, time_limit, seed=seed))

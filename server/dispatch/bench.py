@@ -58,13 +58,44 @@ def bench_shift(now_local: datetime) -> tuple[dtime, dtime, list[dict[str, Any]]
     return start, end, lunch
 
 
+#: The password of the users a bench run creates in its throwaway database.
+BENCH_PASSWORD = "bench-password-1"
+
+
+def bench_settings(base: Settings, name: str, **update: Any) -> Settings:
+    """``base`` with a fresh temporary data folder (its SQLite database unless ``database_url`` is given) and the
+    city cache of ``base``, so a bench run never writes to a real deployment's data."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"groundcrew-bench-{name}-"))
+    return base.model_copy(update={
+        "data_dir": workdir, "database_url": None, "secret_key": "bench-" + "x" * 40, "dispatch_morning_at": None,
+        "cache_dir_override": base.cache_dir, **update})
+
+
+def create_bench_users(app: Any, roles: Any) -> None:
+    """One user per role, named ``bench-<role>``, with ``BENCH_PASSWORD``."""
+    from server.auth import service as auth_service
+    from server.auth.models import UserCreate
+
+    with Session(app.state.engine) as session:
+        for role in roles:
+            auth_service.create(session=session, user_in=UserCreate(username=f"bench-{role.value}", role=role,
+                                                                    password=BENCH_PASSWORD))
+        session.commit()
+
+
+def login(client: Any, username: str) -> dict[str, str]:
+    """Authorization headers for a bench user (``create_bench_users``)."""
+    reply = client.post("/auth/token", data={"username": username, "password": BENCH_PASSWORD})
+    reply.raise_for_status()
+    return {"Authorization": f"Bearer {reply.json()['access_token']}"}
+
+
 def run(*, technicians: int, jobs: int, urgent: int, previews: int, solve_s: float, seed: int,
         base: Settings, echo: Any) -> dict[str, Any]:
     from fastapi.testclient import TestClient
 
     from server.app import create_app
-    from server.auth import service as auth_service
-    from server.auth.models import Role, UserCreate
+    from server.auth.models import Role
     from server.conversations.models import DeliveryStatus, Direction, Message
     from server.core.city import load_city
     from server.core.migrate import upgrade
@@ -72,11 +103,8 @@ def run(*, technicians: int, jobs: int, urgent: int, previews: int, solve_s: flo
     from server.jobs.models import Job, JobReport
     from server.technicians.models import Technician
 
-    workdir = Path(tempfile.mkdtemp(prefix="groundcrew-bench-live-"))
-    settings = base.model_copy(update={
-        "data_dir": workdir, "database_url": base.database_url, "secret_key": "bench-" + "x" * 40,
-        "dispatch_background": True, "dispatch_morning_at": None, "dispatch_watch_interval_s": 0.05,
-        "dispatch_coalesce_s": 1.0, "dispatch_replan_time_s": 2.0, "cache_dir_override": base.cache_dir})
+    settings = bench_settings(base, "live", database_url=base.database_url, dispatch_background=True,
+                              dispatch_watch_interval_s=0.05, dispatch_coalesce_s=1.0, dispatch_replan_time_s=2.0)
     upgrade(settings)
     city = load_city(settings)
     rng = random.Random(seed)
@@ -85,11 +113,8 @@ def run(*, technicians: int, jobs: int, urgent: int, previews: int, solve_s: flo
     now_local = datetime.now(tz)
     start, end, lunch = bench_shift(now_local)
     app = create_app(settings)
-    password = "bench-password-1"
+    create_bench_users(app, (Role.dispatcher, Role.agent))
     with Session(app.state.engine) as session:
-        for role in (Role.dispatcher, Role.agent):
-            auth_service.create(session=session, user_in=UserCreate(username=f"bench-{role.value}", role=role,
-                                                                    password=password))
         for i in range(technicians):
             lat, lon = places[i]
             skills = {SKILLS[i % len(SKILLS)]: 3, SKILLS[(i + 2) % len(SKILLS)]: 2, "general": 2}
@@ -98,11 +123,7 @@ def run(*, technicians: int, jobs: int, urgent: int, previews: int, solve_s: flo
                                    overtime_allowed_min=60, breaks=lunch))
         session.commit()
     with TestClient(app) as client:
-        def login(name: str) -> dict[str, str]:
-            token = client.post("/auth/token", data={"username": name, "password": password}).json()["access_token"]
-            return {"Authorization": f"Bearer {token}"}
-
-        dispatcher, agent = login("bench-dispatcher"), login("bench-agent")
+        dispatcher, agent = login(client, "bench-dispatcher"), login(client, "bench-agent")
 
         def new_job(k: int, lat: float, lon: float, priority: int) -> tuple[int, int]:
             msg = client.post("/conversations/inbound", headers=agent, json={

@@ -125,6 +125,8 @@ def load_city(
             r = network.report
             _stage(progress, f"network: {r.nodes} nodes, {r.edges} edges kept; dropped {r.dropped_nodes} nodes, "
                              f"{r.dropped_edges} edges outside the largest strongly connected part")
+            if network.cch is not None:  # built now, so it is in the disk cache
+                _stage(progress, f"contraction hierarchy: {network.cch.n_arcs} arcs")
             cache.store(net_file, network)
         if with_gazetteer:
             from geodata.gazetteer import build_gazetteer

@@ -1,9 +1,16 @@
-"""Many-to-many travel time (s) and distance (m) with scipy.sparse.csgraph.dijkstra.
+"""Many-to-many travel time (s) and distance (m): contraction hierarchies, or Dijkstra as the reference.
 
-Each point enters the graph as a virtual node whose out-links are its along-edge exits; one
-Dijkstra per source then gives the fastest time and that route's length to every node.
-`MatrixCache` keeps a matrix keyed by location, so a new job costs one forward search (new →
-all) and one backward search on the reversed graph (all → new), not a new matrix.
+Both engines minimise the same packed weight (`geodata.network.pack`: time first, then length), so
+they give identical answers:
+
+- `"cch"` (default when `pyroutingkit` is installed): customizable contraction hierarchies
+  (`geodata._cch`). Each point's exits start one upward search, its entries one backward search;
+  a matrix is a join of those search spaces (about 0.2 s for 1000×1000 on a 53k-node metro graph).
+- `"dijkstra"`: each point enters the graph as a virtual node whose out-links are its along-edge
+  exits; one `scipy.sparse.csgraph.dijkstra` per source gives the cost to every node.
+
+`MatrixCache` keeps a matrix keyed by location, so a new job costs one forward and one backward
+search (kept, for CCH, so later points join against them), not a new matrix.
 """
 
 from __future__ import annotations
@@ -17,8 +24,12 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from geodata._cch import INF, Spaces
+from geodata.errors import GeodataError
 from geodata.network import StreetNetwork, pack, unpack
 from geodata.snapping import Link, SnappedPoint, snap_many
+
+ENGINES = ("auto", "cch", "dijkstra")
 
 
 @dataclass(frozen=True)
@@ -39,7 +50,7 @@ def extended_csr(base: csr_matrix, links: Sequence[Sequence[Link]]) -> csr_matri
     for i, row in enumerate(links):
         best: dict[int, float] = {}
         for node, t_ms, d_dm in row:
-            w = max(1.0, float(pack(t_ms, d_dm)))  # an explicit 0 would read as "no edge"
+            w = float(pack(t_ms, d_dm))  # an explicit 0 stays an edge (csgraph keeps stored zeros)
             if w < best.get(node, np.inf):
                 best[node] = w
         for node in sorted(best):
@@ -105,10 +116,51 @@ def _finish(
     return w
 
 
+def resolve_engine(net: StreetNetwork, engine: str | None) -> str:
+    """`"cch"` or `"dijkstra"` for a requested engine (None/"auto": CCH when pyroutingkit is installed)."""
+    engine = engine or "auto"
+    if engine not in ENGINES:
+        raise ValueError(f"unknown travel-time engine {engine!r}; use one of {', '.join(ENGINES)}")
+    if engine == "dijkstra":
+        return engine
+    if net.cch is None:
+        if engine == "cch":
+            raise GeodataError("the 'cch' travel-time engine needs the pyroutingkit package (pip install "
+                               "pyroutingkit); without it, use engine='dijkstra'")
+        return "dijkstra"
+    return "cch"
+
+
+def _cch_links(links: Sequence[Sequence[Link]]) -> list[list[tuple[int, int]]]:
+    """Link lists as (node, packed int cost) — the integer twin of `pack`."""
+    return [[(node, (int(t_ms) << 24) + int(d_dm)) for node, t_ms, d_dm in row] for row in links]
+
+
+def _from_int(w: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Packed int64 costs (INF = unreachable) as the packed float64 the Dijkstra engine gives (exact < 2**53)."""
+    out = w.astype(np.float64)
+    out[w >= INF] = np.inf
+    return out
+
+
+def forward_spaces(net: StreetNetwork, points: Sequence[SnappedPoint]) -> Spaces:
+    """CCH upward search spaces leaving each point (from its exits)."""
+    return net.cch.spaces(_cch_links([p.exits for p in points]), forward=True)
+
+
+def backward_spaces(net: StreetNetwork, points: Sequence[SnappedPoint]) -> Spaces:
+    """CCH upward search spaces on the reversed graph, arriving at each point (from its entries)."""
+    return net.cch.spaces(_cch_links([p.entries for p in points]), forward=False)
+
+
 def packed_matrix(
-    net: StreetNetwork, sources: Sequence[SnappedPoint], targets: Sequence[SnappedPoint]
+    net: StreetNetwork, sources: Sequence[SnappedPoint], targets: Sequence[SnappedPoint],
+    engine: str | None = None,
 ) -> NDArray[np.float64]:
-    """Packed weights sources × targets (one forward search per source)."""
+    """Packed weights sources × targets (Dijkstra: one forward search per source)."""
+    if resolve_engine(net, engine) == "cch":
+        w = _from_int(net.cch.join(forward_spaces(net, sources), backward_spaces(net, targets)))
+        return _finish(net, w, sources, targets)
     costs = _node_costs(net.csr, [p.exits for p in sources])
     w = _reduce(costs, [p.entries for p in targets])
     return _finish(net, w, sources, targets)
@@ -117,35 +169,46 @@ def packed_matrix(
 def packed_matrix_backward(
     net: StreetNetwork, sources: Sequence[SnappedPoint], targets: Sequence[SnappedPoint]
 ) -> NDArray[np.float64]:
-    """Same as `packed_matrix`, but one backward search per *target* (cheap when targets are few)."""
+    """Same as `packed_matrix` on Dijkstra, but one backward search per *target* (cheap when targets are few)."""
     costs = _node_costs(net.csr_rev, [p.entries for p in targets])  # (m × n): node → target
     w = _reduce(costs, [p.exits for p in sources]).T
     return _finish(net, np.ascontiguousarray(w), sources, targets)
 
 
 def travel_time_matrix(
-    net: StreetNetwork, points: Sequence[tuple[float, float]] | Sequence[SnappedPoint]
+    net: StreetNetwork, points: Sequence[tuple[float, float]] | Sequence[SnappedPoint], engine: str | None = None
 ) -> TravelMatrix:
-    """Travel time (s) and distance (m) between every ordered pair of (lat, lon) points."""
+    """Travel time (s) and distance (m) between every ordered pair of (lat, lon) points.
+
+    `engine`: "auto" (default: CCH if pyroutingkit is installed, else Dijkstra), "cch" or "dijkstra";
+    all give the same numbers."""
     snapped = [p if isinstance(p, SnappedPoint) else None for p in points]
     raw = [p for p in points if not isinstance(p, SnappedPoint)]
     if raw:
         it = iter(snap_many(net, raw))  # type: ignore[arg-type]
         snapped = [p if p is not None else next(it) for p in snapped]
     pts: list[SnappedPoint] = snapped  # type: ignore[assignment]
-    t, d = unpack(packed_matrix(net, pts, pts))
+    t, d = unpack(packed_matrix(net, pts, pts, engine))
     return TravelMatrix(pts, t, d)
 
 
 class MatrixCache:
-    """A growing travel-time matrix keyed by (lat, lon) rounded to `precision` decimals (~0.1 m at 6)."""
+    """A growing travel-time matrix keyed by (lat, lon) rounded to `precision` decimals (~0.1 m at 6).
 
-    def __init__(self, net: StreetNetwork, precision: int = 6) -> None:
+    Each new point costs one forward and one backward search. With the CCH engine the cache keeps
+    every point's two search spaces (a few hundred nodes each), and a new point's row and column are
+    joins against them — no search is repeated for the points already there."""
+
+    def __init__(self, net: StreetNetwork, precision: int = 6, engine: str | None = None) -> None:
         self.net = net
         self.precision = precision
+        self.engine = resolve_engine(net, engine)
         self.points: list[SnappedPoint] = []
         self._index: dict[tuple[float, float], int] = {}
         self._w = np.zeros((0, 0))
+        self._fwd: Spaces | None = None  # CCH: search spaces of every cached point, in order
+        self._bwd: Spaces | None = None
+        self.searches = 0  # searches run so far (one forward + one backward per new point)
 
     def __len__(self) -> int:
         return len(self.points)
@@ -170,9 +233,21 @@ class MatrixCache:
             n_old, n_new = len(old), len(new)
             w = np.empty((n_old + n_new, n_old + n_new))
             w[:n_old, :n_old] = self._w
-            w[n_old:, :] = packed_matrix(self.net, new, old + new)  # forward: new → everything
-            if n_old:
-                w[:n_old, n_old:] = packed_matrix_backward(self.net, old, new)  # backward: old → new
+            if self.engine == "cch":
+                cch = self.net.cch
+                fwd, bwd = forward_spaces(self.net, new), backward_spaces(self.net, new)
+                all_fwd = Spaces.concat([s for s in (self._fwd, fwd) if s is not None])
+                all_bwd = Spaces.concat([s for s in (self._bwd, bwd) if s is not None])
+                w[n_old:, :] = _finish(self.net, _from_int(cch.join(fwd, all_bwd)), new, old + new)
+                if n_old:
+                    assert self._fwd is not None
+                    w[:n_old, n_old:] = _finish(self.net, _from_int(cch.join(self._fwd, bwd)), old, new)
+                self._fwd, self._bwd = all_fwd, all_bwd
+            else:
+                w[n_old:, :] = packed_matrix(self.net, new, old + new, "dijkstra")  # forward: new → everything
+                if n_old:
+                    w[:n_old, n_old:] = packed_matrix_backward(self.net, old, new)  # backward: old → new
+            self.searches += 2 * n_new
             self._w = w
             for k, p in zip(new_keys, new, strict=True):
                 self._index[k] = len(self.points)

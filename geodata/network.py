@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from shapely.geometry import LineString, Point, Polygon
 
+from geodata._cch import CCH, node_order, rk_available
 from geodata._osm import OsmScan, write_drivable_xml
 from geodata.config import NetworkConfig
 from geodata.errors import NetworkUnavailableError, NoDrivableRoadsError
@@ -40,6 +41,11 @@ DIST_SCALE = float(2**DIST_BITS)  # distance unit is 0.1 m, so one route may be 
 def pack(time_ms: Any, dist_dm: Any) -> Any:
     """Pack integer milliseconds and decimetres into one exactly-summable float64 weight."""
     return np.asarray(time_ms, dtype=np.float64) * DIST_SCALE + np.asarray(dist_dm, dtype=np.float64)
+
+
+def pack_int(time_ms: Any, dist_dm: Any) -> NDArray[np.int64]:
+    """`pack` in int64 (the CCH's weights); the same numbers, exact."""
+    return (np.asarray(time_ms, dtype=np.int64) << DIST_BITS) + np.asarray(dist_dm, dtype=np.int64)
 
 
 def unpack(weight: Any) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -165,6 +171,7 @@ class StreetNetwork:
         self.config = config
         self.report = report
         self.extract_area = extract_area  # lon/lat ring where the source extract is complete (None: unknown)
+        self._cch: CCH | None = None
         self._prepare()
 
     # ---- construction -------------------------------------------------------------------
@@ -215,12 +222,22 @@ class StreetNetwork:
     def __getstate__(self) -> dict[str, Any]:
         keep = ("node_osmid", "node_lon", "node_lat", "edge_u", "edge_v", "edge_time_ms", "edge_dist_dm",
                 "edge_name", "edge_highway", "edge_oneway", "coord_offsets", "coords", "config", "report",
-                "extract_area")
-        return {k: self.__dict__[k] for k in keep}
+                "extract_area", "_cch")
+        return {k: self.__dict__.get(k) for k in keep}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._prepare()
+
+    @property
+    def cch(self) -> CCH | None:
+        """The contraction hierarchy of this graph (packed time+length weights), built on first use and kept
+        in the disk cache; None when pyroutingkit (which orders the nodes) is not installed."""
+        if self._cch is None and rk_available():
+            order = node_order(self.edge_u, self.edge_v, self.node_lat, self.node_lon)
+            self._cch = CCH(self.n_nodes, self.edge_u, self.edge_v, pack_int(self.edge_time_ms, self.edge_dist_dm),
+                            order)
+        return self._cch
 
     def _prepare(self) -> None:
         """Derived structures: projection, CSR graphs, edge pairing, spatial index, service area."""
@@ -322,17 +339,18 @@ class StreetNetwork:
 
         return snap_many(self, coords)
 
-    def travel_time_matrix(self, points: Sequence[tuple[float, float]]) -> TravelMatrix:
-        """Travel time (s) and distance (m) between every ordered pair of (lat, lon) points."""
+    def travel_time_matrix(self, points: Sequence[tuple[float, float]], engine: str | None = None) -> TravelMatrix:
+        """Travel time (s) and distance (m) between every ordered pair of (lat, lon) points
+        (engine: "auto", "cch" or "dijkstra" — same numbers, see `geodata.matrix`)."""
         from geodata.matrix import travel_time_matrix
 
-        return travel_time_matrix(self, points)
+        return travel_time_matrix(self, points, engine)
 
-    def matrix_cache(self) -> MatrixCache:
+    def matrix_cache(self, engine: str | None = None) -> MatrixCache:
         """An empty location-keyed matrix cache on this network."""
         from geodata.matrix import MatrixCache
 
-        return MatrixCache(self)
+        return MatrixCache(self, engine=engine)
 
     def route_geojson(self, stops: Sequence[tuple[float, float]]) -> dict[str, Any]:
         """GeoJSON LineStrings of the fastest legs between consecutive (lat, lon) stops."""

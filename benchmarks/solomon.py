@@ -209,12 +209,21 @@ def _stats(rows: list[dict], key: str) -> dict:
 
 
 def run(paths: list[Path], time_limit: float, peer: str | None = None, seed: int = 0,
-        engine: str = "groundcrew") -> dict:
-    """Solve every instance, print a table row per instance, return the summary."""
+        engine: str = "groundcrew", workers: int | None = None) -> dict:
+    """Solve every instance, print a table row per instance, return the summary.
+
+    ``workers``: our search processes (default: both cores). With ``workers=1`` the whole run — ours and the peer
+    (PyVRP is single-threaded) — is pinned to one CPU core, so the comparison is per core on a machine with more."""
+    import os
+
     from routing import check_feasibility, solve, warm_up
 
     if peer not in (None, "pyvrp"):
         raise ValueError(f"unknown peer {peer!r} (supported: pyvrp)")
+    pinned = None
+    if workers == 1 and hasattr(os, "sched_setaffinity"):
+        pinned = min(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {pinned})
     warm_up()  # as a running server has: the compiled kernels loaded before the first timed solve
     files = _instances([Path(p) for p in paths])
     bks = load_bks([Path(p) for p in paths])
@@ -227,7 +236,7 @@ def run(paths: list[Path], time_limit: float, peer: str | None = None, seed: int
         inst = read_instance(f)
         problem = to_problem(inst)
         t0 = time.monotonic()
-        plan = solve(problem, time_limit_s=time_limit, seed=seed, engine=engine)
+        plan = solve(problem, time_limit_s=time_limit, seed=seed, engine=engine, workers=workers)
         wall = time.monotonic() - t0
         routes = [[int(j) for j in r.job_ids] for r in plan.routes if r.stops]
         errs = [str(v) for v in check_feasibility(problem, plan)] + check_exact(inst, routes)
@@ -262,6 +271,7 @@ def run(paths: list[Path], time_limit: float, peer: str | None = None, seed: int
         print(line, flush=True)
     s = _stats(rows, "ours")
     summary: dict = {"instances": len(rows), "time_limit_s": time_limit, "engine": engine, "seed": seed,
+                     "workers": workers or "default", "pinned_cpu": pinned,
                      "bks_instances": sum(1 for r in rows if r["instance"] in bks), **s}
     if peer:
         summary["peer"] = {"name": peer, **_stats(rows, "peer")}
@@ -278,5 +288,6 @@ if __name__ == "__main__":  # python -m benchmarks.solomon PATH... --time-limit 
     ap.add_argument("--peer", default=None)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--engine", default="groundcrew")
+    ap.add_argument("--workers", type=int, default=None)
     a = ap.parse_args()
-    print(json.dumps(run(a.paths, a.time_limit, a.peer, a.seed, a.engine)))
+    print(json.dumps(run(a.paths, a.time_limit, a.peer, a.seed, a.engine, a.workers)))

@@ -120,8 +120,8 @@ def load_city(
         _stage(progress, f"cold build: reading {osm_path.name}")
         scan = scan_osm(osm_path, config)
         if network is None:
-            _stage(progress, f"building the drivable network from {len(scan.drivable)} ways (osmnx)")
-            network, _ = build_network(scan, config, osm_path.name)
+            _stage(progress, f"building the drivable network from {len(scan.drivable)} ways")
+            network = build_network(scan, config, osm_path.name)
             r = network.report
             _stage(progress, f"network: {r.nodes} nodes, {r.edges} edges kept; dropped {r.dropped_nodes} nodes, "
                              f"{r.dropped_edges} edges outside the largest strongly connected part")

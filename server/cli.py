@@ -168,11 +168,15 @@ def bench_matrix(
     osm: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="OSM file of the city.")],
     points: Annotated[int, typer.Option(min=2, max=20000, help="Number of random points.")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    osmnx_build: Annotated[bool, typer.Option(help="Also time the cold build the osmnx way (slow, ~1.5 GB on a "
+                                                   "metro area).")] = True,
+    note: Annotated[str, typer.Option(help="Words on the machine, printed with the figures (e.g. 'shared').")] = "",
 ) -> None:
-    """Travel-time matrix speed vs plain networkx on a real street network."""
+    """Cold build (time, peak memory) and N×N travel-time matrices: contraction hierarchies vs Dijkstra vs
+    networkx, same run; the last line is JSON."""
     from benchmarks import matrix
 
-    _print_json(matrix.run(osm, points, seed=seed))
+    _print_json(matrix.run(osm, points, seed=seed, osmnx_build=osmnx_build, note=note))
 
 
 @bench_app.command("solomon")

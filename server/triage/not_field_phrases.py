@@ -1,0 +1,82 @@
+"""Developer-written examples of messages that are NOT a field problem (thanks, chatter, questions about another
+company's product, orders, deliveries, travel, apps): the negative class triage learns ``out_of_scope`` from.
+
+Written for this project from general knowledge (no real message was copied), so the rows may ship. They are
+synthetic: figures on real text come from ``groundcrew eval triage --real`` only. Regenerate the CSV with
+``python -m server.triage.not_field_phrases`` (deterministic)."""
+
+from __future__ import annotations
+
+import csv
+import random
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent / "data" / "not_field.csv"
+
+THINGS = ["my order", "my package", "the parcel", "my delivery", "my flight", "my booking", "my reservation",
+          "my seat", "my luggage", "my bag", "the app", "your app", "the website", "the update", "the latest update",
+          "my playlist", "my subscription", "my account", "my password", "my login", "my phone", "my new phone",
+          "my laptop", "my headphones", "the game", "my refund", "the promo code", "my coupon", "my gift card",
+          "my points", "my rewards", "my burrito", "my coffee", "my pizza", "my food", "the driver", "my ride",
+          "my uber", "my trip", "the train", "my ticket", "the email you sent", "my card", "my download",
+          "the song", "my podcast", "my tv show", "the battery", "my screen", "my watch", "my cart", "the checkout",
+          "my return", "the replacement", "my upgrade", "my data plan", "my text messages", "my voicemail",
+          "my profile", "my photos", "the notification", "the shuffle button", "my streak", "the chat"]
+PROBLEMS = ["never arrived", "is late again", "was cancelled", "got delayed three hours", "keeps crashing",
+            "won't load", "is stuck on processing", "was charged twice", "doesn't work after the update",
+            "disappeared", "is missing items", "was wrong", "was cold", "is still not here", "got lost",
+            "says delivered but it isn't", "won't let me log in", "logs me out every time", "freezes", "is so slow",
+            "won't sync", "keeps buffering", "was refunded to the wrong card", "expired", "shows an error",
+            "won't open", "drains so fast", "was damaged", "got stuck at customs", "is not showing up",
+            "was overbooked", "has no wifi", "is not what I ordered", "got rejected", "isn't working"]
+ASKS = ["", "", "", "help!", "please help", "any update?", "what's going on?", "can someone DM me?",
+        "this is ridiculous", "so frustrating", "fix it please", "how do I fix this?", "who do I contact?",
+        "I want a refund", "worst customer service ever", "thanks in advance", "not happy", "again?!"]
+BRANDS = ["@AirlineHelp", "@ShopSupport", "@AppCare", "@MusicHelp", "@PhoneCo", "@FoodTweets", "@RideSupport",
+          "@GameSupport", "@StoreHelp", "@BankCares", ""]
+CHATTER = [
+    "thank you", "thanks!", "thanks so much", "thank you for your help", "thanks, that worked", "got it, thanks",
+    "ok thanks", "great, thank you", "appreciate it", "cheers", "you guys rock", "love you guys", "you're the best",
+    "awesome service today", "no worries", "never mind, it works now", "all sorted now", "that's fine", "okay",
+    "sure", "lol", "haha love it", "good morning", "happy friday", "merry christmas", "happy new year",
+    "just sent you a DM", "DM sent", "I sent a private message", "check your DMs", "I followed you", "done",
+    "yes please", "no thanks", "will do", "sounds good", "I already did that", "I tried that already",
+    "still waiting for a reply", "nobody has answered me", "why won't anyone reply", "is anyone there?",
+    "what are your opening hours?", "do you ship to Canada?", "when does the sale start?",
+    "is the new menu out yet?", "can I change my seat?", "how do I cancel my subscription?",
+    "how do I reset my password?", "can I get a receipt?", "what's the baggage allowance?",
+    "do you have this in a size 10?", "is there a student discount?", "when is the next release?",
+    "which plan is best for me?", "can I pause my membership?", "the new album is amazing",
+    "best customer service I've had", "your ad is so funny", "I love the new design", "I hate the new design",
+    "bring back the old layout", "please add dark mode", "can you add a sleep timer?", "who won the game?",
+    "this is my favourite coffee", "the staff at the store were lovely", "the cashier was rude to me",
+    "the flight attendant was amazing", "the pilot did a great job", "the food was delicious",
+    "kiitos paljon", "kiitos avusta", "hyvää joulua", "moi, miten voin vaihtaa salasanan?",
+    "tilaukseni ei ole vieläkään tullut", "sovellus kaatuu koko ajan", "lentoni peruttiin",
+    "en pääse kirjautumaan sovellukseen", "paketti on kadonnut", "haluan rahani takaisin tilauksesta",
+]
+
+
+def rows(seed: int = 27, n_combos: int = 900) -> list[dict[str, str]]:
+    """(text, category = out_of_scope, phrase) rows: chatter lines, then product/order complaints built from parts."""
+    rng = random.Random(seed)
+    out = [{"text": line, "category": "out_of_scope", "phrase": f"chatter:{i}"} for i, line in enumerate(CHATTER)]
+    for i in range(n_combos):
+        brand, thing, problem, ask = (rng.choice(BRANDS), rng.choice(THINGS), rng.choice(PROBLEMS), rng.choice(ASKS))
+        text = " ".join(p for p in (brand, thing, problem, ask) if p)
+        out.append({"text": text, "category": "out_of_scope", "phrase": f"combo:{i}"})
+    seen: set[str] = set()
+    return [r for r in out if not (r["text"] in seen or seen.add(r["text"]))]
+
+
+def main() -> None:
+    data = rows()
+    with OUT.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["text", "category", "phrase"])
+        writer.writeheader()
+        writer.writerows(data)
+    print(f"wrote {OUT} ({len(data)} rows)")
+
+
+if __name__ == "__main__":
+    main()

@@ -62,6 +62,29 @@ def _first(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _endpoints(u: NDArray[np.int64], v: NDArray[np.int64], n: int, alive: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """osmnx `_is_endpoint` for every node at once: a self-loop, no way in or no way out, or not exactly two
+    neighbours with 2 or 4 directed edges. Only `alive` nodes can be endpoints."""
+    out_deg, in_deg = np.bincount(u, minlength=n), np.bincount(v, minlength=n)
+    deg = out_deg + in_deg
+    pairs = np.unique(np.concatenate([u * n + v, v * n + u]))
+    neighbours = np.bincount(pairs // n, minlength=n)
+    loop = np.zeros(n, dtype=bool)
+    loop[u[u == v]] = True
+    return alive & (loop | (out_deg == 0) | (in_deg == 0) | ~((neighbours == 2) & ((deg == 2) | (deg == 4))))
+
+
+def _adjacency(u: NDArray[np.int64], v: NDArray[np.int64], n: int) -> tuple[Any, Any, Any]:
+    """Distinct successors of each node in order of their first segment (networkx's adjacency order), with
+    that segment's index: (ptr, successor, segment), CSR-style."""
+    uniq, first = np.unique(u * n + v, return_index=True)
+    pu, pv = uniq // n, uniq % n
+    order = np.lexsort((first, pu))
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum(np.bincount(pu, minlength=n))
+    return ptr, pv[order], first[order]
+
+
 def flat_graph(scan: OsmScan, config: NetworkConfig, source_name: str) -> FlatGraph:
     """The prepared drivable graph of a scanned file (see the module docstring)."""
     if not scan.drivable:
@@ -80,9 +103,10 @@ def flat_graph(scan: OsmScan, config: NetworkConfig, source_name: str) -> FlatGr
                 lon_l.append(lon)
                 lat_l.append(lat)
     n = len(lon_l)
-    # Round to the 7 decimals the OSM XML route carried (osmium's own values are that already).
-    node_lon = np.array([float(f"{x:.7f}") for x in lon_l])
-    node_lat = np.array([float(f"{y:.7f}") for y in lat_l])
+    # osmium's coordinates are 7-decimal fixed point divided by 1e7 (correctly rounded), exactly the floats
+    # osmnx parsed back from the "%.7f" XML, so no rounding step is needed here.
+    node_lon = np.array(lon_l)
+    node_lat = np.array(lat_l)
     seg_u: list[int] = []
     seg_v: list[int] = []
     seg_way: list[int] = []
@@ -112,67 +136,66 @@ def flat_graph(scan: OsmScan, config: NetworkConfig, source_name: str) -> FlatGr
     seg_len[np.isnan(seg_len)] = 0
 
     # ---- simplify (osmnx.simplification.simplify_graph) ----
-    succ: list[dict[int, int]] = [{} for _ in range(n)]  # node -> {successor: first segment to it}
-    pred: list[set[int]] = [set() for _ in range(n)]
-    out_deg = np.bincount(su, minlength=n)
-    in_deg = np.bincount(sv, minlength=n)
-    for s, (a, b) in enumerate(zip(seg_u, seg_v, strict=True)):
-        succ[a].setdefault(b, s)
-        pred[b].add(a)
-    deg = out_deg + in_deg
+    endpoint = _endpoints(su, sv, n, np.ones(n, dtype=bool))
+    ptr_a, succ_a, seg_a = _adjacency(su, sv, n)
+    ptr, succ_v = ptr_a.tolist(), succ_a.tolist()
 
-    def is_endpoint(x: int) -> bool:
-        nbrs = pred[x] | succ[x].keys()
-        return (x in nbrs or out_deg[x] == 0 or in_deg[x] == 0
-                or not (len(nbrs) == 2 and deg[x] in (2, 4)))
+    def successors(x: int) -> list[int]:
+        return succ_v[ptr[x] : ptr[x + 1]]
 
-    endpoint = np.array([is_endpoint(x) for x in range(n)], dtype=bool)
     paths: list[list[int]] = []
     for e in np.flatnonzero(endpoint).tolist():
-        for first in succ[e]:
+        for first in successors(e):
             if endpoint[first]:
                 continue
             path = [e, first]
             on_path = {e, first}
-            for nxt in succ[first]:
+            for nxt in successors(first):
                 if nxt in on_path:
                     continue
                 path.append(nxt)
                 on_path.add(nxt)
                 cur = nxt
                 while not endpoint[cur]:
-                    options = [k for k in succ[cur] if k not in on_path]
+                    options = [k for k in successors(cur) if k not in on_path]
                     if len(options) == 1:
                         cur = options[0]
                         path.append(cur)
                         on_path.add(cur)
                     elif not options:
-                        if e in succ[cur]:
+                        if e in successors(cur):
                             path.append(e)
                         break
                     else:  # pragma: no cover - osmnx raises GraphSimplificationError here
                         raise NoDrivableRoadsError(f"{source_name}: impossible street pattern near OSM node {cur}")
                 break
             paths.append(path)
+    first_seg = seg_a.tolist()
+
+    def segment(a: int, b: int) -> int:
+        """The first segment a → b (osmnx reads the first of parallel edges)."""
+        return first_seg[ptr[a] + succ_v[ptr[a] : ptr[a + 1]].index(b)]
+
     removed = np.zeros(n, dtype=bool)
     for path in paths:
         removed[path[1:-1]] = True
     # Edges: segments between kept nodes, then one per simplified path.
-    kept_seg = np.flatnonzero(~removed[su] & ~removed[sv])
+    kept_seg = np.flatnonzero(~removed[su] & ~removed[sv]).tolist()
+    seg_len_l: list[float] = seg_len.tolist()
     e_u: list[int] = su[kept_seg].tolist()
     e_v: list[int] = sv[kept_seg].tolist()
-    e_len: list[float] = seg_len[kept_seg].tolist()
+    e_len: list[float] = [seg_len_l[s] for s in kept_seg]
     e_hw: list[Any] = [way_attrs[seg_way[s]][0] for s in kept_seg]
     e_name: list[Any] = [way_attrs[seg_way[s]][1] for s in kept_seg]
     e_speed: list[Any] = [way_attrs[seg_way[s]][2] for s in kept_seg]
     e_oneway: list[bool] = [way_attrs[seg_way[s]][3] for s in kept_seg]
     e_path: list[list[int]] = [[a, b] for a, b in zip(e_u, e_v, strict=True)]
     for path in paths:
-        segs = [succ[a][b] for a, b in itertools.pairwise(path)]
+        segs = [segment(a, b) for a, b in itertools.pairwise(path)]
         attrs = [way_attrs[seg_way[s]] for s in segs]
         e_u.append(path[0])
         e_v.append(path[-1])
-        e_len.append(sum(seg_len[s] for s in segs))
+        e_len.append(sum(seg_len_l[s] for s in segs))
         e_hw.append(_collapse([a[0] for a in attrs]))
         names = [a[1] for a in attrs if a[1] is not None]
         e_name.append(_collapse(names) if names else None)
@@ -184,17 +207,7 @@ def flat_graph(scan: OsmScan, config: NetworkConfig, source_name: str) -> FlatGr
 
     # Rings: weakly connected parts with no endpoint (on the simplified graph) go.
     alive = ~removed
-    s_succ: list[set[int]] = [set() for _ in range(n)]
-    s_pred: list[set[int]] = [set() for _ in range(n)]
-    for a, b in zip(e_u, e_v, strict=True):
-        s_succ[a].add(b)
-        s_pred[b].add(a)
-    s_out, s_in = np.bincount(eu, minlength=n), np.bincount(ev, minlength=n)
-    s_end = np.zeros(n, dtype=bool)
-    for x in np.flatnonzero(alive).tolist():
-        nbrs = s_pred[x] | s_succ[x]
-        s_end[x] = (x in nbrs or s_out[x] == 0 or s_in[x] == 0
-                    or not (len(nbrs) == 2 and s_out[x] + s_in[x] in (2, 4)))
+    s_end = _endpoints(eu, ev, n, alive)
     _, comp = connected_components(coo_matrix((np.ones(len(eu)), (eu, ev)), shape=(n, n)), directed=True,
                                    connection="weak")
     comp_has_end = np.zeros(comp.max() + 1, dtype=bool)
@@ -208,7 +221,12 @@ def flat_graph(scan: OsmScan, config: NetworkConfig, source_name: str) -> FlatGr
     if any_maxspeed:
         collapsed = [float("nan") if s is None else _collapse_multiple_maxspeed_values(s, agg=np.mean)
                      for s in e_speed]
-        kph = pd.Series([_clean_maxspeed(str(c)) for c in collapsed], dtype=float)
+        clean: dict[str, Any] = {}
+        for c in collapsed:
+            text = str(c)
+            if text not in clean:
+                clean[text] = _clean_maxspeed(text)
+        kph = pd.Series([clean[str(c)] for c in collapsed], dtype=float)
     else:
         kph = pd.Series([np.nan] * len(e_speed), dtype=float)
     kph = kph[keep_e]  # osmnx sees the graph after ring removal

@@ -83,7 +83,8 @@ def make_problem(points: list[tuple[float, float]], cats: list[str], tt: np.ndar
         sla = 8 * H + int((12 - prio) * 0.75 * H) if prio >= 6 else None
         jobs.append(Job(f"J{i + 1}", technicians + i, int(rng.integers(2, 7)) * 600, time_windows=tws,
                         required_skills={skill[c]: 1}, priority=prio, sla_deadline_s=sla))
-    return Problem(techs, jobs, tt, dm, Weights())
+    # With few technicians a skill may have nobody: its jobs are then unassigned with that reason (not an error).
+    return Problem(techs, jobs, tt, dm, Weights(), skill_catalog=skills)
 
 
 def greedy(problem: Problem) -> Plan:

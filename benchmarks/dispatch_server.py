@@ -112,11 +112,11 @@ def benchmark_day(osm: Path, complaints: Path, city: Any, technicians: int, extr
     # rows keeps the day's rows first; the problem's draws follow.
     rows = _complaints(Path(complaints), city.network, n_jobs + technicians + extra, rng)
     homes, day_rows, more = rows[:technicians], rows[technicians:technicians + n_jobs], rows[technicians + n_jobs:]
-    none = np.zeros((1, 1), dtype=np.int64)  # make_problem keeps the matrix only; the server builds its own
-    problem = make_problem([], [c for _, _, c in day_rows], none, None, technicians, rng)
-    known = {s for t in problem.technicians for s in t.skills}
-    added = make_problem([], [c for _, _, c in more], none, None, technicians, np.random.default_rng(seed + 1)).jobs \
-        if more else []
+    def zeros(n: int) -> np.ndarray:  # make_problem only checks the matrix's size; the server builds its own
+        return np.zeros((technicians + n, technicians + n), dtype=np.int64)
+
+    problem = make_problem([], [c for _, _, c in day_rows], zeros(len(day_rows)), None, technicians, rng)
+    added = _more_jobs(problem, [c for _, _, c in more], np.random.default_rng(seed + 1))
     techs = []
     for t, (lat, lon, _) in zip(problem.technicians, homes, strict=True):
         assert len(t.breaks) == 1
@@ -130,7 +130,7 @@ def benchmark_day(osm: Path, complaints: Path, city: Any, technicians: int, extr
                                   "duration_min": b.duration_s // 60}]})
 
     def body(job: routing.Job, lat: float, lon: float) -> dict[str, Any]:
-        skills = {(s if s in known else "general"): int(v) for s, v in job.required_skills.items()}
+        skills = {s: int(v) for s, v in job.required_skills.items()}
         return {"title": job.id, "category": next(iter(skills), "general")[:60], "priority": int(job.priority),
                 "required_skills": skills, "duration_min": job.duration_s // 60, "lat": lat, "lon": lon,
                 "time_windows": [{"start": at(w.start_s), "end": at(w.end_s)} for w in job.time_windows],
@@ -139,6 +139,23 @@ def benchmark_day(osm: Path, complaints: Path, city: Any, technicians: int, extr
     return Day("dispatch-day", Path(osm), techs,
                [body(j, lat, lon) for j, (lat, lon, _) in zip(problem.jobs, day_rows, strict=True)],
                [body(j, lat, lon) for j, (lat, lon, _) in zip(added, more, strict=True)])
+
+
+def _more_jobs(day: routing.Problem, cats: list[str], rng: np.random.Generator) -> list[routing.Job]:
+    """Jobs drawn as ``dispatch_day.make_problem`` draws them, for the complaints ``cats``, needing a skill of the
+    day: the category's when a technician has it, else one a technician has."""
+    known = sorted({s for t in day.technicians for s in t.skills})
+    jobs = []
+    for i, c in enumerate(cats):
+        skill = c if c in known else str(rng.choice(known))
+        prio = int(rng.choice([2, 3, 5, 5, 6, 7, 8, 9, 10]))
+        r = rng.random()
+        tws = ([routing.TimeWindow(8 * H, 12 * H)] if r < 0.25 else [routing.TimeWindow(13 * H, 17 * H)] if r < 0.4
+               else [routing.TimeWindow(8 * H, 10 * H), routing.TimeWindow(14 * H, 16 * H)] if r < 0.5 else [])
+        sla = 8 * H + int((12 - prio) * 0.75 * H) if prio >= 6 else None
+        jobs.append(routing.Job(f"N{i + 1}", 0, int(rng.integers(2, 7)) * 600, time_windows=tws,
+                                required_skills={skill: 1}, priority=prio, sla_deadline_s=sla))
+    return jobs
 
 
 def _hhmm(seconds: int) -> str:

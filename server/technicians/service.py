@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+import tomllib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import ValidationError
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from server.audit import service as audit
 from server.auth.models import User
 from server.core.errors import NotFound, invalid_from, refuse_nulls
 from server.core.pagination import PageParams, paginate_rows
+from server.jobs.models import OPEN_STATUSES, Job
 from server.technicians.models import Technician, TechnicianCreate, TechnicianUpdate
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def get(*, session: Session, technician_id: int) -> Technician:
@@ -61,3 +68,102 @@ def update(*, session: Session, tech: Technician, tech_in: TechnicianUpdate, act
         actor_user_id=actor.id, actor=actor.username, detail={"fields": sorted(data)},
     )
     return tech
+
+
+def all_technicians(*, session: Session) -> list[Technician]:
+    """Every technician, in id order."""
+    return list(session.exec(select(Technician).order_by(col(Technician.id))).all())
+
+
+def by_name(*, session: Session, name: str) -> Technician | None:
+    """The technician with this name (case and surrounding spaces ignored), or None."""
+    key = name.strip().lower()
+    return session.exec(select(Technician).where(func.lower(func.trim(Technician.name)) == key)
+                        .order_by(col(Technician.id))).first()
+
+
+def add_many(
+    *, session: Session, technicians: list[TechnicianCreate], actor: User | None
+) -> tuple[list[Technician], list[Technician]]:
+    """Add each technician whose name is not stored yet: (created, already stored and left unchanged). The caller
+    commits once, so a roster is stored whole or not at all."""
+    created, existing = [], []
+    for tech_in in technicians:
+        found = by_name(session=session, name=tech_in.name)
+        if found is not None:
+            existing.append(found)
+        else:
+            created.append(create(session=session, tech_in=tech_in, actor=actor))
+    return created, existing
+
+
+@dataclass
+class SkillCoverage:
+    """One skill: the services (taxonomy categories) whose jobs need it, who has it, and open jobs needing it."""
+
+    skill: str
+    services: list[str] = field(default_factory=list)  # "pothole (Pothole or road surface damage)"
+    technicians: dict[int, int] = field(default_factory=dict)  # level → how many technicians have exactly it
+    on_shift: int = 0  # of them, currently on shift (availability)
+    open_jobs: int = 0
+
+    @property
+    def technician_count(self) -> int:
+        return sum(self.technicians.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"skill": self.skill, "services": self.services, "technicians": self.technician_count,
+                "on_shift": self.on_shift, "by_level": {str(k): v for k, v in sorted(self.technicians.items())},
+                "open_jobs": self.open_jobs}
+
+
+class Service(NamedTuple):
+    """A field-work service of the catalogue and the skill its jobs need."""
+
+    name: str
+    label: str
+    skill: str
+
+
+def catalogue(*, path: Path | None) -> list[Service]:
+    """The field-work services of the triage taxonomy at ``path`` (default: the shipped one) with their skills.
+
+    Read straight from the TOML (the fields as the triage loader reads them), without training the triage
+    classifier that loading the taxonomy implies; ValueError naming the file when it is not valid TOML."""
+    from server.triage.service import DEFAULT_TAXONOMY
+
+    source = path or DEFAULT_TAXONOMY
+    try:
+        data = tomllib.loads(source.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{source}: not valid TOML: {exc}") from None
+    services = []
+    for raw in data.get("category") or []:
+        if not isinstance(raw, dict) or not bool(raw.get("field_work", True)):
+            continue
+        skill = str(raw.get("skill", "")).strip().lower()
+        name = str(raw.get("name", "?")).strip().lower()
+        if skill:
+            services.append(Service(name=name, label=str(raw.get("label") or name), skill=skill))
+    return services
+
+
+def skill_coverage(*, session: Session, services: list[Service]) -> list[SkillCoverage]:
+    """Every skill a catalogue service or an open job needs, or a technician has: needed skills first (by name),
+    then skills nothing needs."""
+    rows: dict[str, SkillCoverage] = {}
+
+    def row(skill: str) -> SkillCoverage:
+        return rows.setdefault(skill, SkillCoverage(skill=skill))
+
+    for service in services:
+        row(service.skill).services.append(f"{service.name} ({service.label})")
+    for tech in all_technicians(session=session):
+        for skill, level in (tech.skills or {}).items():
+            entry = row(skill)
+            entry.technicians[int(level)] = entry.technicians.get(int(level), 0) + 1
+            entry.on_shift += tech.availability == "on_shift"
+    for needs in session.exec(select(Job.required_skills).where(col(Job.status).in_(list(OPEN_STATUSES)))).all():
+        for skill in needs or {}:
+            row(skill).open_jobs += 1
+    return sorted(rows.values(), key=lambda r: (not r.services and not r.open_jobs, r.skill))

@@ -1,4 +1,6 @@
-"""Category accuracy of triage on a labelled CSV (columns ``text``, ``category``), with a confusion matrix."""
+"""Category accuracy of triage on a labelled CSV (columns ``text``, ``category``), with a confusion matrix. The
+shipped CSVs are SYNTHETIC (developer-written phrasings around real addresses); real-text figures are in
+``realdata.py``."""
 
 from __future__ import annotations
 
@@ -11,7 +13,16 @@ from typing import Any
 
 import numpy as np
 
-from server.triage.service import Taxonomy, _keyword_hits, _train, classify, keyword_scores, load_taxonomy, tokenize
+from server.triage.service import (
+    OUT_OF_SCOPE,
+    Taxonomy,
+    _keyword_hits,
+    _train,
+    classify,
+    keyword_scores,
+    load_taxonomy,
+    tokenize,
+)
 
 NONE = "(none)"
 
@@ -39,7 +50,9 @@ def evaluate(rows: list[tuple[str, str]], *, taxonomy: Taxonomy | None = None) -
     correct = flagged = confident_correct = 0
     for text, truth in rows:
         scored = classify(text, taxonomy=taxonomy)
-        predicted = scored.category or NONE
+        # Unsure rows carry no category (an agent decides): score their best guess, flagged as needing an agent.
+        guess = next((name for name, _ in scored.ranking if name != OUT_OF_SCOPE), None)
+        predicted = NONE if scored.outcome == OUT_OF_SCOPE else scored.category or guess or NONE
         confusion.setdefault(truth, Counter())[predicted] += 1
         correct += predicted == truth
         if scored.needs_agent:
@@ -115,7 +128,8 @@ def dev_predictions(*, taxonomy: Taxonomy | None = None, folds: int = 5, l2: flo
         model = _train(taxonomy, train, settings)
         for text, category, m in dev:
             tokens = tokenize(text)
-            logits.append(model.logits(tokens, keyword_scores(taxonomy, _keyword_hits(taxonomy, tokens))))
+            z = model.logits(tokens, keyword_scores(taxonomy, _keyword_hits(taxonomy, tokens)))
+            logits.append(z[:len(index)])  # the out-of-scope class has no dev rows here
             labels.append(index[category])
             in_mix.append(m)
     mix = np.bincount([index[c] for _, c, m, _, _ in rows if m], minlength=len(index)).astype(float)

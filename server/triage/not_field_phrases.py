@@ -21,14 +21,21 @@ THINGS = ["my order", "my package", "the parcel", "my delivery", "my flight", "m
           "my uber", "my trip", "the train", "my ticket", "the email you sent", "my card", "my download",
           "the song", "my podcast", "my tv show", "the battery", "my screen", "my watch", "my cart", "the checkout",
           "my return", "the replacement", "my upgrade", "my data plan", "my text messages", "my voicemail",
-          "my profile", "my photos", "the notification", "the shuffle button", "my streak", "the chat"]
+          "my profile", "my photos", "the notification", "the shuffle button", "my streak", "the chat",
+          "my iphone", "my phone signal", "my LTE", "the 4G", "my mobile data", "my sim card", "my camera",
+          "my gaming mouse", "my controller", "my console", "my xbox", "the boarding pass", "the gate agent",
+          "my connecting flight", "my train", "the bus", "my food order", "my bowl", "my sandwich", "my parcel",
+          "my mail", "the courier", "my pickup order", "my prescription", "my bank card", "my statement"]
 PROBLEMS = ["never arrived", "is late again", "was cancelled", "got delayed three hours", "keeps crashing",
             "won't load", "is stuck on processing", "was charged twice", "doesn't work after the update",
             "disappeared", "is missing items", "was wrong", "was cold", "is still not here", "got lost",
             "says delivered but it isn't", "won't let me log in", "logs me out every time", "freezes", "is so slow",
             "won't sync", "keeps buffering", "was refunded to the wrong card", "expired", "shows an error",
             "won't open", "drains so fast", "was damaged", "got stuck at customs", "is not showing up",
-            "was overbooked", "has no wifi", "is not what I ordered", "got rejected", "isn't working"]
+            "was overbooked", "has no wifi", "is not what I ordered", "got rejected", "isn't working",
+            "says no service", "has no signal", "broke after two hours", "was left in the mail room",
+            "was left outside my building", "was stolen from my porch", "had plastic in it", "is still in repair",
+            "was rude to me", "refused to pick me up", "won't connect to my phone", "keeps dropping calls"]
 ASKS = ["", "", "", "help!", "please help", "any update?", "what's going on?", "can someone DM me?",
         "this is ridiculous", "so frustrating", "fix it please", "how do I fix this?", "who do I contact?",
         "I want a refund", "worst customer service ever", "thanks in advance", "not happy", "again?!"]
@@ -51,6 +58,15 @@ CHATTER = [
     "bring back the old layout", "please add dark mode", "can you add a sleep timer?", "who won the game?",
     "this is my favourite coffee", "the staff at the store were lovely", "the cashier was rude to me",
     "the flight attendant was amazing", "the pilot did a great job", "the food was delicious",
+    "boarding started way too early at the gate", "they didn't let us board even with boarding passes",
+    "the gate agent was rude", "a dog was sitting at my feet the whole flight", "the flight was delayed for a clean up",
+    "my luggage never showed up at the carousel", "the driver refused to pick me up", "the courier left my parcel "
+    "in the mail room downstairs", "someone stole the package off my porch", "found plastic in my burrito bowl",
+    "the animals in the game keep getting sick", "my gaming mouse scroll wheel broke", "my camera sensor died",
+    "my iphone says no service since the update", "lost signal while browsing your site", "the line at the store "
+    "is wrapped around the building", "the store entrance looks messy", "your app says outage reported",
+    "I'm on the phone with your support now", "can I get a copy of my old boarding pass?", "the train was "
+    "cancelled and I missed my connection", "the queue in the shop was huge", "there's no signal on the train",
     "kiitos paljon", "kiitos avusta", "hyvää joulua", "moi, miten voin vaihtaa salasanan?",
     "tilaukseni ei ole vieläkään tullut", "sovellus kaatuu koko ajan", "lentoni peruttiin",
     "en pääse kirjautumaan sovellukseen", "paketti on kadonnut", "haluan rahani takaisin tilauksesta",

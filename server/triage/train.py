@@ -29,7 +29,8 @@ def build(taxonomy_path: Path = DEFAULT_TAXONOMY) -> Path:
     if out.exists():
         out.unlink()  # never load the old weights while rebuilding
     taxonomy = load_taxonomy(taxonomy_path)  # no weights file: this trains on the CSV
-    model_module.save(taxonomy._model, out, fingerprint=training_fingerprint(taxonomy.categories, csv_path, settings))
+    model_module.save(taxonomy._model, out, fingerprint=training_fingerprint(taxonomy.categories, csv_path, settings,
+                                                                             base=taxonomy_path.parent))
     return out
 
 

@@ -93,7 +93,7 @@ def test_shipped_weights_match_the_taxonomy_and_training_data():
     taxonomy = load_taxonomy()
     settings = tomllib.loads(Path(taxonomy.source).read_text())["model"]
     fingerprint = training_fingerprint(taxonomy.categories, Path(taxonomy.source).parent / settings["training_csv"],
-                                       settings)
+                                       settings, base=Path(taxonomy.source).parent)
     assert model_load(Path(taxonomy.source).parent / settings["weights"], fingerprint=fingerprint) is not None
 
 

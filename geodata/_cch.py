@@ -241,12 +241,15 @@ def _buckets(n: int, offsets: Any, nodes: Any, costs: Any) -> tuple[Any, Any, An
     return first, tgt, cst
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True)
 def _join(m: int, f_off: Any, f_nodes: Any, f_costs: Any, b_first: Any, b_tgt: Any, b_cost: Any) -> Any:
-    """out[i, j] = min over nodes v in both spaces of forward(i, v) + backward(v, j)."""
+    """out[i, j] = min over nodes v in both spaces of forward(i, v) + backward(v, j).
+
+    Serial on purpose: numba's parallel layers are not fork-safe (omp) or thread-safe (workqueue), and the
+    server calls this from worker threads and forked workers."""
     k = len(f_off) - 1
     out = np.full((k, m), INF, dtype=np.int64)
-    for i in nb.prange(k):
+    for i in range(k):
         row = out[i]
         for s in range(f_off[i], f_off[i + 1]):
             v = f_nodes[s]

@@ -1,7 +1,10 @@
 """The demo: a real city (Baltimore, OSM) with real 311 complaints, demo staff and technicians.
 
+The complaints are replayed as recent ones (see `replay_times`): the file's 2014-2019 rows arrive over the last
+``REPLAY_HOURS`` hours, in their order and relative spacing, so SLA figures are about today, not years ago.
+
 Loading is idempotent: every record is looked up by a natural key before it is created, so running
-``groundcrew demo`` twice creates nothing twice."""
+``groundcrew demo`` twice creates nothing twice (complaints already stored keep the times they were given)."""
 
 from __future__ import annotations
 
@@ -37,6 +40,22 @@ DEMO_TECHNICIANS: list[tuple[str, str, float, float, dict[str, int]]] = [
 ]
 DEMO_STAFF = [("admin", "Avery Admin", Role.admin), ("dispatcher", "Dana Dispatcher", Role.dispatcher),
               ("agent", "Alex Agent", Role.agent)]
+# The demo file's five years of complaints are replayed as arriving over this many hours before the load.
+REPLAY_HOURS = 72.0
+_BALTIMORE_TIME = "%m/%d/%Y %I:%M:%S %p"
+
+
+def replay_times(created: list[datetime | None], *, now: datetime,
+                 span: timedelta = timedelta(hours=REPLAY_HOURS)) -> list[datetime | None]:
+    """Each complaint's replayed receipt time: the newest at ``now``, the oldest ``span`` before it, every other
+    one at the same fraction of the way between them as in the file (order and relative spacing kept, ages scaled
+    by ``span`` / the file's own span). None (an unreadable time) stays None."""
+    known = [t for t in created if t is not None]
+    if not known:
+        return list(created)
+    oldest, newest = min(known), max(known)
+    scale = span / (newest - oldest) if newest > oldest else 0.0
+    return [None if t is None else now - (newest - t) * scale for t in created]
 
 @dataclass
 class DemoResult:
@@ -102,11 +121,14 @@ def _import_complaints(
         rows = list(csv.DictReader(handle))
     rows.sort(key=lambda r: r["ServiceRequestNum"])
     stand_ins = file_placeholders(rows, "Address", "Latitude", "Longitude")  # "not geocoded" points of this file
+    received = replay_times([_created(row, tz) for row in rows], now=datetime.now(tz))
     for index, row in enumerate(rows):
         if progress:
             progress(index)
         try:
             inbound, _code = baltimore_row(row, tz, stand_ins)
+            if received[index] is not None:
+                inbound.sent_at = received[index]
             intake = receive(session=session, settings=settings, city=city, inbound=inbound, auto_reply=False,
                              auto_handoff=jobs_budget > 0)
         except (RowError, DomainError):
@@ -116,14 +138,20 @@ def _import_complaints(
             continue
         result.complaints_imported += 1
         job = intake.job
-        if job is not None and not intake.joined_incident:
+        if job is not None and not intake.joined_incident:  # its SLA is its complaint's: receipt + policy hours
             jobs_budget -= 1
             job.time_windows = [{"start": day_start.isoformat(), "end": day_end.isoformat()}]
-            job.sla_due_at = day_start + timedelta(hours=4 + (10 - job.priority))
             session.add(job)
             result.jobs_created += 1
         if index % 200 == 199:
             session.commit()
+
+
+def _created(row: dict[str, str], tz: ZoneInfo) -> datetime | None:
+    try:
+        return datetime.strptime((row.get("CreatedDate") or "").strip(), _BALTIMORE_TIME).replace(tzinfo=tz)
+    except ValueError:
+        return None
 
 
 def load_demo(

@@ -1,13 +1,15 @@
-"""The drivable street network: built with osmnx from OSM data, stored as flat numpy arrays.
+"""The drivable street network from OSM data (straight from the scan, or through osmnx), as flat numpy arrays.
 
 Travel times are seconds, distances metres. Inside, each edge weight is packed into one exact
-float64 `time_ms * 2**24 + distance_dm`, so a single Dijkstra yields the fastest route's time and
-that same route's length (ties broken by the shorter one).
+float64 `time_ms * 2**24 + distance_dm`, so a single search yields the fastest route's time and
+that same route's length (ties broken by the shorter one). Matrices run on a contraction hierarchy
+of the same packed weights (`geodata._cch`) when pyroutingkit is installed, else on Dijkstra.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import tempfile
 import time
@@ -33,6 +35,8 @@ from geodata.projection import LocalProjection
 if TYPE_CHECKING:
     from geodata.matrix import MatrixCache, TravelMatrix
     from geodata.snapping import SnappedPoint
+
+log = logging.getLogger(__name__)
 
 DIST_BITS = 24
 DIST_SCALE = float(2**DIST_BITS)  # distance unit is 0.1 m, so one route may be up to 1,677 km long
@@ -172,6 +176,7 @@ class StreetNetwork:
         self.report = report
         self.extract_area = extract_area  # lon/lat ring where the source extract is complete (None: unknown)
         self._cch: CCH | None = None
+        self._cch_failed = False
         self._prepare()
 
     # ---- construction -------------------------------------------------------------------
@@ -233,8 +238,13 @@ class StreetNetwork:
     def cch(self) -> CCH | None:
         """The contraction hierarchy of this graph (packed time+length weights), built on first use and kept
         in the disk cache; None when pyroutingkit (which orders the nodes) is not installed."""
-        if self._cch is None and rk_available():
-            order = node_order(self.edge_u, self.edge_v, self.node_lat, self.node_lon)
+        if self._cch is None and not self.__dict__.get("_cch_failed") and rk_available():
+            try:
+                order = node_order(self.edge_u, self.edge_v, self.node_lat, self.node_lon)
+            except (RuntimeError, OSError, ValueError) as exc:  # e.g. a pyroutingkit whose saved order we cannot read
+                log.warning("no contraction hierarchy (%s); travel-time matrices use Dijkstra", exc)
+                self._cch_failed = True
+                return None
             self._cch = CCH(self.n_nodes, self.edge_u, self.edge_v, pack_int(self.edge_time_ms, self.edge_dist_dm),
                             order)
         return self._cch

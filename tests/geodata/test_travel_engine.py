@@ -176,3 +176,13 @@ def test_dijkstra_is_the_fallback_without_pyroutingkit(monkeypatch: pytest.Monke
     pts = [(0.0, 0.0005), (0.0005, 0.001)]
     np.testing.assert_array_equal(fresh.travel_time_matrix(pts).travel_time_s,
                                   net.travel_time_matrix(pts, engine="cch").travel_time_s)
+
+
+def test_an_unreadable_node_order_falls_back_to_dijkstra(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("pyroutingkit returned no valid node order")
+
+    monkeypatch.setattr("geodata.network.node_order", broken)
+    net = _two_islands()
+    assert net.cch is None and net.matrix_cache().engine == "dijkstra"
+    assert np.isfinite(net.travel_time_matrix([(0.0, 0.0005), (0.0005, 0.001)]).travel_time_s).all()

@@ -67,7 +67,8 @@ def _endpoints(u: NDArray[np.int64], v: NDArray[np.int64], n: int, alive: NDArra
     neighbours with 2 or 4 directed edges. Only `alive` nodes can be endpoints."""
     out_deg, in_deg = np.bincount(u, minlength=n), np.bincount(v, minlength=n)
     deg = out_deg + in_deg
-    pairs = np.unique(np.concatenate([u * n + v, v * n + u]))
+    pairs = np.sort(np.concatenate([u * n + v, v * n + u]))  # distinct (node, neighbour) pairs, sorted
+    pairs = pairs[np.concatenate([[True], pairs[1:] != pairs[:-1]])] if len(pairs) else pairs
     neighbours = np.bincount(pairs // n, minlength=n)
     loop = np.zeros(n, dtype=bool)
     loop[u[u == v]] = True

@@ -27,16 +27,18 @@ from server.technicians.models import Technician
 
 DEMO_COMPLAINTS = DEMO_DATA_DIR / "baltimore_311_demo.csv"
 
-# (name, username, home lat, home lon, skills): homes spread over the demo city's neighbourhoods.
+# (name, username, home lat, home lon, skills): homes spread over the demo city's neighbourhoods. Between them they
+# hold every skill the demo's complaints need (parking, animal control, forestry and inspection too), so no demo
+# job is a dead end (`groundcrew skills list` shows the coverage).
 DEMO_TECHNICIANS: list[tuple[str, str, float, float, dict[str, int]]] = [
     ("Ana Ruiz", "ana", 39.2833, -76.5930, {"electrical": 3, "general": 2}),
-    ("Marcus Webb", "marcus", 39.2805, -76.5735, {"roads": 3, "general": 2}),
+    ("Marcus Webb", "marcus", 39.2805, -76.5735, {"roads": 3, "general": 2, "parking": 2}),
     ("Priya Shah", "priya", 39.2900, -76.5700, {"water": 3, "general": 1}),
     ("Tom Kowalski", "tom", 39.2855, -76.6010, {"sanitation": 3, "general": 2}),
-    ("Grace Okafor", "grace", 39.2930, -76.5850, {"housing": 3, "sanitation": 2}),
-    ("Luis Moreno", "luis", 39.2870, -76.5500, {"roads": 2, "electrical": 2}),
-    ("Hannah Berg", "hannah", 39.2700, -76.5920, {"water": 2, "sanitation": 2}),
-    ("Dev Patel", "dev", 39.2990, -76.6040, {"general": 3, "housing": 2, "sanitation": 1}),
+    ("Grace Okafor", "grace", 39.2930, -76.5850, {"housing": 3, "sanitation": 2, "inspection": 2}),
+    ("Luis Moreno", "luis", 39.2870, -76.5500, {"roads": 2, "electrical": 2, "forestry": 2}),
+    ("Hannah Berg", "hannah", 39.2700, -76.5920, {"water": 2, "sanitation": 2, "animal_control": 2}),
+    ("Dev Patel", "dev", 39.2990, -76.6040, {"general": 3, "housing": 2, "sanitation": 1, "parking": 1}),
 ]
 DEMO_STAFF = [("admin", "Avery Admin", Role.admin), ("dispatcher", "Dana Dispatcher", Role.dispatcher),
               ("agent", "Alex Agent", Role.agent)]

@@ -263,12 +263,16 @@ def register(apps: dict[str, typer.Typer]) -> None:
             typer.echo(json.dumps([c.as_dict() for c in coverage]))
             return
         typer.echo(f"Service catalogue: {settings.taxonomy_path or DEFAULT_TAXONOMY}")
-        typer.echo(f"{'skill':<16} {'technicians':<22} {'open jobs':>9}  needed by")
+        who = {}
         for c in coverage:
             levels = ", ".join(f"{n} at level {lvl}" for lvl, n in sorted(c.technicians.items(), reverse=True))
-            who = f"{c.technician_count}" + (f" ({levels})" if levels else "")
+            who[c.skill] = f"{c.technician_count}" + (f" ({levels})" if levels else "")
+        skill_w = max(16, *(len(c.skill) + 1 for c in coverage)) if coverage else 16
+        who_w = max(12, *(len(w) + 1 for w in who.values())) if who else 12
+        typer.echo(f"{'skill':<{skill_w}} {'technicians':<{who_w}} {'open jobs':>9}  needed by")
+        for c in coverage:
             needed = "; ".join(c.services) or "no service (not in the catalogue)"
-            typer.echo(f"{c.skill:<16} {who:<22} {c.open_jobs:>9}  {needed}")
+            typer.echo(f"{c.skill:<{skill_w}} {who[c.skill]:<{who_w}} {c.open_jobs:>9}  {needed}")
         for c in coverage:
             if (c.services or c.open_jobs) and not c.technician_count:
                 kinds = ", ".join(s.split(" ")[0] for s in c.services) or "those"

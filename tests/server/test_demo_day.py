@@ -17,6 +17,7 @@ from server.core.db import make_engine
 from server.core.timeutil import as_utc
 from server.demo.service import DEMO_COMPLAINTS, REPLAY_HOURS, load_demo, replay_times
 from server.jobs.models import OPEN_STATUSES, Job
+from server.technicians.models import Technician
 from tests.conftest import OUTPUT_DIR
 
 CITY_CACHE = OUTPUT_DIR / ".city-cache"
@@ -75,6 +76,11 @@ def test_after_the_demo_load_open_cases_and_jobs_are_due_around_today(demo_setti
         assert open_cases and jobs
         for due in [as_utc(c.sla_due_at) for c in open_cases] + [as_utc(j.sla_due_at) for j in jobs]:
             assert earliest <= due <= latest, f"SLA due {due:%Y-%m-%d %H:%M} is not around today"
+        # No dead ends: every skill an open job needs is held by some demo technician.
+        with Session(engine) as session:
+            held = {s for t in session.exec(select(Technician)).all() for s in t.skills}
+        missing = {s for j in jobs for s in j.required_skills} - held
+        assert not missing, f"demo jobs need {missing}, which no demo technician has"
         # Received over the last REPLAY_HOURS, the newest one now.
         assert min(received) >= before - timedelta(hours=REPLAY_HOURS, minutes=1)
         assert max(received) <= after and max(received) >= before - timedelta(minutes=1)

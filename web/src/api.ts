@@ -170,16 +170,24 @@ export interface Page<T> {
   limit: number;
 }
 
-/** Every item of a paged list (up to `max`). */
-export async function all<T>(path: string, max = 2000): Promise<T[]> {
+/** Every item of a paged list (up to `max`): the first page tells the total, the rest are read four at a time. */
+export async function all<T>(path: string, max = 20000): Promise<T[]> {
   const sep = path.includes("?") ? "&" : "?";
-  const out: T[] = [];
-  for (let offset = 0; offset < max; offset += 500) {
-    const page = await api<Page<T>>(`${path}${sep}limit=500&offset=${offset}`);
-    out.push(...page.items);
-    if (out.length >= page.total || page.items.length === 0) break;
-  }
-  return out;
+  const PAGE = 500;
+  const first = await api<Page<T>>(`${path}${sep}limit=${PAGE}&offset=0`);
+  const total = Math.min(first.total, max);
+  const offsets: number[] = [];
+  for (let offset = PAGE; offset < total && first.items.length; offset += PAGE) offsets.push(offset);
+  const pages: T[][] = new Array(offsets.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < offsets.length) {
+      const i = next++;
+      pages[i] = (await api<Page<T>>(`${path}${sep}limit=${PAGE}&offset=${offsets[i]}`)).items;
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+  return first.items.concat(...pages).slice(0, max);
 }
 
 /** `null` when the endpoint answers 404 (nothing there / not built yet), else the body. */

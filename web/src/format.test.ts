@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bySlaRisk, duration, localHours, riskLabel, slackMinutes } from "./format";
+import { bySlaRisk, duration, humanize, localHours, riskLabel, slackMinutes, when } from "./format";
 
 const now = new Date("2026-01-10T15:00:00Z");
 const job = (id: number, due: string | null, priority = 5, duration_min = 30) => ({ id, sla_due_at: due, priority, duration_min });
@@ -30,5 +30,38 @@ describe("formatting", () => {
   });
   it("reads local hours in a time zone", () => {
     expect(localHours(new Date("2026-01-10T15:30:00Z"), "America/New_York")).toBe(10.5);
+  });
+});
+
+describe("dates with times", () => {
+  const tz = "America/New_York";
+  const at = new Date("2026-01-10T15:00:00Z"); // 10:00 in New York, Saturday 10 January
+  it("shows only the time today, in the service area's zone", () => {
+    expect(when("2026-01-10T19:32:00Z", tz, at)).toBe("14:32");
+    expect(when("2026-01-11T04:30:00Z", tz, at)).toBe("23:30"); // still the 10th in New York
+  });
+  it("names the day when it is not today", () => {
+    expect(when("2026-01-11T14:32:00Z", tz, at)).toBe("tomorrow 09:32");
+    expect(when("2026-01-09T22:00:00Z", tz, at)).toBe("yesterday 17:00");
+    expect(when("2026-01-12T05:32:00Z", tz, at)).toBe("Mon 12 Jan 00:32"); // the "SLA 00:32" two days away
+    expect(when("2026-03-03T14:00:00Z", tz, at)).toBe("3 Mar 09:00");
+    expect(when("2014-03-03T14:00:00Z", tz, at)).toBe("3 Mar 2014 09:00");
+    expect(when(null, tz, at)).toBe("—");
+  });
+  it("says when a long-breached or far SLA was due, not a count of days", () => {
+    const old = "2014-03-03T14:00:00Z";
+    const slack = slackMinutes({ id: 1, sla_due_at: old, duration_min: 30, priority: 5 }, at)!;
+    expect(riskLabel(slack, old, tz, at).text).toBe("SLA breached — was due 3 Mar 2014 09:00");
+    expect(riskLabel(-120, "2026-01-10T13:30:00Z", tz, at).text).toBe("SLA breached by 2 h 00 min");
+    expect(riskLabel(4 * 24 * 60, "2026-01-14T15:30:00Z", tz, at)).toEqual({ level: "low", text: "SLA due Wed 14 Jan 10:30" });
+  });
+});
+
+describe("server sentences in people's words", () => {
+  it("names technicians and turns long minute counts into hours or days", () => {
+    const names = new Map([[3, "Priya Shah"]]);
+    expect(humanize("the cheapest option is technician 3 (+9 min travel, 3576 min added lateness)", names))
+      .toBe("the cheapest option is Priya Shah (+9 min travel, 2 days added lateness)");
+    expect(humanize("technician 7's day is locked; 150 min", names)).toBe("technician 7's day is locked; 2 h 30 min");
   });
 });

@@ -13,6 +13,32 @@ export function clock(value: string | Date | null | undefined, timeZone: string)
   return new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", timeZone }).format(d);
 }
 
+/** The calendar day of `d` in the time zone, as a count of days (for comparing days, not for display). */
+export function localDay(d: Date, timeZone: string): number {
+  const parts = new Intl.DateTimeFormat("en-GB", { year: "numeric", month: "2-digit", day: "2-digit", timeZone }).formatToParts(d);
+  const get = (t: string) => Number(parts.find((p) => p.type === t)?.value ?? 0);
+  return Math.round(Date.UTC(get("year"), get("month") - 1, get("day")) / 86400000);
+}
+
+/** A time with its date when the date is not today (in the service area's time zone): "14:05" today,
+ * "tomorrow 09:30", "yesterday 17:10", "Tue 8 Dec 14:05" within a week, "8 Dec 14:05" this year,
+ * "3 Mar 2014 14:05" another year. */
+export function when(value: string | Date | null | undefined, timeZone: string, now: Date = new Date()): string {
+  const d = value instanceof Date ? value : parseTime(value);
+  if (!d) return "—";
+  const time = clock(d, timeZone);
+  const days = localDay(d, timeZone) - localDay(now, timeZone);
+  if (days === 0) return time;
+  if (days === 1) return `tomorrow ${time}`;
+  if (days === -1) return `yesterday ${time}`;
+  const sameYear = new Intl.DateTimeFormat("en-GB", { year: "numeric", timeZone }).format(d)
+    === new Intl.DateTimeFormat("en-GB", { year: "numeric", timeZone }).format(now);
+  const opts: Intl.DateTimeFormatOptions = Math.abs(days) < 7
+    ? { weekday: "short", day: "numeric", month: "short", timeZone }
+    : sameYear ? { day: "numeric", month: "short", timeZone } : { day: "numeric", month: "short", year: "numeric", timeZone };
+  return `${new Intl.DateTimeFormat("en-GB", opts).format(d).replace(",", "")} ${time}`;
+}
+
 /** Hours since local midnight (e.g. 13.5 for 13:30) in the given time zone. */
 export function localHours(d: Date, timeZone: string): number {
   const parts = new Intl.DateTimeFormat("en-GB", {
@@ -78,9 +104,19 @@ export function bySlaRisk<T extends SlaJob>(jobs: T[], now: Date): T[] {
   });
 }
 
-export function riskLabel(slack: number | null): { level: "breached" | "high" | "medium" | "low" | "none"; text: string } {
+export type RiskLevel = "breached" | "high" | "medium" | "low" | "none";
+
+/** The SLA risk of a job from its slack (minutes); with `due` and the time zone, a breach or a deadline more than
+ * two days away names its date ("SLA breached — was due 3 Mar 2014 09:00", "due Tue 8 Dec 17:00") instead of a
+ * count of days. */
+export function riskLabel(slack: number | null, due?: string | null, timeZone?: string, now: Date = new Date()):
+    { level: RiskLevel; text: string } {
   if (slack === null) return { level: "none", text: "no SLA" };
-  if (slack < 0) return { level: "breached", text: `SLA breached by ${duration(-slack * 60)}` };
+  const far = Math.abs(slack) >= 2 * 24 * 60 && due && timeZone;
+  if (slack < 0) {
+    return { level: "breached", text: far ? `SLA breached — was due ${when(due, timeZone, now)}` : `SLA breached by ${duration(-slack * 60)}` };
+  }
+  if (far) return { level: "low", text: `SLA due ${when(due, timeZone, now)}` };
   if (slack < 60) return { level: "high", text: `${duration(slack * 60)} to spare` };
   if (slack < 180) return { level: "medium", text: `${duration(slack * 60)} to spare` };
   return { level: "low", text: `${duration(slack * 60)} to spare` };
@@ -88,4 +124,12 @@ export function riskLabel(slack: number | null): { level: "breached" | "high" | 
 
 export function titleCase(value: string): string {
   return value.replace(/_/g, " ").replace(/^\w/, (c) => c.toUpperCase());
+}
+
+/** Server sentences name technicians by id ("technician 3") and count long delays in minutes ("3576 min"): the
+ * names instead, and long spans as hours or days. */
+export function humanize(text: string, names: Map<number, string>): string {
+  return text
+    .replace(/\btechnician (\d+)/g, (all, id: string) => names.get(Number(id)) ?? all)
+    .replace(/\b(\d{3,}) min\b/g, (all, n: string) => (Number(n) >= 120 ? duration(Number(n) * 60) : all));
 }

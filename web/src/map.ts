@@ -1,7 +1,9 @@
 // The base map: our own street GeoJSON (works with no tile server) under OSM raster tiles when online.
 import L from "leaflet";
 import "leaflet/dist/leaflet.css";
+import Supercluster, { type ClusterProperties } from "supercluster";
 import { api } from "./api";
+import type { Job } from "./types";
 
 export const OSM_ATTRIBUTION =
   '© <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors';
@@ -104,6 +106,125 @@ export function nodeIcon(content: HTMLElement, options: Omit<L.DivIconOptions, "
 /** Plain text as a tooltip node. */
 export function textTip(text: string): HTMLElement {
   const el = document.createElement("span");
+  el.textContent = text;
+  return el;
+}
+
+export interface JobClusterOptions {
+  style: (job: Job) => L.CircleMarkerOptions;
+  tooltip: (job: Job) => HTMLElement;
+  onClick: (job: Job) => void;
+  /** Pixels within which points join a cluster (default 60). */
+  radius?: number;
+  /** From this zoom on every job is its own marker (default 16). */
+  maxZoom?: number;
+  /** Up to this many jobs, every job is its own marker at every zoom (default 150). */
+  clusterFrom?: number;
+}
+
+/** Job markers clustered with supercluster: only the clusters and single jobs inside the view are drawn, again at
+ * every pan and zoom, so thousands of jobs stay a few dozen markers. A cluster shows its count and the highest
+ * priority in it, and zooms in when clicked (or Enter). The map's element says what is drawn:
+ * data-jobs (all indexed), data-clusters and data-points (drawn now). */
+export class JobClusters {
+  private layer = L.layerGroup();
+  private index: Supercluster<{ i: number; priority: number }, { top: number }>;
+  private jobs: Job[] = [];
+  private markers = new Map<number, L.CircleMarker>();
+  private pendingFocus: number | null = null;
+  private loaded = false;
+  readonly maxZoom: number;
+
+  constructor(private map: L.Map, private opts: JobClusterOptions) {
+    this.maxZoom = opts.maxZoom ?? 16;
+    this.index = this.makeIndex(true);
+    this.layer.addTo(map);
+    map.on("moveend", () => this.draw());
+  }
+
+  private makeIndex(cluster: boolean): Supercluster<{ i: number; priority: number }, { top: number }> {
+    return new Supercluster<{ i: number; priority: number }, { top: number }>({
+      // Not clustering: no zoom level merges points (maxZoom 0 and a radius of nothing).
+      radius: cluster ? this.opts.radius ?? 60 : 0, maxZoom: cluster ? this.maxZoom - 1 : 0,
+      map: (p) => ({ top: p.priority }),
+      reduce: (acc, p) => { acc.top = Math.max(acc.top, p.top); },
+    });
+  }
+
+  setJobs(jobs: Job[]): void {
+    this.jobs = jobs;
+    this.index = this.makeIndex(jobs.length > (this.opts.clusterFrom ?? 150));
+    this.index.load(jobs.map((job, i) => ({
+      type: "Feature", properties: { i, priority: job.priority }, geometry: { type: "Point", coordinates: [job.lon, job.lat] },
+    })));
+    this.loaded = true;
+    this.map.getContainer().dataset.jobs = String(jobs.length);
+    this.draw();
+  }
+
+  /** Centre the job at a zoom where it is its own marker, and show its tooltip. */
+  focus(job: Job): void {
+    this.pendingFocus = job.id;
+    this.map.setView([job.lat, job.lon], Math.max(this.maxZoom, this.map.getZoom()));
+    this.draw();
+  }
+
+  private draw(): void {
+    if (!this.loaded) return; // the map moves (fits the service area) before the first jobs arrive
+    this.layer.clearLayers();
+    this.markers.clear();
+    const b = this.map.getBounds().pad(0.2);
+    const zoom = Math.round(this.map.getZoom());
+    const items = this.index.getClusters([b.getWest(), b.getSouth(), b.getEast(), b.getNorth()], zoom);
+    let clusters = 0;
+    let points = 0;
+    for (const item of items) {
+      const [lon, lat] = item.geometry.coordinates;
+      const p = item.properties as Partial<ClusterProperties> & { i?: number; top?: number };
+      if (p.cluster) {
+        clusters += 1;
+        const count = p.point_count ?? 0;
+        const size = count < 10 ? 30 : count < 100 ? 36 : count < 1000 ? 44 : 52;
+        const clusterId = p.cluster_id ?? 0;
+        const label = `${count} jobs here${(p.top ?? 0) >= 8 ? ", some urgent" : ""}: zoom in`;
+        const icon = nodeIcon(h2("span", `${p.point_count_abbreviated ?? count}`), {
+          className: `cluster-icon${count >= 100 ? " cluster-big" : ""}`, iconSize: [size, size], iconAnchor: [size / 2, size / 2],
+        });
+        const marker = L.marker([lat, lon], { icon, title: label, keyboard: true, alt: label });
+        marker.on("click", () => {
+          const to = Math.min(this.index.getClusterExpansionZoom(clusterId), this.maxZoom);
+          this.map.setView([lat, lon], Math.max(to, zoom + 1));
+        });
+        marker.addTo(this.layer);
+      } else if (p.i !== undefined) {
+        points += 1;
+        const job = this.jobs[p.i];
+        const marker = L.circleMarker([job.lat, job.lon], this.opts.style(job));
+        nodeTooltip(marker, this.opts.tooltip(job));
+        marker.on("click", () => this.opts.onClick(job));
+        marker.addTo(this.layer);
+        this.markers.set(job.id, marker);
+        if (job.reporter_count > 1) {
+          L.marker([job.lat, job.lon], {
+            icon: nodeIcon(h2("span", String(job.reporter_count)), { className: "count-icon", iconSize: [18, 18], iconAnchor: [-2, 18] }),
+            keyboard: false, interactive: false,
+          }).addTo(this.layer);
+        }
+      }
+    }
+    const el = this.map.getContainer();
+    el.dataset.clusters = String(clusters);
+    el.dataset.points = String(points);
+    if (this.pendingFocus !== null) {
+      this.markers.get(this.pendingFocus)?.openTooltip();
+      this.pendingFocus = null;
+    }
+  }
+}
+
+/** A tiny text element (map.ts does not import dom.ts's h(), to stay usable from any view). */
+function h2(tag: "span", text: string): HTMLElement {
+  const el = document.createElement(tag);
   el.textContent = text;
   return el;
 }

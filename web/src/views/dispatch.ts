@@ -3,8 +3,10 @@
 import { all, api, ApiError, explain, maybe } from "../api";
 import { dispatchApi, type Alternative, type Override, type OverridePreview } from "../dispatch-api";
 import { h, mount } from "../dom";
-import { bySlaRisk, clock, duration, km, riskLabel, signed, slackMinutes, titleCase } from "../format";
-import { baseMap, L, nodeIcon, nodeTooltip, textTip, type BaseMap } from "../map";
+import { clock, duration, humanize, km, riskLabel, signed, slackMinutes, titleCase, when } from "../format";
+import { baseMap, JobClusters, L, nodeIcon, nodeTooltip, textTip, type BaseMap } from "../map";
+import { DEFAULT_FILTER, haystack, isDeadEnd, JOB_STATUSES, queueRows, REASON_SKILL, words, type GroupBy,
+  type QueueFilter, type Row } from "../queue";
 import { config } from "../config";
 import { renderTimeline } from "../timeline";
 import type { Job, LiveEvent, Plan, PlanStop, Technician } from "../types";
@@ -34,22 +36,41 @@ interface RoutesGeo {
 }
 
 const OPEN = new Set(["unassigned", "assigned", "en_route", "on_site"]);
+/** Queue rows drawn at a time; more are drawn as the list is scrolled to its end ("Show more"). */
+export const QUEUE_PAGE = 100;
+/** Customers are told a new arrival time when it moves by more than this (server default dispatch_eta_margin_min). */
+const ETA_MARGIN_MIN = 10;
 
 export class DispatchView implements View {
   private base!: BaseMap;
-  private jobLayer = L.layerGroup();
+  private clusters!: JobClusters;
   private techLayer = L.layerGroup();
   private routeLayer = L.layerGroup();
   private jobs: Job[] = [];
   private techs: Technician[] = [];
   private plan: Plan | null = null;
   private routes: RoutesGeo | null = null;
-  private queueEl = h("ol", { class: "queue-list", "aria-label": "Unassigned jobs, most at risk first" });
-  private queueCount = h("span", { class: "count" });
+  private queueEl = h("ol", { class: "queue-list", id: "queue-list", "aria-label": "Jobs, most at risk first" });
+  private queueCount = h("span", { class: "count", id: "queue-count" });
+  private queueMore = h("div", { class: "queue-more", id: "queue-more" });
+  private bulkBar = h("div", { class: "bulk-bar", id: "bulk-bar", role: "region", "aria-label": "Bulk actions", hidden: true });
+  private filter: QueueFilter = { ...DEFAULT_FILTER };
+  private groupBy: GroupBy = "none";
+  private collapsed = new Set<string>();
+  private selected = new Set<number>();
+  private shown = QUEUE_PAGE;
+  private matched: Job[] = [];
+  private hay = new WeakMap<Job, string>();
+  private reasons = new Map<number, string>();
+  private customerHits: Set<number> | undefined;
+  private customerQuery = "";
+  private searchTimer: number | undefined;
+  private moreObserver: IntersectionObserver | null = null;
+  private filterEls: Record<string, HTMLSelectElement> = {};
+  private bulkRunning = false;
   private timelineEl = h("div", { class: "timeline", id: "timeline" });
   private planInfo = h("div", { class: "plan-info", "aria-live": "polite" });
   private diffEl = h("div", { class: "plan-diff" });
-  private markers = new Map<number, L.CircleMarker>();
   private refreshTimer: number | undefined;
   private highlighted = new Set<number>();
   /** Lock state confirmed by the server since the plan was made (commit answers, technician.locked events);
@@ -72,15 +93,28 @@ export class DispatchView implements View {
           h("div", { class: "toolbar" }, h("h1", { class: "visually-hidden" }, "Dispatch"), this.planInfo, replan),
           mapEl, legend),
         h("aside", { class: "queue-pane", "aria-labelledby": "queue-title" },
-          h("h2", { id: "queue-title" }, "Unassigned ", this.queueCount),
-          h("p", { class: "muted small" }, "Most at risk of missing the SLA first. Drag a job onto a technician's row, or use Assign."),
-          this.queueEl),
+          h("h2", { id: "queue-title" }, "Jobs ", this.queueCount),
+          this.queueControls(),
+          this.bulkBar,
+          h("div", { class: "queue-scroll" },
+            h("p", { class: "muted small" }, "Most at risk of missing the SLA first. Drag a job onto a technician's row, or use Assign."),
+            this.queueEl, this.queueMore)),
         h("section", { class: "timeline-pane", "aria-labelledby": "timeline-title" },
           h("div", { class: "pane-head" }, h("h2", { id: "timeline-title" }, "Technicians' day"), this.diffEl),
           this.timelineEl)));
     this.base = baseMap(mapEl, { label: "Map of jobs, technicians and routes" });
     this.routeLayer.addTo(this.base.map);
-    this.jobLayer.addTo(this.base.map);
+    this.clusters = new JobClusters(this.base.map, {
+      style: (job) => ({
+        radius: 4 + job.priority * 0.6,
+        color: job.priority >= 8 ? "#111" : this.highlighted.has(job.id) ? "#f59f00" : "#fff",
+        weight: job.priority >= 8 || this.highlighted.has(job.id) ? 3 : 1.5,
+        fillColor: STATUS_COLOURS[job.status] ?? "#777",
+        fillOpacity: 0.9,
+      }),
+      tooltip: (job) => this.jobSummary(job),
+      onClick: (job) => this.openJob(job),
+    });
     this.techLayer.addTo(this.base.map);
     this.base.ready.catch((e) => notify(`The street map could not be loaded: ${explain(e)}`, "error"));
     void this.load();
@@ -89,6 +123,8 @@ export class DispatchView implements View {
   unmount(): void {
     this.disposed = true;
     clearTimeout(this.refreshTimer);
+    clearTimeout(this.searchTimer);
+    this.moreObserver?.disconnect();
     this.base?.map.remove();
   }
 
@@ -102,6 +138,7 @@ export class DispatchView implements View {
 
   private scheduleRefresh(): void {
     clearTimeout(this.refreshTimer);
+    if (this.bulkRunning) return; // one reload when the bulk change ends, not one per job it changed
     this.refreshTimer = window.setTimeout(() => void this.load(), 400);
   }
 
@@ -116,6 +153,10 @@ export class DispatchView implements View {
       this.plan = plan;
       this.routes = plan ? await maybe<RoutesGeo>("/map/routes").catch(() => null) : null;
       if (this.disposed) return;
+      this.reasons = new Map((plan?.unassigned ?? []).map((u) => [Number(u.job_id), String(u.reason ?? "")]));
+      this.hay = new WeakMap();
+      const known = new Set(jobs.map((j) => j.id));
+      for (const id of [...this.selected]) if (!known.has(id)) this.selected.delete(id);
       this.highlighted = new Set([
         ...((plan?.diff.moved as Array<{ job_id: number }>) ?? []).map((m) => m.job_id),
         ...((plan?.diff.eta_changed as Array<{ job_id: number }>) ?? []).map((m) => m.job_id),
@@ -161,34 +202,14 @@ export class DispatchView implements View {
       job.address ?? "", h("br"),
       `${titleCase(job.status)} · priority ${job.priority} · ${job.category}`, h("br"),
       `${job.reporter_count} reporter${job.reporter_count === 1 ? "" : "s"}`,
-      tech ? [h("br"), `${tech.name}${job.eta_at ? `, ETA ${clock(job.eta_at, config().timezone)}` : ""}`] : null);
+      tech ? [h("br"), `${tech.name}${job.eta_at ? `, ETA ${when(job.eta_at, config().timezone)}` : ""}`] : null);
   }
 
   private renderMap(): void {
-    this.jobLayer.clearLayers();
     this.techLayer.clearLayers();
     this.routeLayer.clearLayers();
-    this.markers.clear();
-    for (const job of this.jobs) {
-      if (!OPEN.has(job.status)) continue;
-      const marker = L.circleMarker([job.lat, job.lon], {
-        radius: 4 + job.priority * 0.6,
-        color: job.priority >= 8 ? "#111" : this.highlighted.has(job.id) ? "#f59f00" : "#fff",
-        weight: job.priority >= 8 || this.highlighted.has(job.id) ? 3 : 1.5,
-        fillColor: STATUS_COLOURS[job.status] ?? "#777",
-        fillOpacity: 0.9,
-      });
-      nodeTooltip(marker, this.jobSummary(job));
-      marker.on("click", () => this.openJob(job));
-      marker.addTo(this.jobLayer);
-      this.markers.set(job.id, marker);
-      if (job.reporter_count > 1) {
-        L.marker([job.lat, job.lon], {
-          icon: nodeIcon(h("span", null, String(job.reporter_count)), { className: "count-icon", iconSize: [18, 18], iconAnchor: [-2, 18] }),
-          keyboard: false, interactive: false,
-        }).addTo(this.jobLayer);
-      }
-    }
+    // Clustered: thousands of jobs stay a few dozen markers at any zoom (map.ts JobClusters).
+    this.clusters.setJobs(this.jobs.filter((j) => OPEN.has(j.status)));
     for (const tech of this.techs) {
       const live = tech.current_lat !== null && tech.current_lon !== null;
       const pos: [number, number] = live ? [tech.current_lat!, tech.current_lon!] : [tech.home_lat, tech.home_lon];
@@ -198,7 +219,7 @@ export class DispatchView implements View {
       });
       const techMarker = L.marker(pos, { icon, title: `${tech.name} — ${live ? "live position" : "home base (no live position yet)"}`, keyboard: true });
       nodeTooltip(techMarker, h("div", { class: "tip", dataset: { techId: tech.id } }, h("strong", null, tech.name), h("br"),
-        live ? `live position, seen ${clock(tech.last_seen_at, config().timezone)}` : "home base (no live position yet)"))
+        live ? `live position, seen ${when(tech.last_seen_at, config().timezone)}` : "home base (no live position yet)"))
         .addTo(this.techLayer);
     }
     if (this.routes) {
@@ -207,7 +228,7 @@ export class DispatchView implements View {
         const lines = f.geometry.coordinates.map((line) => line.map(([lon, lat]) => [lat, lon] as [number, number]));
         // The name is text: a string given to Leaflet's bindTooltip would be parsed as HTML (issue 25).
         nodeTooltip(L.polyline(lines, { color: techColour(tid), weight: 4, opacity: 0.75, className: `route route-tech-${tid}` }),
-          textTip(this.techs.find((t) => t.id === tid)?.name ?? `technician ${tid}`), { sticky: true })
+          textTip(this.techs.find((t) => t.id === tid)?.name ?? "a technician no longer listed"), { sticky: true })
           .addTo(this.routeLayer);
       }
       this.base.map.getContainer().dataset.routes = String(this.routes.features.length);
@@ -225,47 +246,319 @@ export class DispatchView implements View {
         L.polyline(pts, { color: techColour(tech.id), weight: 3, dashArray: "6 6", className: `route route-tech-${tech.id}` }).addTo(this.routeLayer);
       }
     }
-    this.base.map.getContainer().dataset.jobs = String(this.markers.size);
+  }
+
+  private techNames(): Map<number, string> {
+    return new Map(this.techs.map((t) => [t.id, t.name]));
   }
 
   private reasonFor(job: Job): string {
-    const item = this.plan?.unassigned.find((u) => Number(u.job_id) === job.id);
-    if (item?.reason) return String(item.reason);
+    const reason = this.reasons.get(job.id);
+    if (reason) return humanize(reason, this.techNames());
+    if (isDeadEnd(job, { techs: this.techs, reasons: this.reasons })) {
+      return `${REASON_SKILL} (needs ${Object.entries(job.required_skills).map(([k, v]) => `${titleCase(k)} level ${v}`).join(", ")}).`;
+    }
     if (!this.plan) return "Not planned yet: no plan has been solved.";
     const created = new Date(job.created_at).getTime();
     if (created > new Date(this.plan.created_at).getTime()) return `New since plan v${this.plan.version}: not planned yet.`;
     return "Left out of the current plan (the planner gave no reason).";
   }
 
-  private renderQueue(): void {
-    const now = new Date();
-    const queue = bySlaRisk(this.jobs.filter((j) => j.status === "unassigned"), now);
-    this.queueCount.textContent = `(${queue.length})`;
-    mount(this.queueEl, queue.map((job) => {
-      const risk = riskLabel(slackMinutes(job, now));
-      const item = h("li", { class: `queue-item risk-${risk.level}`, draggable: "true", dataset: { jobId: job.id }, tabindex: "-1" },
-        h("div", { class: "qi-head" },
-          h("span", { class: "prio", title: "priority", "aria-label": `priority ${job.priority}` }, `P${job.priority}`),
-          h("strong", { class: "qi-title" }, job.title),
-          job.reporter_count > 1 ? badge(`${job.reporter_count} reporters`) : null),
-        h("div", { class: "qi-meta" }, job.address ?? `${job.lat.toFixed(4)}, ${job.lon.toFixed(4)}`, " · ", titleCase(job.category),
-          " · ", `${job.duration_min} min`),
-        h("div", { class: `qi-risk risk-${risk.level}` }, risk.text),
-        h("div", { class: "qi-why" }, h("span", { class: "muted" }, "Why unassigned: "), this.reasonFor(job)),
-        h("div", { class: "qi-actions" },
-          h("button", { type: "button", class: "primary small", onclick: () => this.assignDialog(job) }, "Assign…"),
-          h("button", { type: "button", class: "small", onclick: () => this.focusJob(job) }, "Show on map"),
-          h("button", { type: "button", class: "small", onclick: () => this.editDialog(job) }, "Edit…")));
-      item.addEventListener("dragstart", (ev) => {
-        ev.dataTransfer?.setData("text/x-job-id", String(job.id));
-        ev.dataTransfer?.setData("text/plain", `job ${job.id}`);
-        if (ev.dataTransfer) ev.dataTransfer.effectAllowed = "move";
-        item.classList.add("dragging");
+  /** Search, filters and grouping above the queue. */
+  private queueControls(): HTMLElement {
+    const search = h("input", { type: "search", id: "queue-search", placeholder: "Title, address, customer, job #",
+      "aria-label": "Search jobs", autocomplete: "off" });
+    search.addEventListener("input", () => {
+      this.filter.text = search.value;
+      this.shown = QUEUE_PAGE;
+      clearTimeout(this.searchTimer);
+      this.searchTimer = window.setTimeout(() => {
+        this.renderQueue();
+        void this.searchCustomers(search.value);
+      }, 150);
+    });
+    const select = (id: string, label: string, options: Array<[string, string]>, value: string, onChange: (v: string) => void) => {
+      const el = h("select", { id, "aria-label": id === "group-by" ? label : `Filter by ${label.startsWith("SLA") ? label : label.toLowerCase()}` }, options.map(([v, text]) => h("option", { value: v }, text)));
+      el.value = value;
+      el.addEventListener("change", () => {
+        onChange(el.value);
+        this.shown = QUEUE_PAGE;
+        this.renderQueue();
       });
-      item.addEventListener("dragend", () => item.classList.remove("dragging"));
-      return item;
-    }));
-    if (!queue.length) mount(this.queueEl, h("li", { class: "muted" }, "Nothing waiting. Every open job is planned."));
+      this.filterEls[id] = el;
+      return h("label", { class: "filter" }, h("span", null, label), el);
+    };
+    const f = this.filter;
+    return h("div", { class: "queue-controls", role: "search", "aria-label": "Find jobs" },
+      search,
+      h("div", { class: "filter-grid" },
+        select("filter-status", "Status", [["unassigned", "Unassigned"], ["open", "Open (not finished)"],
+          ...JOB_STATUSES.filter((x) => x !== "unassigned").map((x): [string, string] => [x, titleCase(x)]), ["all", "All"]],
+        f.status, (v) => (f.status = v)),
+        select("filter-category", "Service", [["", "Any service"]], f.category, (v) => (f.category = v)),
+        select("filter-priority", "Priority", [["", "Any priority"], ["urgent", "Urgent (8–10)"], ["normal", "Normal (5–7)"],
+          ["low", "Low (1–4)"]], f.priority, (v) => (f.priority = v)),
+        select("filter-risk", "SLA risk", [["", "Any SLA"], ["at_risk", "At risk (under 1 h or breached)"],
+          ["breached", "Breached"], ["high", "Under 1 h to spare"], ["medium", "1–3 h to spare"], ["low", "Over 3 h to spare"],
+          ["none", "No SLA"]], f.risk, (v) => (f.risk = v)),
+        select("filter-tech", "Technician", [["", "Anyone"], ["none", "Nobody yet"]], f.tech, (v) => (f.tech = v)),
+        select("group-by", "Group by", [["none", "No grouping"], ["status", "Status"], ["technician", "Technician"],
+          ["service", "Service"]], this.groupBy, (v) => {
+          this.groupBy = v as GroupBy;
+          this.collapsed.clear();
+        })));
+  }
+
+  /** The options that depend on the data: the services seen in the jobs and the technicians. */
+  private refreshFilterOptions(): void {
+    const fill = (el: HTMLSelectElement | undefined, fixed: number, options: Array<[string, string]>) => {
+      if (!el) return;
+      const value = el.value;
+      while (el.options.length > fixed) el.remove(fixed);
+      for (const [v, text] of options) el.append(h("option", { value: v }, text));
+      el.value = options.some(([v]) => v === value) || [...el.options].some((o) => o.value === value) ? value : "";
+    };
+    const categories = [...new Set(this.jobs.map((j) => j.category))].sort();
+    fill(this.filterEls["filter-category"], 1, categories.map((c) => [c, titleCase(c)]));
+    fill(this.filterEls["filter-tech"], 2, [...this.techs].sort((a, b) => a.name.localeCompare(b.name)).map((t) => [String(t.id), t.name]));
+    this.filter.category = this.filterEls["filter-category"]?.value ?? "";
+    this.filter.tech = this.filterEls["filter-tech"]?.value ?? "";
+  }
+
+  /** Jobs reported by a customer whose name or address matches the search (asked of the server: names live with
+   * the customers, not the jobs). At most 20 customers, each read with its cases. */
+  private async searchCustomers(text: string): Promise<void> {
+    const q = text.trim();
+    this.customerQuery = q;
+    if (q.length < 3 || /^#?\d+$/.test(q)) {
+      if (this.customerHits) {
+        this.customerHits = undefined;
+        this.renderQueue();
+      }
+      return;
+    }
+    try {
+      const found = await api<{ items: Array<{ id: number }> }>(`/customers?q=${encodeURIComponent(q)}&limit=20`);
+      const cases = await Promise.all(found.items.map((c) =>
+        api<{ items: Array<{ job_id: number | null }> }>(`/cases?customer_id=${c.id}&limit=100`).catch(() => ({ items: [] }))));
+      if (this.disposed || this.customerQuery !== q) return;
+      this.customerHits = new Set(cases.flatMap((p) => p.items.map((c) => c.job_id).filter((id): id is number => id !== null)));
+      this.renderQueue();
+    } catch {
+      /* the search by title and address still works */
+    }
+  }
+
+  private haystack(job: Job): string {
+    let text = this.hay.get(job);
+    if (text === undefined) this.hay.set(job, (text = haystack(job, this.techs)));
+    return text;
+  }
+
+  private renderQueue(): void {
+    if (!this.filterEls["filter-category"]?.options.length || this.filterEls["filter-category"].options.length === 1) this.refreshFilterOptions();
+    const now = new Date();
+    const hits = this.customerQuery === this.filter.text.trim() ? this.customerHits : undefined;
+    const { rows, matched } = queueRows(this.jobs, this.filter, this.groupBy,
+      { now, techs: this.techs, reasons: this.reasons, customerHits: hits }, (j) => this.haystack(j), this.collapsed);
+    this.matched = matched;
+    this.queueCount.textContent = `(${matched.length}${matched.length === this.jobs.length ? "" : ` of ${this.jobs.length}`})`;
+    this.queueCount.dataset.matched = String(matched.length);
+    let jobsDrawn = 0;
+    const visible: Row[] = [];
+    for (const row of rows) {
+      if (row.kind === "job") {
+        if (jobsDrawn >= this.shown) break;
+        jobsDrawn += 1;
+      }
+      visible.push(row);
+    }
+    mount(this.queueEl, visible.map((row) => row.kind === "group" ? this.groupHeader(row) : this.queueItem(row.job, now)));
+    if (!matched.length) {
+      const none = this.jobs.length ? "No job matches the search and filters." : "No jobs yet.";
+      mount(this.queueEl, h("li", { class: "muted empty-note" }, this.filter.status === "unassigned" && !words(this.filter.text).length
+        && !this.filter.category && !this.filter.priority && !this.filter.risk && !this.filter.tech
+        ? "Nothing waiting. Every open job is planned." : none));
+    }
+    const rest = rows.filter((r) => r.kind === "job").length - jobsDrawn;
+    this.queueEl.dataset.drawn = String(jobsDrawn);
+    this.moreObserver?.disconnect();
+    if (rest > 0) {
+      const more = h("button", { type: "button", class: "small", id: "show-more", onclick: () => this.showMore() },
+        `Show ${Math.min(rest, QUEUE_PAGE)} more`);
+      mount(this.queueMore, h("span", { class: "muted small" }, `Showing ${jobsDrawn} of ${jobsDrawn + rest} · `), more);
+      // Scrolling to the end of the list draws the next page by itself.
+      this.moreObserver ??= new IntersectionObserver((entries) => {
+        if (entries.some((e) => e.isIntersecting)) this.showMore();
+      }, { root: this.queueEl.closest(".queue-scroll"), rootMargin: "200px" });
+      this.moreObserver.observe(more);
+    } else {
+      mount(this.queueMore);
+    }
+    this.renderBulkBar();
+  }
+
+  private showMore(): void {
+    this.shown += QUEUE_PAGE;
+    this.renderQueue();
+  }
+
+  private groupHeader(row: Extract<Row, { kind: "group" }>): HTMLElement {
+    const open = !this.collapsed.has(row.key);
+    return h("li", { class: `queue-group${row.deadEnd ? " dead-end" : ""}`, dataset: { group: row.key } },
+      h("button", { type: "button", class: "group-toggle", "aria-expanded": open ? "true" : "false", onclick: () => {
+        if (open) this.collapsed.add(row.key);
+        else this.collapsed.delete(row.key);
+        this.renderQueue();
+      } }, open ? "▾ " : "▸ ", row.label, " ", h("span", { class: "count" }, `(${row.count})`)),
+      row.deadEnd ? h("p", { class: "muted small" }, "A plan cannot take these: add the skill to a technician, change the job's skills, or close it.") : null);
+  }
+
+  private queueItem(job: Job, now: Date): HTMLElement {
+    const tz = config().timezone;
+    const risk = riskLabel(slackMinutes(job, now), job.sla_due_at, tz, now);
+    const tech = this.techs.find((t) => t.id === job.assigned_technician_id);
+    const check = h("input", { type: "checkbox", class: "qi-select", "aria-label": `Select job ${job.id}: ${job.title}` });
+    check.checked = this.selected.has(job.id);
+    check.addEventListener("change", () => {
+      if (check.checked) this.selected.add(job.id);
+      else this.selected.delete(job.id);
+      item.classList.toggle("selected", check.checked);
+      this.renderBulkBar();
+    });
+    const dead = isDeadEnd(job, { techs: this.techs, reasons: this.reasons });
+    const item = h("li", { class: `queue-item risk-${risk.level}${check.checked ? " selected" : ""}${dead ? " dead-end" : ""}`, draggable: job.status === "unassigned" ? "true" : "false",
+      dataset: { jobId: job.id, status: job.status }, tabindex: "-1" },
+      h("div", { class: "qi-head" }, check,
+        h("span", { class: "prio", title: "priority", "aria-label": `priority ${job.priority}` }, `P${job.priority}`),
+        h("strong", { class: "qi-title" }, job.title),
+        job.reporter_count > 1 ? badge(`${job.reporter_count} reporters`) : null),
+      h("div", { class: "qi-meta" }, job.address ?? `${job.lat.toFixed(4)}, ${job.lon.toFixed(4)}`, " · ", titleCase(job.category),
+        " · ", `${job.duration_min} min`, " · ", h("span", { class: "job-no" }, `#${job.id}`)),
+      h("div", { class: `qi-risk risk-${risk.level}` }, risk.text, job.sla_due_at && risk.level !== "none" && !risk.text.includes("due")
+        ? h("span", { class: "muted" }, ` · due ${when(job.sla_due_at, tz, now)}`) : null),
+      job.status === "unassigned"
+        ? h("div", { class: "qi-why" }, h("span", { class: "muted" }, "Why unassigned: "), this.reasonFor(job))
+        : h("div", { class: "qi-why" }, titleCase(job.status), tech ? ` · ${tech.name}` : "",
+          job.eta_at ? ` · ETA ${when(job.eta_at, tz, now)}` : ""),
+      h("div", { class: "qi-actions" },
+        job.status === "unassigned" ? h("button", { type: "button", class: "primary small", onclick: () => this.assignDialog(job) }, "Assign…")
+          : h("button", { type: "button", class: "small", onclick: () => this.openJob(job) }, "Details…"),
+        h("button", { type: "button", class: "small", onclick: () => this.focusJob(job) }, "Show on map"),
+        h("button", { type: "button", class: "small", onclick: () => this.editDialog(job) }, "Edit…")));
+    item.addEventListener("dragstart", (ev) => {
+      ev.dataTransfer?.setData("text/x-job-id", String(job.id));
+      ev.dataTransfer?.setData("text/plain", `job ${job.id}`);
+      if (ev.dataTransfer) ev.dataTransfer.effectAllowed = "move";
+      item.classList.add("dragging");
+    });
+    item.addEventListener("dragend", () => item.classList.remove("dragging"));
+    return item;
+  }
+
+  /** What the selection is and what can be done to it: re-prioritise, cancel. */
+  private renderBulkBar(): void {
+    const n = this.selected.size;
+    const matchedIds = this.matched.map((j) => j.id);
+    const allMatched = matchedIds.length > 0 && matchedIds.every((id) => this.selected.has(id));
+    const selectAll = h("button", { type: "button", class: "link", id: "select-all", onclick: () => {
+      if (allMatched) for (const id of matchedIds) this.selected.delete(id);
+      else for (const id of matchedIds) this.selected.add(id);
+      this.renderQueue();
+    } }, allMatched ? `Unselect the ${matchedIds.length} matching` : `Select all ${matchedIds.length} matching`);
+    this.bulkBar.hidden = false;
+    if (!n) {
+      mount(this.bulkBar, matchedIds.length ? selectAll : null);
+      return;
+    }
+    const prio = h("select", { id: "bulk-priority", "aria-label": "New priority" },
+      h("option", { value: "" }, "Priority…"), Array.from({ length: 10 }, (_, i) => h("option", { value: String(10 - i) }, `P${10 - i}`)));
+    const apply = h("button", { type: "button", class: "small primary", id: "bulk-apply-priority", onclick: () => {
+      if (prio.value) void this.bulkPriority(Number(prio.value));
+      else prio.focus();
+    } }, "Set");
+    mount(this.bulkBar,
+      h("strong", { id: "selected-count", dataset: { count: n } }, `${n} selected`), " ",
+      selectAll, " ",
+      h("button", { type: "button", class: "link", id: "clear-selection", onclick: () => {
+        this.selected.clear();
+        this.renderQueue();
+      } }, "Clear"),
+      h("div", { class: "bulk-actions" }, prio, apply,
+        h("button", { type: "button", class: "small danger", id: "bulk-cancel", onclick: () => void this.bulkCancel() }, "Cancel jobs…")));
+  }
+
+  private selectedJobs(): Job[] {
+    return this.jobs.filter((j) => this.selected.has(j.id));
+  }
+
+  /** The same request for each selected job, four at a time; what failed is said job by job (a bulk change keeps the
+   * per-job rules: the version check, the allowed status steps, the audit trail). */
+  private async runBulk(label: string, jobs: Job[], one: (job: Job) => Promise<unknown>): Promise<void> {
+    const failed: Array<[Job, unknown]> = [];
+    let done = 0;
+    let next = 0;
+    const progress = notify(`${label}: 0 of ${jobs.length}…`, "info");
+    this.bulkRunning = true;
+    const text = progress.querySelector(".notice-text");
+    const worker = async () => {
+      while (next < jobs.length) {
+        const job = jobs[next++];
+        try {
+          await one(job);
+          done += 1;
+          this.selected.delete(job.id);
+        } catch (e) {
+          failed.push([job, e]);
+        }
+        if (text) text.textContent = `${label}: ${done + failed.length} of ${jobs.length}…`;
+      }
+    };
+    try {
+      await Promise.all([worker(), worker(), worker(), worker()]);
+    } finally {
+      this.bulkRunning = false;
+      progress.remove();
+    }
+    if (done) notify(`${label}: ${done} job${done === 1 ? "" : "s"} done`, "ok");
+    if (failed.length) {
+      const list = failed.slice(0, 5).map(([j, e]) => `“${j.title}” (#${j.id}): ${explain(e)}`).join("; ");
+      notify(`${label}: ${failed.length} not done — ${list}${failed.length > 5 ? `; and ${failed.length - 5} more (still selected)` : ""}`, "error");
+    }
+    await this.load();
+  }
+
+  private async bulkPriority(priority: number): Promise<void> {
+    const jobs = this.selectedJobs().filter((j) => j.priority !== priority);
+    if (!jobs.length) {
+      notify(`Every selected job already has priority ${priority}.`, "info");
+      return;
+    }
+    await this.runBulk(`Priority ${priority}`, jobs, (job) =>
+      api(`/jobs/${job.id}`, { method: "PATCH", body: { priority, version: job.version } }));
+  }
+
+  private async bulkCancel(): Promise<void> {
+    const jobs = this.selectedJobs();
+    const cancellable = jobs.filter((j) => ["unassigned", "assigned", "en_route"].includes(j.status));
+    const skipped = jobs.length - cancellable.length;
+    await openDialog(`Cancel ${cancellable.length} job${cancellable.length === 1 ? "" : "s"}?`, (body, close) => {
+      const reason = h("input", { id: "bulk-cancel-reason", maxlength: "500", placeholder: "e.g. duplicate, resolved by the caller" });
+      const confirm = h("button", { type: "button", class: "primary danger", id: "confirm-bulk-cancel", disabled: !cancellable.length,
+        onclick: () => {
+          close();
+          void this.runBulk("Cancel", cancellable, (job) => api(`/jobs/${job.id}/status`, { method: "POST", body: {
+            status: "cancelled", reason: reason.value.trim() || null, idempotency_key: `console-cancel-${job.id}-${job.version}` } }));
+        } }, `Cancel ${cancellable.length} job${cancellable.length === 1 ? "" : "s"}`);
+      mount(body,
+        h("p", null, "Their reporters get the closing message; the plan is re-made without them. This cannot be undone."),
+        skipped ? h("p", { class: "muted" }, `${skipped} selected job${skipped === 1 ? " is" : "s are"} on site or finished and cannot be cancelled: left as they are.`) : null,
+        h("ul", { class: "plain bulk-list" }, cancellable.slice(0, 8).map((j) => h("li", null, `#${j.id} ${j.title}`)),
+          cancellable.length > 8 ? h("li", { class: "muted" }, `and ${cancellable.length - 8} more`) : null),
+        h("label", { for: "bulk-cancel-reason" }, "Reason (kept in each job's history)"), reason,
+        h("div", { class: "actions" }, confirm, h("button", { type: "button", onclick: close }, "Keep them")));
+      reason.focus();
+    });
   }
 
   private renderTimeline(): void {
@@ -299,8 +592,7 @@ export class DispatchView implements View {
   }
 
   private focusJob(job: Job): void {
-    this.base.map.setView([job.lat, job.lon], 16);
-    this.markers.get(job.id)?.openTooltip();
+    this.clusters.focus(job);
   }
 
   /** Details of one job, with the actions that fit its state. */
@@ -330,7 +622,7 @@ export class DispatchView implements View {
           h("dt", null, "Priority"), h("dd", null, String(job.priority)),
           h("dt", null, "Reporters"), h("dd", null, String(job.reporter_count)),
           h("dt", null, "Technician"), h("dd", null, tech?.name ?? "—"),
-          stop ? [h("dt", null, "Planned"), h("dd", null, `${clock(stop.start_at, config().timezone)}–${clock(stop.end_at, config().timezone)}, `
+          stop ? [h("dt", null, "Planned"), h("dd", null, `${when(stop.start_at, config().timezone)}–${clock(stop.end_at, config().timezone)}, `
             + `travel ${duration(stop.travel_s)}, ${km(stop.distance_m)}`)] : null,
           h("dt", null, "Description"), h("dd", { class: "pre" }, job.description)),
         h("div", { class: "actions" },
@@ -344,7 +636,7 @@ export class DispatchView implements View {
       void api<Array<{ channel: string | null; customer_name: string; text: string; sent_at: string | null }>>(`/jobs/${job.id}/reporters`)
         .then((rows) => mount(reporters, h("h3", null, `Reported by (${rows.length})`), h("ul", { class: "plain reporters" }, rows.map((r) =>
           h("li", null, h("strong", null, r.customer_name || "someone"), ` · ${titleCase(r.channel ?? "unknown")}`,
-            r.sent_at ? ` · ${clock(r.sent_at, config().timezone)}` : "", h("div", { class: "muted small pre" }, r.text))))))
+            r.sent_at ? ` · ${when(r.sent_at, config().timezone)}` : "", h("div", { class: "muted small pre" }, r.text))))))
         .catch((e) => inlineError(reporters, e));
     });
   }
@@ -357,7 +649,7 @@ export class DispatchView implements View {
       mount(body, h("p", { class: "muted" }, job.address ?? "", ` · priority ${job.priority} · ${job.duration_min} min`), list, preview);
       const showPreview = async (techId: number) => {
         const tech = this.techs.find((t) => t.id === techId);
-        const name = tech?.name ?? `technician ${techId}`;
+        const name = tech?.name ?? "this technician";
         const override: Override = { action: "assign", job_id: job.id, technician_id: techId };
         mount(preview, h("p", { class: "muted" }, `Computing the cost of giving it to ${name}…`));
         let p: OverridePreview;
@@ -381,12 +673,12 @@ export class DispatchView implements View {
             confirm.disabled = false;
           }
         });
-        mount(preview, h("h3", null, `Cost preview: ${name}`), previewFacts(p, job.id, this.jobs),
+        mount(preview, h("h3", null, `Cost preview: ${name}`), previewFacts(p, job.id, this.jobs, this.techs, this.plan, name),
           h("div", { class: "actions" }, confirm, h("button", { type: "button", onclick: close }, "Cancel")), err);
         confirm.focus();
       };
       if (technicianId !== undefined) {
-        mount(list, h("p", null, `Dropped on ${this.techs.find((t) => t.id === technicianId)?.name ?? technicianId}.`));
+        mount(list, h("p", null, `Dropped on ${this.techs.find((t) => t.id === technicianId)?.name ?? "a technician no longer listed"}.`));
         void showPreview(technicianId);
         return;
       }
@@ -395,15 +687,14 @@ export class DispatchView implements View {
           const ex = await dispatchApi.explain(job.id);
           const alts: Alternative[] = ex.alternatives ?? [];
           mount(list,
-            ex.explanation ? h("p", { class: "why", id: "why-unassigned" }, h("strong", null, "Why unassigned: "), ex.explanation) : null,
+            ex.explanation ? h("p", { class: "why", id: "why-unassigned" }, h("strong", null, job.status === "unassigned" ? "Why unassigned: " : "Why this technician: "),
+              humanize(ex.explanation, this.techNames())) : null,
             h("h3", null, "Recommended technicians"),
             alts.length ? h("ol", { class: "rec-list" }, alts.map((a) => {
               const tech = this.techs.find((t) => t.id === a.technician_id);
               return h("li", null, h("button", { type: "button", class: "rec", dataset: { techId: a.technician_id }, onclick: () => void showPreview(a.technician_id) },
-                h("strong", null, tech?.name ?? `technician ${a.technician_id}`), " ",
-                h("span", { class: "muted" }, `starts ${clock(a.start_at, config().timezone)} · ${signed(a.added_travel_s)} travel`
-                  + `${a.added_lateness_s ? ` · ${duration(a.added_lateness_s)} added lateness` : ""}`
-                  + `${a.added_overtime_s ? ` · ${duration(a.added_overtime_s)} overtime` : ""} · cost +${a.added_cost}`)));
+                h("strong", null, tech?.name ?? "A technician no longer listed"), " ",
+                h("span", { class: "muted" }, alternativeWords(a, config().timezone))));
             })) : h("p", null, "No technician can fit this job into today's plan."),
             h("details", null, h("summary", null, "Another technician…"), h("ul", { class: "plain" }, this.techs.map((t) =>
               h("li", null, h("button", { type: "button", class: "link", onclick: () => void showPreview(t.id) }, t.name))))));
@@ -496,19 +787,66 @@ export class DispatchView implements View {
   }
 }
 
+/** One recommended technician in words: when they would start, and what it adds (minutes, never solver units). */
+export function alternativeWords(a: Alternative, tz: string): string {
+  const parts = [`could start ${when(a.start_at, tz)}`, a.added_travel_s > 30 ? `${duration(a.added_travel_s)} more driving`
+    : a.added_travel_s < -30 ? `${duration(-a.added_travel_s)} less driving` : "no extra driving"];
+  if (a.job_late_s > 0) parts.push(`this job ${duration(a.job_late_s)} past its SLA`);
+  // The added lateness counts this job's own too.
+  const others = a.added_lateness_s - Math.max(0, a.job_late_s);
+  if (others > 30) parts.push(`other jobs ${duration(others)} later past their SLA`);
+  if (a.added_overtime_s > 0) parts.push(`${duration(a.added_overtime_s)} overtime`);
+  return parts.join(" · ");
+}
+
+/** What the change does, for whom, in a sentence or three: driving, lateness, overtime, and which customers will
+ * be told a new arrival time. */
+export function previewWords(p: OverridePreview, jobId: number, jobs: Job[], techs: Technician[], plan: Plan | null,
+  name: string): { summary: string[]; newEta: Job[] } {
+  const tz = config().timezone;
+  const byId = new Map(jobs.map((j) => [j.id, j]));
+  const planned = new Map((plan?.stops ?? []).map((s) => [s.job_id, s.arrival_at]));
+  const names = p.affected_technicians.map((id) => techs.find((t) => t.id === id)?.name ?? "a technician no longer listed");
+  const summary: string[] = [];
+  const eta = p.etas[String(jobId)];
+  const drive = p.added_travel_s > 30 ? `adds ${duration(p.added_travel_s)} of driving`
+    : p.added_travel_s < -30 ? `saves ${duration(-p.added_travel_s)} of driving` : "changes no driving";
+  summary.push(`Giving it to ${name} ${drive}${eta ? `; ${name} would arrive ${when(eta, tz)}` : ""}.`);
+  const late = p.added_lateness_s > 0 ? `SLA lateness grows by ${duration(p.added_lateness_s)} in all (this job included)` : "no job is later past its SLA";
+  const over = p.added_overtime_s > 0 ? `${duration(p.added_overtime_s)} of overtime` : "no overtime";
+  summary.push(`${late[0].toUpperCase()}${late.slice(1)}; ${over}.`);
+  if (names.length) summary.push(`Changes the day of ${names.join(", ")}.`);
+  // Customers of assigned jobs are told again when their arrival moves by more than the notice margin.
+  const newEta: Job[] = [];
+  for (const [id, at] of Object.entries(p.etas)) {
+    const job = byId.get(Number(id));
+    const before = planned.get(Number(id));
+    if (!job || Number(id) === jobId || !before || job.status === "unassigned") continue;
+    if (Math.abs(new Date(at).getTime() - new Date(before).getTime()) > ETA_MARGIN_MIN * 60000) newEta.push(job);
+  }
+  return { summary, newEta };
+}
+
 /** The preview's figures: feasibility, added travel, lateness, overtime, SLA risk, the new ETA, and notes. */
-export function previewFacts(p: OverridePreview, jobId: number, jobs: Job[]): HTMLElement {
+export function previewFacts(p: OverridePreview, jobId: number, jobs: Job[], techs: Technician[] = [], plan: Plan | null = null,
+  name = "this technician"): HTMLElement {
   const tz = config().timezone;
   const eta = p.etas[String(jobId)];
-  const title = (id: number) => jobs.find((j) => j.id === id)?.title ?? `job ${id}`;
+  const title = (id: number) => jobs.find((j) => j.id === id)?.title ?? `job #${id}`;
+  const words = previewWords(p, jobId, jobs, techs, plan, name);
   return h("div", { class: "preview-facts" },
+    h("div", { class: "preview-words", id: "preview-words" }, words.summary.map((line) => h("p", null, line)),
+      words.newEta.length
+        ? h("p", { id: "preview-new-eta" }, `${words.newEta.length} customer${words.newEta.length === 1 ? "" : "s"} will get a new arrival time: `,
+          words.newEta.slice(0, 6).map((j) => j.title).join(", "), words.newEta.length > 6 ? ` and ${words.newEta.length - 6} more` : "", ".")
+        : h("p", { id: "preview-new-eta", class: "muted" }, "No other customer gets a new arrival time.")),
     h("dl", { class: "facts" },
       h("dt", null, "Feasible"), h("dd", { class: p.feasible ? "ok" : "bad" }, p.feasible ? "yes" : "no — breaks a hard rule"),
-      eta ? [h("dt", null, "ETA"), h("dd", null, clock(eta, tz))] : null,
+      eta ? [h("dt", null, "ETA"), h("dd", null, when(eta, tz))] : null,
       h("dt", null, "Added travel"), h("dd", { id: "preview-travel" }, signed(p.added_travel_s)),
       h("dt", null, "Added lateness"), h("dd", null, signed(p.added_lateness_s)),
       h("dt", null, "Added overtime"), h("dd", null, signed(p.added_overtime_s)),
       h("dt", null, "SLA newly at risk"), h("dd", null, p.sla_newly_at_risk.length ? p.sla_newly_at_risk.map(title).join(", ") : "none"),
       h("dt", null, "Technicians affected"), h("dd", null, String(p.affected_technicians.length))),
-    p.notes.length ? h("ul", { class: "plain notes" }, p.notes.map((n) => h("li", null, n))) : null);
+    p.notes.length ? h("ul", { class: "plain notes" }, p.notes.map((n) => h("li", null, humanize(n, new Map(techs.map((t) => [t.id, t.name])))))) : null);
 }

@@ -3,7 +3,7 @@
 // location confirmed on a map.
 import { api, ApiError } from "../api";
 import { h, mount } from "../dom";
-import { clock, pct, titleCase } from "../format";
+import { pct, titleCase, when } from "../format";
 import { baseMap, L, nodeIcon } from "../map";
 import { config } from "../config";
 import type { Case, Customer, Identity, LiveEvent, Message } from "../types";
@@ -128,7 +128,7 @@ export class InboxView implements View {
       h("span", { class: "row-top" },
         h("span", { class: `chan chan-${r.channel}` }, titleCase(r.channel)),
         h("strong", { class: "who" }, r.customer.display_name || `customer ${r.customer.id}`),
-        h("span", { class: "when muted" }, clock(r.last_message_at, config().timezone))),
+        h("span", { class: "when muted" }, when(r.last_message_at, config().timezone))),
       h("span", { class: "snippet" }, r.last_message?.text ?? r.subject),
       h("span", { class: "triage" }, triage)));
   }
@@ -149,7 +149,7 @@ export class InboxView implements View {
     const tz = config().timezone;
     const msgs = conv.messages.map((m) => h("li", { class: `msg msg-${m.direction}` },
       h("div", { class: "msg-meta" }, h("strong", null, m.author_name || titleCase(m.author_kind)), " · ", titleCase(m.channel),
-        " · ", clock(m.sent_at, tz), m.direction === "outbound" ? ` · ${m.delivery_status}` : "",
+        " · ", when(m.sent_at, tz), m.direction === "outbound" ? ` · ${m.delivery_status}` : "",
         m.visibility === "public" ? " · public" : ""),
       h("p", { class: "msg-text" }, m.text),
       m.place_name || m.lat !== null ? h("div", { class: "msg-place muted small" }, "Location: ", m.place_name ?? "",
@@ -194,7 +194,7 @@ export class InboxView implements View {
         c.job_id ? [" ", badge(`job ${c.job_id}`)] : null),
       h("dl", { class: "facts triage-facts" },
         h("dt", null, "Category"), h("dd", null, titleCase(c.category ?? "—"), c.category_confidence !== null ? ` (${pct(c.category_confidence)})` : ""),
-        h("dt", null, "Priority"), h("dd", null, String(c.priority), c.sla_due_at ? ` · SLA ${clock(c.sla_due_at, config().timezone)}` : ""),
+        h("dt", null, "Priority"), h("dd", null, String(c.priority), c.sla_due_at ? ` · SLA ${when(c.sla_due_at, config().timezone)}` : ""),
         h("dt", null, "Sentiment"), h("dd", null, sentimentLabel(c.sentiment), c.sentiment !== null ? ` (${c.sentiment.toFixed(2)})` : ""),
         h("dt", null, "Location"), h("dd", null, c.location_text ?? "—", ` · ${titleCase(String(g.kind ?? "unknown"))}`,
           typeof g.confidence === "number" ? ` · confidence ${pct(g.confidence)}` : ""),

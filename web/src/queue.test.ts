@@ -1,0 +1,64 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULT_FILTER, haystack, isDeadEnd, matchesText, queueRows, REASON_SKILL, someoneCanDo } from "./queue";
+import type { Job, Technician } from "./types";
+
+const now = new Date("2026-01-10T15:00:00Z");
+let next = 1;
+function job(over: Partial<Job> = {}): Job {
+  const id = over.id ?? next++;
+  return { id, title: `Job ${id}`, description: "", category: "roads", required_skills: {}, duration_min: 30, priority: 5,
+    sla_due_at: null, lat: 0, lon: 0, address: "1 Main St", location_kind: null, location_confidence: null, status: "unassigned",
+    assigned_technician_id: null, pinned: false, eta_at: null, created_at: now.toISOString(), updated_at: now.toISOString(),
+    version: 1, reporter_count: 1, ...over };
+}
+const tech = (id: number, name: string, skills: Record<string, number>): Technician => ({ id, name, skills, home_lat: 0,
+  home_lon: 0, shift_start: "08:00", shift_end: "16:00", availability: "available", current_lat: null, current_lon: null,
+  last_seen_at: null });
+const techs = [tech(1, "Ana Ruiz", { roads: 3 }), tech(2, "Tom Kowalski", { water: 2 })];
+
+describe("dead-end jobs", () => {
+  it("knows when no technician has the skills", () => {
+    expect(someoneCanDo({ required_skills: { roads: 2 } }, techs)).toBe(true);
+    expect(someoneCanDo({ required_skills: { roads: 4 } }, techs)).toBe(false);
+    expect(someoneCanDo({ required_skills: { roads: 1, water: 1 } }, techs)).toBe(false);
+  });
+  it("takes the planner's reason too, and only for unassigned jobs", () => {
+    const j = job();
+    expect(isDeadEnd(j, { techs, reasons: new Map([[j.id, `${REASON_SKILL} (gas)`]]) })).toBe(true);
+    expect(isDeadEnd(job({ required_skills: { gas: 1 }, status: "assigned" }), { techs, reasons: new Map() })).toBe(false);
+  });
+  it("groups them apart, after the jobs a plan can take, however urgent they are", () => {
+    const dead = job({ required_skills: { gas: 1 }, priority: 10, sla_due_at: "2026-01-10T15:05:00Z" });
+    const later = job({ sla_due_at: "2026-01-10T20:00:00Z" });
+    const sooner = job({ sla_due_at: "2026-01-10T16:00:00Z" });
+    const ctx = { now, techs, reasons: new Map<number, string>() };
+    const { rows, matched } = queueRows([dead, later, sooner], DEFAULT_FILTER, "none", ctx, (j) => haystack(j, techs));
+    expect(matched.map((j) => j.id)).toEqual([sooner.id, later.id, dead.id]);
+    expect(rows.map((r) => (r.kind === "group" ? `group:${r.key}` : r.job.id))).toEqual([sooner.id, later.id, "group:dead-end", dead.id]);
+  });
+});
+
+describe("search and filters", () => {
+  const a = job({ title: "Pothole on Elm", address: "12 Elm St", category: "roads", priority: 9 });
+  const b = job({ title: "Water leak", address: "3 Oak Ave", category: "water", status: "assigned", assigned_technician_id: 2 });
+  const hay = (j: Job) => haystack(j, techs);
+  it("matches every word, the job id and the technician's name", () => {
+    expect(matchesText(a, "elm pothole", hay(a))).toBe(true);
+    expect(matchesText(a, "elm leak", hay(a))).toBe(false);
+    expect(matchesText(a, `#${a.id}`, hay(a))).toBe(true);
+    expect(matchesText(b, "kowalski", hay(b))).toBe(true);
+    expect(matchesText(b, "someone", hay(b), new Set([b.id]))).toBe(true);
+  });
+  it("filters by status, service, priority and technician, and groups by technician", () => {
+    const ctx = { now, techs, reasons: new Map<number, string>() };
+    const run = (f: Partial<typeof DEFAULT_FILTER>, by: "none" | "technician" = "none") =>
+      queueRows([a, b], { ...DEFAULT_FILTER, ...f }, by, ctx, hay);
+    expect(run({}).matched.map((j) => j.id)).toEqual([a.id]);
+    expect(run({ status: "open" }).matched.length).toBe(2);
+    expect(run({ status: "open", category: "water" }).matched.map((j) => j.id)).toEqual([b.id]);
+    expect(run({ status: "all", priority: "urgent" }).matched.map((j) => j.id)).toEqual([a.id]);
+    expect(run({ status: "all", tech: "2" }).matched.map((j) => j.id)).toEqual([b.id]);
+    const groups = run({ status: "open" }, "technician").rows.filter((r) => r.kind === "group").map((r) => r.kind === "group" && r.label);
+    expect(groups).toEqual(["Nobody yet", "Tom Kowalski"]);
+  });
+});

@@ -212,6 +212,9 @@ def bench_dispatch(
         "its stored plans, morning plan then re-plans, each beside a direct solve of the same problem.")] = False,
     replan_time_limit: Annotated[float, typer.Option(min=0.1, max=600, help="Solver seconds per re-plan "
                                                                              "(--via-server).")] = 3.0,
+    repeat_direct: Annotated[bool, typer.Option(
+        "--repeat-direct", help="With --via-server: each direct solve twice, to show how much two runs differ.")
+                             ] = False,
 ) -> None:
     """A realistic day on a real street network: optimizer vs greedy nearest-free-technician; with --via-server,
     the planning service's plans vs direct solves of the same problems (last line JSON)."""
@@ -222,7 +225,7 @@ def bench_dispatch(
             raise UserError("--osm and --complaints go together (the dispatch-day benchmark's day needs both)")
         _print_json(dispatch_server.run(osm=osm, complaints=complaints, technicians=technicians,
                                         time_limit=time_limit, replan_time_limit=replan_time_limit, seed=seed,
-                                        base=_settings(), echo=typer.echo))
+                                        base=_settings(), echo=typer.echo, repeat_direct=repeat_direct))
         return
     if osm is None or complaints is None:
         raise UserError("--osm and --complaints are required (or --via-server for the demo day alone)")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from benchmarks.dispatch_server import early_morning_timezone, gap_pct, score
+from benchmarks.dispatch_server import early_morning_timezone, gap_pct, score, verdict
 from routing import Job, Plan, Problem, Route, Stop, Technician
 from tests.conftest import SHARED_DATA
 
@@ -42,6 +42,10 @@ def test_score_retimes_the_routes_and_counts_the_jobs_moved_off_their_technician
     assert score(problem, plan, None)["moved"] == 0
     assert gap_pct({"cost": 1010, "unassigned": 0}, {"cost": 1000, "unassigned": 0}) == 1.0
     assert gap_pct({"cost": 900, "unassigned": 1}, {"cost": 1000, "unassigned": 0}) is None
+    # Fewer jobs left out wins whatever the cost; then the cost.
+    assert verdict({"cost": 900, "unassigned": 1}, {"cost": 1000, "unassigned": 0}) == "worse"
+    assert verdict({"cost": 2000, "unassigned": 0}, {"cost": 1000, "unassigned": 1}) == "better"
+    assert verdict({"cost": 1000, "unassigned": 0}, {"cost": 1000, "unassigned": 0}) == "equal"
 
 
 def test_via_server_prints_each_step_of_both_days_beside_the_direct_solve(tmp_path, monkeypatch):
@@ -51,7 +55,7 @@ def test_via_server_prints_each_step_of_both_days_beside_the_direct_solve(tmp_pa
     monkeypatch.setenv("GROUNDCREW_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("GROUNDCREW_CACHE_DIR", CITY_CACHE)
     args = ["bench", "dispatch", "--via-server", "--technicians", "2", "--time-limit", "1",
-            "--replan-time-limit", "1", "--seed", "3"]
+            "--replan-time-limit", "1", "--seed", "3", "--repeat-direct"]
     if OSM.exists() and COMPLAINTS.exists():
         args += ["--osm", str(OSM), "--complaints", str(COMPLAINTS)]
     result = CliRunner().invoke(app, args)
@@ -74,7 +78,12 @@ def test_via_server_prints_each_step_of_both_days_beside_the_direct_solve(tmp_pa
                 assert s[side]["infeasible"] == 0, (day["day"], s["step"], side)
                 assert s[side]["cost"] == s[side]["route_cost"] + 600 * s[side]["moved"]
             assert s["gap_pct"] == gap_pct(s["server"], s["direct"])
+            assert s["verdict"] == verdict(s["server"], s["direct"])
+            assert s["direct_again"]["infeasible"] == 0
+            assert s["direct_again_gap_pct"] == gap_pct(s["direct_again"], s["direct"])
             assert s["profile"]["snapshot_s"] >= 0 and s["profile"]["request_to_done_s"] > 0
         assert steps[0]["server"]["moved"] == steps[0]["direct"]["moved"] == 0  # nothing to move in the morning
         assert out["gaps_pct"][day["day"]] == {s["step"]: s["gap_pct"] for s in steps}
+    assert sum(out["verdicts"].values()) == 4 * len(out["days"])
+    assert isinstance(out["within_target"], bool)
     assert "morning plan" in result.output  # the table before the JSON line

@@ -140,8 +140,8 @@ def check_row(values: dict[str, str], row_no: int, geocode: Geocode | None = Non
     except ValueError as exc:
         row.problems.append(f"skills: {exc}")
     for column in ("shift_start", "shift_end"):
-        if get.get(column):
-            data[column] = get[column]
+        if get.get(column):  # "7:00" as well as "07:00"
+            data[column] = "0" + get[column] if re.match(r"^\d:\d\d", get[column]) else get[column]
     try:
         data["breaks"] = parse_breaks(get.get("breaks", ""))
     except ValueError as exc:

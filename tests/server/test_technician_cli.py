@@ -22,7 +22,7 @@ from tests.server.conftest import JOB_BODY
 CITY_CACHE = OUTPUT_DIR / ".city-cache"
 HEADER = "name,skills,shift_start,shift_end,breaks,home_lat,home_lon\n"
 GOOD = ("Ana Ruiz,electrical:3;general:2,08:00,17:00,11:30-14:00/30,39.2833,-76.5930\n"
-        "Bo Lee,roads:2,07:00,15:30,,39.2805,-76.5735\n")
+        "Bo Lee,roads:2,7:00,15:30,,39.2805,-76.5735\n")
 BAD = ("Cy Dale,water:x,08:00,07:00,,39.29,-76.58\n"
        "Di Fox,sanitation:2,09:00,18:00,12:00-13:00/45,39.29,\n"
        "Ana Ruiz,water:1,08:00,17:00,,39.28,-76.59\n")

@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     facebook_app_secret: str | None = Field(None, description="Verify X-Hub-Signature-256 on /channels/facebook "
                                             "(unset: the channel refuses deliveries unless insecure_channels).")
     facebook_verify_token: str | None = Field(None, description="Answer Meta's webhook subscription handshake.")
+    previous_channel_secrets: dict[str, str] = Field(
+        default_factory=dict, description="While rotating a channel key: the key it replaces, by the key's setting "
+        'name, e.g. {"TWILIO_AUTH_TOKEN": "<old token>"} (JSON). Deliveries signed with either are accepted; remove '
+        "it once the provider signs with the new key.")
     twilio_auth_token: str | None = Field(None, description="Verify X-Twilio-Signature on /channels/sms "
                                           "(unset: the channel refuses deliveries unless insecure_channels).")
     channel_public_url: str | None = Field(None, description="Public base URL Twilio signs (default: request URL).")

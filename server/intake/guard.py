@@ -7,6 +7,7 @@ every API process shares them). A route declares ``Depends(rate_limit("webform")
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import math
@@ -134,6 +135,27 @@ def secret_or_refuse(settings: Settings, secret: str | None, env: str) -> str | 
         return None
     raise ChannelNotConfigured(f"channel not configured: set GROUNDCREW_{env} (or GROUNDCREW_INSECURE_CHANNELS=true "
                                "for a demo)")
+
+
+def secrets_or_refuse(settings: Settings, secret: str | None, env: str) -> list[str] | None:
+    """The secrets a delivery may be signed with: the channel's secret, and while a key is being rotated the one it
+    replaces (``previous_channel_secrets[env]``), so deliveries signed before the provider switched still pass.
+    None when unsigned deliveries may pass; else 503 (see ``secret_or_refuse``)."""
+    current = secret_or_refuse(settings, secret, env)
+    if current is None:
+        return None
+    previous = settings.previous_channel_secrets.get(env)
+    return [current, previous] if previous and previous != current else [current]
+
+
+def signed_by_any(given: str | bytes, secrets: list[str], expected: Callable[[str], str | bytes]) -> bool:
+    """Whether ``given`` equals ``expected(secret)`` for one of ``secrets`` (each compared in constant time)."""
+    given_b = given.encode() if isinstance(given, str) else given
+    found = False
+    for secret in secrets:
+        want = expected(secret)
+        found |= hmac.compare_digest(given_b, want.encode() if isinstance(want, str) else want)
+    return found
 
 
 # ------------------------------------------------------------------------------------------- rate limits

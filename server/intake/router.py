@@ -29,7 +29,14 @@ from server.core.routing import FeatureRouter
 from server.customers.models import Channel, normalize_handle
 from server.intake import adapters, mail
 from server.intake.adapters import Normalized, Skipped
-from server.intake.guard import ChannelNotConfigured, clean_text, parse_json, rate_limit, secret_or_refuse
+from server.intake.guard import (
+    ChannelNotConfigured,
+    clean_text,
+    parse_json,
+    rate_limit,
+    secrets_or_refuse,
+    signed_by_any,
+)
 from server.intake.mail import MailPolicy
 from server.intake.models import IntakeEvent
 from server.intake.pipeline import receive
@@ -82,32 +89,32 @@ async def verify_twitter(request: Request, body: Body) -> None:
     sha256=<base64 HMAC-SHA256 of the raw body keyed with the app's consumer secret>``
     (https://docs.x.com/x-api/webhooks/introduction, "Signature verification")."""
     settings = request.app.state.settings
-    secret = secret_or_refuse(settings, settings.twitter_consumer_secret, "TWITTER_CONSUMER_SECRET")
-    if secret is None:
+    secrets = secrets_or_refuse(settings, settings.twitter_consumer_secret, "TWITTER_CONSUMER_SECRET")
+    if secrets is None:
         return
     given = request.headers.get("x-twitter-webhooks-signature", "")
-    expected = "sha256=" + base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-    if not hmac.compare_digest(given.encode(), expected.encode()):
+    if not signed_by_any(given, secrets, lambda secret: "sha256=" + base64.b64encode(
+            hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()):
         raise Unauthorized("x-twitter-webhooks-signature: missing or wrong signature")
 
 
 async def verify_facebook(request: Request, body: Body) -> None:
     """Meta signs the raw body: ``X-Hub-Signature-256: sha256=<hex HMAC with the app secret>``."""
     settings = request.app.state.settings
-    secret = secret_or_refuse(settings, settings.facebook_app_secret, "FACEBOOK_APP_SECRET")
-    if secret is None:
+    secrets = secrets_or_refuse(settings, settings.facebook_app_secret, "FACEBOOK_APP_SECRET")
+    if secrets is None:
         return
     given = request.headers.get("x-hub-signature-256", "")
-    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(given.encode(), expected.encode()):
+    if not signed_by_any(given, secrets,
+                         lambda secret: "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()):
         raise Unauthorized("X-Hub-Signature-256: missing or wrong signature")
 
 
 async def verify_twilio(request: Request, body: Body) -> None:
     """Twilio signs URL + sorted form pairs: ``X-Twilio-Signature: base64(HMAC-SHA1(auth token))``."""
     settings = request.app.state.settings
-    token = secret_or_refuse(settings, settings.twilio_auth_token, "TWILIO_AUTH_TOKEN")
-    if token is None:
+    tokens = secrets_or_refuse(settings, settings.twilio_auth_token, "TWILIO_AUTH_TOKEN")
+    if tokens is None:
         return
     url = str(request.url)
     if settings.channel_public_url:  # Twilio signs the full URL it called, query string included
@@ -115,8 +122,8 @@ async def verify_twilio(request: Request, body: Body) -> None:
             "?" + request.url.query if request.url.query else "")
     pairs = sorted(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     signed = url + "".join(k + v for k, v in pairs)
-    expected = base64.b64encode(hmac.new(token.encode(), signed.encode(), hashlib.sha1).digest())
-    if not hmac.compare_digest(request.headers.get("x-twilio-signature", "").encode(), expected):
+    if not signed_by_any(request.headers.get("x-twilio-signature", ""), tokens, lambda token: base64.b64encode(
+            hmac.new(token.encode(), signed.encode(), hashlib.sha1).digest())):
         raise Unauthorized("X-Twilio-Signature: missing or wrong signature")
 
 
@@ -125,17 +132,17 @@ async def verify_email(request: Request, body: Body) -> None:
     raw message keyed with email_webhook_secret>``, or (relays that cannot sign) ``Authorization: Bearer
     <email_webhook_secret>``."""
     settings = request.app.state.settings
-    secret = secret_or_refuse(settings, settings.email_webhook_secret, "EMAIL_WEBHOOK_SECRET")
-    if secret is None:
+    secrets = secrets_or_refuse(settings, settings.email_webhook_secret, "EMAIL_WEBHOOK_SECRET")
+    if secrets is None:
         return
     signature = request.headers.get("x-groundcrew-signature")
     if signature is not None:
-        expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        if hmac.compare_digest(signature.encode(), expected.encode()):
+        if signed_by_any(signature, secrets,
+                         lambda secret: "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()):
             return
         raise Unauthorized("X-Groundcrew-Signature: wrong signature")
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), secret.encode()):
+    if scheme.lower() == "bearer" and signed_by_any(token.strip(), secrets, lambda secret: secret):
         return
     raise Unauthorized("X-Groundcrew-Signature: missing (or Authorization: Bearer with the relay's secret)")
 
@@ -150,14 +157,14 @@ async def verify_mailgun(request: Request, body: Body) -> None:
     webhooks/securing-webhooks). The signature does not cover the body, so a timestamp more than 15 minutes
     away is refused too (a captured signature cannot be replayed later with other content)."""
     settings = request.app.state.settings
-    key = secret_or_refuse(settings, settings.mailgun_signing_key, "MAILGUN_SIGNING_KEY")
-    if key is None:
+    keys = secrets_or_refuse(settings, settings.mailgun_signing_key, "MAILGUN_SIGNING_KEY")
+    if keys is None:
         return
     form = await request.form()
     timestamp, token = str(form.get("timestamp") or ""), str(form.get("token") or "")
-    expected = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
-    if not timestamp or not token or not hmac.compare_digest(str(form.get("signature") or "").encode(),
-                                                             expected.encode()):
+    if not timestamp or not token or not signed_by_any(
+            str(form.get("signature") or ""), keys,
+            lambda key: hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()):
         raise Unauthorized("signature: missing or wrong Mailgun signature (timestamp, token, signature)")
     if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > 15 * 60:
         raise Unauthorized("timestamp: the Mailgun signature is more than 15 minutes old")
@@ -168,8 +175,8 @@ async def verify_relay_auth(request: Request) -> None:
     (``https://user:<email_webhook_secret>@host/...``, sent as HTTP Basic), or a relay sends ``Authorization:
     Bearer <email_webhook_secret>``."""
     settings = request.app.state.settings
-    secret = secret_or_refuse(settings, settings.email_webhook_secret, "EMAIL_WEBHOOK_SECRET")
-    if secret is None:
+    secrets = secrets_or_refuse(settings, settings.email_webhook_secret, "EMAIL_WEBHOOK_SECRET")
+    if secrets is None:
         return
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "basic":
@@ -177,8 +184,7 @@ async def verify_relay_auth(request: Request) -> None:
             value = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")[2]
         except (ValueError, UnicodeDecodeError):
             value = ""
-    if scheme.lower() in ("basic", "bearer") and value and hmac.compare_digest(value.strip().encode(),
-                                                                               secret.encode()):
+    if scheme.lower() in ("basic", "bearer") and value and signed_by_any(value.strip(), secrets, lambda s: s):
         return
     raise Unauthorized("Authorization: missing or wrong (Basic with the webhook secret as password, or Bearer)")
 

@@ -153,6 +153,28 @@ def test_right_signature_is_stored_once_and_a_replay_acts_nowhere(signed, channe
         assert len(session.exec(select(Message).where(Message.direction == "outbound")).all()) == outbound_before
 
 
+@pytest.mark.parametrize("channel", CHANNELS, ids=IDS)
+def test_a_rotated_key_and_the_one_it_replaces_both_pass_until_the_old_is_removed(
+        database_url: str, tmp_path: Path, channel: Channel) -> None:
+    """Rotating a channel key used to refuse every delivery the provider signed with the old one between the two
+    switches (one secret per channel). Now the replaced key is named in ``previous_channel_secrets``; any other key
+    is still refused."""
+    name, setting, payload, sign, env = channel
+    env_name = env.removeprefix("GROUNDCREW_")
+    rotating = {**SECRETS, setting: "the-new-key", "previous_channel_secrets": {env_name: SECRETS[setting]}}
+    with _make(database_url, tmp_path, webhook_rate_limit="", **rotating) as (client, app):
+        for i, key in enumerate(("the-new-key", SECRETS[setting]), start=40):
+            body = payload(i)
+            answer = client.post(f"/channels/{name}", content=body, headers=sign(body, key))
+            assert answer.status_code == 201, (key, answer.text)
+        body = payload(42)
+        assert client.post(f"/channels/{name}", content=body, headers=sign(body, "a-third-key")).status_code == 401
+        app.state.settings.previous_channel_secrets = {}  # rotation finished: the old key no longer passes
+        body = payload(43)
+        assert client.post(f"/channels/{name}", content=body, headers=sign(body, SECRETS[setting])).status_code == 401
+        assert _inbound(app) == 2
+
+
 def test_email_relay_may_use_a_bearer_token(signed) -> None:
     client, _ = signed
     body = email("bearer@example.org", "Streetlight out on my corner")

@@ -8,13 +8,32 @@ from .errors import RoutingInputError
 from .feasibility import Violation, check_feasibility
 from .live import Changes, Insertion, recommend, replan
 from .model import Break, Job, Problem, Technician, TimeWindow, Weights
-from .plan import BreakStop, ObjectiveBreakdown, Plan, Route, SolveProgress, SolverStats, Stop, Unassigned
-from .solve import solve, warm_up
+from .plan import (
+    REASON_CAPACITY,
+    REASON_SHIFT,
+    REASON_SKILL,
+    REASON_WINDOW,
+    BreakStop,
+    ObjectiveBreakdown,
+    Plan,
+    Route,
+    SolveProgress,
+    SolverStats,
+    Stop,
+    Unassigned,
+)
+from .schedule import Infeasible, evaluate, simulate, timeline
+from .solve import screen, solve, warm_up
 
 __all__ = [
+    "REASON_CAPACITY",
+    "REASON_SHIFT",
+    "REASON_SKILL",
+    "REASON_WINDOW",
     "Break",
     "BreakStop",
     "Changes",
+    "Infeasible",
     "Insertion",
     "Job",
     "ObjectiveBreakdown",
@@ -31,8 +50,12 @@ __all__ = [
     "Violation",
     "Weights",
     "check_feasibility",
+    "evaluate",
     "recommend",
     "replan",
+    "screen",
+    "simulate",
     "solve",
+    "timeline",
     "warm_up",
 ]

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 import routing
-from routing.schedule import Infeasible, simulate, timeline
+from routing import Infeasible, simulate, timeline
 from server.auth.models import User
 from server.config import Settings
 from server.core.errors import Conflict, Invalid, NotFound
@@ -155,7 +155,7 @@ def _full_plan(snapshot: Snapshot, changed: dict[int, routing.Route]) -> routing
     plan = routing.Plan(routes=routes, unassigned=[
         routing.Unassigned(job_key(j), "not assigned yet") for j, row in snapshot.jobs.items()
         if not any(job_key(j) in r.job_ids for r in routes)])
-    from routing.schedule import evaluate
+    from routing import evaluate
 
     plan.objective = evaluate(snapshot.problem, plan)
     return plan

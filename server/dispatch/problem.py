@@ -92,7 +92,7 @@ class Snapshot:
 
     def current_plan(self) -> routing.Plan:
         """The assignment in the database (who does what, in what order) as a routing plan, timed."""
-        from routing.schedule import Infeasible, timeline
+        from routing import Infeasible, timeline
 
         routes = []
         for tid in self.technicians:

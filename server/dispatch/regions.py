@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 import routing
-from routing.schedule import evaluate
+from routing import evaluate
 from server.config import Settings
 from server.dispatch.problem import Snapshot
 

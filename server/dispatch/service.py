@@ -310,9 +310,7 @@ def _optimize(engine: Engine, settings: Settings, job: SolveJob, snapshot: Snaps
 def _never_worse(snapshot: Snapshot, best: routing.Plan) -> routing.Plan:
     """A re-plan cut short (little time, a busy machine) must not undo a better day that is already assigned:
     keep the current assignment when it is feasible and better."""
-    from routing.plan import REASON_CAPACITY
-    from routing.schedule import evaluate
-    from routing.solve import screen
+    from routing import REASON_CAPACITY, evaluate, screen
 
     current = snapshot.current_plan()
     served = {s.job_id for r in current.routes for s in r.stops}

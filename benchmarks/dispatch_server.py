@@ -288,6 +288,12 @@ def gap_pct(server: dict[str, Any], direct: dict[str, Any]) -> float | None:
     return round(100 * (server["cost"] - direct["cost"]) / direct["cost"], 2)
 
 
+def _search_phase(plan: routing.Plan) -> dict[str, Any] | None:
+    """The best trajectory's last search phase (its seconds and iterations): how much searching the plan had."""
+    phases = [p for p in (plan.stats.phases if plan.stats else []) if "iterations" in p]
+    return {k: phases[-1].get(k) for k in ("phase", "s", "iterations")} if phases else None
+
+
 def verdict(server: dict[str, Any], direct: dict[str, Any]) -> str:
     """'better', 'equal' or 'worse' for the server: fewer jobs left out first, then cost."""
     a, b = (server["unassigned"], server["cost"]), (direct["unassigned"], direct["cost"])
@@ -351,7 +357,8 @@ def run_day(day: Day, *, base: Any, tz: str, time_limit: float, replan_time_limi
             profile.update({"request_to_done_s": round(wall, 3),
                             "optimizer_wall_s": plan.stats.wall_time_s if plan.stats else None,
                             "direct_optimizer_wall_s": round(direct_s, 3),
-                            "server_status": plan.stats.status if plan.stats else None})
+                            "server_status": plan.stats.status if plan.stats else None,
+                            "server_search": _search_phase(plan), "direct_search": _search_phase(direct_plan)})
             result = {"step": name, "time_limit_s": limit, "seed": seed, "jobs": len(problem.jobs),
                       "technicians": len(problem.technicians), "server": server_score, "direct": direct_score,
                       "gap_pct": gap_pct(server_score, direct_score), "verdict": verdict(server_score, direct_score),

@@ -72,3 +72,30 @@ def register(apps: dict[str, typer.Typer]) -> None:
             else:
                 out["labelled_csv"] = result
         typer.echo(json.dumps(out))
+
+    @apps["eval"].command("triage-corrections")
+    def eval_corrections(
+        out: Annotated[Path | None, typer.Option(
+            dir_okay=False, help="Write the corrections that are not held back here (columns text, category) for "
+            "[model] extra_training_csv.")] = None,
+        taxonomy: Annotated[Path | None, typer.Option(exists=True, dir_okay=False,
+                                                      help="Taxonomy TOML (default: the configured one).")] = None,
+    ) -> None:
+        """Agents' corrections (category, not field work) as training rows, and how often triage now agrees with
+        them on the held-back part (case id crc32 % 5 == 0). Retrain: add the written CSV to the taxonomy's
+        ``extra_training_csv``, run again with that taxonomy and compare. JSON on the last line."""
+        from sqlmodel import Session
+
+        from server.config import Settings
+        from server.core.db import make_engine
+        from server.triage.corrections import corrections, measure, write_training_csv
+        from server.triage.service import load_taxonomy
+
+        settings = Settings()
+        tax = load_taxonomy(taxonomy or settings.taxonomy_path)
+        with Session(make_engine(settings)) as session:
+            rows = corrections(session=session, taxonomy=tax)
+        result = measure(rows, taxonomy=tax)
+        if out is not None:
+            result["written"] = write_training_csv(rows, out)
+        typer.echo(json.dumps(result))

@@ -48,6 +48,8 @@ _FILLER = frozenset({"a", "an", "and", "are", "at", "be", "can", "could", "did",
 # Texts with fewer known content words + matched keywords than this carry proportionally less evidence (their
 # scores are shrunk toward the prior).
 SHORT_TEXT_WORDS = 3
+# When fewer than (1 - this) of a message's distinct words are known to the model, only keywords decide.
+UNKNOWN_WORDS_SHARE = 0.6
 # A matched phrase of 1, 2, 3+ words counts this much (longer phrases are more specific).
 KEYWORD_LENGTH_WEIGHT = {1: 1.0, 2: 1.5, 3: 2.0}
 
@@ -76,7 +78,7 @@ class Taxonomy:
     # Field work only when the field categories together reach this probability (else an agent or out of scope).
     field_min_probability: float = 0.6
     # Out of scope when the out-of-scope class reaches this probability (and it is not confident field work).
-    out_of_scope_min_probability: float = 0.5
+    out_of_scope_min_probability: float = 0.7
     source: str = ""
     training_rows: int = 0
     _by_code: dict[str, Category] = field(default_factory=dict, repr=False)
@@ -335,7 +337,7 @@ def load_taxonomy(path: Path | str | None = None) -> Taxonomy:
             taxonomy = Taxonomy(categories=categories, min_confidence=float(settings.get("min_confidence", 0.45)),
                                 min_margin=float(settings.get("min_margin", 0.10)), source=str(path),
                                 field_min_probability=float(settings.get("field_min_probability", 0.6)),
-                                out_of_scope_min_probability=float(settings.get("out_of_scope_min_probability", 0.5)))
+                                out_of_scope_min_probability=float(settings.get("out_of_scope_min_probability", 0.7)))
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{path}: [triage]: {exc}") from exc
         for i, cat in enumerate(categories):
@@ -404,10 +406,18 @@ def classify(text: str, *, taxonomy: Taxonomy | None = None) -> CategoryScore:
     content = [f for f in known if f[2:] not in _FILLER]
     said = len({f for f in content if f.startswith("w:")}) + sum(len(words) for words in hits.values())
     evidence = min(1.0, max(said, 1) / SHORT_TEXT_WORDS)
-    probs = model.probabilities(tokens, keyword_scores(taxonomy, hits), evidence=evidence, known=known)
-    p_out = float(probs[n_cat]) if len(probs) > n_cat else 0.0
-    probs_cat = probs[:n_cat]
-    p_field = float(sum(probs_cat[i] for i, c in enumerate(cats) if c.field_work))
+    kw = keyword_scores(taxonomy, hits)
+    unique = set(tokens)
+    if len({f for f in known if f.startswith("w:")}) < (1 - UNKNOWN_WORDS_SHARE) * len(unique):
+        return _by_keywords(taxonomy, kw, hits)
+    probs = model.probabilities(tokens, kw, evidence=evidence, known=known)
+    # Out of scope is judged on the words at full weight (a short "thanks!" is decisive; the shrink toward the prior
+    # only keeps one vague word from choosing a category); a category's confidence is its probability given the
+    # message is ours (the out-of-scope share taken out).
+    p_out = float(model.probabilities(tokens, kw, evidence=1.0, known=known)[n_cat]) if len(probs) > n_cat else 0.0
+    ours = float(probs[:n_cat].sum())
+    probs_cat = probs[:n_cat] / max(ours, 1e-12)
+    p_field = (1 - p_out) * float(sum(probs_cat[i] for i, c in enumerate(cats) if c.field_work))
     order = np.argsort(-probs_cat, kind="stable")
     best, second = int(order[0]), int(order[1]) if n_cat > 1 else int(order[0])
     confidence = float(probs_cat[best])
@@ -427,13 +437,42 @@ def classify(text: str, *, taxonomy: Taxonomy | None = None) -> CategoryScore:
         return CategoryScore(None, round(p_out, 4), False, f"not a matter for us ({odds}): no case work needed",
                              ranking, OUT_OF_SCOPE, round(p_field, 4), round(p_out, 4))
     if not cat.field_work and sure:  # an account or online matter: an agent handles it, nobody goes out
-        return CategoryScore(cat.name, round(confidence, 4), True, f"{cat.label} ({confidence:.0%}): {because}; "
+        return CategoryScore(cat.name, round(confidence, 4), False, f"{cat.label} ({confidence:.0%}): {because}; "
                              f"{odds}; an agent handles it", ranking, "agent", round(p_field, 4), round(p_out, 4))
     other = cats[second]
     return CategoryScore(None, round(confidence, 4), True,
                          f"unsure: {cat.name} {confidence:.0%} vs {other.name} {float(probs_cat[second]):.0%} "
                          f"({because}; {odds}); an agent should decide", ranking, "agent", round(p_field, 4),
                          round(p_out, 4))
+
+
+def _by_keywords(taxonomy: Taxonomy, kw: np.ndarray, hits: dict[int, list[str]]) -> CategoryScore:
+    """Most words unknown to the model (a language it has no examples in, e.g. Finnish with the shipped model):
+    its character n-grams would be noise, so only the catalogue's keywords (in any language) decide; no keyword,
+    no decision (an agent reads it)."""
+    cats = taxonomy.categories
+    scores = kw[:len(cats)]
+    if not scores.any():
+        return CategoryScore(None, 0.0, True, "mostly words triage has no examples of, and no catalogue keyword: an "
+                             "agent should read it", [], "agent", 0.0, 0.0)
+    probs = scores / scores.sum()
+    order = np.argsort(-probs, kind="stable")
+    best = int(order[0])
+    confidence = float(probs[best])
+    margin = confidence - (float(probs[int(order[1])]) if len(order) > 1 else 0.0)
+    p_field = float(sum(probs[i] for i, c in enumerate(cats) if c.field_work))
+    ranking = [(cats[int(i)].name, round(float(probs[i]), 3)) for i in order[:3] if probs[i] > 0]
+    cat = cats[best]
+    because = f"matched {', '.join(repr(w) for w in hits.get(best, [])[:3])} (the other words are unknown to the model)"
+    sure = confidence >= taxonomy.min_confidence and margin >= taxonomy.min_margin
+    if sure and cat.field_work and p_field >= taxonomy.field_min_probability:
+        return CategoryScore(cat.name, round(confidence, 4), False, f"{cat.label} ({confidence:.0%}): {because}",
+                             ranking, "field_work", round(p_field, 4), 0.0)
+    if sure and not cat.field_work:
+        return CategoryScore(cat.name, round(confidence, 4), False, f"{cat.label} ({confidence:.0%}): {because}; an "
+                             "agent handles it", ranking, "agent", round(p_field, 4), 0.0)
+    return CategoryScore(None, round(confidence, 4), True, f"unsure: {cat.name} {confidence:.0%} ({because}); an "
+                         "agent should decide", ranking, "agent", round(p_field, 4), 0.0)
 
 
 # --------------------------------------------------------------------------- language

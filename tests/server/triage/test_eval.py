@@ -115,7 +115,7 @@ def test_dev_split_never_trains_on_a_dev_phrasing():
 def test_cli_prints_json_on_the_last_line(tmp_path):
     reports = tmp_path / "r.csv"
     reports.write_text("text,category\nHuge pothole on Boston St,pothole\nI smell gas on Fleet St,gas_leak\n"
-                       "my router is dead again,internet_outage\nrats in the alley,rats\n")
+                       "my home internet is down again,internet_outage\nrats in the alley,rats\n")
     run = subprocess.run([sys.executable, "-m", "server.cli", "eval", "triage", "--reports", str(reports)],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr

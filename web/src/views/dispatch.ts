@@ -68,6 +68,8 @@ export class DispatchView implements View {
   private moreObserver: IntersectionObserver | null = null;
   private filterEls: Record<string, HTMLSelectElement> = {};
   private bulkRunning = false;
+  /** The map shows only the jobs the queue's search and filters match (else every open job). */
+  private mapMatching = false;
   private timelineEl = h("div", { class: "timeline", id: "timeline" });
   private planInfo = h("div", { class: "plan-info", "aria-live": "polite" });
   private diffEl = h("div", { class: "plan-diff" });
@@ -172,6 +174,7 @@ export class DispatchView implements View {
   private render(): void {
     this.renderPlanInfo();
     this.renderMap();
+    this.refreshFilterOptions();
     this.renderQueue();
     this.renderTimeline();
   }
@@ -209,7 +212,7 @@ export class DispatchView implements View {
     this.techLayer.clearLayers();
     this.routeLayer.clearLayers();
     // Clustered: thousands of jobs stay a few dozen markers at any zoom (map.ts JobClusters).
-    this.clusters.setJobs(this.jobs.filter((j) => OPEN.has(j.status)));
+    this.clusters.setJobs(this.mapJobs());
     for (const tech of this.techs) {
       const live = tech.current_lat !== null && tech.current_lon !== null;
       const pos: [number, number] = live ? [tech.current_lat!, tech.current_lon!] : [tech.home_lat, tech.home_lon];
@@ -217,7 +220,9 @@ export class DispatchView implements View {
       const icon = nodeIcon(h("span", { style: { background: techColour(tech.id) } }, initials), {
         className: `tech-icon${live ? "" : " tech-home"}`, iconSize: [26, 26], iconAnchor: [13, 13],
       });
-      const techMarker = L.marker(pos, { icon, title: `${tech.name} — ${live ? "live position" : "home base (no live position yet)"}`, keyboard: true });
+      // Above the job clusters (same marker pane): a technician is never hidden under a count.
+      const techMarker = L.marker(pos, { icon, title: `${tech.name} — ${live ? "live position" : "home base (no live position yet)"}`, keyboard: true,
+        zIndexOffset: 1000 });
       nodeTooltip(techMarker, h("div", { class: "tip", dataset: { techId: tech.id } }, h("strong", null, tech.name), h("br"),
         live ? `live position, seen ${when(tech.last_seen_at, config().timezone)}` : "home base (no live position yet)"))
         .addTo(this.techLayer);
@@ -306,7 +311,11 @@ export class DispatchView implements View {
           ["service", "Service"]], this.groupBy, (v) => {
           this.groupBy = v as GroupBy;
           this.collapsed.clear();
-        })));
+        })),
+      h("label", { class: "check small" }, h("input", { type: "checkbox", id: "map-matching", onchange: (ev: Event) => {
+        this.mapMatching = (ev.currentTarget as HTMLInputElement).checked;
+        this.clusters.setJobs(this.mapJobs());
+      } }), " Map shows only the matching jobs"));
   }
 
   /** The options that depend on the data: the services seen in the jobs and the technicians. */
@@ -355,13 +364,18 @@ export class DispatchView implements View {
     return text;
   }
 
+  private mapJobs(): Job[] {
+    return this.mapMatching ? this.matched : this.jobs.filter((j) => OPEN.has(j.status));
+  }
+
   private renderQueue(): void {
-    if (!this.filterEls["filter-category"]?.options.length || this.filterEls["filter-category"].options.length === 1) this.refreshFilterOptions();
     const now = new Date();
     const hits = this.customerQuery === this.filter.text.trim() ? this.customerHits : undefined;
     const { rows, matched } = queueRows(this.jobs, this.filter, this.groupBy,
       { now, techs: this.techs, reasons: this.reasons, customerHits: hits }, (j) => this.haystack(j), this.collapsed);
+    const changed = matched.length !== this.matched.length || matched.some((j, i) => j !== this.matched[i]);
     this.matched = matched;
+    if (this.mapMatching && changed && this.clusters) this.clusters.setJobs(this.mapJobs());
     this.queueCount.textContent = `(${matched.length}${matched.length === this.jobs.length ? "" : ` of ${this.jobs.length}`})`;
     this.queueCount.dataset.matched = String(matched.length);
     let jobsDrawn = 0;

@@ -215,14 +215,20 @@ def evaluate_real(shared: Path, *, taxonomy: Taxonomy | None = None, limit: int 
     if (shared / FMS_FILE).exists():
         rows = [r for r in fixmystreet(shared / FMS_FILE) if held_back(r.id)][:limit]
         result["fixmystreet_london"] = score_reports(rows, taxonomy=taxonomy)
-        calib += result["fixmystreet_london"].pop("_calibration")
+        pairs = result["fixmystreet_london"].pop("_calibration")
+        result["fixmystreet_london"]["p_field_reliability"] = reliability(pairs)
+        calib += pairs
     if (shared / HELSINKI_FILE).exists():
         rows = [r for r in helsinki(shared / HELSINKI_FILE) if held_back(r.id)][:limit]
         result["helsinki"] = score_reports(rows, taxonomy=taxonomy)
-        calib += result["helsinki"].pop("_calibration")
+        pairs = result["helsinki"].pop("_calibration")
+        result["helsinki"]["p_field_reliability"] = reliability(pairs)
+        calib += pairs
     if (shared / TWCS_FILE).exists():
         result["twcs"] = score_threads(twcs_threads(shared / TWCS_FILE), twcs_labels(), taxonomy=taxonomy)
-        calib += result["twcs"].pop("_calibration")
+        pairs = result["twcs"].pop("_calibration")
+        result["twcs"]["p_field_reliability"] = reliability(pairs)
+        calib += pairs
     result["p_field_reliability"] = reliability(calib)
     return result
 

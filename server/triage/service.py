@@ -454,7 +454,7 @@ def _by_keywords(taxonomy: Taxonomy, kw: np.ndarray, hits: dict[int, list[str]])
     scores = kw[:len(cats)]
     if not scores.any():
         return CategoryScore(None, 0.0, True, "mostly words triage has no examples of, and no catalogue keyword: an "
-                             "agent should read it", [], "agent", 0.0, 0.0)
+                             "agent should read it (field work unknown: 50%)", [], "agent", 0.5, 0.0)
     probs = scores / scores.sum()
     order = np.argsort(-probs, kind="stable")
     best = int(order[0])

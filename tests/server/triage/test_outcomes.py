@@ -230,3 +230,22 @@ def test_agent_corrections_become_training_rows_and_are_measured_held_back(clien
     assert all((rows[c].text in trained) != held_back(c) for c in rows)
     measured = measure(list(rows.values()))
     assert measured["held_back"] + measured["trained_on"] == len(rows)
+
+
+def test_the_automatic_ask_goes_out_in_the_customers_language(client, db):
+    """A Finnish report of a dark streetlight with no place: the "where is it?" reply is the Finnish template; an
+    English one gets the English text."""
+    from sqlmodel import select
+
+    from server.conversations.models import Direction, Message
+    from tests.server.intake.helpers import tweet
+
+    fi = client.post("/channels/twitter", json=tweet("81", "@groundcrew Katuvalo on rikki, pimeää koko illan",
+                                                     user_id="f1")).json()
+    en = client.post("/channels/twitter", json=tweet("82", "@groundcrew the streetlight outside my house is out",
+                                                     user_id="e1")).json()
+    assert fi["needs_location"] is True and en["needs_location"] is True
+    sent = {m.conversation_id: m.text for m in db.exec(select(Message).where(Message.direction == Direction.outbound))}
+    assert len(sent) == 2
+    texts = sorted(sent.values())
+    assert texts[0].startswith("Kiitos ilmoituksesta") and texts[1].startswith("Thanks for letting us know")

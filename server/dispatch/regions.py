@@ -12,6 +12,7 @@ import numpy as np
 import routing
 from routing import evaluate
 from server.config import Settings
+from server.core import tasks
 from server.dispatch.problem import Snapshot
 
 log = logging.getLogger("groundcrew.dispatch")
@@ -65,10 +66,10 @@ def solve_regions(settings: Settings, snapshot: Snapshot, time_limit_s: float) -
     if settings.broker_url:
         from celery import group
 
-        from server.workers.tasks import region_task
+        from server.workers.celery_app import app
 
         try:
-            pending = group(region_task.s(d, time_limit_s) for d in dicts).apply_async()
+            pending = group(app.signature(tasks.REGION, args=(d, time_limit_s)) for d in dicts).apply_async()
             results = pending.get(timeout=time_limit_s * 4 + 60, disable_sync_subtasks=False)
         except Exception:
             log.exception("regional tasks failed; solving the regions here")
@@ -81,3 +82,6 @@ def solve_regions(settings: Settings, snapshot: Snapshot, time_limit_s: float) -
     merged.stats.phases = [{"regions": len(subs), "jobs": [len(s.jobs) for s in subs]}]
     merged.objective = evaluate(snapshot.problem, merged)
     return merged
+
+
+tasks.register(tasks.REGION, lambda _engine, _settings, problem, time_limit_s: solve_one(problem, time_limit_s))

@@ -19,6 +19,7 @@ import routing
 from server.audit import service as audit
 from server.auth.models import User
 from server.config import Settings
+from server.core import tasks
 from server.core.errors import Conflict, DomainError, NotFound, TooMany
 from server.core.timeutil import utcnow
 from server.dispatch import plans
@@ -352,3 +353,7 @@ def _finish(engine: Engine, settings: Settings, solve_job_id: str, snapshot: Sna
         plan_id = row.plan_id
     after_commit(engine=engine, settings=settings, events=events)
     return plan_id
+
+
+tasks.register(tasks.SOLVE, lambda engine, settings, solve_job_id: run_solve_job(
+    engine=engine, settings=settings, solve_job_id=solve_job_id))

@@ -26,6 +26,7 @@ from server.config import Settings
 from server.consent.service import is_opted_out
 from server.conversations import service as conversations
 from server.conversations.models import AuthorKind, Conversation, DeliveryStatus, Direction, Message, Visibility
+from server.core import tasks
 from server.core.errors import NotFound
 from server.core.timeutil import as_utc, utcnow
 from server.customers.models import Identity
@@ -259,9 +260,7 @@ def schedule_retry(*, engine: Engine, settings: Settings, at: datetime) -> None:
             return
         delay = max(0.0, (at - utcnow()).total_seconds())
         if settings.broker_url:
-            from server.workers.tasks import deliver_task
-
-            deliver_task.apply_async(countdown=delay)
+            tasks.submit(tasks.DELIVER, engine=engine, settings=settings, delay_s=delay)
             _retry.update(timer=None, at=at)
             return
         if timer is not None:
@@ -332,3 +331,6 @@ def record_provider_status(*, session: Session, message_id: int, provider: str, 
     session.add(message)
     session.commit()
     return message
+
+
+tasks.register(tasks.DELIVER, lambda engine, settings: deliver_queued(engine=engine, settings=settings))

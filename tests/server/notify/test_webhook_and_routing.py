@@ -132,10 +132,15 @@ def test_channels_check_lists_configuration_urls_and_what_is_missing(monkeypatch
 
 def test_with_a_broker_the_retry_is_a_delayed_celery_task(app, relay, thread_with, queue_reply, monkeypatch):
     from server.notify.service import deliver_queued
-    from server.workers.tasks import deliver_task
+    from server.workers.celery_app import app as celery
 
     delays: list[float] = []
-    monkeypatch.setattr(deliver_task, "apply_async", lambda countdown: delays.append(countdown))
+
+    def send_task(name, args=(), countdown=None):  # type: ignore[no-untyped-def]
+        assert name == "groundcrew.deliver" and not args
+        delays.append(countdown)
+
+    monkeypatch.setattr(celery, "send_task", send_task)
     app.state.settings.broker_url = "redis://127.0.0.1:1/0"  # never contacted: apply_async is recorded
     app.state.settings.notify_retry_base_s = 120.0
     relay.fail_with = [503]

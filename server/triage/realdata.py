@@ -246,3 +246,20 @@ def write_training_csv(shared: Path, out: Path) -> int:
         writer.writerow(["text", "category", "mix"])
         writer.writerows([r.text, r.category, 1] for r in rows)
     return len(rows)
+
+
+def main() -> None:
+    """``python -m server.triage.realdata --shared ../shared/data --out /srv/groundcrew/triage_real.csv``: write the
+    not-held-back real rows for a deployment's ``[model] extra_training_csv`` (FixMyStreet's text may be used where
+    its terms allow, never shipped in the project)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0] if main.__doc__ else None)
+    parser.add_argument("--shared", type=Path, required=True, help="folder holding complaints/ and cities/")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    print(f"wrote {write_training_csv(args.shared, args.out)} rows to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -8,6 +8,7 @@ them are skipped, saying so."""
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 from datetime import UTC, datetime
@@ -249,3 +250,15 @@ def test_the_automatic_ask_goes_out_in_the_customers_language(client, db):
     assert len(sent) == 2
     texts = sorted(sent.values())
     assert texts[0].startswith("Kiitos ilmoituksesta") and texts[1].startswith("Thanks for letting us know")
+
+
+def test_deployment_training_rows_never_include_held_back_rows(tmp_path):
+    fms = realdata.fixmystreet(_need(realdata.FMS_FILE))
+    hki = realdata.helsinki(_need(realdata.HELSINKI_FILE))
+    written = realdata.write_training_csv(SHARED, tmp_path / "real.csv")
+    train = [r for r in fms + hki if r.category and not realdata.held_back(r.id)]
+    assert written == len(train) and 0.7 * len([r for r in fms + hki if r.category]) < written
+    held = {r.text for r in fms + hki if realdata.held_back(r.id)} - {r.text for r in train}
+    with (tmp_path / "real.csv").open(newline="", encoding="utf-8") as fh:
+        texts = {row["text"] for row in csv.DictReader(fh)}
+    assert held and len(texts) > 1000 and not held & texts

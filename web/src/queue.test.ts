@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_FILTER, haystack, isDeadEnd, matchesText, queueRows, REASON_SKILL, someoneCanDo } from "./queue";
+import { DEFAULT_FILTER, deleteView, haystack, isDeadEnd, matchesText, queueRows, REASON_SKILL, saveView, savedViews,
+  someoneCanDo } from "./queue";
 import type { Job, Technician } from "./types";
 
 const now = new Date("2026-01-10T15:00:00Z");
@@ -60,5 +61,27 @@ describe("search and filters", () => {
     expect(run({ status: "all", tech: "2" }).matched.map((j) => j.id)).toEqual([b.id]);
     const groups = run({ status: "open" }, "technician").rows.filter((r) => r.kind === "group").map((r) => r.kind === "group" && r.label);
     expect(groups).toEqual(["Nobody yet", "Tom Kowalski"]);
+  });
+});
+
+describe("saved views", () => {
+  const store = () => {
+    const m = new Map<string, string>();
+    return { getItem: (k: string) => m.get(k) ?? null, setItem: (k: string, v: string) => void m.set(k, v) };
+  };
+  it("keeps views by name, replaces one saved again, and forgets a deleted one", () => {
+    const s = store();
+    saveView({ name: "Water", filter: { ...DEFAULT_FILTER, category: "water" }, groupBy: "none" }, s);
+    saveView({ name: "Mine", filter: { ...DEFAULT_FILTER, tech: "2" }, groupBy: "status" }, s);
+    saveView({ name: "Water", filter: { ...DEFAULT_FILTER, category: "water", risk: "at_risk" }, groupBy: "service" }, s);
+    expect(savedViews(s).map((v) => [v.name, v.filter.risk, v.groupBy])).toEqual([["Mine", "", "status"], ["Water", "at_risk", "service"]]);
+    expect(deleteView("Mine", s).map((v) => v.name)).toEqual(["Water"]);
+  });
+  it("ignores storage that holds something else", () => {
+    const s = store();
+    s.setItem("groundcrew.queue-views", "{not json");
+    expect(savedViews(s)).toEqual([]);
+    s.setItem("groundcrew.queue-views", JSON.stringify([{ name: 3 }, "x", { name: "ok", filter: {}, groupBy: "none" }]));
+    expect(savedViews(s).map((v) => v.filter.status)).toEqual(["unassigned"]);
   });
 });

@@ -148,3 +148,47 @@ export function queueRows(jobs: Job[], f: QueueFilter, by: GroupBy, ctx: QueueCo
   }
   return { rows, matched: matchedInOrder };
 }
+
+export interface QueueView {
+  name: string;
+  filter: QueueFilter;
+  groupBy: GroupBy;
+}
+
+/** Views every dispatcher has; their own saved views come after these. */
+export const BUILT_IN_VIEWS: QueueView[] = [
+  { name: "Unassigned, most at risk first", filter: DEFAULT_FILTER, groupBy: "none" },
+  { name: "At risk now (open jobs)", filter: { ...DEFAULT_FILTER, status: "open", risk: "at_risk" }, groupBy: "status" },
+  { name: "Urgent (P8–10), by service", filter: { ...DEFAULT_FILTER, status: "open", priority: "urgent" }, groupBy: "service" },
+  { name: "Open jobs by technician", filter: { ...DEFAULT_FILTER, status: "open" }, groupBy: "technician" },
+];
+
+const VIEWS_KEY = "groundcrew.queue-views";
+
+/** The views this browser saved (newest last); nothing when storage is unavailable or holds something else. */
+export function savedViews(storage: Pick<Storage, "getItem"> = localStorage): QueueView[] {
+  try {
+    const raw = JSON.parse(storage.getItem(VIEWS_KEY) ?? "[]") as unknown;
+    if (!Array.isArray(raw)) return [];
+    return raw.filter((v): v is QueueView => !!v && typeof v === "object" && typeof (v as QueueView).name === "string"
+      && typeof (v as QueueView).filter === "object" && typeof (v as QueueView).groupBy === "string")
+      .map((v) => ({ name: v.name.slice(0, 60), filter: { ...DEFAULT_FILTER, ...v.filter }, groupBy: v.groupBy }));
+  } catch {
+    return [];
+  }
+}
+
+/** Save (or replace, by name) a view; at most 20 are kept. */
+export function saveView(view: QueueView, storage: Pick<Storage, "getItem" | "setItem"> = localStorage): QueueView[] {
+  const views = savedViews(storage).filter((v) => v.name !== view.name);
+  views.push(view);
+  const kept = views.slice(-20);
+  storage.setItem(VIEWS_KEY, JSON.stringify(kept));
+  return kept;
+}
+
+export function deleteView(name: string, storage: Pick<Storage, "getItem" | "setItem"> = localStorage): QueueView[] {
+  const views = savedViews(storage).filter((v) => v.name !== name);
+  storage.setItem(VIEWS_KEY, JSON.stringify(views));
+  return views;
+}

@@ -5,8 +5,8 @@ import { dispatchApi, type Alternative, type Override, type OverridePreview } fr
 import { h, mount } from "../dom";
 import { clock, duration, humanize, km, riskLabel, signed, slackMinutes, titleCase, when } from "../format";
 import { baseMap, JobClusters, L, nodeIcon, nodeTooltip, textTip, type BaseMap } from "../map";
-import { DEFAULT_FILTER, haystack, isDeadEnd, JOB_STATUSES, queueRows, REASON_SKILL, words, type GroupBy,
-  type QueueFilter, type Row } from "../queue";
+import { BUILT_IN_VIEWS, DEFAULT_FILTER, deleteView, haystack, isDeadEnd, JOB_STATUSES, queueRows, REASON_SKILL, saveView,
+  savedViews, words, type GroupBy, type QueueFilter, type QueueView, type Row } from "../queue";
 import { config } from "../config";
 import { renderTimeline } from "../timeline";
 import type { Job, LiveEvent, Plan, PlanStop, Technician } from "../types";
@@ -67,6 +67,8 @@ export class DispatchView implements View {
   private searchTimer: number | undefined;
   private moreObserver: IntersectionObserver | null = null;
   private filterEls: Record<string, HTMLSelectElement> = {};
+  private searchEl!: HTMLInputElement;
+  private viewSelect = h("select", { id: "queue-view", "aria-label": "Saved view" });
   private bulkRunning = false;
   /** The map shows only the jobs the queue's search and filters match (else every open job). */
   private mapMatching = false;
@@ -273,8 +275,10 @@ export class DispatchView implements View {
   private queueControls(): HTMLElement {
     const search = h("input", { type: "search", id: "queue-search", placeholder: "Title, address, customer, job #",
       "aria-label": "Search jobs", autocomplete: "off" });
+    this.searchEl = search;
     search.addEventListener("input", () => {
       this.filter.text = search.value;
+      this.viewSelect.value = "";
       this.shown = QUEUE_PAGE;
       clearTimeout(this.searchTimer);
       this.searchTimer = window.setTimeout(() => {
@@ -287,26 +291,35 @@ export class DispatchView implements View {
       el.value = value;
       el.addEventListener("change", () => {
         onChange(el.value);
+        this.viewSelect.value = "";
         this.shown = QUEUE_PAGE;
         this.renderQueue();
       });
       this.filterEls[id] = el;
       return h("label", { class: "filter" }, h("span", null, label), el);
     };
-    const f = this.filter;
+    const f = this.filter; // initial values only: a view replaces this.filter, so handlers write to this.filter
+    this.fillViews();
+    this.viewSelect.addEventListener("change", () => {
+      const [kind, index] = this.viewSelect.value.split(":");
+      const view = (kind === "b" ? BUILT_IN_VIEWS : savedViews())[Number(index)];
+      if (view) this.applyView(view);
+    });
     return h("div", { class: "queue-controls", role: "search", "aria-label": "Find jobs" },
+      h("div", { class: "view-row" }, this.viewSelect,
+        h("button", { type: "button", class: "small", id: "save-view", onclick: () => void this.saveViewDialog() }, "Add to views…")),
       search,
       h("div", { class: "filter-grid" },
         select("filter-status", "Status", [["unassigned", "Unassigned"], ["open", "Open (not finished)"],
           ...JOB_STATUSES.filter((x) => x !== "unassigned").map((x): [string, string] => [x, titleCase(x)]), ["all", "All"]],
-        f.status, (v) => (f.status = v)),
-        select("filter-category", "Service", [["", "Any service"]], f.category, (v) => (f.category = v)),
+        f.status, (v) => (this.filter.status = v)),
+        select("filter-category", "Service", [["", "Any service"]], f.category, (v) => (this.filter.category = v)),
         select("filter-priority", "Priority", [["", "Any priority"], ["urgent", "Urgent (8–10)"], ["normal", "Normal (5–7)"],
-          ["low", "Low (1–4)"]], f.priority, (v) => (f.priority = v)),
+          ["low", "Low (1–4)"]], f.priority, (v) => (this.filter.priority = v)),
         select("filter-risk", "SLA risk", [["", "Any SLA"], ["at_risk", "At risk (under 1 h or breached)"],
           ["breached", "Breached"], ["high", "Under 1 h to spare"], ["medium", "1–3 h to spare"], ["low", "Over 3 h to spare"],
-          ["none", "No SLA"]], f.risk, (v) => (f.risk = v)),
-        select("filter-tech", "Technician", [["", "Anyone"], ["none", "Nobody yet"]], f.tech, (v) => (f.tech = v)),
+          ["none", "No SLA"]], f.risk, (v) => (this.filter.risk = v)),
+        select("filter-tech", "Technician", [["", "Anyone"], ["none", "Nobody yet"]], f.tech, (v) => (this.filter.tech = v)),
         select("group-by", "Group by", [["none", "No grouping"], ["status", "Status"], ["technician", "Technician"],
           ["service", "Service"]], this.groupBy, (v) => {
           this.groupBy = v as GroupBy;
@@ -316,6 +329,66 @@ export class DispatchView implements View {
         this.mapMatching = (ev.currentTarget as HTMLInputElement).checked;
         this.clusters.setJobs(this.mapJobs());
       } }), " Map shows only the matching jobs"));
+  }
+
+  private fillViews(selected = ""): void {
+    mount(this.viewSelect, h("option", { value: "" }, "Views…"),
+      h("optgroup", { label: "Everyone's" }, BUILT_IN_VIEWS.map((v, i) => h("option", { value: `b:${i}` }, v.name))),
+      savedViews().length ? h("optgroup", { label: "Saved in this browser" }, savedViews().map((v, i) => h("option", { value: `s:${i}` }, v.name))) : null);
+    this.viewSelect.value = selected;
+  }
+
+  /** Put a view's search, filters and grouping on the queue (and its controls). */
+  private applyView(view: QueueView): void {
+    this.filter = { ...DEFAULT_FILTER, ...view.filter };
+    this.groupBy = view.groupBy;
+    this.collapsed.clear();
+    this.shown = QUEUE_PAGE;
+    this.searchEl.value = this.filter.text;
+    const values: Record<string, string> = { "filter-status": this.filter.status, "filter-category": this.filter.category,
+      "filter-priority": this.filter.priority, "filter-risk": this.filter.risk, "filter-tech": this.filter.tech, "group-by": this.groupBy };
+    for (const [id, value] of Object.entries(values)) {
+      const el = this.filterEls[id];
+      if (!el) continue;
+      el.value = value;
+      if (el.value !== value) {
+        // A service or technician the jobs no longer have: the view still asks for it.
+        el.append(h("option", { value }, id === "filter-tech" ? "A technician no longer listed" : titleCase(value)));
+        el.value = value;
+      }
+    }
+    this.renderQueue();
+    void this.searchCustomers(this.filter.text);
+  }
+
+  private async saveViewDialog(): Promise<void> {
+    await openDialog("Add this view to the list", (body, close) => {
+      const name = h("input", { id: "view-name", maxlength: "60", required: true });
+      const mine = savedViews();
+      const form = h("form", { class: "form" },
+        h("label", { for: "view-name" }, "Name"), name,
+        h("p", { class: "muted small" }, "Saved in this browser: the search, the filters and the grouping."),
+        h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Save"),
+          h("button", { type: "button", onclick: close }, "Cancel")),
+        mine.length ? [h("h3", null, "Your saved views"), h("ul", { class: "plain" }, mine.map((v) =>
+          h("li", null, v.name, " ", h("button", { type: "button", class: "link", onclick: () => {
+            deleteView(v.name);
+            this.fillViews();
+            close();
+            notify(`View “${v.name}” deleted`, "ok");
+          } }, "Delete"))))] : null);
+      form.addEventListener("submit", (ev) => {
+        ev.preventDefault();
+        const label = name.value.trim();
+        if (!label) return;
+        const views = saveView({ name: label, filter: { ...this.filter }, groupBy: this.groupBy });
+        this.fillViews(`s:${views.findIndex((v) => v.name === label)}`);
+        close();
+        notify(`View “${label}” saved`, "ok");
+      });
+      mount(body, form);
+      name.focus();
+    });
   }
 
   /** The options that depend on the data: the services seen in the jobs and the technicians. */

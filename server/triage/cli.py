@@ -77,7 +77,7 @@ def register(apps: dict[str, typer.Typer]) -> None:
     def eval_corrections(
         out: Annotated[Path | None, typer.Option(
             dir_okay=False, help="Write the corrections that are not held back here (columns text, category) for "
-            "[model] extra_training_csv.")] = None,
+            "the taxonomy's model.extra_training_csv.")] = None,
         taxonomy: Annotated[Path | None, typer.Option(exists=True, dir_okay=False,
                                                       help="Taxonomy TOML (default: the configured one).")] = None,
     ) -> None:

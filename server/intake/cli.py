@@ -41,7 +41,7 @@ def _print_summary(summary) -> None:  # type: ignore[no-untyped-def]
 def register(apps: dict[str, typer.Typer]) -> None:
     from server.cli import UserError
 
-    import_app, bench_app = apps["import"], apps["bench"]
+    import_app = apps["import"]
 
     @import_app.command("twcs")
     def import_twcs(
@@ -137,16 +137,3 @@ def register(apps: dict[str, typer.Typer]) -> None:
             engine.dispose()
         _print_summary(summary)
 
-    @bench_app.command("ingest")
-    def bench_ingest(
-        complaints: Annotated[Path, typer.Option(help="Baltimore 311 CSV.")] = Path(
-            "../shared/data/complaints/baltimore_311/baltimore_311_sample.csv"),
-        twcs: Annotated[Path | None, typer.Option(help="Also measure a twcs CSV.")] = None,
-        limit: Annotated[int | None, typer.Option(min=1, help="Rows per file.")] = None,
-    ) -> None:
-        """Ingest rate (normalize + identity + triage + geotag + store) through the importer on a fresh SQLite."""
-        from benchmarks import ingest
-
-        if not complaints.is_file():
-            raise UserError(f"--complaints: {complaints} does not exist")
-        typer.echo(json.dumps(ingest.run(complaints, twcs=twcs, limit=limit)))

@@ -65,6 +65,13 @@ def skilled(server: LiveServer, token: str) -> set[str]:
 
 def test_search_filter_group_and_dead_ends_apart(live_server: LiveServer, page_factory: Any, output_dir: Path) -> None:
     token = live_server.token("dispatcher")
+    # A job nobody can do (a skill no technician has), urgent and past its SLA: it must not sit on top.
+    sample = all_jobs(live_server, token)[0]
+    status, body = live_server.request("POST", "/jobs", token=token, body={
+        "title": "Gas main leak survey", "category": "gas", "required_skills": {"gas_fitting": 2}, "priority": 9,
+        "lat": sample["lat"], "lon": sample["lon"], "address": "1 Test Gasworks Row",
+        "sla_due_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat()})
+    assert status == 201, body
     jobs = all_jobs(live_server, token)
     skills = skilled(live_server, token)
     unassigned = [j for j in jobs if j["status"] == "unassigned"]
@@ -75,13 +82,13 @@ def test_search_filter_group_and_dead_ends_apart(live_server: LiveServer, page_f
     assert matched(page) == len(unassigned)
     # Dead-end jobs (a skill nobody has) come after every job a plan can take, in a group of their own.
     ids = queue_ids(page)
-    if dead:
-        first_dead = min(i for i, job_id in enumerate(ids) if job_id in dead)
-        assert set(ids[first_dead:]) == dead and not dead & set(ids[:first_dead])
-        assert page.locator(".queue-group.dead-end").count() == 1
-        assert "Nobody can do these" in page.locator(".queue-group.dead-end").inner_text()
-        last = page.locator(f".queue-item[data-job-id='{ids[-1]}']").inner_text()
-        assert "no technician with the required skill" in last
+    assert body["id"] in dead
+    first_dead = min(i for i, job_id in enumerate(ids) if job_id in dead)
+    assert set(ids[first_dead:]) == dead and not dead & set(ids[:first_dead])
+    assert page.locator(".queue-group.dead-end").count() == 1
+    assert "Nobody can do these" in page.locator(".queue-group.dead-end").inner_text()
+    last = page.locator(f".queue-item[data-job-id='{body['id']}']").inner_text()
+    assert "no technician with the required skill" in last and "Gas fitting level 2" in last
 
     # Search: by words of the address, by job id.
     target = next(j for j in unassigned if j["address"])
@@ -195,8 +202,10 @@ def test_bulk_reprioritise_and_cancel(live_server: LiveServer, page_factory: Any
         assert any(a["action"] == "update" and a["actor"] == "dispatcher" for a in audit["items"]), audit
     page.wait_for_selector("#bulk-bar:not(:has(#selected-count))")  # done jobs leave the selection
 
-    # Cancel: jobs nobody can do (or, in a demo without any, the last two in the queue).
-    dead = [j for j in unassigned if not set(j["required_skills"]) <= skills][:2] or unassigned[-2:]
+    # Cancel two jobs: ones nobody can do first (the demo may have none: then others).
+    chosen_ids = {j["id"] for j in chosen}
+    nobody = [j for j in unassigned if not set(j["required_skills"]) <= skills]
+    dead = (nobody + [j for j in reversed(unassigned) if j not in nobody and j["id"] not in chosen_ids])[:2]
     for j in dead:
         page.get_by_label(f"Select job {j['id']}: {j['title']}").check()
     page.locator("#bulk-cancel").click()
@@ -327,6 +336,14 @@ def test_five_thousand_jobs(live_server: LiveServer, page_factory: Any, output_d
     page.wait_for_selector(".queue-group")
     assert page.locator(".queue-group .group-toggle").first.inner_text().startswith("▾ Nobody yet")
     page.screenshot(path=SHOTS / "console-5000-jobs.png")
+    # With "Nobody yet" folded, the dead-end group (the fixture's gas jobs) is the one left, with its count.
+    dead_n = sum(j["status"] == "unassigned" and "gas" in j["required_skills"] for j in jobs)
+    page.get_by_label("Filter by technician").select_option("none")
+    page.locator(".queue-group .group-toggle").first.click()
+    page.wait_for_selector(".queue-group.dead-end")
+    assert f"({dead_n})" in page.locator(".queue-group.dead-end .group-toggle").inner_text()
+    assert len(queue_ids(page)) == dead_n
+    page.get_by_label("Filter by technician").select_option("")
     # Clicking a cluster zooms into it.
     zoom = page.evaluate("() => document.querySelectorAll('.cluster-icon').length")
     page.locator(".cluster-icon").first.click()

@@ -260,11 +260,13 @@ export class DispatchView implements View {
   }
 
   private reasonFor(job: Job): string {
+    if (isDeadEnd(job, { techs: this.techs, reasons: this.reasons })) {
+      // Which skill is missing, whatever the plan's wording (it may say only "not assigned yet").
+      const needs = Object.entries(job.required_skills).map(([k, v]) => `${titleCase(k)} level ${v}`).join(", ");
+      return needs ? `${REASON_SKILL} (needs ${needs}).` : humanize(this.reasons.get(job.id) ?? REASON_SKILL, this.techNames());
+    }
     const reason = this.reasons.get(job.id);
     if (reason) return humanize(reason, this.techNames());
-    if (isDeadEnd(job, { techs: this.techs, reasons: this.reasons })) {
-      return `${REASON_SKILL} (needs ${Object.entries(job.required_skills).map(([k, v]) => `${titleCase(k)} level ${v}`).join(", ")}).`;
-    }
     if (!this.plan) return "Not planned yet: no plan has been solved.";
     const created = new Date(job.created_at).getTime();
     if (created > new Date(this.plan.created_at).getTime()) return `New since plan v${this.plan.version}: not planned yet.`;

@@ -152,14 +152,16 @@ export class DispatchView implements View {
         all<Job>("/jobs"), all<Technician>("/technicians"), maybe<Plan>("/plans/current"),
       ]);
       if (this.disposed) return;
-      this.jobs = jobs;
+      // Pages read in parallel while jobs change can overlap: one row per job.
+      const seen = new Set<number>();
+      this.jobs = jobs.filter((j) => !seen.has(j.id) && seen.add(j.id) !== undefined);
       this.techs = techs;
       this.plan = plan;
       this.routes = plan ? await maybe<RoutesGeo>("/map/routes").catch(() => null) : null;
       if (this.disposed) return;
       this.reasons = new Map((plan?.unassigned ?? []).map((u) => [Number(u.job_id), String(u.reason ?? "")]));
       this.hay = new WeakMap();
-      const known = new Set(jobs.map((j) => j.id));
+      const known = seen;
       for (const id of [...this.selected]) if (!known.has(id)) this.selected.delete(id);
       this.highlighted = new Set([
         ...((plan?.diff.moved as Array<{ job_id: number }>) ?? []).map((m) => m.job_id),

@@ -108,6 +108,14 @@ def _plant_markup(server: LiveServer) -> dict[str, Any]:
     assert status == 200, body
     _solve(server, dispatcher)
     _, queue = server.request("GET", "/jobs?status=unassigned&limit=50", token=dispatcher)
+    if not queue["items"]:  # the demo's technicians can do every demo job: add one that nobody can do
+        _, any_job = server.request("GET", "/jobs?limit=1", token=dispatcher)
+        site = any_job["items"][0]
+        status, created = server.request("POST", "/jobs", token=dispatcher, body={
+            "title": "Leak", "category": site["category"], "required_skills": {"diving": 1}, "duration_min": 20,
+            "priority": 5, "lat": site["lat"], "lon": site["lon"]})
+        assert status == 201, created
+        queue = {"items": [created]}
     job = queue["items"][0]
     title = f"Leak {MARKUP}"
     status, body = server.request("PATCH", f"/jobs/{job['id']}", token=dispatcher,

@@ -17,8 +17,10 @@ without the breaks (``_breakless_first``).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import multiprocessing as mp
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -635,6 +637,28 @@ def variants_for(problem: Problem, seed: int, workers: int, warm: bool, seconds:
     return variants
 
 
+@contextlib.contextmanager
+def _main_script_left_out(ctx: Any) -> Any:
+    """Start workers without re-running the caller's main script in each of them.
+
+    A forkserver/spawn child runs the parent's ``__main__`` file again before its task (multiprocessing's
+    "init_main_from_path"). Started from the ``groundcrew`` command, that imports the whole server — about 0.7 s of
+    CPU per worker per solve, which made server solves overrun their limit. The workers need only this package, so
+    the script's path is hidden while the pool starts its processes (a module run with ``-m`` is left alone)."""
+    main = sys.modules.get("__main__")
+    hide = (ctx.get_start_method() != "fork" and main is not None
+            and getattr(getattr(main, "__spec__", None), "name", None) is None and hasattr(main, "__file__"))
+    if not hide:
+        yield
+        return
+    path = main.__file__
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
 def _drain(offers: Any, sink: Any) -> None:
     """Hand the workers' queued offers to ``sink`` (in this thread)."""
     if offers is None:
@@ -691,7 +715,8 @@ def portfolio(problem: Problem, jobs: list[int], seconds: float, seed: int, work
     board = FleetBoard(ctx, len(jobs), len(problem.technicians)) if shares else None
     stop_all = ctx.Event() if stop is not None else None
     offers = ctx.Queue() if stop is not None and sink is not None else None
-    pool = ctx.Pool(len(variants), initializer=_join_board, initargs=(board, stop_all, offers))
+    with _main_script_left_out(ctx):
+        pool = ctx.Pool(len(variants), initializer=_join_board, initargs=(board, stop_all, offers))
     try:
         pending = pool.map_async(_worker, args)
         # A worker that never answers (killed, wedged) must not hang the caller: wait a bounded time,

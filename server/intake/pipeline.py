@@ -28,13 +28,13 @@ from server.intake.adapters import our_handles
 from server.intake.geotag import locate
 from server.intake.guard import clean_inbound, clean_text
 from server.jobs.models import Job
+from server.triage.replies import reply
 from server.triage.service import load_taxonomy, triage
 
 if TYPE_CHECKING:
     from geodata import City
 
-ASK_LOCATION = ("Thanks for letting us know. We could not tell exactly where this is: could you reply with the "
-                "street address or the nearest intersection?")
+ASK_LOCATION = reply("ask_location", "en")  # per language in server/triage/replies.toml
 NO_REPLY_CHANNELS = (Channel.open311, Channel.phone)
 
 
@@ -222,7 +222,8 @@ def _ask_for_location(session: Session, case: Case, message: Message, conversati
     from server.notify.service import send_to_customer
 
     # The case was created just now (cases are never deleted, so its id is new): no earlier ask can exist.
-    send_to_customer(session=session, conversation_id=message.conversation_id, text=ASK_LOCATION,
+    text = reply("ask_location", (case.triage or {}).get("language"))  # the customer's language when we have it
+    send_to_customer(session=session, conversation_id=message.conversation_id, text=text,
                      kind="ask_location", dedupe_key=f"ask-location:{case.id}", conversation=conversation, new_key=True)
 
 

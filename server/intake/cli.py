@@ -31,8 +31,11 @@ def _print_summary(summary) -> None:  # type: ignore[no-untyped-def]
     typer.echo(f"{data['rows']} rows: {data['imported']} imported, {data['skipped']} skipped (already imported), "
                f"{data['rejected']} rejected; {data['jobs_created']} jobs created, {data['joined_incidents']} joined "
                f"an open job, {data['needs_location']} need a location ({data['seconds']} s)")
+    for kind, count in data.get("outcomes", {}).items():
+        typer.echo(f"  imported {count} x {kind}")
     for reason, count in data["reject_reasons"].items():
-        typer.echo(f"  rejected {count} x {reason}")
+        typer.echo(f"  rejected {count} x {reason} (not stored: fix these rows and import again; rows already "
+                   "stored are skipped)")
     for reason, count in data["skip_reasons"].items():
         typer.echo(f"  skipped {count} x {reason}")
     typer.echo(json.dumps(data, default=str))

@@ -65,6 +65,7 @@ class ImportSummary:
     outbound: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     skip_reasons: Counter[str] = field(default_factory=Counter)
+    outcomes: Counter[str] = field(default_factory=Counter)  # what became of each imported row, in words
     examples: list[str] = field(default_factory=list)
     placeholder_points: list[tuple[float, float]] = field(default_factory=list)
     placeholder_rows: int = 0
@@ -82,6 +83,7 @@ class ImportSummary:
             self.skipped += 1
             return
         self.imported += 1
+        self.outcomes[outcome(result)] += 1
         if result.job is not None and result.joined_incident:
             self.joined_incidents += 1
         elif result.job is not None:
@@ -94,10 +96,35 @@ class ImportSummary:
                 "rejected": self.rejected, "jobs_created": self.jobs_created,
                 "joined_incidents": self.joined_incidents, "needs_location": self.needs_location,
                 "outbound": self.outbound, "reject_reasons": dict(self.reasons.most_common()),
-                "skip_reasons": dict(self.skip_reasons.most_common()),
+                "skip_reasons": dict(self.skip_reasons.most_common()), "outcomes": dict(self.outcomes.most_common()),
                 "placeholder_points": [list(p) for p in self.placeholder_points],
                 "placeholder_rows": self.placeholder_rows,
                 "examples": self.examples, "seconds": round(self.seconds, 2)}
+
+
+def outcome(result: IntakeResult) -> str:
+    """What became of an imported row, in words a newcomer can act on (one kind per row)."""
+    case = result.case
+    if result.job is not None:
+        return ("joined an open job of the same incident (same problem nearby, within the incident window)"
+                if result.joined_incident else "became a field job, ready to plan")
+    if result.needs_location:
+        return "field work, but no place found on the map with confidence: the case waits for a location"
+    if case is None:
+        return "a public mention not addressed to us: kept for social listening, no case"
+    triage = case.triage or {}
+    if triage.get("message_id") not in (None, result.message.id):
+        return "a follow-up message in a thread that already has a case"
+    if not case.needs_field_work:
+        if triage.get("outcome") == "out_of_scope":
+            return "not a matter of ours (thanks, chatter, another company's product): kept, nothing to do"
+        return "no field work (a question, an account or billing matter, or unclear): a case for an agent"
+    if (case.geotag or {}).get("outside_service_area"):
+        return "field work outside the service area (the place is not on this map): a case for an agent"
+    if triage.get("needs_agent"):
+        return "field work, category uncertain: an agent confirms it before it becomes a job"
+    return ("field work placed on the map, not handed off to a job (automatic hand-off is off, or the demo's job "
+            "budget was used): a dispatcher hands it off")
 
 
 def _rows(path: Path) -> list[dict[str, str]]:

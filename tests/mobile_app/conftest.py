@@ -136,6 +136,17 @@ class Dispatcher:
             time.sleep(0.2)
         raise AssertionError(f"solve {solve['id']} did not finish in {timeout_s} s")
 
+    def settle(self, timeout_s: float = 180) -> None:
+        """Wait until no solve is queued or running (an override commit queues an automatic re-plan: reading the
+        routes before it has finished records a plan that the re-plan then changes)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            solves = self._call("GET", "/dispatch/solves?limit=50", expect=200)
+            if not any(s["status"] in ("queued", "running") for s in solves):
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"solves still open after {timeout_s} s")
+
     def technicians(self) -> dict[str, int]:
         """First name in lower case → technician id."""
         page = self._call("GET", "/technicians?limit=100", expect=200)
@@ -186,6 +197,8 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> dict:
         dispatcher.solve(time_limit_s=2)
         techs = dispatcher.technicians()
         _give_ana_enough_to_test(dispatcher, techs)
+        time.sleep(1.0)  # past the re-plan coalescing window (0.5 s), so a triggered re-plan is on record
+        dispatcher.settle()
         routes = {name: dispatcher.route(techs[name]) for name in ("ana", "marcus")}
     finally:
         server.stop()

@@ -30,6 +30,7 @@ from starlette.types import Receive, Scope, Send
 from server.core.deps import AdminUser, SessionDep, SettingsDep
 from server.core.routing import FeatureRouter
 from server.core.shared_reads import shared_read
+from server.core.timeutil import utcnow
 from server.intake.guard import clean, clean_text, rate_limit
 from server.open311 import docs, media, service
 from server.open311.models import Open311KeyCreate, Open311KeyIssued, Open311KeyPublic
@@ -334,7 +335,6 @@ def _create(request: Request, posted: Posted) -> dict[str, Any]:
     written beside it and removed again when the transaction fails."""
     from server.conversations.models import InboundMessage, Visibility
     from server.core.city import load_city
-    from server.core.timeutil import utcnow
     from server.customers.models import Channel
 
     settings = request.app.state.settings
@@ -362,11 +362,7 @@ def _create(request: Request, posted: Posted) -> dict[str, Any]:
             result = receive(session=session, settings=settings, city=city, inbound=inbound,
                              service_code=new.category.service_code, stated_address=new.address)
             if posted.photos:
-                message = result.message
-                written = message.id
-                message.media = [*message.media, *media.save(settings=settings, message_id=message.id or 0,
-                                                             photos=posted.photos)]
-                session.add(message)
+                written = _attach_photos(session, settings, result.message, posted.photos)
             key.last_used_at = utcnow()
             session.add(key)
             session.commit()
@@ -383,6 +379,13 @@ def _create(request: Request, posted: Posted) -> dict[str, Any]:
         if case is not None and case.id is not None:  # GeoReport v2: a token only when there is no id yet
             return {"service_request_id": str(case.id), "service_notice": "", "account_id": ""}
         return {"token": new.external_id, "service_notice": "", "account_id": ""}
+
+
+def _attach_photos(session: Any, settings: Any, message: Any, photos: Any) -> int | None:
+    """Store the posted photos as the message's media; the message id whose files were written (for ``_discard``)."""
+    message.media = [*message.media, *media.save(settings=settings, message_id=message.id or 0, photos=photos)]
+    session.add(message)
+    return message.id
 
 
 def _discard(settings: Any, message_id: int | None) -> None:
@@ -432,12 +435,7 @@ def _store_update(request: Request, posted: Posted) -> tuple[str, bool]:
             update = service.parse_update(posted.params, session=session)
             message, created = service.store_update(session=session, key_id=key.id or 0, update=update)
             if created and posted.photos:
-                written = message.id
-                message.media = [*message.media, *media.save(settings=settings, message_id=message.id or 0,
-                                                             photos=posted.photos)]
-                session.add(message)
-            from server.core.timeutil import utcnow
-
+                written = _attach_photos(session, settings, message, posted.photos)
             key.last_used_at = utcnow()
             session.add(key)
             session.commit()

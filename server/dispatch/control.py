@@ -48,6 +48,12 @@ def _missing_skills(tech: Technician, job: Job) -> list[str]:
             if tech.skills.get(s, 0) < lvl]
 
 
+def _name(snapshot: Snapshot, key: str) -> str:
+    """A technician's name for a sentence shown to dispatchers (never their id)."""
+    tech = snapshot.technicians.get(parse_key(key))
+    return tech.name if tech else "a technician no longer listed"
+
+
 def _plan_override(snapshot: Snapshot, override: Override) -> tuple[dict[int, list[int]], list[str]]:
     """The technicians' new job orders under the override (only the affected technicians)."""
     seqs = {tid: list(seq) for tid, seq in snapshot.sequences.items()}
@@ -133,7 +139,8 @@ def preview(*, snapshot: Snapshot, override: Override) -> tuple[OverridePreview,
             route = timeline(problem, tech, keys, starts, brks)
         except Infeasible as exc:
             feasible = False
-            notes.append(f"technician {tid}: {exc}")
+            who = snapshot.technicians[tid].name if tid in snapshot.technicians else "a technician no longer listed"
+            notes.append(f"{who}: {exc}")
             continue
         after[tid] = route
         bt, bl, bo = _route_totals(problem, before)
@@ -278,8 +285,9 @@ def explain(*, session: Session, settings: Settings, city: Any, job_id: int) -> 
     snapshot = build_snapshot(session=session, settings=settings, city=city)
     if job.assigned_technician_id in snapshot.locked and job.status != JobStatus.unassigned:
         # A locked day is not re-planned: its jobs stay out of the planner's problem, so there is nothing to weigh.
+        owner = session.get(Technician, job.assigned_technician_id)
         return {"job_id": job_id, "status": job.status.value, "technician_id": job.assigned_technician_id,
-                "explanation": f"technician {job.assigned_technician_id}'s day is locked: the job stays with them "
+                "explanation": f"{owner.name if owner else 'the technician'}'s day is locked: the job stays with them "
                                "as planned; unlock the day to let the planner reconsider it"}
     techs = list(snapshot.technicians.values())
     capable = [t for t in techs if not _missing_skills(t, job)]
@@ -318,9 +326,9 @@ def explain(*, session: Session, settings: Settings, city: Any, job_id: int) -> 
                                   "fit it into their day within its time window, shift and overtime")
         else:
             o = options[0]
-            out["explanation"] = (f"{plan_reason or 'not planned yet'}; the cheapest option is technician "
-                                  f"{parse_key(o.technician_id)} (+{o.added_travel_s // 60} min travel, "
-                                  f"{o.added_lateness_s // 60} min added lateness): higher-value work fills the day")
+            out["explanation"] = (f"{plan_reason or 'not planned yet'}; the cheapest option is "
+                                  f"{_name(snapshot, o.technician_id)} ({o.added_travel_s // 60} min more driving, "
+                                  f"{o.added_lateness_s // 60} min later past SLAs): higher-value work fills the day")
         return out
     tech = snapshot.technicians.get(job.assigned_technician_id or 0)
     pinned = session.get(JobPin, job_id)
@@ -330,9 +338,8 @@ def explain(*, session: Session, settings: Settings, city: Any, job_id: int) -> 
         reason = "a dispatcher pinned it to this technician"
     elif others:
         o = others[0]
-        reason = (f"{tech.name if tech else 'this technician'} has the skill and the next best, technician "
-                  f"{parse_key(o.technician_id)}, would add {o.added_travel_s // 60} min travel "
-                  f"(cost {o.added_cost})")
+        reason = (f"{tech.name if tech else 'this technician'} has the skill and the next best, "
+                  f"{_name(snapshot, o.technician_id)}, would add {o.added_travel_s // 60} min of driving")
     else:
         reason = "the only capable technician who can fit it in today"
     out["technician_id"] = job.assigned_technician_id

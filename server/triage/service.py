@@ -37,7 +37,8 @@ OUT_OF_SCOPE = "out_of_scope"
 OUTCOMES = ("field_work", "agent", "out_of_scope")
 # Known category fields (anything else in a [[category]] table is a typo the loader names).
 _CATEGORY_FIELDS = frozenset({"name", "label", "service_code", "group", "skill", "duration_min", "priority",
-                              "sla_hours", "field_work", "keywords", "description"})
+                              "sla_hours", "field_work", "keywords", "description",
+                              "customer_present"})
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
 
 # Greetings and filler: a text made only of these (and unknown words) has nothing to classify.
@@ -68,6 +69,9 @@ class Category:
     keywords: list[str]
     description: str
     group: str = ""
+    # The customer must be there for the visit (a home, a meter inside): the job is booked with them as an arrival
+    # window on their own channel (server/appointments) instead of being planned whenever it fits.
+    customer_present: bool = False
 
 
 @dataclass
@@ -267,7 +271,7 @@ def _category_from(raw: dict[str, Any], lines: _LineFinder, index: int) -> Categ
         if needed not in raw:
             raise ValueError(f"{lines.where(index)} ({name!r}): missing field {needed!r}")
     expected = {"duration_min": int, "priority": int, "sla_hours": (int, float), "field_work": bool,
-                "keywords": list}
+                "keywords": list, "customer_present": bool}
     for key, kind in expected.items():
         if key in raw and (not isinstance(raw[key], kind) or (kind is int and isinstance(raw[key], bool))):
             kind_name = "a list of strings" if kind is list else "true or false" if kind is bool else "a number"
@@ -286,6 +290,7 @@ def _category_from(raw: dict[str, Any], lines: _LineFinder, index: int) -> Categ
             service_code=str(raw["service_code"]).strip(), field_work=bool(raw.get("field_work", True)),
             keywords=[str(k).strip().lower() for k in raw.get("keywords", []) if str(k).strip()],
             description=str(raw.get("description", "")), group=str(raw.get("group", "")),
+            customer_present=bool(raw.get("customer_present", False)),
         )
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{where}: {exc}") from exc
@@ -301,6 +306,8 @@ def _category_from(raw: dict[str, Any], lines: _LineFinder, index: int) -> Categ
         raise fail("service_code", "must be 1..60 characters")
     if cat.field_work and not cat.skill:
         raise fail("skill", "is needed by a field-work category (field_work = true)")
+    if cat.customer_present and not cat.field_work:
+        raise fail("customer_present", "needs a field-work category (nobody visits when field_work = false)")
     return cat
 
 

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     dispatch_urgent_priority: int = Field(8, ge=1, le=10, description="Jobs at this priority are inserted at once.")
     dispatch_eta_window_min: int = Field(20, ge=5, le=120, description="Width of the arrival window told to customers.")
     dispatch_eta_margin_min: int = Field(10, ge=1, le=240, description="Tell customers again when the ETA moves more.")
+    inbox_first_response_min: int = Field(60, ge=1, le=7 * 24 * 60, description="Inbox: minutes an agent has to "
+                                          "answer a customer's unanswered message before its SLA timer is breached.")
     dispatch_watch_interval_s: float = Field(0.25, gt=0, le=60, description="How often new jobs are looked for.")
     dispatch_background: bool = Field(True, description="Run the dispatch watcher in API processes.")
     dispatch_auto_replan: bool = Field(True, description="Re-plan by itself after overrides, status changes and new "

@@ -71,6 +71,19 @@ class Settings(BaseSettings):
                                        "jobs are still inserted at once).")
     dispatch_morning_at: str | None = Field("06:30", description="Local time of the automatic morning plan "
                                             "(HH:MM; empty: only on request).")
+    # --- appointments (issue 30, server/appointments): visits the customer must be present for ---------------------
+    appointment_window_min: int = Field(120, ge=30, le=480, description="Length of an offered arrival window.")
+    appointment_offer_count: int = Field(3, ge=1, le=5, description="Arrival windows offered at once (2-3 is usual).")
+    appointment_days: int = Field(3, ge=1, le=14, description="Working days offered, today included.")
+    appointment_working_days: str = Field("1,2,3,4,5", description="ISO weekdays with visits (1 = Monday).")
+    appointment_lead_min: int = Field(60, ge=0, le=24 * 60, description="An offered window starts at least this "
+                                      "many minutes from now (time for the customer to answer and the crew to go).")
+    appointment_link_hours: float = Field(72.0, gt=0, le=24 * 14, description="Lifetime of the customer's signed "
+                                          "self-service link.")
+    appointment_page_rate_limit: str = Field("30/minute;300/hour", description="Per client IP on the customer's "
+                                             "self-service pages ('limits' notation; empty: no limit).")
+    appointment_watch_interval_s: float = Field(5.0, gt=0, le=3600, description="How often new jobs that need the "
+                                                "customer get offers, broken windows re-offers and reminders go out.")
     dispatch_region_max_jobs: int = Field(250, ge=10, description="Above this, the area is solved as regions.")
     dispatch_regions: int = Field(0, ge=0, le=64, description="Dispatch regions (0: automatic from job count).")
     session_concurrency: int = Field(

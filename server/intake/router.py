@@ -301,6 +301,11 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 _RESPONSES[429] = {"description": "Too many requests from this client address (see Retry-After)"}
 _SIGNED = {**_RESPONSES, 401: {"description": "Signature header missing or wrong"},
            503: {"description": "Channel not configured: its secret is unset (and insecure_channels is off)"}}
+_PROVIDER_ONLY_200 = {**_SIGNED, 200: {"description": "Every signed delivery: filed (`created: true`, with the "
+                                        "message, case and job), already received (`created: false`, the original "
+                                        "result), or acknowledged and stored without a complaint (`acknowledged: "
+                                        "true`). The provider retries anything else."}}
+del _PROVIDER_ONLY_200[201]
 _WEBHOOK = Depends(rate_limit("webhook"))
 
 
@@ -317,15 +322,20 @@ def twitter_crc(settings: SettingsDep, crc_token: Annotated[str, Query(min_lengt
     return {"response_token": "sha256=" + base64.b64encode(digest).decode()}
 
 
-@router.post("/twitter", status_code=201, responses=_SIGNED, dependencies=[_WEBHOOK, Depends(verify_twitter)],
+@router.post("/twitter", status_code=200, responses=_PROVIDER_ONLY_200,
+             dependencies=[_WEBHOOK, Depends(verify_twitter)],
              summary="X webhooks: Account Activity, X Activity API, or X API v2 tweet payloads")
 def twitter(request: Request, body: Body, session: SessionDep, settings: SettingsDep, response: Response,
             background: BackgroundTasks) -> Any:
+    """Always 200 for a signed delivery: X retries any other answer ("If a 'success' 200 HTTP response code is not
+    received, the X server will initiate a retry", https://developer.x.com/en/docs/x-api/enterprise/
+    account-activity-api/guides/activity-retries); ``created`` in the body tells a new message from a repeat."""
     handles = adapters.our_handles(settings.social_handles)
     brand = adapters.our_ids(settings.x_brand_user_ids)
     payload = _json(body)  # not JSON at all (or hostile nesting): 422, nothing stored
     return _provider(request, session, settings, Channel.twitter, body.decode("utf-8", "replace"),
-                     lambda: adapters.twitter(payload, handles=handles, brand_ids=brand), response, background)
+                     lambda: adapters.twitter(payload, handles=handles, brand_ids=brand), response, background,
+                     only_200=True)
 
 
 @router.get("/facebook", response_class=PlainTextResponse, summary="Meta webhook subscription handshake")
@@ -339,13 +349,17 @@ def facebook_handshake(
     return challenge
 
 
-@router.post("/facebook", status_code=201, responses=_SIGNED, dependencies=[_WEBHOOK, Depends(verify_facebook)],
+@router.post("/facebook", status_code=200, responses=_PROVIDER_ONLY_200,
+             dependencies=[_WEBHOOK, Depends(verify_facebook)],
              summary="Meta page webhook: feed posts, comments and photos; Messenger messages (other kinds kept)")
 def facebook(request: Request, body: Body, session: SessionDep, settings: SettingsDep, response: Response,
              background: BackgroundTasks) -> Any:
+    """Always 200 for a signed delivery: "When you receive a webhook event, you must always return a 200 OK HTTP
+    response" (https://developers.facebook.com/docs/messenger-platform/webhook, "Required 200 OK Response");
+    Meta retries other answers and disables webhooks that keep failing. ``created`` in the body tells which."""
     payload = _json(body)
     return _provider(request, session, settings, Channel.facebook, body.decode("utf-8", "replace"),
-                     lambda: adapters.facebook(payload), response, background)
+                     lambda: adapters.facebook(payload), response, background, only_200=True)
 
 
 @router.post("/email", status_code=201, responses=_SIGNED, dependencies=[_WEBHOOK, Depends(verify_email)],
@@ -426,7 +440,8 @@ def _wants_twiml(request: Request) -> bool:
 
 
 @router.post("/sms", status_code=201, responses={**_SIGNED, 200: {"description": "TwiML (application/xml) for "
-             "Twilio's requests: `<Response/>`, or the HELP text as `<Message>`; JSON for unsigned demo requests"}},
+             "Twilio's requests, new message or not (`X-Groundcrew-Created` tells): `<Response/>`, or the HELP text "
+             "as `<Message>`; JSON for unsigned demo requests (201 when filed)"}},
              dependencies=[_WEBHOOK, Depends(verify_twilio)],
              summary="Twilio Messaging webhook (SMS/MMS, form-encoded); STOP/START/HELP keywords honoured")
 def sms(request: Request, body: Body, session: SessionDep, settings: SettingsDep, response: Response,
@@ -447,8 +462,10 @@ def sms(request: Request, body: Body, session: SessionDep, settings: SettingsDep
                        background)
     if not twiml:
         return answer
+    # Twilio: "200 OK, Content-Type text/xml, valid TwiML" or 204 (https://www.twilio.com/docs/api/errors/15003;
+    # https://www.twilio.com/docs/usage/webhooks/sms-webhooks): 200 for new messages and repeats alike.
     reply = _twiml()
-    reply.status_code = response.status_code if not answer.get("acknowledged") else 200
+    reply.headers["X-Groundcrew-Created"] = "true" if answer.get("created") else "false"
     if answer.get("message_id"):
         reply.headers["X-Groundcrew-Message-Id"] = str(answer["message_id"])
     return reply

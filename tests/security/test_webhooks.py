@@ -99,6 +99,9 @@ CHANNELS: list[Channel] = [
      "GROUNDCREW_EMAIL_WEBHOOK_SECRET"),
 ]
 IDS = [c[0] for c in CHANNELS]
+# A new message's status per channel: X and Meta count only 200 as delivered; our own email relay answers 201, and
+# so does /channels/sms to the JSON summary asked for here (Twilio's own requests get TwiML with 200).
+FILED = {"twitter": 200, "facebook": 200, "sms": 201, "email": 201}
 
 
 def _inbound(app: Any) -> int:
@@ -141,7 +144,7 @@ def test_right_signature_is_stored_once_and_a_replay_acts_nowhere(signed, channe
     name, setting, payload, sign, _ = channel
     body = payload(3)
     first = client.post(f"/channels/{name}", content=body, headers=sign(body, SECRETS[setting]))
-    assert first.status_code == 201, first.text
+    assert first.status_code == FILED[name], first.text
     before = _counts(app)
     with Session(app.state.engine) as session:
         outbound_before = len(session.exec(select(Message).where(Message.direction == "outbound")).all())
@@ -166,7 +169,7 @@ def test_a_rotated_key_and_the_one_it_replaces_both_pass_until_the_old_is_remove
         for i, key in enumerate(("the-new-key", SECRETS[setting]), start=40):
             body = payload(i)
             answer = client.post(f"/channels/{name}", content=body, headers=sign(body, key))
-            assert answer.status_code == 201, (key, answer.text)
+            assert answer.status_code == FILED[name], (key, answer.text)
         body = payload(42)
         assert client.post(f"/channels/{name}", content=body, headers=sign(body, "a-third-key")).status_code == 401
         app.state.settings.previous_channel_secrets = {}  # rotation finished: the old key no longer passes
@@ -190,7 +193,7 @@ def test_insecure_switch_accepts_unsigned_only_where_no_secret_is_set(database_u
                               twilio_auth_token=SECRETS["twilio_auth_token"]) as (client, _app):
         body = json.dumps(tweet("7001", "@groundcrew streetlight out")).encode()
         assert client.post("/channels/twitter", content=body,
-                           headers={"content-type": "application/json"}).status_code == 201
+                           headers={"content-type": "application/json"}).json()["created"] is True
         unsigned_sms = client.post("/channels/sms", data=sms("SM7001", "Water leaking"))
         assert unsigned_sms.status_code == 401  # a channel whose secret is set is always checked
         warnings = app_warnings(client)
@@ -239,7 +242,7 @@ def test_webhooks_and_open311_post_are_rate_limited(database_url: str, tmp_path:
                               open311_rate_limit="1/minute") as (client, _app):
         codes = [client.post("/channels/twitter", json=tweet(f"80{i}", "@groundcrew streetlight out")).status_code
                  for i in range(3)]
-        assert codes == [201, 201, 429]
+        assert codes == [200, 200, 429]
         first = client.post("/open311/v2/requests.json", data={"service_code": "x"})
         assert first.status_code != 429
         second = client.post("/open311/v2/requests.json", data={"service_code": "x"})
@@ -289,7 +292,8 @@ def test_nul_and_control_characters_are_stripped_on_every_channel(database_url: 
                 "content-type": "message/rfc822"}),
             client.post("/channels/facebook", json=fb_comment("c-nul", CONTROL)),
         ]
-        assert [r.status_code for r in posted] == [201] * 5, [r.text for r in posted]
+        assert [r.status_code for r in posted] == [200, 201, 201, 201, 200], [r.text for r in posted]
+        assert all(r.json()["created"] for r in posted)
         with Session(app.state.engine) as session:
             stored = session.exec(select(Message).where(Message.direction == "inbound")).all()
         assert len(stored) == 5
@@ -366,7 +370,7 @@ def test_twilio_signs_the_query_string_of_the_public_url(signed) -> None:
         PUBLIC_URL + "/channels/sms")})
     assert without_query.status_code == 401
     ok = client.post(path, content=text, headers={**headers, "x-twilio-signature": sig(PUBLIC_URL + path)})
-    assert ok.status_code == 201, ok.text
+    assert ok.status_code == 200 and ok.headers["X-Groundcrew-Created"] == "true", ok.text
     assert ok.headers["content-type"].startswith("application/xml")  # Twilio gets TwiML
 
 
@@ -388,7 +392,7 @@ def test_x_account_activity_delivery_is_signature_checked(signed) -> None:
                        ).status_code == 401
     assert client.post("/channels/twitter", content=body, headers=_twitter(body, "wrong")).status_code == 401
     ok = client.post("/channels/twitter", content=body, headers=_twitter(body, SECRETS["twitter_consumer_secret"]))
-    assert ok.status_code == 201, ok.text
+    assert ok.status_code == 200 and ok.json()["created"] is True, ok.text
     crc = client.get("/channels/twitter", params={"crc_token": "token-1"}).json()["response_token"]
     assert crc == "sha256=" + base64.b64encode(hmac.new(b"x-consumer-secret", b"token-1", hashlib.sha256).digest()
                                                ).decode()

@@ -32,9 +32,12 @@ def test_every_channel_stores_once_and_redelivery_returns_the_original(client, a
         ("/channels/webform", {"json": {"submission_id": "w-1", "name": "Wen Form", "email": "wen@example.org",
                                         "text": "Graffiti on the wall", "lat": 39.2900, "lon": -76.5800}}),
     ]
+    # X and Meta count only 200 as delivered (X: activity-retries guide; Meta: "Required 200 OK Response"): new
+    # or not, they get 200 and ``created`` tells; our own relay and web form answer 201 for a new message.
+    only_200 = ("/channels/twitter", "/channels/facebook")
     for url, kwargs in posted:
         first = client.post(url, **kwargs)
-        assert first.status_code == 201, (url, first.text)
+        assert first.status_code == (200 if url in only_200 else 201), (url, first.text)
         again = client.post(url, **kwargs)
         assert again.status_code == 200, (url, again.text)
         body1, body2 = first.json(), again.json()
@@ -147,7 +150,7 @@ def test_facebook_signature_and_handshake(app, client):
         sig = "sha256=" + hmac.new(b"fb-secret", body, hashlib.sha256).hexdigest()
         signed = client.post("/channels/facebook", content=body,
                              headers={"content-type": "application/json", "X-Hub-Signature-256": sig})
-        assert signed.status_code == 201
+        assert signed.status_code == 200 and signed.json()["created"] is True
         ok = client.get("/channels/facebook", params={"hub.mode": "subscribe", "hub.verify_token": "verify-me",
                                                       "hub.challenge": "42"})
         assert ok.status_code == 200 and ok.text == "42"
@@ -166,7 +169,9 @@ def test_twilio_signature(app, client):
         url = "http://testserver/channels/sms"
         signed = url + "".join(k + v for k, v in sorted(form.items()))
         sig = base64.b64encode(hmac.new(b"tw-token", signed.encode(), hashlib.sha1).digest()).decode()
-        assert client.post("/channels/sms", data=form, headers={"X-Twilio-Signature": sig}).status_code == 201
+        answer = client.post("/channels/sms", data=form, headers={"X-Twilio-Signature": sig})
+        # Twilio's own (signed) request gets TwiML with 200 (https://www.twilio.com/docs/api/errors/15003)
+        assert answer.status_code == 200 and answer.headers["X-Groundcrew-Created"] == "true", answer.text
     finally:
         app.state.settings.twilio_auth_token = None
 

@@ -34,6 +34,7 @@ def test_concurrent_identical_webhook_deliveries_all_succeed(client, app):  # ty
     payload = tweet("race-2", "@groundcrew the streetlight on my block is out", user_id="77", username="racer2")
     with ThreadPoolExecutor(COPIES) as pool:
         answers = list(pool.map(lambda _: client.post("/channels/twitter", json=payload), range(COPIES)))
-    assert sorted({a.status_code for a in answers}) in ([201], [200, 201]), [a.text for a in answers]
+    assert {a.status_code for a in answers} == {200}, [a.text for a in answers]  # X: 200 for every delivery
+    assert sum(a.json()["created"] for a in answers) == 1, [a.text for a in answers]
     assert len({(a.json()["message_id"], a.json()["case_id"]) for a in answers}) == 1
     assert _stored(app, "race-2") == 1

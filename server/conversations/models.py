@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -19,6 +20,7 @@ MAX_TEXT = 10_000
 class Direction(StrEnum):
     inbound = "inbound"
     outbound = "outbound"
+    note = "note"  # an agent's private note in the thread: never sent to the customer (no delivery at all)
 
 
 class Visibility(StrEnum):
@@ -47,9 +49,14 @@ class DeliveryStatus(StrEnum):
 
 
 class ConversationStatus(StrEnum):
+    """The inbox's statuses (Chatwoot's): ``open`` needs an agent; ``pending`` waits on the customer or on someone
+    else; ``snoozed`` is hidden until ``snoozed_until``; ``resolved`` is done. A new customer message re-opens
+    pending, snoozed and resolved conversations."""
+
     open = "open"
-    waiting = "waiting"
-    closed = "closed"
+    pending = "pending"
+    snoozed = "snoozed"
+    resolved = "resolved"
 
 
 class Conversation(SQLModel, table=True):
@@ -63,6 +70,12 @@ class Conversation(SQLModel, table=True):
     status: ConversationStatus = enum_field(ConversationStatus.open, index=True)
     created_at: datetime = utc_field(default_now=True)
     last_message_at: datetime = utc_field(default_now=True, index=True)
+    assignee_user_id: int | None = Field(default=None, foreign_key="user.id", index=True)
+    snoozed_until: datetime | None = utc_field()
+    #: The customer's oldest message no agent has answered yet (None: nobody is waiting for us). The
+    #: first-response SLA runs from it: due at awaiting_since + ``inbox_first_response_min``.
+    awaiting_since: datetime | None = utc_field(index=True)
+    resolved_at: datetime | None = utc_field()
 
 
 class ConversationPublic(SQLModel):
@@ -74,6 +87,119 @@ class ConversationPublic(SQLModel):
     status: ConversationStatus
     created_at: datetime
     last_message_at: datetime
+    assignee_user_id: int | None = None
+    snoozed_until: datetime | None = None
+    awaiting_since: datetime | None = None
+    resolved_at: datetime | None = None
+
+
+class StatusChange(SQLModel):
+    """Set a conversation's status; ``snoozed`` needs ``snoozed_until`` (a future time, timezone given)."""
+
+    status: ConversationStatus
+    snoozed_until: datetime | None = None
+
+    @model_validator(mode="after")
+    def _snooze_time(self) -> StatusChange:
+        if self.status == ConversationStatus.snoozed and self.snoozed_until is None:
+            raise ValueError("snoozed_until: required when the status is snoozed")
+        if self.status != ConversationStatus.snoozed and self.snoozed_until is not None:
+            raise ValueError("snoozed_until: only for the status snoozed")
+        if self.snoozed_until is not None and self.snoozed_until.tzinfo is None:
+            raise ValueError("snoozed_until: give a timezone (e.g. 2026-12-05T18:00:00Z)")
+        return self
+
+
+class Assignment(SQLModel):
+    """Assign a conversation to a staff user (``null``: unassign)."""
+
+    user_id: int | None = Field(default=None, ge=1)
+
+
+class NoteCreate(SQLModel):
+    """A private note: seen by staff in the thread, never sent to the customer."""
+
+    text: str = Field(max_length=MAX_TEXT)
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text: must not be blank")
+        return value
+
+
+class TriageCorrection(SQLModel):
+    """An agent's answer to triage for the conversation's case: the right category, or that it is not field work."""
+
+    category: str | None = Field(default=None, min_length=1, max_length=60)
+    not_field_work: bool = False
+
+    @model_validator(mode="after")
+    def _one_answer(self) -> TriageCorrection:
+        if self.category is None and not self.not_field_work:
+            raise ValueError("category: give a category, or not_field_work true")
+        return self
+
+
+#: Placeholders a canned reply may use, filled from the conversation's customer when it is inserted.
+PLACEHOLDERS = ("{{name}}", "{{first_name}}")
+
+
+def _check_canned_text(value: str) -> str:
+    """Not blank, and only the known placeholders (a typo like {{nmae}} would reach a customer verbatim)."""
+    if not value.strip():
+        raise ValueError("text: must not be blank")
+    unknown = sorted(set(re.findall(r"{{[^}]*}}", value)) - set(PLACEHOLDERS))
+    if unknown:
+        raise ValueError(f"text: unknown placeholder {unknown[0]} (use {' or '.join(PLACEHOLDERS)})")
+    return value
+
+
+class CannedReplyBase(SQLModel):
+    short_code: str = Field(min_length=1, max_length=40, regex=r"^[a-z0-9_-]+$")
+    text: str = Field(min_length=1, max_length=2000)
+
+    @field_validator("text")
+    @classmethod
+    def _placeholders(cls, value: str) -> str:
+        return _check_canned_text(value)
+
+
+class CannedReplyCreate(CannedReplyBase):
+    pass
+
+
+class CannedReplyUpdate(SQLModel):
+    short_code: str | None = Field(default=None, min_length=1, max_length=40, regex=r"^[a-z0-9_-]+$")
+    text: str | None = Field(default=None, min_length=1, max_length=2000)
+
+    @field_validator("text")
+    @classmethod
+    def _placeholders(cls, value: str | None) -> str | None:
+        return None if value is None else _check_canned_text(value)
+
+
+class CannedReply(CannedReplyBase, table=True):
+    __tablename__ = "canned_reply"
+    __table_args__ = (UniqueConstraint("short_code", name="uq_canned_reply_short_code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_by_user_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = utc_field(default_now=True)
+    updated_at: datetime = utc_field(default_now=True)
+
+
+class CannedReplyPublic(CannedReplyBase):
+    id: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class CannedReplyFilled(CannedReplyPublic):
+    """A canned reply with the customer's name put in, ready to insert into a reply."""
+
+    filled: str
 
 
 class MessageBase(SQLModel):

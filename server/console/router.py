@@ -36,7 +36,15 @@ def index() -> Response:
 def console_config(request: Request, _: CurrentUser) -> dict[str, Any]:
     from server.app import ATTRIBUTION
 
-    return {"timezone": request.app.state.settings.timezone, "attribution": ATTRIBUTION}
+    settings = request.app.state.settings
+    return {"timezone": settings.timezone, "attribution": ATTRIBUTION,
+            "eta_window_min": settings.dispatch_eta_window_min, "eta_margin_min": settings.dispatch_eta_margin_min}
+
+
+@public_router.get("/console/board", include_in_schema=True, tags=["console"],
+                   summary="The schedule board's labels: the customer who reported each job of the active plan")
+def console_board(session: SessionDep, _: StaffUser) -> dict[str, Any]:
+    return service.board_labels(session=session)
 
 
 @public_router.get("/console/inbox", include_in_schema=True, tags=["console"],

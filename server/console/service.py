@@ -151,3 +151,23 @@ def inbox(*, session: Session, offset: int, limit: int, channel: str | None = No
             },
         })
     return items, int(total)
+
+
+def board_labels(*, session: Session) -> dict[str, Any]:
+    """For each job of the active plan, the name of the customer who reported it first (the schedule board labels
+    its bars with it; names live with the customers, not the jobs). One query, whatever the plan's size."""
+    from server.cases.models import Case
+    from server.customers.models import Customer
+
+    plan = plans_service.active_plan(session=session)
+    if plan is None:
+        return {"plan_version": 0, "customers": {}}
+    planned = select(PlanStop.job_id).where(PlanStop.plan_id == plan.id)
+    rows = session.exec(
+        select(Case.job_id, Customer.display_name).join(Customer, col(Customer.id) == col(Case.customer_id))
+        .where(col(Case.job_id).in_(planned)).order_by(col(Case.id))).all()
+    customers: dict[int, str] = {}
+    for job_id, name in rows:
+        if job_id is not None and name:
+            customers.setdefault(job_id, name)
+    return {"plan_version": plan.version, "customers": customers}

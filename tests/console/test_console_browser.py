@@ -311,7 +311,8 @@ def test_pin_and_lock_from_the_timeline(live_server: LiveServer, page_factory: A
     job_id = int(stop.get_attribute("data-job-id"))
     tech_id = int(stop.evaluate("e => e.closest('.tl-row').dataset.techId"))
     _, before = live_server.request("GET", f"/jobs/{job_id}", token=token)
-    stop.click()
+    stop.click()  # selects it on the board (and the map); its details are one button away
+    page.locator("#details-selected").click()
     page.wait_for_selector("dialog[open]")
     # An assignment made by a dispatcher is pinned already; either way the dialog offers the other state.
     page.get_by_role("button", name=re.compile("^Unpin" if before["pinned"] else "^Pin to ")).click()

@@ -130,6 +130,11 @@ export function titleCase(value: string): string {
  * names instead, and long spans as hours or days. */
 export function humanize(text: string, names: Map<number, string>): string {
   return text
+    // The street network's words (geodata) are for whoever runs the server, not a dispatcher.
+    .replace(/point #\d+ \([-\d.]+, [-\d.]+\) is more than (\d+) m from any drivable road; move it to the nearest street or raise max_snap_distance_m/g,
+      "the job's pin is more than $1 m from any drivable road; move the pin onto a street (Edit…)")
+    .replace(/point #\d+ \([-\d.]+, [-\d.]+\) is outside the service area[^;]*(\(check the coordinates, or load a map that covers them\))?/g,
+      "the job's pin is outside the area this service covers")
     .replace(/\btechnician (\d+)/g, (all, id: string) => names.get(Number(id)) ?? all)
     .replace(/\b(\d{3,}) min\b/g, (all, n: string) => (Number(n) >= 120 ? duration(Number(n) * 60) : all));
 }

@@ -34,6 +34,8 @@ export interface Technician {
   home_lon: number;
   shift_start: string;
   shift_end: string;
+  /** Breaks of duration_min starting between earliest and latest (local "HH:MM[:SS]"). */
+  breaks?: Array<{ earliest: string; latest: string; duration_min: number }>;
   availability: string;
   current_lat: number | null;
   current_lon: number | null;

@@ -3,12 +3,12 @@
 import { all, api, ApiError, explain, maybe } from "../api";
 import { dispatchApi, type Alternative, type Override, type OverridePreview } from "../dispatch-api";
 import { h, mount } from "../dom";
-import { clock, duration, humanize, km, riskLabel, signed, slackMinutes, titleCase, when } from "../format";
+import { clock, duration, humanize, km, localDay, riskLabel, signed, slackMinutes, titleCase, when } from "../format";
 import { baseMap, JobClusters, L, nodeIcon, nodeTooltip, textTip, type BaseMap } from "../map";
 import { BUILT_IN_VIEWS, DEFAULT_FILTER, deleteView, haystack, isDeadEnd, JOB_STATUSES, queueRows, REASON_SKILL, saveView,
   savedViews, words, type GroupBy, type QueueFilter, type QueueView, type Row } from "../queue";
 import { config } from "../config";
-import { renderTimeline } from "../timeline";
+import { HOUR_PX, renderTimeline, type BoardDrop } from "../timeline";
 import type { Job, LiveEvent, Plan, PlanStop, Technician } from "../types";
 import { badge, inlineError, notify, notifyError, openDialog } from "../ui";
 import type { View } from "./view";
@@ -38,8 +38,8 @@ interface RoutesGeo {
 const OPEN = new Set(["unassigned", "assigned", "en_route", "on_site"]);
 /** Queue rows drawn at a time; more are drawn as the list is scrolled to its end ("Show more"). */
 export const QUEUE_PAGE = 100;
-/** Customers are told a new arrival time when it moves by more than this (server default dispatch_eta_margin_min). */
-const ETA_MARGIN_MIN = 10;
+/** Customers are told a new arrival time when it moves by more than this, minutes (server dispatch_eta_margin_min). */
+const etaMarginMin = (): number => config().eta_margin_min ?? 10;
 
 export class DispatchView implements View {
   private base!: BaseMap;
@@ -73,6 +73,12 @@ export class DispatchView implements View {
   /** The map shows only the jobs the queue's search and filters match (else every open job). */
   private mapMatching = false;
   private timelineEl = h("div", { class: "timeline", id: "timeline" });
+  /** The job selected on the board or the map (shown in both), and what can be done with it. */
+  private selectedJobId: number | null = null;
+  private selectionEl = h("div", { class: "board-selection", id: "board-selection", "aria-live": "polite" });
+  private boardDay: number | null = null;
+  /** Who reported each planned job (GET /console/board): the board's bar labels. */
+  private customers = new Map<number, string>();
   private planInfo = h("div", { class: "plan-info", "aria-live": "polite" });
   private diffEl = h("div", { class: "plan-diff" });
   private refreshTimer: number | undefined;
@@ -101,23 +107,24 @@ export class DispatchView implements View {
           this.queueControls(),
           this.bulkBar,
           h("div", { class: "queue-scroll" },
-            h("p", { class: "muted small" }, "Most at risk of missing the SLA first. Drag a job onto a technician's row, or use Assign."),
+            h("p", { class: "muted small" }, "Most at risk of missing the SLA first. Drag a job onto a technician's row on the board (at the time you want), or use Assign."),
             this.queueEl, this.queueMore)),
         h("section", { class: "timeline-pane", "aria-labelledby": "timeline-title" },
-          h("div", { class: "pane-head" }, h("h2", { id: "timeline-title" }, "Technicians' day"), this.diffEl),
+          h("div", { class: "pane-head" }, h("h2", { id: "timeline-title" }, "Schedule board"), this.diffEl),
+          this.selectionEl,
           this.timelineEl)));
     this.base = baseMap(mapEl, { label: "Map of jobs, technicians and routes" });
     this.routeLayer.addTo(this.base.map);
     this.clusters = new JobClusters(this.base.map, {
       style: (job) => ({
         radius: 4 + job.priority * 0.6,
-        color: job.priority >= 8 ? "#111" : this.highlighted.has(job.id) ? "#f59f00" : "#fff",
-        weight: job.priority >= 8 || this.highlighted.has(job.id) ? 3 : 1.5,
+        color: job.id === this.selectedJobId ? "#f59f00" : job.priority >= 8 ? "#111" : this.highlighted.has(job.id) ? "#f59f00" : "#fff",
+        weight: job.id === this.selectedJobId ? 5 : job.priority >= 8 || this.highlighted.has(job.id) ? 3 : 1.5,
         fillColor: STATUS_COLOURS[job.status] ?? "#777",
         fillOpacity: 0.9,
       }),
       tooltip: (job) => this.jobSummary(job),
-      onClick: (job) => this.openJob(job),
+      onClick: (job) => this.selectJob(job.id, { from: "map" }),
     });
     this.techLayer.addTo(this.base.map);
     this.base.ready.catch((e) => notify(`The street map could not be loaded: ${explain(e)}`, "error"));
@@ -157,12 +164,18 @@ export class DispatchView implements View {
       this.jobs = jobs.filter((j) => !seen.has(j.id) && seen.add(j.id) !== undefined);
       this.techs = techs;
       this.plan = plan;
-      this.routes = plan ? await maybe<RoutesGeo>("/map/routes").catch(() => null) : null;
+      const [routes, board] = plan ? await Promise.all([
+        maybe<RoutesGeo>("/map/routes").catch(() => null),
+        maybe<{ customers: Record<string, string> }>("/console/board").catch(() => null),
+      ]) : [null, null];
+      this.routes = routes;
+      this.customers = new Map(Object.entries(board?.customers ?? {}).map(([id, name]) => [Number(id), name]));
       if (this.disposed) return;
       this.reasons = new Map((plan?.unassigned ?? []).map((u) => [Number(u.job_id), String(u.reason ?? "")]));
       this.hay = new WeakMap();
       const known = seen;
       for (const id of [...this.selected]) if (!known.has(id)) this.selected.delete(id);
+      if (this.selectedJobId !== null && !known.has(this.selectedJobId)) this.selectedJobId = null;
       this.highlighted = new Set([
         ...((plan?.diff.moved as Array<{ job_id: number }>) ?? []).map((m) => m.job_id),
         ...((plan?.diff.eta_changed as Array<{ job_id: number }>) ?? []).map((m) => m.job_id),
@@ -181,6 +194,7 @@ export class DispatchView implements View {
     this.refreshFilterOptions();
     this.renderQueue();
     this.renderTimeline();
+    this.renderSelection();
   }
 
   private renderPlanInfo(): void {
@@ -547,7 +561,7 @@ export class DispatchView implements View {
     return item;
   }
 
-  /** What the selection is and what can be done to it: re-prioritise, cancel. */
+  /** What the selection is and what can be done to it: assign to a technician, re-prioritise, cancel. */
   private renderBulkBar(): void {
     const n = this.selected.size;
     const matchedIds = this.matched.map((j) => j.id);
@@ -568,6 +582,14 @@ export class DispatchView implements View {
       if (prio.value) void this.bulkPriority(Number(prio.value));
       else prio.focus();
     } }, "Set");
+    const techSel = h("select", { id: "bulk-tech", "aria-label": "Technician to assign the selected jobs to" },
+      h("option", { value: "" }, "Assign to…"),
+      [...this.techs].sort((a, b) => a.name.localeCompare(b.name)).map((t) => h("option", { value: String(t.id) }, t.name)));
+    const assign = h("button", { type: "button", class: "small primary", id: "bulk-assign", onclick: () => {
+      const tech = this.techs.find((t) => t.id === Number(techSel.value));
+      if (tech) void this.bulkAssignDialog(tech);
+      else techSel.focus();
+    } }, "Assign…");
     mount(this.bulkBar,
       h("strong", { id: "selected-count", dataset: { count: n } }, `${n} selected`), " ",
       selectAll, " ",
@@ -575,6 +597,7 @@ export class DispatchView implements View {
         this.selected.clear();
         this.renderQueue();
       } }, "Clear"),
+      h("div", { class: "bulk-actions" }, techSel, assign),
       h("div", { class: "bulk-actions" }, prio, apply,
         h("button", { type: "button", class: "small danger", id: "bulk-cancel", onclick: () => void this.bulkCancel() }, "Cancel jobs…")));
   }
@@ -585,7 +608,7 @@ export class DispatchView implements View {
 
   /** The same request for each selected job, four at a time; what failed is said job by job (a bulk change keeps the
    * per-job rules: the version check, the allowed status steps, the audit trail). */
-  private async runBulk(label: string, jobs: Job[], one: (job: Job) => Promise<unknown>): Promise<void> {
+  private async runBulk(label: string, jobs: Job[], one: (job: Job) => Promise<unknown>, workers = 4): Promise<void> {
     const failed: Array<[Job, unknown]> = [];
     let done = 0;
     let next = 0;
@@ -606,7 +629,7 @@ export class DispatchView implements View {
       }
     };
     try {
-      await Promise.all([worker(), worker(), worker(), worker()]);
+      await Promise.all(Array.from({ length: workers }, worker));
     } finally {
       this.bulkRunning = false;
       progress.remove();
@@ -627,6 +650,57 @@ export class DispatchView implements View {
     }
     await this.runBulk(`Priority ${priority}`, jobs, (job) =>
       api(`/jobs/${job.id}`, { method: "PATCH", body: { priority, version: job.version } }));
+  }
+
+  /** Give the selected jobs to one technician: each job's cost is previewed first (against today's plan, one job at a
+   * time: the jobs that cannot go to them are named, with the reason), then the assignments are made one after
+   * another (each is a new plan version, so they never race each other). */
+  private async bulkAssignDialog(tech: Technician): Promise<void> {
+    const jobs = this.selectedJobs();
+    const movable = jobs.filter((j) => j.status === "unassigned" || (j.status === "assigned" && j.assigned_technician_id !== tech.id));
+    const skipped = jobs.length - movable.length;
+    await openDialog(`Assign ${movable.length} job${movable.length === 1 ? "" : "s"} to ${tech.name}?`, (body, close) => {
+      const rows = new Map<number, HTMLElement>();
+      const list = h("ul", { class: "plain bulk-list", id: "bulk-assign-list" }, movable.map((j) => {
+        const li = h("li", { dataset: { jobId: j.id } }, h("strong", null, `#${j.id} ${j.title}`), " ", h("span", { class: "muted bulk-cost" }, "checking…"));
+        rows.set(j.id, li);
+        return li;
+      }));
+      const summary = h("p", { id: "bulk-assign-summary", "aria-live": "polite" }, "Checking what each job would cost…");
+      const ok: Job[] = [];
+      const confirm = h("button", { type: "button", class: "primary", id: "confirm-bulk-assign", disabled: true, onclick: () => {
+        close();
+        void this.runBulk(`Assign to ${tech.name}`, ok, (job) =>
+          dispatchApi.commit({ action: "assign", job_id: job.id, technician_id: tech.id }), 1);
+      } }, "Assign");
+      mount(body,
+        h("p", null, `Each job is checked on its own against today's plan; once assigned, every job is pinned to ${tech.name} and a re-plan arranges the rest.`),
+        skipped ? h("p", { class: "muted" }, `${skipped} selected job${skipped === 1 ? " is" : "s are"} already ${tech.name}'s, started or finished: left as ${skipped === 1 ? "it is" : "they are"}.`) : null,
+        list, summary,
+        h("div", { class: "actions" }, confirm, h("button", { type: "button", onclick: close }, "Cancel")));
+      void (async () => {
+        let travel = 0;
+        for (const job of movable) {
+          const cost = rows.get(job.id)?.querySelector(".bulk-cost");
+          try {
+            const p = await dispatchApi.preview({ action: "assign", job_id: job.id, technician_id: tech.id });
+            if (!p.feasible) throw new Error(`breaks a hard rule${p.notes.length ? `: ${humanize(p.notes.join("; "), this.techNames())}` : ""}`);
+            ok.push(job);
+            travel += p.added_travel_s;
+            if (cost) cost.textContent = `${p.added_travel_s >= 0 ? "adds" : "saves"} ${duration(Math.abs(p.added_travel_s))} of driving`
+              + `${p.added_lateness_s > 0 ? `, ${duration(p.added_lateness_s)} later past SLAs` : ""}`;
+          } catch (e) {
+            rows.get(job.id)?.classList.add("bad");
+            if (cost) cost.textContent = `cannot go to ${tech.name}: ${humanize(explain(e), this.techNames())}`;
+          }
+        }
+        summary.textContent = `${ok.length} of ${movable.length} can go to ${tech.name}`
+          + (ok.length ? ` (about ${duration(Math.abs(travel))} ${travel >= 0 ? "more" : "less"} driving, counted job by job).` : ".");
+        confirm.textContent = `Assign ${ok.length} job${ok.length === 1 ? "" : "s"} to ${tech.name}`;
+        confirm.disabled = !ok.length;
+        if (ok.length) confirm.focus();
+      })();
+    });
   }
 
   private async bulkCancel(): Promise<void> {
@@ -656,13 +730,20 @@ export class DispatchView implements View {
     renderTimeline(this.timelineEl, {
       techs: this.techs, jobs: this.jobs, plan: this.plan, highlighted: this.highlighted,
       timezone: config().timezone, colour: techColour, statusColours: STATUS_COLOURS,
-      onDropJob: (jobId, techId) => {
-        const job = this.jobs.find((j) => j.id === jobId);
-        if (job) void this.assignDialog(job, techId);
+      customers: this.customers, etaWindowMin: config().eta_window_min ?? 20,
+      selectedJobId: this.selectedJobId, day: this.boardDay,
+      onDay: (day) => {
+        this.boardDay = day;
+        this.renderTimeline();
       },
-      onStop: (stop) => {
-        const job = this.jobs.find((j) => j.id === stop.job_id);
-        if (job) this.openJob(job, stop);
+      onDrop: (drop) => {
+        const job = this.jobs.find((j) => j.id === drop.jobId);
+        if (job) void this.assignDialog(job, drop);
+      },
+      onSelect: (jobId, byKeyboard) => this.selectJob(jobId, { from: "board", byKeyboard }),
+      onMoveKey: (jobId) => {
+        const job = this.jobs.find((j) => j.id === jobId);
+        if (job) void this.moveDialog(job);
       },
       onLock: (tech, locked) => void this.lock(tech, locked),
       onFocusTech: (tech) => {
@@ -671,6 +752,55 @@ export class DispatchView implements View {
       },
       lockedIds: this.lockedIds(),
     });
+  }
+
+  /** Select a job on the board or the map, and show it in the other: the map centres on it with its tooltip; the
+   * board shows its day, outlines its bar and scrolls to it. From the keyboard, focus goes to the selection's actions. */
+  selectJob(jobId: number | null, opts: { from: "board" | "map" | "queue"; byKeyboard?: boolean }): void {
+    this.selectedJobId = jobId;
+    const job = jobId === null ? undefined : this.jobs.find((j) => j.id === jobId);
+    const stop = this.plan?.stops.find((s) => s.job_id === jobId);
+    const mapEl = this.base.map.getContainer();
+    if (jobId === null) delete mapEl.dataset.selectedJob;
+    else mapEl.dataset.selectedJob = String(jobId);
+    if (stop) {
+      this.boardDay = localDay(new Date(stop.start_at), config().timezone);
+    }
+    this.renderTimeline();
+    this.renderSelection();
+    if (job && opts.from !== "map") this.clusters.focus(job);
+    else if (job) this.clusters.setJobs(this.mapJobs()); // redraw: the selected job's ring
+    if (jobId !== null && opts.from !== "board") {
+      const bar = this.timelineEl.querySelector<HTMLElement>(`.tl-bar[data-job-id="${jobId}"]`);
+      if (bar) {
+        const scroller = this.timelineEl.querySelector<HTMLElement>(".board-scroll");
+        if (scroller) scroller.scrollLeft = Math.max(0, bar.offsetLeft - 260 - HOUR_PX);
+        bar.scrollIntoView({ block: "nearest" });
+      }
+    }
+    if (opts.byKeyboard) this.selectionEl.querySelector<HTMLButtonElement>("#move-selected")?.focus();
+  }
+
+  /** The selected job in words, with Details, Move and (when planned) Show on the board. */
+  private renderSelection(): void {
+    const job = this.selectedJobId === null ? undefined : this.jobs.find((j) => j.id === this.selectedJobId);
+    if (!job) {
+      mount(this.selectionEl);
+      return;
+    }
+    const tz = config().timezone;
+    const stop = this.plan?.stops.find((s) => s.job_id === job.id);
+    const tech = this.techs.find((t) => t.id === (stop?.technician_id ?? job.assigned_technician_id));
+    const customer = this.customers.get(job.id);
+    const movable = job.status === "unassigned" || job.status === "assigned";
+    mount(this.selectionEl, h("span", { class: "sel-text", id: "selection-text", dataset: { jobId: job.id } },
+      h("strong", null, `Selected: #${job.id} ${job.title}`),
+      customer ? ` · ${customer}` : "", ` · ${titleCase(job.status)}`, tech ? ` · ${tech.name}` : "",
+      stop ? ` · ${when(stop.start_at, tz)}–${clock(stop.end_at, tz)}` : ""),
+    h("button", { type: "button", class: "small", id: "details-selected", onclick: () => this.openJob(job, stop) }, "Details…"),
+    movable ? h("button", { type: "button", class: "small primary", id: "move-selected", onclick: () => void this.moveDialog(job) },
+      job.status === "unassigned" ? "Schedule…" : "Move…") : null,
+    h("button", { type: "button", class: "small link", onclick: () => this.selectJob(null, { from: "board" }) }, "Clear selection"));
   }
 
   private lockedIds(): Set<number> {
@@ -683,7 +813,7 @@ export class DispatchView implements View {
   }
 
   private focusJob(job: Job): void {
-    this.clusters.focus(job);
+    this.selectJob(job.id, { from: "queue" });
   }
 
   /** Details of one job, with the actions that fit its state. */
@@ -718,6 +848,8 @@ export class DispatchView implements View {
           h("dt", null, "Description"), h("dd", { class: "pre" }, job.description)),
         h("div", { class: "actions" },
           job.status === "unassigned" ? h("button", { type: "button", class: "primary", onclick: () => { close(); void this.assignDialog(job); } }, "Assign…") : null,
+          job.status === "unassigned" || job.status === "assigned" ? h("button", { type: "button", onclick: () => { close(); void this.moveDialog(job); } },
+            job.status === "unassigned" ? "Schedule at a time…" : "Move to a technician and time…") : null,
           tech && !job.pinned ? act("Pin to " + tech.name, () => dispatchApi.commit({ action: "pin", job_id: job.id, technician_id: tech.id }), `Job ${job.id} pinned to ${tech.name}`) : null,
           job.pinned ? act("Unpin", () => dispatchApi.commit({ action: "unpin", job_id: job.id }), `Job ${job.id} unpinned`) : null,
           job.status === "assigned" ? act("Unassign", () => dispatchApi.commit({ action: "unassign", job_id: job.id }), `Job ${job.id} unassigned`) : null,
@@ -732,45 +864,59 @@ export class DispatchView implements View {
     });
   }
 
-  /** Assign: recommended technicians (or the one it was dropped on), the cost preview, then confirm. */
-  async assignDialog(job: Job, technicianId?: number): Promise<void> {
-    await openDialog(`Assign job ${job.id}: ${job.title}`, (body, close) => {
+  /** Preview an override in `target` (the server's cost, in words: what changes for whom, which customers get a new
+   * arrival time) with Confirm and Cancel; Confirm commits it. */
+  private async previewInto(target: HTMLElement, job: Job, override: Override, close: () => void, lead: string[] = []): Promise<void> {
+    const tech = this.techs.find((t) => t.id === override.technician_id);
+    const name = tech?.name ?? "this technician";
+    mount(target, h("p", { class: "muted" }, `Computing the cost of giving it to ${name}…`));
+    let p: OverridePreview;
+    try {
+      p = await dispatchApi.preview(override);
+    } catch (e) {
+      inlineError(target, e);
+      return;
+    }
+    const confirm = h("button", { type: "button", class: "primary", id: "confirm-assign", disabled: !p.feasible },
+      `Confirm: ${job.status === "unassigned" ? "assign" : "move"} to ${name}`);
+    const err = h("div");
+    confirm.addEventListener("click", async () => {
+      confirm.disabled = true;
+      try {
+        const done = await dispatchApi.commit(override);
+        notify(`Job ${job.id} ${job.status === "unassigned" ? "assigned" : "moved"} to ${name}: new plan made${done.replan_solve_id ? ", re-optimizing the rest" : ""}`, "ok");
+        close();
+        void this.load();
+      } catch (e) {
+        inlineError(err, e);
+        confirm.disabled = false;
+      }
+    });
+    mount(target, h("h3", null, `Cost preview: ${name}`), lead.map((line) => h("p", { class: "preview-lead" }, line)),
+      previewFacts(p, job.id, this.jobs, this.techs, this.plan, name, this.customers),
+      h("div", { class: "actions" }, confirm, h("button", { type: "button", onclick: close }, "Cancel")), err);
+    if (p.feasible) confirm.focus();
+  }
+
+  /** Assign: recommended technicians (or the one and the time it was dropped on), the cost preview, then confirm. */
+  async assignDialog(job: Job, drop?: BoardDrop): Promise<void> {
+    const verb = job.status === "unassigned" ? "Assign" : "Move";
+    await openDialog(`${verb} job ${job.id}: ${job.title}`, (body, close) => {
       const list = h("div", { class: "recommend", id: "recommendations" }, h("p", { class: "muted" }, "Finding the best technicians…"));
       const preview = h("div", { class: "preview", id: "assign-preview", "aria-live": "polite" });
       mount(body, h("p", { class: "muted" }, job.address ?? "", ` · priority ${job.priority} · ${job.duration_min} min`), list, preview);
-      const showPreview = async (techId: number) => {
-        const tech = this.techs.find((t) => t.id === techId);
-        const name = tech?.name ?? "this technician";
-        const override: Override = { action: "assign", job_id: job.id, technician_id: techId };
-        mount(preview, h("p", { class: "muted" }, `Computing the cost of giving it to ${name}…`));
-        let p: OverridePreview;
-        try {
-          p = await dispatchApi.preview(override);
-        } catch (e) {
-          inlineError(preview, e);
-          return;
-        }
-        const confirm = h("button", { type: "button", class: "primary", id: "confirm-assign" }, `Confirm: assign to ${name}`);
-        const err = h("div");
-        confirm.addEventListener("click", async () => {
-          confirm.disabled = true;
-          try {
-            const done = await dispatchApi.commit(override);
-            notify(`Job ${job.id} assigned to ${name}: new plan made${done.replan_solve_id ? ", re-optimizing the rest" : ""}`, "ok");
-            close();
-            void this.load();
-          } catch (e) {
-            inlineError(err, e);
-            confirm.disabled = false;
-          }
-        });
-        mount(preview, h("h3", null, `Cost preview: ${name}`), previewFacts(p, job.id, this.jobs, this.techs, this.plan, name),
-          h("div", { class: "actions" }, confirm, h("button", { type: "button", onclick: close }, "Cancel")), err);
-        confirm.focus();
-      };
-      if (technicianId !== undefined) {
-        mount(list, h("p", null, `Dropped on ${this.techs.find((t) => t.id === technicianId)?.name ?? "a technician no longer listed"}.`));
-        void showPreview(technicianId);
+      const showPreview = (techId: number) =>
+        void this.previewInto(preview, job, { action: "assign", job_id: job.id, technician_id: techId }, close);
+      if (drop !== undefined) {
+        const tech = this.techs.find((t) => t.id === drop.techId);
+        const name = tech?.name ?? "a technician no longer listed";
+        const from = this.techs.find((t) => t.id === job.assigned_technician_id);
+        const at = drop.atHours === null ? "" : ` at about ${hhmmOf(drop.atHours)}`;
+        const place = drop.position === null ? "" : drop.position === 0 ? ": first job of the day" : `: after their ${ordinal(drop.position)} job`;
+        mount(list, h("p", { id: "drop-words" }, `Dropped on ${name}${at}${place}.`,
+          from && from.id !== drop.techId ? ` Taken from ${from.name}.` : ""));
+        void this.previewInto(preview, job, { action: "assign", job_id: job.id, technician_id: drop.techId,
+          position: drop.position ?? undefined }, close);
         return;
       }
       void (async () => {
@@ -783,18 +929,65 @@ export class DispatchView implements View {
             h("h3", null, "Recommended technicians"),
             alts.length ? h("ol", { class: "rec-list" }, alts.map((a) => {
               const tech = this.techs.find((t) => t.id === a.technician_id);
-              return h("li", null, h("button", { type: "button", class: "rec", dataset: { techId: a.technician_id }, onclick: () => void showPreview(a.technician_id) },
+              return h("li", null, h("button", { type: "button", class: "rec", dataset: { techId: a.technician_id }, onclick: () => showPreview(a.technician_id) },
                 h("strong", null, tech?.name ?? "A technician no longer listed"), " ",
                 h("span", { class: "muted" }, alternativeWords(a, config().timezone))));
             })) : h("p", null, "No technician can fit this job into today's plan."),
             h("details", null, h("summary", null, "Another technician…"), h("ul", { class: "plain" }, this.techs.map((t) =>
-              h("li", null, h("button", { type: "button", class: "link", onclick: () => void showPreview(t.id) }, t.name))))));
+              h("li", null, h("button", { type: "button", class: "link", onclick: () => showPreview(t.id) }, t.name))))),
+            h("p", null, h("button", { type: "button", class: "link", id: "choose-time", onclick: () => { close(); void this.moveDialog(job); } },
+              "Choose the technician and the time yourself…")));
         } catch (e) {
           inlineError(list, e);
           list.append(h("h3", null, "All technicians"), h("ol", { class: "rec-list" }, this.techs.map((t) =>
-            h("li", null, h("button", { type: "button", class: "rec", onclick: () => void showPreview(t.id) }, t.name)))));
+            h("li", null, h("button", { type: "button", class: "rec", onclick: () => showPreview(t.id) }, t.name)))));
         }
       })();
+    });
+  }
+
+  /** The keyboard path for what a drag does: choose a technician and a place in their day (listed by time), see
+   * the cost, confirm. */
+  async moveDialog(job: Job): Promise<void> {
+    const tz = config().timezone;
+    const verb = job.status === "unassigned" ? "Schedule" : "Move";
+    await openDialog(`${verb} job ${job.id}: ${job.title}`, (body, close) => {
+      const techSel = h("select", { id: "move-tech" }, this.techs.map((t) => {
+        const missing = Object.entries(job.required_skills).filter(([k, v]) => (t.skills[k] ?? 0) < v).map(([k]) => titleCase(k));
+        const off = t.availability !== "on_shift";
+        return h("option", { value: String(t.id) }, `${t.name}${t.id === job.assigned_technician_id ? " (has it now)" : ""}`
+          + `${missing.length ? ` — lacks ${missing.join(", ")}` : ""}${off ? ` — ${titleCase(t.availability)}` : ""}`);
+      }));
+      const capable = this.techs.find((t) => t.id !== job.assigned_technician_id && t.availability === "on_shift"
+        && Object.entries(job.required_skills).every(([k, v]) => (t.skills[k] ?? 0) >= v));
+      techSel.value = String(capable?.id ?? job.assigned_technician_id ?? this.techs[0]?.id ?? "");
+      const whenSel = h("select", { id: "move-when" });
+      const fillWhen = () => {
+        const tid = Number(techSel.value);
+        const theirs = (this.plan?.stops ?? []).filter((s) => s.technician_id === tid && s.job_id !== job.id)
+          .sort((a, b) => a.sequence - b.sequence);
+        const title = (id: number) => this.jobs.find((j) => j.id === id)?.title ?? `job ${id}`;
+        mount(whenSel, h("option", { value: "" }, "Where it costs least (the planner chooses)"),
+          theirs.map((s, i) => h("option", { value: String(i) }, `Before ${clock(s.start_at, tz)} — #${s.job_id} ${title(s.job_id)}`)),
+          theirs.length ? h("option", { value: String(theirs.length) },
+            `After the last job (ends ${clock(theirs[theirs.length - 1].end_at, tz)})`) : null);
+      };
+      fillWhen();
+      techSel.addEventListener("change", fillWhen);
+      const preview = h("div", { class: "preview", id: "assign-preview", "aria-live": "polite" });
+      const form = h("form", { class: "form", id: "move-form" },
+        h("label", { for: "move-tech" }, "Technician"), techSel,
+        h("label", { for: "move-when" }, "When in their day"), whenSel,
+        h("div", { class: "actions" }, h("button", { type: "submit", class: "primary", id: "move-preview" }, "Show the cost"),
+          h("button", { type: "button", onclick: close }, "Cancel")));
+      form.addEventListener("submit", (ev) => {
+        ev.preventDefault();
+        const override: Override = { action: "assign", job_id: job.id, technician_id: Number(techSel.value) };
+        if (whenSel.value !== "") override.position = Number(whenSel.value);
+        void this.previewInto(preview, job, override, close, [whenSel.selectedOptions[0]?.textContent ?? ""]);
+      });
+      mount(body, h("p", { class: "muted" }, job.address ?? "", ` · priority ${job.priority} · ${job.duration_min} min`), form, preview);
+      techSel.focus();
     });
   }
 
@@ -890,47 +1083,79 @@ export function alternativeWords(a: Alternative, tz: string): string {
   return parts.join(" · ");
 }
 
-/** What the change does, for whom, in a sentence or three: driving, lateness, overtime, and which customers will
- * be told a new arrival time. */
+/** "11:30" from local hours (11.5). */
+export function hhmmOf(hours: number): string {
+  const m = Math.round(hours * 60);
+  return `${String(Math.floor(m / 60) % 24).padStart(2, "0")}:${String(m % 60).padStart(2, "0")}`;
+}
+
+/** "1st", "2nd", "3rd", "4th"… */
+export function ordinal(n: number): string {
+  const t = n % 100;
+  return `${n}${t >= 11 && t <= 13 ? "th" : ["th", "st", "nd", "rd"][n % 10] ?? "th"}`;
+}
+
+/** What the change does, for whom, in a sentence or three: driving, lateness, overtime, what moves in each affected
+ * technician's day, and which customers will be told a new arrival time. */
 export function previewWords(p: OverridePreview, jobId: number, jobs: Job[], techs: Technician[], plan: Plan | null,
-  name: string): { summary: string[]; newEta: Job[] } {
+  name: string, customers: Map<number, string> = new Map()): { summary: string[]; newEta: Job[]; newEtaNames: string[] } {
   const tz = config().timezone;
   const byId = new Map(jobs.map((j) => [j.id, j]));
-  const planned = new Map((plan?.stops ?? []).map((s) => [s.job_id, s.arrival_at]));
-  const names = p.affected_technicians.map((id) => techs.find((t) => t.id === id)?.name ?? "a technician no longer listed");
+  const stops = new Map((plan?.stops ?? []).map((s) => [s.job_id, s]));
+  const techName = (id: number) => techs.find((t) => t.id === id)?.name ?? "a technician no longer listed";
   const summary: string[] = [];
   const eta = p.etas[String(jobId)];
   const drive = p.added_travel_s > 30 ? `adds ${duration(p.added_travel_s)} of driving`
     : p.added_travel_s < -30 ? `saves ${duration(-p.added_travel_s)} of driving` : "changes no driving";
   summary.push(`Giving it to ${name} ${drive}${eta ? `; ${name} would arrive ${when(eta, tz)}` : ""}.`);
-  const late = p.added_lateness_s > 0 ? `SLA lateness grows by ${duration(p.added_lateness_s)} in all (this job included)` : "no job is later past its SLA";
+  const late = p.added_lateness_s > 0 ? `SLA lateness grows by ${duration(p.added_lateness_s)} in all (this job included)`
+    : p.added_lateness_s < 0 ? `SLA lateness shrinks by ${duration(-p.added_lateness_s)} in all` : "no job is later past its SLA";
   const over = p.added_overtime_s > 0 ? `${duration(p.added_overtime_s)} of overtime` : "no overtime";
   summary.push(`${late[0].toUpperCase()}${late.slice(1)}; ${over}.`);
-  if (names.length) summary.push(`Changes the day of ${names.join(", ")}.`);
-  // Customers of assigned jobs are told again when their arrival moves by more than the notice margin.
+  // Each affected technician's other jobs: how many move, and by how much (the preview's new arrivals against the plan).
+  const margin = etaMarginMin() * 60000;
   const newEta: Job[] = [];
-  for (const [id, at] of Object.entries(p.etas)) {
-    const job = byId.get(Number(id));
-    const before = planned.get(Number(id));
-    if (!job || Number(id) === jobId || !before || job.status === "unassigned") continue;
-    if (Math.abs(new Date(at).getTime() - new Date(before).getTime()) > ETA_MARGIN_MIN * 60000) newEta.push(job);
+  for (const tid of p.affected_technicians) {
+    const shifts: number[] = [];
+    for (const [id, at] of Object.entries(p.etas)) {
+      const before = stops.get(Number(id));
+      if (Number(id) === jobId || !before || before.technician_id !== tid) continue;
+      const delta = new Date(at).getTime() - new Date(before.arrival_at).getTime();
+      if (Math.abs(delta) >= 60000) shifts.push(delta);
+      const job = byId.get(Number(id));
+      // Customers of assigned jobs are told again when their arrival moves by more than the notice margin.
+      if (job && job.status !== "unassigned" && Math.abs(delta) > margin) newEta.push(job);
+    }
+    const who = techName(tid);
+    const owner = stops.get(jobId)?.technician_id;
+    const role = tid !== owner ? "takes this job" : p.affected_technicians.length > 1 ? "gives up this job" : "keeps this job, in its new place";
+    if (!shifts.length) summary.push(`${who} ${role}; none of their other jobs moves.`);
+    else {
+      const later = shifts.filter((d) => d > 0);
+      const earlier = shifts.filter((d) => d < 0);
+      const parts = [later.length ? `${later.length} later (up to ${duration(Math.max(...later) / 1000)})` : "",
+        earlier.length ? `${earlier.length} earlier (up to ${duration(-Math.min(...earlier) / 1000)})` : ""].filter(Boolean);
+      summary.push(`${who} ${role}; ${shifts.length} of their other job${shifts.length === 1 ? "" : "s"} move${shifts.length === 1 ? "s" : ""}: ${parts.join(", ")}.`);
+    }
   }
-  return { summary, newEta };
+  const newEtaNames = newEta.map((j) => customers.get(j.id) ? `${customers.get(j.id)} (#${j.id} ${j.title})` : `#${j.id} ${j.title}`);
+  return { summary, newEta, newEtaNames };
 }
 
 /** The preview's figures: feasibility, added travel, lateness, overtime, SLA risk, the new ETA, and notes. */
 export function previewFacts(p: OverridePreview, jobId: number, jobs: Job[], techs: Technician[] = [], plan: Plan | null = null,
-  name = "this technician"): HTMLElement {
+  name = "this technician", customers: Map<number, string> = new Map()): HTMLElement {
   const tz = config().timezone;
   const eta = p.etas[String(jobId)];
   const title = (id: number) => jobs.find((j) => j.id === id)?.title ?? `job #${id}`;
-  const words = previewWords(p, jobId, jobs, techs, plan, name);
+  const words = previewWords(p, jobId, jobs, techs, plan, name, customers);
+  const n = words.newEta.length;
   return h("div", { class: "preview-facts" },
     h("div", { class: "preview-words", id: "preview-words" }, words.summary.map((line) => h("p", null, line)),
-      words.newEta.length
-        ? h("p", { id: "preview-new-eta" }, `${words.newEta.length} customer${words.newEta.length === 1 ? "" : "s"} will get a new arrival time: `,
-          words.newEta.slice(0, 6).map((j) => j.title).join(", "), words.newEta.length > 6 ? ` and ${words.newEta.length - 6} more` : "", ".")
-        : h("p", { id: "preview-new-eta", class: "muted" }, "No other customer gets a new arrival time.")),
+      n ? h("p", { id: "preview-new-eta", dataset: { count: n } }, `${n} customer${n === 1 ? "" : "s"} will get a new arrival time message: `,
+        words.newEtaNames.slice(0, 6).join(", "), n > 6 ? ` and ${n - 6} more` : "", ".")
+        : h("p", { id: "preview-new-eta", class: "muted", dataset: { count: 0 } }, "No other customer gets a new arrival time message."),
+      p.feasible ? null : h("p", { class: "bad" }, "This change breaks a hard rule (a time window, a shift or a skill): it cannot be confirmed.")),
     h("dl", { class: "facts" },
       h("dt", null, "Feasible"), h("dd", { class: p.feasible ? "ok" : "bad" }, p.feasible ? "yes" : "no — breaks a hard rule"),
       eta ? [h("dt", null, "ETA"), h("dd", null, when(eta, tz))] : null,
@@ -938,6 +1163,6 @@ export function previewFacts(p: OverridePreview, jobId: number, jobs: Job[], tec
       h("dt", null, "Added lateness"), h("dd", null, signed(p.added_lateness_s)),
       h("dt", null, "Added overtime"), h("dd", null, signed(p.added_overtime_s)),
       h("dt", null, "SLA newly at risk"), h("dd", null, p.sla_newly_at_risk.length ? p.sla_newly_at_risk.map(title).join(", ") : "none"),
-      h("dt", null, "Technicians affected"), h("dd", null, String(p.affected_technicians.length))),
+      h("dt", null, "Technicians affected"), h("dd", null, p.affected_technicians.map((id) => techs.find((t) => t.id === id)?.name ?? "a technician no longer listed").join(", ") || "none")),
     p.notes.length ? h("ul", { class: "plain notes" }, p.notes.map((n) => h("li", null, humanize(n, new Map(techs.map((t) => [t.id, t.name])))))) : null);
 }

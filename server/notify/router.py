@@ -42,8 +42,12 @@ async def twilio_status(request: Request, message_id: Annotated[int, Query(ge=1)
     form = await request.form()
     params = {k: str(v) for k, v in form.multi_items()}
     signature = request.headers.get("x-twilio-signature", "")
-    if not RequestValidator(settings.twilio_auth_token).validate(
-            signed_url(request, settings.channel_public_url), params, signature):
+    url = signed_url(request, settings.channel_public_url)
+    # While the auth token is rotated, reports signed with the token it replaces pass too (like /channels/sms).
+    previous = settings.previous_channel_secrets.get("TWILIO_AUTH_TOKEN")
+    tokens = [settings.twilio_auth_token, *([previous] if previous and previous != settings.twilio_auth_token
+                                            else [])]
+    if not any([RequestValidator(token).validate(url, params, signature) for token in tokens]):
         raise Unauthorized("X-Twilio-Signature: missing or wrong signature")
     sid, status = params.get("MessageSid") or params.get("SmsSid"), params.get("MessageStatus")
     if not sid or not status:
@@ -53,7 +57,8 @@ async def twilio_status(request: Request, message_id: Annotated[int, Query(ge=1)
         with Session(request.app.state.engine) as session:
             service.record_provider_status(
                 session=session, message_id=message_id, provider="Twilio", provider_id=sid, provider_status=status,
-                error_code=params.get("ErrorCode") or None, error_message=params.get("ErrorMessage") or None)
+                error_code=params.get("ErrorCode") or None, error_message=params.get("ErrorMessage") or None,
+                settings=settings)
 
     await run_in_threadpool(record)
     return Response(status_code=204)

@@ -30,6 +30,7 @@ from server.core import tasks
 from server.core.errors import NotFound
 from server.core.timeutil import as_utc, utcnow
 from server.customers.models import Identity
+from server.events.broker import make_event, publish
 from server.notify.connectors import Connector, DeliveryResult, Outbound
 from server.notify.providers import connector_for_channel
 
@@ -129,14 +130,25 @@ def _next_attempt_at(meta: dict[str, Any] | None) -> datetime | None:
         return None
 
 
+def status_event(message: Message) -> dict[str, Any]:
+    """The live event for a message's delivery state (``message.status``, staff only): the console shows it on the
+    conversation and the customer 360 without reloading."""
+    meta = message.meta or {}
+    return make_event("message.status", {
+        "message_id": message.id, "conversation_id": message.conversation_id, "customer_id": message.customer_id,
+        "channel": str(message.channel), "status": str(message.delivery_status), "detail": meta.get("detail"),
+        "attempts": meta.get("attempts", 0), "provider_status": meta.get("provider_status"),
+        "next_attempt_at": meta.get("next_attempt_at")}, staff_only=True)
+
+
 def deliver(*, session: Session, message: Message, connector: Connector, max_attempts: int = 6,
-            retry_base_s: float = 30.0) -> Message:
+            retry_base_s: float = 30.0, settings: Settings | None = None) -> Message:
     """Hand one queued, due message to the connector and record the outcome (commits).
 
     Not queued, or waiting for a later retry: nothing happens. Opted out: failed, nothing sent. Accepted: sent
     (``recorded`` from the recording outbox). Transient failure: queued again for ``retry_base_s * 2**(n-1)``
     seconds (at most six hours) after the n-th attempt, until ``max_attempts``; any other failure: failed with
-    the reason."""
+    the reason. With ``settings``, the outcome is published as a ``message.status`` live event after the commit."""
     if message.delivery_status != DeliveryStatus.queued:
         return message
     now = utcnow()
@@ -175,6 +187,8 @@ def deliver(*, session: Session, message: Message, connector: Connector, max_att
     session.commit()
     if message.delivery_status != DeliveryStatus.queued:
         log.info("message %s on %s: %s (%s)", message.id, message.channel, message.delivery_status, meta["detail"])
+    if settings is not None:
+        publish(settings, status_event(message))
     return message
 
 
@@ -238,7 +252,8 @@ def _deliver_pass(*, engine: Engine, settings: Settings, limit: int) -> tuple[in
             if channel not in connectors:
                 connectors[channel] = connector_for_channel(settings, channel)
             deliver(session=session, message=message, connector=connectors[channel],
-                    max_attempts=settings.notify_max_attempts, retry_base_s=settings.notify_retry_base_s)
+                    max_attempts=settings.notify_max_attempts, retry_base_s=settings.notify_retry_base_s,
+                    settings=settings)
             attempted += 1
             waiting = _next_attempt_at(message.meta) if message.delivery_status == DeliveryStatus.queued else None
             if waiting is not None:
@@ -298,10 +313,11 @@ _FINAL = (DeliveryStatus.delivered, DeliveryStatus.failed, DeliveryStatus.record
 
 def record_provider_status(*, session: Session, message_id: int, provider: str, provider_id: str,
                            provider_status: str, error_code: str | None = None,
-                           error_message: str | None = None) -> Message:
+                           error_message: str | None = None, settings: Settings | None = None) -> Message:
     """Apply a provider's status report to our message (commits). Reports that arrive late or out of order
     never move a message back (sent after delivered is ignored), and a report for another provider id than the
-    one we stored changes nothing."""
+    one we stored changes nothing. With ``settings``, a report that changed the state is published as a
+    ``message.status`` live event."""
     message = session.exec(select(Message).where(Message.id == message_id).with_for_update()).first()
     if message is None or message.direction != Direction.outbound:
         raise NotFound(f"message {message_id}: no such outbound message")
@@ -315,7 +331,8 @@ def record_provider_status(*, session: Session, message_id: int, provider: str, 
     # Final: delivered, recorded, and failed, except a send we could not confirm (no answer after sending), where
     # the provider's signed report about our message is the truth.
     final = current in _FINAL and not (current == DeliveryStatus.failed and message.meta.get("unconfirmed"))
-    if not final and not (current == DeliveryStatus.sent and new == DeliveryStatus.sent):
+    changed = not final and not (current == DeliveryStatus.sent and new == DeliveryStatus.sent)
+    if changed:
         message.delivery_status = new
         if new == DeliveryStatus.failed:
             reason = f"error {error_code}" if error_code else "no error code"
@@ -330,6 +347,8 @@ def record_provider_status(*, session: Session, message_id: int, provider: str, 
     message.meta = meta
     session.add(message)
     session.commit()
+    if changed and settings is not None:
+        publish(settings, status_event(message))
     return message
 
 

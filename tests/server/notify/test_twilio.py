@@ -278,3 +278,57 @@ def test_the_providers_report_corrects_a_send_we_could_not_confirm(client, app, 
         record_provider_status(session=session, message_id=refused, provider="Twilio", provider_id="SM8",
                                provider_status="delivered")
     assert stored(app, refused).delivery_status == "failed"  # we never handed it over: nothing to correct
+
+
+def test_status_callback_signed_with_the_previous_token_passes_while_it_is_rotated(app, client, twilio, thread_with,
+                                                                                    queue_reply):
+    """README "Rotating a channel key": the new token is set, the old one named in GROUNDCREW_PREVIOUS_CHANNEL_SECRETS;
+    Twilio keeps signing with the old one until the switch at Twilio. Any third token is still refused."""
+    message_id = queue_reply(_sms_thread(thread_with), "On our way.")
+    run_pass(app)
+    sent = {**twilio.requests[0], "sid": stored(app, message_id).meta["provider_id"]}
+    app.state.settings.twilio_auth_token = "twilio-auth-token-2"
+    app.state.settings.previous_channel_secrets = {"TWILIO_AUTH_TOKEN": TOKEN}
+    try:
+        assert _callback(client, sent, "sent", token="a-third-token").status_code == 401
+        assert _callback(client, sent, "sent", token=TOKEN).status_code == 204  # the old token, still signing
+        assert _callback(client, sent, "delivered", token="twilio-auth-token-2").status_code == 204  # the new one
+        assert stored(app, message_id).delivery_status == "delivered"
+        app.state.settings.previous_channel_secrets = {}  # rotation over: the old token no longer passes
+        assert _callback(client, sent, "delivered", token=TOKEN).status_code == 401
+    finally:
+        app.state.settings.previous_channel_secrets = {}
+
+
+def _status_events(ws, message_id: int, count: int) -> list[dict]:  # type: ignore[no-untyped-def]
+    """The next ``count`` message.status events about ``message_id`` on a live event WebSocket (others skipped)."""
+    found: list[dict] = []
+    while len(found) < count:
+        event = ws.receive_json()
+        if event["type"] == "message.status" and event["data"]["message_id"] == message_id:
+            found.append(event)
+    return found
+
+
+@pytest.mark.timeout(120)
+def test_delivery_state_changes_are_live_events(app, client, auth, twilio, thread_with, queue_reply):
+    """queued (attempt failed, retry due) → sent (Twilio accepted) → delivered (status callback) each reach the
+    console's event stream as ``message.status`` (staff only: it carries customer data)."""
+    dispatcher = auth(Role.dispatcher)
+    ticket = client.post("/events/ticket", headers=dispatcher).json()["ticket"]
+    message_id = queue_reply(_sms_thread(thread_with), "A crew is on the way.")
+    twilio.fail_with = [503]
+    with client.websocket_connect(f"/events/ws?ticket={ticket}") as ws:
+        assert ws.receive_json()["type"] == "hello"
+        run_pass(app)  # Twilio answers 503: still queued, a retry due
+        run_pass(app)  # accepted
+        sent = {**twilio.requests[-1], "sid": stored(app, message_id).meta["provider_id"]}
+        assert _callback(client, sent, "sent").status_code == 204  # no change (already sent): no event
+        assert _callback(client, sent, "delivered").status_code == 204
+        retry, accepted, delivered = _status_events(ws, message_id, 3)
+    assert retry["data"]["status"] == "queued" and retry["data"]["attempts"] == 1
+    assert "503" in retry["data"]["detail"] and retry["data"]["next_attempt_at"]
+    assert accepted["data"]["status"] == "sent" and accepted["data"]["attempts"] == 2
+    assert delivered["data"] == {**delivered["data"], "status": "delivered", "provider_status": "delivered",
+                                 "detail": "Twilio reports delivered", "channel": "sms"}
+    assert set(delivered) == {"type", "id", "at", "data"}  # the audience stays on the server

@@ -19,9 +19,9 @@ import numba as nb
 import numpy as np
 
 from . import _control, _ortools
+from ._day import day_arrays
 from ._sisr import ruin_size, run_batches, seed_kernels
 from .model import Problem
-from .schedule import usable_breaks
 
 INF = np.int64(1) << 62
 BLINK = 0.01
@@ -47,61 +47,60 @@ def _take_break(t, trav, early, late, dur):
 
 @nb.njit(cache=True)
 def route_cost(v, seq, m, d):
-    """Cost of technician v doing seq[:m] (as ``schedule.simulate`` times it), or -1 when infeasible.
+    """Cost of technician v doing seq[:m] (as ``schedule.simulate`` times it), or -1 when infeasible. ``d`` is the
+    day (``_day.DayArrays``).
 
-    ``place[j]`` >= 0: job j may stand only at that position of its route (work in progress first; a dispatcher's
+    ``d.place[j]`` >= 0: job j may stand only at that position of its route (work in progress first; a dispatcher's
     pinned position). Checking it here makes every insertion and removal of the search respect it."""
-    (travel, arc, loc, service, nwin, win_start, win_end, sla, sla_w, extra, demand, capacity, avail, depart,
-     end_loc, shift_end, max_end, ot_w, fixed, nbrk, b_dur, b_early, b_late, place) = d
     if m == 0:
         return 0
-    t = avail[v]
-    here = depart[v]
+    t = d.avail[v]
+    here = d.depart[v]
     pb = 0
-    cost = fixed
+    cost = d.fixed
     load = 0
     for k in range(m):
         j = seq[k]
-        if place[j] >= 0 and place[j] != k:
+        if d.place[j] >= 0 and d.place[j] != k:
             return -1
-        load += demand[j]
-        dur = service[v, j]
-        trav = travel[here, loc[j]]
-        while pb < nbrk[v]:
-            s = _window_start(j, t + trav, nwin, win_start, win_end)
-            if s >= 0 and max(s + dur, b_early[v, pb]) <= b_late[v, pb]:
+        load += d.demand[j]
+        dur = d.service[v, j]
+        trav = d.travel[here, d.loc[j]]
+        while pb < d.nbrk[v]:
+            s = _window_start(j, t + trav, d.nwin, d.win_start, d.win_end)
+            if s >= 0 and max(s + dur, d.b_early[v, pb]) <= d.b_late[v, pb]:
                 break  # the break can still come after this job
-            t, trav = _take_break(t, trav, b_early[v, pb], b_late[v, pb], b_dur[v, pb])
+            t, trav = _take_break(t, trav, d.b_early[v, pb], d.b_late[v, pb], d.b_dur[v, pb])
             if t < 0:
                 return -1
             pb += 1
-        s = _window_start(j, t + trav, nwin, win_start, win_end)
+        s = _window_start(j, t + trav, d.nwin, d.win_start, d.win_end)
         if s < 0:
             return -1
-        if sla[j] >= 0 and s > sla[j]:
-            cost += sla_w[j] * (s - sla[j])
-        cost += arc[here, loc[j]] + extra[v, j]
+        if d.sla[j] >= 0 and s > d.sla[j]:
+            cost += d.sla_w[j] * (s - d.sla[j])
+        cost += d.arc[here, d.loc[j]] + d.extra[v, j]
         t = s + dur
-        here = loc[j]
-    if load > capacity[v]:
+        here = d.loc[j]
+    if load > d.capacity[v]:
         return -1
-    trav = travel[here, end_loc[v]]
-    while pb < nbrk[v]:
-        t, trav = _take_break(t, trav, b_early[v, pb], b_late[v, pb], b_dur[v, pb])
+    trav = d.travel[here, d.end_loc[v]]
+    while pb < d.nbrk[v]:
+        t, trav = _take_break(t, trav, d.b_early[v, pb], d.b_late[v, pb], d.b_dur[v, pb])
         if t < 0:
             return -1
         pb += 1
     end = t + trav
-    if end > max_end[v]:
+    if end > d.max_end[v]:
         return -1
-    cost += arc[here, end_loc[v]]
-    if end > shift_end[v]:
-        cost += ot_w[v] * (end - shift_end[v])
+    cost += d.arc[here, d.end_loc[v]]
+    if end > d.shift_end[v]:
+        cost += d.ot_w[v] * (end - d.shift_end[v])
     return cost
 
 
 @nb.njit(cache=True)
-def _insert_all(rem, n_rem, routes, lens, rcost, unassigned, allowed, d, buf, blink):
+def _insert_all(rem, n_rem, routes, lens, rcost, unassigned, d, buf, blink):
     """Cheapest feasible insertion of each job in rem[:n_rem] (in that order); jobs that fit nowhere stay out."""
     n_v = routes.shape[0]
     for oi in range(n_rem):
@@ -110,7 +109,7 @@ def _insert_all(rem, n_rem, routes, lens, rcost, unassigned, allowed, d, buf, bl
         bv = -1
         bp = -1
         for v in range(n_v):
-            if not allowed[v, j]:
+            if not d.allowed[v, j]:
                 continue
             m = lens[v]
             for p in range(m + 1):
@@ -153,7 +152,7 @@ def _total(rcost, unassigned, penalty):
 
 
 @nb.njit(cache=True)
-def construct(routes, lens, rcost, unassigned, allowed, priority, d):
+def construct(routes, lens, rcost, unassigned, priority, d):
     """The starting plan: every job, highest priority first, at its cheapest feasible place."""
     n = len(unassigned)
     order = np.argsort(-priority * 1_000_000 + np.arange(n))
@@ -161,12 +160,12 @@ def construct(routes, lens, rcost, unassigned, allowed, priority, d):
     for k in range(n):
         rem[k] = order[k]
     buf = np.empty(n + 1, dtype=np.int64)
-    _insert_all(rem, n, routes, lens, rcost, unassigned, allowed, d, buf, False)
+    _insert_all(rem, n, routes, lens, rcost, unassigned, d, buf, False)
 
 
 @nb.njit(cache=True)
 def sisr_batch(iterations, temp_from, temp_to, routes, lens, rcost, unassigned, b_routes, b_lens, b_unassigned,
-               allowed, penalty, priority, adj, d, state):
+               penalty, priority, adj, d, state):
     """SISR iterations on (routes, lens, rcost, unassigned); best kept in b_*; state = [current, best, iterations].
     Every route is copied back on acceptance or rejection: a day has few, short routes."""
     n_v = routes.shape[0]
@@ -181,7 +180,7 @@ def sisr_batch(iterations, temp_from, temp_to, routes, lens, rcost, unassigned, 
     route_of = np.full(n, -1, dtype=np.int64)
     keys = np.empty(n, dtype=np.float64)
     buf = np.empty(n + 1, dtype=np.int64)
-    sla_of = d[7]
+    sla_of = d.sla
     cur = state[0]
     for it in range(iterations):
         temp = temp_from * (temp_to / temp_from) ** (it / max(1, iterations))
@@ -248,7 +247,7 @@ def sisr_batch(iterations, temp_from, temp_to, routes, lens, rcost, unassigned, 
             for i in range(n_rem):
                 tmp[i] = rem[order[i]]
                 removed[tmp[i]] = False
-            _insert_all(tmp, n_rem, w_routes, w_lens, w_rcost, w_un, allowed, d, buf, True)
+            _insert_all(tmp, n_rem, w_routes, w_lens, w_rcost, w_un, d, buf, True)
         else:
             for i in range(n_rem):
                 removed[rem[i]] = False
@@ -280,64 +279,15 @@ class DaySearch:
                  start: list[list[int]] | None = None) -> None:
         """``start``: routes to begin from (problem job indices per technician, e.g. the plan being re-planned); the
         jobs they leave out are inserted cheapest-first by priority. Without it, cheapest insertion by priority."""
-        p, w = problem, problem.weights
-        techs = p.technicians
-        nv, nj = len(techs), len(jobs)
+        p = problem
         self.jobs = list(jobs)
+        self.d = d = day_arrays(p, self.jobs, extra_cost)
         job_objs = [p.jobs[j] for j in jobs]
-        tt = np.asarray(p.travel_time_s, dtype=np.int64)
-        arc = w.travel_per_s * tt
-        if w.distance_per_m and p.distance_m is not None:
-            arc = arc + w.distance_per_m * np.asarray(p.distance_m, dtype=np.int64)
-        max_w = max([1, *(len(j.time_windows) for j in job_objs)])
-        nwin = np.ones(nj, np.int64)
-        ws = np.zeros((nj, max_w), np.int64)
-        we = np.full((nj, max_w), INF, np.int64)
-        for k, job in enumerate(job_objs):
-            if job.time_windows and not job.in_progress:  # work in progress has started: no window applies
-                nwin[k] = len(job.time_windows)
-                for q, tw in enumerate(job.time_windows):
-                    ws[k, q], we[k, q] = tw.start_s, tw.end_s
-        sla = np.array([j.sla_deadline_s if j.sla_deadline_s is not None else -1 for j in job_objs], np.int64)
-        sla_w = np.array([w.sla_lateness_per_s * j.priority for j in job_objs], np.int64)
-        service = np.array([[p.service_s(job, t) for job in job_objs] for t in techs], np.int64).reshape(nv, nj)
-        tech_pos = {t.id: v for v, t in enumerate(techs)}
-        extra = np.zeros((nv, nj), np.int64)
-        allowed = np.zeros((nv, nj), np.bool_)
-        for k, job in enumerate(job_objs):
-            if job.preferred_technicians and w.continuity:
-                pref = {tech_pos[i] for i in job.preferred_technicians}
-                extra[[v for v in range(nv) if v not in pref], k] += w.continuity
-            for v, t in enumerate(techs):
-                allowed[v, k] = p.can_do(t, job) and job.pinned_technician in (None, t.id)
-        for (v, j), c in (extra_cost or {}).items():
-            if j in jobs:
-                extra[v, jobs.index(j)] += c
-        brks = [usable_breaks(t) for t in techs]
-        nb_max = max([1, *map(len, brks)])
-        b_dur = np.zeros((nv, nb_max), np.int64)
-        b_early = np.zeros((nv, nb_max), np.int64)
-        b_late = np.zeros((nv, nb_max), np.int64)
-        for v, bl in enumerate(brks):
-            for q, b in enumerate(bl):
-                b_dur[v, q], b_early[v, q], b_late[v, q] = b.duration_s, b.earliest_start_s, b.latest_start_s
-        self.d = (tt, arc.astype(np.int64), np.array([j.location for j in job_objs], np.int64), service, nwin, ws, we,
-                  sla, sla_w, extra, np.array([j.demand for j in job_objs], np.int64),
-                  np.array([t.capacity if t.capacity is not None else INF for t in techs], np.int64),
-                  np.array([t.available_from_s for t in techs], np.int64),
-                  np.array([t.depart_loc for t in techs], np.int64), np.array([t.end_loc for t in techs], np.int64),
-                  np.array([t.shift_end_s for t in techs], np.int64),
-                  np.array([t.shift_end_s + t.max_overtime_s for t in techs], np.int64),
-                  np.array([round(w.overtime_per_s * t.overtime_cost_factor) for t in techs], np.int64),
-                  np.int64(w.vehicle_fixed), np.array(list(map(len, brks)), np.int64), b_dur, b_early, b_late,
-                  np.array([0 if j.in_progress else -1 if j.pinned_position is None else j.pinned_position
-                            for j in job_objs], np.int64))
-        self.allowed = allowed
-        max_arc = int(arc.max()) if arc.size else 0
-        self.penalty = np.array(_ortools.drop_penalties(p, jobs, max_arc + int(extra.max(initial=0))), np.int64)
+        nv, nj = d.service.shape
+        max_arc = int(d.arc.max()) if d.arc.size else 0
+        self.penalty = np.array(_ortools.drop_penalties(p, jobs, max_arc + int(d.extra.max(initial=0))), np.int64)
         self.priority = np.array([11 if j.must_serve else j.priority for j in job_objs], np.int64)
-        locs = self.d[2]
-        near = tt[np.ix_(locs, locs)] + tt[np.ix_(locs, locs)].T
+        near = d.travel[np.ix_(d.loc, d.loc)] + d.travel[np.ix_(d.loc, d.loc)].T
         self.adj = np.argsort(near, axis=1, kind="stable").astype(np.int64)
         self.routes = np.zeros((nv, nj + 1), np.int64)
         self.lens = np.zeros(nv, np.int64)
@@ -345,7 +295,7 @@ class DaySearch:
         self.unassigned = np.ones(nj, np.bool_)
         seed_kernels(seed)
         if start is None:
-            construct(self.routes, self.lens, self.rcost, self.unassigned, allowed, self.priority, self.d)
+            construct(self.routes, self.lens, self.rcost, self.unassigned, self.priority, d)
         else:
             self._begin_with(start)
         total = _total(self.rcost, self.unassigned, self.penalty)
@@ -361,7 +311,7 @@ class DaySearch:
             m = 0
             for j in route:
                 k = local.get(j)
-                if k is None or not self.unassigned[k] or not self.allowed[v, k]:
+                if k is None or not self.unassigned[k] or not self.d.allowed[v, k]:
                     continue
                 buf[:m] = self.routes[v, :m]
                 buf[m] = k
@@ -374,8 +324,7 @@ class DaySearch:
                 self.unassigned[k] = False
             self.lens[v] = m
         missing = np.array(sorted(np.flatnonzero(self.unassigned), key=lambda k: (-self.priority[k], k)), np.int64)
-        _insert_all(missing, len(missing), self.routes, self.lens, self.rcost, self.unassigned, self.allowed, self.d,
-                    buf, False)
+        _insert_all(missing, len(missing), self.routes, self.lens, self.rcost, self.unassigned, self.d, buf, False)
 
     @property
     def best_cost(self) -> int:
@@ -390,8 +339,7 @@ class DaySearch:
 
         def batch(iterations: int, t0: float, t1: float) -> None:
             sisr_batch(iterations, t0, t1, self.routes, self.lens, self.rcost, self.unassigned, self.b_routes,
-                       self.b_lens, self.b_unassigned, self.allowed, self.penalty, self.priority, self.adj, self.d,
-                       self.state)
+                       self.b_lens, self.b_unassigned, self.penalty, self.priority, self.adj, self.d, self.state)
 
         def between() -> bool:
             _control.offer(self.best_cost, self.best_routes)

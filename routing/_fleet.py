@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _control
+from ._day import day_arrays
 from .model import Problem
 
 
@@ -61,25 +62,16 @@ def fleet_model(problem: Problem, jobs: list[int]) -> FleetModel | None:
     if len(same) > 1 or any(t.breaks or t.max_overtime_s or t.current_location is not None
                             or t.busy_until_s is not None for t in techs):
         return None
-    ready, due, service, demand, locs = [t0.shift_start_s], [t0.shift_end_s], [0], [0], [t0.start_location]
-    for j in jobs:
-        job = problem.jobs[j]
-        if (len(job.time_windows) > 1 or job.pinned_technician or job.pinned_position is not None
-                or job.in_progress or not all(problem.can_do(t, job) for t in techs)
-                or len({problem.service_s(job, t) for t in techs}) > 1):
-            return None
-        w = job.time_windows[0] if job.time_windows else None
-        ready.append(max(t0.shift_start_s, w.start_s) if w else t0.shift_start_s)
-        due.append(min(t0.shift_end_s, w.end_s) if w else t0.shift_end_s)
-        service.append(problem.service_s(job, t0))
-        demand.append(job.demand)
-        locs.append(job.location)
-    ready.append(t0.shift_start_s)
-    due.append(t0.shift_end_s)
-    service.append(0)
-    demand.append(0)
-    locs.append(t0.end_loc)
-    loc = np.asarray(locs)
+    day = day_arrays(problem, list(jobs))  # the jobs as every engine reads them (``_day``)
+    if not (day.allowed.all() and (day.service == day.service[0]).all() and (day.nwin == 1).all()
+            and (day.place < 0).all()):
+        return None
+    # Node 0 is the start depot, 1..n the jobs, n + 1 the end depot.
+    ready = np.r_[t0.shift_start_s, np.maximum(t0.shift_start_s, day.win_start[:, 0]), t0.shift_start_s]
+    due = np.r_[t0.shift_end_s, np.minimum(t0.shift_end_s, day.win_end[:, 0]), t0.shift_end_s]
+    service = np.r_[0, day.service[0], 0]
+    demand = np.r_[0, day.demand, 0]
+    loc = np.r_[t0.start_location, day.loc, t0.end_loc]
     w = problem.weights
     travel = np.asarray(problem.travel_time_s, dtype=np.int64)[np.ix_(loc, loc)]
     cost = w.travel_per_s * travel
@@ -87,8 +79,8 @@ def fleet_model(problem: Problem, jobs: list[int]) -> FleetModel | None:
         cost = cost + w.distance_per_m * np.asarray(problem.distance_m, dtype=np.int64)[np.ix_(loc, loc)]
     return FleetModel(
         jobs=list(jobs), travel=travel, cost=cost,
-        ready=np.asarray(ready, dtype=np.int64), due=np.asarray(due, dtype=np.int64),
-        service=np.asarray(service, dtype=np.int64), demand=np.asarray(demand, dtype=np.int64),
+        ready=ready.astype(np.int64), due=due.astype(np.int64), service=service.astype(np.int64),
+        demand=demand.astype(np.int64),
         capacity=t0.capacity if t0.capacity is not None else 1 << 50)
 
 

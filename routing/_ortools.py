@@ -16,8 +16,8 @@ import numpy as np
 from ortools.constraint_solver import pywrapcp
 
 from . import _control
+from ._day import UNBOUNDED, day_arrays, windows
 from .model import Job, Problem
-from .schedule import usable_breaks
 
 BIG = 1 << 60
 
@@ -142,12 +142,15 @@ def build(
     # Arcs into a technician's own end from another's start never happen; keep them cheap anyway.
     np.fill_diagonal(base_cost, 0)
 
-    # Per-vehicle service durations (skill scaling) → per-vehicle time matrices, shared when equal.
+    # The day's constraints, resolved once as the other engines read them (``_day``).
+    day = day_arrays(p, list(jobs), extra_cost)
     job_objs: list[Job] = [p.jobs[j] for j in jobs]
+
+    # Per-vehicle service durations (skill scaling) → per-vehicle time matrices, shared when equal.
     services: list[np.ndarray] = []
-    for t in techs:
+    for v in range(nv):
         s = np.zeros(n, dtype=np.int64)
-        s[:nj] = [p.service_s(job, t) for job in job_objs]
+        s[:nj] = day.service[v]
         services.append(s)
     time_cb: dict[bytes, int] = {}
     time_idx: list[int] = []
@@ -160,19 +163,8 @@ def build(
     time = routing.GetDimensionOrDie("Time")
 
     # Per-vehicle arc costs: travel (+distance) + continuity / disruption extras.
-    extras: dict[int, dict[int, int]] = {v: {} for v in range(nv)}
     tech_pos = {t.id: v for v, t in enumerate(techs)}
-    for k, job in enumerate(job_objs):
-        if job.preferred_technicians and w.continuity:
-            pref = {tech_pos[i] for i in job.preferred_technicians}
-            for v in range(nv):
-                if v not in pref:
-                    extras[v][k] = extras[v].get(k, 0) + w.continuity
-    if extra_cost:
-        pos = {j: k for k, j in enumerate(jobs)}
-        for (v, j), c in extra_cost.items():
-            if j in pos:
-                extras[v][pos[j]] = extras[v].get(pos[j], 0) + c
+    extras = {v: {k: int(day.extra[v, k]) for k in np.flatnonzero(day.extra[v])} for v in range(nv)}
     cost_cb: dict[tuple, int] = {}
     max_arc = int(base_cost.max()) if base_cost.size else 0
     for v in range(nv):
@@ -190,38 +182,33 @@ def build(
         time.SetGlobalSpanCostCoefficient(w.balance_per_s)
 
     # Shifts, overtime (soft beyond shift end), live availability.
-    for v, t in enumerate(techs):
+    for v in range(nv):
         s_idx, e_idx = routing.Start(v), routing.End(v)
-        time.CumulVar(s_idx).SetRange(t.available_from_s, max(t.available_from_s, t.shift_end_s))
-        time.CumulVar(e_idx).SetRange(t.available_from_s, t.shift_end_s + t.max_overtime_s)
-        if t.max_overtime_s and w.overtime_per_s:
-            time.SetCumulVarSoftUpperBound(
-                e_idx, t.shift_end_s, max(1, round(w.overtime_per_s * t.overtime_cost_factor))
-            )
+        avail, shift_end, max_end = int(day.avail[v]), int(day.shift_end[v]), int(day.max_end[v])
+        time.CumulVar(s_idx).SetRange(avail, max(avail, shift_end))
+        time.CumulVar(e_idx).SetRange(avail, max_end)
+        if max_end > shift_end and w.overtime_per_s:
+            time.SetCumulVarSoftUpperBound(e_idx, shift_end, max(1, int(day.ot_w[v])))
         routing.AddVariableMinimizedByFinalizer(time.CumulVar(e_idx))
 
     penalties = drop_penalties(p, jobs, max_arc)
     need_seq = any(job.pinned_position is not None for job in job_objs)
-    need_load = any(job.demand for job in job_objs) and any(t.capacity is not None for t in techs)
+    need_load = bool(day.demand.any()) and bool((day.capacity < UNBOUNDED).any())
     for k, job in enumerate(job_objs):
         idx = manager.NodeToIndex(k)
         cum = time.CumulVar(idx)
+        tws = windows(day, k)
         if job.in_progress:
             cum.SetRange(0, horizon)
-        elif job.time_windows:
-            tws = job.time_windows
-            cum.SetRange(tws[0].start_s, tws[-1].end_s)
-            for a, b in itertools.pairwise(tws):
-                if b.start_s - 1 >= a.end_s + 1:
-                    cum.RemoveInterval(a.end_s + 1, b.start_s - 1)
-        if job.sla_deadline_s is not None and w.sla_lateness_per_s:
-            time.SetCumulVarSoftUpperBound(idx, job.sla_deadline_s, w.sla_lateness_per_s * job.priority)
+        elif tws:
+            cum.SetRange(tws[0][0], tws[-1][1])
+            for (_, a_end), (b_start, _) in itertools.pairwise(tws):
+                if b_start - 1 >= a_end + 1:
+                    cum.RemoveInterval(a_end + 1, b_start - 1)
+        if day.sla[k] >= 0 and day.sla_w[k]:
+            time.SetCumulVarSoftUpperBound(idx, int(day.sla[k]), int(day.sla_w[k]))
         routing.AddVariableMinimizedByFinalizer(cum)
-        allowed = [
-            v
-            for v, t in enumerate(techs)
-            if v not in disabled and p.can_do(t, job) and job.pinned_technician in (None, t.id)
-        ]
+        allowed = [v for v in range(nv) if v not in disabled and day.allowed[v, k]]
         if len(allowed) < nv:
             routing.VehicleVar(idx).SetValues([-1, *allowed])
         routing.AddDisjunction([idx], penalties[k])
@@ -240,22 +227,21 @@ def build(
                 seq.CumulVar(manager.NodeToIndex(k)).SetRange(job.pinned_position, job.pinned_position)
 
     if need_load:
-        dem = [job.demand for job in job_objs] + [0] * (2 * nv)
+        dem = [int(x) for x in day.demand] + [0] * (2 * nv)
         cb = routing.RegisterUnaryTransitVector(dem)
-        caps = [t.capacity if t.capacity is not None else BIG // 4 for t in techs]
+        caps = [int(c) if c < UNBOUNDED else BIG // 4 for c in day.capacity]
         routing.AddDimensionWithVehicleCapacity(cb, 0, caps, True, "Load")
 
     built = Built(p, list(jobs), manager, routing, time, horizon=horizon)
     for v, t in enumerate(techs):
-        usable = usable_breaks(t)  # same order as the Plan builder reads them back
-        if not usable:
+        if not day.nbrk[v]:  # breaks in ``usable_breaks`` order, as the Plan builder reads them back
             continue
         ivs = [
             solver.FixedDurationIntervalVar(
-                max(b.earliest_start_s, t.available_from_s), b.latest_start_s, b.duration_s, False,
+                max(int(day.b_early[v, k]), int(day.avail[v])), int(day.b_late[v, k]), int(day.b_dur[v, k]), False,
                 f"break {t.id} {k}",
             )
-            for k, b in enumerate(usable)
+            for k in range(int(day.nbrk[v]))
         ]
         visit = [0] * routing.Size()
         for i in range(routing.Size()):

@@ -51,7 +51,7 @@ def recommend(problem: Problem, plan: Plan, job: Job, k: int = 5) -> list[Insert
     out: list[Insertion] = []
     for route in plan.routes:
         tech = prob.technician(route.technician_id)
-        if not prob.can_do(tech, job) or job.pinned_technician not in (None, tech.id):
+        if not prob.may_serve(tech, job):
             continue
         seq = [j for j in route.job_ids if j != job.id]
         try:

@@ -166,7 +166,13 @@ class Problem:
         return round(job.duration_s * factor)
 
     def can_do(self, tech: Technician, job: Job) -> bool:
+        """``tech`` has every skill ``job`` needs, at its level."""
         return all(tech.level(s) >= lvl for s, lvl in job.required_skills.items())
+
+    def may_serve(self, tech: Technician, job: Job) -> bool:
+        """``tech`` may be given ``job``: the skills suffice and the job is not pinned to someone else. The one rule
+        every engine, the live insertion check and the feasibility check apply."""
+        return self.can_do(tech, job) and job.pinned_technician in (None, tech.id)
 
     # -- serialisation -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -10,9 +10,10 @@ from server.audit import service as audit
 from server.auth.models import User
 from server.cases.models import Case, CaseCreate, CaseStatus, CaseUpdate
 from server.conversations import service as conversations
-from server.core.errors import NotFound
+from server.core.errors import Invalid, NotFound
 from server.core.pagination import PageParams, paginate_rows
 from server.core.timeutil import utcnow
+from server.triage.service import Taxonomy
 
 
 def get(*, session: Session, case_id: int) -> Case:
@@ -46,6 +47,35 @@ def create(*, session: Session, case_in: CaseCreate, actor: User | None) -> Case
         actor_user_id=actor.id if actor else None, actor=actor.username if actor else "system",
     )
     return case
+
+
+def latest_for_conversation(*, session: Session, conversation_id: int) -> Case:
+    """The conversation's newest case, or NotFound (a conversation triage never saw has none)."""
+    case = session.exec(select(Case).where(Case.conversation_id == conversation_id)
+                        .order_by(col(Case.id).desc())).first()
+    if case is None:
+        raise NotFound(f"conversation {conversation_id} has no case to correct")
+    return case
+
+
+def correct_triage(*, session: Session, case: Case, taxonomy: Taxonomy, category: str | None,
+                   not_field_work: bool, actor: User) -> Case:
+    """An agent's correction of triage: the right category, or "not field work". It is stored the way
+    server/triage/corrections.py reads corrections back for retraining (a case update in the audit log with the
+    agent as actor), so the model learns from it. A case waiting for a location no longer waits when nobody goes."""
+    data: dict[str, Any] = {}
+    if category is not None:
+        cat = taxonomy.by_name(category)
+        if cat is None:
+            known = ", ".join(sorted(c.name for c in taxonomy.categories))
+            raise Invalid(f"category: unknown category '{category}' (one of: {known})")
+        data["category"] = cat.name
+        data["needs_field_work"] = cat.field_work and not not_field_work
+    if not_field_work:
+        data["needs_field_work"] = False
+    if not data.get("needs_field_work") and case.status == CaseStatus.needs_location:
+        data["status"] = CaseStatus.open
+    return update(session=session, case=case, case_in=CaseUpdate(**data), actor=actor)
 
 
 def update(*, session: Session, case: Case, case_in: CaseUpdate, actor: User) -> Case:

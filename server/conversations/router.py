@@ -1,31 +1,115 @@
-"""Conversations API: read threads, reply, and the generic inbound-message endpoint."""
+"""Conversations API: read threads, reply (through server/notify), private notes, status and assignee, triage
+correction, the generic inbound-message endpoint; the agents' inbox and customer timeline; canned replies."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import BackgroundTasks, Query, Request, Response, status
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
 from server.auth.access import ensure_customer_visible, is_technician, technician_customer_ids
+from server.cases import service as cases
+from server.cases.models import CasePublic
+from server.config import Settings
+from server.conversations import inbox as inbox_service
 from server.conversations import service
 from server.conversations.models import (
+    Assignment,
+    CannedReply,
+    CannedReplyCreate,
+    CannedReplyFilled,
+    CannedReplyPublic,
+    CannedReplyUpdate,
+    Conversation,
     ConversationDetail,
     ConversationPublic,
     InboundMessage,
     Message,
     MessageCreate,
     MessagePublic,
+    NoteCreate,
+    StatusChange,
+    TriageCorrection,
 )
-from server.core.deps import AgentUser, CurrentUser, SessionDep
+from server.core.deps import AdminUser, AgentUser, CurrentUser, SessionDep, SettingsDep, StaffUser
 from server.core.errors import Conflict
 from server.core.models import Page
 from server.core.pagination import PageDep
 from server.core.routing import FeatureRouter
+from server.events.broker import make_event, publish
 from server.intake.guard import clean_inbound
+from server.notify import service as notify
 from server.notify.service import deliver_queued
+from server.triage.service import load_taxonomy
 
 router = FeatureRouter(prefix="/conversations", tags=["conversations"])
+inbox_router = FeatureRouter(prefix="/inbox", tags=["inbox"])
+canned_router = FeatureRouter(prefix="/canned-replies", tags=["inbox"])
+
+
+def _changed(settings: Settings, conversation: Conversation, what: str) -> None:
+    """Tell every console the conversation changed (after the commit), so inbox lists refresh."""
+    publish(settings, make_event("conversation.updated", {"conversation_id": conversation.id, "what": what,
+                                                          "status": conversation.status}, staff_only=True))
+
+
+@inbox_router.get("", summary="The agents' inbox: a status tab, filtered and searched, with SLA timers and tab counts")
+def inbox(
+    session: SessionDep, user: StaffUser, settings: SettingsDep, page: PageDep,
+    status_: Annotated[Literal["open", "pending", "snoozed", "resolved", "all"], Query(alias="status")] = "open",
+    assignee: Annotated[str | None, Query(max_length=20, description="'me', 'none' or a user id")] = None,
+    channel: Annotated[str | None, Query(max_length=32)] = None,
+    q: Annotated[str | None, Query(max_length=200, description="name or handle, subject, message text")] = None,
+    needs_attention: bool = False,
+    sort: Literal["recent", "sla"] = "recent",
+) -> dict[str, Any]:
+    return inbox_service.inbox(session=session, page=page, first_response_min=settings.inbox_first_response_min,
+                               status=status_, assignee=assignee, me=user, channel=channel, q=q,
+                               needs_attention=needs_attention, sort=sort)
+
+
+@inbox_router.get("/agents", summary="Staff a conversation can be assigned to")
+def agents(session: SessionDep, _: StaffUser) -> list[dict[str, Any]]:
+    return inbox_service.agents(session=session)
+
+
+@inbox_router.get("/customers/{customer_id}/timeline",
+                  summary="A customer's messages, notes and cases across channels, with their jobs' live ETA")
+def timeline(customer_id: int, session: SessionDep, _: StaffUser) -> dict[str, Any]:
+    return inbox_service.timeline(session=session, customer_id=customer_id)
+
+
+@canned_router.get("", response_model=list[CannedReplyPublic], summary="Canned replies (search by code or text)")
+def list_canned(session: SessionDep, _: StaffUser,
+                q: Annotated[str | None, Query(max_length=200)] = None) -> list[CannedReply]:
+    return inbox_service.canned_replies(session=session, q=q)
+
+
+@canned_router.post("", response_model=CannedReplyPublic, status_code=status.HTTP_201_CREATED,
+                    summary="Add a canned reply ({{name}} and {{first_name}} are filled per customer)")
+def create_canned(body: CannedReplyCreate, session: SessionDep, user: AdminUser) -> CannedReply:
+    canned = inbox_service.create_canned(session=session, canned_in=body, actor=user)
+    session.commit()
+    session.refresh(canned)
+    return canned
+
+
+@canned_router.patch("/{canned_id}", response_model=CannedReplyPublic, summary="Change a canned reply")
+def update_canned(canned_id: int, body: CannedReplyUpdate, session: SessionDep, _: AdminUser) -> CannedReply:
+    canned = inbox_service.get_canned(session=session, canned_id=canned_id)
+    inbox_service.update_canned(session=session, canned=canned, canned_in=body)
+    session.commit()
+    session.refresh(canned)
+    return canned
+
+
+@canned_router.delete("/{canned_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a canned reply")
+def delete_canned(canned_id: int, session: SessionDep, _: AdminUser) -> Response:
+    inbox_service.delete_canned(session=session, canned=inbox_service.get_canned(session=session, canned_id=canned_id))
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("", response_model=Page[ConversationPublic], summary="List conversations")
@@ -82,9 +166,83 @@ def post_message(
 ) -> Message:
     conversation = service.get(session=session, conversation_id=conversation_id)
     ensure_customer_visible(session=session, user=user, customer_id=conversation.customer_id)
-    message = service.reply(session=session, conversation=conversation, message_in=body, author=user)
+    existing = service.existing_reply(session=session, conversation=conversation, message_in=body)
+    if existing is not None:
+        return existing
+    # server/notify owns what reaches customers: it stores the reply queued on the customer's channel.
+    message, _ = notify.send_to_customer(
+        session=session, conversation_id=conversation_id, conversation=conversation, text=body.text, kind="reply",
+        author_kind=service.author_kind(user), author_name=user.full_name or user.username,
+        author_user_id=user.id, visibility=body.visibility)
+    message.external_id, message.media = body.external_id, list(body.media)
+    service.answered(session=session, conversation=conversation)
     session.commit()
     session.refresh(message)
     background.add_task(deliver_queued, engine=request.app.state.engine, settings=request.app.state.settings,
                         wait=False)
     return message
+
+
+def _conversation(session: Session, conversation_id: int) -> Conversation:
+    return service.get(session=session, conversation_id=conversation_id)
+
+
+@router.post("/{conversation_id}/notes", response_model=MessagePublic, status_code=status.HTTP_201_CREATED,
+             summary="A private note in the thread (staff only; never sent to the customer)")
+def add_note(conversation_id: int, body: NoteCreate, session: SessionDep, user: AgentUser,
+             settings: SettingsDep) -> Message:
+    conversation = _conversation(session, conversation_id)
+    note = service.add_note(session=session, conversation=conversation, text=body.text, author=user)
+    session.commit()
+    session.refresh(note)
+    _changed(settings, conversation, "note")
+    return note
+
+
+@router.post("/{conversation_id}/status", response_model=ConversationPublic,
+             summary="Open, pend, snooze (until a time) or resolve a conversation")
+def set_status(conversation_id: int, body: StatusChange, session: SessionDep, _: AgentUser,
+               settings: SettingsDep) -> Conversation:
+    conversation = service.set_status(session=session, conversation=_conversation(session, conversation_id),
+                                      change=body)
+    session.commit()
+    session.refresh(conversation)
+    _changed(settings, conversation, "status")
+    return conversation
+
+
+@router.post("/{conversation_id}/assign", response_model=ConversationPublic,
+             summary="Assign the conversation to a staff user (user_id null: unassign)")
+def assign(conversation_id: int, body: Assignment, session: SessionDep, _: AgentUser,
+           settings: SettingsDep) -> Conversation:
+    conversation = service.assign(session=session, conversation=_conversation(session, conversation_id),
+                                  user_id=body.user_id)
+    session.commit()
+    session.refresh(conversation)
+    _changed(settings, conversation, "assignee")
+    return conversation
+
+
+@router.post("/{conversation_id}/triage", response_model=CasePublic,
+             summary="Correct triage for the conversation's case (category, or not field work); it trains triage")
+def correct_triage(conversation_id: int, body: TriageCorrection, session: SessionDep, user: AgentUser,
+                   settings: SettingsDep) -> Any:
+    conversation = _conversation(session, conversation_id)
+    case = cases.latest_for_conversation(session=session, conversation_id=conversation_id)
+    cases.correct_triage(session=session, case=case, taxonomy=load_taxonomy(settings.taxonomy_path),
+                         category=body.category, not_field_work=body.not_field_work, actor=user)
+    session.commit()
+    session.refresh(case)
+    _changed(settings, conversation, "triage")
+    return case
+
+
+@router.get("/{conversation_id}/canned-replies", response_model=list[CannedReplyFilled],
+            summary="Canned replies with this conversation's customer's name filled in")
+def filled_canned(conversation_id: int, session: SessionDep, _: AgentUser,
+                  q: Annotated[str | None, Query(max_length=200)] = None) -> list[CannedReplyFilled]:
+    from server.customers.models import Customer
+
+    customer = session.get(Customer, _conversation(session, conversation_id).customer_id)
+    return [CannedReplyFilled.model_validate({**c.model_dump(), "filled": inbox_service.fill(c.text, customer)})
+            for c in inbox_service.canned_replies(session=session, q=q)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import NamedTuple
 
 from sqlalchemy import bindparam
@@ -11,13 +12,16 @@ from server.auth.models import Role, User
 from server.conversations.models import (
     AuthorKind,
     Conversation,
+    ConversationStatus,
     DeliveryStatus,
     Direction,
     InboundMessage,
     Message,
     MessageCreate,
+    StatusChange,
+    Visibility,
 )
-from server.core.errors import Conflict, NotFound
+from server.core.errors import Conflict, Invalid, NotFound
 from server.core.pagination import PageParams, paginate
 from server.core.timeutil import as_utc, utcnow
 from server.customers import service as customers
@@ -124,30 +128,89 @@ def ingest(
     session.add(message)
     if sent_at > as_utc(conversation.last_message_at):
         conversation.last_message_at = sent_at
-        session.add(conversation)
+    _customer_wrote(conversation, sent_at)
+    session.add(conversation)
     session.flush()
     return Ingested(message, True, conversation, new_thread)
 
 
-def reply(*, session: Session, conversation: Conversation, message_in: MessageCreate, author: User) -> Message:
-    """An outbound message from staff or a technician, stored in the thread on its channel (queued to send)."""
-    if message_in.external_id and find_message(
-        session=session, channel=conversation.channel, external_id=message_in.external_id
-    ):
-        existing = find_message(session=session, channel=conversation.channel, external_id=message_in.external_id)
-        assert existing is not None
-        if existing.text == message_in.text and existing.conversation_id == conversation.id:
-            return existing
-        raise Conflict(f"external_id: '{message_in.external_id}' was already used for a different message")
-    kind = AuthorKind.technician if author.role == Role.technician else AuthorKind.agent
-    message = Message(
-        conversation_id=conversation.id or 0, customer_id=conversation.customer_id, channel=conversation.channel,
-        direction=Direction.outbound, author_kind=kind, author_name=author.full_name or author.username,
-        author_user_id=author.id, text=message_in.text, visibility=message_in.visibility,
-        external_id=message_in.external_id, media=list(message_in.media), delivery_status=DeliveryStatus.queued,
-    )
-    session.add(message)
-    conversation.last_message_at = utcnow()
+def _customer_wrote(conversation: Conversation, sent_at: datetime) -> None:
+    """A customer's new message needs an agent again: a pending, snoozed or resolved conversation re-opens, and the
+    first-response timer starts from the oldest message nobody has answered."""
+    if conversation.status != ConversationStatus.open:
+        conversation.status = ConversationStatus.open
+        conversation.snoozed_until = None
+        conversation.resolved_at = None
+    if conversation.awaiting_since is None or sent_at < as_utc(conversation.awaiting_since):
+        conversation.awaiting_since = sent_at
+
+
+def answered(*, session: Session, conversation: Conversation) -> None:
+    """An agent (or technician) replied to the customer: nobody is waiting for a first response any more."""
+    conversation.awaiting_since = None
+    session.add(conversation)
+
+
+def set_status(*, session: Session, conversation: Conversation, change: StatusChange, now: datetime | None = None
+               ) -> Conversation:
+    """Open, pend, snooze (until a future time) or resolve a conversation. Resolving stops its SLA timer."""
+    now = now or utcnow()
+    if change.status == ConversationStatus.snoozed:
+        until = as_utc(change.snoozed_until) if change.snoozed_until else None
+        if until is None or until <= now:
+            raise Invalid("snoozed_until: must be in the future")
+        conversation.snoozed_until = until
+    else:
+        conversation.snoozed_until = None
+    conversation.status = change.status
+    conversation.resolved_at = now if change.status == ConversationStatus.resolved else None
+    if change.status == ConversationStatus.resolved:
+        conversation.awaiting_since = None
     session.add(conversation)
     session.flush()
+    return conversation
+
+
+def assign(*, session: Session, conversation: Conversation, user_id: int | None) -> Conversation:
+    """Give the conversation to a staff user (admin, dispatcher or agent), or to nobody."""
+    if user_id is not None:
+        user = session.get(User, user_id)
+        if user is None or not user.is_active:
+            raise Invalid(f"user_id: no active user {user_id}")
+        if user.role == Role.technician:
+            raise Invalid(f"user_id: {user.username} is a technician; conversations go to staff")
+    conversation.assignee_user_id = user_id
+    session.add(conversation)
+    session.flush()
+    return conversation
+
+
+def add_note(*, session: Session, conversation: Conversation, text: str, author: User) -> Message:
+    """A private note in the thread: staff see it, it is never queued, so no connector ever sends it."""
+    message = Message(
+        conversation_id=conversation.id or 0, customer_id=conversation.customer_id, channel=conversation.channel,
+        direction=Direction.note, author_kind=AuthorKind.agent, author_name=author.full_name or author.username,
+        author_user_id=author.id, text=text, visibility=Visibility.private, delivery_status=DeliveryStatus.recorded,
+        meta={"kind": "note"},
+    )
+    session.add(message)
+    session.flush()
     return message
+
+
+def existing_reply(*, session: Session, conversation: Conversation, message_in: MessageCreate) -> Message | None:
+    """A retried reply (same external id, same text, same thread) is the stored one; the id reused otherwise is a
+    Conflict; None when this reply is new."""
+    if not message_in.external_id:
+        return None
+    existing = find_message(session=session, channel=conversation.channel, external_id=message_in.external_id)
+    if existing is None:
+        return None
+    if existing.text == message_in.text and existing.conversation_id == conversation.id:
+        return existing
+    raise Conflict(f"external_id: '{message_in.external_id}' was already used for a different message")
+
+
+def author_kind(user: User) -> AuthorKind:
+    return AuthorKind.technician if user.role == Role.technician else AuthorKind.agent
+

@@ -15,7 +15,7 @@ import os
 import re
 import threading
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -92,6 +92,8 @@ class Taxonomy:
     _phrases: dict[str, list[tuple[tuple[str, ...], bool, int, int]]] = field(default_factory=dict, repr=False)
     _model: LogReg | None = field(default=None, repr=False)
     _token_hits: dict[str, list[tuple[int, int]]] = field(default_factory=dict, repr=False)
+    # Per-language category model learnt from real labelled reports (``textmodel``; ``[model] text_model``).
+    _text_model: Any = field(default=None, repr=False)
 
     def by_service_code(self, code: str | int | None) -> Category | None:
         """The category with this Open311 service code, or None."""
@@ -375,10 +377,17 @@ def load_taxonomy(path: Path | str | None = None) -> Taxonomy:
         model.temperature = float(model_settings.get("temperature", 1.0))
         model.prior_weight = float(model_settings.get("prior_weight", 1.0))
         taxonomy._model = model
+        if model_settings.get("text_model"):
+            taxonomy._text_model = _load_text_model((path.parent / str(model_settings["text_model"])).resolve(), path)
         taxonomy.training_rows = taxonomy._model.trained_rows
         _cache[key] = taxonomy
         _fast_cache[raw_key] = (key[1], taxonomy)
         return taxonomy
+
+
+def with_text_model(taxonomy: Taxonomy, text_model: Any) -> Taxonomy:
+    """A copy of the taxonomy that uses this real-text model (``textmodel.TextModel``; None: the base model only)."""
+    return replace(taxonomy, _text_model=text_model)
 
 
 # --------------------------------------------------------------------------- classification
@@ -416,7 +425,7 @@ def classify(text: str, *, taxonomy: Taxonomy | None = None) -> CategoryScore:
     kw = keyword_scores(taxonomy, hits)
     unique = set(tokens)
     if len({f for f in known if f.startswith("w:")}) < (1 - UNKNOWN_WORDS_SHARE) * len(unique):
-        return _by_keywords(taxonomy, kw, hits)
+        return _text_model_score(taxonomy, text, kw, hits, None, 0.0) or _by_keywords(taxonomy, kw, hits)
     probs = model.probabilities(tokens, kw, evidence=evidence, known=known)
     # Out of scope is judged on the words at full weight (a short "thanks!" is decisive; the shrink toward the prior
     # only keeps one vague word from choosing a category); a category's confidence is its probability given the
@@ -424,6 +433,9 @@ def classify(text: str, *, taxonomy: Taxonomy | None = None) -> CategoryScore:
     p_out = float(model.probabilities(tokens, kw, evidence=1.0, known=known)[n_cat]) if len(probs) > n_cat else 0.0
     ours = float(probs[:n_cat].sum())
     probs_cat = probs[:n_cat] / max(ours, 1e-12)
+    scored = _text_model_score(taxonomy, text, kw, hits, probs_cat, p_out)
+    if scored is not None:
+        return scored
     p_field = (1 - p_out) * float(sum(probs_cat[i] for i, c in enumerate(cats) if c.field_work))
     order = np.argsort(-probs_cat, kind="stable")
     best, second = int(order[0]), int(order[1]) if n_cat > 1 else int(order[0])
@@ -451,6 +463,83 @@ def classify(text: str, *, taxonomy: Taxonomy | None = None) -> CategoryScore:
                          f"unsure: {cat.name} {confidence:.0%} vs {other.name} {float(probs_cat[second]):.0%} "
                          f"({because}; {odds}); an agent should decide", ranking, "agent", round(p_field, 4),
                          round(p_out, 4))
+
+
+def _load_text_model(model_path: Path, taxonomy_path: Path) -> Any:
+    """The ``[model] text_model`` file, or a ValueError saying how to make it."""
+    from server.triage import textmodel
+
+    found = textmodel.load(model_path)
+    if found is None:
+        raise ValueError(f"{taxonomy_path}: [model] text_model {model_path} is missing or was written by another "
+                         "scikit-learn version: run `groundcrew triage train --out` with that path")
+    return found
+
+
+def _text_model_score(taxonomy: Taxonomy, text: str, kw: np.ndarray, hits: dict[int, list[str]],
+                      probs_cat: np.ndarray | None, p_out: float) -> CategoryScore | None:
+    """The outcome with the real-text model of the message's language, or None when there is none.
+
+    Its services ("trained") are chosen by the real-text model; the catalogue's other services keep the base
+    model's share (or, on the keyword path, their keywords' share) ``u``: P(service) = (1 - u) · P_text(service) for
+    trained services and the base probability for the others. Field work needs the trained model's confidence to
+    reach the ``min_confidence`` chosen for it by cross-validation (the base thresholds for other services) and the
+    field services together ``field_min_probability`` (out of scope judged by the base model, as without it)."""
+    text_model = taxonomy._text_model
+    if text_model is None:
+        return None
+    language = detect_language(text)[0]
+    lm = text_model.for_language(language)
+    cats = taxonomy.categories
+    n_cat = len(cats)
+    index = {c.name: i for i, c in enumerate(cats)}
+    if lm is None or not any(c in index for c in lm.classes):
+        return None
+    trained = np.zeros(n_cat, dtype=bool)
+    p_text = np.zeros(n_cat)
+    for j, p in zip((index.get(c) for c in lm.classes), lm.probabilities([text])[0], strict=True):
+        if j is not None:
+            trained[j], p_text[j] = True, p
+    p_text /= max(float(p_text.sum()), 1e-12)
+    if probs_cat is None:  # most words unknown to the base model: other services count through their keywords only
+        scores = kw[:n_cat]
+        base = scores / scores.sum() if scores.any() else np.zeros(n_cat)
+    else:
+        base = probs_cat
+    u = float(base[~trained].sum())
+    combined = np.where(trained, (1 - u) * p_text, base)
+    p_field = (1 - p_out) * float(sum(combined[i] for i, c in enumerate(cats) if c.field_work))
+    order = np.argsort(-combined, kind="stable")
+    best, second = int(order[0]), int(order[1]) if n_cat > 1 else int(order[0])
+    confidence = float(combined[best])
+    margin = confidence - float(combined[second])
+    cat = cats[best]
+    ranking = [(cats[int(i)].name, round(float(combined[i]), 3)) for i in order[:3]]
+    if p_out:
+        ranking = sorted([*ranking, (OUT_OF_SCOPE, round(p_out, 3))], key=lambda kv: -kv[1])[:3]
+    if trained[best]:
+        sure = confidence >= lm.min_confidence
+        because = f"wording like {language} reports of this service"
+    else:
+        sure = confidence >= taxonomy.min_confidence and margin >= taxonomy.min_margin
+        words = hits.get(best, [])
+        because = (f"matched {', '.join(repr(w) for w in words[:3])}" if words
+                   else "wording similar to labelled examples")
+    odds = f"field work {p_field:.0%}, out of scope {p_out:.0%}"
+    if cat.field_work and sure and p_field >= taxonomy.field_min_probability:
+        return CategoryScore(cat.name, round(confidence, 4), False, f"{cat.label} ({confidence:.0%}): {because}; "
+                             f"{odds}", ranking, "field_work", round(p_field, 4), round(p_out, 4))
+    if p_out >= taxonomy.out_of_scope_min_probability:
+        return CategoryScore(None, round(p_out, 4), False, f"not a matter for us ({odds}): no case work needed",
+                             ranking, OUT_OF_SCOPE, round(p_field, 4), round(p_out, 4))
+    if not cat.field_work and sure:
+        return CategoryScore(cat.name, round(confidence, 4), False, f"{cat.label} ({confidence:.0%}): {because}; "
+                             f"{odds}; an agent handles it", ranking, "agent", round(p_field, 4), round(p_out, 4))
+    needed = lm.min_confidence if trained[best] else taxonomy.min_confidence
+    return CategoryScore(None, round(confidence, 4), True,
+                         f"unsure: {cat.name} {confidence:.0%} (needs {needed:.0%}) vs {cats[second].name} "
+                         f"{float(combined[second]):.0%} ({because}; {odds}); an agent should decide", ranking, "agent",
+                         round(p_field, 4), round(p_out, 4))
 
 
 def _by_keywords(taxonomy: Taxonomy, kw: np.ndarray, hits: dict[int, list[str]]) -> CategoryScore:

@@ -119,13 +119,31 @@ def _plan_override(snapshot: Snapshot, override: Override) -> tuple[dict[int, li
     return out, notes
 
 
+def preview_snapshot(*, session: Session, settings: Settings, city: Any, override: Override) -> Snapshot:
+    """The part of today an override can change: the days of the technician it names and of the job's current
+    technician (their jobs, their places), not the whole day. Whatever the snapshot cannot answer (nobody named,
+    a technician off shift) is left to the whole day's snapshot, so errors read the same."""
+    job = session.get(Job, override.job_id) if override.job_id is not None else None
+    owner = job.assigned_technician_id if job is not None and job.status != JobStatus.unassigned else None
+    techs = {t for t in (override.technician_id, owner) if t is not None}
+    if techs and override.action not in (OverrideAction.lock, OverrideAction.unlock, OverrideAction.unpin):
+        try:
+            snapshot = build_snapshot(session=session, settings=settings, city=city, technician_ids=techs,
+                                      job_ids={override.job_id} if override.job_id is not None else set())
+            if set(snapshot.technicians) == techs:
+                return snapshot
+        except Conflict:
+            pass
+    return build_snapshot(session=session, settings=settings, city=city)
+
+
 def preview(*, snapshot: Snapshot, override: Override) -> tuple[OverridePreview, dict[int, routing.Route]]:
     """What the override would cost, without changing anything."""
     t0 = time.perf_counter()
     new_seqs, notes = _plan_override(snapshot, override)
     problem = snapshot.problem
     feasible = True
-    before_routes = {r.technician_id: r for r in snapshot.current_plan().routes}
+    before_routes = snapshot.current_routes(set(new_seqs))  # the affected technicians' days only
     after: dict[int, routing.Route] = {}
     d_travel = d_late = d_ot = 0
     risk_before: set[int] = set()
@@ -133,7 +151,7 @@ def preview(*, snapshot: Snapshot, override: Override) -> tuple[OverridePreview,
     for tid, seq in new_seqs.items():
         tech = problem.technician(tech_key(tid))
         keys = [job_key(j) for j in seq]
-        before = before_routes[tech.id]
+        before = before_routes[tid]
         try:
             starts, brks = simulate(problem, tech, keys)
             route = timeline(problem, tech, keys, starts, brks)
@@ -155,17 +173,6 @@ def preview(*, snapshot: Snapshot, override: Override) -> tuple[OverridePreview,
         affected_technicians=sorted(new_seqs), etas=etas, notes=notes,
         elapsed_ms=round((time.perf_counter() - t0) * 1000, 1))
     return result, after
-
-
-def _full_plan(snapshot: Snapshot, changed: dict[int, routing.Route]) -> routing.Plan:
-    routes = [changed.get(parse_key(r.technician_id), r) for r in snapshot.current_plan().routes]
-    plan = routing.Plan(routes=routes, unassigned=[
-        routing.Unassigned(job_key(j), "not assigned yet") for j, row in snapshot.jobs.items()
-        if not any(job_key(j) in r.job_ids for r in routes)])
-    from routing import evaluate
-
-    plan.objective = evaluate(snapshot.problem, plan)
-    return plan
 
 
 def commit(*, session: Session, settings: Settings, city: Any, override: Override,
@@ -215,8 +222,8 @@ def commit(*, session: Session, settings: Settings, city: Any, override: Overrid
         pin = session.get(JobPin, override.job_id)
         if pin is not None:
             session.delete(pin)
-    plan_row, plan_events = plans.store_plan(session=session, settings=settings, snapshot=snapshot,
-                                             plan=_full_plan(snapshot, after), trigger=f"override:{action.value}")
+    plan_row, plan_events = plans.store_routes(session=session, settings=settings, snapshot=snapshot, routes=after,
+                                               trigger=f"override:{action.value}")
     session.add(JobEvent(job_id=override.job_id or (override.job_ids or [0])[0], status=f"override:{action.value}",
                          technician_id=override.technician_id, actor_user_id=user.id, actor=user.username,
                          data={"plan_version": plan_row.version, "added_travel_s": result.added_travel_s}))
@@ -263,9 +270,9 @@ def insert_urgent(*, engine: Engine, settings: Settings, job_id: int) -> dict[st
         if job.status != JobStatus.unassigned:
             session.rollback()
             return None
-        plan_row, events = plans.store_plan(session=session, settings=settings, snapshot=snapshot,
-                                            plan=_full_plan(snapshot, {tid: route}), trigger="urgent job")
-        session.refresh(job)  # store_plan told the reporters (urgent work is announced when planned)
+        plan_row, events = plans.store_routes(session=session, settings=settings, snapshot=snapshot,
+                                              routes={tid: route}, trigger="urgent job")
+        session.refresh(job)  # store_routes told the reporters (urgent work is announced when planned)
         session.commit()
         result = {"job_id": job_id, "assigned": True, "technician_id": tid, "plan_version": plan_row.version,
                   "eta_at": job.eta_at.isoformat() if job.eta_at else None,

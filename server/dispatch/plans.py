@@ -1,12 +1,18 @@
 """Storing a routing plan as the next plan version: stops with aware UTC times, the diff against the
-previous version (who moved, whose ETA changed), job assignments and ETAs, and customer ETA updates."""
+previous version (who moved, whose ETA changed), job assignments and ETAs, and customer ETA updates.
+
+Two ways in: ``store_plan`` writes a whole day (a solve); ``store_routes`` writes a live change to a few
+technicians (an urgent insertion, a dispatcher's override) and carries every other technician's stops over from
+the previous version inside the database, so its cost follows the technicians changed, not the size of the day."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, fields, is_dataclass
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Integer, insert, literal
 from sqlmodel import Session, col, func, select
 
 import routing
@@ -14,12 +20,16 @@ from server.config import Settings
 from server.core.timeutil import as_utc, utcnow
 from server.dispatch import notices
 from server.dispatch.models import JobEvent, JobNotice, PlanSolution
-from server.dispatch.problem import Snapshot, from_s, parse_key
+from server.dispatch.problem import Snapshot, from_s, job_key, parse_key
 from server.events.broker import make_event
-from server.jobs.models import Job, JobStatus
+from server.jobs.models import OPEN_STATUSES, Job, JobStatus
 from server.plans.models import Plan, PlanStatus, PlanStop
 
 ETA_CHANGE_S = 60  # smaller moves are not reported in the diff
+#: The reason a job that is in no route gets when a live change (not the solver) decides the day.
+NOT_ASSIGNED_YET = "not assigned yet"
+_STOP_COLUMNS = ("technician_id", "job_id", "sequence", "arrival_at", "start_at", "end_at", "travel_s", "wait_s",
+                 "distance_m")
 
 
 def active_plan(*, session: Session) -> Plan | None:
@@ -43,48 +53,164 @@ def store_plan(*, session: Session, settings: Settings, snapshot: Snapshot, plan
                solve_job_id: str | None = None) -> tuple[Plan, list[dict[str, Any]]]:
     """Write ``plan`` as the new active version (the caller commits). Returns it and the events to publish."""
     lock_plan_writes(session)
-    return _store(session, settings, snapshot, plan, trigger, solve_job_id)
+    row, events = _store(session, settings, snapshot, plan, trigger, solve_job_id)
+    from server.appointments.service import on_plan_stored  # a booked window this plan cannot keep is offered again
+
+    events += on_plan_stored(session=session, settings=settings, day=row.day,
+                             unassigned=[u["job_id"] for u in row.unassigned])
+    return row, events
+
+
+def store_routes(*, session: Session, settings: Settings, snapshot: Snapshot, routes: dict[int, routing.Route],
+                 trigger: str) -> tuple[Plan, list[dict[str, Any]]]:
+    """Write a new active version in which only ``routes`` (technician id → their new day) changed; every other
+    technician keeps their stops and times of the previous version (the caller commits). Jobs that left these
+    routes and are in no other become unassigned. Without a previous version of today, writes the whole day."""
+    lock_plan_writes(session)
+    previous = active_plan(session=session)
+    solution = session.get(PlanSolution, previous.id) if previous is not None else None
+    if previous is None or solution is None or not solution.solution or previous.day != _day(settings, snapshot):
+        return _store(session, settings, snapshot, full_plan(snapshot, routes), trigger, None)
+    return _store_routes(session, settings, snapshot, routes, trigger, previous, solution)
+
+
+def full_plan(snapshot: Snapshot, changed: dict[int, routing.Route]) -> routing.Plan:
+    """The database's day (``Snapshot.current_plan``) with ``changed`` technicians' routes replaced, evaluated;
+    every job in no route is unassigned ("not assigned yet")."""
+    routes = [changed.get(parse_key(r.technician_id), r) for r in snapshot.current_plan().routes]
+    return _evaluated(snapshot, routes, {})
+
+
+def _evaluated(snapshot: Snapshot, routes: list[routing.Route], reasons: dict[int, str]) -> routing.Plan:
+    served = {s.job_id for r in routes for s in r.stops}
+    plan = routing.Plan(routes=routes, unassigned=[
+        routing.Unassigned(job_key(j), reasons.get(j, NOT_ASSIGNED_YET)) for j in snapshot.jobs
+        if job_key(j) not in served])
+    plan.objective = routing.evaluate(snapshot.problem, plan)
+    return plan
+
+
+def _day(settings: Settings, snapshot: Snapshot) -> str:
+    return snapshot.origin.astimezone(ZoneInfo(settings.timezone)).date().isoformat()
+
+
+def _next_version(session: Session) -> int:
+    return int(session.exec(select(func.max(Plan.version))).one() or 0) + 1
+
+
+def _stop_rows(plan_id: int, snapshot: Snapshot, routes: list[routing.Route]) -> list[dict[str, Any]]:
+    origin = snapshot.origin
+    return [{"plan_id": plan_id, "technician_id": parse_key(route.technician_id), "job_id": parse_key(stop.job_id),
+             "sequence": seq, "arrival_at": from_s(origin, stop.arrival_s), "start_at": from_s(origin, stop.start_s),
+             "end_at": from_s(origin, stop.end_s), "travel_s": stop.travel_s, "wait_s": stop.wait_s,
+             "distance_m": stop.distance_m} for route in routes for seq, stop in enumerate(route.stops)]
 
 
 def _store(session: Session, settings: Settings, snapshot: Snapshot, plan: routing.Plan, trigger: str,
            solve_job_id: str | None) -> tuple[Plan, list[dict[str, Any]]]:
-    origin = snapshot.origin
     previous = active_plan(session=session)
     before: dict[int, tuple[int, Any]] = {}
     carried: list[PlanStop] = []
     if previous is not None:
-        for stop in session.exec(select(PlanStop).where(PlanStop.plan_id == previous.id)).all():
-            before[stop.job_id] = (stop.technician_id, stop.arrival_at)
-            if stop.technician_id in snapshot.locked:
-                carried.append(stop)
+        for tid, jid, arrival in session.exec(select(PlanStop.technician_id, PlanStop.job_id, PlanStop.arrival_at)
+                                              .where(PlanStop.plan_id == previous.id)).all():
+            before[jid] = (tid, arrival)
+        if snapshot.locked:
+            carried = list(session.exec(select(PlanStop).where(PlanStop.plan_id == previous.id, col(
+                PlanStop.technician_id).in_(snapshot.locked))).all())
         previous.status = PlanStatus.superseded
         session.add(previous)
-    version = int(session.exec(select(func.max(Plan.version))).one() or 0) + 1
-    day = origin.astimezone(ZoneInfo(settings.timezone)).date().isoformat()
+    version = _next_version(session)
     unassigned = [{"job_id": parse_key(u.job_id), "reason": u.reason} for u in plan.unassigned] + snapshot.skipped
-    row = Plan(version=version, status=PlanStatus.active, trigger=trigger[:60], day=day,
+    row = Plan(version=version, status=PlanStatus.active, trigger=trigger[:60], day=_day(settings, snapshot),
                objective=asdict(plan.objective),
                stats={**asdict(plan.stats), "solve_job_id": solve_job_id, "technicians": len(plan.routes),
                       "jobs": len(snapshot.problem.jobs), "locked_technicians": sorted(snapshot.locked)},
                unassigned=unassigned)
     session.add(row)
     session.flush()
-    after: dict[int, tuple[int, Any]] = {}
-    for route in plan.routes:
-        tid = parse_key(route.technician_id)
-        for seq, stop in enumerate(route.stops):
-            jid = parse_key(stop.job_id)
-            arrival = from_s(origin, stop.arrival_s)
-            session.add(PlanStop(plan_id=row.id or 0, technician_id=tid, job_id=jid, sequence=seq, arrival_at=arrival,
-                                 start_at=from_s(origin, stop.start_s), end_at=from_s(origin, stop.end_s),
-                                 travel_s=stop.travel_s, wait_s=stop.wait_s, distance_m=stop.distance_m))
-            after[jid] = (tid, arrival)
+    rows = _stop_rows(row.id or 0, snapshot, plan.routes)
+    after: dict[int, tuple[int, Any]] = {r["job_id"]: (r["technician_id"], r["arrival_at"]) for r in rows}
     for stop in carried:  # a locked technician's day is kept exactly as it was
         if stop.job_id not in after:
-            session.add(PlanStop(**{**stop.model_dump(exclude={"id", "plan_id"}), "plan_id": row.id or 0}))
+            rows.append({**stop.model_dump(exclude={"id", "plan_id"}), "plan_id": row.id or 0})
             after[stop.job_id] = (stop.technician_id, stop.arrival_at)
+    if rows:
+        session.execute(insert(PlanStop), rows)  # one batched INSERT, not a unit-of-work object per stop
+    row.diff = _diff(previous, before, after, len(unassigned))
+    events = _jobs_follow(session, settings, snapshot, version, after, unassigned)
+    session.add(PlanSolution(plan_id=row.id or 0, solve_job_id=solve_job_id, day_origin=snapshot.origin,
+                             problem=_problem_summary(snapshot), solution=_plain(plan),
+                             coords=[list(p) for p in snapshot.coords]))
+    session.flush()
+    return row, _plan_events(row, snapshot, plan.routes, events)
 
-    events: list[dict[str, Any]] = []
+
+def _store_routes(session: Session, settings: Settings, snapshot: Snapshot, routes: dict[int, routing.Route],
+                  trigger: str, previous: Plan, solution: PlanSolution) -> tuple[Plan, list[dict[str, Any]]]:
+    changed = set(routes)
+    new_routes = list(routes.values())
+    moved_jobs = {parse_key(s.job_id) for r in new_routes for s in r.stops}
+    # The previous stops that can change: the changed technicians' and the jobs now in their routes.
+    before: dict[int, tuple[int, Any]] = {}
+    for tid, jid, arrival in session.exec(select(PlanStop.technician_id, PlanStop.job_id, PlanStop.arrival_at).where(
+            PlanStop.plan_id == previous.id,
+            col(PlanStop.technician_id).in_(changed) | col(PlanStop.job_id).in_(moved_jobs or {-1}))).all():
+        before[jid] = (tid, arrival)
+    # The stored solution with these routes replaced (warm starts and the objective read it).
+    known = {j.id for j in snapshot.problem.jobs}
+    techs = {t.id for t in snapshot.problem.technicians}
+    kept = routing.Plan.from_dict(solution.solution)
+    by_tech = {r.technician_id: routing.Route(r.technician_id, r.start_s, r.end_s,
+                                              stops=[s for s in r.stops if s.job_id in known and
+                                                     parse_key(s.job_id) not in moved_jobs],
+                                              breaks=r.breaks, travel_s=r.travel_s, distance_m=r.distance_m,
+                                              overtime_s=r.overtime_s)
+               for r in kept.routes if r.technician_id in techs}
+    by_tech.update({r.technician_id: r for r in new_routes})
+    reasons = {int(u["job_id"]): str(u["reason"]) for u in previous.unassigned if u.get("job_id") is not None}
+    plan = _evaluated(snapshot, list(by_tech.values()), reasons)
+    plan.stats = kept.stats
+    plan.stats.status = f"live change: {trigger}"[:200]
+    previous.status = PlanStatus.superseded
+    session.add(previous)
+    version = _next_version(session)
+    unassigned = [{"job_id": parse_key(u.job_id), "reason": u.reason} for u in plan.unassigned] + snapshot.skipped
+    row = Plan(version=version, status=PlanStatus.active, trigger=trigger[:60], day=previous.day,
+               objective=asdict(plan.objective),
+               stats={**asdict(plan.stats), "solve_job_id": None, "technicians": len(plan.routes),
+                      "jobs": len(snapshot.problem.jobs), "locked_technicians": sorted(snapshot.locked),
+                      "changed_technicians": sorted(changed)},
+               unassigned=unassigned)
+    session.add(row)
+    session.flush()
+    # Every other technician's stops, copied inside the database (jobs still open only).
+    cols = [getattr(PlanStop, c) for c in _STOP_COLUMNS]
+    still_open = select(Job.id).where(col(Job.status).in_(OPEN_STATUSES))
+    carry = select(literal(row.id, Integer).label("plan_id"), *cols).where(
+        PlanStop.plan_id == previous.id, col(PlanStop.technician_id).not_in(changed),
+        col(PlanStop.job_id).not_in(moved_jobs or {-1}), col(PlanStop.job_id).in_(still_open))
+    carried = session.execute(insert(PlanStop).from_select(["plan_id", *_STOP_COLUMNS], carry)).rowcount
+    rows = _stop_rows(row.id or 0, snapshot, new_routes)
+    if rows:
+        session.execute(insert(PlanStop), rows)
+    after = {r["job_id"]: (r["technician_id"], r["arrival_at"]) for r in rows}
+    # Jobs that left the changed routes for no other: unassigned now.
+    left = [{"job_id": jid, "reason": reasons.get(jid, NOT_ASSIGNED_YET)} for jid in before
+            if jid not in after and before[jid][0] in changed and jid in snapshot.jobs]
+    gone = {u["job_id"] for u in left}
+    row.diff = {**_diff(previous, {j: v for j, v in before.items() if j in after or j in gone}, after,
+                        len(unassigned)), "assigned": max(0, carried) + len(after)}
+    events = _jobs_follow(session, settings, snapshot, version, after, left)
+    session.add(PlanSolution(plan_id=row.id or 0, solve_job_id=None, day_origin=snapshot.origin,
+                             problem=_problem_summary(snapshot), solution=_plain(plan),
+                             coords=[list(p) for p in snapshot.coords]))
+    session.flush()
+    return row, _plan_events(row, snapshot, new_routes, events)
+
+
+def _diff(previous: Plan | None, before: dict[int, tuple[int, Any]], after: dict[int, tuple[int, Any]],
+          unassigned: int) -> dict[str, Any]:
     moved, eta_changed = [], []
     for jid in sorted(set(before) | set(after)):
         old, new = before.get(jid), after.get(jid)
@@ -94,12 +220,19 @@ def _store(session: Session, settings: Settings, snapshot: Snapshot, plan: routi
             eta_changed.append({"job_id": jid, "technician_id": new[0], "from": as_utc(old[1]).isoformat(),
                                 "to": as_utc(new[1]).isoformat(),
                                 "delta_s": int((as_utc(new[1]) - as_utc(old[1])).total_seconds())})
-    row.diff = {"previous_version": previous.version if previous else None, "moved": moved,
-                "eta_changed": eta_changed, "assigned": len(after), "unassigned": len(unassigned)}
+    return {"previous_version": previous.version if previous else None, "moved": moved,
+            "eta_changed": eta_changed, "assigned": len(after), "unassigned": unassigned}
 
-    # Jobs follow the plan (only those still waiting; started or finished work is left alone).
+
+def _jobs_follow(session: Session, settings: Settings, snapshot: Snapshot, version: int,
+                 after: dict[int, tuple[int, datetime]], unassigned: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Jobs follow the plan (only those still waiting; started or finished work is left alone), and their
+    reporters hear about it. Reads the touched jobs and their notices in two queries, whatever their number."""
     touched = set(after) | {u["job_id"] for u in unassigned}
     jobs = {j.id: j for j in session.exec(select(Job).where(col(Job.id).in_(touched or {-1}))).all()}
+    # In the session's identity map from here on: notices.maybe_update_eta's lookup is not a query.
+    told = {n.job_id for n in session.exec(select(JobNotice).where(col(JobNotice.job_id).in_(touched or {-1}))).all()}
+    events: list[dict[str, Any]] = []
     now = utcnow()
     for jid, (tid, arrival) in after.items():
         job = jobs.get(jid)
@@ -124,10 +257,10 @@ def _store(session: Session, settings: Settings, snapshot: Snapshot, plan: routi
             session.add(job)
             tech = snapshot.technicians.get(tid)
             if tech is not None:
-                if job.priority >= settings.dispatch_urgent_priority and session.get(JobNotice, jid) is None:
+                if job.priority >= settings.dispatch_urgent_priority and jid not in told:
                     events += notices.send_eta(session=session, settings=settings, job=job, tech=tech, eta=arrival,
                                                kind="scheduled")  # urgent work: the reporter hears when it is planned
-                else:
+                elif jid in told:  # nobody was told a window otherwise: nothing to update
                     events += notices.maybe_update_eta(session=session, settings=settings, job=job, tech=tech,
                                                        eta=arrival)
         elif job.status == JobStatus.en_route and job.assigned_technician_id == tid:
@@ -147,28 +280,43 @@ def _store(session: Session, settings: Settings, snapshot: Snapshot, plan: routi
             events.append(make_event("job.unassigned", {"job_id": job.id, "previous_technician_id": old_tid,
                                                         "reason": item["reason"], "plan_version": version},
                                      technician_ids=[old_tid]))
-    session.add(PlanSolution(plan_id=row.id or 0, solve_job_id=solve_job_id, day_origin=origin,
-                             problem=_problem_summary(snapshot),
-                             solution=plan.to_dict(), coords=[list(p) for p in snapshot.coords]))
-    session.flush()
-    events.insert(0, make_event("plan.created", {
-        "plan_id": row.id, "version": version, "trigger": row.trigger, "objective": row.objective,
-        "diff": {"moved": len(moved), "eta_changed": len(eta_changed)}}, staff_only=True))
-    for route in plan.routes:  # each technician hears about their own day
+    return events
+
+
+def _plan_events(row: Plan, snapshot: Snapshot, routes: list[routing.Route],
+                 job_events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``plan.created`` for the consoles, the jobs' own events, then ``route.updated`` for each technician whose
+    day is in ``routes``."""
+    diff = row.diff or {}
+    out = [make_event("plan.created", {
+        "plan_id": row.id, "version": row.version, "trigger": row.trigger, "objective": row.objective,
+        "diff": {"moved": len(diff.get("moved", [])), "eta_changed": len(diff.get("eta_changed", []))}},
+        staff_only=True), *job_events]
+    for route in routes:  # each technician hears about their own day
         tid = parse_key(route.technician_id)
-        events.append(make_event("route.updated", {
-            "technician_id": tid, "plan_version": version,
-            "stops": [{"job_id": parse_key(s.job_id), "arrival_at": from_s(origin, s.arrival_s).isoformat()}
+        out.append(make_event("route.updated", {
+            "technician_id": tid, "plan_version": row.version,
+            "stops": [{"job_id": parse_key(s.job_id), "arrival_at": from_s(snapshot.origin, s.arrival_s).isoformat()}
                       for s in route.stops]}, technician_ids=[tid]))
-    return row, events
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """``dataclasses.asdict`` for the problem's records, without its deep copy of every value (5x faster on a
+    1,000-job day); the same dicts and lists."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, list | tuple):
+        return type(value)(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def _problem_summary(snapshot: Snapshot) -> dict[str, Any]:
     """The problem without its matrices (those are rebuilt from the street network on demand)."""
-    from dataclasses import asdict as as_dict
-
-    return {"technicians": [as_dict(t) for t in snapshot.problem.technicians],
-            "jobs": [as_dict(j) for j in snapshot.problem.jobs], "now_s": snapshot.now_s,
+    return {"technicians": [_plain(t) for t in snapshot.problem.technicians],
+            "jobs": [_plain(j) for j in snapshot.problem.jobs], "now_s": snapshot.now_s,
             "locations": len(snapshot.coords)}
 
 

@@ -92,18 +92,25 @@ class Snapshot:
 
     def current_plan(self) -> routing.Plan:
         """The assignment in the database (who does what, in what order) as a routing plan, timed."""
+        return routing.Plan(routes=list(self.current_routes().values()))
+
+    def current_routes(self, technician_ids: set[int] | None = None) -> dict[int, routing.Route]:
+        """Technician id → their day as the database has it, timed; only ``technician_ids`` when given (a live
+        change times the days it touches, not the whole day)."""
         from routing import Infeasible, timeline
 
-        routes = []
+        models = {t.id: t for t in self.problem.technicians}
+        routes: dict[int, routing.Route] = {}
         for tid in self.technicians:
-            tech = self.problem.technician(tech_key(tid))
+            if technician_ids is not None and tid not in technician_ids:
+                continue
+            tech = models[tech_key(tid)]
             seq = [job_key(j) for j in self.sequences.get(tid, [])]
             try:
-                routes.append(timeline(self.problem, tech, seq))
+                routes[tid] = timeline(self.problem, tech, seq)
             except Infeasible:
-                routes.append(routing.Route(tech.id, 0, 0, stops=[
-                    routing.Stop(j, 0, 0, 0, 0, 0) for j in seq]))
-        return routing.Plan(routes=routes)
+                routes[tid] = routing.Route(tech.id, 0, 0, stops=[routing.Stop(j, 0, 0, 0, 0, 0) for j in seq])
+        return routes
 
 
 def aged_priority(priority: int, sla_deadline_s: int | None, now_s: int, aging_days: float) -> int:
@@ -162,19 +169,28 @@ def _add_points(cache: MatrixCache, coords: list[tuple[float, float]]) -> dict[t
 
 
 def build_snapshot(*, session: Session, settings: Settings, city: City, now: datetime | None = None,
-                   only_job_ids: set[int] | None = None) -> Snapshot:
-    """The routing problem for the rest of today as the database has it now."""
+                   only_job_ids: set[int] | None = None, technician_ids: set[int] | None = None,
+                   job_ids: set[int] | None = None) -> Snapshot:
+    """The routing problem for the rest of today as the database has it now. With ``technician_ids``, only those
+    technicians' days (their open jobs, plus the open ``job_ids``): what a live change to them reads, whatever the
+    size of the day."""
     now = as_utc(now or utcnow())
     origin = day_origin(settings, now)
     day = now.astimezone(ZoneInfo(settings.timezone)).date()
     now_s = to_s(origin, now)
     states = {s.technician_id: s for s in session.exec(select(TechnicianDispatchState)).all()}
-    all_techs = list(session.exec(select(Technician).order_by(col(Technician.id))).all())
+    tech_query = select(Technician).order_by(col(Technician.id))
+    job_query = select(Job).where(col(Job.status).in_(OPEN_STATUSES)).order_by(col(Job.id))
+    if technician_ids is not None:
+        tech_query = tech_query.where(col(Technician.id).in_(technician_ids or {-1}))
+        job_query = job_query.where(col(Job.assigned_technician_id).in_(technician_ids or {-1})
+                                    | col(Job.id).in_(job_ids or {-1}))
+    all_techs = list(session.exec(tech_query).all())
     techs = [t for t in all_techs if t.availability == Availability.on_shift
-             and states.get(t.id or 0, TechnicianDispatchState(technician_id=0)).status != "off_sick"]
+             and (t.id not in states or states[t.id].status != "off_sick")]
     locked = {t.id or 0 for t in techs if states.get(t.id or 0) and states[t.id or 0].day_locked}
     techs = [t for t in techs if (t.id or 0) not in locked]
-    jobs = list(session.exec(select(Job).where(col(Job.status).in_(OPEN_STATUSES)).order_by(col(Job.id))).all())
+    jobs = list(session.exec(job_query).all())
     jobs = [j for j in jobs if j.assigned_technician_id not in locked or j.status == JobStatus.unassigned]
     if only_job_ids is not None:
         jobs = [j for j in jobs if j.id in only_job_ids]

@@ -31,7 +31,6 @@ from server.dispatch.models import (
     StatusChange,
     TechnicianStatusChange,
 )
-from server.dispatch.problem import build_snapshot
 from server.dispatch.runtime import after_commit
 from server.jobs import service as jobs
 from server.jobs.models import JobPublic
@@ -94,7 +93,7 @@ def stop_solve(solve_id: str, session: SessionDep, user: DispatcherUser) -> Solv
 async def preview_override(body: Override, session: SessionDep, settings: SettingsDep, city: CityDep,
                            _: DispatcherUser) -> OverridePreview:
     def _run() -> OverridePreview:
-        snapshot = build_snapshot(session=session, settings=settings, city=city)
+        snapshot = control.preview_snapshot(session=session, settings=settings, city=city, override=body)
         return control.preview(snapshot=snapshot, override=body)[0]
 
     return await run_in_threadpool(_run)

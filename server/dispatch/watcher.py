@@ -82,6 +82,11 @@ class Watcher:
             if priority >= self.settings.dispatch_urgent_priority:
                 result = control.insert_urgent(engine=self.engine, settings=self.settings, job_id=job_id or 0)
                 log.info("urgent job inserted: %s", result)
+                if result is not None and result.get("assigned"):
+                    # Placed and its reporter told: a whole-day re-plan for one job would cost a full solve and
+                    # a full plan write (seconds on a 1,000-job day, holding the plan-writer lock the next urgent
+                    # job waits for) and could move the job its reporter was just told about.
+                    continue
             replan = True
         if replan:
             with Session(self.engine) as session:

@@ -1,0 +1,186 @@
+"""Live dispatch stays incremental on a big day: an urgent insertion and a dispatcher's preview cost what the
+technicians they touch cost, not what the day costs. Counted, never timed: database statements, routes timed,
+matrix locations, solves requested (issue 28, 'Scale')."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import time, timedelta
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, func, select
+
+import routing
+from server.config import Settings
+from server.core.city import load_city
+from server.dispatch import control, plans
+from server.dispatch.bench import _places
+from server.dispatch.models import Override, OverrideAction, SolveJob
+from server.dispatch.problem import build_snapshot
+from server.jobs.models import Job, JobStatus
+from server.plans.models import Plan, PlanStop
+from server.technicians.models import Technician
+from tests.server.dispatch.conftest import now_utc
+
+TECHS, JOBS = 30, 300
+SKILLS = ["electrical", "roads", "water"]
+
+
+@contextmanager
+def counting(engine: Engine) -> Iterator[list[str]]:
+    """Every SQL statement ``engine`` runs inside the block."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def big_day(app, settings: Settings) -> dict[int, list[int]]:  # type: ignore[no-untyped-def]
+    """``TECHS`` technicians with ``JOBS`` jobs on real demo-city places, assigned round-robin (no solver) and
+    stored as the active plan version. Returns technician id → their job ids in order."""
+    city = load_city(settings)
+    places = _places(city, TECHS + JOBS + 5, seed=3)
+    rng = random.Random(3)
+    engine = app.state.engine
+    with Session(engine) as session:
+        techs = [Technician(name=f"Tech {i} Crew", skills={s: 2 for s in SKILLS}, home_lat=places[i][0],
+                            home_lon=places[i][1], shift_start=time(0, 5), shift_end=time(23, 50),
+                            overtime_allowed_min=60) for i in range(TECHS)]
+        session.add_all(techs)
+        session.flush()
+        day: dict[int, list[int]] = {t.id or 0: [] for t in techs}
+        for k in range(JOBS):
+            tech = techs[k % TECHS]
+            job = Job(title=f"job {k}", category="streetlight", required_skills={rng.choice(SKILLS): 1},
+                      duration_min=20, priority=rng.randint(2, 6), lat=places[TECHS + k][0],
+                      lon=places[TECHS + k][1], status=JobStatus.assigned, assigned_technician_id=tech.id,
+                      eta_at=now_utc() + timedelta(minutes=k))
+            session.add(job)
+            session.flush()
+            day[tech.id or 0].append(job.id or 0)
+        session.commit()
+        snapshot = build_snapshot(session=session, settings=settings, city=city)
+        plans.store_plan(session=session, settings=settings, snapshot=snapshot,
+                         plan=plans.full_plan(snapshot, {}), trigger="test day")
+        session.commit()
+    return day
+
+
+def new_urgent(app, settings: Settings) -> int:  # type: ignore[no-untyped-def]
+    lat, lon = _places(load_city(settings), TECHS + JOBS + 5, seed=3)[-1]
+    with Session(app.state.engine) as session:
+        job = Job(title="live wire down", category="streetlight", required_skills={"electrical": 1},
+                  duration_min=30, priority=9, lat=lat, lon=lon)
+        session.add(job)
+        session.commit()
+        return job.id or 0
+
+
+def test_an_urgent_insertion_writes_only_the_technician_it_changes(app, settings):  # type: ignore[no-untyped-def]
+    big_day(app, settings)
+    urgent = new_urgent(app, settings)
+    engine = app.state.engine
+    with Session(engine) as session:
+        before = session.exec(select(Plan).where(Plan.status == "active")).one()
+        before_stops = {s.job_id: (s.technician_id, s.sequence, s.arrival_at) for s in
+                        session.exec(select(PlanStop).where(PlanStop.plan_id == before.id)).all()}
+    with counting(engine) as statements:
+        result = control.insert_urgent(engine=engine, settings=settings, job_id=urgent)
+    assert result and result["assigned"]
+    tid = result["technician_id"]
+    # The old insertion wrote the whole day back: ~3 statements per job (a notice lookup, a stop, the job's ETA),
+    # 1,000+ on this 300-job day. Now: a fixed number, whatever the size of the day.
+    assert len(statements) < 60, f"{len(statements)} statements for one urgent insertion on a {JOBS}-job day"
+    with Session(engine) as session:
+        after = session.exec(select(Plan).where(Plan.status == "active")).one()
+        stops = {s.job_id: (s.technician_id, s.sequence, s.arrival_at) for s in
+                 session.exec(select(PlanStop).where(PlanStop.plan_id == after.id)).all()}
+        assert after.version == before.version + 1 and after.trigger == "urgent job"
+        assert after.diff["assigned"] == JOBS + 1 and stops[urgent][0] == tid
+        assert after.stats["changed_technicians"] == [tid]
+        # Every other technician's day is carried over exactly as it was.
+        others = {j: v for j, v in before_stops.items() if v[0] != tid}
+        assert {j: stops[j] for j in others} == others
+        mine = [j for j, v in sorted(stops.items(), key=lambda kv: kv[1][1]) if v[0] == tid]
+        assert urgent in mine and set(mine) - {urgent} == {j for j, v in before_stops.items() if v[0] == tid}
+        job = session.get(Job, urgent)
+        assert job is not None and job.status == JobStatus.assigned and job.eta_at is not None
+        solution = plans.solution_of(session=session, plan_id=after.id or 0)
+        assert solution is not None
+        assert sum(len(r["stops"]) for r in solution.solution["routes"]) == JOBS + 1  # warm starts see the whole day
+
+
+def test_the_watcher_does_not_replan_the_day_for_an_urgent_job_it_placed(app, settings):  # type: ignore[no-untyped-def]
+    from server.dispatch.watcher import Watcher
+
+    big_day(app, settings)
+    watcher = Watcher(app.state.engine, settings.model_copy(update={"dispatch_auto_replan": True}))
+    watcher.tick()  # remembers where the jobs end
+    urgent = new_urgent(app, settings)
+    with Session(app.state.engine) as session:
+        solves = session.exec(select(func.count()).select_from(SolveJob)).one()
+    watcher.tick()
+    with Session(app.state.engine) as session:
+        job = session.get(Job, urgent)
+        assert job is not None and job.status == JobStatus.assigned
+        # Before: every urgent job also queued a whole-day re-plan (a full solve and a full plan write).
+        assert session.exec(select(func.count()).select_from(SolveJob)).one() == solves
+        plain = Job(title="faded sign", category="streetlight", required_skills={"roads": 1}, duration_min=20,
+                    priority=3, lat=job.lat, lon=job.lon)
+        session.add(plain)
+        session.commit()
+    watcher.tick()  # an ordinary new job still asks for a (coalesced) re-plan
+    with Session(app.state.engine) as session:
+        assert session.exec(select(func.count()).select_from(SolveJob)).one() == solves + 1
+
+
+def test_a_preview_times_only_the_days_it_touches(app, settings, monkeypatch):  # type: ignore[no-untyped-def]
+    day = big_day(app, settings)
+    (a, a_jobs), (b, _) = list(day.items())[:2]
+    timed: list[str] = []
+    real = routing.timeline
+
+    def counting_timeline(prob, tech, *args, **kwargs):  # type: ignore[no-untyped-def]
+        timed.append(tech.id)
+        return real(prob, tech, *args, **kwargs)
+
+    monkeypatch.setattr(routing, "timeline", counting_timeline)
+    with Session(app.state.engine) as session:
+        snapshot = control.preview_snapshot(session=session, settings=settings, city=load_city(settings),
+                                            override=Override(action=OverrideAction.assign, job_id=a_jobs[0],
+                                                              technician_id=b))
+        result, after = control.preview(snapshot=snapshot, override=Override(
+            action=OverrideAction.assign, job_id=a_jobs[0], technician_id=b))
+    assert result.feasible and sorted(result.affected_technicians) == sorted([a, b])
+    # Only the two technicians' days: their jobs and places, not the day's (old: every job read, a matrix of
+    # every place, every technician's day timed).
+    assert set(snapshot.technicians) == {a, b}
+    assert set(snapshot.jobs) == set(day[a]) | set(day[b])
+    assert snapshot.problem.travel_time_s.shape[0] <= len(day[a]) + len(day[b]) + 4
+    assert timed and set(timed) <= {f"t{a}", f"t{b}"}
+    assert a_jobs[0] in [int(s.job_id[1:]) for s in after[b].stops]
+
+
+@pytest.mark.parametrize("action", ["unassign", "reorder"])
+def test_a_partial_preview_answers_as_the_whole_day_does(app, settings, action):  # type: ignore[no-untyped-def]
+    day = big_day(app, settings)
+    a, a_jobs = next(iter(day.items()))
+    override = (Override(action=OverrideAction.unassign, job_id=a_jobs[1]) if action == "unassign" else
+                Override(action=OverrideAction.reorder, technician_id=a, job_ids=list(reversed(a_jobs))))
+    city = load_city(settings)
+    with Session(app.state.engine) as session:
+        whole, _ = control.preview(snapshot=build_snapshot(session=session, settings=settings, city=city),
+                                   override=override)
+        part, _ = control.preview(snapshot=control.preview_snapshot(session=session, settings=settings, city=city,
+                                                                    override=override), override=override)
+    assert part.model_dump(exclude={"elapsed_ms"}) == whole.model_dump(exclude={"elapsed_ms"})

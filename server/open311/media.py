@@ -70,8 +70,10 @@ def post_body_limit(settings: Settings) -> BodyLimit:
                      max(MAX_POST_BYTES, settings.max_request_bytes), "an Open311 POST with its photos")
 
 
-def _folder(settings: Settings, message_id: int) -> Path:
+def folder_of(settings: Settings, message_id: int) -> Path:
+    """Where message ``message_id``'s photos are kept (privacy erasure deletes it)."""
     return settings.data_dir / "uploads" / "open311" / str(int(message_id))
+
 
 
 def save(*, settings: Settings, message_id: int, photos: list[Photo]) -> list[str]:
@@ -94,12 +96,12 @@ def save(*, settings: Settings, message_id: int, photos: list[Photo]) -> list[st
 
 def discard(*, settings: Settings, message_id: int) -> None:
     """Remove the photos written for a message that was not stored (its transaction rolled back)."""
-    shutil.rmtree(_folder(settings, message_id), ignore_errors=True)
+    shutil.rmtree(folder_of(settings, message_id), ignore_errors=True)
 
 
 def stored_file(*, settings: Settings, message_id: int, name: str) -> Path | None:
     """The file behind ``MEDIA_PATH`` when the name is of our own form and the file exists, else None."""
     if not NAME.fullmatch(name):
         return None
-    path = _folder(settings, message_id) / name
+    path = folder_of(settings, message_id) / name
     return path if path.is_file() else None

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
-from server.core.deps import AdminUser, SessionDep
+from server.core.deps import AdminUser, SessionDep, SettingsDep
 from server.core.routing import FeatureRouter
 from server.privacy import service
 
@@ -32,7 +32,9 @@ def export(customer_id: int, session: SessionDep, _: AdminUser) -> dict[str, Any
 
 @router.post("/{customer_id}/erase", summary="Erase a customer's personal data; records and audit trail are kept "
              "with their personal content removed")
-def erase(customer_id: int, body: EraseRequest, session: SessionDep, admin: AdminUser) -> dict[str, Any]:
+def erase(customer_id: int, body: EraseRequest, session: SessionDep, settings: SettingsDep,
+          admin: AdminUser) -> dict[str, Any]:
+    files = service.media_files(session=session, settings=settings, customer_id=customer_id)
     result = service.erase(session=session, customer_id=customer_id, actor=admin, reason=body.reason)
-    session.commit()
-    return result
+    session.commit()  # the files go once the erasure is stored: a failed erasure loses nothing
+    return {**result, "media_deleted": service.delete_files(settings=settings, paths=files)}

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
+import shutil
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import update
@@ -12,12 +15,15 @@ from server.audit import service as audit
 from server.audit.models import AuditEntry
 from server.auth.models import User
 from server.cases.models import Case
+from server.config import Settings
 from server.conversations.models import Conversation, Message
 from server.core.errors import NotFound
 from server.customers.models import Customer, Identity
+from server.dispatch.models import JobCompletion
 from server.jobs.models import Job, JobReport
 
 ERASED_TEXT = "[erased]"
+log = logging.getLogger("groundcrew.privacy")
 
 
 def _customer_ids(session: Session, customer_id: int) -> list[int]:
@@ -66,8 +72,54 @@ def export(*, session: Session, customer_id: int) -> dict[str, Any]:
     }
 
 
+def _sole_completions(session: Session, ids: list[int], records: dict[str, list[Any]]) -> list[JobCompletion]:
+    """Completions of jobs that only this customer reported: their signature is this customer's (a job others
+    reported too keeps its record; its signer is not known to be this customer)."""
+    job_ids = {r.job_id for r in records["reports"]}
+    found = []
+    for job_id in sorted(job_ids):
+        reporters = set(session.exec(select(JobReport.customer_id).where(JobReport.job_id == job_id)).all())
+        completion = session.get(JobCompletion, job_id)
+        if completion is not None and reporters <= set(ids):
+            found.append(completion)
+    return found
+
+
+def media_files(*, session: Session, settings: Settings, customer_id: int) -> list[Path]:
+    """The files on disk that hold this customer's media (read before ``erase``, deleted after its commit): the
+    Open311 photos of their messages (``data_dir/uploads/open311/<message id>/``) and the signature left on
+    completing a job only they reported. Completion photos of the work stay: they are the job's record.
+    Media kept only as provider URLs (MMS, Messenger, X) is not on this server."""
+    ids = _customer_ids(session, customer_id)
+    records = _records(session, ids)
+    from server.open311.media import folder_of
+
+    files = [folder_of(settings, m.id) for m in records["messages"] if m.id is not None]
+    files += [settings.data_dir / c.signature for c in _sole_completions(session, ids, records) if c.signature]
+    return [f for f in files if f.exists()]
+
+
+def delete_files(*, settings: Settings, paths: list[Path]) -> int:
+    """Delete the files and folders ``media_files`` found (only under ``data_dir``); how many were removed."""
+    root = settings.data_dir.resolve()
+    removed = 0
+    for path in paths:
+        if not path.resolve().is_relative_to(root):
+            log.warning("not deleting %s: outside the data directory", path)
+            continue
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+        else:
+            continue
+        removed += 1
+    return removed
+
+
 def erase(*, session: Session, customer_id: int, actor: User, reason: str) -> dict[str, Any]:
-    """Remove the customer's personal content everywhere, keep the records and the audit trail (the caller commits)."""
+    """Remove the customer's personal content everywhere, keep the records and the audit trail (the caller commits,
+    then deletes the ``media_files`` it read before)."""
     ids = _customer_ids(session, customer_id)
     records = _records(session, ids)
     personal: set[str] = set()
@@ -94,6 +146,10 @@ def erase(*, session: Session, customer_id: int, actor: User, reason: str) -> di
     for case in records["cases"]:
         case.triage, case.geotag, case.location_text = {"erased": True}, {"erased": True}, None
         session.add(case)
+    for completion in _sole_completions(session, ids, records):
+        personal.add(completion.signed_by or "")
+        completion.signature, completion.signed_by = None, None
+        session.add(completion)
     session.flush()
     entry = audit.record(session=session, action="erase", entity="customer", entity_id=customer_id,
                          actor_user_id=actor.id, actor=actor.username, detail={

@@ -71,6 +71,14 @@ class Settings(BaseSettings):
                                        "jobs are still inserted at once).")
     dispatch_morning_at: str | None = Field("06:30", description="Local time of the automatic morning plan "
                                             "(HH:MM; empty: only on request).")
+    # -- planning horizon (server/horizon): the working days after today, planned tentatively ----------------------
+    horizon_days: int = Field(5, ge=0, le=30, description="Working days after today the horizon plan covers (0: off).")
+    horizon_weekdays: str = Field("0-4", description="Working weekdays, 0 = Monday: '0-4', '0-5' or '0,1,2,3,4'.")
+    horizon_holidays_country: str | None = Field(None, description="Public holidays of this country (ISO code, e.g. "
+                                                 "'US', 'FI'; the `holidays` package) are not working days.")
+    horizon_holidays_subdivision: str | None = Field(None, description="Region of that country (e.g. 'MD').")
+    horizon_closed_dates: str = Field("", description="More non-working dates, comma-separated YYYY-MM-DD.")
+    horizon_solve_time_s: float = Field(10.0, gt=0, le=600, description="Optimizer time per horizon plan.")
     # --- appointments (issue 30, server/appointments): visits the customer must be present for ---------------------
     appointment_window_min: int = Field(120, ge=30, le=480, description="Length of an offered arrival window.")
     appointment_offer_count: int = Field(3, ge=1, le=5, description="Arrival windows offered at once (2-3 is usual).")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 
@@ -26,8 +27,20 @@ class UserBase(SQLModel):
     technician_id: int | None = Field(default=None, foreign_key="technician.id")
 
 
+_USERNAME = re.compile(r"^[A-Za-z0-9_.@-]+$")
+
+
 class UserCreate(UserBase):
     password: str = Field(min_length=8, max_length=256)
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str) -> str:
+        """The column's pattern, checked here: SQLModel's ``regex=`` is not enforced under pydantic 2, and a name
+        with spaces or markup cannot be typed reliably at sign-in."""
+        if not _USERNAME.fullmatch(value):
+            raise ValueError("username: letters, digits and . _ @ - only (no spaces)")
+        return value
 
 
 class UserUpdate(SQLModel):

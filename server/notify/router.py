@@ -7,16 +7,21 @@ plus the sorted form pairs, checked here with the SDK's ``RequestValidator``."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import timedelta
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session
 from twilio.request_validator import RequestValidator
 
+from server.core.deps import AdminUser, SessionDep, SettingsDep
 from server.core.errors import Invalid, Unauthorized, Unavailable
 from server.core.routing import FeatureRouter
+from server.core.timeutil import utcnow
 from server.notify import service
+from server.notify.cli import report
 from server.notify.providers.twilio_sms import STATUS_PATH
 
 router = FeatureRouter(prefix="/notify", tags=["notify"])
@@ -62,3 +67,29 @@ async def twilio_status(request: Request, message_id: Annotated[int, Query(ge=1)
 
     await run_in_threadpool(record)
     return Response(status_code=204)
+
+
+def _host_only(url: str | None) -> str | None:
+    """A relay URL shown as its scheme and host: a path or query may hold a token, so it never leaves the server."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}"
+
+
+@router.get("/channels", summary="Each customer channel: provider configured or not, what is missing, last delivery "
+            "outcome and outcomes in the last 24 hours (admin)")
+def channel_status(session: SessionDep, settings: SettingsDep, _: AdminUser) -> dict[str, Any]:
+    """The ``groundcrew channels check`` report (environment variable names, never their values) with what really
+    happened to the newest outbound message on each channel."""
+    rows = report(settings)
+    relay = _host_only(settings.outbound_webhook_url)
+    delivered = service.delivery_summary(session=session, channels=[r.channel for r in rows],
+                                         since=utcnow() - timedelta(hours=24))
+    channels = []
+    for r in rows:
+        outbound = r.outbound if r.outbound_configured or not relay else f"webhook relay {relay}"
+        channels.append({"channel": r.channel, "inbound": r.inbound, "outbound": outbound,
+                         "outbound_configured": r.outbound_configured, "register": r.register,
+                         "missing": r.missing, **delivered[r.channel]})
+    return {"channels": channels, "relay": {"url": relay, "signed": bool(settings.outbound_webhook_secret)}}

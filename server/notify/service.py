@@ -353,3 +353,26 @@ def record_provider_status(*, session: Session, message_id: int, provider: str, 
 
 
 tasks.register(tasks.DELIVER, lambda engine, settings: deliver_queued(engine=engine, settings=settings))
+
+
+def delivery_summary(*, session: Session, channels: list[str], since: datetime) -> dict[str, dict[str, Any]]:
+    """Per channel: the newest outbound message's outcome (status, when, the provider's reason) and how many
+    outbound messages since ``since`` ended in each delivery status — what an administrator checks to see
+    whether a channel really delivers."""
+    from sqlalchemy import func
+
+    out: dict[str, dict[str, Any]] = {ch: {"last": None, "since": as_utc(since), "counts": {}} for ch in channels}
+    rows = session.exec(select(Message.channel, Message.delivery_status, func.count())
+                        .where(Message.direction == Direction.outbound, col(Message.sent_at) >= since,
+                               col(Message.channel).in_(channels))
+                        .group_by(Message.channel, Message.delivery_status)).all()
+    for channel, status, count in rows:
+        out[str(channel)]["counts"][str(status)] = int(count)
+    for ch in channels:
+        last = session.exec(select(Message).where(Message.direction == Direction.outbound, Message.channel == ch)
+                            .order_by(col(Message.sent_at).desc(), col(Message.id).desc()).limit(1)).first()
+        if last is not None:
+            out[ch]["last"] = {"message_id": last.id, "status": str(last.delivery_status),
+                               "at": as_utc(last.sent_at), "detail": str((last.meta or {}).get("detail") or ""),
+                               "attempts": int((last.meta or {}).get("attempts") or 0)}
+    return out

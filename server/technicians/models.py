@@ -148,3 +148,30 @@ class TechnicianPublic(TechnicianBase):
     current_lat: float | None
     current_lon: float | None
     last_seen_at: datetime | None
+
+
+class SkillCoveragePublic(SQLModel):
+    """One skill: the catalogue services that need it, how many technicians have it (by level 1..5), open jobs."""
+
+    skill: str
+    services: list[str]
+    technicians: int
+    on_shift: int
+    by_level: dict[str, int]
+    open_jobs: int
+
+
+class CatalogueEntryPublic(SQLModel):
+    """A service of the loaded catalogue: on-site duration in minutes, SLA in hours from receipt."""
+
+    name: str
+    label: str
+    service_code: str
+    group: str
+    skill: str
+    duration_min: int
+    priority: int
+    sla_hours: float
+    field_work: bool
+    customer_present: bool
+    description: str

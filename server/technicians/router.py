@@ -7,14 +7,21 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from server.auth.access import is_technician
-from server.core.deps import CurrentUser, DispatcherUser, SessionDep
-from server.core.errors import NotFound
+from server.core.deps import CurrentUser, DispatcherUser, SessionDep, SettingsDep, StaffUser
+from server.core.errors import NotFound, Unavailable
 from server.core.models import Page
 from server.core.pagination import PageDep, page_response
 from server.core.routing import FeatureRouter
 from server.core.shared_reads import shared_read
 from server.technicians import service
-from server.technicians.models import Technician, TechnicianCreate, TechnicianPublic, TechnicianUpdate
+from server.technicians.models import (
+    CatalogueEntryPublic,
+    SkillCoveragePublic,
+    Technician,
+    TechnicianCreate,
+    TechnicianPublic,
+    TechnicianUpdate,
+)
 
 router = FeatureRouter(prefix="/technicians", tags=["technicians"])
 
@@ -36,6 +43,27 @@ def create_technician(tech_in: TechnicianCreate, session: SessionDep, user: Disp
     session.commit()
     session.refresh(tech)
     return tech
+
+
+@router.get("/skills", response_model=list[SkillCoveragePublic],
+            summary="Skills the service catalogue needs and who has them (the skills to choose from)")
+def list_skills(session: SessionDep, settings: SettingsDep, _: StaffUser) -> list[dict[str, object]]:
+    """Needed skills first; a skill only technicians have (no service needs it) comes last."""
+    try:
+        services = service.catalogue(path=settings.taxonomy_path)
+    except (OSError, ValueError) as exc:
+        raise Unavailable(f"taxonomy_path: the service catalogue cannot be read ({exc})") from None
+    return [c.as_dict() for c in service.skill_coverage(session=session, services=services)]
+
+
+@router.get("/catalogue", response_model=list[CatalogueEntryPublic],
+            summary="The loaded service catalogue: each service, its skill, duration, SLA, field work or not")
+def service_catalogue(settings: SettingsDep, _: StaffUser) -> list[dict[str, object]]:
+    try:
+        entries = service.service_catalogue(path=settings.taxonomy_path)
+    except (OSError, ValueError) as exc:
+        raise Unavailable(f"taxonomy_path: the service catalogue cannot be read ({exc})") from None
+    return [e._asdict() for e in entries]
 
 
 @router.get("/{technician_id}", response_model=TechnicianPublic, summary="One technician")

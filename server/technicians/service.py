@@ -125,11 +125,9 @@ class Service(NamedTuple):
     skill: str
 
 
-def catalogue(*, path: Path | None) -> list[Service]:
-    """The field-work services of the triage taxonomy at ``path`` (default: the shipped one) with their skills.
-
-    Read straight from the TOML (the fields as the triage loader reads them), without training the triage
-    classifier that loading the taxonomy implies; ValueError naming the file when it is not valid TOML."""
+def _categories(path: Path | None) -> list[Any]:
+    """The raw ``[[category]]`` tables of the taxonomy at ``path`` (default: the shipped one); ValueError naming the
+    file when it is not valid TOML."""
     from server.triage.service import DEFAULT_TAXONOMY
 
     source = path or DEFAULT_TAXONOMY
@@ -137,8 +135,51 @@ def catalogue(*, path: Path | None) -> list[Service]:
         data = tomllib.loads(source.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{source}: not valid TOML: {exc}") from None
+    return list(data.get("category") or [])
+
+
+class CatalogueEntry(NamedTuple):
+    """One service of the catalogue as an administrator reads it (durations in minutes, SLA in hours)."""
+
+    name: str
+    label: str
+    service_code: str
+    group: str
+    skill: str  # "" when no field work
+    duration_min: int
+    priority: int
+    sla_hours: float
+    field_work: bool
+    customer_present: bool
+    description: str
+
+
+def service_catalogue(*, path: Path | None) -> list[CatalogueEntry]:
+    """Every service of the taxonomy at ``path``, field work or not, in file order (read from the TOML, without
+    loading the triage classifier); ValueError naming the file when it cannot be read as a catalogue."""
+    out = []
+    for raw in _categories(path):
+        if not isinstance(raw, dict):
+            continue
+        field_work = bool(raw.get("field_work", True))
+        out.append(CatalogueEntry(
+            name=str(raw.get("name", "?")).strip().lower(), label=str(raw.get("label") or raw.get("name", "?")),
+            service_code=str(raw.get("service_code", "")), group=str(raw.get("group", "")),
+            skill=str(raw.get("skill", "")).strip().lower() if field_work else "",
+            duration_min=int(raw.get("duration_min", 0) or 0), priority=int(raw.get("priority", 0) or 0),
+            sla_hours=float(raw.get("sla_hours", 0) or 0), field_work=field_work,
+            customer_present=bool(raw.get("customer_present", False)),
+            description=str(raw.get("description", ""))))
+    return out
+
+
+def catalogue(*, path: Path | None) -> list[Service]:
+    """The field-work services of the triage taxonomy at ``path`` (default: the shipped one) with their skills.
+
+    Read straight from the TOML (the fields as the triage loader reads them), without training the triage
+    classifier that loading the taxonomy implies; ValueError naming the file when it is not valid TOML."""
     services = []
-    for raw in data.get("category") or []:
+    for raw in _categories(path):
         if not isinstance(raw, dict) or not bool(raw.get("field_work", True)):
             continue
         skill = str(raw.get("skill", "")).strip().lower()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -173,3 +174,35 @@ def assignable(server: LiveServer, token: str) -> tuple[int, int]:
         if why.get("alternatives"):
             return job["id"], why["alternatives"][0]["technician_id"]
     pytest.skip("no unassigned job that a technician can take")
+
+
+A11Y_DIR = Path(__file__).resolve().parent / "a11y"
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's script, test-only: the npm package pinned by tests/console/a11y/package-lock.json, installed there
+    with ``npm ci`` the first time (the product bundle never includes it)."""
+    script = A11Y_DIR / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip("npm is not installed: cannot install axe-core (tests/console/a11y) for the a11y tests")
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=A11Y_DIR, check=True, timeout=300,
+                       stdout=subprocess.DEVNULL)
+    return script.read_text(encoding="utf-8")
+
+
+def axe_violations(page: Any, axe_source: str, *, impacts: tuple[str, ...] = ("serious", "critical")) -> list[dict]:
+    """Run axe-core (WCAG 2.x A and AA rules plus best practices) on the page as it is now; the violations of the
+    given impacts, each with the first few offending elements. Injected through the DevTools protocol, which the
+    console's Content-Security-Policy does not apply to."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(axe_source + "\n;undefined")
+    found = page.evaluate("""async (impacts) => {
+        const r = await window.axe.run(document, { resultTypes: ['violations'] });
+        return r.violations.filter(v => impacts.includes(v.impact)).map(v => ({
+            id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.slice(0, 5).map(n => ({ target: n.target.join(' '), summary: n.failureSummary })) }));
+    }""", list(impacts))
+    return list(found)

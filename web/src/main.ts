@@ -10,6 +10,7 @@ import type { View } from "./views/view";
 import { DispatchView } from "./views/dispatch";
 import { InboxView } from "./views/inbox";
 import { OperationsView } from "./views/operations";
+import { AdminView } from "./views/admin";
 
 interface Route {
   id: string;
@@ -22,6 +23,7 @@ const ROUTES: Route[] = [
   { id: "dispatch", label: "Dispatch", roles: ["dispatcher", "admin"], make: () => new DispatchView() },
   { id: "inbox", label: "Inbox", roles: ["agent", "dispatcher", "admin"], make: () => new InboxView() },
   { id: "operations", label: "Operations", roles: ["agent", "dispatcher", "admin"], make: () => new OperationsView() },
+  { id: "admin", label: "Admin", roles: ["admin"], make: () => new AdminView() },
 ];
 
 const app = document.getElementById("app")!;

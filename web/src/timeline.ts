@@ -177,7 +177,7 @@ export function renderTimeline(el: HTMLElement, o: TimelineOptions): void {
         + `${pinned ? ". Pinned by a dispatcher" : ""}${locked ? ". Day locked" : ""}${changed ? ". Changed in this plan" : ""}.`;
       const bar = h("button", { type: "button",
         class: `tl-hit tl-bar${changed ? " changed" : ""}${pinned ? " pinned" : ""}${o.selectedJobId === s.job_id ? " selected" : ""}`,
-        draggable: locked || job?.status !== "assigned" ? "false" : "true", "aria-label": label, title: label,
+        draggable: locked || job?.status !== "assigned" ? "false" : "true", title: label, // the name is the visible label; the rest, its description
         "aria-pressed": o.selectedJobId === s.job_id ? "true" : "false", "aria-keyshortcuts": "M",
         dataset: { jobId: s.job_id, techId: tech.id },
         style: { left: `${px(sH)}px`, width: `${Math.max(6, px(eH) - px(sH))}px`,

@@ -1,40 +1,37 @@
-// Online staff view: the inbox across channels with triage, the conversation with reply on the customer's
-// channel, the customer 360 (identities, history, cases, jobs, merges) and hand-off to field with the
-// location confirmed on a map.
-import { api, ApiError } from "../api";
+// Online staff view: the agents' inbox across channels. Status tabs (open / pending / snoozed / resolved), search,
+// assignee and channel filters, first-response SLA timers; the conversation with assign, resolve, snooze, replies on
+// the customer's channel (canned replies with the customer's name) and private notes; triage correction; the customer
+// 360 with a timeline across channels and the jobs' live ETA; hand-off to field with the location confirmed on a map.
+// Keyboard: j/k or ↓/↑ move between conversations, r reply, n private note, e resolve, z snooze an hour, a assign to
+// me, / search, Esc back to the list.
+import { api, ApiError, currentSession } from "../api";
 import { h, mount } from "../dom";
 import { pct, titleCase, when } from "../format";
 import { baseMap, L, nodeIcon } from "../map";
 import { config } from "../config";
+import {
+  addNote, assign, correctTriage, loadAgents, loadCanned, loadInbox, loadTimeline, setStatus, slaText, snoozeUntil, TABS,
+  type Agent, type InboxMessage, type InboxQuery, type InboxRow, type InboxStatus, type Sla,
+} from "../inbox-api";
+import { renderTimeline } from "../inbox-timeline";
 import type { Case, Customer, Identity, LiveEvent, Message } from "../types";
 import { badge, inlineError, notify, notifyError, openDialog } from "../ui";
 import type { View } from "./view";
-
-interface InboxRow {
-  conversation_id: number;
-  channel: string;
-  subject: string;
-  status: string;
-  last_message_at: string;
-  customer: { id: number; display_name: string };
-  last_message: { text: string; direction: string; author_name: string } | null;
-  case: {
-    id: number; status: string; category: string | null; priority: number; category_confidence: number | null;
-    sentiment: number | null; urgency: number | null; sla_due_at: string | null; job_id: number | null;
-    geotag_confidence: number | null; geotag_kind: string | null;
-  } | null;
-}
 
 interface ConversationDetail {
   id: number;
   customer_id: number;
   channel: string;
   subject: string;
-  status: string;
-  messages: Message[];
+  status: Exclude<InboxStatus, "all">;
+  assignee_user_id: number | null;
+  snoozed_until: string | null;
+  awaiting_since: string | null;
+  messages: InboxMessage[];
 }
 
 const CHANNELS = ["", "twitter", "facebook", "email", "sms", "webform", "open311", "phone"];
+const PAGE = 50;
 
 function sentimentLabel(s: number | null | undefined): string {
   if (s === null || s === undefined) return "sentiment —";
@@ -44,44 +41,94 @@ function sentimentLabel(s: number | null | undefined): string {
   return "neutral";
 }
 
+function slaBadge(sla: Sla | null): HTMLElement | null {
+  if (!sla) return null;
+  return h("span", { class: `badge sla-badge ${sla.breached ? "hot" : sla.remaining_s < 900 ? "warn" : ""}`,
+    dataset: { breached: String(sla.breached) }, title: `First response due ${when(sla.due_at, config().timezone)}` }, slaText(sla));
+}
+
+function typing(target: EventTarget | null): boolean {
+  const el = target as HTMLElement | null;
+  return !!el && (el.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName));
+}
+
 export class InboxView implements View {
   private listEl = h("ol", { class: "inbox-list", "aria-label": "Conversations" });
   private detailEl = h("section", { class: "inbox-detail", "aria-label": "Conversation", id: "conversation" });
   private sideEl = h("aside", { class: "inbox-side", "aria-label": "Customer", id: "customer-360" });
+  private timelineEl = h("div", { id: "timeline-slot" });
   private countEl = h("span", { class: "count" });
-  private channel = "";
-  private attention = true;
-  private offset = 0;
+  private tabsEl = h("div", { class: "inbox-tabs", role: "tablist", "aria-label": "Status" });
+  private query: InboxQuery = { status: "open", assignee: "", channel: "", q: "", needsAttention: true, sort: "recent", offset: 0, limit: PAGE };
+  private rows: InboxRow[] = [];
   private selected: number | null = null;
+  private agents: Agent[] = [];
+  private me: Agent | null = null;
+  private categories: Array<{ name: string; label: string; field_work: boolean }> = [];
   private refreshTimer: number | undefined;
+  private searchTimer: number | undefined;
+  private keyHandler = (ev: KeyboardEvent) => this.onKey(ev);
+  private searchEl = h("input", { type: "search", id: "inbox-search", placeholder: "Search name, handle or text  ( / )",
+    autocomplete: "off", maxlength: "200" });
+  private assigneeEl = h("select", { id: "inbox-assignee" });
 
   mount(el: HTMLElement, arg?: string): void {
     const channel = h("select", { id: "inbox-channel", onchange: (e: Event) => {
-      this.channel = (e.target as HTMLSelectElement).value;
-      this.offset = 0;
-      void this.loadList();
+      this.query.channel = (e.target as HTMLSelectElement).value;
+      void this.reload();
     } }, CHANNELS.map((c) => h("option", { value: c }, c ? titleCase(c) : "All channels")));
-    const attention = h("input", { type: "checkbox", id: "inbox-attention", checked: this.attention, onchange: (e: Event) => {
-      this.attention = (e.target as HTMLInputElement).checked;
-      this.offset = 0;
-      void this.loadList();
+    const attention = h("input", { type: "checkbox", id: "inbox-attention", checked: this.query.needsAttention, onchange: (e: Event) => {
+      this.query.needsAttention = (e.target as HTMLInputElement).checked;
+      void this.reload();
     } });
-    const more = h("button", { type: "button", class: "small", onclick: () => { this.offset += 50; void this.loadList(true); } }, "Older…");
+    const sort = h("select", { id: "inbox-sort", onchange: (e: Event) => {
+      this.query.sort = (e.target as HTMLSelectElement).value as InboxQuery["sort"];
+      void this.reload();
+    } }, h("option", { value: "recent" }, "Latest first"), h("option", { value: "sla" }, "Longest waiting first"));
+    this.searchEl.addEventListener("input", () => {
+      clearTimeout(this.searchTimer);
+      this.searchTimer = window.setTimeout(() => { this.query.q = this.searchEl.value; void this.reload(); }, 250);
+    });
+    this.searchEl.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter") { clearTimeout(this.searchTimer); this.query.q = this.searchEl.value; void this.reload(); }
+      if (ev.key === "Escape") this.focusRow();
+    });
+    this.assigneeEl.addEventListener("change", () => { this.query.assignee = this.assigneeEl.value; void this.reload(); });
+    this.fillAssigneeFilter();
+    const more = h("button", { type: "button", class: "small", id: "inbox-more", onclick: () => {
+      this.query.offset += PAGE;
+      void this.loadList(true);
+    } }, "Older…");
     mount(el, h("section", { class: "inbox-grid" },
       h("section", { class: "inbox-pane", "aria-labelledby": "inbox-title" },
         h("h1", { id: "inbox-title", class: "pane-title" }, "Inbox ", this.countEl),
+        this.tabsEl,
+        h("div", { class: "inbox-search" }, h("label", { for: "inbox-search", class: "visually-hidden" }, "Search conversations"), this.searchEl),
         h("div", { class: "filters" },
+          h("label", { for: "inbox-assignee", class: "visually-hidden" }, "Assignee"), this.assigneeEl,
           h("label", { for: "inbox-channel", class: "visually-hidden" }, "Channel"), channel,
-          h("label", { class: "check" }, attention, " Needs attention")),
-        this.listEl, more),
+          h("label", { for: "inbox-sort", class: "visually-hidden" }, "Order"), sort),
+        h("div", { class: "filters" }, h("label", { class: "check" }, attention, " Needs attention")),
+        this.listEl, more,
+        h("p", { class: "muted small keys-hint", id: "inbox-keys" }, "Keys: j/k move · r reply · n note · e resolve · z snooze 1 h · a assign to me · / search")),
       this.detailEl, this.sideEl));
+    this.renderTabs({ open: 0, pending: 0, snoozed: 0, resolved: 0, all: 0 });
     mount(this.detailEl, h("p", { class: "muted pad" }, "Pick a conversation from the inbox."));
+    document.addEventListener("keydown", this.keyHandler);
     void this.loadList();
+    void loadAgents().then((a) => {
+      this.agents = a;
+      this.me = a.find((x) => x.username === currentSession()?.username) ?? null;
+      this.fillAssigneeFilter();
+    }).catch(() => undefined);
+    void api<Array<{ name: string; label: string; field_work: boolean }>>("/inbox/categories").then((c) => (this.categories = c)).catch(() => undefined);
     if (arg && /^\d+$/.test(arg)) void this.openConversation(Number(arg));
   }
 
   unmount(): void {
     clearTimeout(this.refreshTimer);
+    clearTimeout(this.searchTimer);
+    document.removeEventListener("keydown", this.keyHandler);
   }
 
   onEvent(event: LiveEvent): void {
@@ -89,18 +136,43 @@ export class InboxView implements View {
       clearTimeout(this.refreshTimer);
       this.refreshTimer = window.setTimeout(() => {
         void this.loadList();
-        if (this.selected !== null && Number(event.data.conversation_id) === this.selected) void this.openConversation(this.selected);
+        if (this.selected !== null && Number(event.data.conversation_id) === this.selected) void this.openConversation(this.selected, false);
       }, 500);
     }
   }
 
+  private fillAssigneeFilter(): void {
+    const value = this.query.assignee;
+    mount(this.assigneeEl, h("option", { value: "" }, "Anyone"), h("option", { value: "me" }, "Assigned to me"),
+      h("option", { value: "none" }, "Unassigned"),
+      this.agents.filter((a) => a.id !== this.me?.id).map((a) => h("option", { value: String(a.id) }, a.name)));
+    this.assigneeEl.value = value;
+  }
+
+  private renderTabs(counts: Record<InboxStatus, number>): void {
+    mount(this.tabsEl, TABS.map((t) => h("button", { type: "button", role: "tab", id: `inbox-tab-${t}`, class: "inbox-tab",
+      "aria-selected": this.query.status === t ? "true" : "false", tabindex: this.query.status === t ? "0" : "-1",
+      onclick: () => { this.query.status = t; void this.reload(); },
+      onkeydown: (ev: KeyboardEvent) => {
+        if (ev.key !== "ArrowRight" && ev.key !== "ArrowLeft") return;
+        ev.preventDefault();
+        const i = (TABS.indexOf(t) + (ev.key === "ArrowRight" ? 1 : TABS.length - 1)) % TABS.length;
+        this.query.status = TABS[i];
+        void this.reload().then(() => document.getElementById(`inbox-tab-${TABS[i]}`)?.focus());
+      } }, titleCase(t), " ", h("span", { class: "tab-count" }, String(counts[t] ?? 0)))));
+  }
+
+  private reload(): Promise<void> {
+    this.query.offset = 0;
+    return this.loadList();
+  }
+
   private async loadList(append = false): Promise<void> {
-    const params = new URLSearchParams({ limit: "50", offset: String(this.offset) });
-    if (this.channel) params.set("channel", this.channel);
-    if (this.attention) params.set("needs_attention", "true");
     try {
-      const page = await api<{ items: InboxRow[]; total: number }>(`/console/inbox?${params}`);
+      const page = await loadInbox(this.query);
       this.countEl.textContent = `(${page.total})`;
+      this.renderTabs(page.counts);
+      this.rows = append ? this.rows.concat(page.items) : page.items;
       const rows = page.items.map((row) => this.row(row));
       if (append) this.listEl.append(...rows);
       else mount(this.listEl, rows.length ? rows : h("li", { class: "muted pad" }, "No conversations match."));
@@ -118,25 +190,125 @@ export class InboxView implements View {
       badge(`location ${pct(c.geotag_confidence)}`, c.geotag_confidence !== null && c.geotag_confidence < 0.5 ? "warn" : ""),
       badge(titleCase(c.status), `case-${c.status}`),
     ] : [badge("not triaged")];
-    return h("li", null, h("button", { type: "button", class: `inbox-row${this.selected === r.conversation_id ? " selected" : ""}`,
-      dataset: { conversationId: r.conversation_id }, "aria-current": this.selected === r.conversation_id ? "true" : false,
-      onclick: (ev: Event) => {
-        this.listEl.querySelectorAll(".inbox-row.selected").forEach((b) => b.classList.remove("selected"));
-        (ev.currentTarget as HTMLElement).classList.add("selected");
-        void this.openConversation(r.conversation_id);
-      } },
+    const tz = config().timezone;
+    const isSel = this.selected === r.conversation_id;
+    return h("li", null, h("button", { type: "button", class: `inbox-row${isSel ? " selected" : ""}`,
+      dataset: { conversationId: r.conversation_id, status: r.status }, "aria-current": isSel ? "true" : false,
+      tabindex: isSel || (this.selected === null && r === this.rows[0]) ? "0" : "-1",
+      onclick: () => void this.openConversation(r.conversation_id) },
       h("span", { class: "row-top" },
         h("span", { class: `chan chan-${r.channel}` }, titleCase(r.channel)),
         h("strong", { class: "who" }, r.customer.display_name || `customer ${r.customer.id}`),
-        h("span", { class: "when muted" }, when(r.last_message_at, config().timezone))),
+        h("span", { class: "when muted" }, when(r.last_message_at, tz))),
       h("span", { class: "snippet" }, r.last_message?.text ?? r.subject),
-      h("span", { class: "triage" }, triage)));
+      h("span", { class: "triage" },
+        r.status !== "open" ? badge(r.status === "snoozed" && r.snoozed_until ? `snoozed until ${when(r.snoozed_until, tz)}` : titleCase(r.status), `st-${r.status}`) : null,
+        slaBadge(r.sla),
+        badge(r.assignee ? `→ ${r.assignee.name}` : "unassigned", r.assignee ? "assignee" : "muted-badge"),
+        triage)));
   }
 
-  async openConversation(id: number): Promise<void> {
+  private markSelected(): void {
+    this.listEl.querySelectorAll<HTMLElement>(".inbox-row").forEach((b) => {
+      const on = Number(b.dataset.conversationId) === this.selected;
+      b.classList.toggle("selected", on);
+      if (on) b.setAttribute("aria-current", "true");
+      else b.removeAttribute("aria-current");
+      b.tabIndex = on ? 0 : -1;
+    });
+  }
+
+  private focusRow(): void {
+    const rows = [...this.listEl.querySelectorAll<HTMLElement>(".inbox-row")];
+    (rows.find((b) => Number(b.dataset.conversationId) === this.selected) ?? rows[0])?.focus();
+  }
+
+  /** j/k and arrows move (and open); r reply, n note, e resolve, z snooze 1 h, a assign to me, / search. */
+  private onKey(ev: KeyboardEvent): void {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey || document.querySelector("dialog[open]")) return;
+    if (typing(ev.target)) {
+      if (ev.key === "Escape" && ev.target instanceof HTMLTextAreaElement) { ev.preventDefault(); this.focusRow(); }
+      return;
+    }
+    if ((ev.target as HTMLElement | null)?.getAttribute?.("role") === "tab" && ev.key.startsWith("Arrow")) return;
+    const rows = [...this.listEl.querySelectorAll<HTMLElement>(".inbox-row")];
+    const at = rows.findIndex((b) => Number(b.dataset.conversationId) === this.selected);
+    const move = (d: number) => {
+      const next = rows[Math.max(0, Math.min(rows.length - 1, at + d))];
+      if (!next) return;
+      next.focus();
+      void this.openConversation(Number(next.dataset.conversationId));
+    };
+    const id = this.selected;
+    switch (ev.key) {
+      case "j": case "ArrowDown": ev.preventDefault(); move(at < 0 ? 0 : 1); break;
+      case "k": case "ArrowUp": ev.preventDefault(); move(at < 0 ? 0 : -1); break;
+      case "/": ev.preventDefault(); this.searchEl.focus(); break;
+      case "r": case "n":
+        if (id === null) return;
+        ev.preventDefault();
+        (document.getElementById(ev.key === "r" ? "mode-reply" : "mode-note") as HTMLInputElement | null)?.click();
+        document.getElementById("reply-text")?.focus();
+        break;
+      case "e": if (id !== null) { ev.preventDefault(); void this.changeStatus(id, "resolved"); } break;
+      case "z": if (id !== null) { ev.preventDefault(); void this.changeStatus(id, "snoozed", snoozeUntil("1h")); } break;
+      case "a": if (id !== null && this.me) { ev.preventDefault(); void this.changeAssignee(id, this.me.id); } break;
+      default:
+    }
+  }
+
+  private async changeStatus(id: number, status: Exclude<InboxStatus, "all">, until?: Date): Promise<void> {
+    try {
+      await setStatus(id, status, until);
+      notify(status === "snoozed" && until ? `Snoozed until ${when(until, config().timezone)}` : `Conversation ${titleCase(status).toLowerCase()}`, "ok");
+      await Promise.all([this.loadList(), this.openConversation(id, false)]);
+    } catch (e) {
+      notifyError(e);
+    }
+  }
+
+  private async changeAssignee(id: number, userId: number | null): Promise<void> {
+    try {
+      await assign(id, userId);
+      const who = userId === null ? "nobody" : userId === this.me?.id ? "you" : this.agents.find((a) => a.id === userId)?.name ?? `user ${userId}`;
+      notify(`Assigned to ${who}`, "ok");
+      await Promise.all([this.loadList(), this.openConversation(id, false)]);
+    } catch (e) {
+      notifyError(e);
+    }
+  }
+
+  private toolbar(conv: ConversationDetail): HTMLElement {
+    const tz = config().timezone;
+    const who = h("select", { id: "assign-select", "aria-label": "Assignee" },
+      h("option", { value: "" }, "Unassigned"),
+      this.agents.map((a) => h("option", { value: String(a.id) }, a.id === this.me?.id ? `${a.name} (me)` : a.name)));
+    who.value = conv.assignee_user_id ? String(conv.assignee_user_id) : "";
+    who.addEventListener("change", () => void this.changeAssignee(conv.id, who.value ? Number(who.value) : null));
+    const snooze = h("select", { id: "snooze-select", "aria-label": "Snooze" },
+      h("option", { value: "" }, "Snooze…"), h("option", { value: "1h" }, "for an hour"),
+      h("option", { value: "tomorrow" }, "until tomorrow 09:00"), h("option", { value: "week" }, "for a week"));
+    snooze.addEventListener("change", () => {
+      if (snooze.value) void this.changeStatus(conv.id, "snoozed", snoozeUntil(snooze.value as "1h" | "tomorrow" | "week"));
+    });
+    const resolved = conv.status === "resolved";
+    return h("div", { class: "conv-actions", role: "toolbar", "aria-label": "Conversation actions" },
+      h("label", { for: "assign-select", class: "visually-hidden" }, "Assignee"), who,
+      this.me && conv.assignee_user_id !== this.me.id
+        ? h("button", { type: "button", id: "assign-me", class: "small", onclick: () => void this.changeAssignee(conv.id, this.me!.id) }, "Assign to me (a)") : null,
+      resolved || conv.status === "snoozed" || conv.status === "pending"
+        ? h("button", { type: "button", id: "reopen", class: "small", onclick: () => void this.changeStatus(conv.id, "open") }, "Reopen") : null,
+      conv.status === "open" ? h("button", { type: "button", id: "pending", class: "small", onclick: () => void this.changeStatus(conv.id, "pending") }, "Mark pending") : null,
+      resolved ? null : snooze,
+      resolved ? null : h("button", { type: "button", id: "resolve", class: "small primary", onclick: () => void this.changeStatus(conv.id, "resolved") }, "Resolve (e)"),
+      conv.status === "snoozed" && conv.snoozed_until ? h("span", { class: "muted small" }, `snoozed until ${when(conv.snoozed_until, tz)}`) : null);
+  }
+
+  async openConversation(id: number, scroll = true): Promise<void> {
     this.selected = id;
+    this.markSelected();
     if (location.hash !== `#/inbox/${id}`) history.replaceState(null, "", `#/inbox/${id}`);
-    mount(this.detailEl, h("p", { class: "muted pad" }, "Loading…"));
+    if (scroll) mount(this.detailEl, h("p", { class: "muted pad" }, "Loading…"));
     let conv: ConversationDetail;
     try {
       conv = await api<ConversationDetail>(`/conversations/${id}`);
@@ -144,44 +316,110 @@ export class InboxView implements View {
       inlineError(this.detailEl, e);
       return;
     }
+    if (this.selected !== id) return; // another conversation was opened meanwhile
     const cases = await api<{ items: Case[] }>(`/cases?customer_id=${conv.customer_id}&limit=50`).catch(() => ({ items: [] as Case[] }));
     const myCase = cases.items.filter((c) => c.conversation_id === id).sort((a, b) => b.id - a.id)[0] ?? null;
     const tz = config().timezone;
-    const msgs = conv.messages.map((m) => h("li", { class: `msg msg-${m.direction}` },
-      h("div", { class: "msg-meta" }, h("strong", null, m.author_name || titleCase(m.author_kind)), " · ", titleCase(m.channel),
+    const row = this.rows.find((r) => r.conversation_id === id);
+    const msgs = conv.messages.map((m) => h("li", { class: `msg msg-${m.direction}`, dataset: { messageId: m.id } },
+      h("div", { class: "msg-meta" }, m.direction === "note" ? h("strong", { class: "note-label" }, "Private note · ") : null,
+        h("strong", null, m.author_name || titleCase(m.author_kind)), " · ", titleCase(m.channel),
         " · ", when(m.sent_at, tz), m.direction === "outbound" ? ` · ${m.delivery_status}` : "",
-        m.visibility === "public" ? " · public" : ""),
+        m.direction !== "note" && m.visibility === "public" ? " · public" : "", m.direction === "note" ? " · not sent to the customer" : ""),
       h("p", { class: "msg-text" }, m.text),
       m.place_name || m.lat !== null ? h("div", { class: "msg-place muted small" }, "Location: ", m.place_name ?? "",
         m.lat !== null ? ` (${m.lat.toFixed(5)}, ${m.lon?.toFixed(5)})` : "") : null));
+    mount(this.detailEl,
+      h("header", { class: "conv-head" },
+        h("h2", null, conv.subject || `Conversation ${conv.id}`),
+        h("span", { class: "muted" }, `${titleCase(conv.channel)} · `, badge(titleCase(conv.status), `st-${conv.status}`, ), " "),
+        slaBadge(row?.sla ?? null),
+        this.toolbar(conv)),
+      myCase ? this.casePanel(myCase) : h("p", { class: "muted" }, "No case for this conversation."),
+      h("ol", { class: "messages", "aria-label": "Messages" }, msgs),
+      this.replyForm(conv));
+    if (scroll) void this.showCustomer(conv.customer_id);
+    else void this.showTimeline(conv.customer_id);
+  }
+
+  private replyForm(conv: ConversationDetail): HTMLElement {
+    const id = conv.id;
     const lastIn = [...conv.messages].reverse().find((m) => m.direction === "inbound");
     const text = h("textarea", { id: "reply-text", rows: "3", required: true, maxlength: "10000" });
-    const send = h("button", { type: "submit", class: "primary" }, `Send on ${titleCase(conv.channel)}`);
+    const label = h("label", { for: "reply-text" }, "");
+    const send = h("button", { type: "submit", class: "primary", id: "reply-send" }, "");
     const err = h("div");
-    const reply = h("form", { class: "reply", "aria-label": "Reply" },
-      h("label", { for: "reply-text" }, `Reply to ${lastIn?.author_name || "the customer"} on ${titleCase(conv.channel)}`),
-      text, err, h("div", { class: "actions" }, send));
-    reply.addEventListener("submit", async (ev) => {
+    let note = false;
+    const setMode = (isNote: boolean) => {
+      note = isNote;
+      form.classList.toggle("note-mode", isNote);
+      label.textContent = isNote ? "Private note (staff only, never sent to the customer)" : `Reply to ${lastIn?.author_name || "the customer"} on ${titleCase(conv.channel)}`;
+      send.textContent = isNote ? "Add private note" : `Send on ${titleCase(conv.channel)}`;
+    };
+    const mode = (value: "reply" | "note", caption: string) => h("label", { class: "check mode" },
+      h("input", { type: "radio", name: "reply-mode", id: `mode-${value}`, value, checked: value === "reply",
+        onchange: () => setMode(value === "note") }), ` ${caption}`);
+    const canned = h("select", { id: "canned-picker", "aria-label": "Insert a canned reply" }, h("option", { value: "" }, "Canned reply…"));
+    void loadCanned(id).then((list) => {
+      canned.append(...list.map((c) => h("option", { value: String(c.id), title: c.filled }, `/${c.short_code} — ${c.filled.slice(0, 60)}`)));
+      canned.addEventListener("change", () => {
+        const pick = list.find((c) => String(c.id) === canned.value);
+        if (!pick) return;
+        const at = text.selectionStart ?? text.value.length;
+        text.value = text.value.slice(0, at) + pick.filled + text.value.slice(text.selectionEnd ?? at);
+        canned.value = "";
+        text.focus();
+      });
+    }).catch(() => canned.setAttribute("disabled", ""));
+    const form = h("form", { class: "reply", "aria-label": "Reply" },
+      h("div", { class: "reply-modes", role: "radiogroup", "aria-label": "Reply or private note" }, mode("reply", "Reply"), mode("note", "Private note (n)"),
+        h("span", { class: "spacer" }), canned),
+      label, text, err, h("div", { class: "actions" }, send));
+    setMode(false);
+    form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       if (!text.value.trim()) return;
       send.disabled = true;
       try {
-        await api(`/conversations/${id}/messages`, { method: "POST", body: { text: text.value, visibility: lastIn?.visibility ?? "private" } });
-        notify("Reply queued for delivery on the customer's channel", "ok");
-        await this.openConversation(id);
+        if (note) {
+          await addNote(id, text.value);
+          notify("Private note added (not sent to the customer)", "ok");
+        } else {
+          await api(`/conversations/${id}/messages`, { method: "POST", body: { text: text.value, visibility: lastIn?.visibility ?? "private" } });
+          notify("Reply queued for delivery on the customer's channel", "ok");
+        }
+        await Promise.all([this.openConversation(id, false), this.loadList()]);
       } catch (e) {
         inlineError(err, e);
         send.disabled = false;
       }
     });
-    mount(this.detailEl,
-      h("header", { class: "conv-head" },
-        h("h2", null, conv.subject || `Conversation ${conv.id}`),
-        h("span", { class: "muted" }, `${titleCase(conv.channel)} · ${titleCase(conv.status)}`)),
-      myCase ? this.casePanel(myCase) : h("p", { class: "muted" }, "No case for this conversation."),
-      h("ol", { class: "messages", "aria-label": "Messages" }, msgs),
-      reply);
-    void this.showCustomer(conv.customer_id);
+    return form;
+  }
+
+  private triageControl(c: Case): HTMLElement {
+    const pick = h("select", { id: "triage-category", "aria-label": "Correct category" },
+      h("option", { value: "" }, "Category…"),
+      this.categories.map((k) => h("option", { value: k.name }, `${k.label}${k.field_work ? "" : " (no field work)"}`)));
+    pick.value = c.category && this.categories.some((k) => k.name === c.category) ? c.category : "";
+    const fix = async (body: { category?: string; not_field_work?: boolean }, what: string) => {
+      const id = this.selected;
+      if (id === null) return;
+      try {
+        await correctTriage(id, body);
+        notify(`Triage corrected: ${what}. Triage learns from it.`, "ok");
+        await Promise.all([this.openConversation(id, false), this.loadList()]);
+      } catch (e) {
+        notifyError(e);
+      }
+    };
+    return h("div", { class: "triage-fix", role: "group", "aria-label": "Correct triage" },
+      h("label", { for: "triage-category" }, "Correct triage: "), pick,
+      h("button", { type: "button", class: "small", id: "triage-save", onclick: () => {
+        if (pick.value) void fix({ category: pick.value }, titleCase(pick.value));
+      } }, "Set category"),
+      h("button", { type: "button", class: "small", id: "triage-not-field", onclick: () => void fix({ not_field_work: true }, "not field work") },
+        "Not field work"));
   }
 
   private casePanel(c: Case): HTMLElement {
@@ -191,7 +429,8 @@ export class InboxView implements View {
     return h("section", { class: "case-panel", "aria-label": `Case ${c.id}`, id: "case-panel", dataset: { caseId: c.id } },
       h("div", { class: "case-head" },
         h("strong", null, `Case ${c.id}`), " ", badge(titleCase(c.status), `case-${c.status}`),
-        c.job_id ? [" ", badge(`job ${c.job_id}`)] : null),
+        c.job_id ? [" ", h("a", { href: `#/dispatch/${c.job_id}`, class: "job-link", dataset: { jobId: c.job_id } }, `job ${c.job_id}`)] : null,
+        c.needs_field_work ? null : [" ", badge("no field work")]),
       h("dl", { class: "facts triage-facts" },
         h("dt", null, "Category"), h("dd", null, titleCase(c.category ?? "—"), c.category_confidence !== null ? ` (${pct(c.category_confidence)})` : ""),
         h("dt", null, "Priority"), h("dd", null, String(c.priority), c.sla_due_at ? ` · SLA ${when(c.sla_due_at, config().timezone)}` : ""),
@@ -199,6 +438,7 @@ export class InboxView implements View {
         h("dt", null, "Location"), h("dd", null, c.location_text ?? "—", ` · ${titleCase(String(g.kind ?? "unknown"))}`,
           typeof g.confidence === "number" ? ` · confidence ${pct(g.confidence)}` : ""),
         expl(t.explanation ?? t.explanations) ? [h("dt", null, "Why"), h("dd", null, expl(t.explanation ?? t.explanations))] : null),
+      this.triageControl(c),
       h("div", { class: "actions" },
         c.status !== "handed_off" && c.status !== "closed"
           ? h("button", { type: "button", class: "primary", id: "handoff", onclick: () => void this.handoff(c) }, "Hand off to field…")
@@ -296,6 +536,19 @@ export class InboxView implements View {
     }
   }
 
+  /** The customer's timeline across channels under the 360 (re-read on its own after an action). */
+  private async showTimeline(customerId: number): Promise<void> {
+    try {
+      const t = await loadTimeline(customerId);
+      mount(this.timelineEl, renderTimeline(t, config().timezone, this.selected, {
+        openConversation: (id) => void this.openConversation(id),
+        jobHref: (id) => `#/dispatch/${id}`,
+      }));
+    } catch (e) {
+      inlineError(this.timelineEl, e);
+    }
+  }
+
   private render360(data: Record<string, unknown>, requestedId: number): void {
     const cust = data.customer as Customer;
     const ids = (data.identities as Identity[]) ?? [];
@@ -331,10 +584,12 @@ export class InboxView implements View {
       h("ul", { class: "plain" }, cases.map((c) => h("li", null, `#${c.id} `, titleCase(c.category ?? "—"), " · ", titleCase(c.status),
         c.job_id ? ` · job ${c.job_id}` : ""))),
       jobs.length ? [h("h3", null, `Jobs (${jobs.length})`), h("ul", { class: "plain" }, jobs.map((j) =>
-        h("li", null, `#${j.id} ${j.title} · ${titleCase(j.status)}`)))] : null,
+        h("li", null, h("a", { href: `#/dispatch/${j.id}`, class: "job-link", dataset: { jobId: j.id } }, `job ${j.id}`), ` ${j.title} · ${titleCase(j.status)}`)))] : null,
       convs.length ? [h("h3", null, `History (${convs.length} conversations)`), h("ul", { class: "plain" }, convs.map((c) =>
         h("li", null, h("button", { type: "button", class: "link", onclick: () => void this.openConversation(c.id) },
-          `${titleCase(c.channel)}: ${c.subject || `conversation ${c.id}`}`), c.messages ? ` (${c.messages.length})` : "")))] : null);
+          `${titleCase(c.channel)}: ${c.subject || `conversation ${c.id}`}`), c.messages ? ` (${c.messages.length})` : "")))] : null,
+      this.timelineEl);
+    void this.showTimeline(cust.id);
   }
 }
 

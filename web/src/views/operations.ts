@@ -22,7 +22,9 @@ export class OperationsView implements View {
   private timer: number | undefined;
 
   mount(el: HTMLElement): void {
-    mount(el, h("section", { class: "ops" }, h("h1", { class: "pane-title" }, "Operations"), this.grid));
+    // Focusable: the section scrolls, and keyboard users must be able to scroll it (axe scrollable-region-focusable).
+    mount(el, h("section", { class: "ops", tabindex: "0", "aria-labelledby": "ops-title" },
+      h("h1", { class: "pane-title", id: "ops-title" }, "Operations"), this.grid));
     void this.load();
   }
 

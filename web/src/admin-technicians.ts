@@ -1,0 +1,266 @@
+// Administration › Technicians: the workforce as a list, and one form to add or change a technician — skills with
+// levels chosen from the catalogue's skill list, shift, breaks, home base found with the geotagger (the resolved
+// place and its coordinates shown to confirm), on shift / off / sick. The planner reads these records as they are.
+import { all, api } from "./api";
+import { clearErrors, field, fieldset, hhmm, select, showErrors, type Field } from "./admin-forms";
+import { h, mount } from "./dom";
+import type { Technician } from "./types";
+import { notify } from "./ui";
+
+interface SkillRow {
+  skill: string;
+  services: string[];
+  technicians: number;
+  open_jobs: number;
+}
+
+interface AddressMatch {
+  lat: number;
+  lon: number;
+  kind: string;
+  confidence: number;
+  radius_m: number;
+  label: string;
+  inside_service_area: boolean;
+}
+
+interface Break {
+  earliest: string;
+  latest: string;
+  duration_min: number;
+}
+
+interface TechnicianFull extends Technician {
+  phone: string | null;
+  overtime_allowed_min: number;
+  breaks: Break[];
+}
+
+const AVAILABILITY: Array<[string, string]> = [
+  ["on_shift", "Active — on shift (planned)"], ["off", "Inactive — off (not planned)"], ["sick", "Sick (not planned)"],
+];
+const LEVELS: Array<[string, string]> = [["1", "1 — basic"], ["2", "2"], ["3", "3 — skilled"], ["4", "4"], ["5", "5 — expert"]];
+
+function skillsText(skills: Record<string, number>): string {
+  return Object.entries(skills).sort().map(([s, l]) => `${s} ${l}`).join(", ") || "—";
+}
+
+function breaksText(breaks: Break[] | undefined): string {
+  return (breaks ?? []).map((b) => `${b.duration_min} min between ${hhmm(b.earliest)} and ${hhmm(b.latest)}`).join("; ") || "none";
+}
+
+export class TechniciansScreen {
+  private list = h("div", { class: "adm-list", "aria-live": "polite" });
+  private editor = h("section", { class: "adm-editor", "aria-labelledby": "tech-form-title" });
+  private skills: SkillRow[] = [];
+  private techs: TechnicianFull[] = [];
+
+  mount(el: HTMLElement): void {
+    const add = h("button", { type: "button", class: "primary", id: "add-technician", onclick: () => this.edit(null) }, "Add technician");
+    mount(el, h("div", { class: "adm-split" },
+      h("section", { class: "adm-pane", "aria-labelledby": "techs-title" },
+        h("div", { class: "pane-head" }, h("h2", { id: "techs-title" }, "Technicians"), add),
+        h("p", { class: "muted small" }, "Everyone the planner can send. Inactive and sick technicians are kept but not planned."),
+        this.list),
+      this.editor));
+    void this.load();
+  }
+
+  private async load(selectId?: number): Promise<void> {
+    try {
+      const [techs, skills] = await Promise.all([
+        all<TechnicianFull>("/technicians"), api<SkillRow[]>("/technicians/skills"),
+      ]);
+      this.techs = techs;
+      this.skills = skills;
+      this.renderList();
+      const chosen = selectId !== undefined ? techs.find((t) => t.id === selectId) : undefined;
+      if (chosen) this.edit(chosen);
+      else if (!this.editor.childElementCount) this.edit(null);
+    } catch (e) {
+      mount(this.list, h("p", { class: "inline-error", role: "alert" }, String((e as Error).message ?? e)));
+    }
+  }
+
+  private renderList(): void {
+    if (!this.techs.length) {
+      mount(this.list, h("p", { class: "empty-note" }, "No technicians yet: add the first one with the form."));
+      return;
+    }
+    mount(this.list, h("table", { class: "adm-table", id: "technicians-table" },
+      h("caption", { class: "visually-hidden" }, "Technicians"),
+      h("thead", null, h("tr", null, ["Name", "Skills (level)", "Shift", "Breaks", "Home", "Status", ""].map((c) =>
+        h("th", { scope: "col" }, c)))),
+      h("tbody", null, this.techs.map((t) => h("tr", { "data-tech-id": t.id, class: t.availability === "on_shift" ? "" : "inactive" },
+        h("th", { scope: "row" }, t.name),
+        h("td", null, skillsText(t.skills)),
+        h("td", null, `${hhmm(t.shift_start)}–${hhmm(t.shift_end)}`),
+        h("td", { class: "small" }, breaksText(t.breaks)),
+        h("td", { class: "small mono" }, `${t.home_lat.toFixed(5)}, ${t.home_lon.toFixed(5)}`),
+        h("td", null, AVAILABILITY.find(([v]) => v === t.availability)?.[1].split(" —")[0] ?? t.availability),
+        h("td", null, h("button", { type: "button", class: "small", "aria-label": `Edit ${t.name}`, onclick: () => this.edit(t) }, "Edit")))))));
+  }
+
+  /** The form for a new technician (`tech` null) or for changing one. */
+  private edit(tech: TechnicianFull | null): void {
+    const general = h("p", { class: "inline-error", role: "alert", id: "tech-form-error" });
+    const name = field("name", "Name", h("input", { name: "name", autocomplete: "off", required: true, maxlength: 120, value: tech?.name ?? "" }));
+    const phone = field("phone", "Phone (optional)", h("input", { name: "phone", type: "tel", maxlength: 40, value: tech?.phone ?? "" }));
+
+    // Skills: rows of (skill from the catalogue's list, level 1..5).
+    const skillRows = h("ul", { class: "adm-rows", id: "skill-rows" });
+    const known = this.skills.map((s) => s.skill);
+    const addSkillRow = (skill = "", level = 1): void => {
+      const options: Array<[string, string]> = [["", "Choose a skill…"], ...known.map((s): [string, string] => {
+        const row = this.skills.find((r) => r.skill === s);
+        const need = row?.services.length ? ` — ${row.services.map((x) => x.split(" (")[0]).join(", ")}` : " — no service needs it";
+        return [s, `${s}${need}`];
+      })];
+      if (skill && !known.includes(skill)) options.push([skill, `${skill} (not in the catalogue)`]);
+      const n = skillRows.childElementCount + 1;
+      const pick = select(options, skill, { name: "skill", "aria-label": `Skill ${n}` });
+      const lvl = select(LEVELS, String(level), { name: "level", "aria-label": `Level of skill ${n}` });
+      const li = h("li", { class: "adm-row" }, pick, lvl,
+        h("button", { type: "button", class: "small", "aria-label": `Remove skill ${n}`, onclick: () => li.remove() }, "Remove"));
+      skillRows.append(li);
+    };
+    for (const [s, l] of Object.entries(tech?.skills ?? {})) addSkillRow(s, l);
+    if (!tech) addSkillRow();
+    const skills = fieldset("skills", "Skills and levels", [skillRows,
+      h("button", { type: "button", class: "small", id: "add-skill", onclick: () => addSkillRow() }, "Add a skill")],
+      "Choose from the skills the service catalogue needs; a job needs the skill at its level or higher.");
+
+    const start = field("shift_start", "Shift starts", h("input", { type: "time", name: "shift_start", required: true, value: hhmm(tech?.shift_start) || "08:00" }));
+    const end = field("shift_end", "Shift ends", h("input", { type: "time", name: "shift_end", required: true, value: hhmm(tech?.shift_end) || "17:00" }));
+    const overtime = field("overtime_allowed_min", "Overtime allowed (minutes)", h("input", {
+      type: "number", name: "overtime_allowed_min", min: 0, max: 600, step: 5, value: String(tech?.overtime_allowed_min ?? 60) }));
+
+    const breakRows = h("ul", { class: "adm-rows", id: "break-rows" });
+    const addBreakRow = (b: Break = { earliest: "11:30", latest: "13:30", duration_min: 30 }): void => {
+      const n = breakRows.childElementCount + 1;
+      const li = h("li", { class: "adm-row" },
+        h("input", { type: "number", name: "duration_min", min: 1, max: 240, value: String(b.duration_min), "aria-label": `Break ${n} minutes`, class: "num" }),
+        h("span", null, "min, starting between"),
+        h("input", { type: "time", name: "earliest", value: hhmm(b.earliest), "aria-label": `Break ${n} earliest start` }),
+        h("span", null, "and"),
+        h("input", { type: "time", name: "latest", value: hhmm(b.latest), "aria-label": `Break ${n} latest start` }),
+        h("button", { type: "button", class: "small", "aria-label": `Remove break ${n}`, onclick: () => li.remove() }, "Remove"));
+      breakRows.append(li);
+    };
+    for (const b of tech?.breaks ?? []) addBreakRow(b);
+    const breaks = fieldset("breaks", "Breaks", [breakRows,
+      h("button", { type: "button", class: "small", id: "add-break", onclick: () => addBreakRow() }, "Add a break")]);
+
+    // Home base: an address resolved with the geotagger, confirmed by choosing one of its places.
+    const lat = h("input", { type: "number", name: "home_lat", step: "any", min: -90, max: 90, value: tech ? String(tech.home_lat) : "", class: "num-wide" });
+    const lon = h("input", { type: "number", name: "home_lon", step: "any", min: -180, max: 180, value: tech ? String(tech.home_lon) : "", class: "num-wide" });
+    const address = h("input", { type: "search", name: "address", autocomplete: "off", id: "home-address", placeholder: "e.g. 400 E Pratt St", maxlength: 300 });
+    const found = h("div", { class: "adm-found", id: "home-matches", "aria-live": "polite" });
+    const resolved = h("p", { class: "small", id: "home-resolved" },
+      tech ? `Current home: ${tech.home_lat.toFixed(5)}, ${tech.home_lon.toFixed(5)}` : "No home chosen yet.");
+    const find = async (): Promise<void> => {
+      const q = address.value.trim();
+      if (q.length < 2) {
+        mount(found, h("p", { class: "field-error" }, "Type at least two characters of an address."));
+        return;
+      }
+      mount(found, h("p", { class: "muted small" }, "Looking up…"));
+      try {
+        const matches = await api<AddressMatch[]>(`/addresses/search?q=${encodeURIComponent(q)}&limit=5`);
+        if (!matches.length) {
+          mount(found, h("p", { class: "field-error", role: "alert" }, `Nothing on the map matches “${q}”. Try a street address or an intersection, or type the coordinates.`));
+          return;
+        }
+        mount(found, h("fieldset", { class: "adm-matches" }, h("legend", null, "Choose the place that is meant"),
+          matches.map((m, i) => {
+            const radio = h("input", { type: "radio", name: "home-match", id: `home-match-${i}`, value: String(i) });
+            radio.addEventListener("change", () => {
+              lat.value = String(m.lat);
+              lon.value = String(m.lon);
+              resolved.textContent = `Home: ${m.label} — ${m.lat.toFixed(5)}, ${m.lon.toFixed(5)}`
+                + (m.inside_service_area ? "" : " (outside the service area)");
+            });
+            return h("div", { class: "adm-match" }, radio, h("label", { for: `home-match-${i}` },
+              `${m.label} `, h("span", { class: "muted small" },
+                `${m.kind}, ${Math.round(m.confidence * 100)} % sure within 250 m, ${m.lat.toFixed(5)}, ${m.lon.toFixed(5)}`
+                + (m.inside_service_area ? "" : " — outside the service area"))));
+          })));
+      } catch (e) {
+        mount(found, h("p", { class: "field-error", role: "alert" }, String((e as Error).message ?? e)));
+      }
+    };
+    address.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter") {
+        ev.preventDefault();
+        void find();
+      }
+    });
+    const home = fieldset("home", "Home base (start and end of the day)", [
+      h("label", { for: "home-address" }, "Address"),
+      h("div", { class: "adm-inline" }, address, h("button", { type: "button", id: "find-home", onclick: () => void find() }, "Find")),
+      found, resolved,
+      h("div", { class: "adm-inline" },
+        h("label", { for: "home-lat" }, "Latitude"), Object.assign(lat, { id: "home-lat" }),
+        h("label", { for: "home-lon" }, "Longitude"), Object.assign(lon, { id: "home-lon" })),
+    ], "Found with the same geotagger as the complaints; choose the right place, or type coordinates.");
+    const availability = field("availability", "Status", select(AVAILABILITY, tech?.availability ?? "on_shift", { name: "availability" }));
+
+    const fields: Field[] = [name, phone, skills, start, end, overtime, breaks, home, availability];
+    const save = h("button", { type: "submit", class: "primary", id: "save-technician" }, tech ? "Save changes" : "Add technician");
+    const form = h("form", { class: "adm-form", id: "technician-form", novalidate: true },
+      h("h2", { id: "tech-form-title" }, tech ? `Edit ${tech.name}` : "New technician"),
+      name.row, skills.row, h("div", { class: "adm-inline" }, start.row, end.row, overtime.row), breaks.row, home.row,
+      availability.row, phone.row, general,
+      h("div", { class: "adm-actions" }, save,
+        tech ? h("button", { type: "button", onclick: () => this.edit(null) }, "Cancel") : null));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      clearErrors(fields, general);
+      const body = {
+        name: (name.control as HTMLInputElement).value.trim(),
+        phone: (phone.control as HTMLInputElement).value.trim() || null,
+        skills: Object.fromEntries([...skillRows.querySelectorAll("li")].map((li) => [
+          (li.querySelector("select[name=skill]") as HTMLSelectElement).value,
+          Number((li.querySelector("select[name=level]") as HTMLSelectElement).value)]).filter(([s]) => s)),
+        shift_start: (start.control as HTMLInputElement).value,
+        shift_end: (end.control as HTMLInputElement).value,
+        overtime_allowed_min: Number((overtime.control as HTMLInputElement).value),
+        breaks: [...breakRows.querySelectorAll("li")].map((li) => ({
+          earliest: (li.querySelector("input[name=earliest]") as HTMLInputElement).value,
+          latest: (li.querySelector("input[name=latest]") as HTMLInputElement).value,
+          duration_min: Number((li.querySelector("input[name=duration_min]") as HTMLInputElement).value),
+        })),
+        home_lat: lat.value === "" ? null : Number(lat.value),
+        home_lon: lon.value === "" ? null : Number(lon.value),
+        availability: (availability.control as HTMLSelectElement).value,
+      };
+      if (body.home_lat === null || body.home_lon === null) {
+        home.error.textContent = "Find the address and choose a place (or type latitude and longitude).";
+        home.row.classList.add("has-error");
+        address.focus();
+        return;
+      }
+      if (!Object.keys(body.skills).length) {
+        skills.error.textContent = "Choose at least one skill: a technician without skills can take no job.";
+        skills.row.classList.add("has-error");
+        skillRows.querySelector("select")?.focus();
+        return;
+      }
+      save.disabled = true;
+      try {
+        const saved = tech
+          ? await api<TechnicianFull>(`/technicians/${tech.id}`, { method: "PATCH", body })
+          : await api<TechnicianFull>("/technicians", { method: "POST", body });
+        notify(tech ? `${saved.name} saved.` : `${saved.name} added: the next plan can send them.`, "ok");
+        this.editor.replaceChildren();
+        await this.load(saved.id);
+      } catch (e) {
+        showErrors(e, fields, general, { home_lat: "home", home_lon: "home", end_lat: "home", end_lon: "home" });
+      } finally {
+        save.disabled = false;
+      }
+    });
+    mount(this.editor, form);
+    if (tech) (name.control as HTMLInputElement).focus();
+  }
+}

@@ -154,6 +154,11 @@ def _receive(session: Session, settings: Settings, city: City | None, inbound: I
     received_at = as_utc(message.sent_at)
     if not addressed_to_us:
         return _listening(session, settings, city, message, customer, taxonomy, gps, followers, reposts)
+    from server.appointments.service import answer_offer  # "2" to an open slot offer books it: no triage
+
+    if (answered := answer_offer(session=session, settings=settings, message=message, city=city)) is not None:
+        return IntakeResult(message=message, case=answered.case, job=answered.job, created=True,
+                            joined_incident=False, needs_location=False)
 
     # A thread this message started has no case yet; else its latest case decides (a follow-up or a new problem).
     case = None if new_thread else session.exec(_LATEST_CASE,

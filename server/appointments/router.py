@@ -93,7 +93,8 @@ class _PageLimiter:
     set so every process shares them)."""
 
     def __init__(self, spec: str, broker_url: str | None) -> None:
-        from limits import parse_many, storage_from_string
+        from limits import parse_many
+        from limits.storage import storage_from_string
         from limits.strategies import MovingWindowRateLimiter
 
         self.strategy = MovingWindowRateLimiter(storage_from_string(broker_url or "memory://"))

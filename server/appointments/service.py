@@ -350,7 +350,7 @@ def _options(slots: list[Slot]) -> list[dict[str, Any]]:
 
 
 def _sig(settings: Settings, payload: str) -> str:
-    mac = hmac.new(settings.resolved_secret_key().encode(), f"appointment-link:{payload}".encode(), hashlib.sha256)
+    mac = hmac.new(settings.resolved_secret_key.encode(), f"appointment-link:{payload}".encode(), hashlib.sha256)
     return base64.urlsafe_b64encode(mac.digest()[:18]).decode().rstrip("=")
 
 

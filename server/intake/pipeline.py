@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
+from server.audit import service as audit
 from server.cases.models import Case, CaseStatus
 from server.config import Settings
 from server.conversations import service as conversations
 from server.conversations.models import Conversation, InboundMessage, Message
 from server.core.errors import Conflict, Invalid
 from server.core.timeutil import as_utc, utcnow
-from server.customers.models import Channel, Customer
+from server.customers.models import Channel, Customer, Identity, normalize_handle
 from server.identity import service as identity
 from server.incidents import service as incidents
 from server.intake.adapters import our_handles
@@ -139,7 +140,16 @@ def _receive(session: Session, settings: Settings, city: City | None, inbound: I
              hint: str | None, followers: int, reposts: int, addressed_to_us: bool, known_address: str | None,
              auto_handoff: bool, auto_reply: bool, stated_address: str | None = None,
              meta: dict[str, Any] | None = None, sender_authenticated: bool | None = None) -> IntakeResult:
-    customer = identity.resolve(session=session, inbound=inbound)
+    untrusted = sender_authenticated is False
+    quarantine = _claims_verified_sender(session, inbound, meta or {}) if untrusted else None
+    if quarantine is not None:
+        # Not attached to the customer it names: its own record, its own thread (a forged In-Reply-To must not
+        # put it in their conversation either), no automatic reply to an address that did not send it.
+        customer = _unverified_sender(session, inbound, quarantine)
+        inbound = inbound.model_copy(update={"thread_id": None, "reply_to_external_id": None})
+        meta, auto_reply = {**(meta or {}), "sender_quarantine": quarantine}, False
+    else:
+        customer = identity.resolve(session=session, inbound=inbound)
     if known_address and not customer.address:
         _learn_address(session, city, customer, known_address)
     message, _, conversation, new_thread = conversations.ingest(session=session, inbound=inbound, customer=customer,
@@ -147,7 +157,6 @@ def _receive(session: Session, settings: Settings, city: City | None, inbound: I
     if meta:
         message.meta = {**(message.meta or {}), **meta}
         session.add(message)
-    untrusted = sender_authenticated is False
     identity.suggest_from_message(session=session, customer=customer, message=message,
                                   ours=our_handles(settings.social_handles))
     gps = (inbound.lat, inbound.lon) if inbound.lat is not None and inbound.lon is not None else None
@@ -176,6 +185,8 @@ def _receive(session: Session, settings: Settings, city: City | None, inbound: I
     priority, triage_record = result.priority, {**result.to_dict(), "label": label, "message_id": message.id}
     if untrusted:  # a forged From must not buy an urgent dispatch: an agent can raise it after checking
         triage_record["sender_authenticated"] = False
+        if quarantine is not None:
+            triage_record["sender_quarantine"] = quarantine
         if priority > settings.unauthenticated_max_priority:
             triage_record["priority_capped_from"] = priority
             priority = settings.unauthenticated_max_priority
@@ -200,6 +211,40 @@ def _receive(session: Session, settings: Settings, city: City | None, inbound: I
     session.add(case)  # flushed when the savepoint is released
     return IntakeResult(message=message, case=case, job=job, created=True, joined_incident=joined,
                         needs_location=needs_location)
+
+
+_VERIFIED_OWNER = select(Identity.customer_id).where(
+    Identity.channel == bindparam("channel"), Identity.handle == bindparam("handle"),
+    col(Identity.verified).is_(True))
+
+
+def _claims_verified_sender(session: Session, inbound: InboundMessage, meta: dict[str, Any]
+                            ) -> dict[str, Any] | None:
+    """When an unauthenticated message's sender is a verified identity of a known customer (mail from that address
+    passed SPF/DKIM/DMARC before, or an agent verified it): what the case says about it; else None."""
+    handle = normalize_handle(inbound.channel, inbound.author_handle)
+    owner = session.exec(_VERIFIED_OWNER, params={"channel": inbound.channel, "handle": handle}).first()
+    if owner is None:
+        return None
+    why = str(meta.get("sender_auth_detail") or "no SPF/DKIM/DMARC pass aligned with the From domain")
+    return {"claimed_sender": handle, "verified_customer_id": owner, "auth_detail": why[:300],
+            "note": (f"Unverified sender: From: {handle} is a verified address of customer {owner}, but this message "
+                     f"failed sender authentication ({why[:200]}). It is kept apart from that customer's history, "
+                     "was not answered automatically, and may be forged: check with the customer before acting "
+                     "on it or merging.")}
+
+
+def _unverified_sender(session: Session, inbound: InboundMessage, quarantine: dict[str, Any]) -> Customer:
+    """A customer record of its own for a message that claims a verified customer's address without proof: no
+    identity (the address stays theirs alone), so nothing reaches or joins their history."""
+    name = inbound.author_name or inbound.author_handle
+    customer = Customer(display_name=f"Unverified sender: {name}"[:200])
+    session.add(customer)
+    session.flush()
+    audit.record(session=session, action="create", entity="customer", entity_id=customer.id,
+                 detail={"first_contact": str(inbound.channel), "unverified_sender_claiming_customer":
+                         quarantine["verified_customer_id"]})
+    return customer
 
 
 def _learn_address(session: Session, city: City | None, customer: Customer, address: str) -> None:

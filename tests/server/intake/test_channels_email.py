@@ -300,3 +300,52 @@ def test_auto_replies_and_delivery_reports_are_kept_not_filed(app, client):
     with _db(app) as session:
         assert session.exec(select(Message)).all() == [] and session.exec(select(Case)).all() == []
         assert len(session.exec(select(IntakeEvent)).all()) == 2
+
+
+def test_a_forged_from_of_a_known_customer_is_kept_apart_from_their_history(app, client):
+    """A verified customer (their mail passed DMARC at our MX); then a message in their name that our MX marks
+    spf=fail dkim=none dmarc=fail, replying into their thread: it is stored (nothing lost) under a customer record
+    of its own, in its own conversation, unanswered, and its case says why. The raw message is in the shape a
+    Postfix MX with OpenDKIM/OpenDMARC hands over (RFC 8601 Authentication-Results, RFC 5321 Received)."""
+    app.state.settings.email_trusted_authserv_ids = "mx.groundcrew.test"
+    h = {"content-type": "message/rfc822"}
+    passed = (b"Authentication-Results: mx.groundcrew.test; dkim=pass (2048-bit key) header.d=city.example "
+              b"header.s=s1; spf=pass smtp.mailfrom=city.example; dmarc=pass (p=reject) header.from=city.example\r\n")
+    genuine = client.post("/channels/email", headers=h, content=passed + email(
+        "g7@city.example", "Streetlight out at 1200 Fait Ave", sender="Mo Reyes <mo@city.example>"))
+    assert genuine.status_code == 201 and _identity(app, "mo@city.example").verified is True
+    known = genuine.json()["customer_id"]
+
+    forged = (b"Received: from mail.attacker.example (mail.attacker.example [203.0.113.66])\r\n"
+              b"\tby mx.groundcrew.test (Postfix) with ESMTPS id 4Qx1Zk0Tq2z9sWb\r\n"
+              b"\tfor <help@groundcrew.example>; Sat, 05 Dec 2026 10:02:11 +0000 (UTC)\r\n"
+              b"Authentication-Results: mx.groundcrew.test; dkim=none; spf=fail (mx.groundcrew.test: domain of "
+              b"mo@city.example does not designate 203.0.113.66 as permitted sender) smtp.mailfrom=mo@city.example;"
+              b" dmarc=fail (p=none dis=none) header.from=city.example\r\n"
+              + email("f1@attacker.example", GAS, sender="Mo Reyes <mo@city.example>",
+                      in_reply_to="g7@city.example", references="<g7@city.example>"))
+    spoof = client.post("/channels/email", headers=h, content=forged)
+    assert spoof.status_code == 201, spoof.text
+    body = spoof.json()
+    assert body["customer_id"] != known and body["conversation_id"] != genuine.json()["conversation_id"]
+    with _db(app) as session:
+        message = session.get(Message, body["message_id"])
+        assert message.text == GAS and message.meta["sender_authenticated"] is False  # kept whole
+        assert message.meta["sender_quarantine"]["verified_customer_id"] == known
+        case = session.get(Case, body["case_id"])
+        note = case.triage["sender_quarantine"]["note"]
+        assert f"customer {known}" in note and "mo@city.example" in note and "failed sender authentication" in note
+        assert case.priority <= app.state.settings.unauthenticated_max_priority
+        # their history holds only their own message; the forged one is not answered (no "where is it?")
+        theirs = session.exec(select(Message).where(Message.customer_id == known)).all()
+        assert [m.external_id for m in theirs if m.direction == "inbound"] == ["g7@city.example"]
+        assert session.exec(select(Message).where(Message.conversation_id == body["conversation_id"],
+                                                  Message.direction == "outbound")).all() == []
+        owners = session.exec(select(Identity).where(Identity.handle == "mo@city.example")).all()
+        assert [(i.customer_id, i.verified) for i in owners] == [(known, True)]
+        assert session.exec(select(CustomerMerge)).all() == []
+    # the real customer's next authenticated mail still joins their own thread
+    again = client.post("/channels/email", headers=h, content=passed + email(
+        "g8@city.example", "Still dark tonight", sender="Mo Reyes <mo@city.example>", in_reply_to="g7@city.example",
+        references="<g7@city.example>"))
+    assert (again.json()["customer_id"], again.json()["conversation_id"]) == (known, genuine.json()["conversation_id"])

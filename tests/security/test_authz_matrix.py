@@ -86,6 +86,7 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/channels/sms"): PUBLIC,
     ("POST", "/channels/webform"): PUBLIC,
     ("POST", "/notify/twilio/status"): PUBLIC,  # Twilio delivery reports, signed (tests/server/notify)
+    ("GET", "/notify/channels"): ADMIN,  # channel status for the admin screens
     # jobs and their lifecycle
     ("GET", "/jobs"): FILTERED,
     ("POST", "/jobs"): STAFF,
@@ -106,6 +107,8 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/technicians"): DISPATCHER,
     ("GET", "/technicians/{technician_id}"): OWN,
     ("PATCH", "/technicians/{technician_id}"): DISPATCHER,
+    ("GET", "/technicians/skills"): STAFF,  # the skills to choose from (admin screens, job edits)
+    ("GET", "/technicians/catalogue"): STAFF,
     ("POST", "/technicians/{technician_id}/dispatch-status"): FIELD,  # dispatchers, or the technician themself
     ("POST", "/technicians/me/location"): SIGNED_IN,
     ("GET", "/technicians/me/route"): SIGNED_IN,

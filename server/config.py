@@ -264,6 +264,28 @@ class Settings(BaseSettings):
                            f"{', '.join(unset)} (demo only; anyone can post complaints in a customer's name)")
         return out
 
+    @field_validator("horizon_weekdays")
+    @classmethod
+    def _weekdays(cls, value: str) -> str:
+        import re
+
+        parts = [p.strip() for p in value.split(",") if p.strip()]
+        if not parts or not all(re.fullmatch(r"[0-6](-[0-6])?", p) and p[0] <= p[-1] for p in parts):
+            raise ValueError(f"'{value}' is not a list of weekdays 0-6 (0 = Monday) such as '0-4' or '0,2,4'")
+        return value
+
+    @field_validator("horizon_closed_dates")
+    @classmethod
+    def _closed_dates(cls, value: str) -> str:
+        from datetime import date
+
+        for raw in (s.strip() for s in value.split(",") if s.strip()):
+            try:
+                date.fromisoformat(raw)
+            except ValueError:
+                raise ValueError(f"'{raw}' is not a date YYYY-MM-DD") from None
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:

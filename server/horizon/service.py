@@ -1,0 +1,236 @@
+"""Plan the working days after today, tentatively: today's plan stays firm (dispatch owns it); the open jobs it does not
+hold get a technician and a day.
+
+How: each technician's working day in the horizon is one vehicle of one routing problem (``t5@2026-12-08``) with that
+day's shift and breaks, on one clock counted from today's local midnight, so a job's windows, SLA deadline and
+priority aging read the same as in today's plan and a window three days out simply falls in that day's shifts. A job
+a dispatcher pinned to a technician needs that technician's own marker skill, which all of their days carry: same
+technician, any day. Working days are the configured weekdays minus the country's public holidays (``holidays``
+package) and closed dates. The newest run is the current horizon; each run replaces the visits of the one before.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from sqlmodel import Session, col, delete, select
+
+import routing
+from server.config import Settings
+from server.core.errors import Conflict, Invalid
+from server.core.timeutil import as_utc, utcnow
+from server.dispatch.models import JobPin
+from server.dispatch.problem import UNREACHABLE_S, aged_priority, day_origin, from_s, matrix_cache, to_s
+from server.horizon.models import HorizonPublic, HorizonRun, HorizonVisit, HorizonVisitPublic
+from server.jobs.models import Job, JobStatus
+from server.technicians.models import Availability, Technician
+
+log = logging.getLogger("groundcrew.horizon")
+
+#: Runs kept (the newest is current; older ones are history for "what did we tell them on Monday").
+KEEP_RUNS = 20
+#: The words of routing's reasons in the horizon's terms.
+_REASONS = {routing.plan.REASON_CAPACITY: "no capacity left in the horizon",
+            routing.plan.REASON_SHIFT: "outside every shift in the horizon"}
+
+
+def weekdays(spec: str) -> set[int]:
+    """'0-4' / '0,2,4' / '0-2,5' -> weekday numbers (0 = Monday); a clear error for anything else."""
+    out: set[int] = set()
+    try:
+        for part in (p.strip() for p in spec.split(",") if p.strip()):
+            a, _, b = part.partition("-")
+            lo, hi = int(a), int(b or a)
+            if not 0 <= lo <= hi <= 6:
+                raise ValueError
+            out.update(range(lo, hi + 1))
+    except ValueError:
+        raise Invalid(f"horizon_weekdays: {spec!r} is not a list of weekdays 0-6 (0 = Monday), e.g. '0-4'")
+    if not out:
+        raise Invalid("horizon_weekdays: no working weekday given")
+    return out
+
+
+def closed_dates(settings: Settings, years: set[int]) -> set[date]:
+    """Public holidays of the configured country (and region) in ``years``, plus the configured closed dates."""
+    out: set[date] = set()
+    if settings.horizon_holidays_country:
+        import holidays
+
+        try:
+            out.update(holidays.country_holidays(settings.horizon_holidays_country,
+                                                 subdiv=settings.horizon_holidays_subdivision, years=sorted(years)))
+        except NotImplementedError as exc:
+            raise Invalid(f"horizon_holidays_country: {exc}") from exc
+    for raw in (s.strip() for s in settings.horizon_closed_dates.split(",") if s.strip()):
+        try:
+            out.add(date.fromisoformat(raw))
+        except ValueError:
+            raise Invalid(f"horizon_closed_dates: {raw!r} is not a date YYYY-MM-DD") from None
+    return out
+
+
+def working_days(settings: Settings, today: date) -> list[date]:
+    """The next ``horizon_days`` working days after ``today``."""
+    work = weekdays(settings.horizon_weekdays)
+    span = [today + timedelta(days=k) for k in range(1, 7 * settings.horizon_days + 15)]
+    closed = closed_dates(settings, {d.year for d in span})
+    return [d for d in span if d.weekday() in work and d not in closed][:settings.horizon_days]
+
+
+def _local_s(settings: Settings, day: date, at: time, origin: datetime) -> int:
+    return to_s(origin, datetime.combine(day, at, tzinfo=ZoneInfo(settings.timezone)).astimezone(UTC))
+
+
+def _marker(technician_id: int) -> str:
+    """The skill only this technician's days carry: a pin to them is a need for it."""
+    return f"_technician_{technician_id}"
+
+
+def plan_horizon(*, session: Session, settings: Settings, city: Any, now: datetime | None = None,
+                 time_limit_s: float | None = None, trigger: str = "manual") -> HorizonRun:
+    """Plan the open jobs today's plan does not hold over the next working days, store and return the run."""
+    if settings.horizon_days <= 0:
+        raise Conflict("the planning horizon is off (GROUNDCREW_HORIZON_DAYS=0)")
+    now = as_utc(now or utcnow())
+    origin = day_origin(settings, now)
+    today = now.astimezone(ZoneInfo(settings.timezone)).date()
+    days = working_days(settings, today)
+    techs = [t for t in session.exec(select(Technician).order_by(col(Technician.id))).all()
+             if t.availability != Availability.off]
+    jobs = list(session.exec(select(Job).where(Job.status == JobStatus.unassigned).order_by(col(Job.id))).all())
+    pins = {p.job_id: p.technician_id for p in session.exec(select(JobPin)).all()}
+    if not techs:
+        raise Conflict("no technician to plan the horizon with (all are marked off)")
+
+    cache, lock = matrix_cache(city)
+    points: list[tuple[float, float]] = []
+    for t in techs:
+        points.append(cache.key(t.home_lat, t.home_lon))
+        if t.end_lat is not None and t.end_lon is not None:
+            points.append(cache.key(t.end_lat, t.end_lon))
+    points += [cache.key(j.lat, j.lon) for j in jobs]
+    coords = list(dict.fromkeys(points))
+    bad: set[tuple[float, float]] = set()
+    with lock:
+        for p in coords:
+            try:
+                cache.add(*p)
+            except Exception:  # off the street network: the job cannot be reached, the technician cannot start
+                bad.add(p)
+        coords = [p for p in coords if p not in bad]
+        matrix = cache.matrix(coords) if coords else None
+    index = {p: i for i, p in enumerate(coords)}
+
+    vehicles: list[routing.Technician] = []
+    vehicle_of: dict[str, tuple[int, date]] = {}
+    for t in techs:
+        home = index.get(cache.key(t.home_lat, t.home_lon))
+        if home is None:
+            log.warning("technician %s: home is off the street network; left out of the horizon", t.id)
+            continue
+        end = index.get(cache.key(t.end_lat, t.end_lon)) if t.end_lat is not None and t.end_lon is not None else None
+        for day in days:
+            start_s = _local_s(settings, day, t.shift_start, origin)
+            end_s = _local_s(settings, day, t.shift_end, origin)
+            breaks = []
+            for b in t.breaks:
+                earliest = _local_s(settings, day, time.fromisoformat(b["earliest"]), origin)
+                latest = _local_s(settings, day, time.fromisoformat(b["latest"]), origin)
+                duration = int(b["duration_min"]) * 60
+                breaks.append(routing.Break(duration, earliest, latest + duration))
+            key = f"t{t.id}@{day.isoformat()}"
+            vehicles.append(routing.Technician(
+                id=key, shift_start_s=start_s, shift_end_s=max(start_s, end_s), start_location=home,
+                end_location=end, skills={**t.skills, _marker(t.id or 0): 1}, breaks=breaks,
+                max_overtime_s=t.overtime_allowed_min * 60))
+            vehicle_of[key] = (t.id or 0, day)
+    names = {t.id: t.name for t in techs}
+
+    unassigned: list[dict[str, Any]] = []
+    models: list[routing.Job] = []
+    rows: dict[str, Job] = {}
+    now_s = to_s(origin, now)
+    for j in jobs:
+        where = index.get(cache.key(j.lat, j.lon))
+        if where is None:
+            unassigned.append({"job_id": j.id, "reason": "location cannot be reached by road"})
+            continue
+        windows = [routing.TimeWindow(to_s(origin, datetime.fromisoformat(w["start"])),
+                                      to_s(origin, datetime.fromisoformat(w["end"]))) for w in j.time_windows]
+        sla_s = to_s(origin, j.sla_due_at) if j.sla_due_at else None
+        skills = dict(j.required_skills)
+        pinned = pins.get(j.id or 0)
+        if pinned is not None:
+            skills[_marker(pinned)] = 1
+        key = f"j{j.id}"
+        models.append(routing.Job(id=key, location=where, duration_s=j.duration_min * 60, time_windows=windows,
+                                  required_skills=skills, sla_deadline_s=sla_s, must_serve=j.must_not_drop,
+                                  priority=aged_priority(j.priority, sla_s, now_s, settings.dispatch_aging_days)))
+        rows[key] = j
+
+    run = HorizonRun(days=[d.isoformat() for d in days], technicians=len({v[0] for v in vehicle_of.values()}),
+                     jobs=len(jobs), trigger=trigger)
+    visits: list[HorizonVisit] = []
+    if vehicles and models and matrix is not None:
+        tt = np.where(np.isfinite(matrix.travel_time_s), np.rint(matrix.travel_time_s), UNREACHABLE_S).astype(np.int64)
+        dist = np.where(np.isfinite(matrix.distance_m), np.rint(matrix.distance_m), 0).astype(np.int64)
+        catalog = sorted({k for v in vehicles for k in v.skills} | {k for m in models for k in m.required_skills})
+        problem = routing.Problem(vehicles, models, tt, dist, skill_catalog=catalog)
+        plan = routing.solve(problem, time_limit_s=time_limit_s or settings.horizon_solve_time_s, seed=0)
+        travel_s = 0
+        for route in plan.routes:
+            tech_id, day = vehicle_of[route.technician_id]
+            travel_s += route.travel_s
+            for seq, stop in enumerate(route.stops):
+                visits.append(HorizonVisit(run_id=0, job_id=rows[stop.job_id].id or 0, technician_id=tech_id, day=day,
+                                           sequence=seq, start_at=from_s(origin, stop.start_s),
+                                           end_at=from_s(origin, stop.end_s)))
+        for u in plan.unassigned:
+            job = rows[u.job_id]
+            reason = _REASONS.get(u.reason, u.reason)
+            if pins.get(job.id or 0) is not None and u.reason == routing.plan.REASON_SKILL:
+                reason = f"pinned to {names.get(pins[job.id or 0], 'a technician')}, who cannot do it in the horizon"
+            unassigned.append({"job_id": job.id, "reason": reason})
+        run.travel_min = round(travel_s / 60)
+    elif models:
+        unassigned += [{"job_id": rows[m.id].id, "reason": "no technician can start from the street network"}
+                       for m in models]
+    run.planned = len(visits)
+    run.unassigned = unassigned
+    session.add(run)
+    session.flush()
+    session.exec(delete(HorizonVisit))  # type: ignore[call-overload]  # the newest run is the horizon
+    for v in visits:
+        v.run_id = run.id or 0
+        session.add(v)
+    old = session.exec(select(HorizonRun.id).order_by(col(HorizonRun.id).desc()).offset(KEEP_RUNS)).all()
+    if old:
+        session.exec(delete(HorizonRun).where(col(HorizonRun.id).in_(old)))  # type: ignore[call-overload]
+    session.commit()
+    session.refresh(run)
+    return run
+
+
+def current(*, session: Session) -> HorizonPublic:
+    """The newest horizon run with its visits, by day and technician."""
+    run = session.exec(select(HorizonRun).order_by(col(HorizonRun.id).desc()).limit(1)).first()
+    if run is None:
+        return HorizonPublic(run_id=None, created_at=None, days=[], technicians=0, jobs=0, planned=0, travel_min=0,
+                             visits=[], unassigned=[])
+    rows = session.exec(select(HorizonVisit, Job, Technician)
+                        .join(Job, col(Job.id) == HorizonVisit.job_id)
+                        .join(Technician, col(Technician.id) == HorizonVisit.technician_id)
+                        .where(HorizonVisit.run_id == run.id)
+                        .order_by(col(HorizonVisit.day), col(HorizonVisit.technician_id), col(HorizonVisit.sequence))
+                        ).all()
+    visits = [HorizonVisitPublic(job_id=v.job_id, job_title=j.title, priority=j.priority, technician_id=t.id or 0,
+                                 technician_name=t.name, day=v.day, sequence=v.sequence, start_at=v.start_at,
+                                 end_at=v.end_at) for v, j, t in rows]
+    return HorizonPublic(run_id=run.id, created_at=run.created_at, days=run.days, technicians=run.technicians,
+                         jobs=run.jobs, planned=run.planned, travel_min=run.travel_min, visits=visits,
+                         unassigned=run.unassigned)

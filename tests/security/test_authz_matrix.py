@@ -113,6 +113,10 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/technicians/me/location"): SIGNED_IN,
     ("GET", "/technicians/me/route"): SIGNED_IN,
     ("GET", "/technicians/{technician_id}/route"): STAFF,
+    # address search, planning horizon
+    ("GET", "/addresses/search"): STAFF,
+    ("GET", "/horizon"): STAFF,
+    ("POST", "/horizon"): DISPATCHER,
     # dispatch and plans
     ("GET", "/dispatch/solves"): STAFF,
     ("POST", "/dispatch/solves"): DISPATCHER,

@@ -75,6 +75,13 @@ def agents(session: SessionDep, _: StaffUser) -> list[dict[str, Any]]:
     return inbox_service.agents(session=session)
 
 
+@inbox_router.get("/categories", summary="Triage's categories, for correcting a case from the inbox")
+def categories(_: StaffUser, settings: SettingsDep) -> list[dict[str, Any]]:
+    taxonomy = load_taxonomy(settings.taxonomy_path)
+    return [{"name": c.name, "label": c.label, "field_work": c.field_work}
+            for c in sorted(taxonomy.categories, key=lambda c: c.label.lower())]
+
+
 @inbox_router.get("/customers/{customer_id}/timeline",
                   summary="A customer's messages, notes and cases across channels, with their jobs' live ETA")
 def timeline(customer_id: int, session: SessionDep, _: StaffUser) -> dict[str, Any]:

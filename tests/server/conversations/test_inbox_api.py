@@ -264,5 +264,7 @@ def test_dispatcher_reads_the_inbox_but_admin_only_writes_canned(client, auth, m
     make_user("disp", Role.dispatcher)
     dispatcher = sign_in(client, "disp")
     assert client.get("/inbox", headers=dispatcher).status_code == 200
+    names = [c["name"] for c in client.get("/inbox/categories", headers=dispatcher).json()]
+    assert "streetlight" in names and len(names) == len(set(names))
     assert client.get("/canned-replies", headers=dispatcher).status_code == 200
     assert client.post("/canned-replies", headers=dispatcher, json={"short_code": "a", "text": "b"}).status_code == 403

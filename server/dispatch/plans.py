@@ -70,6 +70,11 @@ def store_routes(*, session: Session, settings: Settings, snapshot: Snapshot, ro
     previous = active_plan(session=session)
     solution = session.get(PlanSolution, previous.id) if previous is not None else None
     if previous is None or solution is None or not solution.solution or previous.day != _day(settings, snapshot):
+        if snapshot.scope is not None:  # a part of the day cannot be the whole day's first version
+            from server.core.city import load_city
+            from server.dispatch.problem import build_snapshot
+
+            snapshot = build_snapshot(session=session, settings=settings, city=load_city(settings))
         return _store(session, settings, snapshot, full_plan(snapshot, routes), trigger, None)
     return _store_routes(session, settings, snapshot, routes, trigger, previous, solution)
 
@@ -157,29 +162,52 @@ def _store_routes(session: Session, settings: Settings, snapshot: Snapshot, rout
             PlanStop.plan_id == previous.id,
             col(PlanStop.technician_id).in_(changed) | col(PlanStop.job_id).in_(moved_jobs or {-1}))).all():
         before[jid] = (tid, arrival)
-    # The stored solution with these routes replaced (warm starts and the objective read it).
-    known = {j.id for j in snapshot.problem.jobs}
-    techs = {t.id for t in snapshot.problem.technicians}
+    reasons = {int(u["job_id"]): str(u["reason"]) for u in previous.unassigned if u.get("job_id") is not None}
+    # The stored solution with these routes replaced (warm starts read it): jobs still open only.
+    partial = snapshot.scope is not None
+    if partial:
+        known = {job_key(j) for j in session.exec(select(Job.id).where(col(Job.status).in_(OPEN_STATUSES))).all()}
+        techs = None
+    else:
+        known = {j.id for j in snapshot.problem.jobs}
+        techs = {t.id for t in snapshot.problem.technicians}
     kept = routing.Plan.from_dict(solution.solution)
     by_tech = {r.technician_id: routing.Route(r.technician_id, r.start_s, r.end_s,
                                               stops=[s for s in r.stops if s.job_id in known and
                                                      parse_key(s.job_id) not in moved_jobs],
                                               breaks=r.breaks, travel_s=r.travel_s, distance_m=r.distance_m,
                                               overtime_s=r.overtime_s)
-               for r in kept.routes if r.technician_id in techs}
+               for r in kept.routes if techs is None or r.technician_id in techs}
     by_tech.update({r.technician_id: r for r in new_routes})
-    reasons = {int(u["job_id"]): str(u["reason"]) for u in previous.unassigned if u.get("job_id") is not None}
-    plan = _evaluated(snapshot, list(by_tech.values()), reasons)
+    # Jobs that left the changed routes for no other: unassigned now.
+    left = [{"job_id": jid, "reason": reasons.get(jid, NOT_ASSIGNED_YET)} for jid in before
+            if jid not in moved_jobs and before[jid][0] in changed and jid in snapshot.jobs]
+    if partial:
+        # Only these technicians' days were read: the rest of the day is the previous version's, and the
+        # objective is the previous one moved by what this change did to these days.
+        routed = {s.job_id for r in by_tech.values() for s in r.stops}
+        unassigned = [u for u in previous.unassigned if u.get("job_id") is None or (
+            job_key(int(u["job_id"])) in known and job_key(int(u["job_id"])) not in routed)]
+        unassigned += [u for u in left if u["job_id"] not in reasons]
+        plan = routing.Plan(routes=list(by_tech.values()), unassigned=[
+            routing.Unassigned(job_key(int(u["job_id"])), str(u["reason"])) for u in unassigned
+            if u.get("job_id") is not None])
+        plan.objective = _moved_objective(previous, snapshot, snapshot.current_routes(changed), routes,
+                                          list(by_tech.values()), reasons, left)
+    else:
+        plan = _evaluated(snapshot, list(by_tech.values()), reasons)
+        unassigned = [{"job_id": parse_key(u.job_id), "reason": u.reason} for u in plan.unassigned] + snapshot.skipped
     plan.stats = kept.stats
     plan.stats.status = f"live change: {trigger}"[:200]
     previous.status = PlanStatus.superseded
     session.add(previous)
     version = _next_version(session)
-    unassigned = [{"job_id": parse_key(u.job_id), "reason": u.reason} for u in plan.unassigned] + snapshot.skipped
     row = Plan(version=version, status=PlanStatus.active, trigger=trigger[:60], day=previous.day,
                objective=asdict(plan.objective),
                stats={**asdict(plan.stats), "solve_job_id": None, "technicians": len(plan.routes),
-                      "jobs": len(snapshot.problem.jobs), "locked_technicians": sorted(snapshot.locked),
+                      "jobs": len(known) if partial else len(snapshot.problem.jobs),
+                      "locked_technicians": sorted(snapshot.locked) if not partial else
+                      previous.stats.get("locked_technicians", []),
                       "changed_technicians": sorted(changed)},
                unassigned=unassigned)
     session.add(row)
@@ -190,23 +218,57 @@ def _store_routes(session: Session, settings: Settings, snapshot: Snapshot, rout
     carry = select(literal(row.id, Integer).label("plan_id"), *cols).where(
         PlanStop.plan_id == previous.id, col(PlanStop.technician_id).not_in(changed),
         col(PlanStop.job_id).not_in(moved_jobs or {-1}), col(PlanStop.job_id).in_(still_open))
-    carried = session.execute(insert(PlanStop).from_select(["plan_id", *_STOP_COLUMNS], carry)).rowcount
+    session.execute(insert(PlanStop).from_select(["plan_id", *_STOP_COLUMNS], carry))
     rows = _stop_rows(row.id or 0, snapshot, new_routes)
     if rows:
         session.execute(insert(PlanStop), rows)
+    # Counted, not the INSERT's rowcount: PostgreSQL's driver reports -1 for it through the ORM.
+    stored = session.exec(select(func.count()).select_from(PlanStop).where(PlanStop.plan_id == row.id)).one()
     after = {r["job_id"]: (r["technician_id"], r["arrival_at"]) for r in rows}
-    # Jobs that left the changed routes for no other: unassigned now.
-    left = [{"job_id": jid, "reason": reasons.get(jid, NOT_ASSIGNED_YET)} for jid in before
-            if jid not in after and before[jid][0] in changed and jid in snapshot.jobs]
     gone = {u["job_id"] for u in left}
     row.diff = {**_diff(previous, {j: v for j, v in before.items() if j in after or j in gone}, after,
-                        len(unassigned)), "assigned": max(0, carried) + len(after)}
+                        len(unassigned)), "assigned": int(stored)}
     events = _jobs_follow(session, settings, snapshot, version, after, left)
     session.add(PlanSolution(plan_id=row.id or 0, solve_job_id=None, day_origin=snapshot.origin,
                              problem=_problem_summary(snapshot), solution=_plain(plan),
                              coords=[list(p) for p in snapshot.coords]))
     session.flush()
     return row, _plan_events(row, snapshot, new_routes, events)
+
+
+_ADDITIVE = ("jobs_served", "technicians_used", "travel_s", "distance_m", "sla_late_jobs", "sla_lateness_s",
+             "overtime_s", "continuity_misses", "cost")
+
+
+def _moved_objective(previous: Plan, snapshot: Snapshot, before: dict[int, routing.Route],
+                     after: dict[int, routing.Route], routes: list[routing.Route], reasons: dict[int, str],
+                     left: list[dict[str, Any]]) -> routing.ObjectiveBreakdown:
+    """The previous version's objective moved by a live change to a few days: each summed term plus what the
+    changed days add now minus what they cost before the change (both timed now); spans over every route; the
+    unassigned counts moved by the jobs that entered or left the changed days."""
+    problem = snapshot.problem
+    was = routing.evaluate(problem, routing.Plan(routes=[before[t] for t in after if t in before]))
+    now = routing.evaluate(problem, routing.Plan(routes=list(after.values())))
+    out = routing.ObjectiveBreakdown(**{**asdict(routing.ObjectiveBreakdown()), **(previous.objective or {})})
+    for name in _ADDITIVE:
+        setattr(out, name, getattr(out, name) + getattr(now, name) - getattr(was, name))
+    spans = [r.end_s - r.start_s for r in routes if r.stops]
+    out.max_route_span_s, out.min_route_span_s = (max(spans), min(spans)) if spans else (0, 0)
+    by_priority = dict(out.unassigned_by_priority)
+
+    def key(job_id: int) -> str:
+        job = problem.job(job_key(job_id))
+        return "must_serve" if job.must_serve else str(job.priority)
+
+    entered = [parse_key(s.job_id) for r in after.values() for s in r.stops if parse_key(s.job_id) in reasons]
+    for jid in entered:
+        by_priority[key(jid)] = max(0, by_priority.get(key(jid), 0) - 1)
+    for u in left:
+        if u["job_id"] not in reasons:
+            by_priority[key(u["job_id"])] = by_priority.get(key(u["job_id"]), 0) + 1
+    out.unassigned_by_priority = {k: v for k, v in by_priority.items() if v}
+    out.jobs_unassigned = sum(out.unassigned_by_priority.values())
+    return out
 
 
 def _diff(previous: Plan | None, before: dict[int, tuple[int, Any]], after: dict[int, tuple[int, Any]],
@@ -317,7 +379,8 @@ def _problem_summary(snapshot: Snapshot) -> dict[str, Any]:
     """The problem without its matrices (those are rebuilt from the street network on demand)."""
     return {"technicians": [_plain(t) for t in snapshot.problem.technicians],
             "jobs": [_plain(j) for j in snapshot.problem.jobs], "now_s": snapshot.now_s,
-            "locations": len(snapshot.coords)}
+            "locations": len(snapshot.coords),
+            "scope": None if snapshot.scope is None else {"technician_ids": sorted(snapshot.scope)}}
 
 
 def solution_of(*, session: Session, plan_id: int) -> PlanSolution | None:

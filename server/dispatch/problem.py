@@ -89,6 +89,9 @@ class Snapshot:
     skipped: list[dict[str, Any]] = field(default_factory=list)
     locked: set[int] = field(default_factory=set)
     sequences: dict[int, list[int]] = field(default_factory=dict)
+    #: The technicians asked for when the snapshot is a part of the day (``build_snapshot(technician_ids=...)``);
+    #: None for the whole day.
+    scope: set[int] | None = None
 
     def current_plan(self) -> routing.Plan:
         """The assignment in the database (who does what, in what order) as a routing plan, timed."""
@@ -305,4 +308,5 @@ def build_snapshot(*, session: Session, settings: Settings, city: City, now: dat
         if j.assigned_technician_id in sequences and j.status != JobStatus.unassigned:
             sequences[j.assigned_technician_id].append(j.id or 0)
     return Snapshot(problem=problem, origin=origin, now_s=now_s, coords=[tuple(p) for p in coords], jobs=job_rows,
-                    technicians=tech_rows, skipped=skipped, locked=locked, sequences=sequences)
+                    technicians=tech_rows, skipped=skipped, locked=locked, sequences=sequences,
+                    scope=set(technician_ids) if technician_ids is not None else None)

@@ -118,6 +118,66 @@ def test_an_urgent_insertion_writes_only_the_technician_it_changes(app, settings
         solution = plans.solution_of(session=session, plan_id=after.id or 0)
         assert solution is not None
         assert sum(len(r["stops"]) for r in solution.solution["routes"]) == JOBS + 1  # warm starts see the whole day
+        # Only some technicians' days were read, yet the version's objective is the whole day's.
+        whole = plans.full_plan(build_snapshot(session=session, settings=settings, city=load_city(settings)), {})
+        for term in ("jobs_served", "jobs_unassigned", "travel_s", "distance_m", "technicians_used", "cost"):
+            assert after.objective[term] == getattr(whole.objective, term), term
+
+
+def test_an_urgent_job_is_weighed_against_the_nearest_capable_days_only(app, settings, monkeypatch):  # type: ignore[no-untyped-def]
+    big_day(app, settings)
+    urgent = new_urgent(app, settings)
+    city = load_city(settings)
+    with Session(app.state.engine) as session:
+        whole = build_snapshot(session=session, settings=settings, city=city)
+        best = routing.recommend(whole.problem, whole.current_plan(), whole.problem.job(f"j{urgent}"), k=1)[0]
+    seen: list[tuple[int, int]] = []
+    real = control.build_snapshot
+
+    def recorded(**kwargs):  # type: ignore[no-untyped-def]
+        snap = real(**kwargs)
+        seen.append((len(snap.technicians), snap.problem.travel_time_s.shape[0]))
+        return snap
+
+    monkeypatch.setattr(control, "URGENT_CANDIDATES", 8)
+    monkeypatch.setattr(control, "build_snapshot", recorded)
+    result = control.insert_urgent(engine=app.state.engine, settings=settings, job_id=urgent)
+    assert result and result["assigned"]
+    # 8 of the 30 capable technicians' days: their places only, not the day's (old: 30 days, 330+ places).
+    assert seen[0][0] == 8 and seen[0][1] <= 8 * (JOBS // TECHS + 2) + 1
+    # The nearest days hold the cheapest insertion the whole day has.
+    assert f"t{result['technician_id']}" == best.technician_id
+
+
+def test_an_override_commit_writes_only_the_days_it_changes(app, settings):  # type: ignore[no-untyped-def]
+    from server.auth.models import Role, User
+
+    day = big_day(app, settings)
+    (a, a_jobs), (b, _) = list(day.items())[:2]
+    engine = app.state.engine
+    with Session(engine) as session:
+        user = User(username="disp", role=Role.dispatcher, password_hash="x")
+        session.add(user)
+        session.commit()
+        before = session.exec(select(Plan).where(Plan.status == "active")).one()
+        before_stops = {s.job_id: (s.technician_id, s.arrival_at) for s in
+                        session.exec(select(PlanStop).where(PlanStop.plan_id == before.id)).all()}
+    override = Override(action=OverrideAction.assign, job_id=a_jobs[0], technician_id=b)
+    with Session(engine) as session, counting(engine) as statements:
+        user = session.exec(select(User)).first()
+        result, plan_id, _ = control.commit(session=session, settings=settings, city=load_city(settings),
+                                            override=override, user=user)
+        session.commit()
+    assert result.feasible and plan_id is not None
+    assert len(statements) < 60, f"{len(statements)} statements for one override on a {JOBS}-job day"
+    with Session(engine) as session:
+        stops = {s.job_id: (s.technician_id, s.arrival_at) for s in
+                 session.exec(select(PlanStop).where(PlanStop.plan_id == plan_id)).all()}
+        assert stops[a_jobs[0]][0] == b and len(stops) == JOBS
+        untouched = {j: v for j, v in before_stops.items() if v[0] not in (a, b)}
+        assert {j: stops[j] for j in untouched} == untouched
+        job = session.get(Job, a_jobs[0])
+        assert job is not None and job.assigned_technician_id == b
 
 
 def test_the_watcher_does_not_replan_the_day_for_an_urgent_job_it_placed(app, settings):  # type: ignore[no-untyped-def]

@@ -73,7 +73,7 @@ class Settings(BaseSettings):
                                             "(HH:MM; empty: only on request).")
     # -- planning horizon (server/horizon): the working days after today, planned tentatively ----------------------
     horizon_days: int = Field(5, ge=0, le=30, description="Working days after today the horizon plan covers (0: off).")
-    horizon_weekdays: str = Field("0-4", description="Working weekdays, 0 = Monday: '0-4', '0-5' or '0,1,2,3,4'.")
+    horizon_weekdays: str = Field("1-5", description="Working ISO weekdays, 1 = Monday: '1-5', '1-6' or '1,2,3,4,5'.")
     horizon_holidays_country: str | None = Field(None, description="Public holidays of this country (ISO code, e.g. "
                                                  "'US', 'FI'; the `holidays` package) are not working days.")
     horizon_holidays_subdivision: str | None = Field(None, description="Region of that country (e.g. 'MD').")
@@ -270,8 +270,8 @@ class Settings(BaseSettings):
         import re
 
         parts = [p.strip() for p in value.split(",") if p.strip()]
-        if not parts or not all(re.fullmatch(r"[0-6](-[0-6])?", p) and p[0] <= p[-1] for p in parts):
-            raise ValueError(f"'{value}' is not a list of weekdays 0-6 (0 = Monday) such as '0-4' or '0,2,4'")
+        if not parts or not all(re.fullmatch(r"[1-7](-[1-7])?", p) and p[0] <= p[-1] for p in parts):
+            raise ValueError(f"'{value}' is not a list of ISO weekdays 1-7 (1 = Monday) such as '1-5' or '1,3,5'")
         return value
 
     @field_validator("horizon_closed_dates")

@@ -39,17 +39,17 @@ _REASONS = {routing.plan.REASON_CAPACITY: "no capacity left in the horizon",
 
 
 def weekdays(spec: str) -> set[int]:
-    """'0-4' / '0,2,4' / '0-2,5' -> weekday numbers (0 = Monday); a clear error for anything else."""
+    """'1-5' / '1,3,5' / '1-3,6' -> ISO weekday numbers (1 = Monday); a clear error for anything else."""
     out: set[int] = set()
     try:
         for part in (p.strip() for p in spec.split(",") if p.strip()):
             a, _, b = part.partition("-")
             lo, hi = int(a), int(b or a)
-            if not 0 <= lo <= hi <= 6:
+            if not 1 <= lo <= hi <= 7:
                 raise ValueError
             out.update(range(lo, hi + 1))
     except ValueError:
-        raise Invalid(f"horizon_weekdays: {spec!r} is not a list of weekdays 0-6 (0 = Monday), e.g. '0-4'")
+        raise Invalid(f"horizon_weekdays: {spec!r} is not a list of ISO weekdays 1-7 (1 = Monday), e.g. '1-5'")
     if not out:
         raise Invalid("horizon_weekdays: no working weekday given")
     return out
@@ -79,7 +79,7 @@ def working_days(settings: Settings, today: date) -> list[date]:
     work = weekdays(settings.horizon_weekdays)
     span = [today + timedelta(days=k) for k in range(1, 7 * settings.horizon_days + 15)]
     closed = closed_dates(settings, {d.year for d in span})
-    return [d for d in span if d.weekday() in work and d not in closed][:settings.horizon_days]
+    return [d for d in span if d.isoweekday() in work and d not in closed][:settings.horizon_days]
 
 
 def _local_s(settings: Settings, day: date, at: time, origin: datetime) -> int:

@@ -58,7 +58,7 @@ def test_working_days_skip_weekends_public_holidays_and_closed_dates(settings):
     # 25 Dec (Christmas) and 1 Jan are US public holidays; the 24th is closed by the organisation
     assert service.working_days(us, date(2026, 12, 23)) == [date(2026, 12, 28), date(2026, 12, 29),
                                                              date(2026, 12, 30), date(2026, 12, 31), date(2027, 1, 4)]
-    six = settings.model_copy(update={"horizon_weekdays": "0-5", "horizon_days": 2})
+    six = settings.model_copy(update={"horizon_weekdays": "1-6", "horizon_days": 2})
     assert service.working_days(six, date(2026, 12, 4)) == [date(2026, 12, 5), date(2026, 12, 7)]
 
 

@@ -81,7 +81,7 @@ def connector_for_channel(settings: Settings, channel: str) -> Connector:
 
             return SMTPMail(host=s.smtp_host or "", sender=s.email_from or "", port=s.smtp_port,
                             username=s.smtp_username, password=s.smtp_password, security=s.smtp_security,
-                            timeout_s=s.notify_timeout_s)
+                            timeout_s=s.notify_timeout_s, data_dir=s.data_dir)
     if s.outbound_webhook_url:
         from server.notify.providers.webhook import WebhookConnector
 

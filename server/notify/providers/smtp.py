@@ -3,16 +3,21 @@
 From: the deployment's ``email_from``. Subject: ``Re: <the thread's subject>``. ``In-Reply-To``: the Message-ID of
 the customer's latest mail (stored as that message's external id); ``References``: the thread's root then that
 id (RFC 5322 §3.6.4). ``Message-ID``: our own, derived from our message id, so a retry re-sends the same id and a
-mail client shows a duplicate as one."""
+mail client shows a duplicate as one. Media stored on this server (Open311 photos, job completion photos) goes as
+real attachments (RFC 2046 multipart/mixed), read from ``data_dir``, never fetched over HTTP; any other media URL
+(and ours beyond ``MAX_ATTACHMENT_BYTES`` in all) stays a link in the text."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 import smtplib
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from server.notify.connectors import DeliveryResult, Outbound, failure
 
@@ -33,8 +38,53 @@ def _ids(*values: str | None) -> list[str]:
     return out
 
 
-def build_message(outbound: Outbound, sender: str) -> EmailMessage:
-    """The reply as an RFC 5322 message (plain text; media as links)."""
+#: At most this much stored media is attached to one reply (bytes); beyond it, media goes as links.
+MAX_ATTACHMENT_BYTES = 10_000_000
+# Our own media URLs (absolute or relative): an Open311 upload and a job's completion attachment.
+_OPEN311_MEDIA = re.compile(r"/open311/v2/media/(\d+)/([0-9a-f]{16}\.(?:jpg|png|gif|webp))")
+_JOB_MEDIA = re.compile(r"/jobs/(\d+)/attachments/([A-Za-z0-9][A-Za-z0-9_-]{0,100}\.(?:jpg|jpeg|png|gif|webp))")
+_IMAGE_TYPES = {b"\xff\xd8\xff": "jpeg", b"\x89PNG\r\n\x1a\n": "png", b"GIF87a": "gif", b"GIF89a": "gif"}
+
+
+def stored_file(data_dir: Path, reference: str) -> Path | None:
+    """The file under ``data_dir`` behind one of our own media URLs (Open311 photo, job attachment), or None for
+    anything else. Only the URL's path is read, through two fixed patterns: no client text reaches a file name."""
+    path = urlsplit(reference).path
+    if (match := _OPEN311_MEDIA.fullmatch(path)) is not None:
+        target = data_dir / "uploads" / "open311" / match.group(1) / match.group(2)
+    elif (match := _JOB_MEDIA.fullmatch(path)) is not None:
+        target = data_dir / "uploads" / "jobs" / match.group(1) / match.group(2)
+    else:
+        return None
+    return target if target.is_file() else None
+
+
+def _image_subtype(content: bytes) -> str | None:
+    if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
+        return "webp"
+    return next((kind for magic, kind in _IMAGE_TYPES.items() if content.startswith(magic)), None)
+
+
+def _attachments(media: tuple[str, ...], data_dir: Path | None) -> tuple[list[tuple[str, str, bytes]], list[str]]:
+    """(files to attach: (name, image subtype, bytes), media left as links)."""
+    files: list[tuple[str, str, bytes]] = []
+    links: list[str] = []
+    total = 0
+    for reference in media:
+        found = stored_file(data_dir, reference) if data_dir is not None else None
+        content = found.read_bytes() if found is not None else b""
+        subtype = _image_subtype(content) if content else None
+        if found is None or subtype is None or total + len(content) > MAX_ATTACHMENT_BYTES:
+            links.append(reference)
+            continue
+        total += len(content)
+        files.append((found.name, subtype, content))
+    return files, links
+
+
+def build_message(outbound: Outbound, sender: str, data_dir: Path | None = None) -> EmailMessage:
+    """The reply as an RFC 5322 message: plain text, our stored media attached (``data_dir``), other media as
+    links."""
     domain = parseaddr(sender)[1].rpartition("@")[2] or "groundcrew.invalid"
     token = hashlib.sha256(f"{sender}|{outbound.idempotency_key}".encode()).hexdigest()[:16]
     msg = EmailMessage()
@@ -49,7 +99,10 @@ def build_message(outbound: Outbound, sender: str) -> EmailMessage:
     references = _ids(outbound.thread_id, outbound.reply_to_external_id)
     if references:
         msg["References"] = " ".join(f"<{r}>" for r in references)
-    msg.set_content("\n".join([outbound.text, *outbound.media]) if outbound.media else outbound.text)
+    files, links = _attachments(outbound.media, data_dir)
+    msg.set_content("\n".join([outbound.text, *links]) if links else outbound.text)
+    for name, subtype, content in files:
+        msg.add_attachment(content, maintype="image", subtype=subtype, filename=name)
     return msg
 
 
@@ -62,12 +115,13 @@ class SMTPMail:
     password: str | None = None
     security: str = "starttls"  # starttls | ssl | none
     timeout_s: float = 15.0
+    data_dir: Path | None = None  # where our own media is stored (attached); None: every medium is a link
     name: str = "smtp"
 
     def deliver(self, outbound: Outbound) -> DeliveryResult:
         if not outbound.to_handle or "@" not in outbound.to_handle:
             return failure("no email address is known for this customer", retryable=False)
-        msg = build_message(outbound, self.sender)
+        msg = build_message(outbound, self.sender, self.data_dir)
         try:
             if self.security == "ssl":
                 smtp: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout_s,

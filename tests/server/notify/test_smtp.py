@@ -122,3 +122,37 @@ def test_header_injection_through_the_subject_is_not_possible(app, mailbox, thre
     run_pass(app)
     got = mailbox.messages[0]
     assert got["Bcc"] is None and mailbox.envelopes[0][1] == ["ann@example.net"]
+
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c63"
+                    "f8cf000000000301010018dd8db40000000049454e44ae426082")  # a 1x1 PNG
+
+
+def test_our_stored_photos_go_as_attachments_and_other_media_as_links(app, mailbox, thread_with, queue_reply):
+    """An Open311 photo and a job's completion photo stored on this server are attached (multipart/mixed, RFC 2046)
+    from data_dir; a URL elsewhere stays a link (never fetched by the server); a name outside our patterns too."""
+    data_dir = app.state.settings.data_dir
+    (data_dir / "uploads" / "open311" / "41").mkdir(parents=True)
+    (data_dir / "uploads" / "open311" / "41" / "0123456789abcdef.png").write_bytes(PNG)
+    (data_dir / "uploads" / "jobs" / "7").mkdir(parents=True)
+    (data_dir / "uploads" / "jobs" / "7" / "photo0.png").write_bytes(PNG)
+    conversation_id = _mail_in(app, "ann@example.net", "first.6@mail.example.net")
+    message_id = queue_reply(conversation_id, "Fixed: see the photos.")
+    media = ["https://gc.example.org/open311/v2/media/41/0123456789abcdef.png", "/jobs/7/attachments/photo0.png",
+             "https://elsewhere.example/pothole.jpg", "/jobs/7/attachments/../../../../etc/passwd"]
+    with Session(app.state.engine) as session:
+        from server.conversations.models import Message
+
+        message = session.get(Message, message_id)
+        message.media = media
+        session.add(message)
+        session.commit()
+    run_pass(app)
+    assert stored(app, message_id).delivery_status == "sent"
+    got = mailbox.messages[0]
+    assert got.get_content_type() == "multipart/mixed"
+    attached = [(part.get_filename(), part.get_content_type(), part.get_content()) for part in got.iter_attachments()]
+    assert attached == [("0123456789abcdef.png", "image/png", PNG), ("photo0.png", "image/png", PNG)]
+    text = got.get_body(preferencelist=("plain",)).get_content()
+    assert "Fixed: see the photos." in text and "https://elsewhere.example/pothole.jpg" in text
+    assert "/etc/passwd" in text and "open311/v2/media" not in text  # not ours: a link; ours: attached

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+#: Dovecot's local delivery agent: what an MTA (Postfix's mailbox_command) runs to put a message in a mailbox.
+LDA = "/usr/lib/dovecot/dovecot-lda"
 
 
 @dataclass
@@ -27,6 +29,7 @@ class Mailbox:
     port: int
     user: str
     password: str
+    config: Path | None = None  # the server's dovecot.conf (``deliver`` needs it)
 
 
 def _free_port() -> int:
@@ -90,9 +93,21 @@ def available() -> str | None:
     return None
 
 
+def deliver(box: Mailbox, user: str, raw: bytes, *, envelope_from: str) -> None:
+    """Deliver ``raw`` into ``user``'s INBOX with Dovecot's LDA, as an MTA does (``-f``: the envelope sender);
+    raises when Dovecot refuses it (unknown user: exit code 67, EX_NOUSER)."""
+    assert box.config is not None
+    done = subprocess.run([LDA, "-c", str(box.config), "-d", user, "-f", envelope_from], input=raw,
+                          capture_output=True, timeout=60)
+    if done.returncode != 0:
+        raise LookupError(f"dovecot-lda exit {done.returncode}: {done.stderr.decode(errors='replace')[:300]}")
+
+
 @contextlib.contextmanager
-def running(tmp: Path, *, user: str = "help", password: str = "s3cret-imap") -> Iterator[Mailbox]:
-    """Start Dovecot on a free loopback port with one user; stop it (by its own pid) afterwards."""
+def running(tmp: Path, *, user: str = "help", password: str = "s3cret-imap",
+            others: dict[str, str] | None = None) -> Iterator[Mailbox]:
+    """Start Dovecot on a free loopback port with one user (``others``: more users and their passwords, each with
+    a mailbox of their own); stop it (by its own pid) afterwards."""
     as_root = os.geteuid() == 0
     owner = "nobody" if as_root else pwd.getpwuid(os.geteuid()).pw_name
     entry = pwd.getpwnam(owner)
@@ -100,12 +115,13 @@ def running(tmp: Path, *, user: str = "help", password: str = "s3cret-imap") -> 
     # system temp dir (pytest's tmp_path sits under a 0700 directory of the user running the tests).
     root = Path(tempfile.mkdtemp(prefix="groundcrew-dovecot-"))
     (tmp / "dovecot-root").write_text(str(root))
-    for sub in ("run", "state", f"home/{user}"):
+    accounts = {user: password, **(others or {})}
+    for sub in ("run", "state", *(f"home/{name}" for name in accounts)):
         (root / sub).mkdir(parents=True, exist_ok=True)
-    (root / "users").write_text(f"{user}:{{PLAIN}}{password}\n")
+    (root / "users").write_text("".join(f"{name}:{{PLAIN}}{secret}\n" for name, secret in accounts.items()))
     if as_root:
         os.chmod(root, 0o755)
-        for path in (root / "home", root / "home" / user):
+        for path in (root / "home", *(root / "home" / name for name in accounts)):
             os.chown(path, entry.pw_uid, entry.pw_gid)
     port = _free_port()
     conf = root / "dovecot.conf"
@@ -123,7 +139,7 @@ def running(tmp: Path, *, user: str = "help", password: str = "s3cret-imap") -> 
             if time.monotonic() > deadline:
                 raise RuntimeError("dovecot did not start listening within 30 s")
             time.sleep(0.1)
-        yield Mailbox("127.0.0.1", port, user, password)
+        yield Mailbox("127.0.0.1", port, user, password, conf)
     finally:
         proc.terminate()
         try:

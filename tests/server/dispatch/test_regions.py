@@ -24,6 +24,10 @@ def test_regions_partition_and_merge(client, auth, settings, app):
     subs = partition(regional, snapshot)
     assert len(subs) == 2 and all(s.technicians for s in subs)
     assert sorted(j.id for s in subs for j in s.jobs) == sorted(j.id for j in snapshot.problem.jobs)
+    # Each region carries its own places only, not the whole day's matrix (every region got all of it before).
+    for sub in subs:
+        own = {t.start_location for t in sub.technicians} | {j.location for j in sub.jobs}
+        assert sub.travel_time_s.shape[0] == len(own) < snapshot.problem.travel_time_s.shape[0]
     plan = solve_regions(regional, snapshot, 0.5)
     assert not routing.check_feasibility(snapshot.problem, plan)
     assert plan.objective.jobs_served == 12 and plan.stats.phases[0]["regions"] == 2
@@ -32,3 +36,27 @@ def test_regions_partition_and_merge(client, auth, settings, app):
     solve = client.post("/dispatch/solves", json={"time_limit_s": 0.5}, headers=dispatcher).json()
     assert wait_solve(client, dispatcher, solve["id"])["status"] == "succeeded"
     assert len(client.get("/plans/current", headers=dispatcher).json()["stops"]) == 12
+
+
+def test_regions_solved_here_share_the_solves_time(settings, monkeypatch):  # type: ignore[no-untyped-def]
+    """Without a broker, two regions at a time: n regions get 2/n of the limit each, so the solve ends within its
+    limit (20 regions of a 5,000-job day took 10 x the limit, past the point where it is taken for abandoned)."""
+    from server.dispatch import regions
+
+    given: list[float] = []
+
+    def fake_solve(problem_dict: dict, time_limit_s: float) -> dict:
+        given.append(time_limit_s)
+        return routing.Plan(routes=[]).to_dict()
+
+    def eight_regions(_settings, snapshot):  # type: ignore[no-untyped-def]
+        return [snapshot.problem] * 8
+
+    monkeypatch.setattr(regions, "solve_one", fake_solve)
+    monkeypatch.setattr(regions, "partition", eight_regions)
+
+    class FakeSnapshot:
+        problem = routing.Problem([routing.Technician("t1", 0, 3600, 0)], [], [[0]])
+
+    regions.solve_regions(settings.model_copy(update={"broker_url": None}), FakeSnapshot(), 10.0)  # type: ignore[arg-type]
+    assert given == [2.5] * 8

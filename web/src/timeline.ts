@@ -40,7 +40,7 @@ export interface TimelineOptions {
 }
 
 /** Pixels per hour of the board's lanes: a 30-minute job is wide enough for its label. */
-export const HOUR_PX = 96;
+export const HOUR_PX = 120;
 
 function hoursOf(time: string): number {
   const [hh, mm] = time.split(":").map(Number);

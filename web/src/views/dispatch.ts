@@ -176,7 +176,9 @@ export class DispatchView implements View {
       const known = seen;
       for (const id of [...this.selected]) if (!known.has(id)) this.selected.delete(id);
       if (this.selectedJobId !== null && !known.has(this.selectedJobId)) this.selectedJobId = null;
-      this.highlighted = new Set([
+      // A first plan has nothing to compare with: every job would count as "moved" (issue 29), so nothing is outlined.
+      const compared = (plan?.diff as { previous_version?: number | null } | undefined)?.previous_version != null;
+      this.highlighted = !compared ? new Set() : new Set([
         ...((plan?.diff.moved as Array<{ job_id: number }>) ?? []).map((m) => m.job_id),
         ...((plan?.diff.eta_changed as Array<{ job_id: number }>) ?? []).map((m) => m.job_id),
       ]);

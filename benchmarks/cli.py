@@ -33,6 +33,20 @@ def register(apps: dict[str, typer.Typer]) -> None:
         _print_json(matrix.run(osm, points, seed=seed, osmnx_build=osmnx_build, note=note))
 
 
+    @bench_app.command("horizon")
+    def bench_horizon(
+        technicians: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+        jobs: Annotated[int, typer.Option(min=1, max=20000)] = 1000,
+        days: Annotated[int, typer.Option(min=1, max=30, help="Working days after today.")] = 5,
+        solve_s: Annotated[float, typer.Option(min=0.5, max=600, help="Optimizer seconds.")] = 20.0,
+        seed: Annotated[int, typer.Option()] = 0,
+    ) -> None:
+        """Plan the working days after today for a backlog on the demo city; the last line is JSON."""
+        from benchmarks import horizon
+
+        _print_json(horizon.run(technicians=technicians, jobs=jobs, days=days, solve_s=solve_s, seed=seed))
+
+
     @bench_app.command("solomon")
     def bench_solomon(
         paths: Annotated[list[Path], typer.Argument(exists=True, help="Instance files or directories.")],

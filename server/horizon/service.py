@@ -150,6 +150,7 @@ def plan_horizon(*, session: Session, settings: Settings, city: Any, now: dateti
                 max_overtime_s=t.overtime_allowed_min * 60))
             vehicle_of[key] = (t.id or 0, day)
     names = {t.id: t.name for t in techs}
+    first_day_end = max((v.shift_end_s for v in vehicles if vehicle_of[v.id][1] == days[0]), default=None)
 
     unassigned: list[dict[str, Any]] = []
     models: list[routing.Job] = []
@@ -162,7 +163,9 @@ def plan_horizon(*, session: Session, settings: Settings, city: Any, now: dateti
             continue
         windows = [routing.TimeWindow(to_s(origin, datetime.fromisoformat(w["start"])),
                                       to_s(origin, datetime.fromisoformat(w["end"]))) for w in j.time_windows]
-        sla_s = to_s(origin, j.sla_due_at) if j.sla_due_at else None
+        # No SLA: due by the end of the first working day, so lateness (weighted by priority) makes the plan serve
+        # sooner rather than later and the most urgent first, instead of any day being as good as another.
+        sla_s = to_s(origin, j.sla_due_at) if j.sla_due_at else first_day_end
         skills = dict(j.required_skills)
         pinned = pins.get(j.id or 0)
         if pinned is not None:

@@ -146,3 +146,16 @@ def test_a_new_run_replaces_the_visits_and_the_api_is_for_staff(client, auth, ap
                              time_limit_s=1)
     second = client.get("/horizon", headers=admin).json()
     assert second["run_id"] > first["run_id"] and len(second["visits"]) == 1
+
+
+def test_sooner_rather_than_later_and_the_most_urgent_first(client, auth, app, settings, city):
+    admin = auth(Role.admin)
+    _tech(client, admin)
+    low = [_job(client, admin, duration_min=240, priority=2, lat=39.2850 + 0.001 * k) for k in range(2)]
+    high = [_job(client, admin, duration_min=240, priority=9, lat=39.2860 + 0.001 * k) for k in range(2)]
+    with Session(app.state.engine) as s:
+        service.plan_horizon(session=s, settings=settings, city=city, now=FRIDAY, time_limit_s=1)
+    day = {v["job_id"]: v["day"] for v in client.get("/horizon", headers=admin).json()["visits"]}
+    # two 4 h jobs fill a day: the urgent pair goes Monday, the rest Tuesday (not Thursday, not Friday)
+    assert {day[j] for j in high} == {"2026-12-07"}
+    assert {day[j] for j in low} == {"2026-12-08"}

@@ -146,6 +146,20 @@ def register(apps: dict[str, typer.Typer]) -> None:
                                     address_points=address_points, threshold=threshold, peer=peer))
 
 
+    @bench_app.command("offers")
+    def bench_offers(
+        technicians: Annotated[int, typer.Option(min=1, max=500)] = 100,
+        jobs: Annotated[int, typer.Option(min=1, max=5000)] = 1000,
+        offers: Annotated[int, typer.Option(min=2, max=500, help="Jobs needing the customer to time.")] = 40,
+        solve_s: Annotated[float, typer.Option(min=0.5, max=600, help="Optimizer seconds for the day.")] = 20.0,
+        seed: Annotated[int, typer.Option()] = 7,
+    ) -> None:
+        """Slot offer computation for one job on a planned day (issue 30 target: p95 < 300 ms; last line JSON)."""
+        from benchmarks import appointments_offers
+
+        _print_json(appointments_offers.run(technicians=technicians, jobs=jobs, offers=offers, solve_s=solve_s,
+                                            seed=seed, base=_settings(), echo=typer.echo))
+
     @bench_app.command("ingest")
     def bench_ingest(
         complaints: Annotated[Path, typer.Option(help="Baltimore 311 CSV.")] = Path(

@@ -105,7 +105,8 @@ export function hhmm(value: string | null | undefined): string {
 /** A select with (value, text) options and the current value chosen. */
 export function select(options: Array<[string, string]>, value: string, attrs: Record<string, unknown> = {}):
   HTMLSelectElement {
-  const el = h("select", attrs, options.map(([v, t]) => h("option", { value: v }, t)));
+  // `selected` as an attribute, not just the value: a form's reset() goes back to it (not to the first option).
+  const el = h("select", attrs, options.map(([v, t]) => h("option", { value: v, selected: v === value }, t)));
   el.value = value;
   return el;
 }

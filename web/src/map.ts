@@ -162,7 +162,8 @@ export class JobClusters {
     this.draw();
   }
 
-  /** Centre the job at a zoom where it is its own marker, and show its tooltip. */
+  /** Centre the job at a zoom where it is its own marker, and show its tooltip (kept open across redraws until
+   * another job is focused or `unfocus()`). */
   focus(job: Job): void {
     this.pendingFocus = job.id;
     this.map.setView([job.lat, job.lon], Math.max(this.maxZoom, this.map.getZoom()));
@@ -215,10 +216,13 @@ export class JobClusters {
     const el = this.map.getContainer();
     el.dataset.clusters = String(clusters);
     el.dataset.points = String(points);
-    if (this.pendingFocus !== null) {
-      this.markers.get(this.pendingFocus)?.openTooltip();
-      this.pendingFocus = null;
-    }
+    if (this.pendingFocus !== null) this.markers.get(this.pendingFocus)?.openTooltip();
+  }
+
+  /** Stop showing the focused job's tooltip. */
+  unfocus(): void {
+    this.pendingFocus = null;
+    this.draw();
   }
 }
 

@@ -672,11 +672,20 @@ export class DispatchView implements View {
       const ok: Job[] = [];
       const confirm = h("button", { type: "button", class: "primary", id: "confirm-bulk-assign", disabled: true, onclick: () => {
         close();
-        void this.runBulk(`Assign to ${tech.name}`, ok, (job) =>
-          dispatchApi.commit({ action: "assign", job_id: job.id, technician_id: tech.id }), 1);
+        void this.runBulk(`Assign to ${tech.name}`, ok, async (job) => {
+          try {
+            return await dispatchApi.commit({ action: "assign", job_id: job.id, technician_id: tech.id });
+          } catch (e) {
+            // Each preview was against the day as it was; the jobs assigned before this one may have filled it.
+            if (e instanceof ApiError && e.status === 409) {
+              throw new Error(`no longer fits ${tech.name}'s day after the jobs before it (${humanize(e.detail.replace(/^override breaks a hard constraint: /, ""), this.techNames())})`);
+            }
+            throw e;
+          }
+        }, 1);
       } }, "Assign");
       mount(body,
-        h("p", null, `Each job is checked on its own against today's plan; once assigned, every job is pinned to ${tech.name} and a re-plan arranges the rest.`),
+        h("p", null, `Each job is checked on its own against today's plan, so together they may not all fit: they are assigned one after another, and any that no longer fits is named and stays selected. Assigned jobs are pinned to ${tech.name}.`),
         skipped ? h("p", { class: "muted" }, `${skipped} selected job${skipped === 1 ? " is" : "s are"} already ${tech.name}'s, started or finished: left as ${skipped === 1 ? "it is" : "they are"}.`) : null,
         list, summary,
         h("div", { class: "actions" }, confirm, h("button", { type: "button", onclick: close }, "Cancel")));
@@ -772,6 +781,7 @@ export class DispatchView implements View {
     this.renderSelection();
     if (job && opts.from !== "map") this.clusters.focus(job);
     else if (job) this.clusters.setJobs(this.mapJobs()); // redraw: the selected job's ring
+    else this.clusters.unfocus();
     if (jobId !== null && opts.from !== "board") {
       const bar = this.timelineEl.querySelector<HTMLElement>(`.tl-bar[data-job-id="${jobId}"]`);
       if (bar) {
@@ -954,7 +964,8 @@ export class DispatchView implements View {
     const tz = config().timezone;
     const verb = job.status === "unassigned" ? "Schedule" : "Move";
     await openDialog(`${verb} job ${job.id}: ${job.title}`, (body, close) => {
-      const techSel = h("select", { id: "move-tech" }, this.techs.map((t) => {
+      // autofocus: showModal() focuses it (a focus() before the dialog opens is lost to the close button).
+      const techSel = h("select", { id: "move-tech", autofocus: true }, this.techs.map((t) => {
         const missing = Object.entries(job.required_skills).filter(([k, v]) => (t.skills[k] ?? 0) < v).map(([k]) => titleCase(k));
         const off = t.availability !== "on_shift";
         return h("option", { value: String(t.id) }, `${t.name}${t.id === job.assigned_technician_id ? " (has it now)" : ""}`
@@ -989,7 +1000,6 @@ export class DispatchView implements View {
         void this.previewInto(preview, job, override, close, [whenSel.selectedOptions[0]?.textContent ?? ""]);
       });
       mount(body, h("p", { class: "muted" }, job.address ?? "", ` · priority ${job.priority} · ${job.duration_min} min`), form, preview);
-      techSel.focus();
     });
   }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import urllib.request
 
 from tests.console.conftest import LiveServer, assignable
@@ -74,3 +75,30 @@ def test_routes_follow_the_active_plan(live_server: LiveServer) -> None:
                 if s["technician_id"] == feature["properties"]["technician_id"]]
         assert feature["properties"]["job_ids"] == mine
         assert feature["geometry"]["type"] == "MultiLineString" and feature["geometry"]["coordinates"]
+
+
+def test_board_labels_and_explanations_name_people_not_ids(live_server: LiveServer) -> None:
+    """GET /console/board names the customer of each planned job; the dispatch explanations the console shows name
+    technicians ("the cheapest option is Ana Ruiz"), never "technician 6", and carry no solver cost."""
+    token = live_server.token("dispatcher")
+    status, config = live_server.request("GET", "/console/config", token=token)
+    assert status == 200 and config["eta_window_min"] > 0 and config["eta_margin_min"] > 0
+    job_id, tech_id = assignable(live_server, token)
+    _, why = live_server.request("GET", f"/dispatch/jobs/{job_id}/explain", token=token)
+    _, techs = live_server.request("GET", "/technicians?limit=100", token=token)
+    names = {t["id"]: t["name"] for t in techs["items"]}
+    assert names[tech_id] in why["explanation"], why
+    status, body = live_server.request("POST", "/dispatch/overrides/commit", token=token,
+                                       body={"action": "assign", "job_id": job_id, "technician_id": tech_id})
+    assert status == 200, body
+    _, assigned = live_server.request("GET", "/jobs?status=assigned&limit=100", token=token)
+    for job in [*assigned["items"][:8], {"id": job_id}]:
+        _, why = live_server.request("GET", f"/dispatch/jobs/{job['id']}/explain", token=token)
+        text = why.get("explanation", "")
+        assert not re.search(r"technician \d", text) and "(cost" not in text, text
+    _, board = live_server.request("GET", "/console/board", token=token)
+    _, plan = live_server.request("GET", "/plans/current", token=token)
+    planned = {s["job_id"] for s in plan["stops"]}
+    assert board["plan_version"] == plan["version"] and board["customers"]
+    assert {int(k) for k in board["customers"]} <= planned
+    assert all(isinstance(v, str) and v for v in board["customers"].values())

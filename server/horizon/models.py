@@ -44,6 +44,7 @@ class HorizonVisit(SQLModel, table=True):
 class HorizonVisitPublic(SQLModel):
     job_id: int
     job_title: str
+    address: str | None
     priority: int
     technician_id: int
     technician_name: str

@@ -8,11 +8,12 @@ from fastapi import Query, Request, status
 from sqlmodel import Session
 
 from server.core.city import CityDep
-from server.core.deps import DispatcherUser, SessionDep, SettingsDep, StaffUser
+from server.core.deps import CurrentUser, DispatcherUser, SessionDep, SettingsDep, StaffUser
+from server.core.errors import NotFound
 from server.core.routing import FeatureRouter
 from server.core.tasks import run_in_background
 from server.horizon import service
-from server.horizon.models import HorizonPublic
+from server.horizon.models import HorizonPublic, HorizonVisitPublic
 
 router = FeatureRouter(prefix="/horizon", tags=["horizon"])
 
@@ -20,6 +21,15 @@ router = FeatureRouter(prefix="/horizon", tags=["horizon"])
 @router.get("", response_model=HorizonPublic, summary="The current horizon plan (working days after today, tentative)")
 def get_horizon(session: SessionDep, _: StaffUser) -> HorizonPublic:
     return service.current(session=session)
+
+
+@router.get("/mine", response_model=list[HorizonVisitPublic],
+            summary="My coming working days (a technician's tentative visits, in order)")
+def my_horizon(session: SessionDep, user: CurrentUser) -> list[HorizonVisitPublic]:
+    """What the technician can expect after today: the plan may still change, and jobs are assigned on the day."""
+    if user.technician_id is None:
+        raise NotFound("this account is not linked to a technician")
+    return [v for v in service.current(session=session).visits if v.technician_id == user.technician_id]
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, summary="Plan the horizon now (dispatcher)")

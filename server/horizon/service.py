@@ -231,9 +231,9 @@ def current(*, session: Session) -> HorizonPublic:
                         .where(HorizonVisit.run_id == run.id)
                         .order_by(col(HorizonVisit.day), col(HorizonVisit.technician_id), col(HorizonVisit.sequence))
                         ).all()
-    visits = [HorizonVisitPublic(job_id=v.job_id, job_title=j.title, priority=j.priority, technician_id=t.id or 0,
-                                 technician_name=t.name, day=v.day, sequence=v.sequence, start_at=v.start_at,
-                                 end_at=v.end_at) for v, j, t in rows]
+    visits = [HorizonVisitPublic(job_id=v.job_id, job_title=j.title, address=j.address, priority=j.priority,
+                                 technician_id=t.id or 0, technician_name=t.name, day=v.day, sequence=v.sequence,
+                                 start_at=v.start_at, end_at=v.end_at) for v, j, t in rows]
     return HorizonPublic(run_id=run.id, created_at=run.created_at, days=run.days, technicians=run.technicians,
                          jobs=run.jobs, planned=run.planned, travel_min=run.travel_min, visits=visits,
                          unassigned=run.unassigned)

@@ -130,6 +130,7 @@ RULES: dict[tuple[str, str], str] = {
     # address search, planning horizon
     ("GET", "/addresses/search"): STAFF,
     ("GET", "/horizon"): STAFF,
+    ("GET", "/horizon/mine"): SIGNED_IN,  # a technician's own coming days; 404 for accounts with no technician
     ("POST", "/horizon"): DISPATCHER,
     # dispatch and plans
     ("GET", "/dispatch/solves"): STAFF,

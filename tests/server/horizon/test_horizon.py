@@ -159,3 +159,23 @@ def test_sooner_rather_than_later_and_the_most_urgent_first(client, auth, app, s
     # two 4 h jobs fill a day: the urgent pair goes Monday, the rest Tuesday (not Thursday, not Friday)
     assert {day[j] for j in high} == {"2026-12-07"}
     assert {day[j] for j in low} == {"2026-12-08"}
+
+
+def test_a_technician_sees_only_their_own_coming_days(client, auth, app, settings, city, make_user):
+    admin = auth(Role.admin)
+    ana = _tech(client, admin)
+    bo = _tech(client, admin, name="Bo Chen", home_lat=39.2900, home_lon=-76.5800)
+    jobs = [_job(client, admin, lat=39.2850 + 0.002 * k) for k in range(4)]
+    from server.dispatch.models import JobPin
+    with Session(app.state.engine) as s:
+        s.add(JobPin(job_id=jobs[0], technician_id=bo))
+        s.commit()
+        service.plan_horizon(session=s, settings=settings, city=city, now=FRIDAY, time_limit_s=1)
+    make_user("ana-phone", Role.technician, technician_id=ana)
+    from tests.server.conftest import sign_in
+    mine = client.get("/horizon/mine", headers=sign_in(client, "ana-phone")).json()
+    everyone = client.get("/horizon", headers=admin).json()["visits"]
+    assert mine == [v for v in everyone if v["technician_id"] == ana]
+    assert jobs[0] not in {v["job_id"] for v in mine}  # pinned to Bo
+    assert all(v["address"] is None or isinstance(v["address"], str) for v in mine)
+    assert client.get("/horizon/mine", headers=auth(Role.dispatcher)).status_code == 404  # not a technician

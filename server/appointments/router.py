@@ -114,7 +114,7 @@ class _PageLimiter:
 
 _limiter_lock = threading.Lock()
 
-_STYLE = ("body{font-family:system-ui,sans-serif;margin:0;background:#f4f6f8;color:#17202a}"
+_STYLE = ("body{font-family:system-ui,sans-serif;margin:0;background:#f4f6f8;color:#17202a;overflow-wrap:anywhere}"
           "main{max-width:30rem;margin:0 auto;padding:1.2rem}h1{font-size:1.3rem;margin:.2rem 0 1rem}"
           ".card{background:#fff;border-radius:12px;padding:1rem 1.1rem;margin-bottom:1rem;"
           "box-shadow:0 1px 3px #0002}.when{font-size:1.6rem;font-weight:700;margin:.3rem 0}"
@@ -229,16 +229,8 @@ def _act(request: Request, token: str, action: str, choice: int | None = None) -
             elif action == "reschedule":
                 from server.core.city import load_city
 
-                city = load_city(settings)
-                job = session.get(Job, appt.job_id)
-                if job is None or job.status not in (JobStatus.unassigned, JobStatus.assigned):
-                    raise NotFound("the visit can no longer be changed")
-                if appt.status == AppointmentStatus.booked:
-                    service._release(session, job)
-                    session.flush()
-                slots, _ = service.compute_slots(session=session, settings=settings, city=city, job_id=job.id or 0)
-                _, events = service.offer(session=session, settings=settings, job=job, slots=slots,
-                                          kind="appointment_offer")
+                events = service.reschedule(session=session, settings=settings, city=load_city(settings),
+                                            appointment=appt)
             elif action == "book" and choice is not None:
                 if appt.status != AppointmentStatus.offered or not 1 <= choice <= len(appt.options):
                     raise NotFound("that option is no longer open")

@@ -407,8 +407,10 @@ def _say(session: Session, appt: Appointment, text: str, kind: str, key: str) ->
 
 
 def offer(*, session: Session, settings: Settings, job: Job, slots: list[Slot], kind: str = "appointment_offer",
-          broken: tuple[datetime, datetime] | None = None) -> tuple[Appointment, list[dict[str, Any]]]:
-    """Send these windows to the job's reporter on their channel and keep the offer open (the caller commits)."""
+          broken: tuple[datetime, datetime] | None = None,
+          rebook: bool = False) -> tuple[Appointment, list[dict[str, Any]]]:
+    """Send these windows to the job's reporter on their channel and keep the offer open (the caller commits).
+    A booked visit is offered again only with ``rebook`` (the customer asked for another time)."""
     conversations = reporter_conversations(session=session, job_id=job.id or 0)
     if not conversations:
         raise Conflict(f"job {job.id} has no customer conversation to offer a time in")
@@ -421,7 +423,7 @@ def offer(*, session: Session, settings: Settings, job: Job, slots: list[Slot], 
                            customer_id=conv.customer_id if conv else None, language=_language(session, job.id or 0),
                            offer_round=0)
         session.add(appt)
-    elif appt.status == AppointmentStatus.booked and kind == "appointment_offer":
+    elif appt.status == AppointmentStatus.booked and kind == "appointment_offer" and not rebook:
         raise Conflict(f"job {job.id} is already booked for {appt.window_start}; reschedule it instead")
     appt.offer_round += 1
     appt.invalid_replies = 0
@@ -644,6 +646,25 @@ def _release(session: Session, job: Job) -> None:
     pin = session.get(JobPin, job.id)
     if pin is not None:
         session.delete(pin)
+
+
+def reschedule(*, session: Session, settings: Settings, city: City, appointment: Appointment,
+               now: datetime | None = None) -> list[dict[str, Any]]:
+    """The customer wants another time (the caller commits): the booked window is let go and new windows are
+    offered in their conversation (and on their page)."""
+    appt = appointment
+    job = session.get(Job, appt.job_id)
+    if job is None or job.status not in (JobStatus.unassigned, JobStatus.assigned) or \
+            appt.status not in OPEN_APPOINTMENT:
+        raise Conflict("the visit can no longer be changed")
+    if appt.status == AppointmentStatus.booked:
+        _release(session, job)
+        _note(appt, "rescheduled by the customer")
+        appt.window_start = appt.window_end = appt.technician_id = None
+        session.flush()
+    slots, _ = compute_slots(session=session, settings=settings, city=city, job_id=job.id or 0, now=now)
+    _, events = offer(session=session, settings=settings, job=job, slots=slots, rebook=True)
+    return events
 
 
 def cancel(*, session: Session, settings: Settings, appointment: Appointment) -> list[dict[str, Any]]:

@@ -40,7 +40,7 @@ from server.intake.guard import (
 from server.intake.mail import MailPolicy
 from server.intake.models import IntakeEvent
 from server.intake.pipeline import receive
-from server.notify.service import deliver_queued
+from server.notify.service import deliver_queued, record_messenger_deliveries
 
 if TYPE_CHECKING:
     from geodata import City
@@ -358,8 +358,25 @@ def facebook(request: Request, body: Body, session: SessionDep, settings: Settin
     response" (https://developers.facebook.com/docs/messenger-platform/webhook, "Required 200 OK Response");
     Meta retries other answers and disables webhooks that keep failing. ``created`` in the body tells which."""
     payload = _json(body)
-    return _provider(request, session, settings, Channel.facebook, body.decode("utf-8", "replace"),
-                     lambda: adapters.facebook(payload), response, background, only_200=True)
+    answer = _provider(request, session, settings, Channel.facebook, body.decode("utf-8", "replace"),
+                       lambda: adapters.facebook(payload), response, background, only_200=True)
+    mids = _delivered_mids(payload)
+    if mids:  # our Messenger replies the customer's device received
+        answer = {**answer, "delivered": record_messenger_deliveries(session=session, mids=mids, settings=settings)}
+    return answer
+
+
+def _delivered_mids(payload: Any) -> list[str]:
+    """The message ids in a Messenger ``message_deliveries`` notification (``entry[].messaging[].delivery.mids``)."""
+    mids: list[str] = []
+    entries = payload.get("entry") if isinstance(payload, dict) else None
+    for entry in entries if isinstance(entries, list) else []:
+        events = entry.get("messaging") if isinstance(entry, dict) else None
+        for event in events if isinstance(events, list) else []:
+            delivery = event.get("delivery") if isinstance(event, dict) else None
+            found = delivery.get("mids") if isinstance(delivery, dict) else None
+            mids += [m for m in found if isinstance(m, str)][:100] if isinstance(found, list) else []
+    return mids[:1000]
 
 
 @router.post("/email", status_code=201, responses=_SIGNED, dependencies=[_WEBHOOK, Depends(verify_email)],

@@ -352,6 +352,27 @@ def record_provider_status(*, session: Session, message_id: int, provider: str, 
     return message
 
 
+def record_messenger_deliveries(*, session: Session, mids: list[str], settings: Settings | None = None) -> int:
+    """Messenger's ``message_deliveries`` webhook (``delivery.mids``: the ids the Send API gave our messages,
+    https://developers.facebook.com/docs/messenger-platform/reference/webhook-events/message-deliveries): those of
+    our sent Messenger messages become ``delivered``. Returns how many changed."""
+    wanted = {m for m in mids if isinstance(m, str) and m}
+    if not wanted:
+        return 0
+    sent = session.exec(select(Message.id, Message.meta).where(
+        Message.channel == "facebook", Message.direction == Direction.outbound,
+        Message.delivery_status == DeliveryStatus.sent)).all()
+    session.rollback()
+    changed = 0
+    for message_id, meta in sent:
+        provider_id = (meta or {}).get("provider_id")
+        if provider_id in wanted:
+            record_provider_status(session=session, message_id=message_id or 0, provider="Meta",
+                                   provider_id=provider_id, provider_status="delivered", settings=settings)
+            changed += 1
+    return changed
+
+
 tasks.register(tasks.DELIVER, lambda engine, settings: deliver_queued(engine=engine, settings=settings))
 
 

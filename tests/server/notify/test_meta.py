@@ -143,3 +143,25 @@ def test_transient_graph_error_is_retried_and_a_bad_token_is_not(app, graph, thr
     message = stored(app, refused)
     assert message.delivery_status == "failed" and "Invalid OAuth access token" in message.meta["detail"]
     assert message.meta["attempts"] == 1
+
+
+def test_messenger_delivery_receipt_marks_our_reply_delivered(app, client, graph, thread_with, queue_reply):
+    """Meta's message_deliveries webhook (shape: https://developers.facebook.com/docs/messenger-platform/reference/
+    webhook-events/message-deliveries) names the mids the Send API gave our messages: those become delivered, the
+    notification is answered 200 and kept; a mid that is not ours changes nothing."""
+    import json
+
+    message_id = queue_reply(_messenger_thread(thread_with, 1), "A crew is on the way.")
+    other = queue_reply(_messenger_thread(thread_with, 1), "Another reply.")
+    run_pass(app)
+    mid = stored(app, message_id).meta["provider_id"]
+    body = json.dumps({"object": "page", "entry": [{"id": "682498302938465", "time": 1458668856451, "messaging": [
+        {"sender": {"id": PSID}, "recipient": {"id": "682498302938465"},
+         "delivery": {"mids": [mid, "m_not-one-of-ours"], "watermark": 1458668856253}}]}]}).encode()
+    signature = "sha256=" + hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    answer = client.post("/channels/facebook", content=body, headers={"content-type": "application/json",
+                                                                      "X-Hub-Signature-256": signature})
+    assert answer.status_code == 200 and answer.json()["delivered"] == 1, answer.text
+    delivered = stored(app, message_id)
+    assert delivered.delivery_status == "delivered" and delivered.meta["detail"] == "Meta reports delivered"
+    assert stored(app, other).delivery_status == "sent"

@@ -24,21 +24,40 @@ from server.config import DEMO_DATA_DIR, Settings
 SKILLS = ["electrical", "roads", "water", "sanitation", "general"]
 
 
+#: How far (degrees, ~55 m) a place is moved when the demo file has fewer real places than a run needs.
+JITTER_DEG = 0.0005
+
+
 def _places(city: Any, n: int, seed: int) -> list[tuple[float, float]]:
-    """Real complaint locations from the demo 311 file that are on the street network."""
+    """Real complaint locations from the demo 311 file that are on the street network; past the file's ~1,650
+    places (a 500-technician, 5,000-job day), real places moved by up to ``JITTER_DEG`` so every place stays
+    distinct (the same spot twice would shrink the day's travel-time matrix)."""
     rng = random.Random(seed)
     with open(DEMO_DATA_DIR / "baltimore_311_demo.csv", newline="", encoding="utf-8") as handle:
         rows = [(float(r["Latitude"]), float(r["Longitude"])) for r in csv.DictReader(handle) if r["Latitude"]]
     rng.shuffle(rows)
-    out = []
-    for lat, lon in rows:
+    out: list[tuple[float, float]] = []
+    seen: set[tuple[float, float]] = set()
+
+    def take(lat: float, lon: float) -> None:
+        key = (round(lat, 6), round(lon, 6))
+        if key in seen:
+            return
         try:
             city.network.snap(lat, lon)
         except Exception:
-            continue
+            return
+        seen.add(key)
         out.append((lat, lon))
+
+    for lat, lon in rows:
         if len(out) == n:
-            break
+            return out
+        take(lat, lon)
+    real = list(out)
+    while len(out) < n and real:
+        lat, lon = real[len(out) % len(real)]
+        take(lat + rng.uniform(-JITTER_DEG, JITTER_DEG), lon + rng.uniform(-JITTER_DEG, JITTER_DEG))
     return out
 
 

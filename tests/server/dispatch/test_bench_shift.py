@@ -22,3 +22,19 @@ def test_the_bench_shift_covers_now_and_its_lunch_fits(hour: int, minute: int) -
         finish = (datetime.combine(now.date(), brk.latest) + timedelta(minutes=brk.duration_min)).time()
         assert start <= brk.earliest < brk.latest and finish <= end
     assert bool(lunch) == (hour <= 18)  # from ~19:00 the shift is cut at midnight and has no room for lunch
+
+
+def test_a_big_bench_day_has_a_distinct_place_per_technician_and_job() -> None:
+    """500 technicians and 5,000 jobs need more places than the demo file's ~1,650: the rest are real places moved
+    a little, all distinct and on the street network (the 500/5,000 run stopped with an IndexError before)."""
+    from server.config import Settings
+    from server.core.city import load_city
+    from server.dispatch.bench import JITTER_DEG, _places
+    from tests.server.dispatch.conftest import CITY_CACHE
+
+    city = load_city(Settings(GROUNDCREW_CACHE_DIR=CITY_CACHE, load_city=True))
+    places = _places(city, 2000, seed=7)
+    assert len(places) == len(set(places)) == 2000
+    real = places[:1600]
+    assert all(min(abs(lat - a) + abs(lon - b) for a, b in real) <= 2 * JITTER_DEG for lat, lon in places[1600:])
+    assert places[:50] == _places(city, 50, seed=7)  # small runs keep their places

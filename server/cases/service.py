@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -13,7 +17,7 @@ from server.conversations import service as conversations
 from server.core.errors import Invalid, NotFound
 from server.core.pagination import PageParams, paginate_rows
 from server.core.timeutil import utcnow
-from server.triage.service import Taxonomy
+from server.triage.service import DEFAULT_TAXONOMY
 
 
 def get(*, session: Session, case_id: int) -> Case:
@@ -58,16 +62,42 @@ def latest_for_conversation(*, session: Session, conversation_id: int) -> Case:
     return case
 
 
-def correct_triage(*, session: Session, case: Case, taxonomy: Taxonomy, category: str | None,
+@dataclass(frozen=True)
+class CategoryChoice:
+    name: str
+    label: str
+    field_work: bool
+
+
+_choices: dict[tuple[str, float], list[CategoryChoice]] = {}
+_choices_lock = threading.Lock()
+
+
+def category_choices(path: Path | None) -> list[CategoryChoice]:
+    """The taxonomy's categories an agent can pick (name, label, field work), read from its TOML and cached per file
+    and modification time. Not ``load_taxonomy``: that trains triage's classifier on first use (about a minute on a
+    busy machine), which an agent opening a menu should not wait for."""
+    path = Path(path) if path else DEFAULT_TAXONOMY
+    key = (str(path.resolve()), path.stat().st_mtime)
+    with _choices_lock:
+        if key not in _choices:
+            raw = tomllib.loads(path.read_text(encoding="utf-8")).get("category") or []
+            _choices[key] = sorted((CategoryChoice(str(c["name"]), str(c.get("label") or c["name"]),
+                                                   bool(c.get("field_work", True))) for c in raw),
+                                   key=lambda c: c.label.lower())
+        return _choices[key]
+
+
+def correct_triage(*, session: Session, case: Case, choices: list[CategoryChoice], category: str | None,
                    not_field_work: bool, actor: User) -> Case:
     """An agent's correction of triage: the right category, or "not field work". It is stored the way
     server/triage/corrections.py reads corrections back for retraining (a case update in the audit log with the
     agent as actor), so the model learns from it. A case waiting for a location no longer waits when nobody goes."""
     data: dict[str, Any] = {}
     if category is not None:
-        cat = taxonomy.by_name(category)
+        cat = next((c for c in choices if c.name == category), None)
         if cat is None:
-            known = ", ".join(sorted(c.name for c in taxonomy.categories))
+            known = ", ".join(sorted(c.name for c in choices))
             raise Invalid(f"category: unknown category '{category}' (one of: {known})")
         data["category"] = cat.name
         data["needs_field_work"] = cat.field_work and not not_field_work

@@ -42,7 +42,6 @@ from server.events.broker import make_event, publish
 from server.intake.guard import clean_inbound
 from server.notify import service as notify
 from server.notify.service import deliver_queued
-from server.triage.service import load_taxonomy
 
 router = FeatureRouter(prefix="/conversations", tags=["conversations"])
 inbox_router = FeatureRouter(prefix="/inbox", tags=["inbox"])
@@ -77,9 +76,8 @@ def agents(session: SessionDep, _: StaffUser) -> list[dict[str, Any]]:
 
 @inbox_router.get("/categories", summary="Triage's categories, for correcting a case from the inbox")
 def categories(_: StaffUser, settings: SettingsDep) -> list[dict[str, Any]]:
-    taxonomy = load_taxonomy(settings.taxonomy_path)
     return [{"name": c.name, "label": c.label, "field_work": c.field_work}
-            for c in sorted(taxonomy.categories, key=lambda c: c.label.lower())]
+            for c in cases.category_choices(settings.taxonomy_path)]
 
 
 @inbox_router.get("/customers/{customer_id}/timeline",
@@ -236,7 +234,7 @@ def correct_triage(conversation_id: int, body: TriageCorrection, session: Sessio
                    settings: SettingsDep) -> Any:
     conversation = _conversation(session, conversation_id)
     case = cases.latest_for_conversation(session=session, conversation_id=conversation_id)
-    cases.correct_triage(session=session, case=case, taxonomy=load_taxonomy(settings.taxonomy_path),
+    cases.correct_triage(session=session, case=case, choices=cases.category_choices(settings.taxonomy_path),
                          category=body.category, not_field_work=body.not_field_work, actor=user)
     session.commit()
     session.refresh(case)

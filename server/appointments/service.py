@@ -20,6 +20,7 @@ import base64
 import hashlib
 import hmac
 import logging
+import math
 import re
 import time
 from collections import Counter
@@ -57,7 +58,7 @@ from server.dispatch.problem import (
 from server.events.broker import make_event
 from server.jobs.models import OPEN_STATUSES, Job, JobStatus
 from server.notify.service import send_to_customer
-from server.technicians.models import Technician
+from server.technicians.models import Availability, Technician
 from server.triage.replies import reply
 from server.triage.service import load_taxonomy
 
@@ -167,6 +168,29 @@ def _near_routes(problem: routing.Problem, plan: routing.Plan, job: routing.Job,
     return [r for _, _, r in scored[:limit]]
 
 
+def _close(job: Job, places: list[tuple[float, float]]) -> float:
+    """Squared straight-line distance (equirectangular, degrees) from the job to the nearest of ``places``: a cheap
+    first cut before travel times are asked for."""
+    k = math.cos(math.radians(job.lat))
+    return min(((lat - job.lat) ** 2 + ((lon - job.lon) * k) ** 2 for lat, lon in places), default=math.inf)
+
+
+def _can_do(tech: Technician, job: Job) -> bool:
+    return all(tech.skills.get(s, 0) >= lvl for s, lvl in job.required_skills.items())
+
+
+def _nearest_technicians(session: Session, job: Job, limit: int) -> set[int]:
+    """The ``limit`` technicians who can do the job whose home or open jobs are closest to it (straight line)."""
+    techs = [t for t in session.exec(select(Technician).where(Technician.availability == Availability.on_shift))
+             .all() if _can_do(t, job)]
+    places: dict[int, list[tuple[float, float]]] = {t.id or 0: [(t.home_lat, t.home_lon)] for t in techs}
+    for tid, lat, lon in session.exec(select(Job.assigned_technician_id, Job.lat, Job.lon).where(
+            col(Job.status).in_(OPEN_STATUSES), col(Job.assigned_technician_id).in_(set(places) or {-1}),
+            Job.id != job.id)).all():
+        places[tid or 0].append((lat, lon))
+    return set(sorted(places, key=lambda tid: (_close(job, places[tid]), tid))[:limit])
+
+
 def _fits(problem: routing.Problem, routes: list[routing.Route], model: routing.Job, origin: datetime,
           windows: list[tuple[datetime, datetime]]) -> list[Slot]:
     """For each window, the cheapest insertion of ``model`` that starts inside it (routing's own insertion check)."""
@@ -184,9 +208,11 @@ def _fits(problem: routing.Problem, routes: list[routing.Route], model: routing.
 
 def _today_slots(session: Session, settings: Settings, city: City, job: Job, now: datetime, day: date,
                  notes: list[str]) -> list[Slot]:
-    try:
-        snapshot = build_snapshot(session=session, settings=settings, city=city, now=now)
-    except DomainError as exc:  # nobody has time left today
+    near = _nearest_technicians(session, job, 2 * NEAR_TECHNICIANS)
+    try:  # only the nearest capable technicians' days: the cost follows them, not the size of the day
+        snapshot = build_snapshot(session=session, settings=settings, city=city, now=now, technician_ids=near,
+                                  job_ids={job.id or 0})
+    except DomainError as exc:  # nobody near has time left today
         notes.append(f"today: {exc}")
         return []
     if (job.id or 0) not in snapshot.jobs:
@@ -218,8 +244,15 @@ def _later_day_slots(session: Session, settings: Settings, city: City, job: Job,
     """A day without a plan: every technician's shift that day, from home, with that day's bookings as stops."""
     tz = ZoneInfo(settings.timezone)
     origin = day_origin(settings, datetime.combine(day, dtime(12), tzinfo=tz))
-    techs = list(session.exec(select(Technician).order_by(col(Technician.id))).all())
     booked = _booked_on(session, settings, day, job.id or 0)
+    capable = [t for t in session.exec(select(Technician).order_by(col(Technician.id))).all() if _can_do(t, job)]
+    places = {t.id or 0: [(t.home_lat, t.home_lon)] for t in capable}
+    for a, j in booked:
+        if a.technician_id in places:
+            places[a.technician_id].append((j.lat, j.lon))
+    near = set(sorted(places, key=lambda tid: (_close(job, places[tid]), tid))[:2 * NEAR_TECHNICIANS])
+    techs = [t for t in capable if (t.id or 0) in near]
+    booked = [(a, j) for a, j in booked if a.technician_id in near]
     cache, lock = matrix_cache(city)
     points = [(t.home_lat, t.home_lon) for t in techs] + [(j.lat, j.lon) for _, j in booked] + [(job.lat, job.lon)]
     coords = list(dict.fromkeys(cache.key(*p) for p in points))
@@ -561,8 +594,10 @@ def check_window(*, session: Session, settings: Settings, city: City, job: Job, 
     day = _local(settings, start).date()
     notes: list[str] = []
     if day == _local(settings, now).date():
+        near = _nearest_technicians(session, job, 2 * NEAR_TECHNICIANS)
         try:
-            snapshot = build_snapshot(session=session, settings=settings, city=city, now=now)
+            snapshot = build_snapshot(session=session, settings=settings, city=city, now=now, technician_ids=near,
+                                      job_ids={job.id or 0})
         except DomainError:
             return None
         if (job.id or 0) not in snapshot.jobs:

@@ -171,40 +171,48 @@ def _store_routes(session: Session, settings: Settings, snapshot: Snapshot, rout
     else:
         known = {j.id for j in snapshot.problem.jobs}
         techs = {t.id for t in snapshot.problem.technicians}
-    kept = routing.Plan.from_dict(solution.solution)
-    by_tech = {r.technician_id: routing.Route(r.technician_id, r.start_s, r.end_s,
-                                              stops=[s for s in r.stops if s.job_id in known and
-                                                     parse_key(s.job_id) not in moved_jobs],
-                                              breaks=r.breaks, travel_s=r.travel_s, distance_m=r.distance_m,
-                                              overtime_s=r.overtime_s)
-               for r in kept.routes if techs is None or r.technician_id in techs}
-    by_tech.update({r.technician_id: r for r in new_routes})
+    # Kept as the stored dicts (no records rebuilt): a live change on a 5,000-job day copies lists, not objects.
+    new_ids = {r.technician_id for r in new_routes}
+
+    def trimmed(route: dict[str, Any]) -> dict[str, Any]:
+        stops = [s for s in route["stops"] if s["job_id"] in known and parse_key(s["job_id"]) not in moved_jobs]
+        return route if len(stops) == len(route["stops"]) else {**route, "stops": stops}
+
+    kept = [trimmed(r) for r in solution.solution.get("routes", [])
+            if r["technician_id"] not in new_ids and (techs is None or r["technician_id"] in techs)]
     # Jobs that left the changed routes for no other: unassigned now.
     left = [{"job_id": jid, "reason": reasons.get(jid, NOT_ASSIGNED_YET)} for jid in before
             if jid not in moved_jobs and before[jid][0] in changed and jid in snapshot.jobs]
+    status = f"live change: {trigger}"[:200]
     if partial:
         # Only these technicians' days were read: the rest of the day is the previous version's, and the
         # objective is the previous one moved by what this change did to these days.
-        routed = {s.job_id for r in by_tech.values() for s in r.stops}
+        routed = {s["job_id"] for r in kept for s in r["stops"]} | {job_key(j) for j in moved_jobs}
         unassigned = [u for u in previous.unassigned if u.get("job_id") is None or (
             job_key(int(u["job_id"])) in known and job_key(int(u["job_id"])) not in routed)]
         unassigned += [u for u in left if u["job_id"] not in reasons]
-        plan = routing.Plan(routes=list(by_tech.values()), unassigned=[
-            routing.Unassigned(job_key(int(u["job_id"])), str(u["reason"])) for u in unassigned
-            if u.get("job_id") is not None])
-        plan.objective = _moved_objective(previous, snapshot, snapshot.current_routes(changed), routes,
-                                          list(by_tech.values()), reasons, left)
+        spans = [r["end_s"] - r["start_s"] for r in kept if r["stops"]] + \
+            [r.end_s - r.start_s for r in new_routes if r.stops]
+        objective = _moved_objective(previous, snapshot, snapshot.current_routes(changed), routes, spans, reasons,
+                                     left)
+        stats = {**solution.solution.get("stats", {}), "status": status}
+        stored_solution: dict[str, Any] = {
+            "routes": kept + [_plain(r) for r in new_routes],
+            "unassigned": [{"job_id": job_key(int(u["job_id"])), "reason": str(u["reason"])} for u in unassigned
+                           if u.get("job_id") is not None],
+            "objective": asdict(objective), "stats": stats}
     else:
-        plan = _evaluated(snapshot, list(by_tech.values()), reasons)
+        plan = _evaluated(snapshot, routing.Plan.from_dict({"routes": kept}).routes + new_routes, reasons)
+        plan.stats = routing.Plan.from_dict({"routes": [], "stats": solution.solution.get("stats", {})}).stats
+        plan.stats.status = status
         unassigned = [{"job_id": parse_key(u.job_id), "reason": u.reason} for u in plan.unassigned] + snapshot.skipped
-    plan.stats = kept.stats
-    plan.stats.status = f"live change: {trigger}"[:200]
+        objective, stats, stored_solution = plan.objective, asdict(plan.stats), _plain(plan)
     previous.status = PlanStatus.superseded
     session.add(previous)
     version = _next_version(session)
     row = Plan(version=version, status=PlanStatus.active, trigger=trigger[:60], day=previous.day,
-               objective=asdict(plan.objective),
-               stats={**asdict(plan.stats), "solve_job_id": None, "technicians": len(plan.routes),
+               objective=asdict(objective),
+               stats={**stats, "solve_job_id": None, "technicians": len(stored_solution["routes"]),
                       "jobs": len(known) if partial else len(snapshot.problem.jobs),
                       "locked_technicians": sorted(snapshot.locked) if not partial else
                       previous.stats.get("locked_technicians", []),
@@ -230,7 +238,7 @@ def _store_routes(session: Session, settings: Settings, snapshot: Snapshot, rout
                         len(unassigned)), "assigned": int(stored)}
     events = _jobs_follow(session, settings, snapshot, version, after, left)
     session.add(PlanSolution(plan_id=row.id or 0, solve_job_id=None, day_origin=snapshot.origin,
-                             problem=_problem_summary(snapshot), solution=_plain(plan),
+                             problem=_problem_summary(snapshot), solution=stored_solution,
                              coords=[list(p) for p in snapshot.coords]))
     session.flush()
     return row, _plan_events(row, snapshot, new_routes, events)
@@ -241,7 +249,7 @@ _ADDITIVE = ("jobs_served", "technicians_used", "travel_s", "distance_m", "sla_l
 
 
 def _moved_objective(previous: Plan, snapshot: Snapshot, before: dict[int, routing.Route],
-                     after: dict[int, routing.Route], routes: list[routing.Route], reasons: dict[int, str],
+                     after: dict[int, routing.Route], spans: list[int], reasons: dict[int, str],
                      left: list[dict[str, Any]]) -> routing.ObjectiveBreakdown:
     """The previous version's objective moved by a live change to a few days: each summed term plus what the
     changed days add now minus what they cost before the change (both timed now); spans over every route; the
@@ -252,7 +260,6 @@ def _moved_objective(previous: Plan, snapshot: Snapshot, before: dict[int, routi
     out = routing.ObjectiveBreakdown(**{**asdict(routing.ObjectiveBreakdown()), **(previous.objective or {})})
     for name in _ADDITIVE:
         setattr(out, name, getattr(out, name) + getattr(now, name) - getattr(was, name))
-    spans = [r.end_s - r.start_s for r in routes if r.stops]
     out.max_route_span_s, out.min_route_span_s = (max(spans), min(spans)) if spans else (0, 0)
     by_priority = dict(out.unassigned_by_priority)
 

@@ -173,6 +173,18 @@ def assignable(server: LiveServer, token: str) -> tuple[int, int]:
         _, why = server.request("GET", f"/dispatch/jobs/{job['id']}/explain", token=token)
         if why.get("alternatives"):
             return job["id"], why["alternatives"][0]["technician_id"]
+    # A whole-day plan (the board tests solve one) can leave nothing unassigned: a new job beside a planned one, with
+    # its skills, that a technician has room for.
+    _, planned = server.request("GET", "/jobs?status=assigned&limit=100", token=token)
+    for model in planned["items"][:10]:
+        status, job = server.request("POST", "/jobs", token=token, body={
+            "title": f"Another {model['title']}"[:120], "category": model["category"],
+            "required_skills": model["required_skills"], "priority": 7, "duration_min": 20,
+            "lat": model["lat"] + 0.0003, "lon": model["lon"], "address": model["address"]})
+        assert status == 201, job
+        _, why = server.request("GET", f"/dispatch/jobs/{job['id']}/explain", token=token)
+        if why.get("alternatives"):
+            return job["id"], why["alternatives"][0]["technician_id"]
     pytest.skip("no unassigned job that a technician can take")
 
 

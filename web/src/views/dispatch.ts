@@ -698,7 +698,8 @@ export class DispatchView implements View {
             if (!p.feasible) throw new Error(`breaks a hard rule${p.notes.length ? `: ${humanize(p.notes.join("; "), this.techNames())}` : ""}`);
             ok.push(job);
             travel += p.added_travel_s;
-            if (cost) cost.textContent = `${p.added_travel_s >= 0 ? "adds" : "saves"} ${duration(Math.abs(p.added_travel_s))} of driving`
+            if (cost) cost.textContent = (Math.abs(p.added_travel_s) < 30 ? "no extra driving"
+              : `${p.added_travel_s > 0 ? "adds" : "saves"} ${duration(Math.abs(p.added_travel_s))} of driving`)
               + `${p.added_lateness_s > 0 ? `, ${duration(p.added_lateness_s)} later past SLAs` : ""}`;
           } catch (e) {
             rows.get(job.id)?.classList.add("bad");

@@ -201,3 +201,104 @@ def test_concurrent_replies_never_double_book(app, client, day, sweep):
     assert (datetime.fromisoformat(job.time_windows[0]["start"]), datetime.fromisoformat(job.time_windows[0]["end"])) \
         == (appt.window_start, appt.window_end)
     assert len(outbound(app, answer["conversation_id"], "appointment_confirmed")) == 1
+
+
+def test_dispatcher_offers_endpoint_shows_windows_with_their_added_travel(app, client, day, auth):
+    from server.auth.models import Role
+
+    answer = client.post("/channels/sms", data=sms("SMe1", NO_WATER)).json()
+    dispatcher = day["dispatcher"]
+    url = f"/appointments/jobs/{answer['job_id']}/offers"
+    preview = client.post(url, headers=dispatcher, json={})
+    assert preview.status_code == 200, preview.text
+    body = preview.json()
+    assert not body["sent"] and body["appointment_id"] is None and 2 <= len(body["options"]) <= 3
+    for option in body["options"]:
+        assert option["added_travel_min"] == round(option["added_travel_s"] / 60, 1) and option["added_travel_s"] >= 0
+        assert datetime.fromisoformat(option["end"]) - datetime.fromisoformat(option["start"]) == timedelta(hours=2)
+    assert outbound(app, answer["conversation_id"], "appointment_offer") == []  # a preview sends nothing
+    sent = client.post(url, headers=dispatcher, json={"send": True}).json()
+    assert sent["sent"] and sent["appointment_id"]
+    assert len(outbound(app, answer["conversation_id"], "appointment_offer")) == 1
+    shown = client.get(f"/appointments/jobs/{answer['job_id']}", headers=dispatcher).json()
+    assert shown["status"] == "offered" and len(shown["options"]) == len(sent["options"])
+    assert client.post(url, headers=auth(Role.agent), json={}).status_code == 403
+    assert client.post("/appointments/jobs/999999/offers", headers=dispatcher, json={}).status_code == 404
+    assert client.get("/appointments/jobs/999999", headers=dispatcher).status_code == 404
+
+
+def test_remind_command_sends_tomorrows_reminders_once(app, client, day, sweep, settings, monkeypatch):
+    from typer.testing import CliRunner
+
+    from server.cli import app as cli
+
+    answer = client.post("/channels/sms", data=sms("SMf1", NO_WATER)).json()
+    _offered(app, sweep, answer)
+    appt = _booked(app, client, answer, client.post("/channels/sms", data=sms("SMf2", "1")).json(), 1)
+    with Session(app.state.engine) as session:  # as if the customer had chosen tomorrow's window
+        row = session.get(type(appt), appt.id)
+        row.window_start, row.window_end = appt.window_start + timedelta(days=1), appt.window_end + timedelta(days=1)
+        session.add(row)
+        session.commit()
+    for name, value in (("DATABASE_URL", settings.database_url), ("DATA_DIR", str(settings.data_dir)),
+                        ("TIMEZONE", settings.timezone), ("SECRET_KEY", settings.secret_key),
+                        ("CHANNEL_PUBLIC_URL", settings.channel_public_url)):
+        monkeypatch.setenv(f"GROUNDCREW_{name}", str(value))
+    first = CliRunner().invoke(cli, ["appointments", "remind"])
+    assert first.exit_code == 0, first.output
+    assert '"reminded": 1' in first.output.splitlines()[-1]
+    again = CliRunner().invoke(cli, ["appointments", "remind"])
+    assert '"reminded": 0' in again.output.splitlines()[-1]
+    reminders = outbound(app, answer["conversation_id"], "appointment_reminder")
+    assert len(reminders) == 1 and "/appointments/self/" in reminders[0].text
+
+
+def test_self_service_page_is_rate_limited_and_signed(app, client, settings):
+    from server.app import create_app
+
+    limited = create_app(settings.model_copy(update={"appointment_page_rate_limit": "3/minute"}))
+    from fastapi.testclient import TestClient
+
+    with TestClient(limited) as browser:
+        answers = [browser.get("/appointments/self/1.9999999999.forged") for _ in range(4)]
+    assert [a.status_code for a in answers] == [404, 404, 404, 429]
+    assert int(answers[-1].headers["Retry-After"]) >= 1
+    assert "default-src 'none'" in answers[0].headers["Content-Security-Policy"]
+    assert answers[0].headers["X-Frame-Options"] == "DENY"
+    limited.state.engine.dispose()
+
+
+def test_two_bookings_of_one_offer_at_the_same_moment_book_once(app, client, day, sweep, settings):
+    """Both sessions read the offer as open before either books (what two replies racing through intake do): the
+    claim (a conditional UPDATE under the plan-writer lock) lets exactly one book."""
+    import threading
+
+    from server.appointments.models import Appointment
+    from server.core.city import load_city
+
+    answer = client.post("/channels/sms", data=sms("SMg1", NO_WATER)).json()
+    _offered(app, sweep, answer)
+    appt_id = appointment_of(app, answer["job_id"]).id
+    city = load_city(settings)
+    ready = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def reply(choice: int) -> None:
+        with Session(app.state.engine) as session:
+            appt = session.get(Appointment, appt_id)
+            assert appt.status == AppointmentStatus.offered
+            session.commit()  # read, then both go at once
+            ready.wait(timeout=60)
+            outcomes.append(service.book(session=session, settings=settings, city=city, appointment=appt,
+                                         choice=choice))
+            session.commit()
+
+    threads = [threading.Thread(target=reply, args=(n,)) for n in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(outcomes) == ["already", "booked"]
+    appt = appointment_of(app, answer["job_id"])
+    assert [h["event"] for h in appt.history].count("booked") == 1
+    assert len(outbound(app, answer["conversation_id"], "appointment_confirmed")) == 1

@@ -192,6 +192,11 @@ def travel_time_matrix(
     return TravelMatrix(pts, t, d)
 
 
+#: Spare rows and columns a MatrixCache allocates when it grows (~20% over 5,000 points, 4 MB per 1,000 at 512):
+#: one point added to a 5,500-point cache copied the whole 242 MB matrix (0.24 s) before.
+GROW_ROWS = 512
+
+
 class MatrixCache:
     """A growing travel-time matrix keyed by (lat, lon) rounded to `precision` decimals (~0.1 m at 6).
 
@@ -205,7 +210,8 @@ class MatrixCache:
         self.engine = resolve_engine(net, engine)
         self.points: list[SnappedPoint] = []
         self._index: dict[tuple[float, float], int] = {}
-        self._w = np.zeros((0, 0))
+        self._buf = np.zeros((0, 0))  # packed weights, room for GROW_ROWS more points than cached
+        self._w = self._buf[:0, :0]  # the cached points' block of _buf (a view)
         self._fwd: Spaces | None = None  # CCH: search spaces of every cached point, in order
         self._bwd: Spaces | None = None
         self.searches = 0  # searches run so far (one forward + one backward per new point)
@@ -231,8 +237,12 @@ class MatrixCache:
             new = snap_many(self.net, new_keys)
             old = self.points
             n_old, n_new = len(old), len(new)
-            w = np.empty((n_old + n_new, n_old + n_new))
-            w[:n_old, :n_old] = self._w
+            n = n_old + n_new
+            if n > self._buf.shape[0]:  # grown in steps: copying an N x N matrix for each new point is O(N^2)
+                buf = np.empty((n + GROW_ROWS, n + GROW_ROWS))
+                buf[:n_old, :n_old] = self._w
+                self._buf = buf
+            w = self._buf[:n, :n]
             if self.engine == "cch":
                 cch = self.net.cch
                 fwd, bwd = forward_spaces(self.net, new), backward_spaces(self.net, new)

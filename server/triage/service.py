@@ -480,11 +480,12 @@ def _text_model_score(taxonomy: Taxonomy, text: str, kw: np.ndarray, hits: dict[
                       probs_cat: np.ndarray | None, p_out: float) -> CategoryScore | None:
     """The outcome with the real-text model of the message's language, or None when there is none.
 
-    Its services ("trained") are chosen by the real-text model; the catalogue's other services keep the base
-    model's share (or, on the keyword path, their keywords' share) ``u``: P(service) = (1 - u) · P_text(service) for
-    trained services and the base probability for the others. Field work needs the trained model's confidence to
-    reach the ``min_confidence`` chosen for it by cross-validation (the base thresholds for other services) and the
-    field services together ``field_min_probability`` (out of scope judged by the base model, as without it)."""
+    The real-text model ("text") was learnt from real reports of some services; when it is confident (its
+    ``min_confidence``, chosen by cross-validation on its training rows), its service is the answer. When it is
+    unsure and the base model (or, for a language the base model does not know, the catalogue's keywords) is sure of
+    a service the text model has no rows of (a gas leak, a bill), that is the answer; otherwise an agent decides.
+    Field work also needs ``p_field`` (the base model's, as without a text model: it alone has seen account
+    matters and chatter) to reach ``field_min_probability``; out of scope is the base model's call, as before."""
     text_model = taxonomy._text_model
     if text_model is None:
         return None
@@ -501,45 +502,48 @@ def _text_model_score(taxonomy: Taxonomy, text: str, kw: np.ndarray, hits: dict[
         if j is not None:
             trained[j], p_text[j] = True, p
     p_text /= max(float(p_text.sum()), 1e-12)
-    if probs_cat is None:  # most words unknown to the base model: other services count through their keywords only
+    text_best = int(np.argmax(p_text))
+    text_sure = float(p_text[text_best]) >= lm.min_confidence
+    if probs_cat is None:  # most words unknown to the base model: the catalogue's keywords speak for the others
         scores = kw[:n_cat]
         base = scores / scores.sum() if scores.any() else np.zeros(n_cat)
+        field_share = float(sum(base[i] for i, c in enumerate(cats) if c.field_work))
+        p_field = field_share if scores.any() else (1.0 if text_sure else 0.5)
     else:
         base = probs_cat
-    u = float(base[~trained].sum())
-    combined = np.where(trained, (1 - u) * p_text, base)
-    p_field = (1 - p_out) * float(sum(combined[i] for i, c in enumerate(cats) if c.field_work))
-    order = np.argsort(-combined, kind="stable")
-    best, second = int(order[0]), int(order[1]) if n_cat > 1 else int(order[0])
-    confidence = float(combined[best])
-    margin = confidence - float(combined[second])
-    cat = cats[best]
-    ranking = [(cats[int(i)].name, round(float(combined[i]), 3)) for i in order[:3]]
+        p_field = (1 - p_out) * float(sum(base[i] for i, c in enumerate(cats) if c.field_work))
+    order = np.argsort(-base, kind="stable")
+    base_best = int(order[0])
+    base_margin = float(base[base_best] - (base[int(order[1])] if n_cat > 1 else 0.0))
+    base_sure = (not trained[base_best] and float(base[base_best]) >= taxonomy.min_confidence
+                 and base_margin >= taxonomy.min_margin)
+    ranking = [(cats[int(i)].name, round(float(p_text[i]), 3)) for i in np.argsort(-p_text, kind="stable")[:2]]
+    if not trained[base_best] and base[base_best] > 0:
+        ranking.append((cats[base_best].name, round(float(base[base_best]), 3)))
     if p_out:
-        ranking = sorted([*ranking, (OUT_OF_SCOPE, round(p_out, 3))], key=lambda kv: -kv[1])[:3]
-    if trained[best]:
-        sure = confidence >= lm.min_confidence
-        because = f"wording like {language} reports of this service"
-    else:
-        sure = confidence >= taxonomy.min_confidence and margin >= taxonomy.min_margin
-        words = hits.get(best, [])
-        because = (f"matched {', '.join(repr(w) for w in words[:3])}" if words
-                   else "wording similar to labelled examples")
+        ranking.append((OUT_OF_SCOPE, round(p_out, 3)))
+    ranking = sorted(ranking, key=lambda kv: -kv[1])[:3]
     odds = f"field work {p_field:.0%}, out of scope {p_out:.0%}"
-    if cat.field_work and sure and p_field >= taxonomy.field_min_probability:
-        return CategoryScore(cat.name, round(confidence, 4), False, f"{cat.label} ({confidence:.0%}): {because}; "
-                             f"{odds}", ranking, "field_work", round(p_field, 4), round(p_out, 4))
+    for best, from_text in [(text_best, True)] * text_sure + [(base_best, False)] * base_sure:
+        confidence = float(p_text[best] if from_text else base[best])
+        words = hits.get(best, [])
+        because = (f"wording like real {language} reports of this service" if from_text
+                   else f"matched {', '.join(repr(w) for w in words[:3])}" if words
+                   else "wording similar to labelled examples of a service without real reports")
+        cat = cats[best]
+        if cat.field_work and p_field >= taxonomy.field_min_probability:
+            return CategoryScore(cat.name, round(confidence, 4), False, f"{cat.label} ({confidence:.0%}): {because}; "
+                                 f"{odds}", ranking, "field_work", round(p_field, 4), round(p_out, 4))
+        if not cat.field_work and p_out < taxonomy.out_of_scope_min_probability:
+            return CategoryScore(cat.name, round(confidence, 4), False, f"{cat.label} ({confidence:.0%}): {because}; "
+                                 f"{odds}; an agent handles it", ranking, "agent", round(p_field, 4), round(p_out, 4))
     if p_out >= taxonomy.out_of_scope_min_probability:
         return CategoryScore(None, round(p_out, 4), False, f"not a matter for us ({odds}): no case work needed",
                              ranking, OUT_OF_SCOPE, round(p_field, 4), round(p_out, 4))
-    if not cat.field_work and sure:
-        return CategoryScore(cat.name, round(confidence, 4), False, f"{cat.label} ({confidence:.0%}): {because}; "
-                             f"{odds}; an agent handles it", ranking, "agent", round(p_field, 4), round(p_out, 4))
-    needed = lm.min_confidence if trained[best] else taxonomy.min_confidence
-    return CategoryScore(None, round(confidence, 4), True,
-                         f"unsure: {cat.name} {confidence:.0%} (needs {needed:.0%}) vs {cats[second].name} "
-                         f"{float(combined[second]):.0%} ({because}; {odds}); an agent should decide", ranking, "agent",
-                         round(p_field, 4), round(p_out, 4))
+    guess = cats[text_best]
+    return CategoryScore(None, round(float(p_text[text_best]), 4), True,
+                         f"unsure: {guess.name} {float(p_text[text_best]):.0%} (needs {lm.min_confidence:.0%}; "
+                         f"{odds}); an agent should decide", ranking, "agent", round(p_field, 4), round(p_out, 4))
 
 
 def _by_keywords(taxonomy: Taxonomy, kw: np.ndarray, hits: dict[int, list[str]]) -> CategoryScore:

@@ -257,8 +257,10 @@ def test_deployment_training_rows_never_include_held_back_rows(tmp_path):
     hki = realdata.helsinki(_need(realdata.HELSINKI_FILE))
     written = realdata.write_training_csv(SHARED, tmp_path / "real.csv")
     train = [r for r in fms + hki if r.category and not realdata.held_back(r.id)]
-    assert written == len(train) and 0.7 * len([r for r in fms + hki if r.category]) < written
-    held = {r.text for r in fms + hki if realdata.held_back(r.id)} - {r.text for r in train}
+    held = {r.text for r in fms + hki if realdata.held_back(r.id)}
+    # Not-held-back rows whose exact text a held-back row also has (reports sent twice) are left out as well.
+    assert written == len([r for r in train if r.text not in held]) < len(train)
+    assert 0.7 * len([r for r in fms + hki if r.category]) < written
     with (tmp_path / "real.csv").open(newline="", encoding="utf-8") as fh:
         texts = {row["text"] for row in csv.DictReader(fh)}
     assert held and len(texts) > 1000 and not held & texts

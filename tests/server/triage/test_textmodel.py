@@ -36,8 +36,9 @@ def _need(relative: Path) -> Path:
 def cuts() -> dict[str, list[realdata.Report]]:
     fms = realdata.fixmystreet(_need(realdata.FMS_FILE))
     hki = realdata.helsinki(_need(realdata.HELSINKI_FILE))
-    return {"fms_train": [r for r in fms if r.category and not realdata.held_back(r.id)][:900],
-            "hki_train": [r for r in hki if r.category and not realdata.held_back(r.id)],
+    train = realdata.training_reports(SHARED)
+    return {"fms_train": [r for r in train if r.id.startswith("fms-")][:900],
+            "hki_train": [r for r in train if r.id.startswith("hki-")],
             "hki_held": [r for r in hki if realdata.held_back(r.id)]}
 
 
@@ -72,6 +73,17 @@ def test_a_model_per_language_chosen_on_training_rows_only(small_model: Path, cu
     rows = [(r.text, r.category) for r in cuts["hki_train"] + cuts["fms_train"]]
     assert model.fingerprint == textmodel.fingerprint(rows)
     assert not {r.text for r in cuts["hki_held"]} & {t for t, _ in rows}
+
+
+def test_retarget_chooses_the_threshold_again_from_out_of_fold_answers(small_model: Path):
+    fi = textmodel.load(small_model).languages["fi"]
+    threshold, coverage = fi.min_confidence, fi.cv["coverage"]
+    assert len(fi.oof_confidence) == len(fi.oof_correct) == fi.cv["rows"]
+    fi.retarget(0.97)
+    assert fi.min_confidence > threshold and fi.cv["coverage"] < coverage
+    assert fi.cv["accuracy_when_covered"] is None or fi.cv["accuracy_when_covered"] >= 0.97
+    fi.retarget(0.5)
+    assert fi.min_confidence < threshold and fi.cv["coverage"] > coverage
 
 
 def test_finnish_reports_get_their_service_with_the_real_text_model(small_model: Path, cuts):

@@ -517,6 +517,8 @@ def answer_offer(*, session: Session, settings: Settings, message: Message,
     case = session.exec(select(Case).where(Case.job_id == appt.job_id).order_by(col(Case.id))).first()
     if appt.conversation_id != message.conversation_id:  # answered on another of their channels: answer there
         appt.conversation_id = message.conversation_id
+        session.add(appt)
+        session.flush()  # before book() refreshes the row (intake runs without autoflush)
     choice = parse_choice(message.text)
     if choice is None or not 1 <= choice <= len(appt.options):
         appt.invalid_replies += 1

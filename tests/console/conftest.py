@@ -166,10 +166,14 @@ def sign_in(page: Any, server: LiveServer, username: str) -> None:
     page.wait_for_selector("header.topbar")
 
 
-def assignable(server: LiveServer, token: str) -> tuple[int, int]:
-    """An unassigned job some technician can take (per the dispatch feature's explanation) and that technician."""
+def assignable(server: LiveServer, token: str, exclude: frozenset[int] = frozenset()) -> tuple[int, int]:
+    """An unassigned job some technician can take (per the dispatch feature's explanation) and that technician.
+    A job it has to create reaches an open page only with its next reload (creating a job sends no live event):
+    call it before the page loads."""
     _, queue = server.request("GET", "/jobs?status=unassigned&limit=50", token=token)
     for job in sorted(queue["items"], key=lambda j: -j["priority"]):
+        if job["id"] in exclude:
+            continue
         _, why = server.request("GET", f"/dispatch/jobs/{job['id']}/explain", token=token)
         if why.get("alternatives"):
             return job["id"], why["alternatives"][0]["technician_id"]

@@ -258,16 +258,18 @@ def test_bulk_assign_the_selection_to_a_technician(
     live_server: LiveServer, page_factory: Any, output_dir: Path
 ) -> None:
     token = live_server.token("dispatcher")
-    ensure_plan(live_server, token)
-    takers: dict[int, list[int]] = {}
-    for jid in new_jobs(live_server, token, 6, "Bulk"):
-        _, why = live_server.request("GET", f"/dispatch/jobs/{jid}/explain", token=token)
-        for alt in why.get("alternatives", []):
-            takers.setdefault(alt["technician_id"], []).append(jid)
-    if not takers or max(len(v) for v in takers.values()) < 2:
-        pytest.skip("no technician who could take two of the unassigned jobs")
-    tech_id, candidates = max(takers.items(), key=lambda kv: len(kv[1]))
-    picked = candidates[:3]
+    plan = ensure_plan(live_server, token)
+    # Room for certain: take the last two jobs off the busiest unlocked technician's day; assigning them back to that
+    # technician in bulk must then fit (a whole-day plan may leave nobody room for new work).
+    _, assigned = live_server.request("GET", "/jobs?status=assigned&limit=500", token=token)
+    movable = {j["id"] for j in assigned["items"]}
+    techs = sorted({s["technician_id"] for s in plan["stops"]}, key=lambda t: -len(day_of(plan, t)))
+    tech_id = next(t for t in techs if len([j for j in day_of(plan, t) if j in movable]) >= 2)
+    picked = [j for j in day_of(plan, tech_id) if j in movable][-2:]
+    for jid in picked:
+        status, body = live_server.request("POST", "/dispatch/overrides/commit", token=token,
+                                           body={"action": "unassign", "job_id": jid})
+        assert status == 200, body
     page = page_factory()
     sign_in(page, live_server, "dispatcher")
     for jid in picked:

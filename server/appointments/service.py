@@ -56,7 +56,7 @@ from server.dispatch.problem import (
     to_s,
 )
 from server.events.broker import make_event
-from server.jobs.models import OPEN_STATUSES, Job, JobStatus
+from server.jobs.models import OPEN_STATUSES, Job, JobReport, JobStatus
 from server.notify.service import send_to_customer
 from server.technicians.models import Availability, Technician
 from server.triage.replies import reply
@@ -439,12 +439,23 @@ def _say(session: Session, appt: Appointment, text: str, kind: str, key: str) ->
                                           "channel": str(message.channel)})]
 
 
+def _reply_conversations(session: Session, job_id: int) -> list[int]:
+    """The job's reporters' conversations that can carry an answer (not Open311 feeds or phone notes)."""
+    from server.conversations.models import Conversation
+    from server.customers.models import Channel
+
+    found = reporter_conversations(session=session, job_id=job_id)
+    channels = dict(session.exec(select(Conversation.id, Conversation.channel).where(
+        col(Conversation.id).in_(found or [-1]))).all())
+    return [c for c in found if channels.get(c) not in (Channel.open311, Channel.phone)]
+
+
 def offer(*, session: Session, settings: Settings, job: Job, slots: list[Slot], kind: str = "appointment_offer",
           broken: tuple[datetime, datetime] | None = None,
           rebook: bool = False) -> tuple[Appointment, list[dict[str, Any]]]:
     """Send these windows to the job's reporter on their channel and keep the offer open (the caller commits).
     A booked visit is offered again only with ``rebook`` (the customer asked for another time)."""
-    conversations = reporter_conversations(session=session, job_id=job.id or 0)
+    conversations = _reply_conversations(session, job.id or 0)
     if not conversations:
         raise Conflict(f"job {job.id} has no customer conversation to offer a time in")
     appt = session.exec(select(Appointment).where(Appointment.job_id == job.id).with_for_update()).first()
@@ -757,9 +768,12 @@ def _new_jobs(session: Session, settings: Settings) -> list[int]:
     if not categories:
         return []
     taken = select(Appointment.job_id)
+    answerable = select(JobReport.id).where(JobReport.job_id == Job.id,  # reported where the customer can answer
+                                            col(JobReport.channel).not_in(["open311", "phone"]))
     return list(session.exec(select(Job.id).where(col(Job.category).in_(categories),
                                                   col(Job.status).in_([JobStatus.unassigned, JobStatus.assigned]),
-                                                  col(Job.id).not_in(taken)).order_by(col(Job.id)).limit(50)).all())
+                                                  col(Job.id).not_in(taken), answerable.exists())
+                             .order_by(col(Job.id)).limit(50)).all())
 
 
 def sweep(*, engine: Engine, settings: Settings, city: City | None = None,
@@ -780,7 +794,7 @@ def sweep(*, engine: Engine, settings: Settings, city: City | None = None,
         with Session(engine) as session:
             try:
                 job = session.get(Job, job_id)
-                if job is None or not reporter_conversations(session=session, job_id=job_id):
+                if job is None or not _reply_conversations(session, job_id):
                     continue
                 slots, _ = compute_slots(session=session, settings=settings, city=city, job_id=job_id, now=now)
                 _, sent = offer(session=session, settings=settings, job=job, slots=slots)

@@ -91,6 +91,9 @@ export class AuditScreen {
 /** Find a customer, then export or erase. */
 class PrivacyPanel {
   private result = h("div", { class: "adm-found", id: "privacy-result", "aria-live": "polite" });
+  /** What an export or erasure did (kept apart from the list so the customer's buttons stay). */
+  private outcome = h("div", { class: "adm-found", id: "privacy-outcome", "aria-live": "polite" });
+  private download: string | null = null;
 
   element(): HTMLElement {
     const general = h("p", { class: "inline-error", role: "alert" });
@@ -98,10 +101,12 @@ class PrivacyPanel {
     const form = h("form", { class: "adm-form", id: "privacy-form", role: "search", "aria-label": "Find a customer" },
       h("h2", { id: "privacy-title" }, "Privacy requests"),
       h("p", { class: "muted small" }, "Export everything stored about a customer, or erase their personal data (cases, jobs and the audit trail stay, without it)."),
-      query.row, general, h("div", { class: "adm-actions" }, h("button", { type: "submit" }, "Find customer")), this.result);
+      query.row, general, h("div", { class: "adm-actions" }, h("button", { type: "submit" }, "Find customer")), this.result,
+      this.outcome);
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       clearErrors([query], general);
+      this.outcome.replaceChildren();
       const q = (query.control as HTMLInputElement).value.trim();
       if (!q) {
         query.error.textContent = "Type a name, an address or a customer id.";
@@ -131,9 +136,10 @@ class PrivacyPanel {
     try {
       const data = await api<Record<string, unknown>>(`/customers/${c.id}/export`);
       const blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
-      const url = URL.createObjectURL(blob);
+      if (this.download) URL.revokeObjectURL(this.download);
+      const url = (this.download = URL.createObjectURL(blob));
       const counts = Object.entries(data).filter(([, v]) => Array.isArray(v)).map(([k, v]) => `${(v as unknown[]).length} ${k}`).join(", ");
-      mount(this.result, h("p", { role: "status", id: "export-summary" }, `Export of ${customerName(c)}: ${counts}. `,
+      mount(this.outcome, h("p", { role: "status", id: "export-summary" }, `Export of ${customerName(c)}: ${counts}. `,
         h("a", { href: url, download: `customer-${c.id}-export.json` }, "Download the JSON file")));
     } catch (e) {
       notify(explain(e), "error");
@@ -163,7 +169,7 @@ class PrivacyPanel {
         try {
           const done = await api<Record<string, number>>(`/customers/${c.id}/erase`, { method: "POST", body: { reason: (reason.control as HTMLInputElement).value } });
           close();
-          mount(this.result, h("p", { role: "status", id: "erase-summary" },
+          mount(this.outcome, h("p", { role: "status", id: "erase-summary" },
             `Customer ${c.id} erased: ${done.messages ?? 0} messages, ${done.identities ?? 0} identities, ${done.cases ?? 0} cases cleared; ${done.audit_entries_redacted ?? 0} audit entries redacted.`));
           notify(`Customer ${c.id}'s personal data is erased.`, "ok");
         } catch (e) {

@@ -70,8 +70,9 @@ export class ChannelsScreen {
               h("td", { class: "small" }, counts),
               h("td", { class: "small" }, c.missing.length ? h("ul", { class: "plain" }, c.missing.map((m) => h("li", null, m))) : "nothing"));
           }))),
-        h("p", { class: "small" }, "Other channels (web form, Open311) reply through ",
-          data.relay.url ? `the webhook relay ${data.relay.url}${data.relay.signed ? " (signed)" : " (unsigned)"}` : "nothing: no relay is set, replies are recorded"));
+        h("p", { class: "small", id: "relay-status" }, "Other channels (web form, Open311): ",
+          data.relay.url ? `replies go through the webhook relay ${data.relay.url}${data.relay.signed ? " (signed)." : " (unsigned: set GROUNDCREW_OUTBOUND_WEBHOOK_SECRET)."}`
+            : "no webhook relay is set, so replies are recorded, not sent."));
     } catch (e) {
       mount(this.body, h("p", { class: "inline-error", role: "alert" }, explain(e)));
     }

@@ -210,6 +210,10 @@ class ApiClient:
         """A job's lifecycle steps (en route, on site, completed...) with their times, in order."""
         return self.request("GET", f"/jobs/{job_id}/events")
 
+    def my_coming_days(self) -> list[dict[str, Any]]:
+        """The technician's tentative visits on the working days after today (the horizon plan), in order."""
+        return self.request("GET", "/horizon/mine")
+
     def my_route(self) -> dict[str, Any]:
         """Today's route for the signed-in technician: ordered stops with ETAs and route GeoJSON."""
         return self.request("GET", "/technicians/me/route")

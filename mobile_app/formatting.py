@@ -94,3 +94,24 @@ def geo_uri(job: dict[str, Any]) -> str:
 
     label = quote(job.get("address") or job.get("title") or "", safe="")
     return f"geo:{job['lat']:.6f},{job['lon']:.6f}?q={job['lat']:.6f},{job['lon']:.6f}({label})"
+
+
+def coming_days(visits: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """One (heading, lines) per working day of the tentative visits: 'Mon 07 Dec · 3 jobs from 08:40' and, below,
+    'first: Streetlight out, 1600 E Baltimore St'. The job titles and addresses are escaped (no markup)."""
+    days: dict[str, list[dict[str, Any]]] = {}
+    for visit in visits:
+        days.setdefault(str(visit.get("day", "")), []).append(visit)
+    out = []
+    for day in sorted(days):
+        items = sorted(days[day], key=lambda v: int(v.get("sequence", 0)))
+        try:
+            label = datetime.fromisoformat(day).strftime("%a %d %b")
+        except ValueError:
+            label = esc(day)
+        count = f"{len(items)} job{'s' if len(items) != 1 else ''}"
+        first = items[0]
+        where = f", {esc(first.get('address'))}" if first.get("address") else ""
+        out.append((f"{label} · {count} from {clock(first.get('start_at'))}",
+                    f"first: {esc(first.get('job_title'))}{where}"))
+    return out

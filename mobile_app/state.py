@@ -43,7 +43,7 @@ class AppState:
     """Everything the screens show. Change it with ``update``; read attributes directly."""
 
     FIELDS = ("server_url", "username", "full_name", "technician_id", "signed_in", "online", "pending",
-              "jobs", "route", "alerts", "status_text", "last_sync_at", "position", "busy", "sign_in_error")
+              "jobs", "route", "coming", "alerts", "status_text", "last_sync_at", "position", "busy", "sign_in_error")
 
     def __init__(self) -> None:
         self._listeners: list[Listener] = []
@@ -57,6 +57,7 @@ class AppState:
         self.pending = 0
         self.jobs: list[dict[str, Any]] = []
         self.route: dict[str, Any] | None = None
+        self.coming: list[dict[str, Any]] = []  # tentative visits after today (GET /horizon/mine)
         self.alerts: list[Alert] = []
         self.status_text = ""
         self.last_sync_at: float | None = None

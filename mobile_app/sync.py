@@ -84,7 +84,8 @@ class SyncEngine:
         for job in jobs:
             if job.get("status") in CLOSED and str(job["id"]) in closed_at:
                 job["closed_at"] = closed_at[str(job["id"])]
-        self.state.update(jobs=jobs, route=self.store.get("cache.route"), pending=self.store.pending_count())
+        self.state.update(jobs=jobs, route=self.store.get("cache.route"), coming=self.store.get("cache.coming", []),
+                          pending=self.store.pending_count())
 
     # ---- the technician's actions -----------------------------------------------------------------
     def act_status(self, job_id: int, status: str, **fields: Any) -> OutboxItem:
@@ -231,6 +232,7 @@ class SyncEngine:
         ordered = route_order(jobs, route)
         self.store.replace_jobs(ordered)
         self.store.put("cache.route", route)
+        self.store.put("cache.coming", self._coming())
         server_ids = {j["id"] for j in jobs}
         for job_id in sorted(cached_ids - server_ids):
             self.state.alert("reassigned", f"Job #{job_id} is no longer assigned to you.", job_id)
@@ -263,6 +265,20 @@ class SyncEngine:
                 return None
             if exc.status == 404:
                 return None  # no plan yet (asked again next time)
+            raise
+
+    def _coming(self) -> list[dict[str, Any]]:
+        """The coming working days (tentative); [] when the server plans no horizon or is older than that."""
+        if "coming" in self.missing:
+            return []
+        try:
+            return self.api.my_coming_days()
+        except RequestError as exc:
+            if exc.missing_endpoint:
+                self.missing.add("coming")
+                return []
+            if exc.status == 404:
+                return []
             raise
 
     def pull_job_details(self, job: dict[str, Any]) -> None:

@@ -44,6 +44,7 @@ class TodayScreen(BaseScreen):
     next_detail = StringProperty("")
     next_id = NumericProperty(0)
     summary = StringProperty("")
+    coming = StringProperty("")  # the coming working days, tentative ("" when the server plans none)
 
     def refresh(self) -> None:
         state = self.app.state
@@ -61,6 +62,8 @@ class TodayScreen(BaseScreen):
         done = sum(1 for j in state.jobs if j.get("status") in ("completed", "unable"))
         self.summary = (f"{state.full_name or state.username}: {len(state.jobs)} jobs today, {done} finished"
                         + (f"\n[color=bf1414]{fmt.esc(state.status_text)}[/color]" if state.status_text else ""))
+        days = fmt.coming_days(state.coming)
+        self.coming = "\n".join(f"[b]{head}[/b]\n{line}" for head, line in days)
         rows = self.ids.rows
         rows.clear_widgets()
         for index, job in enumerate(state.jobs, start=1):
@@ -69,7 +72,7 @@ class TodayScreen(BaseScreen):
                                    urgent=is_urgent(job) and job.get("status") not in ("completed", "unable")))
 
     def on_state(self, changed: set[str]) -> None:
-        if changed & {"jobs", "online", "status_text", "full_name"}:
+        if changed & {"jobs", "coming", "online", "status_text", "full_name"}:
             self.refresh()
 
 

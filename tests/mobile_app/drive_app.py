@@ -142,6 +142,24 @@ def scenario_walkthrough(d: Driver) -> Iterator[Step]:
     d.finish()
 
 
+def scenario_coming_days(d: Driver) -> Iterator[Step]:
+    """Sign in; the today screen lists the coming working days of the horizon plan below today's jobs."""
+    yield from d.sign_in(d.args.password)
+    yield lambda: d.app.sm.current == "today" and bool(d.state.coming)
+    today = d.screen("today")
+    today.refresh()
+    yield 0.5
+    rows = today.ids.rows
+    scroll = rows.parent.parent  # the ScrollColumn: to the bottom, where the coming days are, if they are below it
+    if rows.parent.height > scroll.height:
+        scroll.scroll_y = 0
+    yield 0.5
+    d.shot("09-coming-days")
+    d.result["coming_text"] = today.coming
+    d.result["coming_visible"] = today.ids.coming_card.height > 0 and today.ids.coming_card.opacity == 1
+    d.finish()
+
+
 def scenario_prepare(d: Driver) -> Iterator[Step]:
     """Sign in while the server is up, cache the day, quit."""
     yield from d.sign_in(d.args.password)

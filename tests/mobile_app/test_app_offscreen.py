@@ -225,3 +225,48 @@ def test_server_5xx_keeps_the_update_and_says_so(live_server: LiveServer, output
     finally:
         proxy.shutdown()
     assert "HTTP 502" in result["message"] and result["pending_after"] == 1
+
+
+def test_the_coming_days_of_the_horizon_plan_are_on_the_today_screen(
+        live_server: LiveServer, output_dir: Path, tmp_path: Path) -> None:
+    """Two jobs that can only be done on the next working day, pinned to ana; the dispatcher plans the horizon
+    (POST /horizon); ana's app shows them under COMING DAYS (tentative), day by day."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from server.config import Settings
+    from server.dispatch.models import JobPin
+    from server.horizon.service import working_days
+
+    dispatcher = Dispatcher(live_server.url)
+    tz = ZoneInfo(WORKING_TZ)
+    day = working_days(Settings(load_city=False), datetime.now(tz).date())[0]
+
+    def at(hour: int) -> str:
+        return datetime(day.year, day.month, day.day, hour, tzinfo=tz).isoformat()
+
+    ana = live_server.technicians["ana"]  # type: ignore[attr-defined]
+    jobs = [dispatcher.create_job(title=title, category="streetlight", required_skills={}, duration_min=30,
+                                  priority=5, lat=lat, lon=-76.5850, address=address,
+                                  time_windows=[{"start": at(9), "end": at(15)}])
+            for title, lat, address in (("Hydrant check", 39.2870, "2000 E Fayette St"),
+                                        ("Sign replacement", 39.2890, "2100 E Baltimore St"))]
+    with live_server.session() as session:
+        for job in jobs:
+            session.add(JobPin(job_id=job["id"], technician_id=ana))
+        session.commit()
+    dispatcher._call("POST", "/horizon?time_limit_s=2", expect=202)
+    deadline = time.monotonic() + 120  # waits for the server's run; not a timing assertion
+    while time.monotonic() < deadline:
+        visits = dispatcher._call("GET", "/horizon", expect=200)["visits"]
+        if {v["job_id"] for v in visits} >= {j["id"] for j in jobs}:
+            break
+        time.sleep(0.5)
+    mine = [v for v in visits if v["technician_id"] == ana]
+    assert {v["job_id"] for v in mine} >= {j["id"] for j in jobs} and {v["day"] for v in mine} == {day.isoformat()}
+    result = run_app("coming_days", server=live_server.url, data_dir=tmp_path / "phone", out=output_dir, timeout=180)
+    assert result["coming_visible"]
+    text = result["coming_text"]
+    assert day.strftime("%a %d %b") in text and "2 jobs" in text
+    assert "Hydrant check" in text or "Sign replacement" in text
+    assert (output_dir / "09-coming-days.png").stat().st_size > 10_000

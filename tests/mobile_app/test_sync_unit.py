@@ -52,6 +52,9 @@ class FakeApi:
     def my_route(self) -> dict:
         raise RequestError("Not Found", status=404, detail="Not Found")
 
+    def my_coming_days(self) -> list:
+        return list(getattr(self, "coming", []))
+
     def job_reports(self, job_id: int) -> list:
         return []
 
@@ -255,3 +258,37 @@ def test_the_fix_accuracy_goes_with_the_position(parts, monkeypatch) -> None:
     client.post_location(lat=39.28, lon=-76.59, accuracy_m=12.54)
     client.post_location(lat=39.28, lon=-76.59)
     assert bodies == [{"lat": 39.28, "lon": -76.59, "accuracy_m": 12.5}, {"lat": 39.28, "lon": -76.59}]
+
+
+def test_the_coming_days_are_kept_offline_and_read_as_days(parts, tmp_path: Path) -> None:
+    api, store, state, clock, engine = parts
+    api.coming = [
+        {"day": "2026-12-08", "sequence": 1, "start_at": "2026-12-08T15:00:00Z", "job_title": "Hydrant <b>leak</b>",
+         "address": None},
+        {"day": "2026-12-07", "sequence": 0, "start_at": "2026-12-07T13:40:00Z", "job_title": "Streetlight out",
+         "address": "1600 E Baltimore St"},
+        {"day": "2026-12-08", "sequence": 0, "start_at": "2026-12-08T14:00:00Z", "job_title": "Pothole [b]x",
+         "address": "2 Main St"},
+    ]
+    engine.pull()
+    assert len(state.coming) == 3
+    days = fmt.coming_days(state.coming)
+    assert [head.split(" · ")[0] for head, _ in days] == ["Mon 07 Dec", "Tue 08 Dec"]
+    assert days[0][0].endswith("1 job from " + fmt.clock("2026-12-07T13:40:00Z"))
+    assert days[1][0].split(" · ")[1].startswith("2 jobs") and "Pothole" in days[1][1]
+    assert "[b]" not in days[1][1]  # a job title is never markup
+    # offline: a new engine on the same store shows them without the server
+    state2 = AppState()
+    SyncEngine(api, store, state2, clock=clock).load_cached()  # type: ignore[arg-type]
+    assert state2.coming == state.coming
+
+
+def test_a_server_with_no_horizon_shows_no_coming_days(parts) -> None:
+    api, _store, state, _clock, engine = parts
+
+    def missing() -> list:
+        raise RequestError("Not Found", status=404, detail="Not Found")
+
+    api.my_coming_days = missing
+    engine.pull()
+    assert state.coming == [] and "coming" in engine.missing

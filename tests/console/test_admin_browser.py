@@ -173,6 +173,28 @@ def test_technician_created_in_the_ui_is_in_the_next_plan_with_jobs(live_server:
                .evaluate_all("els => els.map(e => e.dataset.jobId)")}
     assert planned == {s["job_id"] for s in theirs}
 
+    # Absences by date, on the technician's form (when the server records them): a bad range is refused beside
+    # its field; a good one is stored.
+    if not live_server.has("post", "/technicians/{technician_id}/absences"):
+        return
+    page.goto(f"{live_server.url}/#/admin/technicians")
+    page.get_by_role("button", name="Edit Robin Quade").click()
+    absences = page.locator("#absence-form")
+    absences.get_by_label("First day").fill("2031-03-10")
+    absences.get_by_label("Last day").fill("2031-03-02")
+    page.locator("#add-absence").click()
+    bad = page.locator("#absence-form .field[data-field='last_day'] .field-error")
+    bad.wait_for()
+    assert "on or after first_day" in bad.inner_text()
+    absences.get_by_label("Last day").fill("2031-03-14")
+    absences.get_by_label("Reason (optional)").fill("annual leave")
+    page.locator("#add-absence").click()
+    page.wait_for_selector("#absence-list li[data-absence-id]")
+    _, stored = live_server.request("GET", f"/technicians/{tech_id}/absences", token=token)
+    assert [(a["first_day"], a["last_day"], a["reason"]) for a in stored] == [
+        ("2031-03-10", "2031-03-14", "annual leave")]
+    page.screenshot(path=SHOTS / "admin-technician-absences.png", full_page=True)
+
 
 def test_admin_creates_a_user_changes_the_role_and_deactivates(live_server: LiveServer, page_factory: Any) -> None:
     token = live_server.token("admin")

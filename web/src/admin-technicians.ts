@@ -1,7 +1,7 @@
 // Administration › Technicians: the workforce as a list, and one form to add or change a technician — skills with
 // levels chosen from the catalogue's skill list, shift, breaks, home base found with the geotagger (the resolved
 // place and its coordinates shown to confirm), on shift / off / sick. The planner reads these records as they are.
-import { all, api } from "./api";
+import { all, api, ApiError, explain } from "./api";
 import { clearErrors, field, fieldset, hhmm, select, showErrors, type Field } from "./admin-forms";
 import { h, mount } from "./dom";
 import type { Technician } from "./types";
@@ -260,7 +260,66 @@ export class TechniciansScreen {
         save.disabled = false;
       }
     });
-    mount(this.editor, form);
+    mount(this.editor, form, tech ? this.absences(tech) : null);
     if (tech) (name.control as HTMLInputElement).focus();
+  }
+
+  /** Days off by date (leave, training): listed, added, removed; plans leave the technician out on those days. */
+  private absences(tech: TechnicianFull): HTMLElement {
+    const path = `/technicians/${tech.id}/absences`;
+    const list = h("ul", { class: "plain adm-absences", id: "absence-list", "aria-live": "polite" });
+    const general = h("p", { class: "inline-error", role: "alert" });
+    const first = field("first_day", "First day", h("input", { type: "date", name: "first_day", required: true }));
+    const last = field("last_day", "Last day", h("input", { type: "date", name: "last_day", required: true }));
+    const reason = field("reason", "Reason (optional)", h("input", { name: "reason", maxlength: 200, placeholder: "e.g. annual leave" }));
+    const fields: Field[] = [first, last, reason];
+    const add = h("button", { type: "submit", id: "add-absence" }, "Add absence");
+    const form = h("form", { class: "adm-form", id: "absence-form", novalidate: true, "aria-labelledby": "absences-title" },
+      h("h3", { id: "absences-title" }, `Absences of ${tech.name}`),
+      h("p", { class: "muted small" }, "Days they do not work, first and last day included; no plan sends them on those days."),
+      list, h("div", { class: "adm-inline" }, first.row, last.row), reason.row, general, h("div", { class: "adm-actions" }, add));
+    const render = (rows: Array<{ id: number; first_day: string; last_day: string; reason: string }>): void => {
+      mount(list, rows.length ? rows.map((a) => h("li", { "data-absence-id": a.id, class: "adm-row" },
+        h("span", null, a.first_day === a.last_day ? a.first_day : `${a.first_day} – ${a.last_day}`, a.reason ? ` (${a.reason})` : ""),
+        h("button", { type: "button", class: "small", "aria-label": `Remove absence ${a.first_day} – ${a.last_day}`, onclick: async () => {
+          try {
+            await api(`${path}/${a.id}`, { method: "DELETE" });
+            await load();
+          } catch (e) {
+            general.textContent = explain(e);
+          }
+        } }, "Remove"))) : h("li", { class: "muted small" }, "No absences recorded."));
+    };
+    const load = async (): Promise<void> => {
+      try {
+        render(await api(path));
+      } catch (e) {
+        if (e instanceof ApiError && e.missing) {
+          mount(form, h("p", { class: "muted small" }, "This server does not record absences by date yet: set the status to Off for a day away."));
+          return;
+        }
+        general.textContent = explain(e);
+      }
+    };
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      clearErrors(fields, general);
+      add.disabled = true;
+      try {
+        await api(path, { method: "POST", body: {
+          first_day: (first.control as HTMLInputElement).value || null,
+          last_day: (last.control as HTMLInputElement).value || null,
+          reason: (reason.control as HTMLInputElement).value.trim(),
+        } });
+        form.reset();
+        await load();
+      } catch (e) {
+        showErrors(e, fields, general);
+      } finally {
+        add.disabled = false;
+      }
+    });
+    void load();
+    return h("section", { class: "adm-subform" }, form);
   }
 }

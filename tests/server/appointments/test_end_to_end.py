@@ -302,3 +302,21 @@ def test_two_bookings_of_one_offer_at_the_same_moment_book_once(app, client, day
     appt = appointment_of(app, answer["job_id"])
     assert [h["event"] for h in appt.history].count("booked") == 1
     assert len(outbound(app, answer["conversation_id"], "appointment_confirmed")) == 1
+
+
+def test_no_offer_where_the_customer_cannot_answer(app, client, day, sweep):
+    """A job reported through an Open311 feed (or entered by a dispatcher) has no thread to answer in: no offer."""
+    from server.jobs.models import JobReport
+    from tests.server.dispatch.conftest import SITES
+
+    lat, lon = SITES[8]
+    body = {"title": "No water", "category": "no_water", "required_skills": {"water": 1}, "duration_min": 45,
+            "lat": lat, "lon": lon}
+    feed = client.post("/jobs", headers=day["dispatcher"], json=body).json()["id"]
+    client.post("/jobs", headers=day["dispatcher"], json=body)  # no reporter at all
+    with Session(app.state.engine) as session:
+        session.add(JobReport(job_id=feed, channel="open311"))
+        session.commit()
+    assert sweep()["offered"] == 0
+    assert client.post(f"/appointments/jobs/{feed}/offers", headers=day["dispatcher"],
+                       json={"send": True}).status_code == 409

@@ -20,6 +20,7 @@ from server.core.errors import Conflict
 from server.core.timeutil import as_utc, utcnow
 from server.dispatch.models import JobEvent, JobPin, TechnicianDispatchState
 from server.jobs.models import OPEN_STATUSES, Job, JobStatus
+from server.technicians import service as technicians
 from server.technicians.models import Availability, Technician
 
 if TYPE_CHECKING:
@@ -189,7 +190,8 @@ def build_snapshot(*, session: Session, settings: Settings, city: City, now: dat
         job_query = job_query.where(col(Job.assigned_technician_id).in_(technician_ids or {-1})
                                     | col(Job.id).in_(job_ids or {-1}))
     all_techs = list(session.exec(tech_query).all())
-    techs = [t for t in all_techs if t.availability == Availability.on_shift
+    away = technicians.absent_on(session=session, day=day)  # recorded leave, training, sick notes
+    techs = [t for t in all_techs if t.availability == Availability.on_shift and t.id not in away
              and (t.id not in states or states[t.id].status != "off_sick")]
     locked = {t.id or 0 for t in techs if states.get(t.id or 0) and states[t.id or 0].day_locked}
     techs = [t for t in techs if (t.id or 0) not in locked]

@@ -27,6 +27,7 @@ from server.dispatch.models import JobPin
 from server.dispatch.problem import UNREACHABLE_S, aged_priority, day_origin, from_s, matrix_cache, to_s
 from server.horizon.models import HorizonPublic, HorizonRun, HorizonVisit, HorizonVisitPublic
 from server.jobs.models import Job, JobStatus
+from server.technicians import service as technicians
 from server.technicians.models import Availability, Technician
 
 log = logging.getLogger("groundcrew.horizon")
@@ -126,6 +127,9 @@ def plan_horizon(*, session: Session, settings: Settings, city: Any, now: dateti
         matrix = cache.matrix(coords) if coords else None
     index = {p: i for i, p in enumerate(coords)}
 
+    away = {(a.technician_id, a.first_day + timedelta(days=k))  # (technician, day) pairs of recorded absences
+            for a in technicians.absences(session=session, between=(days[0], days[-1]))
+            for k in range((a.last_day - a.first_day).days + 1)}
     vehicles: list[routing.Technician] = []
     vehicle_of: dict[str, tuple[int, date]] = {}
     for t in techs:
@@ -135,6 +139,8 @@ def plan_horizon(*, session: Session, settings: Settings, city: Any, now: dateti
             continue
         end = index.get(cache.key(t.end_lat, t.end_lon)) if t.end_lat is not None and t.end_lon is not None else None
         for day in days:
+            if (t.id, day) in away:
+                continue
             start_s = _local_s(settings, day, t.shift_start, origin)
             end_s = _local_s(settings, day, t.shift_end, origin)
             breaks = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Any
 
@@ -175,3 +175,36 @@ class CatalogueEntryPublic(SQLModel):
     field_work: bool
     customer_present: bool
     description: str
+
+
+class AbsenceBase(SQLModel):
+    """Days a technician does not work (leave, training, sick note): inclusive local dates."""
+
+    first_day: date
+    last_day: date
+    reason: str = Field(default="", max_length=200)
+
+    @model_validator(mode="after")
+    def _order(self) -> AbsenceBase:
+        if self.last_day < self.first_day:
+            raise ValueError("last_day: must be on or after first_day")
+        if (self.last_day - self.first_day).days > 366:
+            raise ValueError("last_day: an absence is at most a year long")
+        return self
+
+
+class TechnicianAbsence(AbsenceBase, table=True):
+    __tablename__ = "technician_absence"
+
+    id: int | None = Field(default=None, primary_key=True)
+    technician_id: int = Field(foreign_key="technician.id", index=True)
+    created_at: datetime = utc_field(default_now=True)
+
+
+class AbsenceCreate(AbsenceBase):
+    pass
+
+
+class AbsencePublic(AbsenceBase):
+    id: int
+    technician_id: int

@@ -6,6 +6,7 @@ from fastapi import Request, status
 from fastapi.responses import Response
 from sqlmodel import Session
 
+from server.audit import service as audit
 from server.auth.access import is_technician
 from server.core.deps import CurrentUser, DispatcherUser, SessionDep, SettingsDep, StaffUser
 from server.core.errors import NotFound, Unavailable
@@ -15,9 +16,12 @@ from server.core.routing import FeatureRouter
 from server.core.shared_reads import shared_read
 from server.technicians import service
 from server.technicians.models import (
+    AbsenceCreate,
+    AbsencePublic,
     CatalogueEntryPublic,
     SkillCoveragePublic,
     Technician,
+    TechnicianAbsence,
     TechnicianCreate,
     TechnicianPublic,
     TechnicianUpdate,
@@ -82,3 +86,37 @@ def update_technician(
     session.commit()
     session.refresh(tech)
     return tech
+
+
+@router.get("/{technician_id}/absences", response_model=list[AbsencePublic], summary="A technician's absences")
+def list_absences(technician_id: int, session: SessionDep, _: StaffUser) -> list[TechnicianAbsence]:
+    service.get(session=session, technician_id=technician_id)
+    return service.absences(session=session, technician_id=technician_id)
+
+
+@router.post("/{technician_id}/absences", response_model=AbsencePublic, status_code=status.HTTP_201_CREATED,
+             summary="Record days a technician does not work (dispatcher); plans leave them out")
+def add_absence(technician_id: int, body: AbsenceCreate, session: SessionDep, user: DispatcherUser
+                ) -> TechnicianAbsence:
+    service.get(session=session, technician_id=technician_id)
+    absence = TechnicianAbsence(technician_id=technician_id, **body.model_dump())
+    session.add(absence)
+    audit.record(session=session, actor_user_id=user.id, actor=user.username, action="technician.absence_added",
+                 entity="technician", entity_id=technician_id, detail=body.model_dump(mode="json"))
+    session.commit()
+    session.refresh(absence)
+    return absence
+
+
+@router.delete("/{technician_id}/absences/{absence_id}", status_code=status.HTTP_204_NO_CONTENT,
+               summary="Remove a recorded absence (dispatcher)")
+def remove_absence(technician_id: int, absence_id: int, session: SessionDep, user: DispatcherUser) -> Response:
+    absence = session.get(TechnicianAbsence, absence_id)
+    if absence is None or absence.technician_id != technician_id:
+        raise NotFound(f"absence {absence_id} of technician {technician_id} not found")
+    session.delete(absence)
+    audit.record(session=session, actor_user_id=user.id, actor=user.username, action="technician.absence_removed",
+                 entity="technician", entity_id=technician_id,
+                 detail={"first_day": str(absence.first_day), "last_day": str(absence.last_day)})
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import ValidationError
@@ -15,7 +16,7 @@ from server.auth.models import User
 from server.core.errors import NotFound, invalid_from, refuse_nulls
 from server.core.pagination import PageParams, paginate_rows
 from server.jobs.models import OPEN_STATUSES, Job
-from server.technicians.models import Technician, TechnicianCreate, TechnicianUpdate
+from server.technicians.models import Technician, TechnicianAbsence, TechnicianCreate, TechnicianUpdate
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -208,3 +209,20 @@ def skill_coverage(*, session: Session, services: list[Service]) -> list[SkillCo
         for skill in needs or {}:
             row(skill).open_jobs += 1
     return sorted(rows.values(), key=lambda r: (not r.services and not r.open_jobs, r.skill))
+
+
+def absences(*, session: Session, technician_id: int | None = None, between: tuple[date, date] | None = None
+             ) -> list[TechnicianAbsence]:
+    """Absences (of one technician, or everyone's), those overlapping ``between`` (inclusive dates) when given."""
+    query = select(TechnicianAbsence).order_by(col(TechnicianAbsence.first_day), col(TechnicianAbsence.id))
+    if technician_id is not None:
+        query = query.where(TechnicianAbsence.technician_id == technician_id)
+    if between is not None:
+        query = query.where(col(TechnicianAbsence.last_day) >= between[0],
+                            col(TechnicianAbsence.first_day) <= between[1])
+    return list(session.exec(query).all())
+
+
+def absent_on(*, session: Session, day: date) -> set[int]:
+    """Ids of the technicians absent on ``day`` (a local date)."""
+    return {a.technician_id for a in absences(session=session, between=(day, day))}

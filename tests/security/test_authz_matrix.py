@@ -131,6 +131,9 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/addresses/search"): STAFF,
     ("GET", "/horizon"): STAFF,
     ("GET", "/horizon/mine"): SIGNED_IN,  # a technician's own coming days; 404 for accounts with no technician
+    ("GET", "/technicians/{technician_id}/absences"): STAFF,
+    ("POST", "/technicians/{technician_id}/absences"): DISPATCHER,
+    ("DELETE", "/technicians/{technician_id}/absences/{absence_id}"): DISPATCHER,
     ("POST", "/horizon"): DISPATCHER,
     # dispatch and plans
     ("GET", "/dispatch/solves"): STAFF,

@@ -99,7 +99,8 @@ def inbox(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """One page of the inbox with the count of every status tab under the same other filters. ``assignee``: "me",
-    "none" or a user id; ``sort``: "recent" (latest message first) or "sla" (longest-waiting customer first)."""
+    "none" or a user id; ``sort``: "recent" (latest message first) or "sla" (longest-waiting customer first);
+    ``needs_attention`` narrows the open tab only."""
     now = now or utcnow()
     filters: list[ColumnElement[bool]] = []
     if assignee == "me":
@@ -116,14 +117,15 @@ def inbox(
         if len(q) > MAX_QUERY:
             raise Invalid(f"q: at most {MAX_QUERY} characters")
         filters.append(_search_filter(q))
-    if needs_attention:
-        filters.append(_attention_filter(now))
-    counts = {}
-    for tab in TABS:
-        where = [*filters, *([f] if (f := _status_filter(tab, now)) is not None else [])]
-        counts[tab] = int(session.exec(select(func.count()).select_from(Conversation).where(*where)).one())
-    tab_filter = _status_filter(status, now)
-    query = select(Conversation).where(*filters, *([tab_filter] if tab_filter is not None else []))
+    def where(tab: str) -> list[ColumnElement[bool]]:
+        # "Needs attention" narrows the Open tab only: what is pending, snoozed or resolved needs nobody right now.
+        if tab == "open" and needs_attention:
+            return [*filters, _attention_filter(now)]
+        return [*filters, *([f] if (f := _status_filter(tab, now)) is not None else [])]
+
+    counts = {tab: int(session.exec(select(func.count()).select_from(Conversation).where(*where(tab))).one())
+              for tab in TABS}
+    query = select(Conversation).where(*where(status))
     if sort == "sla":
         waiting_first = col(Conversation.awaiting_since).is_(None)
         query = query.order_by(waiting_first, col(Conversation.awaiting_since), col(Conversation.id))

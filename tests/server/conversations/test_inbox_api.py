@@ -236,6 +236,10 @@ def test_follow_up_on_a_handed_off_case_stays_in_needs_attention(client, auth):
     attention = {r["conversation_id"] for r in client.get("/inbox", headers=agent,
                                                           params={"needs_attention": "true"}).json()["items"]}
     assert conv in attention
+    # The filter narrows the Open tab only: a resolved conversation is still found under Resolved.
+    client.post(f"/conversations/{conv}/status", headers=agent, json={"status": "resolved"})
+    resolved = client.get("/inbox", headers=agent, params={"needs_attention": "true", "status": "resolved"}).json()
+    assert [r["conversation_id"] for r in resolved["items"]] == [conv] and resolved["counts"]["resolved"] == 1
 
 
 def test_customer_timeline_across_channels(client, auth):

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -26,7 +28,7 @@ from server.dispatch.models import (
     OverridePreview,
     TechnicianDispatchState,
 )
-from server.dispatch.problem import Snapshot, build_snapshot, from_s, job_key, parse_key, tech_key
+from server.dispatch.problem import Snapshot, build_snapshot, day_origin, from_s, job_key, parse_key, tech_key
 from server.events.broker import make_event
 from server.jobs.models import Job, JobStatus
 from server.technicians.models import Technician
@@ -238,23 +240,26 @@ URGENT_CANDIDATES = 24
 _M_PER_DEG = 111_320.0  # metres per degree of latitude
 
 
-def nearest_capable(*, session: Session, job: Job, k: int) -> set[int]:
-    """The ``k`` technicians on shift (not sick, day not locked) with the skills ``job`` needs whose day passes
-    nearest to it; every capable one when there are ``k`` or fewer. Two light queries, no travel times."""
+def nearest_capable(*, session: Session, job: Job, k: int, day: date | None = None) -> set[int]:
+    """The ``k`` technicians on shift (not sick, not absent on ``day``, day not locked) with the skills ``job``
+    needs whose day passes nearest to it; every capable one when there are ``k`` or fewer. Light queries, no
+    travel times."""
     from math import cos, radians
 
     from server.dispatch.models import TechnicianDispatchState
     from server.jobs.models import OPEN_STATUSES
+    from server.technicians import service as technicians
     from server.technicians.models import Availability
 
     states = {s.technician_id: s for s in session.exec(select(TechnicianDispatchState)).all()}
+    away = technicians.absent_on(session=session, day=day) if day is not None else set()
     rows = session.exec(select(Technician.id, Technician.skills, Technician.home_lat, Technician.home_lon,
                                Technician.current_lat, Technician.current_lon)
                         .where(Technician.availability == Availability.on_shift)).all()
     places: dict[int, list[tuple[float, float]]] = {}
     for tid, skills, home_lat, home_lon, cur_lat, cur_lon in rows:
         state = states.get(tid or 0)
-        if state is not None and (state.day_locked or state.status == "off_sick"):
+        if tid in away or (state is not None and (state.day_locked or state.status == "off_sick")):
             continue
         if any((skills or {}).get(s, 0) < lvl for s, lvl in job.required_skills.items()):
             continue
@@ -289,7 +294,8 @@ def insert_urgent(*, engine: Engine, settings: Settings, job_id: int) -> dict[st
             return None
         if session.exec(select(JobEvent).where(JobEvent.idempotency_key == f"auto-insert:{job_id}")).first():
             return None
-        candidates = nearest_capable(session=session, job=job, k=URGENT_CANDIDATES)
+        today = day_origin(settings).astimezone(ZoneInfo(settings.timezone)).date()
+        candidates = nearest_capable(session=session, job=job, k=URGENT_CANDIDATES, day=today)
         snapshot = build_snapshot(session=session, settings=settings, city=city, technician_ids=candidates,
                                   job_ids={job_id}) if candidates else \
             build_snapshot(session=session, settings=settings, city=city)

@@ -266,3 +266,30 @@ def test_a_new_place_does_not_copy_the_cached_travel_times(settings):  # type: i
     fresh.add_many(places)
     assert (cache.matrix(places).travel_time_s == fresh.matrix(places).travel_time_s).all()
     assert (cache.matrix(places).distance_m == fresh.matrix(places).distance_m).all()
+
+
+def test_an_absent_technician_is_not_an_urgent_candidate(app, settings):  # type: ignore[no-untyped-def]
+    """The nearest days are chosen among technicians who work today: one on recorded leave would only shrink the
+    candidates (the snapshot leaves them out)."""
+    from server.technicians.models import TechnicianAbsence
+
+    big_day(app, settings)
+    urgent = new_urgent(app, settings)
+    today = problem_day(settings)
+    with Session(app.state.engine) as session:
+        job = session.get(Job, urgent)
+        assert job is not None
+        first = control.nearest_capable(session=session, job=job, k=5, day=today)
+        nearest = min(first)  # any one of them
+        session.add(TechnicianAbsence(technician_id=nearest, first_day=today, last_day=today, reason="leave"))
+        session.commit()
+        again = control.nearest_capable(session=session, job=job, k=5, day=today)
+    assert nearest not in again and len(again) == 5 and len(first & again) == 4
+
+
+def problem_day(settings: Settings):  # type: ignore[no-untyped-def]
+    from zoneinfo import ZoneInfo
+
+    from server.dispatch.problem import day_origin
+
+    return day_origin(settings).astimezone(ZoneInfo(settings.timezone)).date()

@@ -23,10 +23,12 @@ import logging
 import math
 import re
 import time
+import tomllib
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -60,7 +62,7 @@ from server.jobs.models import OPEN_STATUSES, Job, JobReport, JobStatus
 from server.notify.service import send_to_customer
 from server.technicians.models import Availability, Technician
 from server.triage.replies import reply
-from server.triage.service import load_taxonomy
+from server.triage.service import DEFAULT_TAXONOMY
 
 if TYPE_CHECKING:
     from geodata import City
@@ -100,16 +102,25 @@ class Answered:
 # ---------------------------------------------------------------- catalogue
 
 
+_flags: dict[tuple[str, float], frozenset[str]] = {}
+
+
+def customer_present_categories(settings: Settings) -> frozenset[str]:
+    """The catalogue's services whose visit needs the customer there. Read from the TOML itself (cached per file and
+    modification time), not through ``load_taxonomy``: that trains the triage classifier when its weights do not
+    match, seconds of CPU the sweep has no use for (triage validates the same file when it loads it)."""
+    path = Path(settings.taxonomy_path) if settings.taxonomy_path else DEFAULT_TAXONOMY
+    key = (str(path), path.stat().st_mtime)
+    if key not in _flags:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        _flags[key] = frozenset(str(c.get("name", "")).strip().lower() for c in data.get("category") or []
+                                if isinstance(c, dict) and c.get("customer_present") is True)
+    return _flags[key]
+
+
 def needs_customer(settings: Settings, category: str | None) -> bool:
     """True when the catalogue says this service's visit needs the customer there."""
-    if not category:
-        return False
-    cat = load_taxonomy(settings.taxonomy_path).by_name(category)
-    return bool(cat is not None and cat.customer_present)
-
-
-def customer_present_categories(settings: Settings) -> list[str]:
-    return [c.name for c in load_taxonomy(settings.taxonomy_path).categories if c.customer_present]
+    return bool(category) and category in customer_present_categories(settings)
 
 
 # ---------------------------------------------------------------- windows
@@ -764,7 +775,7 @@ def remind(*, session: Session, settings: Settings, now: datetime | None = None)
 
 
 def _new_jobs(session: Session, settings: Settings) -> list[int]:
-    categories = customer_present_categories(settings)
+    categories = sorted(customer_present_categories(settings))
     if not categories:
         return []
     taken = select(Appointment.job_id)

@@ -58,6 +58,9 @@ def test_catalogue_flag_defaults_off_and_is_validated(tmp_path: Path) -> None:
     taxonomy = load_taxonomy()
     flagged = {c.name for c in taxonomy.categories if c.customer_present}
     assert {"no_water", "housing", "internet_outage"} <= flagged and "pothole" not in flagged
+    settings = Settings(data_dir=tmp_path, load_city=False)
+    assert service.customer_present_categories(settings) == flagged  # the sweep's own cheap read agrees
+    assert service.needs_customer(settings, "no_water") and not service.needs_customer(settings, "pothole")
     base = ('[[category]]\nname = "meter"\nservice_code = "M1"\nskill = "water"\nfield_work = true\n'
             'keywords = ["meter"]\n')
     bad = tmp_path / "bad.toml"

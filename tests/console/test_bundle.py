@@ -83,3 +83,13 @@ def test_console_is_served_and_static_paths_are_contained(tmp_path) -> None:  # 
         assert client.get("/static/nothing.js").json()["detail"] == "static file 'nothing.js' not found"
         assert client.get("/map/streets").status_code == 401
         assert client.get("/console/inbox").status_code == 401
+
+
+def test_the_event_stream_fallback_listens_for_every_event_type_the_server_publishes() -> None:
+    """Server-sent events are named by their full type ("job.status"), and an EventSource hears only the names it
+    listens for: a type missing from EVENT_TYPES never reaches the console when the WebSocket is unavailable."""
+    published = set()
+    for path in (ROOT / "server").rglob("*.py"):
+        published |= set(re.findall(r'make_event\(\s*"([a-z_]+\.[a-z_.]+)"', path.read_text(encoding="utf-8")))
+    listened = set(re.findall(r'"([a-z_]+\.[a-z_.]+)"', (WEB / "src" / "events.ts").read_text(encoding="utf-8")))
+    assert published and published <= listened, f"add to EVENT_TYPES in web/src/events.ts: {published - listened}"

@@ -4,6 +4,13 @@
 import { api, currentSession } from "./api";
 import type { LiveEvent } from "./types";
 
+/** Every event type the server publishes (tests/console/test_bundle.py checks this against server/). */
+export const EVENT_TYPES = [
+  "appointment.broken", "conversation.updated", "job.assigned", "job.eta", "job.status", "job.unassigned",
+  "message.queued", "message.status", "plan.created", "route.updated", "solve.updated", "technician.location",
+  "technician.locked", "technician.status",
+];
+
 export type EventHandler = (event: LiveEvent) => void;
 export type StateHandler = (state: "live" | "connecting" | "offline") => void;
 
@@ -90,7 +97,8 @@ export class LiveEvents {
       this.sse = null;
       this.retry();
     };
-    for (const t of ["job", "plan", "technician", "case", "message"]) {
+    // The stream names each event by its full type ("job.status"); EventSource hears only the names it listens for.
+    for (const t of EVENT_TYPES) {
       es.addEventListener(t, (msg) => this.handleSse(msg as MessageEvent));
     }
   }

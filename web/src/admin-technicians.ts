@@ -200,8 +200,8 @@ export class TechniciansScreen {
       h("div", { class: "adm-inline" }, address, h("button", { type: "button", id: "find-home", onclick: () => void find() }, "Find")),
       found, resolved,
       h("div", { class: "adm-inline" },
-        h("label", { for: "home-lat" }, "Latitude"), Object.assign(lat, { id: "home-lat" }),
-        h("label", { for: "home-lon" }, "Longitude"), Object.assign(lon, { id: "home-lon" })),
+        h("span", { class: "adm-pair" }, h("label", { for: "home-lat" }, "Latitude"), Object.assign(lat, { id: "home-lat" })),
+        h("span", { class: "adm-pair" }, h("label", { for: "home-lon" }, "Longitude"), Object.assign(lon, { id: "home-lon" }))),
     ], "Found with the same geotagger as the complaints; choose the right place, or type coordinates.");
     const availability = field("availability", "Status", select(AVAILABILITY, tech?.availability ?? "on_shift", { name: "availability" }));
 

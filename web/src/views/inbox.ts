@@ -65,7 +65,12 @@ export class InboxView implements View {
   private agents: Agent[] = [];
   private me: Agent | null = null;
   private categories: Array<{ name: string; label: string; field_work: boolean }> = [];
+  private categoriesReady: Promise<void> = Promise.resolve();
   private refreshTimer: number | undefined;
+  // What the agent has typed or picked, per conversation: a live event re-draws the conversation, which must not
+  // lose a half-written reply or a chosen category.
+  private drafts = new Map<number, { text: string; note: boolean }>();
+  private triagePicks = new Map<number, string>();
   private searchTimer: number | undefined;
   private keyHandler = (ev: KeyboardEvent) => this.onKey(ev);
   private searchEl = h("input", { type: "search", id: "inbox-search", placeholder: "Search name, handle or text  ( / )",
@@ -108,7 +113,7 @@ export class InboxView implements View {
           h("label", { for: "inbox-assignee", class: "visually-hidden" }, "Assignee"), this.assigneeEl,
           h("label", { for: "inbox-channel", class: "visually-hidden" }, "Channel"), channel,
           h("label", { for: "inbox-sort", class: "visually-hidden" }, "Order"), sort),
-        h("div", { class: "filters" }, h("label", { class: "check" }, attention, " Needs attention")),
+        h("div", { class: "filters" }, h("label", { class: "check" }, attention, " Needs attention (open tab)")),
         this.listEl, more,
         h("p", { class: "muted small keys-hint", id: "inbox-keys" }, "Keys: j/k move · r reply · n note · e resolve · z snooze 1 h · a assign to me · / search")),
       this.detailEl, this.sideEl));
@@ -121,7 +126,8 @@ export class InboxView implements View {
       this.me = a.find((x) => x.username === currentSession()?.username) ?? null;
       this.fillAssigneeFilter();
     }).catch(() => undefined);
-    void api<Array<{ name: string; label: string; field_work: boolean }>>("/inbox/categories").then((c) => (this.categories = c)).catch(() => undefined);
+    this.categoriesReady = api<Array<{ name: string; label: string; field_work: boolean }>>("/inbox/categories")
+      .then((c) => { this.categories = c; }).catch(() => undefined);
     if (arg && /^\d+$/.test(arg)) void this.openConversation(Number(arg));
   }
 
@@ -150,6 +156,8 @@ export class InboxView implements View {
   }
 
   private renderTabs(counts: Record<InboxStatus, number>): void {
+    const attention = document.getElementById("inbox-attention") as HTMLInputElement | null;
+    if (attention) attention.disabled = this.query.status !== "open"; // it narrows the Open tab only
     mount(this.tabsEl, TABS.map((t) => h("button", { type: "button", role: "tab", id: `inbox-tab-${t}`, class: "inbox-tab",
       "aria-selected": this.query.status === t ? "true" : "false", tabindex: this.query.status === t ? "0" : "-1",
       onclick: () => { this.query.status = t; void this.reload(); },
@@ -317,7 +325,10 @@ export class InboxView implements View {
       return;
     }
     if (this.selected !== id) return; // another conversation was opened meanwhile
-    const cases = await api<{ items: Case[] }>(`/cases?customer_id=${conv.customer_id}&limit=50`).catch(() => ({ items: [] as Case[] }));
+    const [cases] = await Promise.all([
+      api<{ items: Case[] }>(`/cases?customer_id=${conv.customer_id}&limit=50`).catch(() => ({ items: [] as Case[] })),
+      this.categoriesReady]);
+    if (this.selected !== id) return;
     const myCase = cases.items.filter((c) => c.conversation_id === id).sort((a, b) => b.id - a.id)[0] ?? null;
     const tz = config().timezone;
     const row = this.rows.find((r) => r.conversation_id === id);
@@ -329,6 +340,7 @@ export class InboxView implements View {
       h("p", { class: "msg-text" }, m.text),
       m.place_name || m.lat !== null ? h("div", { class: "msg-place muted small" }, "Location: ", m.place_name ?? "",
         m.lat !== null ? ` (${m.lat.toFixed(5)}, ${m.lon?.toFixed(5)})` : "") : null));
+    const focusedId = this.detailEl.contains(document.activeElement) ? document.activeElement?.id : undefined;
     mount(this.detailEl,
       h("header", { class: "conv-head" },
         h("h2", null, conv.subject || `Conversation ${conv.id}`),
@@ -338,6 +350,7 @@ export class InboxView implements View {
       myCase ? this.casePanel(myCase) : h("p", { class: "muted" }, "No case for this conversation."),
       h("ol", { class: "messages", "aria-label": "Messages" }, msgs),
       this.replyForm(conv));
+    if (focusedId) document.getElementById(focusedId)?.focus();
     if (scroll) void this.showCustomer(conv.customer_id);
     else void this.showTimeline(conv.customer_id);
   }
@@ -350,8 +363,12 @@ export class InboxView implements View {
     const send = h("button", { type: "submit", class: "primary", id: "reply-send" }, "");
     const err = h("div");
     let note = false;
+    const draft = this.drafts.get(id);
+    const keep = () => this.drafts.set(id, { text: text.value, note });
+    text.addEventListener("input", keep);
     const setMode = (isNote: boolean) => {
       note = isNote;
+      keep();
       form.classList.toggle("note-mode", isNote);
       label.textContent = isNote ? "Private note (staff only, never sent to the customer)" : `Reply to ${lastIn?.author_name || "the customer"} on ${titleCase(conv.channel)}`;
       send.textContent = isNote ? "Add private note" : `Send on ${titleCase(conv.channel)}`;
@@ -368,6 +385,7 @@ export class InboxView implements View {
         const at = text.selectionStart ?? text.value.length;
         text.value = text.value.slice(0, at) + pick.filled + text.value.slice(text.selectionEnd ?? at);
         canned.value = "";
+        text.dispatchEvent(new Event("input"));
         text.focus();
       });
     }).catch(() => canned.setAttribute("disabled", ""));
@@ -375,7 +393,9 @@ export class InboxView implements View {
       h("div", { class: "reply-modes", role: "radiogroup", "aria-label": "Reply or private note" }, mode("reply", "Reply"), mode("note", "Private note (n)"),
         h("span", { class: "spacer" }), canned),
       label, text, err, h("div", { class: "actions" }, send));
-    setMode(false);
+    text.value = draft?.text ?? "";
+    setMode(draft?.note ?? false);
+    (form.querySelector(`#mode-${note ? "note" : "reply"}`) as HTMLInputElement).checked = true;
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       if (!text.value.trim()) return;
@@ -388,6 +408,7 @@ export class InboxView implements View {
           await api(`/conversations/${id}/messages`, { method: "POST", body: { text: text.value, visibility: lastIn?.visibility ?? "private" } });
           notify("Reply queued for delivery on the customer's channel", "ok");
         }
+        this.drafts.delete(id);
         await Promise.all([this.openConversation(id, false), this.loadList()]);
       } catch (e) {
         inlineError(err, e);
@@ -401,12 +422,16 @@ export class InboxView implements View {
     const pick = h("select", { id: "triage-category", "aria-label": "Correct category" },
       h("option", { value: "" }, "Category…"),
       this.categories.map((k) => h("option", { value: k.name }, `${k.label}${k.field_work ? "" : " (no field work)"}`)));
-    pick.value = c.category && this.categories.some((k) => k.name === c.category) ? c.category : "";
+    const conv = this.selected;
+    pick.value = (conv !== null ? this.triagePicks.get(conv) : undefined)
+      ?? (c.category && this.categories.some((k) => k.name === c.category) ? c.category : "");
+    pick.addEventListener("change", () => { if (conv !== null) this.triagePicks.set(conv, pick.value); });
     const fix = async (body: { category?: string; not_field_work?: boolean }, what: string) => {
       const id = this.selected;
       if (id === null) return;
       try {
         await correctTriage(id, body);
+        this.triagePicks.delete(id);
         notify(`Triage corrected: ${what}. Triage learns from it.`, "ok");
         await Promise.all([this.openConversation(id, false), this.loadList()]);
       } catch (e) {

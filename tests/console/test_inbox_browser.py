@@ -153,6 +153,8 @@ def test_agent_works_a_conversation_in_the_inbox(live_server: LiveServer, page_f
     _until(lambda: _conversation(live_server, world)["assignee_user_id"] == world["me"]["id"], "assigned by key")
     page.keyboard.press("e")
     _until(lambda: _conversation(live_server, world)["status"] == "resolved", "resolved by key e")
+    page.wait_for_selector("#conversation #reopen")  # the open conversation shows it resolved, not a stale draw
+    assert not page.locator("#conversation #resolve").count()
     page.locator("#inbox-tab-resolved").click()
     page.wait_for_selector(f".inbox-row[data-conversation-id='{cid}'][data-status='resolved']")
     _dismiss_notices(page)
@@ -219,8 +221,11 @@ def test_inbox_on_a_tablet(live_server: LiveServer, page_factory: Any, axe_sourc
     page.wait_for_selector("#case-panel")
     page.wait_for_selector("#customer-timeline")
     page.wait_for_selector(".inbox-row")
-    # Nothing is wider than the screen: the panes stack.
+    # Nothing is wider than the screen: the panes stack, and long canned replies do not widen the reply form.
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 820
+    page.wait_for_function("() => document.querySelectorAll('#canned-picker option').length > 1")
+    picker, form = page.locator("#canned-picker").bounding_box(), page.locator("form.reply").bounding_box()
+    assert picker["x"] + picker["width"] <= form["x"] + form["width"] + 1
     page.screenshot(path=SHOTS / "inbox-tablet-820x1180.png")
     page.screenshot(path=SHOTS / "inbox-tablet-820x1180-full.png", full_page=True)
     violations = axe_violations(page, axe_source)

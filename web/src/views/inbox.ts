@@ -71,6 +71,7 @@ export class InboxView implements View {
   // lose a half-written reply or a chosen category.
   private drafts = new Map<number, { text: string; note: boolean }>();
   private triagePicks = new Map<number, string>();
+  private openSeq = 0; // the latest openConversation wins: an older answer arriving later must not draw stale state
   private searchTimer: number | undefined;
   private keyHandler = (ev: KeyboardEvent) => this.onKey(ev);
   private searchEl = h("input", { type: "search", id: "inbox-search", placeholder: "Search name, handle or text  ( / )",
@@ -314,6 +315,7 @@ export class InboxView implements View {
 
   async openConversation(id: number, scroll = true): Promise<void> {
     this.selected = id;
+    const seq = ++this.openSeq;
     this.markSelected();
     if (location.hash !== `#/inbox/${id}`) history.replaceState(null, "", `#/inbox/${id}`);
     if (scroll) mount(this.detailEl, h("p", { class: "muted pad" }, "Loading…"));
@@ -324,11 +326,11 @@ export class InboxView implements View {
       inlineError(this.detailEl, e);
       return;
     }
-    if (this.selected !== id) return; // another conversation was opened meanwhile
+    if (seq !== this.openSeq) return; // opened again (or another one) meanwhile
     const [cases] = await Promise.all([
       api<{ items: Case[] }>(`/cases?customer_id=${conv.customer_id}&limit=50`).catch(() => ({ items: [] as Case[] })),
       this.categoriesReady]);
-    if (this.selected !== id) return;
+    if (seq !== this.openSeq) return;
     const myCase = cases.items.filter((c) => c.conversation_id === id).sort((a, b) => b.id - a.id)[0] ?? null;
     const tz = config().timezone;
     const row = this.rows.find((r) => r.conversation_id === id);
@@ -376,7 +378,9 @@ export class InboxView implements View {
     const mode = (value: "reply" | "note", caption: string) => h("label", { class: "check mode" },
       h("input", { type: "radio", name: "reply-mode", id: `mode-${value}`, value, checked: value === "reply",
         onchange: () => setMode(value === "note") }), ` ${caption}`);
-    const canned = h("select", { id: "canned-picker", "aria-label": "Insert a canned reply" }, h("option", { value: "" }, "Canned reply…"));
+    // Long canned texts must not widen the form past a tablet's screen.
+    const canned = h("select", { id: "canned-picker", "aria-label": "Insert a canned reply", style: { maxWidth: "100%", minWidth: "0", flex: "1 1 12rem" } },
+      h("option", { value: "" }, "Canned reply…"));
     void loadCanned(id).then((list) => {
       canned.append(...list.map((c) => h("option", { value: String(c.id), title: c.filled }, `/${c.short_code} — ${c.filled.slice(0, 60)}`)));
       canned.addEventListener("change", () => {

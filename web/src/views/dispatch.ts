@@ -140,6 +140,19 @@ export class DispatchView implements View {
 
   onEvent(event: LiveEvent): void {
     if (event.type === "technician.locked") this.lockSeen.set(Number(event.data.technician_id), Boolean(event.data.locked));
+    if (event.type === "technician.location") {
+      // A ping carries the new position: move that technician's marker; the jobs and the plan did not change
+      // (an ETA it changes arrives as its own job.eta event).
+      const tech = this.techs.find((t) => t.id === Number(event.data.technician_id));
+      if (tech && typeof event.data.lat === "number" && typeof event.data.lon === "number") {
+        tech.current_lat = event.data.lat;
+        tech.current_lon = event.data.lon;
+        tech.last_seen_at = String(event.data.at ?? new Date().toISOString());
+        this.renderTechs();
+        this.base.map.getContainer().dataset.pings = String(Number(this.base.map.getContainer().dataset.pings ?? 0) + 1);
+      }
+      return;
+    }
     if (/^(job|plan|route|technician)\./.test(event.type)) {
       if (event.type === "plan.created") notify(`New plan v${String(event.data.version ?? "")} (${String(event.data.trigger ?? "")})`, "info");
       this.scheduleRefresh();
@@ -228,10 +241,16 @@ export class DispatchView implements View {
   }
 
   private renderMap(): void {
-    this.techLayer.clearLayers();
     this.routeLayer.clearLayers();
     // Clustered: thousands of jobs stay a few dozen markers at any zoom (map.ts JobClusters).
     this.clusters.setJobs(this.mapJobs());
+    this.renderTechs();
+    this.renderRoutes();
+  }
+
+  /** The technicians' markers only: what a position ping changes (a few dozen markers, no jobs, no reload). */
+  private renderTechs(): void {
+    this.techLayer.clearLayers();
     for (const tech of this.techs) {
       const live = tech.current_lat !== null && tech.current_lon !== null;
       const pos: [number, number] = live ? [tech.current_lat!, tech.current_lon!] : [tech.home_lat, tech.home_lon];
@@ -246,6 +265,9 @@ export class DispatchView implements View {
         live ? `live position, seen ${when(tech.last_seen_at, config().timezone)}` : "home base (no live position yet)"))
         .addTo(this.techLayer);
     }
+  }
+
+  private renderRoutes(): void {
     if (this.routes) {
       for (const f of this.routes.features) {
         const tid = f.properties.technician_id;

@@ -58,8 +58,11 @@ from server.dispatch.problem import (
     to_s,
 )
 from server.events.broker import make_event
+from server.horizon import service as horizon
+from server.horizon.models import HorizonVisit
 from server.jobs.models import OPEN_STATUSES, Job, JobReport, JobStatus
 from server.notify.service import send_to_customer
+from server.technicians import service as technicians
 from server.technicians.models import Availability, Technician
 from server.triage.replies import reply
 from server.triage.service import DEFAULT_TAXONOMY
@@ -138,8 +141,9 @@ def offer_days(settings: Settings, now: datetime) -> list[date]:
     """Today (when a working day) and the next working days, ``appointment_days`` in all."""
     tz = ZoneInfo(settings.timezone)
     day, working, out = as_utc(now).astimezone(tz).date(), _working_days(settings), []
+    closed = horizon.closed_dates(settings, {day.year, day.year + 1})  # public holidays, closed dates
     while len(out) < settings.appointment_days:
-        if day.isoweekday() in working:
+        if day.isoweekday() in working and day not in closed:
             out.append(day)
         day += timedelta(days=1)
     return out
@@ -252,20 +256,34 @@ def _booked_on(session: Session, settings: Settings, day: date, exclude_job: int
 
 def _later_day_slots(session: Session, settings: Settings, city: City, job: Job, day: date,
                      notes: list[str]) -> list[Slot]:
-    """A day without a plan: every technician's shift that day, from home, with that day's bookings as stops."""
+    """A later day: each technician at work that day (not off, not absent), from home, with that day's bookings and
+    the planning horizon's tentative visits as stops, in time order."""
     tz = ZoneInfo(settings.timezone)
     origin = day_origin(settings, datetime.combine(day, dtime(12), tzinfo=tz))
     booked = _booked_on(session, settings, day, job.id or 0)
-    capable = [t for t in session.exec(select(Technician).order_by(col(Technician.id))).all() if _can_do(t, job)]
+    away = technicians.absent_on(session=session, day=day)
+    capable = [t for t in session.exec(select(Technician).order_by(col(Technician.id))).all()
+               if _can_do(t, job) and t.availability != Availability.off and t.id not in away]
+    # The planning horizon's tentative visits of that day are work the technician already has (server/horizon).
+    planned = [(v, j) for v, j in session.exec(select(HorizonVisit, Job).where(HorizonVisit.job_id == Job.id,
+                                                                                HorizonVisit.day == day,
+                                                                                HorizonVisit.job_id != (job.id or 0)))
+               if j.status in OPEN_STATUSES]
     places = {t.id or 0: [(t.home_lat, t.home_lon)] for t in capable}
     for a, j in booked:
         if a.technician_id in places:
             places[a.technician_id].append((j.lat, j.lon))
+    for v, j in planned:
+        if v.technician_id in places:
+            places[v.technician_id].append((j.lat, j.lon))
     near = set(sorted(places, key=lambda tid: (_close(job, places[tid]), tid))[:2 * NEAR_TECHNICIANS])
     techs = [t for t in capable if (t.id or 0) in near]
     booked = [(a, j) for a, j in booked if a.technician_id in near]
+    booked_ids = {j.id for _, j in booked}
+    planned = [(v, j) for v, j in planned if v.technician_id in near and j.id not in booked_ids]
     cache, lock = matrix_cache(city)
-    points = [(t.home_lat, t.home_lon) for t in techs] + [(j.lat, j.lon) for _, j in booked] + [(job.lat, job.lon)]
+    points = [(t.home_lat, t.home_lon) for t in techs] + [(j.lat, j.lon) for _, j in booked] + \
+        [(j.lat, j.lon) for _, j in planned] + [(job.lat, job.lon)]
     coords = list(dict.fromkeys(cache.key(*p) for p in points))
     with lock:
         try:
@@ -302,7 +320,7 @@ def _later_day_slots(session: Session, settings: Settings, city: City, job: Job,
                            time_windows=tws, required_skills=dict(j.required_skills), priority=j.priority)
 
     model_jobs = [model_of(j, (as_utc(a.window_start), as_utc(a.window_end)))  # type: ignore[arg-type]
-                  for a, j in booked] + [model_of(job, None)]
+                  for a, j in booked] + [model_of(j, None) for _, j in planned] + [model_of(job, None)]
     tt = np.where(np.isfinite(matrix.travel_time_s), np.rint(matrix.travel_time_s), UNREACHABLE_S).astype(np.int64)
     dist = np.where(np.isfinite(matrix.distance_m), np.rint(matrix.distance_m), 0).astype(np.int64)
     problem = routing.Problem(model_techs, model_jobs, tt, dist)
@@ -312,6 +330,10 @@ def _later_day_slots(session: Session, settings: Settings, city: City, job: Job,
         key = tech_key(a.technician_id) if a.technician_id is not None else None
         if key in by_tech:
             by_tech[key].append((as_utc(a.window_start), job_key(j.id or 0)))  # type: ignore[arg-type]
+    for v, j in planned:
+        key = tech_key(v.technician_id)
+        if key in by_tech:
+            by_tech[key].append((as_utc(v.start_at), job_key(j.id or 0)))
     routes = []
     for t in model_techs:
         seq = [k for _, k in sorted(by_tech[t.id])]

@@ -101,6 +101,13 @@ def test_offer_days_skip_days_without_visits(settings: Settings) -> None:
     assert service.offer_days(settings, friday) == [date(2026, 12, 4), date(2026, 12, 7), date(2026, 12, 8)]
 
 
+def test_offer_days_skip_public_holidays_and_closed_dates(settings: Settings) -> None:
+    """The organisation's calendar is the planning horizon's: no visits offered on Christmas or a closed day."""
+    us = settings.model_copy(update={"horizon_holidays_country": "US", "horizon_closed_dates": "2026-12-28"})
+    assert service.offer_days(us, datetime(2026, 12, 24, 15, tzinfo=UTC)) == [
+        date(2026, 12, 24), date(2026, 12, 29), date(2026, 12, 30)]
+
+
 def test_the_cheapest_windows_are_offered_on_more_than_one_day() -> None:
     def slot(day: int, hour: int, cost: int) -> Slot:
         start = datetime(2026, 12, day, hour, tzinfo=UTC)

@@ -9,10 +9,11 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from server.auth.access import ensure_assignment_visible, ensure_job_visible, is_technician
-from server.core.deps import CurrentUser, SessionDep, StaffUser
+from server.core.deps import CurrentUser, SessionDep, SettingsDep, StaffUser
 from server.core.models import Page
 from server.core.pagination import PageDep, page_response, row_json
 from server.core.routing import FeatureRouter
+from server.events.broker import make_event, publish
 from server.jobs import service
 from server.jobs.cache import cached_read
 from server.jobs.models import Job, JobCreate, JobPublic, JobReportPublic, JobStatus, JobUpdate
@@ -46,11 +47,15 @@ async def list_jobs(
 
 
 @router.post("", response_model=JobPublic, status_code=status.HTTP_201_CREATED, summary="Create a job")
-def create_job(job_in: JobCreate, session: SessionDep, user: StaffUser) -> JobPublic:
+def create_job(job_in: JobCreate, session: SessionDep, settings: SettingsDep, user: StaffUser) -> JobPublic:
     job = service.create(session=session, job_in=job_in, actor=user)
     session.commit()
     session.refresh(job)
-    return _public(job, 0)
+    public = _public(job, 0)
+    # Open consoles see the new job at once (the event carries it; a technician hears only of their own jobs).
+    publish(settings, make_event("job.created", {"job_id": job.id, "job": public.model_dump(mode="json")},
+                                 technician_ids=[job.assigned_technician_id]))
+    return public
 
 
 @router.get("/{job_id}", response_model=JobPublic, summary="One job")
@@ -74,9 +79,14 @@ def get_reports(job_id: int, session: SessionDep, user: CurrentUser) -> list:
 
 
 @router.patch("/{job_id}", response_model=JobPublic, summary="Change a job (send 'version' to avoid lost updates)")
-def update_job(job_id: int, job_in: JobUpdate, session: SessionDep, user: StaffUser) -> JobPublic:
+def update_job(job_id: int, job_in: JobUpdate, session: SessionDep, settings: SettingsDep, user: StaffUser
+               ) -> JobPublic:
     job = service.get(session=session, job_id=job_id)
     service.update(session=session, job=job, job_in=job_in, actor=user)
     session.commit()
     session.refresh(job)
-    return _public(job, service.reporter_counts(session=session, job_ids=[job_id]).get(job_id, 0))
+    public = _public(job, service.reporter_counts(session=session, job_ids=[job_id]).get(job_id, 0))
+    publish(settings, make_event("job.updated", {"job_id": job.id, "job": public.model_dump(mode="json"),
+                                                 "changed": sorted(job_in.model_dump(exclude_unset=True))},
+                                 technician_ids=[job.assigned_technician_id]))
+    return public

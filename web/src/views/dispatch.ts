@@ -153,6 +153,16 @@ export class DispatchView implements View {
       }
       return;
     }
+    if ((event.type === "job.created" || event.type === "job.updated") && event.data.job && typeof event.data.job === "object") {
+      // The event carries the job as GET /jobs shows it: patch it in and redraw from memory, no download.
+      const job = event.data.job as unknown as Job;
+      const at = this.jobs.findIndex((j) => j.id === job.id);
+      if (at >= 0) this.jobs[at] = job;
+      else this.jobs.push(job);
+      this.hay = new WeakMap();
+      this.render();
+      return;
+    }
     if (/^(job|plan|route|technician)\./.test(event.type)) {
       if (event.type === "plan.created") notify(`New plan v${String(event.data.version ?? "")} (${String(event.data.trigger ?? "")})`, "info");
       this.scheduleRefresh();

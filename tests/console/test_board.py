@@ -61,9 +61,18 @@ def movable_pair(server: LiveServer, token: str, plan: dict[str, Any]) -> tuple[
         _, why = server.request("GET", f"/dispatch/jobs/{stop['job_id']}/explain", token=token)
         others = [a["technician_id"] for a in why.get("alternatives", [])
                   if a["technician_id"] != stop["technician_id"]]
-        if others:
-            return stop["job_id"], stop["technician_id"], others[0]
+        for other in others:  # "alternatives" says who has the skills and room; the preview says if this move fits
+            if feasible(server, token, stop["job_id"], other, 0):
+                return stop["job_id"], stop["technician_id"], other
     pytest.skip("no planned job that another technician could take")
+
+
+def feasible(server: LiveServer, token: str, job_id: int, technician_id: int, position: int) -> bool:
+    """The server's own cost preview of assigning ``job_id`` to ``technician_id`` at ``position`` keeps every hard
+    rule (the state of the day moves on between tests: a move that fitted an hour ago may not now)."""
+    status, preview = server.request("POST", "/dispatch/overrides/preview", token=token, body={
+        "action": "assign", "job_id": job_id, "technician_id": technician_id, "position": position})
+    return status == 200 and bool(preview.get("feasible"))
 
 
 def mouse_drag(page: Any, source: Any, lane: Any, x: float | None = None) -> None:
@@ -156,7 +165,8 @@ def test_a_queue_job_dropped_on_a_row_goes_where_the_drop_time_says(
     choice = None
     for jid in new_jobs(live_server, token, 3, "Dropped"):
         _, why = live_server.request("GET", f"/dispatch/jobs/{jid}/explain", token=token)
-        busy = [a["technician_id"] for a in why.get("alternatives", []) if len(day_of(plan, a["technician_id"])) >= 2]
+        busy = [a["technician_id"] for a in why.get("alternatives", []) if len(day_of(plan, a["technician_id"])) >= 2
+                and feasible(live_server, token, jid, a["technician_id"], 2)]
         if busy:
             choice = jid, busy[0]
             break

@@ -127,6 +127,9 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/technicians/me/location"): SIGNED_IN,
     ("GET", "/technicians/me/route"): SIGNED_IN,
     ("GET", "/technicians/{technician_id}/route"): STAFF,
+    # appointments (the customer's own page is signed by its link and left out of the spec)
+    ("POST", "/appointments/jobs/{job_id}/offers"): DISPATCHER,
+    ("GET", "/appointments/jobs/{job_id}"): STAFF,
     # address search, planning horizon
     ("GET", "/addresses/search"): STAFF,
     ("GET", "/horizon"): STAFF,

@@ -90,6 +90,8 @@ class Settings(BaseSettings):
                                           "self-service link.")
     appointment_page_rate_limit: str = Field("30/minute;300/hour", description="Per client IP on the customer's "
                                              "self-service pages ('limits' notation; empty: no limit).")
+    appointment_sweep: bool = Field(True, description="Offer windows, re-offer and remind from this API process "
+                                    "(off: only `groundcrew appointments sweep`, e.g. from cron or one worker).")
     appointment_watch_interval_s: float = Field(5.0, gt=0, le=3600, description="How often new jobs that need the "
                                                 "customer get offers, broken windows re-offers and reminders go out.")
     dispatch_region_max_jobs: int = Field(250, ge=10, description="Above this, the area is solved as regions.")

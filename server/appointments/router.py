@@ -39,7 +39,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Run this process's appointment sweep (offers for new jobs, re-offers, reminders) when the city is loaded."""
     settings = app.state.settings
     sweeper = None
-    if settings.dispatch_background and settings.load_city:
+    if settings.dispatch_background and settings.load_city and settings.appointment_sweep:
         sweeper = service.Sweeper(app.state.engine, settings)
         sweeper.start()
     try:

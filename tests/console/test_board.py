@@ -233,7 +233,7 @@ def test_board_and_map_select_together_and_the_keyboard_moves_a_job(
     page.locator("#move-tech").select_option(str(to_tech))
     page.keyboard.press("Tab")
     assert page.evaluate("() => document.activeElement.id") == "move-when"
-    page.locator("#move-when").select_option("0")  # before their first job
+    page.locator("#move-when").select_option("")  # where it costs least: the day moves on between tests
     page.keyboard.press("Tab")
     assert page.evaluate("() => document.activeElement.id") == "move-preview"
     page.keyboard.press("Enter")  # "Show the cost": the server's cost preview
@@ -243,7 +243,7 @@ def test_board_and_map_select_together_and_the_keyboard_moves_a_job(
     page.keyboard.press("Enter")
     page.wait_for_selector(f".tl-row[data-tech-id='{to_tech}'] .tl-bar[data-job-id='{job_id}']", timeout=30_000)
     _, after = live_server.request("GET", "/plans/current", token=token)
-    assert day_of(after, to_tech)[0] == job_id
+    assert job_id in day_of(after, to_tech)
 
 
 def test_board_at_tablet_size(live_server: LiveServer, page_factory: Any) -> None:

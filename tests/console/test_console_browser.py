@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 
 def test_dispatcher_sees_jobs_streets_and_queue(live_server: LiveServer, page_factory: Any, output_dir: Path) -> None:
+    # The demo plans every job, and other tests leave theirs in the queue: two jobs with SLAs give the order to check.
+    token = live_server.token("dispatcher")
+    _, planned = live_server.request("GET", "/jobs?status=assigned&limit=2", token=token)
+    for k, model in enumerate(planned["items"]):
+        due = (datetime.now(UTC) + timedelta(hours=3 + 5 * k)).isoformat()
+        status, body = live_server.request("POST", "/jobs", token=token, body={
+            "title": f"Queue order {k + 1}", "category": model["category"], "required_skills": model["required_skills"],
+            "priority": 5, "duration_min": 30, "lat": model["lat"] + 0.0003, "lon": model["lon"],
+            "address": model["address"], "sla_due_at": due})
+        assert status == 201, body
     page = page_factory()
     sign_in(page, live_server, "dispatcher")
     page.wait_for_selector("#dispatch-map[data-streets][data-jobs]")

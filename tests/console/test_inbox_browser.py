@@ -190,7 +190,15 @@ def test_keyboard_moves_between_conversations(live_server: LiveServer, page_fact
     sign_in(page, live_server, "agent")
     page.locator("#inbox-attention").uncheck()
     page.wait_for_function("() => document.querySelectorAll('.inbox-row').length >= 3")
-    ids = page.locator(".inbox-row").evaluate_all("els => els.map(e => e.dataset.conversationId)")
+    # The list redraws when a live event arrives (earlier tests' replies are still being delivered): read it once it
+    # has stood still for a second, so the rows the keys move over are the rows on screen.
+    ids = None
+    for _ in range(30):
+        now = page.locator(".inbox-row").evaluate_all("els => els.map(e => e.dataset.conversationId)")
+        if now == ids:
+            break
+        ids = now
+        page.wait_for_timeout(1000)
     page.locator(".inbox-row").first.focus()
     page.keyboard.press("j")
     page.wait_for_selector(f".inbox-row.selected[data-conversation-id='{ids[0]}']")

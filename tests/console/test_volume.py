@@ -72,6 +72,18 @@ def test_search_filter_group_and_dead_ends_apart(live_server: LiveServer, page_f
         "lat": sample["lat"], "lon": sample["lon"], "address": "1 Test Gasworks Row",
         "sla_due_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat()})
     assert status == 201, body
+    # and one the search below can find by a word of its address, whatever other tests left in the queue
+    status, found = live_server.request("POST", "/jobs", token=token, body={
+        "title": "Hydrant check", "category": sample["category"], "required_skills": sample["required_skills"],
+        "priority": 4, "lat": sample["lat"] + 0.0004, "lon": sample["lon"], "address": "2100 Eastern Avenue"})
+    assert status == 201, found
+    # and a reported job back in the queue (the search by a reporter's name below), whatever other tests planned
+    queued = [j for j in all_jobs(live_server, token) if j["status"] == "unassigned" and j["reporter_count"]]
+    planned = [j for j in all_jobs(live_server, token) if j["status"] == "assigned" and j["reporter_count"]]
+    for reported_job in planned[:max(0, 2 - len(queued))]:  # two: the search target below may be one of them
+        status, out = live_server.request("POST", "/dispatch/overrides/commit", token=token,
+                                          body={"action": "unassign", "job_id": reported_job["id"]})
+        assert status == 200, out
     jobs = all_jobs(live_server, token)
     skills = skilled(live_server, token)
     unassigned = [j for j in jobs if j["status"] == "unassigned"]

@@ -72,7 +72,8 @@ def from_s(origin: datetime, seconds: int) -> datetime:
     return origin + timedelta(seconds=int(seconds))
 
 
-def _local_s(settings: Settings, day: date, at: time, origin: datetime) -> int:
+def local_s(settings: Settings, day: date, at: time, origin: datetime) -> int:
+    """Seconds from ``origin`` to the local wall-clock time ``at`` on ``day`` (the deployment's time zone)."""
     local = datetime.combine(day, at, tzinfo=ZoneInfo(settings.timezone))
     return to_s(origin, local)
 
@@ -237,8 +238,8 @@ def build_snapshot(*, session: Session, settings: Settings, city: City, now: dat
             log.warning("technician %s: home is off the street network; left out of the plan", t.id)
             continue
         end = loc(t.end_lat, t.end_lon) if t.end_lat is not None and t.end_lon is not None else None
-        shift_start = _local_s(settings, day, t.shift_start, origin)
-        shift_end = _local_s(settings, day, t.shift_end, origin)
+        shift_start = local_s(settings, day, t.shift_start, origin)
+        shift_end = local_s(settings, day, t.shift_end, origin)
         state = states.get(t.id or 0)
         late_s = (state.late_min * 60) if state else 0
         current = None
@@ -258,8 +259,8 @@ def build_snapshot(*, session: Session, settings: Settings, city: City, now: dat
             overtime_s = busy_until - max(shift_start, shift_end) + 3600  # still on site after hours: let them finish
         breaks = []
         for b in t.breaks:
-            earliest = _local_s(settings, day, time.fromisoformat(b["earliest"]), origin)
-            latest = _local_s(settings, day, time.fromisoformat(b["latest"]), origin)
+            earliest = local_s(settings, day, time.fromisoformat(b["earliest"]), origin)
+            latest = local_s(settings, day, time.fromisoformat(b["latest"]), origin)
             duration = int(b["duration_min"]) * 60
             breaks.append(routing.Break(duration, earliest, latest + duration))
         model_techs.append(routing.Technician(

@@ -12,7 +12,7 @@ package) and closed dates. The newest run is the current horizon; each run repla
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,7 +24,7 @@ from server.config import Settings
 from server.core.errors import Conflict, Invalid
 from server.core.timeutil import as_utc, utcnow
 from server.dispatch.models import JobPin
-from server.dispatch.problem import UNREACHABLE_S, aged_priority, day_origin, from_s, matrix_cache, to_s
+from server.dispatch.problem import UNREACHABLE_S, aged_priority, day_origin, from_s, local_s, matrix_cache, to_s
 from server.horizon.models import HorizonPublic, HorizonRun, HorizonVisit, HorizonVisitPublic
 from server.jobs.models import Job, JobStatus
 from server.technicians import service as technicians
@@ -83,10 +83,6 @@ def working_days(settings: Settings, today: date) -> list[date]:
     return [d for d in span if d.isoweekday() in work and d not in closed][:settings.horizon_days]
 
 
-def _local_s(settings: Settings, day: date, at: time, origin: datetime) -> int:
-    return to_s(origin, datetime.combine(day, at, tzinfo=ZoneInfo(settings.timezone)).astimezone(UTC))
-
-
 def _marker(technician_id: int) -> str:
     """The skill only this technician's days carry: a pin to them is a need for it."""
     return f"_technician_{technician_id}"
@@ -141,12 +137,12 @@ def plan_horizon(*, session: Session, settings: Settings, city: Any, now: dateti
         for day in days:
             if (t.id, day) in away:
                 continue
-            start_s = _local_s(settings, day, t.shift_start, origin)
-            end_s = _local_s(settings, day, t.shift_end, origin)
+            start_s = local_s(settings, day, t.shift_start, origin)
+            end_s = local_s(settings, day, t.shift_end, origin)
             breaks = []
             for b in t.breaks:
-                earliest = _local_s(settings, day, time.fromisoformat(b["earliest"]), origin)
-                latest = _local_s(settings, day, time.fromisoformat(b["latest"]), origin)
+                earliest = local_s(settings, day, time.fromisoformat(b["earliest"]), origin)
+                latest = local_s(settings, day, time.fromisoformat(b["latest"]), origin)
                 duration = int(b["duration_min"]) * 60
                 breaks.append(routing.Break(duration, earliest, latest + duration))
             key = f"t{t.id}@{day.isoformat()}"

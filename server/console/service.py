@@ -97,62 +97,6 @@ def current_plan_routes(*, session: Session, city: City) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features, "plan_version": plan.version}
 
 
-def inbox(*, session: Session, offset: int, limit: int, channel: str | None = None, status: str | None = None,
-          needs_attention: bool = False) -> tuple[list[dict[str, Any]], int]:
-    """Conversations, latest first, each with its customer's name, last message and its case's triage
-    (category, priority, sentiment, geotag confidence) — one row per conversation for the staff inbox."""
-    from sqlmodel import func
-
-    from server.cases.models import Case, CaseStatus
-    from server.conversations.models import Conversation, Message
-    from server.customers.models import Customer
-
-    query = select(Conversation)
-    if channel:
-        query = query.where(Conversation.channel == channel)
-    if status:
-        query = query.where(Conversation.status == status)
-    if needs_attention:
-        open_cases = select(Case.conversation_id).where(
-            col(Case.status).in_([CaseStatus.open, CaseStatus.needs_location]))
-        query = query.where(col(Conversation.id).in_(open_cases))
-    total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = session.exec(query.order_by(col(Conversation.last_message_at).desc(), col(Conversation.id).desc())
-                        .offset(offset).limit(limit)).all()
-    ids = [c.id for c in rows]
-    customers = {c.id: c for c in session.exec(
-        select(Customer).where(col(Customer.id).in_([c.customer_id for c in rows] or [-1]))).all()}
-    last_ids = session.exec(select(func.max(Message.id)).where(col(Message.conversation_id).in_(ids or [-1]))
-                            .group_by(col(Message.conversation_id))).all()
-    last_rows = session.exec(select(Message).where(col(Message.id).in_(last_ids or [-1]))).all()
-    last = {m.conversation_id: m for m in last_rows}
-    cases: dict[int, Case] = {}
-    case_rows = session.exec(
-        select(Case).where(col(Case.conversation_id).in_(ids or [-1])).order_by(col(Case.id))).all()
-    for case in case_rows:
-        cases[case.conversation_id] = case  # the newest case of each conversation wins
-    items = []
-    for conv in rows:
-        customer = customers.get(conv.customer_id)
-        message = last.get(conv.id or 0)
-        case = cases.get(conv.id or 0)
-        items.append({
-            "conversation_id": conv.id, "channel": conv.channel, "subject": conv.subject, "status": conv.status,
-            "last_message_at": conv.last_message_at,
-            "customer": {"id": conv.customer_id, "display_name": customer.display_name if customer else ""},
-            "last_message": None if message is None else {
-                "text": message.text[:280], "direction": message.direction, "author_name": message.author_name},
-            "case": None if case is None else {
-                "id": case.id, "status": case.status, "category": case.category, "priority": case.priority,
-                "category_confidence": case.category_confidence, "sentiment": case.sentiment,
-                "urgency": case.urgency, "sla_due_at": case.sla_due_at, "job_id": case.job_id,
-                "geotag_confidence": (case.geotag or {}).get("confidence"),
-                "geotag_kind": (case.geotag or {}).get("kind"),
-            },
-        })
-    return items, int(total)
-
-
 def board_labels(*, session: Session) -> dict[str, Any]:
     """For each job of the active plan, the name of the customer who reported it first (the schedule board labels
     its bars with it; names live with the customers, not the jobs). One query, whatever the plan's size."""

@@ -156,9 +156,8 @@ def inbound(body: InboundMessage, session: SessionDep, _: AgentUser, response: R
 def get_conversation(conversation_id: int, session: SessionDep, user: CurrentUser) -> ConversationDetail:
     conversation = service.get(session=session, conversation_id=conversation_id)
     ensure_customer_visible(session=session, user=user, customer_id=conversation.customer_id)
-    return ConversationDetail.model_validate(
-        {**conversation.model_dump(), "messages": service.messages(session=session, conversation_id=conversation_id)}
-    )
+    thread = service.messages(session=session, conversation_id=conversation_id, reader=user)  # no notes for techs
+    return ConversationDetail.model_validate({**conversation.model_dump(), "messages": thread})
 
 
 @router.post(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple
 
@@ -48,12 +49,28 @@ def list_conversations(
     return paginate(session, query.order_by(col(Conversation.last_message_at).desc()), page)
 
 
-def messages(*, session: Session, conversation_id: int) -> list[Message]:
-    """A conversation's messages in time order."""
-    return list(session.exec(
-        select(Message).where(Message.conversation_id == conversation_id)
-        .order_by(col(Message.sent_at), col(Message.id))
-    ).all())
+def messages(*, session: Session, conversation_id: int, reader: User | None = None) -> list[Message]:
+    """A conversation's messages in time order; with ``reader``, only those that reader may see (no private notes
+    for a technician: see ``for_reader``)."""
+    query = select(Message).where(Message.conversation_id == conversation_id)
+    if reader is not None and not sees_notes(reader):
+        query = query.where(col(Message.direction) != Direction.note)
+    return list(session.exec(query.order_by(col(Message.sent_at), col(Message.id))).all())
+
+
+def sees_notes(user: User) -> bool:
+    """Private notes are the office's working notes about a customer (who called, what was promised, a suspicion):
+    staff (admin, dispatcher, agent) read them; a technician reads the thread they reply in on the customer's
+    doorstep, so notes never reach the field app, nor the customer through it."""
+    return user.role != Role.technician
+
+
+def for_reader(messages: Iterable[Message], *, user: User) -> list[Message]:
+    """``messages`` without the private notes ``user`` may not read (every route that hands a thread, a timeline or
+    a 360 view to a technician passes through here or ``messages(reader=...)``)."""
+    if sees_notes(user):
+        return list(messages)
+    return [m for m in messages if m.direction != Direction.note]
 
 
 # Built once: intake looks these up for every message (building a statement costs as much as running it).

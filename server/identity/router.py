@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from server.auth.access import ensure_customer_visible, is_technician
 from server.cases.models import CasePublic
 from server.conversations.models import ConversationPublic, MessagePublic
+from server.conversations.service import for_reader
 from server.core.deps import AgentUser, CurrentUser, SessionDep
 from server.core.models import Page
 from server.core.pagination import PageDep
@@ -80,6 +81,9 @@ def customer_360(customer_id: int, session: SessionDep, user: CurrentUser) -> An
         view["jobs"] = [j for j in view["jobs"] if j.assigned_technician_id == user.technician_id]
         mine = {j.id for j in view["jobs"]}
         view["cases"] = [c for c in view["cases"] if c.job_id is None or c.job_id in mine]
+        # Agents' private notes are the office's: never in a technician's view (server/conversations for_reader).
+        view["timeline"] = for_reader(view["timeline"], user=user)
+        view["conversations"] = [{**c, "messages": for_reader(c["messages"], user=user)} for c in view["conversations"]]
     return view
 
 

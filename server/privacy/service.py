@@ -16,7 +16,7 @@ from server.audit.models import AuditEntry
 from server.auth.models import User
 from server.cases.models import Case
 from server.config import Settings
-from server.conversations.models import Conversation, Message
+from server.conversations.models import AuthorKind, Conversation, Direction, Message
 from server.core.errors import NotFound
 from server.customers.models import Customer, Identity
 from server.dispatch.models import JobCompletion
@@ -56,17 +56,38 @@ def _dump(row: Any) -> dict[str, Any]:
     return json.loads(json.dumps(row.model_dump(), default=str))
 
 
+def _internal_note(note: Message) -> dict[str, Any]:
+    """An agent's private note as the export shows it: labelled, with when and in which conversation, and who wrote
+    it by role only (the agent's name and account are the agent's personal data, not the customer's: Art. 15(4))."""
+    return {"label": "internal note", "id": note.id, "conversation_id": note.conversation_id,
+            "written_at": _dump_value(note.sent_at), "author": str(note.author_kind), "text": note.text}
+
+
+def _dump_value(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
 def export(*, session: Session, customer_id: int) -> dict[str, Any]:
-    """Everything stored about the customer (and records merged into it), as JSON-ready dicts."""
+    """Everything stored about the customer (and records merged into it), as JSON-ready dicts.
+
+    Agents' private notes are included, in their own ``internal_notes`` section, each labelled "internal note":
+    a note about a person is personal data the organisation holds about them (GDPR Art. 15(1) and (3) give the
+    data subject a copy; the CJEU held an examiner's comments on a candidate to be the candidate's personal data,
+    Nowak, C-434/16), so leaving them out would make the export incomplete. They are kept apart from ``messages`` so
+    nobody reading the export takes a note for something that was said to or by the customer, and their author is
+    given by role only (the agent's identity is the agent's data; Art. 15(4)). Erasure blanks them like messages."""
     ids = _customer_ids(session, customer_id)
     records = _records(session, ids)
     jobs = [session.get(Job, r.job_id) for r in records["reports"]]
     entries = session.exec(select(AuditEntry).where(
         AuditEntry.entity == "customer", col(AuditEntry.entity_id).in_([str(i) for i in ids]))
         .order_by(col(AuditEntry.id))).all()
+    notes = [m for m in records["messages"] if m.direction == Direction.note]
+    exchanged = {**records, "messages": [m for m in records["messages"] if m.direction != Direction.note]}
     return {
         "customer_id": customer_id,
-        **{name: [_dump(r) for r in rows] for name, rows in records.items()},
+        **{name: [_dump(r) for r in rows] for name, rows in exchanged.items()},
+        "internal_notes": [_internal_note(n) for n in notes],
         "jobs": [{"id": j.id, "title": j.title, "status": str(j.status), "category": j.category} for j in jobs if j],
         "audit": [_dump(e) for e in entries],
     }
@@ -136,11 +157,15 @@ def erase(*, session: Session, customer_id: int, actor: User, reason: str) -> di
         conversation.subject = ""
         session.add(conversation)
     for message in records["messages"]:
-        personal.add(message.author_name if message.customer_id in ids else "")
+        # Their own messages carry their name; our replies and private notes carry an agent's (or technician's),
+        # which is not theirs to erase (and, as a "personal" string, would redact every audit entry naming that
+        # agent). The text of all of them goes: replies and notes are about this person.
+        theirs = message.author_kind == AuthorKind.customer and message.customer_id in ids
+        personal.add(message.author_name if theirs else "")
         message.text, message.media, message.meta = ERASED_TEXT, [], {}
         message.lat = message.lon = None
         message.place_name = None
-        if message.customer_id in ids:
+        if theirs:
             message.author_name = ""
         session.add(message)
     for case in records["cases"]:

@@ -27,7 +27,7 @@ from server.appointments.models import (
 )
 from server.core.city import CityDep
 from server.core.deps import DispatcherUser, SessionDep, SettingsDep, StaffUser
-from server.core.errors import DomainError, NotFound
+from server.core.errors import Conflict, DomainError, NotFound
 from server.core.routing import FeatureRouter
 from server.dispatch.runtime import after_commit
 from server.jobs.models import Job, JobStatus
@@ -136,8 +136,8 @@ def _page(title: str, body: str, status_code: int = 200, refresh_s: int | None =
         "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
 
 
-def _guard(request: Request, token: str) -> int | Response:
-    """The appointment id of a valid link, or the page to answer instead (429, 404, 410)."""
+def _limited(request: Request) -> Response | None:
+    """The 429 page when this client has asked too often, else None (the hit is counted)."""
     settings = request.app.state.settings
     with _limiter_lock:
         limiter = getattr(request.app.state, "appointment_page_limiter", None)
@@ -151,8 +151,15 @@ def _guard(request: Request, token: str) -> int | Response:
         response = _page("Too many requests", f"<h1>Too many requests</h1><p>Try again in {wait} s.</p>", 429)
         response.headers["Retry-After"] = str(wait)
         return response
+    return None
+
+
+def _guard(request: Request, token: str) -> int | Response:
+    """The appointment id of a valid link, or the page to answer instead (429, 404, 410)."""
+    if (limited := _limited(request)) is not None:
+        return limited
     try:
-        return service.check_token(settings, token)
+        return service.check_token(request.app.state.settings, token)
     except DomainError as exc:
         return _page("Appointment", f'<h1>Appointment</h1><div class="card">{html.escape(exc.detail)}</div>',
                      exc.status_code)
@@ -260,3 +267,75 @@ def self_reschedule(token: str, request: Request) -> Response:
 @router.post("/appointments/self/{token}/book/{choice}", include_in_schema=False)
 def self_book(token: str, choice: int, request: Request) -> Response:
     return _act(request, token, "book", choice)
+
+
+# ---------------------------------------------------------------- an email offer's one-click links
+
+
+def _chosen(request: Request, token: str, session: Session) -> tuple[Appointment, service.Choice, Job] | Response:
+    """The open offer a choice link answers, or the page to show instead (429, 404 forged, 410 expired, 409 no
+    longer open: then with the link to the customer's page, which shows what is open now)."""
+    if (limited := _limited(request)) is not None:
+        return limited
+    settings = request.app.state.settings
+    try:
+        appt, choice = service.open_choice(session=session, settings=settings, token=token)
+    except DomainError as exc:
+        more = ""
+        if isinstance(exc, Conflict):  # a valid, unexpired link to an offer since answered or renewed
+            named = service.check_choice(settings, token).appointment_id
+            mine = f"/appointments/self/{service.link_token(settings, named)}"
+            more = f'<p><a href="{html.escape(mine)}">See your visit and the times open now</a></p>'
+        return _page("Appointment", f"<h1>Appointment</h1><div class='card'>{html.escape(exc.detail)}{more}</div>",
+                     exc.status_code)
+    job = session.get(Job, appt.job_id)
+    if job is None:
+        return _page("Appointment", "<h1>Appointment</h1><div class='card'>no such appointment</div>", 404)
+    return appt, choice, job
+
+
+@router.get("/appointments/choose/{token}", response_class=HTMLResponse,
+            summary="An email offer's one-click link: a page to confirm this arrival window (signed link, no login, "
+                    "rate-limited; a GET never books, as mail scanners open links)")
+def choose_page(token: str, request: Request) -> Response:
+    with Session(request.app.state.engine) as session:
+        found = _chosen(request, token, session)
+        if isinstance(found, Response):
+            return found
+        appt, choice, job = found
+        option = appt.options[choice.n - 1]
+        when = _when(request.app.state.settings, datetime.fromisoformat(option["start"]),
+                     datetime.fromisoformat(option["end"]))
+        e = html.escape
+        body = (f"<h1>Your visit: {e(job.title)}</h1>"
+                f'<div class="card"><div class="muted">Book this arrival window?</div>'
+                f'<div class="when">{e(when)}</div>'
+                f'<form method="post" action="/appointments/choose/{e(token)}">'
+                f'<button type="submit">Book {e(when)}</button></form></div>'
+                '<p class="muted">This page is only for you: please do not share its link.</p>')
+    return _page("Book your visit", body)
+
+
+@router.post("/appointments/choose/{token}", response_class=HTMLResponse,
+             summary="Book the arrival window an email offer's link names (the signed token in the URL is the only "
+                     "credential: no cookie, so no cross-site request can forge it); then the customer's own page")
+def choose_book(token: str, request: Request) -> Response:
+    settings, engine = request.app.state.settings, request.app.state.engine
+    with Session(engine) as session:
+        found = _chosen(request, token, session)
+        if isinstance(found, Response):
+            return found
+        appt, choice, _job = found
+        from server.core.city import load_city
+
+        try:
+            service.book(session=session, settings=settings, city=load_city(settings), appointment=appt,
+                         choice=choice.n)
+            session.commit()
+        except DomainError as exc:
+            session.rollback()
+            return _page("Appointment", f"<h1>Appointment</h1><div class='card'>{html.escape(exc.detail)}</div>",
+                         exc.status_code)
+        appointment_id = appt.id or 0
+    after_commit(engine=engine, settings=settings, events=[], deliver=True)
+    return RedirectResponse(f"/appointments/self/{service.link_token(settings, appointment_id)}", status_code=303)

@@ -449,6 +449,96 @@ def link(settings: Settings, appointment_id: int) -> str:
     return f"{base}/appointments/self/{link_token(settings, appointment_id)}"
 
 
+# ---------------------------------------------------------------- signed choices: answer buttons and email links
+
+#: Every signed choice starts with this: a quick-reply payload without it is not ours and is read as plain text.
+CHOICE_PREFIX = "gcappt"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What a signed choice names: option ``n`` of offer round ``offer_round`` of one appointment."""
+
+    appointment_id: int
+    offer_round: int
+    n: int
+
+
+def choice_token(settings: Settings, appointment_id: int, offer_round: int, n: int,
+                 now: datetime | None = None) -> str:
+    """``gcappt.<id>.<round>.<n>.<expiry unix s>.<HMAC-SHA256>``: one option of one offer round, valid
+    ``appointment_link_hours``. The X quick-reply metadata, the Messenger payload and the email link all carry it;
+    the round makes a button of an earlier offer stale, the signature makes one we did not write useless."""
+    expires = int((as_utc(now or utcnow()) + timedelta(hours=settings.appointment_link_hours)).timestamp())
+    payload = f"{appointment_id}.{offer_round}.{n}.{expires}"
+    return f"{CHOICE_PREFIX}.{payload}.{_sig(settings, f'choice:{payload}')}"
+
+
+def check_choice(settings: Settings, token: str, now: datetime | None = None) -> Choice:
+    """The choice a token names; NotFound for a forged or mangled one, LinkExpired for an old one. Whether the offer
+    is still open in that round is the caller's question (``open_choice``)."""
+    signed = _signed_choice(settings, token)
+    if signed is None:
+        raise NotFound("no such appointment option")
+    choice, expires = signed
+    if expires < as_utc(now or utcnow()).timestamp():
+        raise LinkExpired("this option has expired: write to us in your conversation for new times")
+    return choice
+
+
+def _signed_choice(settings: Settings, token: str) -> tuple[Choice, int] | None:
+    """(choice, expiry unix s) of a token we signed, expired or not; None for anything else."""
+    parts = (token or "").split(".")
+    if len(parts) != 6 or parts[0] != CHOICE_PREFIX or not all(p.isdigit() and len(p) <= 12 for p in parts[1:5]):
+        return None
+    payload = ".".join(parts[1:5])
+    if not hmac.compare_digest(_sig(settings, f"choice:{payload}"), parts[5]):
+        return None
+    return Choice(int(parts[1]), int(parts[2]), int(parts[3])), int(parts[4])
+
+
+def open_choice(*, session: Session, settings: Settings, token: str,
+                now: datetime | None = None) -> tuple[Appointment, Choice]:
+    """The offer a signed choice answers, still open in the round it was made for: (appointment, choice).
+    NotFound (forged), LinkExpired (old), or Conflict when that offer is no longer open (booked, re-offered in a new
+    round, cancelled): a stale button never books."""
+    choice = check_choice(settings, token, now)
+    appt = session.get(Appointment, choice.appointment_id)
+    if appt is None:
+        raise NotFound("no such appointment option")
+    if appt.status != AppointmentStatus.offered or appt.offer_round != choice.offer_round or \
+            not 1 <= choice.n <= len(appt.options):
+        raise Conflict("this option is no longer open")
+    return appt, choice
+
+
+def _tap_label(settings: Settings, option: dict[str, Any], language: str | None) -> str:
+    """"1: Tue 10:00–12:00": the button's face (18 characters; Messenger shows 20)."""
+    words = window_words(settings, datetime.fromisoformat(option["start"]), datetime.fromisoformat(option["end"]),
+                         language)
+    return f"{option['n']}: {words['day']} {words['start']}–{words['end']}"
+
+
+def answer_buttons(settings: Settings, appt: Appointment) -> list[dict[str, str]]:
+    """One quick reply per open option (label, signed payload), for channels with buttons (X DMs, Messenger)."""
+    return [{"label": _tap_label(settings, o, appt.language),
+             "payload": choice_token(settings, appt.id or 0, appt.offer_round, int(o["n"]))} for o in appt.options]
+
+
+def choice_link(settings: Settings, appt: Appointment, n: int) -> str:
+    """The email link that books option ``n`` (a confirmation page first: GET never books)."""
+    base = (settings.channel_public_url or "http://127.0.0.1:8000").rstrip("/")
+    return f"{base}/appointments/choose/{choice_token(settings, appt.id or 0, appt.offer_round, n)}"
+
+
+def _email_links(settings: Settings, appt: Appointment) -> str:
+    """The lines an email offer ends with: "Book Tue 10:00–12:00: <link>", one per option."""
+    template = reply("appointment_book_link", appt.language)
+    return "\n".join(template.format(link=choice_link(settings, appt, int(o["n"])), **window_words(
+        settings, datetime.fromisoformat(o["start"]), datetime.fromisoformat(o["end"]), appt.language))
+        for o in appt.options)
+
+
 # ---------------------------------------------------------------- sending
 
 
@@ -462,14 +552,29 @@ def _note(appt: Appointment, event: str, **data: Any) -> None:
     appt.updated_at = utcnow()
 
 
-def _say(session: Session, appt: Appointment, text: str, kind: str, key: str) -> list[dict[str, Any]]:
+def _say(session: Session, appt: Appointment, text: str, kind: str, key: str,
+         quick_replies: list[dict[str, str]] | None = None) -> list[dict[str, Any]]:
     message, created = send_to_customer(session=session, conversation_id=appt.conversation_id, text=text, kind=kind,
-                                        dedupe_key=f"appt:{appt.id}:{key}")
+                                        dedupe_key=f"appt:{appt.id}:{key}", quick_replies=quick_replies)
     if not created:
         return []
     return [make_event("message.queued", {"message_id": message.id, "conversation_id": appt.conversation_id,
                                           "job_id": appt.job_id, "kind": kind, "text": text,
                                           "channel": str(message.channel)})]
+
+
+def _ask(session: Session, settings: Settings, appt: Appointment, text: str, kind: str,
+         key: str) -> list[dict[str, Any]]:
+    """Send a message that asks for a choice of the open options, with the channel's one-tap ways to answer: email
+    gets a signed link per option under the text, other channels the options as quick replies (X DMs and Messenger
+    show them as buttons; the rest ignore them). The text always says how to answer by typing the number."""
+    from server.conversations.models import Conversation
+    from server.customers.models import Channel
+
+    channel = session.exec(select(Conversation.channel).where(Conversation.id == appt.conversation_id)).first()
+    if channel == Channel.email:
+        return _say(session, appt, f"{text}\n\n{_email_links(settings, appt)}", kind, key)
+    return _say(session, appt, text, kind, key, quick_replies=answer_buttons(settings, appt))
 
 
 def _reply_conversations(session: Session, job_id: int) -> list[int]:
@@ -518,7 +623,7 @@ def offer(*, session: Session, settings: Settings, job: Job, slots: list[Slot], 
     text = reply(kind, lang).format(title=job.title, options=options_text(settings, appt.options, lang), **words)
     _note(appt, "offered", round=appt.offer_round, options=appt.options, kind=kind)
     session.add(appt)
-    return appt, _say(session, appt, text, kind, f"r{appt.offer_round}")
+    return appt, _ask(session, settings, appt, text, kind, f"r{appt.offer_round}")
 
 
 # ---------------------------------------------------------------- the customer's answer
@@ -548,29 +653,33 @@ def is_answer_length(text: str) -> bool:
 
 def answer_offer(*, session: Session, settings: Settings, message: Message,
                  city: City | None = None) -> Answered | None:
-    """When the sender has an open offer and this short message answers it: book, re-ask or re-offer, and return
-    what was done (intake then skips triage); None otherwise (one indexed query when there is no open offer)."""
-    if message.customer_id is None or not is_answer_length(message.text):
+    """When the sender has an open offer and this message answers it (a short typed number, or a tapped quick reply
+    whose signed payload names this offer's round): book, re-ask or re-offer, and return what was done (intake then
+    skips triage); None otherwise (one indexed query when there is no open offer). A tapped payload that is forged,
+    of an earlier round or of someone else's offer gets the re-ask, never a booking."""
+    tapped = str((message.meta or {}).get("quick_reply_payload") or "")
+    tapped = tapped if tapped.startswith(f"{CHOICE_PREFIX}.") else ""
+    if message.customer_id is None or not (tapped or is_answer_length(message.text)):
         return None
     appt = session.exec(select(Appointment).where(Appointment.customer_id == message.customer_id,
                                                   Appointment.status == AppointmentStatus.offered)
                         .order_by(col(Appointment.offered_at).desc())).first()
     if appt is None:
-        return None
+        return _late_tap(session, settings, message, tapped) if tapped else None
     job = session.get(Job, appt.job_id)
     case = session.exec(select(Case).where(Case.job_id == appt.job_id).order_by(col(Case.id))).first()
     if appt.conversation_id != message.conversation_id:  # answered on another of their channels: answer there
         appt.conversation_id = message.conversation_id
         session.add(appt)
         session.flush()  # before book() refreshes the row (intake runs without autoflush)
-    choice = parse_choice(message.text)
+    choice = _tapped_choice(settings, appt, tapped) if tapped else parse_choice(message.text)
     if choice is None or not 1 <= choice <= len(appt.options):
         appt.invalid_replies += 1
-        _note(appt, "invalid reply", message_id=message.id)
+        _note(appt, "invalid quick reply" if tapped else "invalid reply", message_id=message.id)
         session.add(appt)
         text = reply("appointment_reask", appt.language).format(
             options=options_text(settings, appt.options, appt.language))
-        _say(session, appt, text, "appointment_reask", f"r{appt.offer_round}-ask{appt.invalid_replies}")
+        _ask(session, settings, appt, text, "appointment_reask", f"r{appt.offer_round}-ask{appt.invalid_replies}")
         return Answered(appt, job, case, "reask")
     if city is None:
         from server.core.city import load_city
@@ -579,6 +688,31 @@ def answer_offer(*, session: Session, settings: Settings, message: Message,
     outcome = book(session=session, settings=settings, city=city, appointment=appt, choice=choice,
                    message_id=message.id)
     return Answered(appt, job, case, outcome)
+
+
+def _tapped_choice(settings: Settings, appt: Appointment, payload: str) -> int | None:
+    """The option a tapped quick reply chose, when its payload is signed by us for this very offer and round."""
+    try:
+        choice = check_choice(settings, payload)
+    except DomainError:  # forged, mangled or expired
+        return None
+    if (choice.appointment_id, choice.offer_round) != (appt.id, appt.offer_round):
+        return None  # an earlier round's button, or another appointment's
+    return choice.n
+
+
+def _late_tap(session: Session, settings: Settings, message: Message, payload: str) -> Answered | None:
+    """A tapped button of the customer's own offer that is no longer open (already booked, cancelled): it changes
+    nothing and is not a new complaint. A payload naming anyone else's appointment, or forged, is plain text."""
+    signed = _signed_choice(settings, payload)  # an expired button of theirs is still theirs
+    appt = session.get(Appointment, signed[0].appointment_id) if signed else None
+    if appt is None or appt.customer_id != message.customer_id:
+        return None
+    _note(appt, "late quick reply", message_id=message.id)
+    session.add(appt)
+    job = session.get(Job, appt.job_id)
+    case = session.exec(select(Case).where(Case.job_id == appt.job_id).order_by(col(Case.id))).first()
+    return Answered(appt, job, case, "already")
 
 
 def book(*, session: Session, settings: Settings, city: City, appointment: Appointment, choice: int,

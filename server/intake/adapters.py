@@ -309,7 +309,13 @@ def _aa_dm(event: Any, where: str, ours: frozenset[str], handles: frozenset[str]
         if str(event.get("created_timestamp") or "").isdigit() else None,
         visibility=Visibility.private, media=links, thread_id=_dm_thread(sender, recipient or "us"),
     )
-    return Normalized(inbound, meta={"x_user_id": sender, "x_dm": True})
+    meta: dict[str, Any] = {"x_user_id": sender, "x_dm": True}
+    # A tapped quick reply option: its metadata, which we wrote (https://developer.x.com/content/developer-twitter/
+    # en/docs/direct-messages/sending-and-receiving/guides/message-create-object); the text is the option's label.
+    answered = data.get("quick_reply_response") if isinstance(data.get("quick_reply_response"), Mapping) else {}
+    if answered.get("type") == "options" and isinstance(answered.get("metadata"), str) and answered["metadata"]:
+        meta["quick_reply_payload"] = answered["metadata"][:1000]
+    return Normalized(inbound, meta=meta)
 
 
 def _user_object(value: Any) -> Mapping[str, Any]:
@@ -462,8 +468,13 @@ def _fb_messaging(event: Any, where: str, page_id: str) -> Normalized | Skipped:
         text=text, sent_at=_time(event.get("timestamp"), f"{where}.timestamp"), visibility=Visibility.private,
         media=links, reply_to_external_id=str(reply_to) if reply_to else None, thread_id=f"messenger:{sender}",
     )
-    return Normalized(inbound, meta={"facebook_psid": sender, "facebook_page_id": recipient or page_id,
-                                     "messenger": True})
+    meta: dict[str, Any] = {"facebook_psid": sender, "facebook_page_id": recipient or page_id, "messenger": True}
+    # A tapped quick reply: its payload, which we wrote (https://developers.facebook.com/docs/messenger-platform/
+    # reference/webhook-events/messages); the text is the button's title.
+    tapped = message.get("quick_reply") if isinstance(message.get("quick_reply"), Mapping) else {}
+    if isinstance(tapped.get("payload"), str) and tapped["payload"]:
+        meta["quick_reply_payload"] = tapped["payload"][:1000]
+    return Normalized(inbound, meta=meta)
 
 
 # ------------------------------------------------------------------------------------------- SMS (Twilio)

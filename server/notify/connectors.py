@@ -12,6 +12,18 @@ from typing import Protocol
 
 
 @dataclass(frozen=True)
+class QuickReply:
+    """One tappable answer offered with a private message (X DM quick reply option, Messenger quick reply).
+    ``label``: what the button shows (and what the customer's reply then says); ``payload``: what the provider hands
+    back to our webhook when it is tapped, never shown (an opaque signed token); ``description``: a line under the
+    label where the channel has one (X)."""
+
+    label: str
+    payload: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class Outbound:
     """What a connector needs to deliver one message."""
 
@@ -28,6 +40,9 @@ class Outbound:
     media: tuple[str, ...] = ()
     author_name: str = ""  # who on our side wrote it (agent, technician, or the system)
     last_inbound_at: datetime | None = None  # when the customer last wrote in this thread (Messenger's window)
+    #: Buttons to answer with, on channels that have them (X DMs, Messenger); the text always says how to answer
+    #: by typing too, so a channel or client without buttons loses nothing.
+    quick_replies: tuple[QuickReply, ...] = ()
 
 
 @dataclass(frozen=True)

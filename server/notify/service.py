@@ -31,7 +31,7 @@ from server.core.errors import NotFound
 from server.core.timeutil import as_utc, utcnow
 from server.customers.models import Identity
 from server.events.broker import make_event, publish
-from server.notify.connectors import Connector, DeliveryResult, Outbound
+from server.notify.connectors import Connector, DeliveryResult, Outbound, QuickReply
 from server.notify.providers import connector_for_channel
 
 log = logging.getLogger(__name__)
@@ -57,12 +57,15 @@ def send_to_customer(
     dedupe_key: str | None = None,
     conversation: Conversation | None = None,
     new_key: bool = False,
+    quick_replies: list[dict[str, str]] | None = None,
 ) -> tuple[Message, bool]:
     """Store an outbound message in the customer's conversation, queued for delivery on its channel.
 
     Returns (message, created). With a ``dedupe_key`` the same notice is stored at most once. ``conversation``:
     the row of ``conversation_id`` when the caller holds it (saves reading it again). ``new_key``: the key names
-    a row this transaction created (nothing can have used it yet: no lookup; the unique external id still holds)."""
+    a row this transaction created (nothing can have used it yet: no lookup; the unique external id still holds).
+    ``quick_replies``: buttons to answer with ([{"label", "payload", "description"}], kept in the message's meta),
+    sent where the channel's connector has them (X DMs, Messenger) and ignored elsewhere."""
     if conversation is None or conversation.id != conversation_id:
         conversation = conversations.get(session=session, conversation_id=conversation_id)
     external_id = f"gc:{dedupe_key}" if dedupe_key else None
@@ -76,6 +79,10 @@ def send_to_customer(
         author_user_id=author_user_id, text=text, visibility=visibility, external_id=external_id,
         delivery_status=DeliveryStatus.queued, meta={"kind": kind},
     )
+    if quick_replies:
+        message.meta = {**message.meta, "quick_replies": [
+            {"label": str(q["label"]), "payload": str(q["payload"]), "description": str(q.get("description") or "")}
+            for q in quick_replies]}
     session.add(message)
     conversation.last_message_at = utcnow()
     session.add(conversation)
@@ -118,8 +125,18 @@ def _outbound(session: Session, message: Message) -> Outbound:
         reply_to_external_id=reply_to, idempotency_key=f"groundcrew-message-{message.id}",
         subject=subject or "", recipient_id=str(recipient_id) if recipient_id else None,
         media=tuple(message.media or ()), author_name=message.author_name,
-        last_inbound_at=as_utc(last_at) if last_at else None,
+        last_inbound_at=as_utc(last_at) if last_at else None, quick_replies=_quick_replies(message.meta),
     )
+
+
+def _quick_replies(meta: dict[str, Any] | None) -> tuple[QuickReply, ...]:
+    """The message's answer buttons (``send_to_customer(quick_replies=...)``); malformed entries are left out."""
+    found = (meta or {}).get("quick_replies")
+    if not isinstance(found, list):
+        return ()
+    return tuple(QuickReply(label=str(q["label"]), payload=str(q["payload"]),
+                            description=str(q.get("description") or ""))
+                 for q in found if isinstance(q, dict) and q.get("label") and q.get("payload"))
 
 
 def _next_attempt_at(meta: dict[str, Any] | None) -> datetime | None:

@@ -130,6 +130,10 @@ RULES: dict[tuple[str, str], str] = {
     # appointments (the customer's own page is signed by its link and left out of the spec)
     ("POST", "/appointments/jobs/{job_id}/offers"): DISPATCHER,
     ("GET", "/appointments/jobs/{job_id}"): STAFF,
+    # an email offer's one-click link: signed by its token (an option of one offer round), rate-limited, no login;
+    # GET shows a confirmation page only, POST books
+    ("GET", "/appointments/choose/{token}"): PUBLIC,
+    ("POST", "/appointments/choose/{token}"): PUBLIC,
     # address search, planning horizon
     ("GET", "/addresses/search"): STAFF,
     ("GET", "/horizon"): STAFF,

@@ -4,7 +4,10 @@
   https://developers.facebook.com/docs/messenger-platform/reference/send-api/ . Inside the standard 24-hour window
   after the customer's last message: ``messaging_type=RESPONSE``. Outside it the message is not sent (fails with
   the reason) unless the deployment set a message tag it may use (``messaging_type=MESSAGE_TAG``,
-  https://developers.facebook.com/docs/messenger-platform/send-messages/message-tags/).
+  https://developers.facebook.com/docs/messenger-platform/send-messages/message-tags/). Answer buttons
+  (``Outbound.quick_replies``) go as ``message.quick_replies`` (``content_type: text``, ``title`` <= 20 characters,
+  ``payload`` <= 1000, at most 13; https://developers.facebook.com/docs/messenger-platform/reference/buttons/
+  quick-replies).
 - Public: ``POST /{comment-or-post-id}/comments`` with ``message``,
   https://developers.facebook.com/docs/graph-api/reference/object/comments/ .
 Calls carry the page token as ``access_token`` and, when the app secret is known, ``appsecret_proof``."""
@@ -20,7 +23,7 @@ from typing import Any
 import httpx
 
 from server.core.timeutil import as_utc, utcnow
-from server.notify.connectors import DeliveryResult, Outbound, failure, transport_failure
+from server.notify.connectors import DeliveryResult, Outbound, QuickReply, failure, transport_failure
 
 WINDOW = timedelta(hours=24)
 _TRANSIENT_CODES = {1, 2, 4, 17, 32, 341, 613}  # unknown/service/rate-limit errors Meta says to retry
@@ -49,8 +52,10 @@ class MetaPage:
         if not outbound.to_handle:
             return failure("no Messenger recipient (page-scoped id) is known for this customer", retryable=False)
         inside = outbound.last_inbound_at is not None and utcnow() - as_utc(outbound.last_inbound_at) < WINDOW
-        body = {"recipient": {"id": outbound.to_handle},
-                "message": {"text": _with_links(outbound.text, outbound.media)}}
+        message: dict[str, Any] = {"text": _with_links(outbound.text, outbound.media)}
+        if replies := quick_replies(outbound.quick_replies):
+            message["quick_replies"] = replies
+        body = {"recipient": {"id": outbound.to_handle}, "message": message}
         if inside:
             body["messaging_type"] = "RESPONSE"
         elif self.message_tag:
@@ -84,6 +89,18 @@ class MetaPage:
                            retryable=True if transient else None if response.status_code >= 300 else False)
         ext = answer.get("message_id") or answer.get("id")
         return DeliveryResult(ok=True, detail=f"accepted by Meta ({what})", external_id=str(ext) if ext else None)
+
+
+#: Meta's limits on quick replies (https://developers.facebook.com/docs/messenger-platform/reference/buttons/
+#: quick-replies): buttons per message, characters per title, per payload.
+MAX_QUICK_REPLIES, MAX_TITLE, MAX_PAYLOAD = 13, 20, 1000
+
+
+def quick_replies(replies: tuple[QuickReply, ...]) -> list[dict[str, str]]:
+    """Messenger's ``quick_replies`` for our answer buttons: text buttons, titles cut to 20 characters; a button
+    whose payload is over the limit is left out (cutting it would break its signature)."""
+    return [{"content_type": "text", "title": q.label[:MAX_TITLE], "payload": q.payload}
+            for q in replies if len(q.payload) <= MAX_PAYLOAD][:MAX_QUICK_REPLIES]
 
 
 def _with_links(text: str, media: tuple[str, ...]) -> str:

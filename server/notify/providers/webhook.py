@@ -33,6 +33,8 @@ def payload(outbound: Outbound, sender: dict[str, str]) -> dict:
         "subject": outbound.subject, "text": outbound.text, "media": list(outbound.media),
         "thread_id": outbound.thread_id, "in_reply_to": outbound.reply_to_external_id,
         "last_inbound_at": outbound.last_inbound_at.isoformat() if outbound.last_inbound_at else None,
+        "quick_replies": [{"label": q.label, "payload": q.payload, "description": q.description}
+                          for q in outbound.quick_replies],  # answer buttons, for a relay whose channel has them
     }
 
 

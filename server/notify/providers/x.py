@@ -5,6 +5,12 @@
 - Private: ``POST /2/dm_conversations/with/{participant_id}/messages`` with ``text``,
   https://docs.x.com/x-api/direct-messages/create-dm-message-by-participant-id . ``participant_id`` is the
   customer's numeric user id, which inbound X messages carry in ``meta["x_user_id"]``; a username is never sent.
+- Private with answer buttons (``Outbound.quick_replies``): X API v2 has no quick replies, so such a DM goes through
+  ``POST /1.1/direct_messages/events/new.json`` (a ``message_create`` event whose ``message_data.quick_reply`` is
+  ``{"type": "options", "options": [{"label", "description", "metadata"}]}``: at most 20 options, label <= 36
+  characters, description <= 72, metadata <= 1000; https://developer.x.com/en/docs/direct-messages/quick-replies/
+  api-reference/options and .../sending-and-receiving/api-reference/new-event). That endpoint takes OAuth 1.0a user
+  context only: with a bearer token alone the DM goes as v2 text (the text always says how to answer by typing).
 Auth: OAuth 1.0a user context (consumer key/secret + the brand's access token/secret, HMAC-SHA1, signed with
 oauthlib; JSON bodies are not part of the signature) or an OAuth 2.0 user-context bearer token.
 Media links are appended to the text (uploading media is not done here)."""
@@ -17,7 +23,7 @@ from typing import Any
 import httpx
 from oauthlib.oauth1 import Client as OAuth1Client
 
-from server.notify.connectors import DeliveryResult, Outbound, failure, transport_failure
+from server.notify.connectors import DeliveryResult, Outbound, QuickReply, failure, transport_failure
 
 
 @dataclass
@@ -42,11 +48,19 @@ class XApi:
         if not participant or not participant.isdigit():
             return failure("the customer's numeric X user id is unknown (no inbound X message carried it); "
                            "a DM needs it, not the username", retryable=False)
+        if outbound.quick_replies and self._oauth1:
+            return self._post("/1.1/direct_messages/events/new.json", dm_event(participant, text,
+                                                                              outbound.quick_replies),
+                              "DM with quick replies", "id", envelope="event")
         return self._post(f"/2/dm_conversations/with/{participant}/messages", {"text": text}, "DM", "dm_event_id")
+
+    @property
+    def _oauth1(self) -> bool:
+        return bool(self.consumer_key and self.consumer_secret and self.access_token and self.access_token_secret)
 
     def _headers(self, url: str) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}
-        if self.consumer_key and self.consumer_secret and self.access_token and self.access_token_secret:
+        if self._oauth1:
             signer = OAuth1Client(self.consumer_key, client_secret=self.consumer_secret,
                                   resource_owner_key=self.access_token,
                                   resource_owner_secret=self.access_token_secret)
@@ -54,7 +68,8 @@ class XApi:
             return dict(signed)
         return {**headers, "Authorization": f"Bearer {self.bearer_token}"}
 
-    def _post(self, path: str, body: dict[str, Any], what: str, id_key: str) -> DeliveryResult:
+    def _post(self, path: str, body: dict[str, Any], what: str, id_key: str,
+              envelope: str = "data") -> DeliveryResult:
         url = self.api_url.rstrip("/") + path
         try:
             response = httpx.post(url, json=body, headers=self._headers(url), timeout=self.timeout_s)
@@ -64,7 +79,7 @@ class XApi:
             answer = response.json()
         except ValueError:
             answer = {}
-        data = answer.get("data") if isinstance(answer, dict) else None
+        data = answer.get(envelope) if isinstance(answer, dict) else None  # v2: "data"; v1.1 DM events: "event"
         if response.status_code >= 300 or not isinstance(data, dict):
             reason = ""
             if isinstance(answer, dict):
@@ -76,3 +91,24 @@ class XApi:
                            retryable=None if response.status_code >= 300 else False)
         ext = data.get(id_key)
         return DeliveryResult(ok=True, detail=f"accepted by X ({what})", external_id=str(ext) if ext else None)
+
+
+#: X's limits on quick reply options (https://developer.x.com/en/docs/direct-messages/quick-replies/api-reference/
+#: options): options per message, characters per label, per description, per metadata.
+MAX_OPTIONS, MAX_LABEL, MAX_DESCRIPTION, MAX_METADATA = 20, 36, 72, 1000
+
+
+def dm_event(participant: str, text: str, quick_replies: tuple[QuickReply, ...]) -> dict[str, Any]:
+    """The v1.1 ``message_create`` event of a DM with quick reply options. Every option has a description when any
+    has one (X refuses a mix); labels and descriptions are cut to X's limits, and an option whose metadata is over
+    the limit is left out (cutting it would break its signature)."""
+    options = [q for q in quick_replies if len(q.payload) <= MAX_METADATA][:MAX_OPTIONS]
+    described = any(q.description for q in options)
+    data: dict[str, Any] = {"text": text}
+    if options:
+        data["quick_reply"] = {"type": "options", "options": [
+            {"label": q.label[:MAX_LABEL], "metadata": q.payload,
+             **({"description": (q.description or q.label)[:MAX_DESCRIPTION]} if described else {})}
+            for q in options]}
+    return {"event": {"type": "message_create", "message_create": {
+        "target": {"recipient_id": participant}, "message_data": data}}}

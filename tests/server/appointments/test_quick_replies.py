@@ -39,6 +39,7 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from oauthlib.oauth1.rfc5849 import signature
+from sqlmodel import Session
 
 from server.appointments import service
 from server.appointments.models import AppointmentStatus
@@ -444,3 +445,33 @@ def test_a_choice_token_names_one_option_of_one_round(settings):
         service.check_choice(settings, service.link_token(settings, 41))
     with pytest.raises(service.DomainError):
         service.check_token(settings, token)
+
+
+def test_the_webhook_relay_receives_the_answer_buttons(app):
+    """A channel with no provider of ours goes through the deployment's relay: the buttons travel in its JSON
+    (``quick_replies``: label, payload, description), for a relay whose channel can show them."""
+    from server.conversations import service as conversations
+    from server.conversations.models import InboundMessage
+
+    calls = Calls()
+    relay = FastAPI()
+
+    @relay.post("/relay")
+    async def receive(request: Request) -> JSONResponse:
+        calls.requests.append(await request.json())
+        return JSONResponse({"id": "relay-1"})
+
+    with serve(relay) as url:
+        app.state.settings.outbound_webhook_url = f"{url}/relay"
+        with Session(app.state.engine) as session:
+            thread = conversations.ingest(session=session, inbound=InboundMessage(
+                channel="webform", external_id="form-qr-1", author_handle="eve@example.org", text="no water"))
+            buttons = [{"label": "1: Tue 10:00–12:00", "payload": "gcappt.1.1.1.9.x"}]
+            notify.send_to_customer(session=session, conversation_id=thread.message.conversation_id,
+                                    text="Reply 1 for Tue 10:00–12:00", kind="appointment_offer",
+                                    quick_replies=buttons)
+            session.commit()
+        deliver(app)
+    assert calls.requests and calls.requests[-1]["quick_replies"] == [
+        {"label": "1: Tue 10:00–12:00", "payload": "gcappt.1.1.1.9.x", "description": ""}]
+    assert calls.requests[-1]["text"] == "Reply 1 for Tue 10:00–12:00"

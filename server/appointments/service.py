@@ -672,7 +672,8 @@ def answer_offer(*, session: Session, settings: Settings, message: Message,
         appt.conversation_id = message.conversation_id
         session.add(appt)
         session.flush()  # before book() refreshes the row (intake runs without autoflush)
-    choice = _tapped_choice(settings, appt, tapped) if tapped else parse_choice(message.text)
+    choice = _tapped_choice(settings, appt, tapped) if tapped else \
+        parse_choice(message.text) or _label_choice(settings, appt, message.text)
     if choice is None or not 1 <= choice <= len(appt.options):
         appt.invalid_replies += 1
         _note(appt, "invalid quick reply" if tapped else "invalid reply", message_id=message.id)
@@ -699,6 +700,13 @@ def _tapped_choice(settings: Settings, appt: Appointment, payload: str) -> int |
     if (choice.appointment_id, choice.offer_round) != (appt.id, appt.offer_round):
         return None  # an earlier round's button, or another appointment's
     return choice.n
+
+
+def _label_choice(settings: Settings, appt: Appointment, text: str) -> int | None:
+    """The option whose button face the message repeats exactly ("2: Tue 10:00–12:00"): a tap that arrived without
+    its payload (X delivers only the label's text to its legacy endpoints), as good as typing the number."""
+    said = _answer_line(text)
+    return next((int(o["n"]) for o in appt.options if _tap_label(settings, o, appt.language) == said), None)
 
 
 def _late_tap(session: Session, settings: Settings, message: Message, payload: str) -> Answered | None:

@@ -312,6 +312,19 @@ def test_x_dm_with_a_bearer_token_only_sends_the_text_and_typing_still_books(app
     _booked(app, client, answer, reply, 2)
 
 
+def test_a_tap_that_arrives_as_its_label_only_books_that_option(app, client, day, sweep, x_api):
+    """X's legacy DM formats deliver a tapped option's label text without its metadata: the exact label of an open
+    option is as good as its number; any other text is not."""
+    answer = x_post(client, aa_dm("1867233999999994001", NO_WATER_2))
+    assert sweep()["offered"] == 1
+    labels = [q["label"] for q in outbound(app, answer["conversation_id"], "appointment_offer")[0]
+              .meta["quick_replies"]]
+    x_post(client, aa_dm("1867233999999994002", labels[1].replace(":", "")))  # not a label of ours
+    assert len(outbound(app, answer["conversation_id"], "appointment_reask")) == 1
+    reply = x_post(client, aa_dm("1867233999999994003", labels[1]))
+    _booked(app, client, answer, reply, 2)
+
+
 # ---------------------------------------------------------------- Messenger
 
 

@@ -9,7 +9,7 @@ from fastapi import BackgroundTasks, Query, Request, Response, status
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from server.auth.access import ensure_customer_visible, is_technician, technician_customer_ids
+from server.auth.access import ensure_customer_visible, is_technician
 from server.cases import service as cases
 from server.cases.models import CasePublic
 from server.config import Settings
@@ -122,8 +122,8 @@ def list_conversations(
     session: SessionDep, user: CurrentUser, page: PageDep,
     customer_id: Annotated[int | None, Query(ge=1)] = None,
 ) -> Page[ConversationPublic]:
-    only = technician_customer_ids(session=session, user=user) if is_technician(user) else None
-    rows, total = service.list_conversations(session=session, page=page, customer_id=customer_id, only_customers=only)
+    only = service.technician_conversation_ids(session=session, user=user) if is_technician(user) else None
+    rows, total = service.list_conversations(session=session, page=page, customer_id=customer_id, only_ids=only)
     return Page(items=rows, total=total, offset=page.offset, limit=page.limit)
 
 
@@ -156,6 +156,7 @@ def inbound(body: InboundMessage, session: SessionDep, _: AgentUser, response: R
 def get_conversation(conversation_id: int, session: SessionDep, user: CurrentUser) -> ConversationDetail:
     conversation = service.get(session=session, conversation_id=conversation_id)
     ensure_customer_visible(session=session, user=user, customer_id=conversation.customer_id)
+    service.ensure_visible(session=session, user=user, conversation=conversation)
     thread = service.messages(session=session, conversation_id=conversation_id, reader=user)  # no notes for techs
     return ConversationDetail.model_validate({**conversation.model_dump(), "messages": thread})
 
@@ -170,6 +171,7 @@ def post_message(
 ) -> Message:
     conversation = service.get(session=session, conversation_id=conversation_id)
     ensure_customer_visible(session=session, user=user, customer_id=conversation.customer_id)
+    service.ensure_visible(session=session, user=user, conversation=conversation)
     existing = service.existing_reply(session=session, conversation=conversation, message_in=body)
     if existing is not None:
         return existing

@@ -10,6 +10,7 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from server.auth.models import Role, User
+from server.cases.models import Case
 from server.conversations.models import (
     AuthorKind,
     Conversation,
@@ -22,11 +23,12 @@ from server.conversations.models import (
     StatusChange,
     Visibility,
 )
-from server.core.errors import Conflict, Invalid, NotFound
+from server.core.errors import Conflict, Forbidden, Invalid, NotFound
 from server.core.pagination import PageParams, paginate
 from server.core.timeutil import as_utc, utcnow
 from server.customers import service as customers
 from server.customers.models import Customer
+from server.jobs.models import Job, JobReport
 
 
 def get(*, session: Session, conversation_id: int) -> Conversation:
@@ -38,15 +40,43 @@ def get(*, session: Session, conversation_id: int) -> Conversation:
 
 
 def list_conversations(
-    *, session: Session, page: PageParams, customer_id: int | None = None, only_customers: set[int] | None = None
+    *, session: Session, page: PageParams, customer_id: int | None = None, only_customers: set[int] | None = None,
+    only_ids: set[int] | None = None,
 ) -> tuple[list[Conversation], int]:
-    """Conversations, most recently active first."""
+    """Conversations, most recently active first (``only_*``: restricted to those customers / conversations)."""
     query = select(Conversation)
     if customer_id is not None:
         query = query.where(Conversation.customer_id == customer_id)
     if only_customers is not None:
         query = query.where(col(Conversation.customer_id).in_(only_customers or {-1}))
+    if only_ids is not None:
+        query = query.where(col(Conversation.id).in_(only_ids or {-1}))
     return paginate(session, query.order_by(col(Conversation.last_message_at).desc()), page)
+
+
+def technician_conversation_ids(*, session: Session, user: User) -> set[int]:
+    """The conversations tied to a job assigned to this technician: the thread of a case handed off to that job, or
+    one a report of it came through. Only these reach the technician: the same customer's other threads (another
+    complaint, a complaint about the technician) are the office's."""
+    if user.technician_id is None:
+        return set()
+    mine = select(Job.id).where(Job.assigned_technician_id == user.technician_id)
+    by_case = select(Case.conversation_id).where(col(Case.job_id).in_(mine))
+    by_report_case = (select(Case.conversation_id).join(JobReport, col(JobReport.case_id) == col(Case.id))
+                      .where(col(JobReport.job_id).in_(mine)))
+    by_report_message = (select(Message.conversation_id).join(JobReport, col(JobReport.message_id) == col(Message.id))
+                         .where(col(JobReport.job_id).in_(mine)))
+    found: set[int] = set()
+    for query in (by_case, by_report_case, by_report_message):
+        found |= {i for i in session.exec(query).all() if i is not None}
+    return found
+
+
+def ensure_visible(*, session: Session, user: User, conversation: Conversation) -> None:
+    """Staff read every conversation; a technician only one tied to their jobs (403 otherwise, as for customers)."""
+    if user.role == Role.technician and conversation.id not in technician_conversation_ids(session=session,
+                                                                                           user=user):
+        raise Forbidden(f"conversation {conversation.id} is not tied to any of your jobs")
 
 
 def messages(*, session: Session, conversation_id: int, reader: User | None = None) -> list[Message]:

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from server.auth.access import ensure_customer_visible, is_technician
 from server.cases.models import CasePublic
 from server.conversations.models import ConversationPublic, MessagePublic
-from server.conversations.service import for_reader
+from server.conversations.service import for_reader, technician_conversation_ids
 from server.core.deps import AgentUser, CurrentUser, SessionDep
 from server.core.models import Page
 from server.core.pagination import PageDep
@@ -80,10 +80,13 @@ def customer_360(customer_id: int, session: SessionDep, user: CurrentUser) -> An
     if is_technician(user):  # their own jobs only: another technician's job is a 404 asked directly, so here too
         view["jobs"] = [j for j in view["jobs"] if j.assigned_technician_id == user.technician_id]
         mine = {j.id for j in view["jobs"]}
-        view["cases"] = [c for c in view["cases"] if c.job_id is None or c.job_id in mine]
-        # Agents' private notes are the office's: never in a technician's view (server/conversations for_reader).
-        view["timeline"] = for_reader(view["timeline"], user=user)
-        view["conversations"] = [{**c, "messages": for_reader(c["messages"], user=user)} for c in view["conversations"]]
+        # Only the threads and cases tied to their jobs (as GET /conversations), and never agents' private notes.
+        tied = technician_conversation_ids(session=session, user=user)
+        view["cases"] = [c for c in view["cases"]
+                         if c.job_id in mine or (c.job_id is None and c.conversation_id in tied)]
+        view["timeline"] = for_reader([m for m in view["timeline"] if m.conversation_id in tied], user=user)
+        view["conversations"] = [{**c, "messages": for_reader(c["messages"], user=user)}
+                                 for c in view["conversations"] if c["id"] in tied]
     return view
 
 

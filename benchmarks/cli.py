@@ -47,6 +47,27 @@ def register(apps: dict[str, typer.Typer]) -> None:
         _print_json(horizon.run(technicians=technicians, jobs=jobs, days=days, solve_s=solve_s, seed=seed))
 
 
+    @bench_app.command("week")
+    def bench_week(
+        technicians: Annotated[int, typer.Option(min=1, max=500)] = 20,
+        days: Annotated[int, typer.Option(min=1, max=20, help="Working days executed.")] = 5,
+        arrivals: Annotated[int, typer.Option(min=1, max=2000, help="311 arrivals per day.")] = 150,
+        seed: Annotated[int, typer.Option()] = 1,
+        solve_s: Annotated[float, typer.Option(min=0.5, max=600, help="Optimizer seconds per plan.")] = 8.0,
+        no_show_rate: Annotated[float, typer.Option(min=0, max=1, help="Share of booked customers absent.")] = 0.05,
+        noise: Annotated[float, typer.Option(min=0, max=2, help="Log-sd of travel and service time factors.")] = 0.3,
+        present_share: Annotated[float, typer.Option(min=0, max=1, help="Share of arrivals needing the "
+                                                                          "customer present.")] = 0.3,
+    ) -> None:
+        """A simulated week on the demo city: 311 arrivals, slot offers and bookings, morning plans, noisy
+        execution; booked windows met vs a plan that ignores them (issue 30; the last line is JSON)."""
+        from benchmarks import week
+
+        _print_json(week.run(technicians=technicians, days=days, per_day=arrivals, seed=seed, solve_s=solve_s,
+                             no_show_rate=no_show_rate, noise=noise, present_share=present_share,
+                             base=_settings(), echo=typer.echo))
+
+
     @bench_app.command("solomon")
     def bench_solomon(
         paths: Annotated[list[Path], typer.Argument(exists=True, help="Instance files or directories.")],

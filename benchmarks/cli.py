@@ -46,7 +46,6 @@ def register(apps: dict[str, typer.Typer]) -> None:
 
         _print_json(horizon.run(technicians=technicians, jobs=jobs, days=days, solve_s=solve_s, seed=seed))
 
-
     @bench_app.command("week")
     def bench_week(
         technicians: Annotated[int, typer.Option(min=1, max=500)] = 20,
@@ -180,6 +179,26 @@ def register(apps: dict[str, typer.Typer]) -> None:
 
         _print_json(appointments_offers.run(technicians=technicians, jobs=jobs, offers=offers, solve_s=solve_s,
                                             seed=seed, base=_settings(), echo=typer.echo))
+
+    @bench_app.command("console")
+    def bench_console(
+        technicians: Annotated[int, typer.Option(min=1, max=500)] = 100,
+        jobs: Annotated[int, typer.Option(min=1, max=20000)] = 5000,
+        events: Annotated[int, typer.Option(min=1, max=500, help="Live events measured per kind.")] = 20,
+        loads: Annotated[int, typer.Option(min=1, max=20, help="Timed reloads of the console.")] = 3,
+        solve_s: Annotated[float, typer.Option(min=0.5, max=600, help="Optimizer seconds for the day's plan.")] = 10.0,
+        seed: Annotated[int, typer.Option()] = 0,
+        profile: Annotated[Path | None, typer.Option(
+            file_okay=False, help="Profile one more event of each kind over 50 ms: .cpuprofile and trace files "
+            "written here, the split and the costliest functions printed.")] = None,
+    ) -> None:
+        """The dispatcher console in headless Chromium at volume (issue 29): time to a usable board, main-thread
+        blocking and bytes per live event kind, JS heap; the last line is JSON."""
+        from benchmarks import console_browser
+
+        _print_json(console_browser.run(technicians=technicians, jobs=jobs, events=events, loads=loads,
+                                        solve_s=solve_s, seed=seed, base=_settings(), echo=typer.echo,
+                                        profile_dir=profile))
 
     @bench_app.command("ingest")
     def bench_ingest(

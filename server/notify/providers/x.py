@@ -10,7 +10,8 @@
   ``{"type": "options", "options": [{"label", "description", "metadata"}]}``: at most 20 options, label <= 36
   characters, description <= 72, metadata <= 1000; https://developer.x.com/en/docs/direct-messages/quick-replies/
   api-reference/options and .../sending-and-receiving/api-reference/new-event). That endpoint takes OAuth 1.0a user
-  context only: with a bearer token alone the DM goes as v2 text (the text always says how to answer by typing).
+  context only: with a bearer token alone, or when X refuses this app that endpoint (401/403/404/410, e.g. error
+  453 of an access level without v1.1), the DM goes as v2 text (the text always says how to answer by typing).
 Auth: OAuth 1.0a user context (consumer key/secret + the brand's access token/secret, HMAC-SHA1, signed with
 oauthlib; JSON bodies are not part of the signature) or an OAuth 2.0 user-context bearer token.
 Media links are appended to the text (uploading media is not done here)."""
@@ -18,7 +19,7 @@ Media links are appended to the text (uploading media is not done here)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import httpx
 from oauthlib.oauth1 import Client as OAuth1Client
@@ -49,9 +50,12 @@ class XApi:
             return failure("the customer's numeric X user id is unknown (no inbound X message carried it); "
                            "a DM needs it, not the username", retryable=False)
         if outbound.quick_replies and self._oauth1:
-            return self._post("/1.1/direct_messages/events/new.json", dm_event(participant, text,
+            sent = self._post("/1.1/direct_messages/events/new.json", dm_event(participant, text,
                                                                               outbound.quick_replies),
-                              "DM with quick replies", "id", envelope="event")
+                              "DM with quick replies", "id", envelope="event", unavailable=UNAVAILABLE)
+            if sent is not None:
+                return sent
+            # This app may not use v1.1 DM events (X's access tiers): the same DM as text, which says how to answer.
         return self._post(f"/2/dm_conversations/with/{participant}/messages", {"text": text}, "DM", "dm_event_id")
 
     @property
@@ -68,13 +72,24 @@ class XApi:
             return dict(signed)
         return {**headers, "Authorization": f"Bearer {self.bearer_token}"}
 
-    def _post(self, path: str, body: dict[str, Any], what: str, id_key: str,
-              envelope: str = "data") -> DeliveryResult:
+    @overload
+    def _post(self, path: str, body: dict[str, Any], what: str, id_key: str, envelope: str = "data",
+              unavailable: None = None) -> DeliveryResult: ...
+
+    @overload
+    def _post(self, path: str, body: dict[str, Any], what: str, id_key: str, envelope: str = "data",
+              unavailable: frozenset[int] = ...) -> DeliveryResult | None: ...
+
+    def _post(self, path: str, body: dict[str, Any], what: str, id_key: str, envelope: str = "data",
+              unavailable: frozenset[int] | None = None) -> DeliveryResult | None:
+        """POST ``body``; with ``unavailable``, None when X answers one of those statuses (nothing was sent)."""
         url = self.api_url.rstrip("/") + path
         try:
             response = httpx.post(url, json=body, headers=self._headers(url), timeout=self.timeout_s)
         except httpx.HTTPError as exc:
             return transport_failure("X API", exc)
+        if unavailable and response.status_code in unavailable:
+            return None
         try:
             answer = response.json()
         except ValueError:
@@ -96,6 +111,9 @@ class XApi:
 #: X's limits on quick reply options (https://developer.x.com/en/docs/direct-messages/quick-replies/api-reference/
 #: options): options per message, characters per label, per description, per metadata.
 MAX_OPTIONS, MAX_LABEL, MAX_DESCRIPTION, MAX_METADATA = 20, 36, 72, 1000
+#: Answers of the v1.1 DM endpoint that mean this app may not use it (not permitted for the app's access level, or
+#: gone), not that the DM is bad: the DM then goes through v2 as text.
+UNAVAILABLE = frozenset({401, 403, 404, 410})
 
 
 def dm_event(participant: str, text: str, quick_replies: tuple[QuickReply, ...]) -> dict[str, Any]:

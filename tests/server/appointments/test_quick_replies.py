@@ -89,6 +89,9 @@ def fake_x(calls: Calls) -> FastAPI:
         calls.requests.append({"path": request.url.path, "body": body})
         if not authorized(request):
             return JSONResponse({"errors": [{"code": 32, "message": "Could not authenticate you."}]}, 401)
+        if calls.next_failure() == 403:  # an access level without v1.1 (response-codes-and-errors, code 453)
+            return JSONResponse({"errors": [{"code": 453, "message": "You currently have access to a subset of X "
+                                             "API V2 endpoints and limited v1.1 endpoints only."}]}, 403)
         event = body.get("event") or {}
         create = event.get("message_create") or {}
         data = create.get("message_data") or {}
@@ -310,6 +313,20 @@ def test_x_dm_with_a_bearer_token_only_sends_the_text_and_typing_still_books(app
     assert any("Reply 1 for" in t for t in texts), texts
     reply = x_post(client, aa_dm("1867233999999993002", "2"))
     _booked(app, client, answer, reply, 2)
+
+
+def test_x_dm_where_the_app_may_not_use_v1_falls_back_to_v2_text(app, client, day, sweep, x_api):
+    """X answers 403 (error 453, https://docs.x.com/x-api/fundamentals/response-codes-and-errors) when the app's
+    access level has no v1.1 DM events: the offer goes out once as v2 text, and the typed number books."""
+    answer = x_post(client, aa_dm("1867233999999995001", NO_WATER_2))
+    x_api.fail_with.append(403)
+    assert sweep()["offered"] == 1
+    deliver(app)
+    tried = [r for r in x_api.requests if r["path"].startswith("/1.1/")]
+    texts = [r["body"]["text"] for r in x_api.requests if r["path"].startswith("/2/dm_conversations/")]
+    assert len(tried) == 1 and sum("Reply 1 for" in t for t in texts) == 1, x_api.requests
+    assert outbound(app, answer["conversation_id"], "appointment_offer")[0].delivery_status == "sent"
+    _booked(app, client, answer, x_post(client, aa_dm("1867233999999995002", "1")), 1)
 
 
 def test_a_tap_that_arrives_as_its_label_only_books_that_option(app, client, day, sweep, x_api):

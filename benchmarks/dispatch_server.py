@@ -310,7 +310,7 @@ def run_day(day: Day, *, base: Any, tz: str, time_limit: float, replan_time_limi
     from server.auth.models import Role
     from server.core.migrate import upgrade
     from server.dispatch.bench import bench_settings, create_bench_users, login
-    from server.dispatch.models import PlanSolution
+    from server.plans.models import PlanSolution
 
     settings = bench_settings(base, "server", osm_source=day.osm, timezone=tz, dispatch_background=False,
                               dispatch_auto_replan=False, dispatch_coalesce_s=0.0)

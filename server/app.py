@@ -154,7 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = make_engine(settings)
-    from server.dispatch.lifecycle import completion_body_limit  # a completion carries its photos
+    from server.fieldwork.service import completion_body_limit  # a completion carries its photos
     from server.open311.media import post_body_limit  # so may an Open311 request or update
 
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes,

@@ -257,7 +257,7 @@ def confirm_from_completion(*, session: Session, job: Job, completed_at: datetim
     """Learn the job's address point from the technician's fix when the rules of this module hold (the caller
     commits); ``city``, when given, checks the fix is inside its map. Never raises for a refusal: a job is
     completed whether or not it teaches anything."""
-    from server.dispatch.models import JobEvent  # dispatch calls this module: imported here, not at the top
+    from server.jobs.models import JobEvent  # dispatch calls this module: imported here, not at the top
 
     kind = job.location_kind or "none"
     if kind not in FIELD_KINDS:

@@ -44,9 +44,7 @@ from server.config import Settings
 from server.conversations.models import Message
 from server.core.errors import Conflict, DomainError, Invalid, NotFound
 from server.core.timeutil import as_utc, utcnow
-from server.dispatch import plans
 from server.dispatch.models import JobPin
-from server.dispatch.notices import reporter_conversations
 from server.dispatch.problem import (
     UNREACHABLE_S,
     build_snapshot,
@@ -61,7 +59,9 @@ from server.events.broker import make_event
 from server.horizon import service as horizon
 from server.horizon.models import HorizonVisit
 from server.jobs.models import OPEN_STATUSES, Job, JobReport, JobStatus
+from server.notify.job_notices import reporter_conversations
 from server.notify.service import send_to_customer
+from server.plans import writer
 from server.technicians import service as technicians
 from server.technicians.models import Availability, Technician
 from server.triage.replies import reply
@@ -730,7 +730,7 @@ def book(*, session: Session, settings: Settings, city: City, appointment: Appoi
     appt = appointment
     now = as_utc(now or utcnow())
     offered_round = appt.offer_round
-    plans.lock_plan_writes(session)  # one booking at a time, each checked against every booking before it
+    writer.lock_plan_writes(session)  # one booking at a time, each checked against every booking before it
     claimed = session.execute(update(Appointment).where(
         col(Appointment.id) == appt.id, col(Appointment.status) == AppointmentStatus.offered.value,
         col(Appointment.offer_round) == offered_round).values(status=AppointmentStatus.booked.value,
@@ -823,7 +823,7 @@ def _replan_after_commit(session: Session, settings: Settings, reason: str) -> N
 
 def on_plan_stored(*, session: Session, settings: Settings, day: str, unassigned: list[int]) -> list[dict[str, Any]]:
     """A plan for ``day`` left these jobs out: any of them booked for that day can no longer keep its window and is
-    marked for a re-offer (``sweep`` computes and sends it). Called by server/dispatch/plans.py."""
+    marked for a re-offer (``sweep`` computes and sends it). Called by server/plans/writer.py."""
     if not unassigned:
         return []
     rows = session.exec(select(Appointment).where(Appointment.status == AppointmentStatus.booked,

@@ -2,7 +2,7 @@
 them (Content-Length) or as soon as a streamed (chunked) body passes it.
 
 One limit holds for every route (``max_request_bytes``); a route that carries files names its own, larger one
-(``BodyLimit``: a job completion with its photos, see server/dispatch/lifecycle.py)."""
+(``BodyLimit``: a job completion with its photos, see server/fieldwork/service.py)."""
 
 from __future__ import annotations
 

@@ -19,18 +19,12 @@ from server.auth.models import User
 from server.config import Settings
 from server.core.errors import Conflict, Invalid, NotFound
 from server.core.timeutil import utcnow
-from server.dispatch import plans
-from server.dispatch.models import (
-    JobEvent,
-    JobPin,
-    Override,
-    OverrideAction,
-    OverridePreview,
-    TechnicianDispatchState,
-)
+from server.dispatch.models import JobPin, Override, OverrideAction, OverridePreview, TechnicianDispatchState
 from server.dispatch.problem import Snapshot, build_snapshot, day_origin, from_s, job_key, parse_key, tech_key
 from server.events.broker import make_event
-from server.jobs.models import Job, JobStatus
+from server.jobs.models import Job, JobEvent, JobStatus
+from server.plans import writer
+from server.plans.service import active_plan
 from server.technicians.models import Technician
 
 STARTED = (JobStatus.en_route, JobStatus.on_site)
@@ -184,7 +178,7 @@ def commit(*, session: Session, settings: Settings, city: Any, override: Overrid
     result, after = preview(snapshot=snapshot, override=override)
     if not result.feasible:
         raise Conflict("override breaks a hard constraint: " + "; ".join(result.notes))
-    plans.lock_plan_writes(session)  # before any write (see lock_plan_writes)
+    writer.lock_plan_writes(session)  # before any write (see lock_plan_writes)
     events: list[dict[str, Any]] = []
     action = override.action
     if action in (OverrideAction.lock, OverrideAction.unlock):
@@ -224,7 +218,7 @@ def commit(*, session: Session, settings: Settings, city: Any, override: Overrid
         pin = session.get(JobPin, override.job_id)
         if pin is not None:
             session.delete(pin)
-    plan_row, plan_events = plans.store_routes(session=session, settings=settings, snapshot=snapshot, routes=after,
+    plan_row, plan_events = writer.store_routes(session=session, settings=settings, snapshot=snapshot, routes=after,
                                                trigger=f"override:{action.value}")
     session.add(JobEvent(job_id=override.job_id or (override.job_ids or [0])[0], status=f"override:{action.value}",
                          technician_id=override.technician_id, actor_user_id=user.id, actor=user.username,
@@ -313,7 +307,7 @@ def insert_urgent(*, engine: Engine, settings: Settings, job_id: int) -> dict[st
         keys = [job_key(j) for j in seq]
         starts, brks = simulate(snapshot.problem, tech_model, keys)
         route = timeline(snapshot.problem, tech_model, keys, starts, brks)
-        plans.lock_plan_writes(session)  # before any write (see lock_plan_writes)
+        writer.lock_plan_writes(session)  # before any write (see lock_plan_writes)
         session.add(JobEvent(job_id=job_id, status="auto-insert", technician_id=tid, actor="planner",
                              idempotency_key=f"auto-insert:{job_id}",
                              data={"added_travel_s": best.added_travel_s, "added_cost": best.added_cost}))
@@ -324,7 +318,7 @@ def insert_urgent(*, engine: Engine, settings: Settings, job_id: int) -> dict[st
         if job.status != JobStatus.unassigned:
             session.rollback()
             return None
-        plan_row, events = plans.store_routes(session=session, settings=settings, snapshot=snapshot,
+        plan_row, events = writer.store_routes(session=session, settings=settings, snapshot=snapshot,
                                               routes={tid: route}, trigger="urgent job")
         session.refresh(job)  # store_routes told the reporters (urgent work is announced when planned)
         session.commit()
@@ -354,7 +348,7 @@ def explain(*, session: Session, settings: Settings, city: Any, job_id: int) -> 
     capable = [t for t in techs if not _missing_skills(t, job)]
     out: dict[str, Any] = {"job_id": job_id, "status": job.status.value,
                            "capable_technicians": [t.id for t in capable]}
-    active = plans.active_plan(session=session)
+    active = active_plan(session=session)
     plan_reason = next((u["reason"] for u in (active.unassigned if active else []) if u.get("job_id") == job_id),
                        None)
     skipped = next((s["reason"] for s in snapshot.skipped if s["job_id"] == job_id), None)

@@ -1,5 +1,5 @@
-"""Dispatch operations: solve jobs, the lifecycle log of every job, completions, pins and locks,
-the solver's own record of each plan, and what customers were last told."""
+"""Dispatch operations: solve jobs, pins and locks, technicians' live dispatch state, and dispatchers'
+overrides with their previews."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
 from server.core.models import enum_field, json_field, utc_field
@@ -73,74 +72,6 @@ class SolveJobPublic(SQLModel):
     finished_at: datetime | None
 
 
-class PlanSolution(SQLModel, table=True):
-    """The optimizer's view of a stored plan: its problem and routing plan (warm starts, explanations).
-    ``solve_job_id`` is unique, so a retried solve can never store its plan twice."""
-
-    __tablename__ = "plan_solution"
-
-    plan_id: int = Field(foreign_key="plan.id", primary_key=True)
-    solve_job_id: str | None = Field(default=None, max_length=36, unique=True)
-    day_origin: datetime = utc_field(nullable=False)
-    problem: dict[str, Any] = json_field()
-    solution: dict[str, Any] = json_field()
-    coords: list[Any] = json_field(list)
-
-
-class JobEvent(SQLModel, table=True):
-    """One step in a job's life (assigned, en route, on site, completed, unable...), with who and when.
-    An ``idempotency_key`` makes a retried request (the app's offline outbox) a no-op."""
-
-    __tablename__ = "job_event"
-
-    id: int | None = Field(default=None, primary_key=True)
-    job_id: int = Field(foreign_key="job.id", index=True)
-    status: str = Field(max_length=32, index=True)
-    previous_status: str | None = Field(default=None, max_length=32)
-    at: datetime = utc_field(default_now=True, index=True)
-    technician_id: int | None = Field(default=None, foreign_key="technician.id", index=True)
-    actor_user_id: int | None = Field(default=None, foreign_key="user.id")
-    actor: str = Field(default="system", max_length=64)
-    reason: str | None = Field(default=None, max_length=1000)
-    idempotency_key: str | None = Field(default=None, max_length=120, unique=True)
-    data: dict[str, Any] = json_field()
-
-
-class JobEventPublic(SQLModel):
-    id: int
-    job_id: int
-    status: str
-    previous_status: str | None
-    at: datetime
-    technician_id: int | None
-    actor: str
-    reason: str | None
-    data: dict[str, Any]
-
-
-class AttachmentPublic(SQLModel):
-    """A file left on completing a job: ``kind`` photo or signature; fetch it from ``url``."""
-
-    kind: str
-    name: str
-    url: str
-
-
-class JobCompletion(SQLModel, table=True):
-    """What the technician left behind: notes, parts, photos and the customer's signature (files in data_dir)."""
-
-    __tablename__ = "job_completion"
-
-    job_id: int = Field(foreign_key="job.id", primary_key=True)
-    technician_id: int | None = Field(default=None, foreign_key="technician.id")
-    notes: str = Field(default="", max_length=5000)
-    parts_used: list[dict[str, Any]] = json_field(list)
-    photos: list[str] = json_field(list)
-    signature: str | None = Field(default=None, max_length=500)
-    signed_by: str | None = Field(default=None, max_length=120)
-    completed_at: datetime = utc_field(default_now=True)
-
-
 class JobPin(SQLModel, table=True):
     """A dispatcher's decision the optimizer must keep: this job goes to this technician (at this position)."""
 
@@ -165,65 +96,7 @@ class TechnicianDispatchState(SQLModel, table=True):
     updated_at: datetime = utc_field(default_now=True)
 
 
-class JobNotice(SQLModel, table=True):
-    """The arrival window last told to a job's customers (a new one is sent when it moves enough)."""
-
-    __tablename__ = "job_notice"
-
-    job_id: int = Field(foreign_key="job.id", primary_key=True)
-    eta_at: datetime = utc_field(nullable=False)
-    sent_at: datetime = utc_field(default_now=True)
-    count: int = 1
-
-
 # -- API shapes --------------------------------------------------------------------------------------------
-class LifecycleStatus(StrEnum):
-    en_route = "en_route"
-    on_site = "on_site"
-    completed = "completed"
-    unable = "unable"
-    cancelled = "cancelled"
-
-
-class Part(SQLModel):
-    part: str = Field(min_length=1, max_length=120)
-    quantity: float = Field(default=1, gt=0, le=10_000)
-
-
-class Upload(SQLModel):
-    """A photo or signature sent with a completion: JPEG, PNG, WebP or HEIC by content. Limits per file, per
-    completion and of the request body are settings (``upload_max_*``), checked in lifecycle.check_attachments."""
-
-    filename: str = Field(min_length=1, max_length=120)
-    content_base64: str = Field(min_length=4)
-
-
-class StatusChange(SQLModel):
-    status: LifecycleStatus
-    reason: str | None = Field(default=None, max_length=1000)
-    idempotency_key: str | None = Field(default=None, min_length=1, max_length=120)
-    at: datetime | None = Field(default=None, description="When it happened on the device (default: now).")
-    notes: str = Field(default="", max_length=5000)
-    parts_used: list[Part] = Field(default_factory=list, max_length=100)
-    photos: list[Upload] = Field(default_factory=list, max_length=100)  # settings.upload_max_photos
-    signature: Upload | None = None
-    signed_by: str | None = Field(default=None, max_length=120)
-
-    @field_validator("reason")
-    @classmethod
-    def _strip(cls, value: str | None) -> str | None:
-        return value.strip() or None if value is not None else None
-
-
-class LocationPing(SQLModel):
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
-    at: datetime | None = None
-    accuracy_m: float | None = Field(default=None, ge=0, le=100_000, description=(
-        "Horizontal accuracy of the fix (m) as the phone reports it; only fixes with one can confirm an address "
-        "in the field (see server/addresses/service.py)."))
-
-
 class TechnicianStatus(StrEnum):
     working = "working"
     running_late = "running_late"

@@ -18,8 +18,8 @@ import routing
 from server.config import Settings
 from server.core.errors import Conflict
 from server.core.timeutil import as_utc, utcnow
-from server.dispatch.models import JobEvent, JobPin, TechnicianDispatchState
-from server.jobs.models import OPEN_STATUSES, Job, JobStatus
+from server.dispatch.models import JobPin, TechnicianDispatchState
+from server.jobs.models import OPEN_STATUSES, Job, JobEvent, JobStatus
 from server.technicians import service as technicians
 from server.technicians.models import Availability, Technician
 

@@ -22,11 +22,13 @@ from server.config import Settings
 from server.core import tasks
 from server.core.errors import Conflict, DomainError, NotFound, TooMany
 from server.core.timeutil import utcnow
-from server.dispatch import plans
-from server.dispatch.models import TERMINAL_SOLVE, PlanSolution, SolveJob, SolveStatus
+from server.dispatch.models import TERMINAL_SOLVE, SolveJob, SolveStatus
 from server.dispatch.problem import Snapshot, build_snapshot
 from server.dispatch.runtime import after_commit, submit_solve
 from server.events.broker import make_event
+from server.plans import writer
+from server.plans.models import PlanSolution
+from server.plans.service import active_plan
 
 log = logging.getLogger("groundcrew.dispatch")
 
@@ -181,7 +183,7 @@ def _better(a: routing.Plan, b: routing.Plan | None) -> bool:
 
 def previous_solution(*, session: Session, snapshot: Snapshot) -> routing.Plan | None:
     """The active plan's routing solution, restricted to what still exists (for warm starts)."""
-    active = plans.active_plan(session=session)
+    active = active_plan(session=session)
     if active is None:
         return None
     sol = session.get(PlanSolution, active.id)
@@ -331,7 +333,7 @@ def _never_worse(snapshot: Snapshot, best: routing.Plan) -> routing.Plan:
 def _finish(engine: Engine, settings: Settings, solve_job_id: str, snapshot: Snapshot,
             best: routing.Plan) -> int | None:
     with Session(engine) as session:
-        plans.lock_plan_writes(session)  # before the row lock below (see lock_plan_writes)
+        writer.lock_plan_writes(session)  # before the row lock below (see lock_plan_writes)
         row = session.exec(select(SolveJob).where(SolveJob.id == solve_job_id).with_for_update()).one()
         if row.plan_id is not None or row.status in TERMINAL_SOLVE:  # another attempt already stored it
             return row.plan_id
@@ -341,7 +343,7 @@ def _finish(engine: Engine, settings: Settings, solve_job_id: str, snapshot: Sna
             events: list[dict[str, Any]] = []
         else:
             trigger = row.trigger if len(row.reasons) <= 1 else f"{row.trigger} (+{len(row.reasons) - 1})"
-            plan, events = plans.store_plan(session=session, settings=settings, snapshot=snapshot, plan=best,
+            plan, events = writer.store_plan(session=session, settings=settings, snapshot=snapshot, plan=best,
                                             trigger=trigger, solve_job_id=solve_job_id)
             row.plan_id = plan.id
         row.status = SolveStatus.cancelled if row.cancel_requested else SolveStatus.succeeded

@@ -15,10 +15,11 @@ from sqlmodel import Session, col, func, select
 
 from server.config import Settings
 from server.core.timeutil import utcnow
-from server.dispatch import control, plans, service
+from server.dispatch import control, service
 from server.dispatch.models import SolveJob, SolveStatus
 from server.jobs.models import Job, JobStatus
 from server.plans.models import Plan
+from server.plans.service import active_plan
 
 log = logging.getLogger("groundcrew.dispatch")
 
@@ -66,7 +67,7 @@ class Watcher:
             # used after the session closes).
             new = list(session.exec(select(Job.id, Job.status, Job.priority).where(col(Job.id) > self.last_id)
                                     .order_by(col(Job.id))).all())
-            has_plan = bool(new) and plans.active_plan(session=session) is not None
+            has_plan = bool(new) and active_plan(session=session) is not None
             if _time.monotonic() >= self.next_morning:
                 self.next_morning = _time.monotonic() + MORNING_CHECK_S
                 self._morning(session)

@@ -1,5 +1,5 @@
-"""Proactive notices: at most one per (incident job, customer). Importing this module also installs the
-"notify every reporter when a job closes" hook (see ``server.incidents.hooks``)."""
+"""Proactive notices: at most one per (incident job, customer). (The "notify every reporter when a job closes" hook
+is server/notify/job_closed.py, installed with server/notify/models.py.)"""
 
 from __future__ import annotations
 
@@ -54,5 +54,3 @@ class HandoffRequest(SQLModel):
     lon: float | None = Field(default=None, ge=-180, le=180)
     address: str | None = Field(default=None, max_length=300)
 
-
-from server.incidents import hooks as _hooks  # noqa: E402,F401  (installs the job-closed listener)

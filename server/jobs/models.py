@@ -176,3 +176,34 @@ class JobReportPublic(SQLModel):
     message_id: int | None
     channel: str | None
     created_at: datetime
+
+
+class JobEvent(SQLModel, table=True):
+    """One step in a job's life (assigned, en route, on site, completed, unable...), with who and when.
+    An ``idempotency_key`` makes a retried request (the app's offline outbox) a no-op."""
+
+    __tablename__ = "job_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int = Field(foreign_key="job.id", index=True)
+    status: str = Field(max_length=32, index=True)
+    previous_status: str | None = Field(default=None, max_length=32)
+    at: datetime = utc_field(default_now=True, index=True)
+    technician_id: int | None = Field(default=None, foreign_key="technician.id", index=True)
+    actor_user_id: int | None = Field(default=None, foreign_key="user.id")
+    actor: str = Field(default="system", max_length=64)
+    reason: str | None = Field(default=None, max_length=1000)
+    idempotency_key: str | None = Field(default=None, max_length=120, unique=True)
+    data: dict[str, Any] = json_field()
+
+
+class JobEventPublic(SQLModel):
+    id: int
+    job_id: int
+    status: str
+    previous_status: str | None
+    at: datetime
+    technician_id: int | None
+    actor: str
+    reason: str | None
+    data: dict[str, Any]

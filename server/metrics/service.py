@@ -11,8 +11,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from server.core.timeutil import as_utc, utcnow
-from server.dispatch.models import JobEvent, SolveJob
-from server.jobs.models import OPEN_STATUSES, Job, JobStatus
+from server.dispatch.models import SolveJob
+from server.jobs.models import OPEN_STATUSES, Job, JobEvent, JobStatus
 from server.plans.models import Plan, PlanStatus, PlanStop
 from server.technicians.models import Technician
 

@@ -420,7 +420,7 @@ def request_by_token(*, session: Session, token: str) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ servicerequestupdates (FixMyStreet extension)
-#: Outbound notices that close the request (server/incidents/hooks.py's job-closed notice); every other notice
+#: Outbound notices that close the request (server/notify/job_closed.py's job-closed notice); every other notice
 #: leaves it open.
 CLOSING_KINDS = frozenset({"job_closed"})
 #: The statuses FixMyStreet's Open311.pm sends with a citizen's update (plain, and with extended_statuses).

@@ -72,3 +72,17 @@ class PlanPublic(SQLModel):
 
 class PlanDetail(PlanPublic):
     stops: list[PlanStopPublic]
+
+
+class PlanSolution(SQLModel, table=True):
+    """The optimizer's view of a stored plan: its problem and routing plan (warm starts, explanations).
+    ``solve_job_id`` is unique, so a retried solve can never store its plan twice."""
+
+    __tablename__ = "plan_solution"
+
+    plan_id: int = Field(foreign_key="plan.id", primary_key=True)
+    solve_job_id: str | None = Field(default=None, max_length=36, unique=True)
+    day_origin: datetime = utc_field(nullable=False)
+    problem: dict[str, Any] = json_field()
+    solution: dict[str, Any] = json_field()
+    coords: list[Any] = json_field(list)

@@ -19,7 +19,7 @@ from server.config import Settings
 from server.conversations.models import AuthorKind, Conversation, Direction, Message
 from server.core.errors import NotFound
 from server.customers.models import Customer, Identity
-from server.dispatch.models import JobCompletion
+from server.fieldwork.models import JobCompletion
 from server.jobs.models import Job, JobReport
 
 ERASED_TEXT = "[erased]"

@@ -20,8 +20,7 @@ from sqlmodel import Session, func, select
 
 from server.auth.models import Role
 from server.conversations.models import Message
-from server.dispatch.models import JobEvent
-from server.jobs.models import Job
+from server.jobs.models import Job, JobEvent
 from server.technicians.models import Technician
 from tests.faults.server_process import ServerProcess
 from tests.server.conftest import JOB_BODY, TECH_BODY

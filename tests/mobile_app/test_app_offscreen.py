@@ -60,7 +60,7 @@ def finish_app(proc: subprocess.Popen, scenario: str, out: Path, timeout: float)
 
 def job_events(server: LiveServer, job_id: int) -> list[tuple[str, str | None]]:
     """(status, idempotency_key) of every lifecycle event the server recorded for a job, in order."""
-    from server.dispatch.models import JobEvent
+    from server.jobs.models import JobEvent
 
     with server.session() as session:
         rows = session.exec(select(JobEvent).where(JobEvent.job_id == job_id).order_by(col(JobEvent.id))).all()

@@ -94,7 +94,7 @@ def test_the_signature_is_bounded_and_grey(tmp_path: Path):
 
 # ---- the outbox and a server that refuses files -------------------------------------------------------------
 class RefusingServer:
-    """Stands in for POST /jobs/{id}/status with the server's own rules and messages (server/dispatch/lifecycle.py):
+    """Stands in for POST /jobs/{id}/status with the server's own rules and messages (server/fieldwork/service.py):
     a file over ``max_file`` is 413 naming it, a file that is not an image by its magic bytes is 415, a body over
     ``max_body`` is the size-limit middleware's 413 naming no file. ``offline`` raises once before anything."""
 

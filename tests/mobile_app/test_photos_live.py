@@ -12,7 +12,8 @@ from PIL import ExifTags, Image
 from sqlmodel import select
 
 from mobile_app.controller import Controller
-from server.dispatch.models import JobCompletion, JobEvent
+from server.fieldwork.models import JobCompletion
+from server.jobs.models import JobEvent
 from tests.mobile_app.conftest import PASSWORD, LiveServer
 from tests.mobile_app.test_app_offscreen import run_app
 from tests.mobile_app.test_photos import jpeg, phone_photo

@@ -17,8 +17,7 @@ from server.addresses.models import AddressPointRecord, TechnicianFix
 from server.auth.models import Role
 from server.config import Settings
 from server.core.timeutil import utcnow
-from server.dispatch.models import JobEvent
-from server.jobs.models import Job, JobStatus
+from server.jobs.models import Job, JobEvent, JobStatus
 from server.technicians.models import Technician
 
 JOB_AT = (39.2850, -76.5700)  # a real street corner of the demo city

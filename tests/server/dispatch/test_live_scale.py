@@ -17,11 +17,12 @@ from sqlmodel import Session, func, select
 import routing
 from server.config import Settings
 from server.core.city import load_city
-from server.dispatch import control, plans
+from server.dispatch import control
 from server.dispatch.bench import _places
 from server.dispatch.models import Override, OverrideAction, SolveJob
 from server.dispatch.problem import build_snapshot
 from server.jobs.models import Job, JobStatus
+from server.plans import writer
 from server.plans.models import Plan, PlanStop
 from server.technicians.models import Technician
 from tests.server.dispatch.conftest import now_utc
@@ -70,8 +71,8 @@ def big_day(app, settings: Settings) -> dict[int, list[int]]:  # type: ignore[no
             day[tech.id or 0].append(job.id or 0)
         session.commit()
         snapshot = build_snapshot(session=session, settings=settings, city=city)
-        plans.store_plan(session=session, settings=settings, snapshot=snapshot,
-                         plan=plans.full_plan(snapshot, {}), trigger="test day")
+        writer.store_plan(session=session, settings=settings, snapshot=snapshot,
+                         plan=writer.full_plan(snapshot, {}), trigger="test day")
         session.commit()
     return day
 
@@ -115,11 +116,11 @@ def test_an_urgent_insertion_writes_only_the_technician_it_changes(app, settings
         assert urgent in mine and set(mine) - {urgent} == {j for j, v in before_stops.items() if v[0] == tid}
         job = session.get(Job, urgent)
         assert job is not None and job.status == JobStatus.assigned and job.eta_at is not None
-        solution = plans.solution_of(session=session, plan_id=after.id or 0)
+        solution = writer.solution_of(session=session, plan_id=after.id or 0)
         assert solution is not None
         assert sum(len(r["stops"]) for r in solution.solution["routes"]) == JOBS + 1  # warm starts see the whole day
         # Only some technicians' days were read, yet the version's objective is the whole day's.
-        whole = plans.full_plan(build_snapshot(session=session, settings=settings, city=load_city(settings)), {})
+        whole = writer.full_plan(build_snapshot(session=session, settings=settings, city=load_city(settings)), {})
         for term in ("jobs_served", "jobs_unassigned", "travel_s", "distance_m", "technicians_used", "cost"):
             assert after.objective[term] == getattr(whole.objective, term), term
 

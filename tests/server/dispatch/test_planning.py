@@ -9,9 +9,9 @@ from sqlmodel import Session, func, select
 
 from server.auth.models import Role
 from server.dispatch import service
-from server.dispatch.models import PlanSolution, SolveJob
+from server.dispatch.models import SolveJob
 from server.dispatch.problem import build_snapshot
-from server.plans.models import Plan
+from server.plans.models import Plan, PlanSolution
 from tests.server.dispatch.conftest import job_body, technician_body, wait_solve
 
 

@@ -8,8 +8,7 @@ from sqlmodel import Session
 
 from server.auth.models import Role
 from server.core.timeutil import utcnow
-from server.dispatch.models import JobEvent
-from server.jobs.models import Job, JobStatus
+from server.jobs.models import Job, JobEvent, JobStatus
 from tests.server.conftest import JOB_BODY, TECH_BODY
 
 

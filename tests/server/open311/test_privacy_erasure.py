@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from server.auth.models import Role
 from server.cases.models import Case
-from server.dispatch.models import JobCompletion
+from server.fieldwork.models import JobCompletion
 from server.jobs.models import Job, JobReport
 from tests.server.open311.conftest import LAT, LON, PNG
 

@@ -1,5 +1,5 @@
 """When a job closes (completed or cancelled), every reporter is told on their own channel — here and nowhere else
-(the dispatch lifecycle sends arrival windows and "unable", never a second closing message).
+(server/notify/job_notices.py sends arrival windows and "unable", never a second closing message).
 
 This is a session hook rather than a call in one service so that it holds whoever closes the job (the
 technician app, a dispatcher, a plan): ``after_flush`` notes jobs whose status just became closed, and

@@ -1,6 +1,6 @@
 """The closed loop to the customer: arrival windows, ETA updates and "could not do it today", posted into every
 reporter's own conversation on their own channel. Dedupe keys make each notice impossible to send twice. The
-closing message ("fixed" / "closed") is server/incidents/hooks.py's alone: one owner per notice."""
+closing message ("fixed" / "closed") is server/notify/job_closed.py's alone: one owner per notice."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from server.cases.models import Case
 from server.config import Settings
 from server.conversations.models import Conversation, Message
 from server.core.timeutil import as_utc, utcnow
-from server.dispatch.models import JobNotice
 from server.events.broker import make_event
 from server.jobs.models import Job, JobReport
+from server.notify.models import JobNotice
 from server.notify.service import send_to_customer
 from server.technicians.models import Technician
 

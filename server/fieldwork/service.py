@@ -21,20 +21,11 @@ from server.config import Settings
 from server.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from server.core.limits import BodyLimit
 from server.core.timeutil import as_utc, utcnow
-from server.dispatch import notices
-from server.dispatch.models import (
-    JobCompletion,
-    JobEvent,
-    JobPin,
-    LocationPing,
-    StatusChange,
-    TechnicianDispatchState,
-    TechnicianStatus,
-    TechnicianStatusChange,
-    Upload,
-)
+from server.dispatch.models import JobPin, TechnicianDispatchState, TechnicianStatus, TechnicianStatusChange
 from server.events.broker import make_event
-from server.jobs.models import Job, JobStatus
+from server.fieldwork.models import JobCompletion, LocationPing, StatusChange, Upload
+from server.jobs.models import Job, JobEvent, JobStatus
+from server.notify import job_notices
 from server.technicians.models import Technician
 
 ALLOWED: dict[JobStatus, set[JobStatus]] = {
@@ -238,14 +229,14 @@ def change_status(*, session: Session, settings: Settings, job_id: int, change: 
             job.eta_at = at + timedelta(seconds=seconds)
         eta = as_utc(job.eta_at) if job.eta_at else at + timedelta(minutes=15)
         data["eta_at"] = eta.isoformat()
-        events += notices.send_eta(session=session, settings=settings, job=job, tech=tech, eta=eta, kind="eta")
+        events += job_notices.send_eta(session=session, settings=settings, job=job, tech=tech, eta=eta, kind="eta")
     elif new == JobStatus.on_site:
         job.eta_at = at
         if tech is not None:
             tech.current_lat, tech.current_lon, tech.last_seen_at = job.lat, job.lon, at
             session.add(tech)
     elif new == JobStatus.completed:
-        # The reporters' closing message is not sent here: server/incidents/hooks.py owns it for every way a job
+        # The reporters' closing message is not sent here: server/notify/job_closed.py owns it for every way a job
         # closes (completed or cancelled); the commit below writes it and ``commit_and_publish`` delivers it.
         from server.core.city import loaded_city
 
@@ -253,7 +244,7 @@ def change_status(*, session: Session, settings: Settings, job_id: int, change: 
             loaded_city(settings) if settings.load_city else None))
         data["address_point"] = confirmed.as_dict()
     elif new == JobStatus.unable:
-        events += notices.send_unable(session=session, job=job, tech=tech, reason=change.reason or "")
+        events += job_notices.send_unable(session=session, job=job, tech=tech, reason=change.reason or "")
     if new in (JobStatus.completed, JobStatus.unable, JobStatus.cancelled):
         pin = session.get(JobPin, job_id)
         if pin is not None:
@@ -300,7 +291,7 @@ def record_location(*, session: Session, settings: Settings, user: User,
             session.add(driving)
             events.append(make_event("job.eta", {"job_id": driving.id, "technician_id": tech.id,
                                                  "eta_at": eta.isoformat()}, technician_ids=[tech.id]))
-            events += notices.maybe_update_eta(session=session, settings=settings, job=driving, tech=tech, eta=eta)
+            events += job_notices.maybe_update_eta(session=session, settings=settings, job=driving, tech=tech, eta=eta)
     session.flush()
     return tech, events
 
@@ -357,7 +348,7 @@ def started_at(events: list[JobEvent], status: str) -> datetime | None:
 def commit_and_publish(*, session: Session, engine: Engine, settings: Settings, events: list[dict[str, Any]],
                        deliver: bool = False) -> None:
     """Commit, publish the events, and start delivering queued customer messages (``deliver``: also when the
-    change queued them without an event, as the job-closed notice of server/incidents/hooks.py)."""
+    change queued them without an event, as the job-closed notice of server/notify/job_closed.py)."""
     from server.dispatch.runtime import after_commit
 
     session.commit()

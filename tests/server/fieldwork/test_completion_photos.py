@@ -162,7 +162,7 @@ def test_the_body_limit_is_larger_for_a_completion_only(client: TestClient, auth
 
 
 def test_image_types_by_magic_bytes():
-    from server.dispatch.lifecycle import image_type
+    from server.fieldwork.service import image_type
 
     jpeg = noise_jpeg(8, 8)
     webp = io.BytesIO()
@@ -210,7 +210,7 @@ def test_a_client_that_sends_its_whole_body_first_reads_the_413(tmp_path):  # ty
 
 
 def test_sizes_in_refusals_are_told_apart():
-    from server.dispatch.lifecycle import _over
+    from server.fieldwork.service import _over
 
     assert _over(9_200_000, 8_000_000) == ("9.2 MB", "8.0 MB")
     assert _over(247_312, 200_000) == ("0.25 MB", "0.20 MB")  # not "0.2 MB is over the limit of 0.2 MB"

@@ -18,22 +18,19 @@ from sqlmodel import Session, col, func, select
 import routing
 from server.config import Settings
 from server.core.timeutil import as_utc, utcnow
-from server.dispatch import notices
-from server.dispatch.models import JobEvent, JobNotice, PlanSolution
 from server.dispatch.problem import Snapshot, from_s, job_key, parse_key
 from server.events.broker import make_event
-from server.jobs.models import OPEN_STATUSES, Job, JobStatus
-from server.plans.models import Plan, PlanStatus, PlanStop
+from server.jobs.models import OPEN_STATUSES, Job, JobEvent, JobStatus
+from server.notify import job_notices
+from server.notify.models import JobNotice
+from server.plans.models import Plan, PlanSolution, PlanStatus, PlanStop
+from server.plans.service import active_plan
 
 ETA_CHANGE_S = 60  # smaller moves are not reported in the diff
 #: The reason a job that is in no route gets when a live change (not the solver) decides the day.
 NOT_ASSIGNED_YET = "not assigned yet"
 _STOP_COLUMNS = ("technician_id", "job_id", "sequence", "arrival_at", "start_at", "end_at", "travel_s", "wait_s",
                  "distance_m")
-
-
-def active_plan(*, session: Session) -> Plan | None:
-    return session.exec(select(Plan).where(Plan.status == PlanStatus.active).order_by(col(Plan.version).desc())).first()
 
 
 def lock_plan_writes(session: Session) -> None:
@@ -299,7 +296,7 @@ def _jobs_follow(session: Session, settings: Settings, snapshot: Snapshot, versi
     reporters hear about it. Reads the touched jobs and their notices in two queries, whatever their number."""
     touched = set(after) | {u["job_id"] for u in unassigned}
     jobs = {j.id: j for j in session.exec(select(Job).where(col(Job.id).in_(touched or {-1}))).all()}
-    # In the session's identity map from here on: notices.maybe_update_eta's lookup is not a query.
+    # In the session's identity map from here on: job_notices.maybe_update_eta's lookup is not a query.
     told = {n.job_id for n in session.exec(select(JobNotice).where(col(JobNotice.job_id).in_(touched or {-1}))).all()}
     events: list[dict[str, Any]] = []
     now = utcnow()
@@ -327,10 +324,10 @@ def _jobs_follow(session: Session, settings: Settings, snapshot: Snapshot, versi
             tech = snapshot.technicians.get(tid)
             if tech is not None:
                 if job.priority >= settings.dispatch_urgent_priority and jid not in told:
-                    events += notices.send_eta(session=session, settings=settings, job=job, tech=tech, eta=arrival,
+                    events += job_notices.send_eta(session=session, settings=settings, job=job, tech=tech, eta=arrival,
                                                kind="scheduled")  # urgent work: the reporter hears when it is planned
                 elif jid in told:  # nobody was told a window otherwise: nothing to update
-                    events += notices.maybe_update_eta(session=session, settings=settings, job=job, tech=tech,
+                    events += job_notices.maybe_update_eta(session=session, settings=settings, job=job, tech=tech,
                                                        eta=arrival)
         elif job.status == JobStatus.en_route and job.assigned_technician_id == tid:
             job.eta_at = arrival

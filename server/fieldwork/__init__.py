@@ -1,0 +1,1 @@
+"""The technician's day in the field: lifecycle steps, completions, location pings."""

@@ -59,8 +59,9 @@ def _booked(app, client, answer: dict, reply: dict, n: int):  # type: ignore[no-
     assert (appt.window_start, appt.window_end) == (start, end)
     job = _job(app, answer["job_id"])
     assert job.pinned
+    # The plan's hard window is the customer's less the last quarter kept free for delays (PLAN_MARGIN_SHARE).
     assert [(datetime.fromisoformat(w["start"]), datetime.fromisoformat(w["end"])) for w in job.time_windows] \
-        == [(start, end)]
+        == [(start, end - (end - start) * service.PLAN_MARGIN_SHARE)]
     with Session(app.state.engine) as session:
         pin = session.get(JobPin, job.id)
         today = service._local(app.state.settings, datetime.now(start.tzinfo)).date()
@@ -199,7 +200,7 @@ def test_concurrent_replies_never_double_book(app, client, day, sweep):
     job = _job(app, answer["job_id"])
     assert len(job.time_windows) == 1
     assert (datetime.fromisoformat(job.time_windows[0]["start"]), datetime.fromisoformat(job.time_windows[0]["end"])) \
-        == (appt.window_start, appt.window_end)
+        == service.plan_window(appt.window_start, appt.window_end)
     assert len(outbound(app, answer["conversation_id"], "appointment_confirmed")) == 1
 
 

@@ -146,6 +146,15 @@ class Store:
             db.execute("INSERT OR REPLACE INTO conversation (id, customer_id, data) VALUES (?, ?, ?)",
                        (conversation["id"], conversation.get("customer_id"), json.dumps(conversation)))
 
+    def keep_conversations(self, customer_id: int, keep: set[int]) -> int:
+        """Forget this customer's cached threads that are not in ``keep`` (the server no longer shows them to this
+        technician: the job went to someone else, or the thread is not tied to their jobs); how many were dropped."""
+        with self._tx() as db:
+            rows = db.execute("SELECT id FROM conversation WHERE customer_id = ?", (customer_id,)).fetchall()
+            gone = [r["id"] for r in rows if r["id"] not in keep]
+            db.executemany("DELETE FROM conversation WHERE id = ?", [(i,) for i in gone])
+        return len(gone)
+
     def conversations_of(self, customer_id: int) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._db.execute("SELECT data FROM conversation WHERE customer_id = ? ORDER BY id",

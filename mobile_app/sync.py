@@ -307,8 +307,26 @@ class SyncEngine:
             self._remember_closed(job["id"], closing[-1]["at"])
 
     def pull_conversations(self, customer_id: int) -> None:
-        for summary in self.api.conversations(customer_id):
-            self.store.put_conversation(self.api.conversation(summary["id"]))
+        """The customer's threads as the server lists them now: new and changed ones stored, and cached ones it no
+        longer shows this technician (refused, or left out of the list) forgotten, so what the phone keeps never
+        outgrows what the technician may read."""
+        try:
+            summaries = self.api.conversations(customer_id)
+        except RequestError as exc:
+            if exc.status in (403, 404):
+                self.store.keep_conversations(customer_id, set())
+                return
+            raise
+        keep: set[int] = set()
+        for summary in summaries:
+            try:
+                self.store.put_conversation(self.api.conversation(summary["id"]))
+            except RequestError as exc:
+                if exc.status not in (403, 404):
+                    raise
+                continue
+            keep.add(summary["id"])
+        self.store.keep_conversations(customer_id, keep)
 
     def streets(self) -> dict[str, Any] | None:
         """Streets around the day's stops and route (cached; fetched again only when the day reaches outside

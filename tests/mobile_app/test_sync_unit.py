@@ -292,3 +292,27 @@ def test_a_server_with_no_horizon_shows_no_coming_days(parts) -> None:
     api.my_coming_days = missing
     engine.pull()
     assert state.coming == [] and "coming" in engine.missing
+
+
+def test_threads_the_server_no_longer_shows_are_forgotten(parts) -> None:
+    """A thread the server stops listing for this technician (the job went to someone else, or the thread is not
+    tied to their jobs) and a refused customer leave the phone's cache; before, the cache only grew."""
+    api, store, _state, _clock, engine = parts
+    threads = {11: {"id": 11, "customer_id": 7, "messages": []}, 12: {"id": 12, "customer_id": 7, "messages": []}}
+    listed = [11, 12]
+
+    def conversations(customer_id: int) -> list:
+        if listed is None:
+            raise RequestError("not your job's customer", status=403, detail="Forbidden")
+        return [{"id": i} for i in listed]
+
+    api.conversations = conversations  # type: ignore[attr-defined]
+    api.conversation = lambda conversation_id: dict(threads[conversation_id])  # type: ignore[attr-defined]
+    engine.pull_conversations(7)
+    assert [c["id"] for c in store.conversations_of(7)] == [11, 12]
+    listed = [12]
+    engine.pull_conversations(7)
+    assert [c["id"] for c in store.conversations_of(7)] == [12]
+    listed = None
+    engine.pull_conversations(7)
+    assert store.conversations_of(7) == []

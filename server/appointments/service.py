@@ -44,6 +44,7 @@ from server.cases.models import Case
 from server.config import Settings
 from server.conversations.models import Message
 from server.core.errors import Conflict, DomainError, Invalid, NotFound
+from server.core.periodic import Periodic
 from server.core.timeutil import as_utc, utcnow
 from server.dispatch.models import JobPin
 from server.dispatch.problem import (
@@ -1023,30 +1024,16 @@ def sweep(*, engine: Engine, settings: Settings, city: City | None = None,
     return counts
 
 
-class Sweeper:
+class Sweeper(Periodic):
     """This process's appointment sweep, every ``appointment_watch_interval_s`` (idempotent across processes:
     every notice has a dedupe key and every state change is conditional)."""
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
-        import threading
-
+        super().__init__("groundcrew-appointments", settings.appointment_watch_interval_s, self.tick, log)
         self.engine, self.settings = engine, settings
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._loop, name="groundcrew-appointments", daemon=True)
 
-    def start(self) -> None:
-        self.thread.start()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(timeout=5)
-
-    def _loop(self) -> None:
-        while not self.stop.wait(self.settings.appointment_watch_interval_s):
-            try:
-                t0 = time.perf_counter()
-                counts = sweep(engine=self.engine, settings=self.settings)
-                if any(counts.values()):
-                    log.info("appointments: %s in %.0f ms", counts, (time.perf_counter() - t0) * 1000)
-            except Exception:
-                log.exception("appointment sweep failed")
+    def tick(self) -> None:
+        t0 = time.perf_counter()
+        counts = sweep(engine=self.engine, settings=self.settings)
+        if any(counts.values()):
+            log.info("appointments: %s in %.0f ms", counts, (time.perf_counter() - t0) * 1000)

@@ -5,7 +5,6 @@ idempotent, so several API processes may watch the same database."""
 from __future__ import annotations
 
 import logging
-import threading
 import time as _time
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -14,6 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from server.config import Settings
+from server.core.periodic import Periodic
 from server.core.timeutil import utcnow
 from server.dispatch import control, service
 from server.dispatch.models import SolveJob, SolveStatus
@@ -32,28 +32,13 @@ MORNING_RETRY_S = 600.0
 MORNING_CHECK_S = 5.0
 
 
-class Watcher:
+class Watcher(Periodic):
     def __init__(self, engine: Engine, settings: Settings) -> None:
+        super().__init__("groundcrew-dispatch-watcher", settings.dispatch_watch_interval_s, self.tick, log)
         self.engine, self.settings = engine, settings
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._loop, name="groundcrew-dispatch-watcher", daemon=True)
         self.last_id: int | None = None
         self.next_expiry = 0.0
         self.next_morning = 0.0
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(timeout=5)
-
-    def _loop(self) -> None:
-        while not self.stop.wait(self.settings.dispatch_watch_interval_s):
-            try:
-                self.tick()
-            except Exception:
-                log.exception("dispatch watcher tick failed")
 
     def tick(self) -> None:
         with Session(self.engine) as session:

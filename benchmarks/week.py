@@ -17,8 +17,10 @@ working days:
   (``appointments.reoffer``) and answered the same way.
 - **Each morning at 07:00** the day is planned the way the planning service plans it: ``build_snapshot`` of the
   database at that time (booked windows are the jobs' hard time windows), ``routing.solve`` for ``solve_s``, the plan
-  stored by the plan writer (which marks the booked windows it could not keep for a re-offer). **Baseline**: the jobs
-  that plan serves, solved again by the same engine with the same time limit with every window and pin dropped.
+  stored by the plan writer (which marks the booked windows it could not keep for a re-offer). Not through a solve
+  job (``dispatch.service.run_solve_job`` reads the wall clock) and without its warm start from yesterday's plan.
+  **Baseline**: the jobs that plan serves, solved again by the same engine with the same time limit with every window
+  and pin dropped.
 - **Execution** of the stored plan, open-loop (no mid-day re-plan: the server's live re-plan path runs on real-time
   job events this clock does not drive): each leg's travel time and each visit's service time times a lognormal
   factor of mean 1 and log-sd ``noise``; a technician who arrives before a window waits for it; no one works past the
@@ -60,8 +62,8 @@ TOLERANCE_S = 0
 NO_SHOW_WAIT_S = 600
 #: The customer's answer comes this many minutes after the offer (uniform).
 ANSWER_DELAY_MIN = (2, 120)
-#: The first simulated day (a Monday with no US federal holiday in its week, before nothing): fixed, so two runs
-#: with the same seed see the same calendar.
+#: The first simulated day (a Monday with no US federal holiday in its week): fixed, so two runs with the same seed
+#: see the same calendar.
 FIRST_DAY = date(2027, 4, 12)
 MORNING = dtime(7, 0)
 EVENING = dtime(18, 0)

@@ -4,13 +4,15 @@ and explanations ("why is this job unassigned", "why this technician") from the 
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import object_session
 from sqlmodel import Session, col, select
 
 import routing
@@ -18,8 +20,15 @@ from routing import Infeasible, simulate, timeline
 from server.auth.models import User
 from server.config import Settings
 from server.core.errors import Conflict, Invalid, NotFound
-from server.core.timeutil import utcnow
-from server.dispatch.models import JobPin, Override, OverrideAction, OverridePreview, TechnicianDispatchState
+from server.core.timeutil import as_utc, utcnow
+from server.dispatch.models import (
+    BookedWindowCheck,
+    JobPin,
+    Override,
+    OverrideAction,
+    OverridePreview,
+    TechnicianDispatchState,
+)
 from server.dispatch.problem import Snapshot, build_snapshot, day_origin, from_s, job_key, parse_key, tech_key
 from server.events.broker import make_event
 from server.jobs.models import Job, JobEvent, JobStatus
@@ -133,12 +142,49 @@ def preview_snapshot(*, session: Session, settings: Settings, city: Any, overrid
     return build_snapshot(session=session, settings=settings, city=city)
 
 
+#: A booked window's end when the dispatcher may break it: far past any day (seconds from the day's origin).
+_OPEN_END_S = 10 * 86_400
+
+
+def _bookings(snapshot: Snapshot, job_ids: set[int]) -> dict[int, tuple[datetime, datetime, str | None]]:
+    """Job id -> (start, end, customer's name) of the windows booked with customers among ``job_ids``
+    (server/appointments). Read in the session the snapshot's jobs were read in: the preview is given only the
+    snapshot; none when they are detached from it."""
+    session = object_session(next(iter(snapshot.jobs.values()))) if snapshot.jobs and job_ids else None
+    if session is None:
+        return {}
+    from server.appointments.models import Appointment, AppointmentStatus
+    from server.customers.models import Customer
+
+    rows = session.exec(select(Appointment, Customer).join(Customer, Customer.id == Appointment.customer_id,  # type: ignore[arg-type]
+                                                           isouter=True)
+                        .where(col(Appointment.job_id).in_(job_ids), Appointment.status == AppointmentStatus.booked,
+                               col(Appointment.window_start).is_not(None), col(Appointment.window_end).is_not(None))
+                        ).all()
+    return {a.job_id: (as_utc(a.window_start), as_utc(a.window_end), (c.display_name or None) if c else None)
+            for a, c in rows}
+
+
+def _open_ended(problem: routing.Problem, keys: set[str]) -> routing.Problem:
+    """The problem with these jobs' windows open after their end (their start still holds: a technician who comes
+    early waits), to time a day that breaks the bookings. A shallow copy: the travel matrices are shared."""
+    relaxed = copy.copy(problem)
+    relaxed.jobs = [replace(j, time_windows=[routing.TimeWindow(w.start_s, max(w.end_s, _OPEN_END_S))
+                                             for w in j.time_windows]) if j.id in keys else j for j in problem.jobs]
+    relaxed.__dict__.pop("_index", None)  # problem.job()'s index, built again for the copy's jobs
+    return relaxed
+
+
 def preview(*, snapshot: Snapshot, override: Override) -> tuple[OverridePreview, dict[int, routing.Route]]:
-    """What the override would cost, without changing anything."""
+    """What the override would cost, without changing anything. A window booked with a customer is a hard window,
+    but a dispatcher may break it: a day that keeps every other rule but arrives after a booked window is timed
+    with that window left open, and ``booked_windows`` says whose window it breaks (confirmed at commit with
+    ``break_booked_windows``)."""
     t0 = time.perf_counter()
     new_seqs, notes = _plan_override(snapshot, override)
     problem = snapshot.problem
     feasible = True
+    booked = _bookings(snapshot, {j for seq in new_seqs.values() for j in seq})
     before_routes = snapshot.current_routes(set(new_seqs))  # the affected technicians' days only
     after: dict[int, routing.Route] = {}
     d_travel = d_late = d_ot = 0
@@ -152,10 +198,18 @@ def preview(*, snapshot: Snapshot, override: Override) -> tuple[OverridePreview,
             starts, brks = simulate(problem, tech, keys)
             route = timeline(problem, tech, keys, starts, brks)
         except Infeasible as exc:
-            feasible = False
-            who = snapshot.technicians[tid].name if tid in snapshot.technicians else "a technician no longer listed"
-            notes.append(f"{who}: {exc}")
-            continue
+            soft = {k for k in keys if parse_key(k) in booked}
+            try:
+                if not soft:
+                    raise
+                relaxed = _open_ended(problem, soft)  # does it fail only for the booked windows?
+                starts, brks = simulate(relaxed, tech, keys)
+                route = timeline(relaxed, tech, keys, starts, brks)
+            except Infeasible:
+                feasible = False
+                who = snapshot.technicians[tid].name if tid in snapshot.technicians else "a technician no longer listed"
+                notes.append(f"{who}: {exc}")
+                continue
         after[tid] = route
         bt, bl, bo = _route_totals(problem, before)
         at, al, ao = _route_totals(problem, route)
@@ -163,11 +217,14 @@ def preview(*, snapshot: Snapshot, override: Override) -> tuple[OverridePreview,
         risk_before |= _at_risk(before)
         risk_after |= _at_risk(route)
     etas = {parse_key(s.job_id): from_s(snapshot.origin, s.arrival_s) for r in after.values() for s in r.stops}
+    checks = [BookedWindowCheck(job_id=jid, start=start, end=end, eta=etas.get(jid), customer=who,
+                                breaks=jid in etas and etas[jid] > end)
+              for jid, (start, end, who) in sorted(booked.items()) if jid in etas]
     result = OverridePreview(
         action=override.action, feasible=feasible, added_travel_s=d_travel, added_lateness_s=d_late,
         added_overtime_s=d_ot, sla_at_risk=sorted(risk_after), sla_newly_at_risk=sorted(risk_after - risk_before),
         affected_technicians=sorted(new_seqs), etas=etas, notes=notes,
-        elapsed_ms=round((time.perf_counter() - t0) * 1000, 1))
+        elapsed_ms=round((time.perf_counter() - t0) * 1000, 1), booked_windows=checks)
     return result, after
 
 
@@ -178,6 +235,10 @@ def commit(*, session: Session, settings: Settings, city: Any, override: Overrid
     result, after = preview(snapshot=snapshot, override=override)
     if not result.feasible:
         raise Conflict("override breaks a hard constraint: " + "; ".join(result.notes))
+    broken = [b for b in result.booked_windows if b.breaks]
+    if broken and not override.break_booked_windows:
+        raise Conflict("override breaks the window booked with the customer of job(s) "
+                       f"{', '.join(str(b.job_id) for b in broken)}: preview it, then send break_booked_windows")
     writer.lock_plan_writes(session)  # before any write (see lock_plan_writes)
     events: list[dict[str, Any]] = []
     action = override.action
@@ -218,12 +279,35 @@ def commit(*, session: Session, settings: Settings, city: Any, override: Overrid
         pin = session.get(JobPin, override.job_id)
         if pin is not None:
             session.delete(pin)
+    if broken:  # the dispatcher broke these bookings: the windows no longer bind, and the customers are offered new
+        events += _release_broken(session=session, settings=settings, broken=broken)
     plan_row, plan_events = writer.store_routes(session=session, settings=settings, snapshot=snapshot, routes=after,
                                                trigger=f"override:{action.value}")
     session.add(JobEvent(job_id=override.job_id or (override.job_ids or [0])[0], status=f"override:{action.value}",
                          technician_id=override.technician_id, actor_user_id=user.id, actor=user.username,
                          data={"plan_version": plan_row.version, "added_travel_s": result.added_travel_s}))
     return result, plan_row.id, events + plan_events
+
+
+def _release_broken(*, session: Session, settings: Settings, broken: list[BookedWindowCheck]) -> list[dict[str, Any]]:
+    """Windows a dispatcher chose to break: the job no longer carries the booked window as a hard window (the next
+    re-plan would drop it otherwise) and the appointment goes to a re-offer, as when a re-plan cannot keep it
+    (server/appointments: ``appointment.broken``; the sweep sends the customer new windows)."""
+    from server.appointments import service as appointments
+
+    tz = ZoneInfo(settings.timezone)
+    events: list[dict[str, Any]] = []
+    for check in broken:
+        job = session.get(Job, check.job_id)
+        if job is not None:
+            job.time_windows = []
+            job.version += 1
+            job.updated_at = utcnow()
+            session.add(job)
+        events += appointments.on_plan_stored(session=session, settings=settings,
+                                              day=check.start.astimezone(tz).date().isoformat(),
+                                              unassigned=[check.job_id])
+    return events
 
 
 #: An urgent job is weighed against the days of this many capable technicians, those whose day passes nearest

@@ -128,6 +128,21 @@ class Override(SQLModel):
     technician_id: int | None = Field(default=None, ge=1)
     position: int | None = Field(default=None, ge=0, le=500)
     job_ids: list[int] | None = Field(default=None, max_length=500, description="reorder: the new order.")
+    break_booked_windows: bool = Field(default=False, description=(
+        "commit: the dispatcher confirmed that the change may break windows booked with customers (the preview's "
+        "booked_windows with breaks=true); without it such a change is refused."))
+
+
+class BookedWindowCheck(SQLModel):
+    """A job the change moves that has a window booked with its customer: the new arrival, and whether it is after
+    the window's end (arriving before its start, the technician waits: the window is kept)."""
+
+    job_id: int
+    start: datetime
+    end: datetime
+    eta: datetime | None
+    breaks: bool
+    customer: str | None = None
 
 
 class OverridePreview(SQLModel):
@@ -142,3 +157,5 @@ class OverridePreview(SQLModel):
     etas: dict[int, datetime]
     notes: list[str]
     elapsed_ms: float
+    #: Each job with a booked window on the affected technicians' new days (server/appointments).
+    booked_windows: list[BookedWindowCheck] = []

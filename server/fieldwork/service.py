@@ -258,7 +258,9 @@ def change_status(*, session: Session, settings: Settings, job_id: int, change: 
     events.insert(0, make_event("job.status", {
         "job_id": job_id, "status": new.value, "previous_status": previous.value, "at": at.isoformat(),
         "technician_id": job.assigned_technician_id, "reason": change.reason,
-        "eta_at": as_utc(job.eta_at).isoformat() if job.eta_at else None}, technician_ids=[job.assigned_technician_id]))
+        "eta_at": as_utc(job.eta_at).isoformat() if job.eta_at else None,
+        # what else changed, so a console patches the job it holds instead of reading the job list again
+        "version": job.version, "pinned": job.pinned}, technician_ids=[job.assigned_technician_id]))
     return job, events, False
 
 
@@ -318,8 +320,10 @@ def technician_status(*, session: Session, technician_id: int, change: Technicia
         "technician_id": technician_id, "status": state.status, "late_min": state.late_min, "note": state.note},
         technician_ids=[technician_id])]
     if change.status == TechnicianStatus.off_sick:  # their waiting jobs go back to the pool for the re-plan
+        released: list[int] = events[0]["data"].setdefault("unassigned_job_ids", [])  # consoles patch these
         for job in session.exec(select(Job).where(Job.assigned_technician_id == technician_id,
                                                   Job.status == JobStatus.assigned)).all():
+            released.append(job.id or 0)
             job.status, job.assigned_technician_id, job.eta_at = JobStatus.unassigned, None, None
             job.version += 1
             session.add(job)

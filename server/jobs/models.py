@@ -151,6 +151,10 @@ class JobPublic(JobBase):
     updated_at: datetime
     version: int
     reporter_count: int = 0
+    #: The arrival window booked with the customer (server/appointments: the job then carries it as a hard time
+    #: window); None when nothing is booked.
+    booked_start: datetime | None = None
+    booked_end: datetime | None = None
 
 
 class JobReport(SQLModel, table=True):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Query, Request, status
 from fastapi.responses import Response
@@ -21,8 +21,8 @@ from server.jobs.models import Job, JobCreate, JobPublic, JobReportPublic, JobSt
 router = FeatureRouter(prefix="/jobs", tags=["jobs"])
 
 
-def _public(job: Job, count: int) -> JobPublic:
-    return JobPublic.model_validate({**job.model_dump(), "reporter_count": count})
+def _public(job: Job, count: int, booked: dict[str, Any] | None = None) -> JobPublic:
+    return JobPublic.model_validate({**job.model_dump(), "reporter_count": count, **(booked or {})})
 
 
 @router.get("", response_model=Page[JobPublic], summary="List jobs, highest priority first")
@@ -85,7 +85,8 @@ def update_job(job_id: int, job_in: JobUpdate, session: SessionDep, settings: Se
     service.update(session=session, job=job, job_in=job_in, actor=user)
     session.commit()
     session.refresh(job)
-    public = _public(job, service.reporter_counts(session=session, job_ids=[job_id]).get(job_id, 0))
+    public = _public(job, service.reporter_counts(session=session, job_ids=[job_id]).get(job_id, 0),
+                     service.booked_window(session=session, job_id=job_id))
     publish(settings, make_event("job.updated", {"job_id": job.id, "job": public.model_dump(mode="json"),
                                                  "changed": sorted(job_in.model_dump(exclude_unset=True))},
                                  technician_ids=[job.assigned_technician_id]))

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from sqlalchemy.sql.elements import Label
 from sqlmodel import Session, col, func, select
 
+from server.appointments.models import Appointment, AppointmentStatus
 from server.audit import service as audit
 from server.auth.models import User
 from server.core.errors import Conflict, NotFound, invalid_from, refuse_nulls
@@ -28,7 +29,8 @@ def list_jobs(
     *, session: Session, page: PageParams, status: JobStatus | None = None, technician_id: int | None = None,
     category: str | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Jobs, highest priority first, as plain column rows with their ``reporter_count`` (read-only)."""
+    """Jobs, highest priority first, as plain column rows with their ``reporter_count`` and booked window
+    (read-only)."""
     query = select(Job)
     if status is not None:
         query = query.where(Job.status == status)
@@ -37,7 +39,7 @@ def list_jobs(
     if category:
         query = query.where(Job.category == category)
     return paginate_rows(session, query.order_by(col(Job.priority).desc(), col(Job.id)), page,
-                         extra=[_reporter_count()])
+                         extra=[_reporter_count(), *_booked_window()])
 
 
 def _reporter_count() -> Label[int]:
@@ -47,11 +49,27 @@ def _reporter_count() -> Label[int]:
             .label("reporter_count"))
 
 
+def _booked_window() -> list[Label[Any]]:
+    """The window booked with the customer (``booked_start``, ``booked_end``: an appointment in status booked; at
+    most one per job, its job_id is unique), in the same statement as the job: the schedule board draws it."""
+    booked = (Appointment.job_id == Job.id) & (Appointment.status == AppointmentStatus.booked)  # type: ignore[arg-type]
+    return [select(column).where(booked).correlate(Job).scalar_subquery().label(name)
+            for column, name in ((Appointment.window_start, "booked_start"), (Appointment.window_end, "booked_end"))]
+
+
+def booked_window(*, session: Session, job_id: int) -> dict[str, Any]:
+    """``{"booked_start", "booked_end"}`` of one job (None, None when nothing is booked)."""
+    appt = session.exec(select(Appointment).where(Appointment.job_id == job_id,
+                                                  Appointment.status == AppointmentStatus.booked)).first()
+    return {"booked_start": appt.window_start if appt else None, "booked_end": appt.window_end if appt else None}
+
+
 def public_row(*, session: Session, job_id: int) -> dict[str, Any]:
-    """One job as a plain column row with its ``reporter_count`` (read-only, one statement), or NotFound."""
+    """One job as a plain column row with its ``reporter_count`` and booked window (read-only, one statement), or
+    NotFound."""
     table = Job.__table__  # type: ignore[attr-defined]
     row = session.connection().execute(
-        select(*table.columns, _reporter_count()).where(table.c.id == job_id)).mappings().first()
+        select(*table.columns, _reporter_count(), *_booked_window()).where(table.c.id == job_id)).mappings().first()
     if row is None:
         raise NotFound(f"job {job_id} not found")
     return dict(row)

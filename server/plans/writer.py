@@ -316,7 +316,7 @@ def _jobs_follow(session: Session, settings: Settings, snapshot: Snapshot, versi
                 events.append(make_event("job.assigned", {"job_id": jid, "technician_id": tid,
                                                           "previous_technician_id": old_tid,
                                                           "eta_at": as_utc(arrival).isoformat(),
-                                                          "plan_version": version},
+                                                          "plan_version": version, "version": job.version},
                                          technician_ids=[tid, old_tid]))
             job.eta_at = arrival
             job.updated_at = now
@@ -344,7 +344,8 @@ def _jobs_follow(session: Session, settings: Settings, snapshot: Snapshot, versi
                                  technician_id=old_tid, actor="planner", reason=item["reason"],
                                  data={"plan_version": version}))
             events.append(make_event("job.unassigned", {"job_id": job.id, "previous_technician_id": old_tid,
-                                                        "reason": item["reason"], "plan_version": version},
+                                                        "reason": item["reason"], "plan_version": version,
+                                                        "version": job.version},
                                      technician_ids=[old_tid]))
     return events
 

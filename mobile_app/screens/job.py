@@ -3,11 +3,25 @@ the lifecycle actions (en route, arrived, completed…, unable…)."""
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
 from kivy.factory import Factory
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 
 from mobile_app import formatting as fmt
 from mobile_app.screens import BaseScreen
+
+
+def return_visit(reason: str, earliest_day: str) -> dict[str, str]:
+    """The ``return_visit`` of an unable step; ValueError (shown on the screen) for a day that is not YYYY-MM-DD."""
+    day = earliest_day.strip()
+    if day:
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            raise ValueError("Earliest day: write it as YYYY-MM-DD, e.g. 2026-12-09.") from None
+    return {"reason": reason.strip(), **({"earliest_day": day} if day else {})}
 
 
 class JobScreen(BaseScreen):
@@ -77,12 +91,19 @@ class JobScreen(BaseScreen):
         self.refresh()
 
     def confirm_unable(self) -> None:
+        """Unable, with a reason; ticked "needs a return visit": the server opens a follow-up job (same place and
+        customers, this technician preferred) not before the earliest day when one is given."""
+        reason = self.ids.reason.text
+        fields: dict[str, Any] = {"reason": reason}
         try:
-            self.app.controller.act_status(self.job_id, "unable", reason=self.ids.reason.text)
+            if self.ids.return_visit.active:
+                fields["return_visit"] = return_visit(reason, self.ids.earliest_day.text)
+            self.app.controller.act_status(self.job_id, "unable", **fields)
         except ValueError as exc:
             self.action_error = str(exc)
             return
         self.asking_reason, self.action_error, self.ids.reason.text = False, "", ""
+        self.ids.return_visit.active, self.ids.earliest_day.text = False, ""
         self.refresh()
 
     def on_state(self, changed: set[str]) -> None:

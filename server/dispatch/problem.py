@@ -128,12 +128,35 @@ def aged_priority(priority: int, sla_deadline_s: int | None, now_s: int, aging_d
     return min(10, max(priority, priority + int((now_s - sla_deadline_s) / (aging_days * 86400))))
 
 
+#: A release date with no window of its own becomes one window this long (s): "any time after".
+OPEN_END_S = 400 * 86400
+
+
+def released(windows: list[routing.TimeWindow], release_s: int | None) -> list[routing.TimeWindow]:
+    """``windows`` cut to start no earlier than ``release_s`` (a follow-up waits for its part); no windows and a
+    release give one open-ended window from it. A window wholly before the release is gone; none left leaves only
+    the release instant."""
+    if release_s is None:
+        return windows
+    if not windows:
+        return [routing.TimeWindow(release_s, release_s + OPEN_END_S)]
+    kept = [routing.TimeWindow(max(w.start_s, release_s), w.end_s) for w in windows if w.end_s >= release_s]
+    return kept or [routing.TimeWindow(release_s, release_s)]
+
+
+def preference(job: Job, tech_keys: dict[int, list[str]]) -> list[str]:
+    """The routing ids of the job's preferred technician (one per working day in the horizon, one today), empty
+    when there is none or they are not planned: a cost for anyone else (``Weights.continuity``), never a pin."""
+    return list(tech_keys.get(job.preferred_technician_id, [])) if job.preferred_technician_id else []
+
+
 def _job_model(job: Job, loc: int, origin: datetime, now_s: int, tech_ids: set[int], pins: dict[int, JobPin],
                on_site_at: dict[int, datetime], busy_positions: dict[int, int], aging_days: float) -> routing.Job:
     windows = []
     for w in job.time_windows:
         start, end = to_s(origin, datetime.fromisoformat(w["start"])), to_s(origin, datetime.fromisoformat(w["end"]))
         windows.append(routing.TimeWindow(start, end))
+    windows = released(windows, to_s(origin, job.earliest_at) if job.earliest_at else None)
     duration = job.duration_min * 60
     tech = job.assigned_technician_id if job.assigned_technician_id in tech_ids else None
     sla_deadline_s = to_s(origin, job.sla_due_at) if job.sla_due_at else None
@@ -141,6 +164,7 @@ def _job_model(job: Job, loc: int, origin: datetime, now_s: int, tech_ids: set[i
         id=job_key(job.id or 0), location=loc, duration_s=duration, time_windows=windows,
         required_skills=dict(job.required_skills), sla_deadline_s=sla_deadline_s, must_serve=job.must_not_drop,
         priority=aged_priority(job.priority, sla_deadline_s, now_s, aging_days),
+        preferred_technicians=preference(job, {t: [tech_key(t)] for t in tech_ids}),
     )
     if job.status == JobStatus.on_site and tech is not None:
         started = on_site_at.get(job.id or 0)

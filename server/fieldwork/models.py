@@ -3,7 +3,7 @@ the signature), what a completion left behind, and live location pings."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -11,6 +11,7 @@ from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
 from server.core.models import json_field, utc_field
+from server.jobs.models import MAX_DURATION_MIN
 
 
 class AttachmentPublic(SQLModel):
@@ -57,6 +58,23 @@ class Upload(SQLModel):
     content_base64: str = Field(min_length=4)
 
 
+class ReturnVisit(SQLModel):
+    """"Needs a return visit" on the unable step: the server opens a follow-up job at the same place, for the same
+    customers, preferring the same technician, not before ``earliest_day`` (the day the part arrives)."""
+
+    reason: str = Field(min_length=1, max_length=1000, description="e.g. 'part on order'")
+    earliest_day: date | None = Field(default=None, description="Not before this local day (default: any day).")
+    duration_min: int | None = Field(default=None, ge=1, le=MAX_DURATION_MIN,
+                                     description="Work the return visit needs (default: the job's duration).")
+
+    @field_validator("reason")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("reason: say why a return visit is needed")
+        return value.strip()
+
+
 class StatusChange(SQLModel):
     status: LifecycleStatus
     reason: str | None = Field(default=None, max_length=1000)
@@ -67,6 +85,12 @@ class StatusChange(SQLModel):
     photos: list[Upload] = Field(default_factory=list, max_length=100)  # settings.upload_max_photos
     signature: Upload | None = None
     signed_by: str | None = Field(default=None, max_length=120)
+    return_visit: ReturnVisit | None = Field(default=None, description=(
+        "Only with 'unable': a follow-up job is opened (the job's follow_ups lists it)."))
+    work_left_min: int | None = Field(default=None, ge=0, le=MAX_DURATION_MIN, description=(
+        "Only with 'completed' on a multi-day visit: work still to do (min). More than 0 closes today's part only: "
+        "the job stays open for its next part with the same technician preferred. Default for a job longer than "
+        "the technician's working day: its duration less one working day."))
 
     @field_validator("reason")
     @classmethod

@@ -8,9 +8,10 @@ import binascii
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -23,8 +24,8 @@ from server.core.limits import BodyLimit
 from server.core.timeutil import as_utc, utcnow
 from server.dispatch.models import JobPin, TechnicianDispatchState, TechnicianStatus, TechnicianStatusChange
 from server.events.broker import make_event
-from server.fieldwork.models import JobCompletion, LocationPing, StatusChange, Upload
-from server.jobs.models import Job, JobEvent, JobStatus
+from server.fieldwork.models import JobCompletion, LocationPing, ReturnVisit, StatusChange, Upload
+from server.jobs.models import Job, JobEvent, JobPublic, JobReport, JobStatus
 from server.notify import job_notices
 from server.technicians.models import Technician
 
@@ -201,8 +202,14 @@ def change_status(*, session: Session, settings: Settings, job_id: int, change: 
         allowed = ", ".join(sorted(s.value for s in ALLOWED[job.status])) or "none (it is finished)"
         raise Conflict(f"status: job {job_id} cannot go from {job.status.value} to {new.value}; "
                        f"allowed next: {allowed}")
+    if new == JobStatus.unable and not change.reason and change.return_visit is not None:
+        change.reason = change.return_visit.reason
     if new == JobStatus.unable and not change.reason:
         raise Invalid("reason: required when the status is 'unable' (say why the job could not be done)")
+    if change.return_visit is not None and new != JobStatus.unable:
+        raise Invalid("return_visit: only with status 'unable' (a completed job needs no return visit)")
+    if change.work_left_min is not None and new != JobStatus.completed:
+        raise Invalid("work_left_min: only with status 'completed' (today's part of a multi-day visit)")
     if new != JobStatus.completed and (change.photos or change.signature or change.parts_used or change.notes):
         raise Invalid("photos/signature/parts_used/notes: only with status 'completed'")
     at = as_utc(change.at) if change.at else utcnow()
@@ -212,6 +219,9 @@ def change_status(*, session: Session, settings: Settings, job_id: int, change: 
     previous = job.status
     events: list[dict[str, Any]] = []
     data: dict[str, Any] = {}
+    left = work_left(job=job, tech=tech, said=change.work_left_min) if new == JobStatus.completed else 0
+    if left > 0:  # today's part of a multi-day visit: the job stays open for the next part
+        return _part_done(session=session, job=job, change=change, user=user, left_min=left)
     if new == JobStatus.completed:
         files = check_attachments(settings=settings, change=change)  # all of them, before any is stored
         photos = [_save(settings, job_id, f) for field, f in files if field != "signature"]
@@ -243,6 +253,14 @@ def change_status(*, session: Session, settings: Settings, job_id: int, change: 
         confirmed = addresses.confirm_from_completion(session=session, job=job, completed_at=at, city=(
             loaded_city(settings) if settings.load_city else None))
         data["address_point"] = confirmed.as_dict()
+    elif new == JobStatus.unable and change.return_visit is not None:
+        follow = open_follow_up(session=session, settings=settings, job=job, visit=change.return_visit, user=user)
+        data["follow_up"] = follow.id
+        events += job_notices.send_return_visit(session=session, settings=settings, job=job, follow_up=follow,
+                                                tech=tech, reason=change.return_visit.reason)
+        public = JobPublic.model_validate({**follow.model_dump(), "reporter_count": len(
+            job_notices.reporter_conversations(session=session, job_id=follow.id or 0))})
+        events.append(make_event("job.created", {"job_id": follow.id, "job": public.model_dump(mode="json")}))
     elif new == JobStatus.unable:
         events += job_notices.send_unable(session=session, job=job, tech=tech, reason=change.reason or "")
     if new in (JobStatus.completed, JobStatus.unable, JobStatus.cancelled):
@@ -262,6 +280,77 @@ def change_status(*, session: Session, settings: Settings, job_id: int, change: 
         # what else changed, so a console patches the job it holds instead of reading the job list again
         "version": job.version, "pinned": job.pinned}, technician_ids=[job.assigned_technician_id]))
     return job, events, False
+
+
+def day_work_min(tech: Technician) -> int:
+    """A technician's working day less their breaks (min): the most one part of a multi-day visit holds."""
+    start = tech.shift_start.hour * 60 + tech.shift_start.minute
+    end = tech.shift_end.hour * 60 + tech.shift_end.minute
+    return max(0, end - start - sum(int(b.get("duration_min", 0)) for b in tech.breaks))
+
+
+def work_left(*, job: Job, tech: Technician | None, said: int | None) -> int:
+    """Work left after this visit (min): what the technician said, else for a job longer than their working day
+    (a multi-day visit) its duration less one working day, else 0 (the job is done)."""
+    if said is not None:
+        return said
+    day = day_work_min(tech) if tech is not None else 0
+    return job.duration_min - day if day and job.duration_min > day else 0
+
+
+def _part_done(*, session: Session, job: Job, change: StatusChange, user: User,
+               left_min: int) -> tuple[Job, list[dict[str, Any]], bool]:
+    """Close today's part of a multi-day visit: the job goes back to the pool with the work left as its duration and
+    its technician preferred for the next part (the horizon plans it on their next working day). No closing notice:
+    the job is not done (server/notify/job_closed.py fires on 'completed' only)."""
+    at = as_utc(change.at) if change.at else utcnow()
+    previous, tech_id = job.status, job.assigned_technician_id
+    job.parts_done += 1
+    job.duration_min = max(1, left_min)
+    job.status, job.assigned_technician_id, job.eta_at = JobStatus.unassigned, None, None
+    job.preferred_technician_id = tech_id or job.preferred_technician_id
+    job.version += 1
+    job.updated_at = utcnow()
+    pin = session.get(JobPin, job.id)
+    if pin is not None:
+        session.delete(pin)
+    job.pinned = False
+    session.add(job)
+    data = {"part": job.parts_done, "work_left_min": job.duration_min}
+    session.add(JobEvent(job_id=job.id or 0, status="part_done", previous_status=previous.value, at=at,
+                         technician_id=tech_id, actor_user_id=user.id, actor=user.username, reason=change.reason,
+                         idempotency_key=change.idempotency_key, data=data))
+    session.flush()
+    return job, [make_event("job.status", {
+        "job_id": job.id, "status": job.status.value, "previous_status": previous.value, "at": at.isoformat(),
+        "technician_id": tech_id, "reason": change.reason, "eta_at": None, "version": job.version, "pinned": False,
+        **data}, technician_ids=[tech_id])], False
+
+
+def open_follow_up(*, session: Session, settings: Settings, job: Job, visit: ReturnVisit, user: User) -> Job:
+    """A return visit to ``job``: same place, skills and priority, the same reporters (so its notices reach them),
+    its technician preferred, not before ``visit.earliest_day`` (local midnight)."""
+    earliest = None
+    if visit.earliest_day is not None:
+        earliest = datetime.combine(visit.earliest_day, time(0), ZoneInfo(settings.timezone))
+    follow = Job(title=job.title, description=f"Return visit for job {job.id}: {visit.reason}\n\n"
+                                              f"{job.description}"[:5000],
+                 category=job.category, required_skills=dict(job.required_skills),
+                 duration_min=visit.duration_min or job.duration_min, priority=job.priority, time_windows=[],
+                 lat=job.lat, lon=job.lon, address=job.address, location_kind=job.location_kind,
+                 location_confidence=job.location_confidence, geometry=job.geometry, must_not_drop=job.must_not_drop,
+                 follow_up_of=job.id, preferred_technician_id=job.assigned_technician_id, earliest_at=earliest)
+    session.add(follow)
+    session.flush()
+    for report in session.exec(select(JobReport).where(JobReport.job_id == job.id).order_by(col(JobReport.id))):
+        session.add(JobReport(job_id=follow.id or 0, case_id=report.case_id, customer_id=report.customer_id,
+                              message_id=report.message_id, channel=report.channel))
+    job.follow_ups = [*job.follow_ups, follow.id or 0]
+    session.add(JobEvent(job_id=follow.id or 0, status=JobStatus.unassigned.value, actor_user_id=user.id,
+                         actor=user.username, reason=f"return visit for job {job.id}: {visit.reason}",
+                         data={"follow_up_of": job.id}))
+    session.flush()
+    return follow
 
 
 def record_location(*, session: Session, settings: Settings, user: User,

@@ -39,6 +39,9 @@ class HorizonVisit(SQLModel, table=True):
     sequence: int = Field(ge=0)
     start_at: datetime = utc_field(nullable=False)
     end_at: datetime = utc_field(nullable=False)
+    #: Part ``part`` of ``parts`` of a multi-day visit (1 of 1 for a job done in one visit).
+    part: int = Field(default=1, ge=1)
+    parts: int = Field(default=1, ge=1)
 
 
 class HorizonVisitPublic(SQLModel):
@@ -52,6 +55,8 @@ class HorizonVisitPublic(SQLModel):
     sequence: int
     start_at: datetime
     end_at: datetime
+    part: int = 1
+    parts: int = 1
 
 
 class HorizonPublic(SQLModel):

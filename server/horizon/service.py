@@ -7,11 +7,21 @@ priority aging read the same as in today's plan and a window three days out simp
 a dispatcher pinned to a technician needs that technician's own marker skill, which all of their days carry: same
 technician, any day. Working days are the configured weekdays minus the country's public holidays (``holidays``
 package) and closed dates. The newest run is the current horizon; each run replaces the visits of the one before.
+
+A follow-up prefers its technician (all of their days: a cost for anyone else, ``Weights.continuity``) and starts no
+earlier than its ``earliest_at``. A multi-day visit (longer than any one working day of a technician who can do it) is
+split before solving, by a simple rule: the technician is the preferred one if they can do it, else the first who can
+(by id) with the parts' days free; each part holds at most that technician's working day less breaks and the drive
+there and back (rounded down to 15 min), the parts are equal, and they go on consecutive working days of theirs
+(days off break a run), each part pinned to its day and never dropped. The technician takes that day's breaks on
+site: the visit holds the part's work plus the breaks.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,7 +34,17 @@ from server.config import Settings
 from server.core.errors import Conflict, Invalid
 from server.core.timeutil import as_utc, utcnow
 from server.dispatch.models import JobPin
-from server.dispatch.problem import UNREACHABLE_S, aged_priority, day_origin, from_s, local_s, matrix_cache, to_s
+from server.dispatch.problem import (
+    UNREACHABLE_S,
+    aged_priority,
+    day_origin,
+    from_s,
+    local_s,
+    matrix_cache,
+    preference,
+    released,
+    to_s,
+)
 from server.horizon.models import HorizonPublic, HorizonRun, HorizonVisit, HorizonVisitPublic
 from server.jobs.models import Job, JobStatus
 from server.technicians import service as technicians
@@ -88,6 +108,52 @@ def _marker(technician_id: int) -> str:
     return f"_technician_{technician_id}"
 
 
+def _day_marker(key: str) -> str:
+    """The skill only one technician-day (vehicle ``key``) carries: a part of a multi-day visit pinned to that day."""
+    return f"_day_{key}"
+
+
+@dataclass
+class _Part:
+    """Part ``part`` of ``parts`` of a multi-day visit, pinned to vehicle ``key`` for ``duration_s``."""
+
+    key: str
+    part: int
+    parts: int
+    duration_s: int
+
+
+def split_multi_day(*, duration_s: int, site: int, release_day: date | None, candidates: list[int],
+                    runs: dict[int, list[tuple[date, str | None]]], day_work_s: dict[str, int],
+                    ends: dict[int, tuple[int, int]], tt: np.ndarray) -> list[_Part] | None:
+    """The parts of a job of ``duration_s`` (the module's rule), or None when no candidate technician has the days.
+    ``runs``: per technician, the horizon's working days with their vehicle key (None on a day off);
+    ``ends``: per technician, (home, end) locations; ``day_work_s``: per vehicle, the shift less breaks (s)."""
+    for tech_id in candidates:
+        home, end = ends[tech_id]
+        days = runs[tech_id]
+        for first in range(len(days)):
+            if release_day is not None and days[first][0] < release_day:
+                continue
+            key = days[first][1]
+            if key is None:
+                continue
+            room = (day_work_s[key] - int(tt[home, site]) - int(tt[site, end])) // 900 * 900
+            if room <= 0:
+                continue
+            n = math.ceil(duration_s / room)
+            chosen = days[first:first + n]
+            if len(chosen) < n or any(k is None for _, k in chosen):
+                continue
+            if any((day_work_s[k or ""] - int(tt[home, site]) - int(tt[site, end])) // 900 * 900 < room
+                   for _, k in chosen):  # a shorter day in the run: try the next start
+                continue
+            each = math.ceil(duration_s / n / 60) * 60
+            sizes = [each] * (n - 1) + [duration_s - each * (n - 1)]
+            return [_Part(k or "", i + 1, n, size) for i, ((_, k), size) in enumerate(zip(chosen, sizes, strict=True))]
+    return None
+
+
 def plan_horizon(*, session: Session, settings: Settings, city: Any, now: datetime | None = None,
                  time_limit_s: float | None = None, trigger: str = "manual") -> HorizonRun:
     """Plan the open jobs today's plan does not hold over the next working days, store and return the run."""
@@ -128,14 +194,20 @@ def plan_horizon(*, session: Session, settings: Settings, city: Any, now: dateti
             for k in range((a.last_day - a.first_day).days + 1)}
     vehicles: list[routing.Technician] = []
     vehicle_of: dict[str, tuple[int, date]] = {}
+    keys_of: dict[int, list[str]] = {}  # technician -> their days' vehicle keys (a preference is for all of them)
+    runs: dict[int, list[tuple[date, str | None]]] = {}  # technician -> each working day's vehicle (None: away)
+    ends: dict[int, tuple[int, int]] = {}
+    day_work_s: dict[str, int] = {}
     for t in techs:
         home = index.get(cache.key(t.home_lat, t.home_lon))
         if home is None:
             log.warning("technician %s: home is off the street network; left out of the horizon", t.id)
             continue
         end = index.get(cache.key(t.end_lat, t.end_lon)) if t.end_lat is not None and t.end_lon is not None else None
+        ends[t.id or 0] = (home, home if end is None else end)
         for day in days:
             if (t.id, day) in away:
+                runs.setdefault(t.id or 0, []).append((day, None))
                 continue
             start_s = local_s(settings, day, t.shift_start, origin)
             end_s = local_s(settings, day, t.shift_end, origin)
@@ -151,13 +223,23 @@ def plan_horizon(*, session: Session, settings: Settings, city: Any, now: dateti
                 end_location=end, skills={**t.skills, _marker(t.id or 0): 1}, breaks=breaks,
                 max_overtime_s=t.overtime_allowed_min * 60))
             vehicle_of[key] = (t.id or 0, day)
+            keys_of.setdefault(t.id or 0, []).append(key)
+            runs.setdefault(t.id or 0, []).append((day, key))
+            day_work_s[key] = max(0, end_s - start_s - sum(b.duration_s for b in breaks))
     names = {t.id: t.name for t in techs}
-    first_day_end = max((v.shift_end_s for v in vehicles if vehicle_of[v.id][1] == days[0]), default=None)
+    day_end: dict[date, int] = {}
+    for v in vehicles:
+        day_end[vehicle_of[v.id][1]] = max(day_end.get(vehicle_of[v.id][1], 0), v.shift_end_s)
+    first_day_end = day_end.get(days[0])
 
     unassigned: list[dict[str, Any]] = []
     models: list[routing.Job] = []
     rows: dict[str, Job] = {}
+    part_of: dict[str, tuple[int, int]] = {}  # routing job -> (part, parts) of a multi-day visit
     now_s = to_s(origin, now)
+    tt = (np.where(np.isfinite(matrix.travel_time_s), np.rint(matrix.travel_time_s), UNREACHABLE_S).astype(np.int64)
+          if matrix is not None else None)
+    vehicle = {v.id: v for v in vehicles}
     for j in jobs:
         where = index.get(cache.key(j.lat, j.lon))
         if where is None:
@@ -165,9 +247,37 @@ def plan_horizon(*, session: Session, settings: Settings, city: Any, now: dateti
             continue
         windows = [routing.TimeWindow(to_s(origin, datetime.fromisoformat(w["start"])),
                                       to_s(origin, datetime.fromisoformat(w["end"]))) for w in j.time_windows]
+        windows = released(windows, to_s(origin, j.earliest_at) if j.earliest_at else None)
+        able = [tid for tid in keys_of if all(vehicle[keys_of[tid][0]].skills.get(k, 0) >= lvl
+                                              for k, lvl in j.required_skills.items())
+                and pins.get(j.id or 0) in (None, tid)]
+        longest = max((day_work_s[k] for tid in able for k in keys_of[tid]), default=0)
+        if able and tt is not None and j.duration_min * 60 > longest:  # a multi-day visit: split it (module doc)
+            first = sorted(able, key=lambda tid: (tid != j.preferred_technician_id, tid))
+            release = as_utc(j.earliest_at).astimezone(ZoneInfo(settings.timezone)).date() if j.earliest_at else None
+            parts = split_multi_day(duration_s=j.duration_min * 60, site=where, release_day=release, candidates=first,
+                                    runs=runs, day_work_s=day_work_s, ends=ends, tt=tt)
+            if parts is None:
+                unassigned.append({"job_id": j.id, "reason": f"multi-day visit ({j.duration_min / 60:.1f} h): no "
+                                                             "technician has the working days in a row"})
+                continue
+            for p in parts:
+                day = vehicle[p.key]
+                day.skills[_day_marker(p.key)] = 1
+                on_site_break_s = sum(b.duration_s for b in day.breaks)  # a day on one site: the break is taken there
+                day.breaks = []
+                key = f"j{j.id}#{p.part}"
+                models.append(routing.Job(id=key, location=where, duration_s=p.duration_s + on_site_break_s,
+                                          required_skills={**j.required_skills, _day_marker(p.key): 1},
+                                          priority=j.priority, must_serve=True))
+                rows[key], part_of[key] = j, (p.part, p.parts)
+            continue
         # No SLA: due by the end of the first working day, so lateness (weighted by priority) makes the plan serve
         # sooner rather than later and the most urgent first, instead of any day being as good as another.
         sla_s = to_s(origin, j.sla_due_at) if j.sla_due_at else first_day_end
+        if j.earliest_at and not j.sla_due_at:  # a follow-up is due by the end of its first working day
+            release_day = as_utc(j.earliest_at).astimezone(ZoneInfo(settings.timezone)).date()
+            sla_s = next((day_end[d] for d in days if d >= release_day and d in day_end), sla_s)
         skills = dict(j.required_skills)
         pinned = pins.get(j.id or 0)
         if pinned is not None:
@@ -175,14 +285,14 @@ def plan_horizon(*, session: Session, settings: Settings, city: Any, now: dateti
         key = f"j{j.id}"
         models.append(routing.Job(id=key, location=where, duration_s=j.duration_min * 60, time_windows=windows,
                                   required_skills=skills, sla_deadline_s=sla_s, must_serve=j.must_not_drop,
-                                  priority=aged_priority(j.priority, sla_s, now_s, settings.dispatch_aging_days)))
+                                  priority=aged_priority(j.priority, sla_s, now_s, settings.dispatch_aging_days),
+                                  preferred_technicians=preference(j, keys_of)))
         rows[key] = j
 
     run = HorizonRun(days=[d.isoformat() for d in days], technicians=len({v[0] for v in vehicle_of.values()}),
                      jobs=len(jobs), trigger=trigger)
     visits: list[HorizonVisit] = []
-    if vehicles and models and matrix is not None:
-        tt = np.where(np.isfinite(matrix.travel_time_s), np.rint(matrix.travel_time_s), UNREACHABLE_S).astype(np.int64)
+    if vehicles and models and matrix is not None and tt is not None:
         dist = np.where(np.isfinite(matrix.distance_m), np.rint(matrix.distance_m), 0).astype(np.int64)
         catalog = sorted({k for v in vehicles for k in v.skills} | {k for m in models for k in m.required_skills})
         problem = routing.Problem(vehicles, models, tt, dist, skill_catalog=catalog)
@@ -192,11 +302,16 @@ def plan_horizon(*, session: Session, settings: Settings, city: Any, now: dateti
             tech_id, day = vehicle_of[route.technician_id]
             travel_s += route.travel_s
             for seq, stop in enumerate(route.stops):
+                part, parts = part_of.get(stop.job_id, (1, 1))
                 visits.append(HorizonVisit(run_id=0, job_id=rows[stop.job_id].id or 0, technician_id=tech_id, day=day,
                                            sequence=seq, start_at=from_s(origin, stop.start_s),
-                                           end_at=from_s(origin, stop.end_s)))
+                                           end_at=from_s(origin, stop.end_s), part=part, parts=parts))
+        seen_unassigned: set[int] = set()
         for u in plan.unassigned:
             job = rows[u.job_id]
+            if job.id in seen_unassigned:  # a multi-day visit is one line however many parts were left
+                continue
+            seen_unassigned.add(job.id or 0)
             reason = _REASONS.get(u.reason, u.reason)
             if pins.get(job.id or 0) is not None and u.reason == routing.plan.REASON_SKILL:
                 reason = f"pinned to {names.get(pins[job.id or 0], 'a technician')}, who cannot do it in the horizon"
@@ -235,7 +350,8 @@ def current(*, session: Session) -> HorizonPublic:
                         ).all()
     visits = [HorizonVisitPublic(job_id=v.job_id, job_title=j.title, address=j.address, priority=j.priority,
                                  technician_id=t.id or 0, technician_name=t.name, day=v.day, sequence=v.sequence,
-                                 start_at=v.start_at, end_at=v.end_at) for v, j, t in rows]
+                                 start_at=v.start_at, end_at=v.end_at, part=v.part, parts=v.parts)
+              for v, j, t in rows]
     return HorizonPublic(run_id=run.id, created_at=run.created_at, days=run.days, technicians=run.technicians,
                          jobs=run.jobs, planned=run.planned, travel_min=run.travel_min, visits=visits,
                          unassigned=run.unassigned)

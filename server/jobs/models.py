@@ -61,12 +61,17 @@ def _check_required_skills(value: dict[str, int]) -> dict[str, int]:
     return {k.strip().lower(): v for k, v in value.items()}
 
 
+#: The longest job: a working week (min). A job longer than a technician's working day is a multi-day visit, which
+#: the horizon plans in daily parts (server/horizon/service.py).
+MAX_DURATION_MIN = 5 * 8 * 60
+
+
 class JobBase(SQLModel):
     title: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=5000)
     category: str = Field(default="general", max_length=60, index=True)
     required_skills: dict[str, int] = json_field()
-    duration_min: int = Field(default=30, ge=1, le=8 * 60)
+    duration_min: int = Field(default=30, ge=1, le=MAX_DURATION_MIN)
     priority: int = Field(default=5, ge=1, le=10)
     time_windows: list[dict[str, Any]] = json_field(list)
     sla_due_at: datetime | None = utc_field()
@@ -109,7 +114,7 @@ class JobUpdate(SQLModel):
     description: str | None = Field(default=None, max_length=5000)
     category: str | None = Field(default=None, max_length=60)
     required_skills: dict[str, int] | None = None
-    duration_min: int | None = Field(default=None, ge=1, le=8 * 60)
+    duration_min: int | None = Field(default=None, ge=1, le=MAX_DURATION_MIN)
     priority: int | None = Field(default=None, ge=1, le=10)
     time_windows: list[dict[str, Any]] | None = None
     sla_due_at: datetime | None = None
@@ -139,6 +144,15 @@ class Job(JobBase, table=True):
     created_at: datetime = utc_field(default_now=True, index=True)
     updated_at: datetime = utc_field(default_now=True)
     version: int = 1
+    #: A return visit ("back with the part"): the job it follows up, and the follow-ups of this one (ids, in order).
+    follow_up_of: int | None = Field(default=None, foreign_key="job.id", index=True)
+    follow_ups: list[int] = json_field(list)
+    #: Give it to this technician if the plan can (a soft preference, a cost for anyone else), never a pin.
+    preferred_technician_id: int | None = Field(default=None, foreign_key="technician.id")
+    #: Not before: the day the part arrives (a release date every plan respects).
+    earliest_at: datetime | None = utc_field()
+    #: Daily parts of a multi-day visit done so far; the job completes with its last part.
+    parts_done: int = 0
 
 
 class JobPublic(JobBase):
@@ -151,6 +165,11 @@ class JobPublic(JobBase):
     updated_at: datetime
     version: int
     reporter_count: int = 0
+    follow_up_of: int | None = None
+    follow_ups: list[int] = []
+    preferred_technician_id: int | None = None
+    earliest_at: datetime | None = None
+    parts_done: int = 0
     #: The arrival window booked with the customer (server/appointments: the job then carries it as a hard time
     #: window); None when nothing is booked.
     booked_start: datetime | None = None

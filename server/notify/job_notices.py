@@ -1,6 +1,7 @@
 """The closed loop to the customer: arrival windows, ETA updates and "could not do it today", posted into every
-reporter's own conversation on their own channel. Dedupe keys make each notice impossible to send twice. The
-closing message ("fixed" / "closed") is server/notify/job_closed.py's alone: one owner per notice."""
+reporter's own conversation on their own channel, and "a return visit is needed" in each reporter's language.
+Dedupe keys make each notice impossible to send twice. The closing message ("fixed" / "closed") is
+server/notify/job_closed.py's alone: one owner per notice."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from server.jobs.models import Job, JobReport
 from server.notify.models import JobNotice
 from server.notify.service import send_to_customer
 from server.technicians.models import Technician
+from server.triage.replies import reply
 
 
 def reporter_conversations(*, session: Session, job_id: int) -> list[int]:
@@ -100,3 +102,37 @@ def send_unable(*, session: Session, job: Job, tech: Technician | None, reason: 
     text = (f"{who} could not complete the work on “{job.title}” today ({reason}). "
             "It stays open and we will schedule another visit.")
     return _post(session, job, text, "unable", f"unable:{job.id}", tech.id if tech else None)
+
+
+def conversation_language(*, session: Session, conversation_id: int) -> str | None:
+    """The language triage found in this conversation (its newest case), None when unknown."""
+    case = session.exec(select(Case).where(Case.conversation_id == conversation_id)
+                        .order_by(col(Case.id).desc())).first()
+    return (case.triage or {}).get("language") if case is not None else None
+
+
+def send_return_visit(*, session: Session, settings: Settings, job: Job, follow_up: Job, tech: Technician | None,
+                      reason: str) -> list[dict[str, Any]]:
+    """Tell every reporter, in their language, that the work needs a return visit and why (instead of the plain
+    "could not do it today"): the follow-up carries their reports, so its arrival window and closing reach them too."""
+    who = tech.first_name if tech else None
+    day = None
+    if follow_up.earliest_at is not None:
+        day = as_utc(follow_up.earliest_at).astimezone(ZoneInfo(settings.timezone)).date()
+    events = []
+    for conversation_id in reporter_conversations(session=session, job_id=follow_up.id or 0):
+        language = conversation_language(session=session, conversation_id=conversation_id)
+        text = reply("return_visit", language).format(who=who or reply("return_visit_crew", language),
+                                                      title=job.title, reason=reason)
+        if day is not None:
+            weekday = reply("appointment_weekdays", language).split()[day.weekday()]
+            text += " " + reply("return_visit_not_before", language).format(day=f"{weekday} {day.isoformat()}")
+        message, created = send_to_customer(session=session, conversation_id=conversation_id, text=text,
+                                            kind="return_visit", dedupe_key=f"return:{job.id}:{follow_up.id}:"
+                                                                            f"c{conversation_id}")
+        if created:
+            events.append(make_event("message.queued", {
+                "message_id": message.id, "conversation_id": conversation_id, "job_id": follow_up.id,
+                "kind": "return_visit", "text": text, "channel": str(message.channel)},
+                technician_ids=[tech.id if tech else None]))
+    return events

@@ -262,6 +262,37 @@ def scenario_complete_with_photo(d: Driver) -> Iterator[Step]:
     d.finish()
 
 
+def scenario_return_visit(d: Driver) -> Iterator[Step]:
+    """Sign in, drive to and arrive at the first job, then "Unable…" with "needs a return visit" ticked, a reason and
+    an earliest day (--until); a bad day first (told on the screen, nothing queued); wait until it is sent."""
+    yield from d.sign_in(d.args.password)
+    yield lambda: d.app.sm.current == "today" and len(d.state.jobs) > 0 and d.state.pending == 0
+    job_id = d.state.jobs[0]["id"]
+    d.app.open_job(job_id)
+    yield 0.3
+    screen = d.screen("job")
+    for step in ("en_route", "arrived"):
+        screen.ids[step].dispatch("on_release")
+        yield lambda: d.state.pending == 0
+    screen.asking_reason = True
+    screen.ids.reason.text = "Part on order: ballast"
+    screen.ids.return_visit.active = True
+    screen.ids.earliest_day.text = "next tuesday"
+    screen.ids.unable_confirm.dispatch("on_release")
+    yield 0.3
+    d.result.update(bad_day_error=screen.action_error, bad_day_pending=d.state.pending)
+    screen.ids.earliest_day.text = d.args.until
+    yield 0.3
+    d.shot("10-return-visit")
+    d.result["day_visible"] = screen.ids.earliest_day.opacity == 1 and screen.ids.earliest_day.height > 0
+    screen.ids.unable_confirm.dispatch("on_release")
+    yield lambda: d.state.pending == 0
+    yield 0.3
+    d.result.update(job=job_id, status=d.state.job(job_id)["status"] if d.state.job(job_id) else None,
+                    ticked_after=screen.ids.return_visit.active)
+    d.finish()
+
+
 def scenario_bad_server(d: Driver) -> Iterator[Step]:
     """Sign-in against an address where nothing listens."""
     yield from d.sign_in(d.args.password)

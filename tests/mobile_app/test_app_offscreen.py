@@ -270,3 +270,26 @@ def test_the_coming_days_of_the_horizon_plan_are_on_the_today_screen(
     assert day.strftime("%a %d %b") in text and "2 jobs" in text
     assert "Hydrant check" in text or "Sign replacement" in text
     assert (output_dir / "09-coming-days.png").stat().st_size > 10_000
+
+
+def test_unable_with_a_return_visit_opens_a_follow_up_for_the_same_technician(
+        live_server: LiveServer, output_dir: Path, tmp_path: Path) -> None:
+    """On the job screen, "Unable…" with "needs a return visit" ticked, a reason and the day the part arrives: the
+    server opens the follow-up (same place, ana preferred, not before that day); a day that is not a date is told."""
+    from datetime import date, timedelta
+    from zoneinfo import ZoneInfo
+
+    day = date.today() + timedelta(days=4)
+    result = run_app("return_visit", server=live_server.url, data_dir=tmp_path / "phone", out=output_dir,
+                     until=day.isoformat(), timeout=150)
+    assert "YYYY-MM-DD" in result["bad_day_error"] and result["bad_day_pending"] == 0
+    assert result["day_visible"] and result["ticked_after"] is False
+    job_id = result["job"]
+    with live_server.session() as session:
+        job = session.get(Job, job_id)
+        assert job.status == "unable" and job.follow_ups
+        follow = session.get(Job, job.follow_ups[0])
+        assert follow.follow_up_of == job_id and follow.preferred_technician_id == live_server.technicians["ana"]
+        assert "Part on order: ballast" in follow.description and follow.status == "unassigned"
+        assert follow.earliest_at.astimezone(ZoneInfo(WORKING_TZ)).date() == day
+    assert (output_dir / "10-return-visit.png").stat().st_size > 10_000

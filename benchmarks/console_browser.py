@@ -256,7 +256,17 @@ def prepare(*, settings: Settings, technicians: int, jobs: int, solve_s: float, 
         raise SystemExit("the day could not be planned (see the log)")
     plan_s = time.perf_counter() - t0
     echo(f"  plan stored in {plan_s:.1f} s")
-    return {"spare": places[technicians + jobs:], "plan_s": round(plan_s, 1), "tech_ids": tech_ids}
+    # One more technician, on shift after the plan was made (an empty day, every skill): the plan updates assign a
+    # waiting job to them and take it off again. Onto a planned technician's packed day, the server refuses an
+    # override a few minutes after the plan ("route ends after shift end plus allowed overtime"), as time moves on.
+    with Session(engine) as session:
+        lat, lon = places[-1]
+        late = Technician(name="Tech late", skills=dict.fromkeys(SKILLS, 3), home_lat=lat, home_lon=lon,
+                          shift_start=start, shift_end=end, overtime_allowed_min=60, breaks=lunch)
+        session.add(late)
+        session.commit()
+        tech_ids.append(late.id or 0)
+    return {"spare": places[technicians + jobs:-1], "plan_s": round(plan_s, 1), "tech_ids": tech_ids}
 
 
 def _wait(page: Any, predicate: str, *, timeout_s: float, what: str, arg: Any = None) -> Any:
@@ -284,8 +294,8 @@ def _heap(cdp: Any) -> dict[str, float]:
 
 
 #: Chromium's renderer counters (DevTools ``Performance.getMetrics``, seconds): the main thread's CPU time, and the
-#: time its tasks spent in script, style and layout. Unlike the Long Tasks API's wall-clock durations, CPU time does
-#: not grow when other processes hold the machine's cores (the page waits, it does not work).
+#: (wall-clock) time its tasks spent in script, style and layout. Unlike the Long Tasks API's durations, CPU time
+#: does not grow when other processes hold the machine's cores (the page waits, it does not work).
 CPU_METRICS = {"ThreadTime": "main_cpu_ms", "ScriptDuration": "script_ms", "RecalcStyleDuration": "style_ms",
                "LayoutDuration": "layout_ms"}
 
@@ -299,9 +309,9 @@ def _spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float
     return {k: round(after[k] - before[k], 1) for k in before}
 
 
-def _load(page: Any, cdp: Any, *, timeout_s: float) -> dict[str, float]:
-    """Reload the signed-in console and time it (see the module docstring)."""
-    before = _counters(cdp)
+def _load(page: Any, *, timeout_s: float) -> dict[str, float]:
+    """Reload the signed-in console and time it (see the module docstring). Chromium's counters restart with each
+    document, so no CPU figure here."""
     page.reload()
     rendered = _wait(page, "() => window.__bench && window.__bench.rendered", timeout_s=timeout_s,
                      what="the board, queue and map")
@@ -309,8 +319,7 @@ def _load(page: Any, cdp: Any, *, timeout_s: float) -> dict[str, float]:
     long = page.evaluate("() => window.__bench.long")
     usable = max([rendered, *(start + duration for start, duration in long)])
     res = page.evaluate("() => window.__bench.res")
-    return {"rendered_ms": round(rendered), "usable_ms": round(usable), **_spent(before, _counters(cdp)),
-            "long_tasks": len(long),
+    return {"rendered_ms": round(rendered), "usable_ms": round(usable), "long_tasks": len(long),
             "longest_task_ms": round(max((d for _, d in long), default=0)),
             "blocking_ms": round(sum(max(0.0, d - 50) for _, d in long)),
             "requests": len(res), "transfer_kb": round(sum(r[2] for r in res) / 1024),
@@ -420,21 +429,16 @@ def _triggers(server: Server, spare: list[tuple[float, float]], tech_ids: list[i
         if status not in ok:
             raise RuntimeError(f"{what}: {status} {body}")
 
-    _, page = server.call("GET", "/jobs?status=unassigned&limit=200", user="bench-dispatcher")
-    open_jobs = [j["id"] for j in page["items"]]
-    # A move a technician can take, made then undone: an unassigned job onto one of the planner's alternatives for it
-    # (they say who has the skills and room; an insertion the clock has made late is refused with 409 before any
-    # write, and that candidate is dropped), then off again. When none is accepted: a planned job off its
-    # technician's day, then back.
-    candidates: list[tuple[int, int]] = []
-    for job_id in open_jobs[:30]:
-        _, why = server.call("GET", f"/dispatch/jobs/{job_id}/explain", user="bench-dispatcher")
-        alternatives = (why.get("alternatives") or []) if isinstance(why, dict) else []
-        candidates += [(job_id, alt["technician_id"]) for alt in alternatives[:2]]
-    _, planned = server.call("GET", "/jobs?status=assigned&limit=200", user="bench-dispatcher")
-    open_jobs += [j["id"] for j in planned["items"]]
-    placed: list[int] = []
-    taken_off: list[tuple[int, int]] = []
+    _, page = server.call("GET", "/jobs?limit=200", user="bench-dispatcher")
+    open_jobs = [j["id"] for j in page["items"] if j["status"] in ("unassigned", "assigned")]
+    # The plan update: a job of its own (made now, before anything is measured) onto the technician who joined after
+    # the plan (``prepare``: an empty day, every skill), then off again; each is a new plan version.
+    late = tech_ids[-1]
+    lat, lon = spare[len(spare) // 2]
+    status, moved = server.call("POST", "/jobs", user="bench-dispatcher", body={
+        "title": "Bench plan-update job", "category": "general", "required_skills": {"general": 1}, "priority": 5,
+        "duration_min": 20, "lat": lat, "lon": lon, "address": "1 Plan Street"})
+    check(status, moved, "job create")
 
     def ping(k: int) -> None:
         lat, lon = spare[k % len(spare)]
@@ -456,26 +460,9 @@ def _triggers(server: Server, spare: list[tuple[float, float]], tech_ids: list[i
         return server.call("POST", "/dispatch/overrides/commit", user="bench-dispatcher", body=body)
 
     def plan(k: int) -> None:
-        if placed:
-            check(*commit({"action": "unassign", "job_id": placed.pop()}), "override")
-            return
-        if taken_off:
-            job_id, tech_id = taken_off.pop()
-            check(*commit({"action": "assign", "job_id": job_id, "technician_id": tech_id}), "override")
-            return
-        while candidates:
-            job_id, tech_id = candidates[k % len(candidates)]
-            status, body = commit({"action": "assign", "job_id": job_id, "technician_id": tech_id})
-            if status == 200:
-                placed.append(job_id)
-                return
-            check(status, body, "override", ok=(200, 409))
-            candidates.remove((job_id, tech_id))
-        if not planned["items"]:
-            raise RuntimeError("no job to move: no plan update to measure")
-        job = planned["items"][0]
-        check(*commit({"action": "unassign", "job_id": job["id"]}), "override")
-        taken_off.append((job["id"], job["assigned_technician_id"]))
+        body = {"action": "assign", "job_id": moved["id"], "technician_id": late} if k % 2 == 0 else \
+            {"action": "unassign", "job_id": moved["id"]}
+        check(*commit(body), "override")
 
     return {"technician.location": ping, "job.updated": update, "job.created": create, "plan.created": plan}
 
@@ -516,13 +503,11 @@ def run(*, technicians: int, jobs: int, events: int, loads: int, solve_s: float,
         _wait(page, "() => window.__bench.rendered", timeout_s=timeout_s, what="the first board")
         load_rows = []
         for i in range(loads):
-            load_rows.append(_load(page, cdp, timeout_s=timeout_s))
+            load_rows.append(_load(page, timeout_s=timeout_s))
             row = load_rows[-1]
             echo(f"load {i + 1}: rendered {row['rendered_ms']} ms, usable {row['usable_ms']} ms after navigation; "
                  f"{row['long_tasks']} long tasks, longest {row['longest_task_ms']} ms, blocking "
-                 f"{row['blocking_ms']} ms; main thread CPU {row['main_cpu_ms']} ms (script {row['script_ms']}, "
-                 f"style {row['style_ms']}, layout {row['layout_ms']}); {row['requests']} requests, "
-                 f"{row['transfer_kb']} kB")
+                 f"{row['blocking_ms']} ms; {row['requests']} requests, {row['transfer_kb']} kB")
         counts = page.evaluate("""() => ({ queue: Number(document.querySelector('#queue-count').dataset.matched),
             cards: document.querySelectorAll('.queue-item').length, rows: document.querySelectorAll('.tl-row').length,
             mapJobs: Number(document.querySelector('#dispatch-map').dataset.jobs),
@@ -533,6 +518,13 @@ def run(*, technicians: int, jobs: int, events: int, loads: int, solve_s: float,
              f"map {counts['mapJobs']} jobs")
         _wait(page, "() => window.__bench.wsOpen > 0", timeout_s=timeout_s, what="the live socket")
         actions = _triggers(server, day["spare"], day["tech_ids"], rng)
+        # The measuring's own cost: the same polling through a quiet window with no event (the CPU counters include
+        # it; subtract this from an event's main-thread CPU).
+        before = _counters(cdp)
+        page.evaluate("() => { window.__bench.last = performance.now(); }")
+        _wait(page, QUIET, arg=QUIET_MS, timeout_s=timeout_s, what="a quiet page")
+        idle = _spent(before, _counters(cdp))
+        echo(f"no event (the measuring alone, {QUIET_MS} ms quiet window): main thread CPU {idle['main_cpu_ms']} ms")
         per_kind: dict[str, Any] = {}
         for kind in kinds:
             act = actions[kind]
@@ -564,7 +556,7 @@ def run(*, technicians: int, jobs: int, events: int, loads: int, solve_s: float,
         "board": counts, "loads": load_rows,
         "load": {"rendered_ms": statistics.median(r["rendered_ms"] for r in load_rows),
                  "usable_ms": statistics.median(r["usable_ms"] for r in load_rows)} if load_rows else None,
-        "heap_after_load": heap_load, "heap_after_events": heap_events, "events": per_kind,
+        "heap_after_load": heap_load, "heap_after_events": heap_events, "no_event": idle, "events": per_kind,
         "target": {"longest_task_ms_per_ping": 50},
         "chromium": version, "load_avg_1m": round(os.getloadavg()[0], 2), "cores": os.cpu_count(),
     }

@@ -16,10 +16,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
 def test_a_small_day_reports_load_events_and_memory(chromium: Any) -> None:
     lines: list[str] = []
-    out = console_browser.run(technicians=5, jobs=30, events=2, loads=1, solve_s=1, seed=3, base=Settings(),
+    out = console_browser.run(technicians=2, jobs=30, events=2, loads=1, solve_s=1, seed=3, base=Settings(),
                               echo=lines.append, browser=chromium)
     json.dumps(out)  # the last line of the command
-    assert out["jobs"] == 30 and out["technicians"] == 5 and out["cores"] >= 1 and out["chromium"]
+    assert out["jobs"] == 30 and out["technicians"] == 2 and out["cores"] >= 1 and out["chromium"]
     assert out["board"]["mapJobs"] == 30 and out["board"]["rows"] >= 2
     assert out["board"]["cards"] <= out["board"]["queue"]
     (load,) = out["loads"]

@@ -1,10 +1,10 @@
 """follow-up and multi-day visits: a job's return visits, the technician it prefers, its release date, parts done;
 a horizon visit's part of a multi-day job
 
-A feature branch off 0001 like the others (``upgrade heads`` applies every branch); after 0020 (horizon_visit).
+On the horizon branch, after 0020: it adds columns to horizon_visit.
 
 Revision ID: 0022_follow_up_visits
-Revises: 0001
+Revises: 0020_horizon
 Create Date: 2026-12-05 17:00:00
 """
 from collections.abc import Sequence
@@ -15,9 +15,9 @@ from alembic import op
 import server.core.timeutil
 
 revision: str = '0022_follow_up_visits'
-down_revision: str | None = '0001'
+down_revision: str | None = '0020_horizon'
 branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = '0020_horizon'  # horizon_visit
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -17,6 +17,20 @@ export interface Override {
   job_id?: number;
   technician_id?: number;
   position?: number;
+  /** The dispatcher confirmed a second time that the change may break these customers' booked windows. */
+  break_booked_windows?: boolean;
+}
+
+/** A job with a window booked with its customer, among the jobs the change moves: does the new arrival keep it? */
+export interface BookedWindowCheck {
+  job_id: number;
+  start: string;
+  end: string;
+  /** The new arrival (aware ISO); null when it could not be timed. */
+  eta: string | null;
+  /** True: the technician would arrive after the window's end. */
+  breaks: boolean;
+  customer: string | null;
 }
 
 export interface OverridePreview {
@@ -31,6 +45,8 @@ export interface OverridePreview {
   etas: Record<string, string>;
   notes: string[];
   elapsed_ms: number;
+  /** Older servers leave it out. */
+  booked_windows?: BookedWindowCheck[];
 }
 
 export interface Alternative {

@@ -39,6 +39,16 @@ export function when(value: string | Date | null | undefined, timeZone: string, 
   return `${new Intl.DateTimeFormat("en-GB", opts).format(d).replace(",", "")} ${time}`;
 }
 
+/** A window in words, its date named when it is not today: "10:00–12:00", "tomorrow 10:00–12:00",
+ * "Tue 8 Dec 10:00–12:00" (the end's date too when it ends on another day). */
+export function windowWords(start: string | Date | null | undefined, end: string | Date | null | undefined, timeZone: string,
+  now: Date = new Date()): string {
+  const s = start instanceof Date ? start : parseTime(start);
+  const e = end instanceof Date ? end : parseTime(end);
+  if (!s || !e) return "—";
+  return `${when(s, timeZone, now)}–${localDay(s, timeZone) === localDay(e, timeZone) ? clock(e, timeZone) : when(e, timeZone, now)}`;
+}
+
 /** Hours since local midnight (e.g. 13.5 for 13:30) in the given time zone. */
 export function localHours(d: Date, timeZone: string): number {
   const parts = new Intl.DateTimeFormat("en-GB", {

@@ -14,6 +14,19 @@ export interface ServiceArea {
   properties: { bbox: [number, number, number, number] };
 }
 
+// Leaflet 1.9's canvas renderer can leave a redraw it asked a frame for without a handle: a synchronous redraw (on a
+// moveend) clears `_redrawRequest` while the frame is still pending, so removing the map (which cancels only the
+// request it still knows) lets that frame run on the destroyed canvas: "Cannot read properties of undefined (reading
+// 'clearRect')" when a view is left just after its map moved (Leaflet issue #6030 is the same race, fixed then for the
+// request it still knew). A renderer without a canvas draws nothing.
+type CanvasInternals = { _ctx?: unknown; _redrawRequest?: number | null };
+const canvasProto = L.Canvas.prototype as unknown as { _redraw: (this: CanvasInternals) => void };
+const leafletRedraw = canvasProto._redraw;
+canvasProto._redraw = function (this: CanvasInternals) {
+  if (this._ctx) leafletRedraw.call(this);
+  else this._redrawRequest = null; // as Leaflet's own redraw does first: a renderer added again asks for a new frame
+};
+
 let streetsPromise: Promise<GeoJSON.FeatureCollection> | null = null;
 let areaPromise: Promise<ServiceArea> | null = null;
 
@@ -68,14 +81,20 @@ export function baseMap(el: HTMLElement, opts: { label: string }): BaseMap {
   } else {
     el.dataset.tiles = "offline";
   }
+  // The view can be left (and the map removed) while the area and the streets are still on their way: drawing on a
+  // removed map reached its deleted canvas ("Cannot read properties of undefined (reading 'clearRect')").
+  let removed = false;
+  map.on("unload", () => { removed = true; });
   const ready = (async () => {
     const area = await serviceArea();
+    if (removed) return;
     const [w, s, e, n] = area.properties.bbox;
     map.fitBounds([[s, w], [n, e]], { padding: [8, 8] });
     L.geoJSON(area as GeoJSON.Feature, {
       interactive: false, style: { color: "#4b5563", weight: 1, dashArray: "4 4", fill: false },
     }).addTo(map);
     const data = await streets();
+    if (removed) return;
     const layer = L.geoJSON(data, {
       interactive: false, attribution: OSM_ATTRIBUTION,
       style: (f) => ({
@@ -135,11 +154,25 @@ export class JobClusters {
   private loaded = false;
   readonly maxZoom: number;
 
+  private stopped = false;
+  private readonly onMove = (): void => this.draw();
+
   constructor(private map: L.Map, private opts: JobClusterOptions) {
     this.maxZoom = opts.maxZoom ?? 16;
     this.index = this.makeIndex(true);
     this.layer.addTo(map);
-    map.on("moveend", () => this.draw());
+    map.on("moveend", this.onMove);
+    map.on("unload", () => this.stop());
+  }
+
+  /** Draw nothing more: the map is being removed (a moveend that fires while it is torn down, or after, must not
+   * put markers on its canvas: their redraw then ran on the destroyed canvas). */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.map.off("moveend", this.onMove);
+    this.layer.clearLayers();
+    this.layer.remove();
   }
 
   private makeIndex(cluster: boolean): Supercluster<{ i: number; priority: number }, { top: number }> {
@@ -171,7 +204,7 @@ export class JobClusters {
   }
 
   private draw(): void {
-    if (!this.loaded) return; // the map moves (fits the service area) before the first jobs arrive
+    if (!this.loaded || this.stopped) return; // the map moves (fits the service area) before the first jobs arrive
     this.layer.clearLayers();
     this.markers.clear();
     const b = this.map.getBounds().pad(0.2);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ordinal, previewWords } from "./preview";
+import { bookingWarnings, ordinal, previewWords } from "./preview";
 import type { OverridePreview } from "./dispatch-api";
 import type { Job, Plan, Technician } from "./types";
 
@@ -32,5 +32,27 @@ describe("cost preview in words", () => {
   });
   it("orders places in a day", () => {
     expect([1, 2, 3, 4, 11, 12, 13, 21, 22].map(ordinal)).toEqual(["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd"]);
+  });
+});
+
+describe("booked windows in the cost preview", () => {
+  const now = new Date("2026-01-10T12:00:00Z");
+  const p = { action: "assign", feasible: true, added_travel_s: 0, added_lateness_s: 0, added_overtime_s: 0, sla_at_risk: [],
+    sla_newly_at_risk: [], affected_technicians: [2], notes: [], elapsed_ms: 1, etas: {},
+    booked_windows: [
+      { job_id: 12, start: "2026-01-13T15:00:00Z", end: "2026-01-13T17:00:00Z", eta: "2026-01-13T17:40:00Z", breaks: true, customer: "Jo Bloggs" },
+      { job_id: 13, start: "2026-01-10T15:00:00Z", end: "2026-01-10T17:00:00Z", eta: "2026-01-10T15:20:00Z", breaks: false, customer: null },
+      { job_id: 14, start: "2026-01-10T18:00:00Z", end: "2026-01-10T20:00:00Z", eta: "2026-01-10T20:10:00Z", breaks: true, customer: null },
+    ] } as unknown as OverridePreview;
+  it("names each broken window, its customer, its day when not today, and the new arrival", () => {
+    const lines = bookingWarnings(p, [job(14, "Drain")], "America/New_York", now);
+    expect(lines).toEqual([
+      "Breaks the booked window of Jo Bloggs (Tue 13 Jan 10:00–12:00): new arrival Tue 13 Jan 12:40.",
+      "Breaks the booked window of job #14 Drain (13:00–15:00): new arrival 15:10.",
+    ]);
+  });
+  it("says nothing for windows kept, or for a server that does not report them", () => {
+    expect(bookingWarnings({ ...p, booked_windows: [p.booked_windows![1]] }, [], "UTC", now)).toEqual([]);
+    expect(bookingWarnings({ ...p, booked_windows: undefined }, [], "UTC", now)).toEqual([]);
   });
 });

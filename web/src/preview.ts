@@ -3,7 +3,7 @@
 import type { Alternative, OverridePreview } from "./dispatch-api";
 import { config } from "./config";
 import { h } from "./dom";
-import { duration, humanize, signed, when } from "./format";
+import { duration, humanize, signed, when, windowWords } from "./format";
 import type { Job, Plan, Technician } from "./types";
 
 /** Customers are told a new arrival time when it moves by more than this, minutes (server dispatch_eta_margin_min). */
@@ -80,6 +80,17 @@ export function previewWords(p: OverridePreview, jobId: number, jobs: Job[], tec
   return { summary, newEta, newEtaNames };
 }
 
+/** The booked windows the change breaks, in words: "Breaks the booked window of Ana Lopez (Tue 8 Dec 10:00–12:00): new
+ * arrival 12:40." (the customer's name, else the job). */
+export function bookingWarnings(p: OverridePreview, jobs: Job[], tz: string, now: Date = new Date()): string[] {
+  const byId = new Map(jobs.map((j) => [j.id, j]));
+  return (p.booked_windows ?? []).filter((b) => b.breaks).map((b) => {
+    const job = byId.get(b.job_id);
+    const who = b.customer ? b.customer : job ? `job #${b.job_id} ${job.title}` : `job #${b.job_id}`;
+    return `Breaks the booked window of ${who} (${windowWords(b.start, b.end, tz, now)}): new arrival ${b.eta ? when(b.eta, tz, now) : "unknown"}.`;
+  });
+}
+
 /** The preview's figures: feasibility, added travel, lateness, overtime, SLA risk, the new ETA, and notes. */
 export function previewFacts(p: OverridePreview, jobId: number, jobs: Job[], techs: Technician[] = [], plan: Plan | null = null,
   name = "this technician", customers: Map<number, string> = new Map()): HTMLElement {
@@ -88,8 +99,16 @@ export function previewFacts(p: OverridePreview, jobId: number, jobs: Job[], tec
   const title = (id: number) => jobs.find((j) => j.id === id)?.title ?? `job #${id}`;
   const words = previewWords(p, jobId, jobs, techs, plan, name, customers);
   const n = words.newEta.length;
+  const breaks = bookingWarnings(p, jobs, tz);
+  const kept = (p.booked_windows ?? []).filter((b) => !b.breaks);
   return h("div", { class: "preview-facts" },
+    breaks.length ? h("div", { class: "booking-warning", id: "preview-booked", role: "alert", dataset: { breaks: breaks.length } },
+      breaks.map((line) => h("p", { class: "bad" }, line)),
+      h("p", null, `The customer${breaks.length === 1 ? " was" : "s were"} promised ${breaks.length === 1 ? "this window" : "these windows"}; `
+        + "confirming sends them new windows to choose from.")) : null,
     h("div", { class: "preview-words", id: "preview-words" }, words.summary.map((line) => h("p", null, line)),
+      kept.length ? h("p", { id: "preview-booked-kept", class: "muted" }, `Keeps ${kept.length === 1 ? "the booked window" : `${kept.length} booked windows`}: `,
+        kept.map((b) => `${b.customer ?? `job #${b.job_id}`} (${windowWords(b.start, b.end, tz)}, arrival ${b.eta ? when(b.eta, tz) : "—"})`).join("; "), ".") : null,
       n ? h("p", { id: "preview-new-eta", dataset: { count: n } }, `${n} customer${n === 1 ? "" : "s"} will get a new arrival time message: `,
         words.newEtaNames.slice(0, 6).join(", "), n > 6 ? ` and ${n - 6} more` : "", ".")
         : h("p", { id: "preview-new-eta", class: "muted", dataset: { count: 0 } }, "No other customer gets a new arrival time message."),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { arrivalWindow, dropPosition, planDays } from "./timeline";
+import { arrivalWindow, bookedWords, dropPosition, keepsBooking, planDays } from "./timeline";
 import { humanize } from "./format";
 import type { Plan } from "./types";
 
@@ -33,5 +33,22 @@ describe("words for people", () => {
       + "drivable road; move it to the nearest street or raise max_snap_distance_m", new Map());
     expect(out).not.toMatch(/max_snap_distance_m|point #0/);
     expect(out).toContain("more than 250 m from any drivable road");
+  });
+});
+
+describe("booked windows on the board", () => {
+  const now = new Date("2026-01-10T12:00:00Z");
+  const booked = (start: string, end: string) => ({ booked_start: start, booked_end: end });
+  it("labels a booking with its day when it is not today", () => {
+    expect(bookedWords(booked("2026-01-10T15:00:00Z", "2026-01-10T17:00:00Z"), "America/New_York", now)).toBe("booked 10:00–12:00");
+    expect(bookedWords(booked("2026-01-11T15:00:00Z", "2026-01-11T17:00:00Z"), "America/New_York", now)).toBe("booked tomorrow 10:00–12:00");
+    expect(bookedWords(booked("2026-01-13T15:00:00Z", "2026-01-13T17:00:00Z"), "America/New_York", now)).toBe("booked Tue 13 Jan 10:00–12:00");
+    expect(bookedWords({ booked_start: null, booked_end: null }, "UTC", now)).toBeNull();
+  });
+  it("keeps a booking when the technician arrives by its end (early: they wait)", () => {
+    const b = booked("2026-01-10T15:00:00Z", "2026-01-10T17:00:00Z");
+    expect(keepsBooking(b, new Date("2026-01-10T14:30:00Z"))).toBe(true);
+    expect(keepsBooking(b, new Date("2026-01-10T17:00:00Z"))).toBe(true);
+    expect(keepsBooking(b, new Date("2026-01-10T17:01:00Z"))).toBe(false);
   });
 });

@@ -1,9 +1,10 @@
 // The schedule board: technicians × time for one day (tabs when the plan spans several), a labelled bar per planned
-// stop (job, customer, status, the arrival window the customer was told), the drive before it, the shift, breaks and
+// stop (job, customer, status, the arrival window the customer was told), a window booked with the customer as a band
+// behind its bar, the drive before it, the shift, breaks and
 // absences shaded, locked days and pinned jobs marked. Bars are dragged onto another technician or time; queue jobs
 // are dropped onto a row; the drop time becomes the job's place in that technician's day.
 import { h, mount } from "./dom";
-import { clock, duration, km, localDay, localHours, parseTime, titleCase } from "./format";
+import { clock, duration, km, localDay, localHours, parseTime, titleCase, windowWords } from "./format";
 import type { Job, Plan, Technician } from "./types";
 
 export interface BoardDrop {
@@ -58,6 +59,19 @@ export function arrivalWindow(arrival: Date, windowMin: number): [Date, Date] {
   const rounded = new Date(Math.floor((arrival.getTime() + 150_000) / 300_000) * 300_000);
   const start = new Date(rounded.getTime() - Math.floor(windowMin / 2) * 60_000);
   return [start, new Date(start.getTime() + windowMin * 60_000)];
+}
+
+/** A booked window in words: "booked 10:00–12:00" today, "booked Tue 8 Dec 10:00–12:00" (or "tomorrow …") on
+ * another day; null when the job has no booking. */
+export function bookedWords(job: Pick<Job, "booked_start" | "booked_end"> | undefined, timeZone: string, now: Date = new Date()): string | null {
+  if (!job?.booked_start || !job.booked_end) return null;
+  return `booked ${windowWords(job.booked_start, job.booked_end, timeZone, now)}`;
+}
+
+/** Whether an arrival keeps the booked window: by its end (arriving before the start, the technician waits). */
+export function keepsBooking(job: Pick<Job, "booked_start" | "booked_end">, arrival: Date): boolean {
+  const end = parseTime(job.booked_end);
+  return !end || arrival.getTime() <= end.getTime();
 }
 
 /** Where a job dropped at `atHours` goes in a day: after every stop (other than itself) that starts before. */
@@ -165,6 +179,21 @@ export function renderTimeline(el: HTMLElement, o: TimelineOptions): void {
         lane.append(h("div", { class: "tl-wait", title: `Waits ${duration(s.wait_s || (sH - aH) * 3600)} for the job's time window`,
           style: { left: `${px(aH)}px`, width: `${px(sH) - px(aH)}px` } }));
       }
+      // The window booked with the customer: a band behind the bar (the part of it on this day), labelled.
+      const booked = bookedWords(job, tz, now);
+      const kept = !job || keepsBooking(job, arrival);
+      const b0 = parseTime(job?.booked_start);
+      const b1 = parseTime(job?.booked_end);
+      if (booked && b0 && b1) {
+        const from = Math.max(startH, hoursAt(b0));
+        const to = Math.min(endH, hoursAt(b1));
+        if (to > from) {
+          lane.append(h("div", { class: `tl-booked${kept ? "" : " broken"}`, dataset: { jobId: s.job_id },
+            title: `#${s.job_id}: ${booked} with the customer${kept ? "" : `; the plan arrives ${clock(arrival, tz)}, after it`}`,
+            style: { left: `${px(from)}px`, width: `${px(to) - px(from)}px` } },
+          h("span", { class: "tl-booked-label" }, booked)));
+        }
+      }
       const changed = o.highlighted.has(s.job_id);
       const pinned = job?.pinned ?? false;
       const status = titleCase(job?.status ?? "assigned");
@@ -174,16 +203,18 @@ export function renderTimeline(el: HTMLElement, o: TimelineOptions): void {
       const title = job?.title ?? `Job ${s.job_id}`;
       const label = `Job ${s.job_id}: ${title}${customer ? `, for ${customer}` : ""}. ${status}, ${tech.name}, `
         + `working ${clock(start, tz)}–${clock(end, tz)}, customer told ${windowText}, drive ${duration(s.travel_s)} before it`
+        + `${booked ? `, ${booked} with the customer${kept ? "" : " (the plan arrives after it)"}` : ""}`
         + `${pinned ? ". Pinned by a dispatcher" : ""}${locked ? ". Day locked" : ""}${changed ? ". Changed in this plan" : ""}.`;
       const bar = h("button", { type: "button",
-        class: `tl-hit tl-bar${changed ? " changed" : ""}${pinned ? " pinned" : ""}${o.selectedJobId === s.job_id ? " selected" : ""}`,
+        class: `tl-hit tl-bar${changed ? " changed" : ""}${pinned ? " pinned" : ""}${booked ? " booked" : ""}${kept ? "" : " off-booking"}`
+          + `${o.selectedJobId === s.job_id ? " selected" : ""}`,
         draggable: locked || job?.status !== "assigned" ? "false" : "true", title: label, // the name is the visible label; the rest, its description
         "aria-pressed": o.selectedJobId === s.job_id ? "true" : "false", "aria-keyshortcuts": "M",
         dataset: { jobId: s.job_id, techId: tech.id },
         style: { left: `${px(sH)}px`, width: `${Math.max(6, px(eH) - px(sH))}px`,
           borderLeftColor: o.statusColours[job?.status ?? "assigned"] ?? "#1565c0" } },
       h("span", { class: "tl-bar-title" }, pinned ? h("span", { class: "tl-pin", "aria-hidden": "true" }, "PIN") : null, `#${s.job_id} ${title}`),
-      h("span", { class: "tl-bar-meta" }, [customer, status, `ETA ${windowText}`].filter(Boolean).join(" · ")));
+      h("span", { class: "tl-bar-meta" }, [customer, status, booked ?? `ETA ${windowText}`].filter(Boolean).join(" · ")));
       bar.addEventListener("click", (ev) => o.onSelect(s.job_id, ev.detail === 0));
       bar.addEventListener("keydown", (ev) => {
         if (ev.key === "m" || ev.key === "M") {

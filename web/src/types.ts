@@ -24,6 +24,10 @@ export interface Job {
   updated_at: string;
   version: number;
   reporter_count: number;
+  /** The arrival window booked with the customer (an appointment in status booked; the job carries it as a hard
+   * time window), aware ISO; null when nothing is booked. */
+  booked_start?: string | null;
+  booked_end?: string | null;
 }
 
 export interface Technician {

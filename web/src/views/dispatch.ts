@@ -86,6 +86,11 @@ export class DispatchView implements View {
    * there is no GET for it, so the latest plan's stats are the fallback. */
   private lockSeen = new Map<number, boolean>();
   private disposed = false;
+  private renderTimer: number | undefined;
+  private planSeq = 0;
+  /** Jobs changed by an event that did not carry their new version: the Edit dialog reads them afresh. */
+  private staleVersions = new Set<number>();
+  private deltaCounts = new Map<string, number>();
 
   mount(el: HTMLElement): void {
 
@@ -133,40 +138,216 @@ export class DispatchView implements View {
   unmount(): void {
     this.disposed = true;
     clearTimeout(this.refreshTimer);
+    clearTimeout(this.renderTimer);
     clearTimeout(this.searchTimer);
     this.moreObserver?.disconnect();
+    // The job markers, routes and technicians go before the map does (their canvas with it), and an animation the
+    // map was running stops first: nothing is left to redraw on a canvas that is gone.
+    this.clusters?.stop();
+    this.routeLayer.clearLayers();
+    this.techLayer.clearLayers();
+    this.base?.map.stop();
     this.base?.map.remove();
   }
 
   onEvent(event: LiveEvent): void {
-    if (event.type === "technician.locked") this.lockSeen.set(Number(event.data.technician_id), Boolean(event.data.locked));
+    if (this.disposed) return;
+    const d = event.data;
     if (event.type === "technician.location") {
       // A ping carries the new position: move that technician's marker; the jobs and the plan did not change
       // (an ETA it changes arrives as its own job.eta event).
-      const tech = this.techs.find((t) => t.id === Number(event.data.technician_id));
-      if (tech && typeof event.data.lat === "number" && typeof event.data.lon === "number") {
-        tech.current_lat = event.data.lat;
-        tech.current_lon = event.data.lon;
-        tech.last_seen_at = String(event.data.at ?? new Date().toISOString());
+      const tech = this.techs.find((t) => t.id === Number(d.technician_id));
+      if (tech && typeof d.lat === "number" && typeof d.lon === "number") {
+        tech.current_lat = d.lat;
+        tech.current_lon = d.lon;
+        tech.last_seen_at = String(d.at ?? new Date().toISOString());
         this.renderTechs();
         this.base.map.getContainer().dataset.pings = String(Number(this.base.map.getContainer().dataset.pings ?? 0) + 1);
       }
       return;
     }
-    if ((event.type === "job.created" || event.type === "job.updated") && event.data.job && typeof event.data.job === "object") {
-      // The event carries the job as GET /jobs shows it: patch it in and redraw from memory, no download.
-      const job = event.data.job as unknown as Job;
-      const at = this.jobs.findIndex((j) => j.id === job.id);
-      if (at >= 0) this.jobs[at] = job;
-      else this.jobs.push(job);
-      this.hay = new WeakMap();
-      this.render();
+    if (this.patch(event)) {
+      this.countDelta(event.type);
       return;
     }
-    if (/^(job|plan|route|technician)\./.test(event.type)) {
-      if (event.type === "plan.created") notify(`New plan v${String(event.data.version ?? "")} (${String(event.data.trigger ?? "")})`, "info");
-      this.scheduleRefresh();
+    if (/^(job|plan|route|technician)\./.test(event.type)) this.scheduleRefresh();
+  }
+
+  /** Apply what a live event says changed to the state in memory (no download of the job list); false when the event
+   * does not say enough, and the view reloads. */
+  private patch(event: LiveEvent): boolean {
+    const d = event.data;
+    const job = typeof d.job_id === "number" ? this.jobs.find((j) => j.id === d.job_id) : undefined;
+    const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
+    const num = (v: unknown): number | null => (typeof v === "number" ? v : null);
+    /** The job's version when the event carries it; otherwise the Edit dialog reads the job afresh. */
+    const version = (j: Job) => {
+      if (typeof d.version === "number") j.version = d.version;
+      else this.staleVersions.add(j.id);
+    };
+    switch (event.type) {
+      case "job.created":
+      case "job.updated": {
+        if (!d.job || typeof d.job !== "object") return false;
+        // The event carries the job as GET /jobs shows it.
+        const fresh = d.job as unknown as Job;
+        const at = this.jobs.findIndex((j) => j.id === fresh.id);
+        if (at >= 0) this.jobs[at] = fresh;
+        else this.jobs.push(fresh);
+        this.staleVersions.delete(fresh.id);
+        this.hay = new WeakMap();
+        this.renderSoon();
+        return true;
+      }
+      case "job.status": {
+        // A technician's step (en route, on site, done, unable) or a cancellation: status, technician and ETA.
+        if (!job) return false; // a job this console has not listed yet: read everything
+        job.status = (str(d.status) ?? job.status) as Job["status"];
+        if ("technician_id" in d) job.assigned_technician_id = num(d.technician_id);
+        if ("eta_at" in d) job.eta_at = str(d.eta_at);
+        if (typeof d.pinned === "boolean") job.pinned = d.pinned;
+        else if (["completed", "unable", "cancelled"].includes(job.status)) job.pinned = false; // the server drops the pin
+        version(job);
+        this.touched(job);
+        return true;
+      }
+      case "job.eta": {
+        if (!job) return false;
+        job.eta_at = str(d.eta_at);
+        this.touched(job);
+        return true;
+      }
+      case "job.assigned": {
+        // A new plan gave the job to a technician (its plan.created comes first: the board's stops are read then).
+        if (!job) return false;
+        job.status = "assigned";
+        job.assigned_technician_id = num(d.technician_id);
+        job.eta_at = str(d.eta_at) ?? job.eta_at;
+        this.reasons.delete(job.id);
+        version(job);
+        this.touched(job);
+        return true;
+      }
+      case "job.unassigned": {
+        if (!job) return false;
+        job.status = "unassigned";
+        job.assigned_technician_id = null;
+        job.eta_at = null;
+        job.pinned = false;
+        if (typeof d.reason === "string" && d.reason) this.reasons.set(job.id, d.reason);
+        version(job);
+        this.touched(job);
+        return true;
+      }
+      case "appointment.broken": {
+        // A re-plan cannot keep the booked window: it is no longer held (new windows will be offered to the customer).
+        if (job) {
+          job.booked_start = null;
+          job.booked_end = null;
+          this.touched(job);
+        }
+        return true;
+      }
+      case "plan.created": {
+        // A new plan: its stops, routes and labels are read (not the job list; each job it moved has its own event).
+        notify(`New plan v${String(d.version ?? "")} (${titleCase(String(d.trigger ?? ""))})`, "info");
+        if (typeof d.version === "number" && this.plan && this.plan.version >= d.version) return true;
+        void this.loadPlan();
+        return true;
+      }
+      case "route.updated":
+      case "solve.updated":
+        // A technician's own copy of their day, and the solver's progress: the plan.created that follows carries it.
+        return true;
+      case "technician.locked": {
+        this.lockSeen.set(Number(d.technician_id), Boolean(d.locked));
+        this.renderTimeline();
+        return true;
+      }
+      case "technician.status": {
+        // Running late or done early changes nothing the board draws; off sick sends their waiting jobs back to the
+        // pool (the server does so in the same change: the event names them, or the rule is the server's).
+        if (d.status !== "off_sick") return true;
+        const tid = Number(d.technician_id);
+        const ids = Array.isArray(d.unassigned_job_ids) ? new Set(d.unassigned_job_ids.map(Number)) : null;
+        for (const j of this.jobs) {
+          if (ids ? ids.has(j.id) : j.assigned_technician_id === tid && j.status === "assigned") {
+            j.status = "unassigned";
+            j.assigned_technician_id = null;
+            j.eta_at = null;
+            j.pinned = false;
+            this.staleVersions.add(j.id);
+          }
+        }
+        this.hay = new WeakMap();
+        this.renderSoon();
+        return true;
+      }
+      default:
+        return false;
     }
+  }
+
+  /** A job changed in memory: its search text is stale, and the view redraws (once for a burst of events). */
+  private touched(job: Job): void {
+    this.hay.delete(job);
+    this.renderSoon();
+  }
+
+  /** One redraw for the events of a burst (a re-plan sends one per job it moved), from memory. */
+  private renderSoon(): void {
+    if (this.renderTimer !== undefined) return;
+    this.renderTimer = window.setTimeout(() => {
+      this.renderTimer = undefined;
+      if (!this.disposed) this.render();
+    }, 30);
+  }
+
+  /** Live events applied as deltas, by type (the map element's data-deltas: what tests and a curious reader see). */
+  private countDelta(type: string): void {
+    this.deltaCounts.set(type, (this.deltaCounts.get(type) ?? 0) + 1);
+    const el = this.base?.map.getContainer();
+    if (el) el.dataset.deltas = [...this.deltaCounts].map(([t, n]) => `${t}:${n}`).join(" ");
+  }
+
+  /** A new plan: the plan with its stops, its routes and the board's labels; the jobs' ETAs from its stops. No job
+   * list: the jobs it moved come as their own events. The latest read wins. */
+  private async loadPlan(): Promise<void> {
+    const seq = ++this.planSeq;
+    try {
+      const plan = await maybe<Plan>("/plans/current");
+      if (this.disposed || seq !== this.planSeq) return;
+      const [routes, board] = plan ? await Promise.all([
+        maybe<RoutesGeo>("/map/routes").catch(() => null),
+        maybe<{ customers: Record<string, string> }>("/console/board").catch(() => null),
+      ]) : [null, null];
+      if (this.disposed || seq !== this.planSeq) return;
+      this.applyPlan(plan, routes, board);
+      // The plan's arrivals are the jobs' ETAs (the server writes them so with the plan).
+      const byId = new Map(this.jobs.map((j) => [j.id, j]));
+      for (const s of plan?.stops ?? []) {
+        const j = byId.get(s.job_id);
+        if (j && (j.status === "assigned" || j.status === "en_route") && j.assigned_technician_id === s.technician_id) j.eta_at = s.arrival_at;
+      }
+      this.renderSoon();
+    } catch (e) {
+      if (!this.disposed) this.scheduleRefresh();
+      void e;
+    }
+  }
+
+  /** The plan's parts the view keeps: the plan, its routes, who reported each job, why jobs were left out, what moved. */
+  private applyPlan(plan: Plan | null, routes: RoutesGeo | null, board: { customers: Record<string, string> } | null): void {
+    this.plan = plan;
+    this.routes = routes;
+    this.customers = new Map(Object.entries(board?.customers ?? {}).map(([id, name]) => [Number(id), name]));
+    this.reasons = new Map((plan?.unassigned ?? []).map((u) => [Number(u.job_id), String(u.reason ?? "")]));
+    // A first plan has nothing to compare with: every job would count as "moved" (issue 29), so nothing is outlined.
+    const compared = (plan?.diff as { previous_version?: number | null } | undefined)?.previous_version != null;
+    this.highlighted = !compared ? new Set() : new Set([
+      ...((plan?.diff.moved as Array<{ job_id: number }>) ?? []).map((m) => m.job_id),
+      ...((plan?.diff.eta_changed as Array<{ job_id: number }>) ?? []).map((m) => m.job_id),
+    ]);
   }
 
   private scheduleRefresh(): void {
@@ -185,25 +366,18 @@ export class DispatchView implements View {
       const seen = new Set<number>();
       this.jobs = jobs.filter((j) => !seen.has(j.id) && seen.add(j.id) !== undefined);
       this.techs = techs;
-      this.plan = plan;
+      this.planSeq += 1; // a plan read for an event before this load is older than this one
       const [routes, board] = plan ? await Promise.all([
         maybe<RoutesGeo>("/map/routes").catch(() => null),
         maybe<{ customers: Record<string, string> }>("/console/board").catch(() => null),
       ]) : [null, null];
-      this.routes = routes;
-      this.customers = new Map(Object.entries(board?.customers ?? {}).map(([id, name]) => [Number(id), name]));
       if (this.disposed) return;
-      this.reasons = new Map((plan?.unassigned ?? []).map((u) => [Number(u.job_id), String(u.reason ?? "")]));
+      this.applyPlan(plan, routes, board);
+      this.staleVersions.clear();
       this.hay = new WeakMap();
       const known = seen;
       for (const id of [...this.selected]) if (!known.has(id)) this.selected.delete(id);
       if (this.selectedJobId !== null && !known.has(this.selectedJobId)) this.selectedJobId = null;
-      // A first plan has nothing to compare with: every job would count as "moved" (issue 29), so nothing is outlined.
-      const compared = (plan?.diff as { previous_version?: number | null } | undefined)?.previous_version != null;
-      this.highlighted = !compared ? new Set() : new Set([
-        ...((plan?.diff.moved as Array<{ job_id: number }>) ?? []).map((m) => m.job_id),
-        ...((plan?.diff.eta_changed as Array<{ job_id: number }>) ?? []).map((m) => m.job_id),
-      ]);
       this.render();
     } catch (e) {
       notifyError(e);
@@ -924,10 +1098,23 @@ export class DispatchView implements View {
     const confirm = h("button", { type: "button", class: "primary", id: "confirm-assign", disabled: !p.feasible },
       `Confirm: ${job.status === "unassigned" ? "assign" : "move"} to ${name}`);
     const err = h("div");
+    // A change that breaks a window booked with a customer is confirmed twice: the first press says so and asks again.
+    const breaks = (p.booked_windows ?? []).filter((b) => b.breaks).length;
+    let asked = false;
     confirm.addEventListener("click", async () => {
+      if (breaks && !asked) {
+        asked = true;
+        confirm.textContent = `Yes, break ${breaks === 1 ? "the booked window" : `${breaks} booked windows`} and ${job.status === "unassigned" ? "assign" : "move"} it`;
+        confirm.classList.add("danger");
+        confirm.dataset.asked = "true";
+        mount(err, h("p", { class: "bad", id: "confirm-again", role: "alert" },
+          `Are you sure? ${breaks === 1 ? "A customer" : `${breaks} customers`} booked ${breaks === 1 ? "a window" : "windows"} this change misses. Press again to confirm.`));
+        confirm.focus();
+        return;
+      }
       confirm.disabled = true;
       try {
-        const done = await dispatchApi.commit(override);
+        const done = await dispatchApi.commit(breaks ? { ...override, break_booked_windows: true } : override);
         notify(`Job ${job.id} ${job.status === "unassigned" ? "assigned" : "moved"} to ${name}: new plan made${done.replan_solve_id ? ", re-optimizing the rest" : ""}`, "ok");
         close();
         void this.load();
@@ -1035,8 +1222,18 @@ export class DispatchView implements View {
     });
   }
 
-  /** Edit a job's details; a stale version is refused by the server (someone else saved first). */
+  /** Edit a job's details; a stale version is refused by the server (someone else saved first). A job a live event
+   * changed without saying its new version is read afresh first (else the save would be refused as stale). */
   async editDialog(job: Job): Promise<void> {
+    if (this.staleVersions.has(job.id)) {
+      try {
+        job = await api<Job>(`/jobs/${job.id}`);
+        this.staleVersions.delete(job.id);
+      } catch (e) {
+        notifyError(e);
+        return;
+      }
+    }
     await openDialog(`Edit job ${job.id}`, (body, close) => {
       const prio = h("input", { id: "edit-priority", type: "number", min: "1", max: "10", value: String(job.priority), required: true });
       const dur = h("input", { id: "edit-duration", type: "number", min: "1", max: "480", value: String(job.duration_min), required: true });

@@ -182,6 +182,47 @@ def _job_model(job: Job, loc: int, origin: datetime, now_s: int, tech_ids: set[i
     return model
 
 
+def _longest_stretch_s(tech: routing.Technician, now_s: int) -> int:
+    """The longest time left today between this technician's breaks (a visit is not interrupted by a break): each
+    break taken as late as it may before a stretch and as early as it may after it (s)."""
+    cursor = max(tech.shift_start_s, tech.busy_until_s or 0, now_s)
+    stretches = []
+    for brk in sorted(tech.breaks, key=lambda b: b.earliest_start_s):
+        if brk.latest_end_s <= cursor:  # its window has passed
+            continue
+        stretches.append(brk.latest_start_s - cursor)
+        cursor = max(cursor, brk.earliest_start_s) + brk.duration_s
+    stretches.append(tech.shift_end_s - cursor)
+    return max(stretches)
+
+
+def _clip_multi_day(techs: list[routing.Technician], jobs: list[routing.Job], tt: np.ndarray, now_s: int) -> None:
+    """A multi-day visit (longer than the whole working day of every technician who can do it: the horizon splits
+    it into daily parts, server/horizon/service.py) is planned today as today's part: as much of it as the roomiest
+    capable technician's longest stretch left today between breaks holds, less the drive there and back (whole
+    quarter hours). Completing that part leaves the rest of the job open (server/fieldwork). Left whole, it could
+    never be planned today."""
+    def fits(tech: routing.Technician, job: routing.Job) -> bool:
+        return all(tech.skills.get(skill, 0) >= level for skill, level in job.required_skills.items())
+
+    for job in jobs:
+        if job.in_progress:
+            continue
+        able = [t for t in techs if fits(t, job)]
+        full_days = [t.shift_end_s - t.shift_start_s - sum(b.duration_s for b in t.breaks) for t in able]
+        if not able or job.duration_s <= max(full_days):
+            continue
+        rooms = []
+        for tech in able:
+            home = tech.current_location if tech.current_location is not None else tech.start_location
+            end = tech.end_location if tech.end_location is not None else tech.start_location
+            drive = int(tt[home, job.location]) + int(tt[job.location, end])
+            rooms.append(_longest_stretch_s(tech, now_s) - drive)
+        room = max(rooms) // 900 * 900
+        if room >= 900:
+            job.duration_s = room
+
+
 def _add_points(cache: MatrixCache, coords: list[tuple[float, float]]) -> dict[tuple[float, float], str]:
     """Add every point to the cache; returns the points that cannot be served, with the reason."""
     try:
@@ -325,6 +366,7 @@ def build_snapshot(*, session: Session, settings: Settings, city: City, now: dat
     assert matrix is not None
     tt = np.where(np.isfinite(matrix.travel_time_s), np.rint(matrix.travel_time_s), UNREACHABLE_S).astype(np.int64)
     dist = np.where(np.isfinite(matrix.distance_m), np.rint(matrix.distance_m), 0).astype(np.int64)
+    _clip_multi_day(model_techs, model_jobs, tt, now_s)
     problem = routing.Problem(model_techs, model_jobs, tt, dist, skill_catalog=skill_catalog)
 
     order = {JobStatus.on_site: 0, JobStatus.en_route: 1}

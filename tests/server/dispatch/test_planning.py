@@ -271,3 +271,27 @@ def test_a_kept_assignment_gives_each_unplanned_job_its_real_reason(client, auth
     kept = _never_worse(snap, empty)
     assert "kept the current assignment" in kept.stats.status
     assert [u.reason for u in kept.unassigned] == ["no technician with the required skill"]
+
+
+def test_a_multi_day_visit_is_planned_today_as_the_part_that_fits(client, auth, settings, app):
+    """A 12-hour job is longer than any technician's day: today's plan gives it the part the day holds (the horizon
+    plans the rest on the next days); whole, it could never be planned today."""
+    dispatcher = auth(Role.dispatcher)
+    body = {**technician_body("Mia Long", 0), "shift_start": "00:05", "shift_end": "23:50",
+            "breaks": [{"earliest": "11:30", "latest": "13:30", "duration_min": 30}]}
+    tech = client.post("/technicians", json=body, headers=dispatcher).json()["id"]
+    job = client.post("/jobs", json=job_body(settings, "Rewire the depot", 3, duration_min=40 * 60),
+                      headers=dispatcher)
+    assert job.status_code == 201, job.text
+    started = client.post("/dispatch/solves", json={"time_limit_s": 1}, headers=dispatcher).json()
+    assert wait_solve(client, dispatcher, started["id"])["status"] == "succeeded"
+    after = client.get(f"/jobs/{job.json()['id']}", headers=dispatcher).json()
+    plan = client.get("/plans/current", headers=dispatcher).json()
+    assert after["status"] == "assigned" and after["assigned_technician_id"] == tech, plan["unassigned"]
+    stop = next(s for s in client.get("/plans/current", headers=dispatcher).json()["stops"]
+                if s["job_id"] == after["id"])
+    from datetime import datetime
+
+    on_site_s = (datetime.fromisoformat(stop["end_at"]) - datetime.fromisoformat(stop["start_at"])).total_seconds()
+    assert 900 <= on_site_s < 24 * 3600 and on_site_s % 900 == 0
+    assert after["duration_min"] == 40 * 60  # the job keeps its whole duration; completing the part leaves the rest

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     horizon_holidays_subdivision: str | None = Field(None, description="Region of that country (e.g. 'MD').")
     horizon_closed_dates: str = Field("", description="More non-working dates, comma-separated YYYY-MM-DD.")
     horizon_solve_time_s: float = Field(10.0, gt=0, le=600, description="Optimizer time per horizon plan.")
+    horizon_roll_at: str | None = Field("07:00", description="Local time of the daily roll-over: the API process "
+                                        "plans the horizon once a day from then on, after today's morning plan "
+                                        "(HH:MM; empty: only on request or by `groundcrew horizon plan`).")
     # --- appointments (issue 30, server/appointments): visits the customer must be present for ---------------------
     appointment_window_min: int = Field(120, ge=30, le=480, description="Length of an offered arrival window.")
     appointment_offer_count: int = Field(3, ge=1, le=5, description="Arrival windows offered at once (2-3 is usual).")
@@ -275,6 +278,20 @@ class Settings(BaseSettings):
         if not parts or not all(re.fullmatch(r"[1-7](-[1-7])?", p) and p[0] <= p[-1] for p in parts):
             raise ValueError(f"'{value}' is not a list of ISO weekdays 1-7 (1 = Monday) such as '1-5' or '1,3,5'")
         return value
+
+    @field_validator("dispatch_morning_at", "horizon_roll_at")
+    @classmethod
+    def _local_time(cls, value: str | None) -> str | None:
+        """HH:MM, or empty / None for "off"."""
+        from datetime import time
+
+        if value is None or not value.strip():
+            return None
+        try:
+            time.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"'{value}' is not a local time HH:MM (or empty for off)") from None
+        return value.strip()
 
     @field_validator("horizon_closed_dates")
     @classmethod

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Query, Request, status
+from fastapi import FastAPI, Query, Request, status
 from sqlmodel import Session
 
 from server.core.city import CityDep
@@ -15,7 +17,23 @@ from server.core.tasks import run_in_background
 from server.horizon import service
 from server.horizon.models import HorizonPublic, HorizonVisitPublic
 
-router = FeatureRouter(prefix="/horizon", tags=["horizon"])
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Run this process's daily roll-over (``horizon_roll_at``) when the city is loaded here."""
+    settings = app.state.settings
+    roller = None
+    if settings.dispatch_background and settings.load_city and settings.horizon_roll_at and settings.horizon_days:
+        roller = service.RollOver(app.state.engine, settings)
+        roller.start()
+    try:
+        yield
+    finally:
+        if roller is not None:
+            roller.close()
+
+
+router = FeatureRouter(prefix="/horizon", tags=["horizon"], lifespan=lifespan)
 
 
 @router.get("", response_model=HorizonPublic, summary="The current horizon plan (working days after today, tentative)")
@@ -36,8 +54,8 @@ def my_horizon(session: SessionDep, user: CurrentUser) -> list[HorizonVisitPubli
 def plan_now(request: Request, settings: SettingsDep, city: CityDep, _: DispatcherUser,
              time_limit_s: Annotated[float, Query(gt=0, le=120, description="Optimizer seconds")] = 10.0,
              ) -> dict[str, Any]:
-    """Plans on a side thread (never in the request); ``GET /horizon`` shows the new run when it is stored. The nightly
-    roll-over runs ``groundcrew horizon plan``."""
+    """Plans on a side thread (never in the request); ``GET /horizon`` shows the new run when it is stored. The daily
+    roll-over runs by itself at ``horizon_roll_at`` (or ``groundcrew horizon plan`` from cron)."""
     engine = request.app.state.engine
 
     def work() -> None:

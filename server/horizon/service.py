@@ -22,16 +22,18 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, select
 
 import routing
 from server.config import Settings
 from server.core.errors import Conflict, Invalid
+from server.core.periodic import Periodic
 from server.core.timeutil import as_utc, utcnow
 from server.dispatch.models import JobPin
 from server.dispatch.problem import (
@@ -51,6 +53,9 @@ from server.technicians import service as technicians
 from server.technicians.models import Availability, Technician
 
 log = logging.getLogger("groundcrew.horizon")
+#: The trigger of the daily roll-over's runs, and how often an API process checks whether it is due (s).
+ROLL_OVER = "roll-over"
+ROLL_CHECK_S = 60.0
 
 #: Runs kept (the newest is current; older ones are history for "what did we tell them on Monday").
 KEEP_RUNS = 20
@@ -355,3 +360,56 @@ def current(*, session: Session) -> HorizonPublic:
     return HorizonPublic(run_id=run.id, created_at=run.created_at, days=run.days, technicians=run.technicians,
                          jobs=run.jobs, planned=run.planned, travel_min=run.travel_min, visits=visits,
                          unassigned=run.unassigned)
+
+
+# ---------------------------------------------------------------- the daily roll-over
+
+
+def roll_over_due(*, session: Session, settings: Settings, now: datetime | None = None) -> bool:
+    """Whether today's roll-over should run now: past ``horizon_roll_at`` (local), open jobs waiting, today's
+    morning plan stored (when there is a morning plan: the horizon plans what today's plan does not hold), and no
+    roll-over yet since local midnight."""
+    if settings.horizon_days <= 0 or not settings.horizon_roll_at:
+        return False
+    tz = ZoneInfo(settings.timezone)
+    local = as_utc(now or utcnow()).astimezone(tz)
+    if local.time() < time.fromisoformat(settings.horizon_roll_at):
+        return False
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+    if session.exec(select(HorizonRun.id).where(HorizonRun.trigger == ROLL_OVER,
+                                                col(HorizonRun.created_at) >= midnight)).first() is not None:
+        return False
+    if session.exec(select(Job.id).where(Job.status == JobStatus.unassigned)).first() is None:
+        return False
+    if settings.dispatch_morning_at:
+        from server.plans.models import Plan
+
+        if session.exec(select(Plan.id).where(Plan.day == local.date().isoformat())).first() is None:
+            return False
+    return True
+
+
+def roll_over(*, session: Session, settings: Settings, city: Any, now: datetime | None = None) -> HorizonRun | None:
+    """Plan the horizon if today's roll-over is due (see ``roll_over_due``); the run, or None when not due."""
+    if not roll_over_due(session=session, settings=settings, now=now):
+        return None
+    return plan_horizon(session=session, settings=settings, city=city, now=now, trigger=ROLL_OVER)
+
+
+class RollOver(Periodic):
+    """This process's daily roll-over, checked every ``ROLL_CHECK_S``. Two API processes may both plan the
+    horizon in the same minute; the newest run is the current one either way."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        super().__init__("groundcrew-horizon", ROLL_CHECK_S, self.tick, log)
+        self.engine, self.settings = engine, settings
+
+    def tick(self) -> None:
+        from server.core.city import load_city
+
+        with Session(self.engine) as session:
+            if not roll_over_due(session=session, settings=self.settings):
+                return
+            run = roll_over(session=session, settings=self.settings, city=load_city(self.settings))
+        if run is not None:
+            log.info("horizon roll-over: %s of %s jobs planned over %s", run.planned, run.jobs, ", ".join(run.days))

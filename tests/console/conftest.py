@@ -89,6 +89,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     data_dir = tmp_path_factory.mktemp("console-server")
     env = {**os.environ, "GROUNDCREW_DATA_DIR": str(data_dir), "GROUNDCREW_LOG_LEVEL": "WARNING",
            "GROUNDCREW_DISPATCH_AUTO_REPLAN": "false", "GROUNDCREW_DISPATCH_MORNING_AT": "",
+           "GROUNDCREW_HORIZON_ROLL_AT": "",
            "GROUNDCREW_TIMEZONE": WORKING_TZ,
            # no appointment offers from the server itself: a demo customer's offer arriving mid-test re-orders the
            # inbox and the queue under the pointer (the appointments feature is tested in tests/server/appointments)

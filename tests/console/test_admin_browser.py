@@ -38,6 +38,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     data_dir = tmp_path_factory.mktemp("admin-server")
     env = {**os.environ, "GROUNDCREW_DATA_DIR": str(data_dir), "GROUNDCREW_LOG_LEVEL": "WARNING",
            "GROUNDCREW_DISPATCH_AUTO_REPLAN": "false", "GROUNDCREW_DISPATCH_MORNING_AT": "",
+           "GROUNDCREW_HORIZON_ROLL_AT": "",
            "GROUNDCREW_TIMEZONE": WORKING_TZ}
     env.pop("GROUNDCREW_DATABASE_URL", None)
     exe = Path(sys.executable).parent / "groundcrew"

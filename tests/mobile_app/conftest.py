@@ -35,7 +35,8 @@ def free_port() -> int:
 def server_env(data_dir: Path, cache_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GROUNDCREW_")}
     env.update(GROUNDCREW_DATA_DIR=str(data_dir), GROUNDCREW_CACHE_DIR=str(cache_dir), GROUNDCREW_LOG_LEVEL="WARNING",
-               GROUNDCREW_DISPATCH_MORNING_AT="", GROUNDCREW_TIMEZONE=WORKING_TZ)
+               GROUNDCREW_DISPATCH_MORNING_AT="", GROUNDCREW_HORIZON_ROLL_AT="",
+               GROUNDCREW_TIMEZONE=WORKING_TZ)
     return env
 
 

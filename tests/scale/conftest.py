@@ -57,7 +57,7 @@ def scale_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
         "GROUNDCREW_CACHE_DIR": str(CITY_CACHE),
         "GROUNDCREW_SECRET_KEY": "scale-test-" + "k" * 40,
         "GROUNDCREW_CELERY_VISIBILITY_TIMEOUT_S": "6",
-        "GROUNDCREW_DISPATCH_MORNING_AT": "",
+        "GROUNDCREW_DISPATCH_MORNING_AT": "", "GROUNDCREW_HORIZON_ROLL_AT": "",
         "GROUNDCREW_DISPATCH_COALESCE_S": "0",
         "GROUNDCREW_LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),

@@ -67,6 +67,9 @@ def test_bad_calendar_settings_are_refused_with_the_field_named(tmp_path):
         Settings(data_dir=tmp_path, horizon_weekdays="Mon-Fri")
     with pytest.raises(ValueError, match="horizon_closed_dates"):
         Settings(data_dir=tmp_path, horizon_closed_dates="2026-12-24,24.12.2026")
+    with pytest.raises(ValueError, match="horizon_roll_at"):
+        Settings(data_dir=tmp_path, horizon_roll_at="7am")
+    assert Settings(data_dir=tmp_path, horizon_roll_at="").horizon_roll_at is None  # empty: off
 
 
 def test_work_beyond_one_day_is_spread_over_the_next_working_days(client, auth, app, settings, city):
@@ -179,3 +182,26 @@ def test_a_technician_sees_only_their_own_coming_days(client, auth, app, setting
     assert jobs[0] not in {v["job_id"] for v in mine}  # pinned to Bo
     assert all(v["address"] is None or isinstance(v["address"], str) for v in mine)
     assert client.get("/horizon/mine", headers=auth(Role.dispatcher)).status_code == 404  # not a technician
+
+
+def test_the_daily_roll_over_runs_once_a_day_after_the_morning_plan(client, auth, app, settings, city):
+    """The API process plans the horizon by itself once a day: from ``horizon_roll_at`` on, after today's morning
+    plan is stored, never twice a day; before, it ran only on request or from cron."""
+    from server.plans.models import Plan
+
+    admin = auth(Role.admin)
+    _tech(client, admin)
+    _job(client, admin, duration_min=60)
+    at = settings.model_copy(update={"horizon_roll_at": "07:00", "dispatch_morning_at": "06:30"})
+    early, later = FRIDAY.replace(hour=6, minute=50), FRIDAY.replace(hour=7, minute=5)
+    with Session(app.state.engine) as s:
+        assert service.roll_over(session=s, settings=at, city=city, now=early) is None  # before 07:00
+        assert service.roll_over(session=s, settings=at, city=city, now=later) is None  # no morning plan yet
+        s.add(Plan(version=1, day=FRIDAY.date().isoformat(), trigger="morning"))
+        s.commit()
+        run = service.roll_over(session=s, settings=at, city=city, now=later)
+        assert run is not None and run.trigger == service.ROLL_OVER and run.planned == 1
+    with Session(app.state.engine) as s:  # today's roll-over is done: not again that day
+        assert not service.roll_over_due(session=s, settings=at, now=later.replace(hour=9))
+        off = at.model_copy(update={"horizon_roll_at": None})
+        assert not service.roll_over_due(session=s, settings=off, now=later)

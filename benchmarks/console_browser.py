@@ -518,6 +518,11 @@ def run(*, technicians: int, jobs: int, events: int, loads: int, solve_s: float,
              f"map {counts['mapJobs']} jobs")
         _wait(page, "() => window.__bench.wsOpen > 0", timeout_s=timeout_s, what="the live socket")
         actions = _triggers(server, day["spare"], day["tech_ids"], rng)
+        # The job the plan updates move was just made: its job.created reaches the page, which reacts, before the
+        # measuring starts.
+        _wait(page, "() => window.__bench.msgs.some(m => m[1] === 'job.created')", timeout_s=timeout_s,
+              what="the plan-update job in the page")
+        _wait(page, QUIET, arg=QUIET_MS, timeout_s=timeout_s, what="the page's reaction to end")
         # The measuring's own cost: the same polling through a quiet window with no event (the CPU counters include
         # it; subtract this from an event's main-thread CPU).
         before = _counters(cdp)

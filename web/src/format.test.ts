@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bySlaRisk, duration, humanize, localHours, riskLabel, slackMinutes, when } from "./format";
+import { bySlaRisk, clock, duration, formatter, humanize, localHours, riskLabel, slackMinutes, when } from "./format";
 
 const now = new Date("2026-01-10T15:00:00Z");
 const job = (id: number, due: string | null, priority = 5, duration_min = 30) => ({ id, sla_due_at: due, priority, duration_min });
@@ -63,5 +63,15 @@ describe("server sentences in people's words", () => {
     expect(humanize("the cheapest option is technician 3 (+9 min travel, 3576 min added lateness)", names))
       .toBe("the cheapest option is Priya Shah (+9 min travel, 2 days added lateness)");
     expect(humanize("technician 7's day is locked; 150 min", names)).toBe("technician 7's day is locked; 2 h 30 min");
+  });
+});
+
+describe("formatter", () => {
+  it("makes one Intl.DateTimeFormat per options and time zone, and reuses it", () => {
+    const a = formatter({ hour: "2-digit", minute: "2-digit", timeZone: "America/New_York" });
+    expect(formatter({ hour: "2-digit", minute: "2-digit", timeZone: "America/New_York" })).toBe(a);
+    expect(formatter({ hour: "2-digit", minute: "2-digit", timeZone: "Europe/Helsinki" })).not.toBe(a);
+    expect(clock("2026-12-05T15:04:00Z", "Europe/Helsinki")).toBe("17:04");
+    expect(clock("2026-12-05T15:04:00Z", "America/New_York")).toBe("10:04");
   });
 });

@@ -6,16 +6,30 @@ export function parseTime(value: string | null | undefined): Date | null {
   return Number.isNaN(d.getTime()) ? null : d;
 }
 
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+/** One formatter per (options, time zone), made once: building an Intl.DateTimeFormat costs ~50 µs, and a board
+ * redraw with 5,000 jobs formats ~24,000 times (`groundcrew bench console` profile: 2 s of a 2.2 s redraw). */
+export function formatter(options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
+  const key = JSON.stringify(options);
+  let found = formatters.get(key);
+  if (!found) {
+    found = new Intl.DateTimeFormat("en-GB", options);
+    formatters.set(key, found);
+  }
+  return found;
+}
+
 /** "14:05" in the service area's time zone. */
 export function clock(value: string | Date | null | undefined, timeZone: string): string {
   const d = value instanceof Date ? value : parseTime(value);
   if (!d) return "—";
-  return new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", timeZone }).format(d);
+  return formatter({ hour: "2-digit", minute: "2-digit", timeZone }).format(d);
 }
 
 /** The calendar day of `d` in the time zone, as a count of days (for comparing days, not for display). */
 export function localDay(d: Date, timeZone: string): number {
-  const parts = new Intl.DateTimeFormat("en-GB", { year: "numeric", month: "2-digit", day: "2-digit", timeZone }).formatToParts(d);
+  const parts = formatter({ year: "numeric", month: "2-digit", day: "2-digit", timeZone }).formatToParts(d);
   const get = (t: string) => Number(parts.find((p) => p.type === t)?.value ?? 0);
   return Math.round(Date.UTC(get("year"), get("month") - 1, get("day")) / 86400000);
 }
@@ -31,12 +45,12 @@ export function when(value: string | Date | null | undefined, timeZone: string, 
   if (days === 0) return time;
   if (days === 1) return `tomorrow ${time}`;
   if (days === -1) return `yesterday ${time}`;
-  const sameYear = new Intl.DateTimeFormat("en-GB", { year: "numeric", timeZone }).format(d)
-    === new Intl.DateTimeFormat("en-GB", { year: "numeric", timeZone }).format(now);
+  const year = formatter({ year: "numeric", timeZone });
+  const sameYear = year.format(d) === year.format(now);
   const opts: Intl.DateTimeFormatOptions = Math.abs(days) < 7
     ? { weekday: "short", day: "numeric", month: "short", timeZone }
     : sameYear ? { day: "numeric", month: "short", timeZone } : { day: "numeric", month: "short", year: "numeric", timeZone };
-  return `${new Intl.DateTimeFormat("en-GB", opts).format(d).replace(",", "")} ${time}`;
+  return `${formatter(opts).format(d).replace(",", "")} ${time}`;
 }
 
 /** A window in words, its date named when it is not today: "10:00–12:00", "tomorrow 10:00–12:00",
@@ -51,9 +65,7 @@ export function windowWords(start: string | Date | null | undefined, end: string
 
 /** Hours since local midnight (e.g. 13.5 for 13:30) in the given time zone. */
 export function localHours(d: Date, timeZone: string): number {
-  const parts = new Intl.DateTimeFormat("en-GB", {
-    hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone,
-  }).formatToParts(d);
+  const parts = formatter({ hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone }).formatToParts(d);
   const hour = Number(parts.find((p) => p.type === "hour")?.value ?? 0);
   const minute = Number(parts.find((p) => p.type === "minute")?.value ?? 0);
   return hour + minute / 60;

@@ -4,7 +4,7 @@
 // absences shaded, locked days and pinned jobs marked. Bars are dragged onto another technician or time; queue jobs
 // are dropped onto a row; the drop time becomes the job's place in that technician's day.
 import { h, mount } from "./dom";
-import { clock, duration, km, localDay, localHours, parseTime, titleCase, windowWords } from "./format";
+import { clock, duration, formatter, km, localDay, localHours, parseTime, titleCase, windowWords } from "./format";
 import type { Job, Plan, Technician } from "./types";
 
 export interface BoardDrop {
@@ -92,7 +92,7 @@ export function planDays(plan: Plan | null, timeZone: string, now: Date = new Da
 
 function dayTitle(day: number, timeZone: string, now: Date): string {
   const date = new Date(day * 86400000 + 12 * 3600000); // noon UTC of that calendar day: the right date anywhere
-  const long = new Intl.DateTimeFormat("en-GB", { weekday: "long", day: "numeric", month: "long", year: "numeric", timeZone: "UTC" }).format(date);
+  const long = formatter({ weekday: "long", day: "numeric", month: "long", year: "numeric", timeZone: "UTC" }).format(date);
   const diff = day - localDay(now, timeZone);
   return diff === 0 ? `Today, ${long}` : diff === 1 ? `Tomorrow, ${long}` : diff === -1 ? `Yesterday, ${long}` : long;
 }
@@ -101,7 +101,7 @@ function shortDay(day: number, timeZone: string, now: Date): string {
   const diff = day - localDay(now, timeZone);
   if (diff === 0) return "Today";
   if (diff === 1) return "Tomorrow";
-  return new Intl.DateTimeFormat("en-GB", { weekday: "short", day: "numeric", month: "short", timeZone: "UTC" })
+  return formatter({ weekday: "short", day: "numeric", month: "short", timeZone: "UTC" })
     .format(new Date(day * 86400000 + 12 * 3600000)).replace(",", "");
 }
 

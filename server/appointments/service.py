@@ -249,7 +249,8 @@ def _today_slots(session: Session, settings: Settings, city: City, job: Job, now
         notes.append("today: the job's place cannot be reached by road")
         return []
     model = snapshot.problem.job(job_key(job.id or 0))
-    shifts = [(t.shift_start, t.shift_end) for t in snapshot.technicians.values()]
+    shifts = [(s.start, s.end) for t in snapshot.technicians.values()
+              if (s := technicians.shift_on(tech=t, day=day)) is not None]
     lead = as_utc(now) + timedelta(minutes=settings.appointment_lead_min)
     windows = day_windows(settings, day, shifts, lead.astimezone(ZoneInfo(settings.timezone)))
     if not windows:
@@ -279,6 +280,8 @@ def _later_day_slots(session: Session, settings: Settings, city: City, job: Job,
     away = technicians.absent_on(session=session, day=day)
     capable = [t for t in session.exec(select(Technician).order_by(col(Technician.id))).all()
                if _can_do(t, job) and t.availability != Availability.off and t.id not in away]
+    shift_of = {t.id or 0: s for t in capable if (s := technicians.shift_on(tech=t, day=day)) is not None}
+    capable = [t for t in capable if (t.id or 0) in shift_of]  # not on a weekday their weekly pattern has off
     # The planning horizon's tentative visits of that day are work the technician already has (server/horizon).
     planned = [(v, j) for v, j in session.exec(select(HorizonVisit, Job).where(HorizonVisit.job_id == Job.id,
                                                                                 HorizonVisit.day == day,
@@ -314,12 +317,13 @@ def _later_day_slots(session: Session, settings: Settings, city: City, job: Job,
 
     model_techs = []
     for t in techs:
-        start_s = to_s(origin, datetime.combine(day, t.shift_start, tzinfo=tz))
-        end_s = to_s(origin, datetime.combine(day, t.shift_end, tzinfo=tz))
+        shift = shift_of[t.id or 0]
+        start_s = to_s(origin, datetime.combine(day, shift.start, tzinfo=tz))
+        end_s = to_s(origin, datetime.combine(day, shift.end, tzinfo=tz))
         breaks = [routing.Break(int(b["duration_min"]) * 60,
                                 to_s(origin, datetime.combine(day, dtime.fromisoformat(b["earliest"]), tzinfo=tz)),
                                 to_s(origin, datetime.combine(day, dtime.fromisoformat(b["latest"]), tzinfo=tz))
-                                + int(b["duration_min"]) * 60) for b in t.breaks]
+                                + int(b["duration_min"]) * 60) for b in shift.breaks]
         end = loc(t.end_lat, t.end_lon) if t.end_lat is not None and t.end_lon is not None and \
             cache.key(t.end_lat, t.end_lon) in index else None
         model_techs.append(routing.Technician(id=tech_key(t.id or 0), shift_start_s=start_s,
@@ -357,7 +361,7 @@ def _later_day_slots(session: Session, settings: Settings, city: City, job: Job,
         except routing.Infeasible:
             routes.append(routing.Route(t.id, 0, 0, stops=[routing.Stop(k, 0, 0, 0, 0, 0) for k in seq]))
     model = problem.job(job_key(job.id or 0))
-    windows = day_windows(settings, day, [(t.shift_start, t.shift_end) for t in techs],
+    windows = day_windows(settings, day, [(shift_of[t.id or 0].start, shift_of[t.id or 0].end) for t in techs],
                           datetime.combine(day, dtime(0), tzinfo=tz))
     near = _near_routes(problem, routing.Plan(routes=routes), model, NEAR_TECHNICIANS)
     return _fits(problem, near, model, origin, windows)

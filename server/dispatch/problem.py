@@ -303,8 +303,11 @@ def build_snapshot(*, session: Session, settings: Settings, city: City, now: dat
             log.warning("technician %s: home is off the street network; left out of the plan", t.id)
             continue
         end = loc(t.end_lat, t.end_lon) if t.end_lat is not None and t.end_lon is not None else None
-        shift_start = local_s(settings, day, t.shift_start, origin)
-        shift_end = local_s(settings, day, t.shift_end, origin)
+        shift = technicians.shift_on(tech=t, day=day)
+        if shift is None:  # their weekly pattern has today off: left out like an absent technician
+            continue
+        shift_start = local_s(settings, day, shift.start, origin)
+        shift_end = local_s(settings, day, shift.end, origin)
         state = states.get(t.id or 0)
         late_s = (state.late_min * 60) if state else 0
         current = None
@@ -323,7 +326,7 @@ def build_snapshot(*, session: Session, settings: Settings, city: City, now: dat
                 continue
             overtime_s = busy_until - max(shift_start, shift_end) + 3600  # still on site after hours: let them finish
         breaks = []
-        for b in t.breaks:
+        for b in shift.breaks:
             earliest = local_s(settings, day, time.fromisoformat(b["earliest"]), origin)
             latest = local_s(settings, day, time.fromisoformat(b["latest"]), origin)
             duration = int(b["duration_min"]) * 60

@@ -214,10 +214,14 @@ def plan_horizon(*, session: Session, settings: Settings, city: Any, now: dateti
             if (t.id, day) in away:
                 runs.setdefault(t.id or 0, []).append((day, None))
                 continue
-            start_s = local_s(settings, day, t.shift_start, origin)
-            end_s = local_s(settings, day, t.shift_end, origin)
+            shift = technicians.shift_on(tech=t, day=day)
+            if shift is None:  # a weekday their weekly pattern has off: no vehicle that day
+                runs.setdefault(t.id or 0, []).append((day, None))
+                continue
+            start_s = local_s(settings, day, shift.start, origin)
+            end_s = local_s(settings, day, shift.end, origin)
             breaks = []
-            for b in t.breaks:
+            for b in shift.breaks:
                 earliest = local_s(settings, day, time.fromisoformat(b["earliest"]), origin)
                 latest = local_s(settings, day, time.fromisoformat(b["latest"]), origin)
                 duration = int(b["duration_min"]) * 60

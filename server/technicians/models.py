@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationInfo, field_validator, model_validator
 from sqlmodel import Field, SQLModel
@@ -61,6 +61,46 @@ def _check_skills(value: dict[str, int]) -> dict[str, int]:
     return {k.strip().lower(): v for k, v in value.items()}
 
 
+WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _hhmm(value: Any, field: str) -> str:
+    """A weekly-pattern time: "HH:MM" local wall-clock, stored as that string."""
+    if not isinstance(value, str) or len(value.strip()) != 5 or value.strip()[2] != ":":
+        raise ValueError(f"{field}: a local time 'HH:MM' like '07:00' (got {str(value)[:40]!r})")
+    try:
+        parsed = time.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"{field}: a local time 'HH:MM' like '07:00' (got {value[:40]!r})") from None
+    return parsed.strftime("%H:%M")
+
+
+def _check_weekly(value: dict[str, Any] | None) -> dict[str, Any]:
+    """The weekly pattern: ISO weekday "1" (Monday) .. "7" (Sunday) -> {"start": "HH:MM", "end": "HH:MM"} or "off".
+    A weekday left out works shift_start..shift_end, so a technician without a pattern works every day as before."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError("weekly_shifts: an object of weekday '1'..'7' -> {start, end} or 'off'")
+    out: dict[str, Any] = {}
+    for key, entry in value.items():
+        day = str(key).strip()
+        if day not in {"1", "2", "3", "4", "5", "6", "7"}:
+            raise ValueError(f"weekly_shifts: weekday must be 1 (Monday) .. 7 (Sunday) (got {str(key)[:20]!r})")
+        where = f"weekly_shifts.{day}"
+        if entry is None or entry == "off" or entry is False:
+            out[day] = "off"
+            continue
+        if not isinstance(entry, dict) or set(entry) - {"start", "end"}:
+            raise ValueError(f"{where}: {{'start': 'HH:MM', 'end': 'HH:MM'}} or 'off'")
+        start = _hhmm(entry.get("start"), f"{where}.start")
+        end = _hhmm(entry.get("end"), f"{where}.end")
+        if end <= start:
+            raise ValueError(f"{where}.end: must be after start ({start}-{end})")
+        out[day] = {"start": start, "end": end}
+    return dict(sorted(out.items()))
+
+
 class TechnicianBase(SQLModel):
     name: str = Field(min_length=1, max_length=120)
     phone: str | None = Field(default=None, max_length=40)
@@ -72,6 +112,7 @@ class TechnicianBase(SQLModel):
     shift_start: time = time(8, 0)
     shift_end: time = time(17, 0)
     breaks: list[dict[str, Any]] = json_field(list)
+    weekly_shifts: dict[str, Any] = json_field()
     overtime_allowed_min: int = Field(default=60, ge=0, le=600)
     availability: Availability = enum_field(Availability.on_shift)
 
@@ -89,6 +130,11 @@ class TechnicianBase(SQLModel):
     @classmethod
     def _breaks(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [BreakRule.model_validate(item).model_dump(mode="json") for item in value]
+
+    @field_validator("weekly_shifts", mode="before")
+    @classmethod
+    def _weekly(cls, value: Any) -> dict[str, Any]:
+        return _check_weekly(value)
 
     @model_validator(mode="after")
     def _shift(self) -> TechnicianBase:
@@ -110,6 +156,7 @@ class TechnicianUpdate(SQLModel):
     shift_start: time | None = None
     shift_end: time | None = None
     breaks: list[dict[str, Any]] | None = None
+    weekly_shifts: dict[str, Any] | None = None
     overtime_allowed_min: int | None = Field(default=None, ge=0, le=600)
     availability: Availability | None = None
 
@@ -129,6 +176,69 @@ class TechnicianUpdate(SQLModel):
         if value is None:
             return None
         return [BreakRule.model_validate(item).model_dump(mode="json") for item in value]
+
+    @field_validator("weekly_shifts", mode="before")
+    @classmethod
+    def _weekly(cls, value: Any) -> dict[str, Any] | None:
+        return None if value is None else _check_weekly(value)
+
+
+class DayShift(NamedTuple):
+    """One day's shift in local wall-clock times, and the break rules that fit inside it."""
+
+    start: time
+    end: time
+    breaks: list[dict[str, Any]]
+
+
+def shift_on(tech: TechnicianBase, day: date) -> DayShift | None:
+    """This technician's shift on ``day`` (local date), or None when the weekly pattern has that weekday off.
+    A weekday the pattern leaves out works shift_start..shift_end. On a day with its own hours, break rules that
+    cannot fit (e.g. a lunch break on a morning-only Friday) are dropped for that day.
+    Availability and recorded absences are not looked at here: callers already filter those."""
+    entry = (tech.weekly_shifts or {}).get(str(day.isoweekday()))
+    if entry == "off":
+        return None
+    if isinstance(entry, dict):
+        start, end = time.fromisoformat(entry["start"]), time.fromisoformat(entry["end"])
+    else:
+        start, end = tech.shift_start, tech.shift_end
+
+    def minutes(value: time) -> int:
+        return value.hour * 60 + value.minute
+
+    def fits(rule: dict[str, Any]) -> bool:  # can start inside its window, after the shift starts, and end in it
+        first = max(minutes(time.fromisoformat(rule["earliest"])), minutes(start))
+        latest = minutes(time.fromisoformat(rule["latest"]))
+        return first <= latest and first + int(rule["duration_min"]) <= minutes(end)
+
+    if (start, end) == (tech.shift_start, tech.shift_end):  # the everyday shift: its breaks as they always were
+        return DayShift(start, end, list(tech.breaks))
+    return DayShift(start, end, [b for b in tech.breaks if fits(b)])
+
+
+def weekly_summary(tech: TechnicianBase) -> str:
+    """A short human summary of the week, e.g. "Mon-Thu 07:00-17:30, Fri 07:00-12:00" (off days left out)."""
+    def label(day: int) -> str | None:
+        entry = (tech.weekly_shifts or {}).get(str(day))
+        if entry == "off":
+            return None
+        if isinstance(entry, dict):
+            return f"{entry['start']}-{entry['end']}"
+        return f"{tech.shift_start.strftime('%H:%M')}-{tech.shift_end.strftime('%H:%M')}"
+
+    parts: list[str] = []
+    day = 1
+    while day <= 7:
+        here = label(day)
+        last = day
+        while last < 7 and label(last + 1) == here:
+            last += 1
+        if here is not None:
+            names = WEEKDAY_NAMES[day - 1] if last == day else f"{WEEKDAY_NAMES[day - 1]}-{WEEKDAY_NAMES[last - 1]}"
+            parts.append(f"{names} {here}")
+        day = last + 1
+    return ", ".join(parts) or "off every day"
 
 
 class Technician(TechnicianBase, table=True):

@@ -16,7 +16,8 @@ from server.auth.models import User
 from server.core.errors import NotFound, invalid_from, refuse_nulls
 from server.core.pagination import PageParams, paginate_rows
 from server.jobs.models import OPEN_STATUSES, Job
-from server.technicians.models import Technician, TechnicianAbsence, TechnicianCreate, TechnicianUpdate
+from server.technicians import models
+from server.technicians.models import DayShift, Technician, TechnicianAbsence, TechnicianCreate, TechnicianUpdate
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -226,3 +227,10 @@ def absences(*, session: Session, technician_id: int | None = None, between: tup
 def absent_on(*, session: Session, day: date) -> set[int]:
     """Ids of the technicians absent on ``day`` (a local date)."""
     return {a.technician_id for a in absences(session=session, between=(day, day))}
+
+
+def shift_on(*, tech: Technician, day: date) -> DayShift | None:
+    """This technician's shift on ``day`` (local date: start, end, the break rules that fit) or None when their
+    weekly pattern has that weekday off. The one place a day's hours are read (today's plan, the horizon, later-day
+    appointment offers); availability and recorded absences are the callers' filters."""
+    return models.shift_on(tech, day)

@@ -27,8 +27,11 @@ def breaks_text(breaks: list[dict[str, Any]]) -> str:
 
 
 def _as_row(tech: Technician) -> dict[str, Any]:
+    from server.technicians.models import weekly_summary
+
     return {"id": tech.id, "name": tech.name, "skills": skills_text(tech.skills or {}),
-            "shift": f"{tech.shift_start.strftime('%H:%M')}-{tech.shift_end.strftime('%H:%M')}",
+            "shift": weekly_summary(tech) if tech.weekly_shifts else
+            f"{tech.shift_start.strftime('%H:%M')}-{tech.shift_end.strftime('%H:%M')}",
             "breaks": breaks_text(tech.breaks or []), "home_lat": round(tech.home_lat, 6),
             "home_lon": round(tech.home_lon, 6), "availability": str(tech.availability), "phone": tech.phone or ""}
 
@@ -212,7 +215,9 @@ def register(apps: dict[str, typer.Typer]) -> None:
         """Import a roster CSV, one technician a row, all or nothing.
 
         Columns: name; skills 'electrical:2;roads:1'; shift_start/shift_end '08:00'; breaks '11:30-14:00/30';
-        home_lat/home_lon, or an address geotagged on the city's map; optional phone, overtime_min, availability.
+        home_lat/home_lon, or an address geotagged on the city's map; optional phone, overtime_min, availability;
+        optional shifts, the weekly pattern: ISO weekdays (1 = Monday .. 7 = Sunday) then hours or 'off', e.g.
+        '1-4 07:00-17:30; 5 07:00-12:00; 6-7 off' (a weekday left out works shift_start-shift_end).
         Every row is checked first: with any refused row nothing is imported
         and each refused row is listed with its reasons. A name already stored is left unchanged (re-running a
         roster adds only the new people)."""

@@ -11,6 +11,8 @@ Columns (header names are case-insensitive; order does not matter):
     shift_start    local time "08:00" (default 08:00)
     shift_end      local time "17:00" (default 17:00), after shift_start
     breaks         "11:30-14:00/30": a 30-minute break starting between 11:30 and 14:00; several with ';'
+    shifts         optional weekly pattern, ISO weekdays (1 = Monday .. 7 = Sunday) then hours or "off":
+                   "1-4 07:00-17:30; 5 07:00-12:00; 6-7 off" (a weekday left out works shift_start-shift_end)
     home_lat, home_lon   where the day starts and ends (WGS84 degrees) ...
     address        ... or an address in the city, geotagged on the map (used when home_lat/home_lon are empty)
     phone          optional
@@ -34,9 +36,11 @@ from pydantic import ValidationError
 
 from server.technicians.models import Availability, TechnicianCreate
 
-COLUMNS = ("name", "skills", "shift_start", "shift_end", "breaks", "home_lat", "home_lon", "address", "phone",
+COLUMNS = ("name", "skills", "shift_start", "shift_end", "breaks", "shifts", "home_lat", "home_lon", "address", "phone",
            "overtime_min", "availability")
 _SKILL_NAME = re.compile(r"^[a-z][a-z0-9_\-]{0,39}$")
+_SHIFT = re.compile(r"^\s*([1-7](?:\s*-\s*[1-7])?(?:\s*,\s*[1-7](?:\s*-\s*[1-7])?)*)\s+"
+                    r"(off|(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2}))\s*$", re.IGNORECASE)
 _BREAK = re.compile(r"^\s*(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*/\s*(\d{1,3})\s*(?:min)?\s*$", re.IGNORECASE)
 
 # address → (lat, lon), or a sentence saying why no confident point was found
@@ -95,6 +99,33 @@ def parse_breaks(text: str) -> list[dict[str, Any]]:
     return rules
 
 
+def parse_shifts(text: str) -> dict[str, Any]:
+    """"1-4 07:00-17:30; 5 07:00-12:00; 6-7 off" → the weekly pattern (ISO weekday → {start, end} or "off");
+    ValueError naming the bad part. Times are checked (HH:MM, end after start) by the model."""
+    pattern: dict[str, Any] = {}
+    for part in (text or "").split(";"):
+        if not part.strip():
+            continue
+        match = _SHIFT.match(part)
+        if match is None:
+            raise ValueError(f"'{part.strip()[:40]}' is not weekdays then hours or 'off', e.g. '1-4 07:00-17:30' "
+                             "or '6-7 off' (1 = Monday .. 7 = Sunday)")
+        days: list[int] = []
+        for span in match.group(1).split(","):
+            first, _, last = span.partition("-")
+            lo, hi = int(first), int(last or first)
+            if hi < lo:
+                raise ValueError(f"'{span.strip()}': a weekday range runs forwards, e.g. '1-4'")
+            days += range(lo, hi + 1)
+        entry: Any = "off" if match.group(2).lower() == "off" else {"start": match.group(3).zfill(5),
+                                                                       "end": match.group(4).zfill(5)}
+        for day in days:
+            if str(day) in pattern:
+                raise ValueError(f"weekday {day} is given twice")
+            pattern[str(day)] = entry
+    return pattern
+
+
 def _number(text: str, column: str, low: float, high: float) -> float:
     try:
         value = float(text)
@@ -110,7 +141,11 @@ def _validation_problems(exc: ValidationError) -> list[str]:
     for err in exc.errors():
         loc = ".".join(str(p) for p in err.get("loc", ()))
         message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        out.append(message if not loc or message.startswith(f"{loc.split('.')[0]}:") else f"{loc}: {message}")
+        field_name = loc.split(".")[0]
+        if not loc or message.startswith((f"{field_name}:", f"{field_name}.")):
+            out.append(f"shifts: {message}" if field_name == "weekly_shifts" else message)  # the CSV's column
+        else:
+            out.append(f"{loc}: {message}")
     return out
 
 
@@ -146,6 +181,10 @@ def check_row(values: dict[str, str], row_no: int, geocode: Geocode | None = Non
         data["breaks"] = parse_breaks(get.get("breaks", ""))
     except ValueError as exc:
         row.problems.append(f"breaks: {exc}")
+    try:
+        data["weekly_shifts"] = parse_shifts(get.get("shifts", ""))
+    except ValueError as exc:
+        row.problems.append(f"shifts: {exc}")
     if get.get("phone"):
         data["phone"] = get["phone"]
     if get.get("overtime_min"):

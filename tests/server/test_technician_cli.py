@@ -114,6 +114,31 @@ def test_import_refuses_the_whole_file_naming_each_bad_row_and_field(cli, tmp_pa
     assert len(_listed(cli)) == 3
 
 
+def test_import_reads_a_weekly_shift_pattern_and_names_a_bad_one(cli, tmp_path):
+    code, out, _ = cli("technician", "import", "--help")
+    assert code == 0 and "1-4 07:00-17:30; 5 07:00-12:00" in out  # the format is in the command's help
+    roster = tmp_path / "roster.csv"
+    header = "name,skills,shifts,home_lat,home_lon\n"
+    roster.write_text(header + "Ana Ruiz,electrical:3,1-4 7:00-17:30; 5 07:00-12:00; 6-7 off,39.2833,-76.5930\n"
+                      "Bo Lee,roads:2,,39.2805,-76.5735\n"
+                      "Cy Dale,roads:1,1-5 07:00-17:00; 5 off,39.29,-76.58\n"
+                      "Di Fox,roads:1,5 12:00-07:00,39.29,-76.58\n"
+                      "Eve Ng,roads:1,Mon 07:00-12:00,39.29,-76.58\n", encoding="utf-8")
+    code, out, error = cli("technician", "import", str(roster))
+    assert code != 0 and "3 of 5 row(s) refused" in error
+    assert "row 4 (Cy Dale): shifts: weekday 5 is given twice" in out
+    assert "row 5 (Di Fox): shifts: weekly_shifts.5.end: must be after start (12:00-07:00)" in out
+    assert "row 6 (Eve Ng): shifts: 'Mon 07:00-12:00' is not weekdays then hours or 'off'" in out
+    assert "row 2" not in out and "row 3" not in out
+    roster.write_text(header + "Ana Ruiz,electrical:3,1-4 7:00-17:30; 5 07:00-12:00; 6-7 off,39.2833,-76.5930\n"
+                      "Bo Lee,roads:2,,39.2805,-76.5735\n", encoding="utf-8")
+    code, out, _ = cli("technician", "import", str(roster))
+    assert code == 0, out
+    listed = {t["name"]: t for t in _listed(cli)}
+    assert listed["Ana Ruiz"]["shift"] == "Mon-Thu 07:00-17:30, Fri 07:00-12:00"
+    assert listed["Bo Lee"]["shift"] == "08:00-17:00"  # no pattern: the everyday shift, as before
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("name,skils,home_lat,home_lon\nA,roads:1,39.2,-76.5\n", "unknown column(s) 'skils'"),
     ("name,skills\nA,roads:1\n", "missing column(s) home_lat+home_lon or address"),

@@ -1,5 +1,5 @@
 // Administration › Technicians: the workforce as a list, and one form to add or change a technician — skills with
-// levels chosen from the catalogue's skill list, shift, breaks, home base found with the geotagger (the resolved
+// levels chosen from the catalogue's skill list, shift, the week (hours or off per weekday), breaks, home base found with the geotagger (the resolved
 // place and its coordinates shown to confirm), on shift / off / sick. The planner reads these records as they are.
 import { all, api, ApiError, explain } from "./api";
 import { clearErrors, field, fieldset, hhmm, select, showErrors, type Field } from "./admin-forms";
@@ -30,11 +30,17 @@ interface Break {
   duration_min: number;
 }
 
+/** A weekday's own hours, or "off"; a weekday left out works the everyday shift. Keys are ISO weekdays "1".."7". */
+type WeekDay = { start: string; end: string } | "off";
+
 interface TechnicianFull extends Technician {
   phone: string | null;
   overtime_allowed_min: number;
   breaks: Break[];
+  weekly_shifts?: Record<string, WeekDay>;
 }
+
+const WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
 
 const AVAILABILITY: Array<[string, string]> = [
   ["on_shift", "Active — on shift (planned)"], ["off", "Inactive — off (not planned)"], ["sick", "Sick (not planned)"],
@@ -47,6 +53,27 @@ function skillsText(skills: Record<string, number>): string {
 
 function breaksText(breaks: Break[] | undefined): string {
   return (breaks ?? []).map((b) => `${b.duration_min} min between ${hhmm(b.earliest)} and ${hhmm(b.latest)}`).join("; ") || "none";
+}
+
+/** The week in short: runs of weekdays with the same hours, off days left out ("Mon–Thu 07:00–17:30, Fri 07:00–12:00"). */
+export function weekText(t: Pick<TechnicianFull, "shift_start" | "shift_end" | "weekly_shifts">): string {
+  const usual = `${hhmm(t.shift_start)}–${hhmm(t.shift_end)}`;
+  const week = t.weekly_shifts ?? {};
+  if (!Object.keys(week).length) return usual;
+  const label = (d: number): string | null => {
+    const e = week[String(d)];
+    return e === "off" ? null : e ? `${hhmm(e.start)}–${hhmm(e.end)}` : usual;
+  };
+  const parts: string[] = [];
+  for (let d = 1; d <= 7;) {
+    const here = label(d);
+    let last = d;
+    while (last < 7 && label(last + 1) === here) last++;
+    const names = last === d ? WEEKDAYS[d - 1].slice(0, 3) : `${WEEKDAYS[d - 1].slice(0, 3)}–${WEEKDAYS[last - 1].slice(0, 3)}`;
+    if (here !== null) parts.push(`${names} ${here}`);
+    d = last + 1;
+  }
+  return parts.join(", ") || "off every day";
 }
 
 export class TechniciansScreen {
@@ -94,7 +121,7 @@ export class TechniciansScreen {
       h("tbody", null, this.techs.map((t) => h("tr", { "data-tech-id": t.id, class: t.availability === "on_shift" ? "" : "inactive" },
         h("th", { scope: "row" }, t.name),
         h("td", null, skillsText(t.skills)),
-        h("td", null, `${hhmm(t.shift_start)}–${hhmm(t.shift_end)}`),
+        h("td", { class: "tech-week" }, weekText(t)),
         h("td", { class: "small" }, breaksText(t.breaks)),
         h("td", { class: "small mono" }, `${t.home_lat.toFixed(5)}, ${t.home_lon.toFixed(5)}`),
         h("td", null, AVAILABILITY.find(([v]) => v === t.availability)?.[1].split(" —")[0] ?? t.availability),
@@ -134,6 +161,25 @@ export class TechniciansScreen {
     const end = field("shift_end", "Shift ends", h("input", { type: "time", name: "shift_end", required: true, value: hhmm(tech?.shift_end) || "17:00" }));
     const overtime = field("overtime_allowed_min", "Overtime allowed (minutes)", h("input", {
       type: "number", name: "overtime_allowed_min", min: 0, max: 600, step: 5, value: String(tech?.overtime_allowed_min ?? 60) }));
+
+    // The week: per weekday off, or its own hours; both times empty = the shift above.
+    const weekBody = h("tbody", null, WEEKDAYS.map((day, i) => {
+      const entry = tech?.weekly_shifts?.[String(i + 1)];
+      const own = entry && entry !== "off" ? entry : null;
+      const from = h("input", { type: "time", name: "week_start", value: own ? hhmm(own.start) : "", "aria-label": `${day} starts` });
+      const to = h("input", { type: "time", name: "week_end", value: own ? hhmm(own.end) : "", "aria-label": `${day} ends` });
+      const off = h("input", { type: "checkbox", name: "week_off", checked: entry === "off", "aria-label": `Off on ${day}` });
+      const sync = (): void => {
+        from.disabled = off.checked;
+        to.disabled = off.checked;
+      };
+      off.addEventListener("change", sync);
+      sync();
+      return h("tr", { "data-weekday": i + 1 }, h("th", { scope: "row" }, day), h("td", null, off), h("td", null, from), h("td", null, to));
+    }));
+    const week = fieldset("weekly_shifts", "Week", [h("table", { class: "adm-table adm-week", id: "week-rows" },
+      h("thead", null, h("tr", null, ["Day", "Off", "Starts", "Ends"].map((c) => h("th", { scope: "col" }, c)))), weekBody)],
+      "A day's own hours, or off; leave both times empty to work the shift above.");
 
     const breakRows = h("ul", { class: "adm-rows", id: "break-rows" });
     const addBreakRow = (b: Break = { earliest: "11:30", latest: "13:30", duration_min: 30 }): void => {
@@ -205,11 +251,11 @@ export class TechniciansScreen {
     ], "Found with the same geotagger as the complaints; choose the right place, or type coordinates.");
     const availability = field("availability", "Status", select(AVAILABILITY, tech?.availability ?? "on_shift", { name: "availability" }));
 
-    const fields: Field[] = [name, phone, skills, start, end, overtime, breaks, home, availability];
+    const fields: Field[] = [name, phone, skills, start, end, overtime, week, breaks, home, availability];
     const save = h("button", { type: "submit", class: "primary", id: "save-technician" }, tech ? "Save changes" : "Add technician");
     const form = h("form", { class: "adm-form", id: "technician-form", novalidate: true },
       h("h2", { id: "tech-form-title" }, tech ? `Edit ${tech.name}` : "New technician"),
-      name.row, skills.row, h("div", { class: "adm-inline" }, start.row, end.row, overtime.row), breaks.row, home.row,
+      name.row, skills.row, h("div", { class: "adm-inline" }, start.row, end.row, overtime.row), week.row, breaks.row, home.row,
       availability.row, phone.row, general,
       h("div", { class: "adm-actions" }, save,
         tech ? h("button", { type: "button", onclick: () => this.edit(null) }, "Cancel") : null));
@@ -225,6 +271,12 @@ export class TechniciansScreen {
         shift_start: (start.control as HTMLInputElement).value,
         shift_end: (end.control as HTMLInputElement).value,
         overtime_allowed_min: Number((overtime.control as HTMLInputElement).value),
+        weekly_shifts: Object.fromEntries([...weekBody.querySelectorAll("tr")].flatMap((tr, i): Array<[string, WeekDay]> => {
+          const value = (n: string): string => (tr.querySelector(`input[name=${n}]`) as HTMLInputElement).value;
+          if ((tr.querySelector("input[name=week_off]") as HTMLInputElement).checked) return [[String(i + 1), "off"]];
+          if (!value("week_start") && !value("week_end")) return [];
+          return [[String(i + 1), { start: value("week_start"), end: value("week_end") }]];
+        })),
         breaks: [...breakRows.querySelectorAll("li")].map((li) => ({
           earliest: (li.querySelector("input[name=earliest]") as HTMLInputElement).value,
           latest: (li.querySelector("input[name=latest]") as HTMLInputElement).value,

@@ -1,8 +1,8 @@
 """The category model learnt from REAL labelled reports: per language, word 1-2-gram and character 2-5-gram TF-IDF
 (sublinear tf; character n-grams inside word boundaries, so Finnish compounds and inflections such as
-"liikennemerkki"/"liikennemerkin" share features without a stemmer) into a linear SVM, whose scores are turned into
-calibrated probabilities by a multinomial logistic regression fitted on OUT-OF-FOLD scores (Platt scaling for
-several classes).
+"liikennemerkki"/"liikennemerkin" share features without a stemmer) into a linear SVM and a complement naive Bayes,
+whose scores are turned into calibrated probabilities by a multinomial logistic regression fitted on OUT-OF-FOLD
+scores (Platt scaling for several classes, stacking the two).
 
 Everything is chosen by K-fold cross-validation on the training rows only (``train``): the SVM's C from a small
 grid, the calibration, and ``min_confidence``, the lowest probability at which the out-of-fold answers reach
@@ -28,7 +28,11 @@ import numpy as np
 
 from server.triage.language import detect_language
 
-FORMAT = 1  # bump when the training or the file changes (part of the fingerprint)
+FORMAT = 2  # bump when the training or the file changes (part of the fingerprint)
+# A complement naive Bayes on the same features adds its log-probabilities to the calibrator's inputs: on London's
+# training rows (5-fold, nested) 83.1% answered at 0.86 against 82.2% with the SVM alone (stacking the base
+# model's probabilities: 81.9%; margin instead of top probability: 82.4%; class-balanced SVM: 82.3%).
+NB_ALPHA = 0.3
 C_GRID = (0.1, 0.2, 0.4, 0.8)  # LinearSVC regularisation candidates (smaller = stronger), chosen by cross-validation
 FOLDS = 5
 TARGET_ACCURACY = 0.86  # out-of-fold accuracy the answered rows must reach (the issue's bar is 0.85)
@@ -58,6 +62,22 @@ def _scores(svc: Any, x: Any, classes: Sequence[str]) -> np.ndarray:
     for j, c in enumerate(svc.classes_):
         out[:, index[str(c)]] = d[:, j]
     return out
+
+
+def _nb_log_probabilities(nb: Any, x: Any, classes: Sequence[str]) -> np.ndarray:
+    """A complement naive Bayes's log P(class | text) as [rows, len(classes)] (classes it never saw: log 1e-9)."""
+    out = np.full((x.shape[0], len(classes)), np.log(1e-9))
+    index = {c: i for i, c in enumerate(classes)}
+    p = np.clip(nb.predict_proba(x), 1e-9, 1.0)
+    for j, c in enumerate(nb.classes_):
+        out[:, index[str(c)]] = np.log(p[:, j])
+    return out
+
+
+def _nb() -> Any:
+    from sklearn.naive_bayes import ComplementNB
+
+    return ComplementNB(alpha=NB_ALPHA)
 
 
 def _calibrator(scores: np.ndarray, y: np.ndarray) -> Any:
@@ -106,10 +126,14 @@ class LanguageModel:
     # can be chosen again for another target without retraining (``retarget``).
     oof_confidence: np.ndarray = field(default_factory=lambda: np.empty(0))
     oof_correct: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
+    nb: Any = None  # the complement naive Bayes whose log-probabilities the calibrator also reads
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated P(category | text), [rows, len(classes)]."""
-        scores = _scores(self.svc, self.vectorizer.transform(list(texts)), self.classes)
+        x = self.vectorizer.transform(list(texts))
+        scores = _scores(self.svc, x, self.classes)
+        if self.nb is not None:
+            scores = np.hstack([scores, _nb_log_probabilities(self.nb, x, self.classes)])
         return _calibrated(self.calibrator, scores, len(self.classes))
 
     def retarget(self, target_accuracy: float) -> None:
@@ -169,6 +193,7 @@ def _fit_language(language: str, texts: list[str], labels: list[str], *, c_grid:
     y = np.array([index[c] for c in labels])
     x_text = np.array(texts, dtype=object)
     oof = {c: np.zeros((len(y), len(classes))) for c in c_grid}
+    nb_oof = np.zeros((len(y), len(classes)))
     splits = list(KFold(folds, shuffle=True, random_state=0).split(x_text))
     for k, (tr, te) in enumerate(splits):
         vec = _vectorizer()
@@ -176,10 +201,11 @@ def _fit_language(language: str, texts: list[str], labels: list[str], *, c_grid:
         for c in c_grid:
             svc = LinearSVC(C=c).fit(x_tr, np.array(classes)[y[tr]])
             oof[c][te] = _scores(svc, x_te, classes)
+        nb_oof[te] = _nb_log_probabilities(_nb().fit(x_tr, np.array(classes)[y[tr]]), x_te, classes)
         log(f"{language}: fold {k + 1}/{folds} done")
 
     def calibrated_oof(scores: np.ndarray) -> np.ndarray:
-        p = np.zeros_like(scores)
+        p = np.zeros((len(y), len(classes)))
         for tr, te in splits:  # calibrated on other folds' scores too, so the threshold is chosen out of sample
             p[te] = _calibrated(_calibrator(scores[tr], y[tr]), scores[te], len(classes))
         return p
@@ -187,7 +213,7 @@ def _fit_language(language: str, texts: list[str], labels: list[str], *, c_grid:
     best: tuple[float, float, np.ndarray] | None = None
     per_c = {}
     for c in c_grid:
-        p = calibrated_oof(oof[c])
+        p = calibrated_oof(np.hstack([oof[c], nb_oof]))
         nll = float(-np.mean(np.log(p[np.arange(len(y)), y] + 1e-12)))
         per_c[str(c)] = round(nll, 4)
         if best is None or nll < best[0]:
@@ -214,11 +240,12 @@ def _fit_language(language: str, texts: list[str], labels: list[str], *, c_grid:
     vec = _vectorizer()
     x_all = vec.fit_transform(x_text)
     svc = LinearSVC(C=c_best).fit(x_all, np.array(classes)[y])
-    calibrator = _calibrator(oof[c_best], y)
+    nb = _nb().fit(x_all, np.array(classes)[y])
+    calibrator = _calibrator(np.hstack([oof[c_best], nb_oof]), y)
     log(f"{language}: {len(y)} rows, C={c_best}, min_confidence {threshold:.3f}, out-of-fold coverage "
         f"{cv['coverage']}, accuracy when covered {cv['accuracy_when_covered']}")
     return LanguageModel(language, classes, vec, svc, calibrator, float(c_best), threshold, cv,
-                         oof_confidence=confidence, oof_correct=correct)
+                         oof_confidence=confidence, oof_correct=correct, nb=nb)
 
 
 def train(rows: Sequence[tuple[str, str]], *, detect: Callable[[str], str] | None = None,

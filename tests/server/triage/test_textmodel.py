@@ -70,6 +70,8 @@ def test_a_model_per_language_chosen_on_training_rows_only(small_model: Path, cu
     assert fi.cv["rows"] <= len(cuts["hki_train"]) and "cross-validation on the training rows" in fi.cv["split"]
     assert 0 < fi.min_confidence < 1 and fi.cv["accuracy_when_covered"] >= textmodel.TARGET_ACCURACY - 0.02
     assert str(fi.c) in {"0.2", "0.4"}
+    # The calibrator reads the SVM's scores and the complement naive Bayes's log-probabilities (stacked).
+    assert fi.nb is not None and fi.calibrator.coef_.shape[1] == 2 * len(fi.classes)
     # Held-back rows were never trained on: the fingerprint is of the training rows exactly.
     rows = [(r.text, r.category) for r in cuts["hki_train"] + cuts["fms_train"]]
     assert model.fingerprint == textmodel.fingerprint(rows)

@@ -157,12 +157,13 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def serve(settings: Settings) -> Iterator[Server]:
     """``groundcrew serve`` on a free loopback port over the bench's data folder, as tests/console/conftest.py starts
-    it: no morning plan, no automatic re-plan and no appointment sweep (the plan changes only by the bench's own
-    actions), in its own process group so the end also stops any solver worker it forked."""
+    it: no morning plan, no automatic re-plan, no appointment sweep and no horizon roll-over (the plan changes only
+    by the bench's own actions), in its own process group so the end also stops any solver worker it forked."""
     env = {**os.environ, "GROUNDCREW_DATA_DIR": str(settings.data_dir), "GROUNDCREW_LOG_LEVEL": "WARNING",
            "GROUNDCREW_SECRET_KEY": settings.secret_key or "", "GROUNDCREW_CACHE_DIR": str(settings.cache_dir),
            "GROUNDCREW_DISPATCH_AUTO_REPLAN": "false", "GROUNDCREW_DISPATCH_MORNING_AT": "",
-           "GROUNDCREW_APPOINTMENT_SWEEP": "false", "GROUNDCREW_TIMEZONE": settings.timezone}
+           "GROUNDCREW_APPOINTMENT_SWEEP": "false", "GROUNDCREW_HORIZON_ROLL_AT": "",
+           "GROUNDCREW_TIMEZONE": settings.timezone}
     env.pop("GROUNDCREW_DATABASE_URL", None)
     port = _free_port()
     log_path = settings.data_dir / "server.log"

@@ -259,6 +259,9 @@ def build_snapshot(*, session: Session, settings: Settings, city: City, now: dat
     away = technicians.absent_on(session=session, day=day)  # recorded leave, training, sick notes
     techs = [t for t in all_techs if t.availability == Availability.on_shift and t.id not in away
              and (t.id not in states or states[t.id].status != "off_sick")]
+    # Today's shift from the weekly pattern; a weekday it has off leaves them out like an absence.
+    shifts = {t.id or 0: s for t in techs if (s := technicians.shift_on(tech=t, day=day)) is not None}
+    techs = [t for t in techs if (t.id or 0) in shifts]
     locked = {t.id or 0 for t in techs if states.get(t.id or 0) and states[t.id or 0].day_locked}
     techs = [t for t in techs if (t.id or 0) not in locked]
     jobs = list(session.exec(job_query).all())
@@ -303,9 +306,7 @@ def build_snapshot(*, session: Session, settings: Settings, city: City, now: dat
             log.warning("technician %s: home is off the street network; left out of the plan", t.id)
             continue
         end = loc(t.end_lat, t.end_lon) if t.end_lat is not None and t.end_lon is not None else None
-        shift = technicians.shift_on(tech=t, day=day)
-        if shift is None:  # their weekly pattern has today off: left out like an absent technician
-            continue
+        shift = shifts[t.id or 0]
         shift_start = local_s(settings, day, shift.start, origin)
         shift_end = local_s(settings, day, shift.end, origin)
         state = states.get(t.id or 0)

@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -294,7 +295,14 @@ def _chosen(request: Request, token: str, session: Session) -> tuple[Appointment
     return appt, choice, job
 
 
-@router.get("/appointments/choose/{token}", response_class=HTMLResponse,
+#: The choose pages answer every outcome as a page for the customer (never JSON): a bad or used link too.
+_PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"description": what, "content": {"text/html": {}}}
+    for code, what in ((404, "Not a link of ours"), (409, "The offer was answered or sent again"),
+                       (410, "The link has expired"), (429, "Too many requests from this address"))}
+
+
+@router.get("/appointments/choose/{token}", response_class=HTMLResponse, responses=_PAGE_RESPONSES,
             summary="An email offer's one-click link: a page to confirm this arrival window (signed link, no login, "
                     "rate-limited; a GET never books, as mail scanners open links)")
 def choose_page(token: str, request: Request) -> Response:
@@ -317,6 +325,7 @@ def choose_page(token: str, request: Request) -> Response:
 
 
 @router.post("/appointments/choose/{token}", response_class=HTMLResponse,
+             responses={**_PAGE_RESPONSES, 303: {"description": "Booked: on to the customer's own page"}},
              summary="Book the arrival window an email offer's link names (the signed token in the URL is the only "
                      "credential: no cookie, so no cross-site request can forge it); then the customer's own page")
 def choose_book(token: str, request: Request) -> Response:

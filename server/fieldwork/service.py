@@ -8,7 +8,7 @@ import binascii
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,6 +27,7 @@ from server.events.broker import make_event
 from server.fieldwork.models import JobCompletion, LocationPing, ReturnVisit, StatusChange, Upload
 from server.jobs.models import Job, JobEvent, JobPublic, JobReport, JobStatus
 from server.notify import job_notices
+from server.technicians import service as technicians
 from server.technicians.models import Technician
 
 ALLOWED: dict[JobStatus, set[JobStatus]] = {
@@ -219,7 +220,8 @@ def change_status(*, session: Session, settings: Settings, job_id: int, change: 
     previous = job.status
     events: list[dict[str, Any]] = []
     data: dict[str, Any] = {}
-    left = work_left(job=job, tech=tech, said=change.work_left_min) if new == JobStatus.completed else 0
+    local_day = at.astimezone(ZoneInfo(settings.timezone)).date()
+    left = work_left(job=job, tech=tech, said=change.work_left_min, day=local_day) if new == JobStatus.completed else 0
     if left > 0:  # today's part of a multi-day visit: the job stays open for the next part
         return _part_done(session=session, job=job, change=change, user=user, left_min=left)
     if new == JobStatus.completed:
@@ -282,20 +284,25 @@ def change_status(*, session: Session, settings: Settings, job_id: int, change: 
     return job, events, False
 
 
-def day_work_min(tech: Technician) -> int:
-    """A technician's working day less their breaks (min): the most one part of a multi-day visit holds."""
-    start = tech.shift_start.hour * 60 + tech.shift_start.minute
-    end = tech.shift_end.hour * 60 + tech.shift_end.minute
-    return max(0, end - start - sum(int(b.get("duration_min", 0)) for b in tech.breaks))
+def day_work_min(tech: Technician, day: date | None = None) -> int:
+    """A technician's working day less their breaks (min): the most one part of a multi-day visit holds. ``day``:
+    that date's shift in their weekly pattern (0 on a day off); without it, the everyday shift."""
+    shift = technicians.shift_on(tech=tech, day=day) if day is not None else None
+    if day is not None and shift is None:
+        return 0
+    start_t, end_t, breaks = shift if shift is not None else (tech.shift_start, tech.shift_end, tech.breaks)
+    start = start_t.hour * 60 + start_t.minute
+    end = end_t.hour * 60 + end_t.minute
+    return max(0, end - start - sum(int(b.get("duration_min", 0)) for b in breaks))
 
 
-def work_left(*, job: Job, tech: Technician | None, said: int | None) -> int:
+def work_left(*, job: Job, tech: Technician | None, said: int | None, day: date | None = None) -> int:
     """Work left after this visit (min): what the technician said, else for a job longer than their working day
-    (a multi-day visit) its duration less one working day, else 0 (the job is done)."""
+    (a multi-day visit; ``day``'s shift when given) its duration less that day, else 0 (the job is done)."""
     if said is not None:
         return said
-    day = day_work_min(tech) if tech is not None else 0
-    return job.duration_min - day if day and job.duration_min > day else 0
+    work = day_work_min(tech, day) if tech is not None else 0
+    return job.duration_min - work if work and job.duration_min > work else 0
 
 
 def _part_done(*, session: Session, job: Job, change: StatusChange, user: User,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func
@@ -14,6 +14,7 @@ from server.core.timeutil import as_utc, utcnow
 from server.dispatch.models import SolveJob
 from server.jobs.models import OPEN_STATUSES, Job, JobEvent, JobStatus
 from server.plans.models import Plan, PlanStatus, PlanStop
+from server.technicians import service as technicians
 from server.technicians.models import Technician
 
 AT_RISK_WINDOW = timedelta(minutes=60)
@@ -74,13 +75,15 @@ def compute(*, session: Session, now: datetime | None = None) -> dict[str, Any]:
         if stops:
             travel_per_job = round(sum(s.travel_s for s in stops) / len(stops) / 60, 1)
         techs = {t.id: t for t in session.exec(select(Technician)).all()}
+        local_today = date.fromisoformat(plan.day) if plan.day else now.date()  # the plan's local service day
         per: dict[int, list[PlanStop]] = defaultdict(list)
         for s in stops:
             per[s.technician_id].append(s)
         for tid, tech in techs.items():
             mine = per.get(tid or 0, [])
-            shift_s = (datetime.combine(now.date(), tech.shift_end) - datetime.combine(now.date(), tech.shift_start)
-                       ).total_seconds()
+            shift = technicians.shift_on(tech=tech, day=local_today)  # None: their weekly pattern has today off
+            shift_s = (datetime.combine(local_today, shift.end) - datetime.combine(local_today, shift.start)
+                       ).total_seconds() if shift is not None else 0
             service_s = sum((as_utc(s.end_at) - as_utc(s.start_at)).total_seconds() for s in mine)
             travel_s = sum(s.travel_s for s in mine)
             utilization[str(tid)] = {

@@ -140,3 +140,22 @@ def test_the_return_visit_notice_is_in_every_language_of_the_replies():
     languages = set(replies["ask_location"])
     for kind in ("return_visit", "return_visit_crew", "return_visit_not_before"):
         assert set(replies[kind]) == languages, kind
+
+
+def test_the_work_a_part_holds_follows_that_days_shift_in_the_weekly_pattern():
+    """A morning-only Friday holds less of a multi-day visit than a full day, and a day off holds none (before, every
+    day was read as the everyday shift)."""
+    from datetime import date
+
+    from server.fieldwork.service import day_work_min, work_left
+    from server.technicians.models import Technician
+
+    tech = Technician(name="Ana Ruiz", home_lat=0, home_lon=0, breaks=[
+        {"earliest": "11:30", "latest": "14:00", "duration_min": 30}],
+        weekly_shifts={"5": {"start": "07:00", "end": "11:00"}, "6": "off"})
+    thursday, friday, saturday = date(2026, 12, 3), date(2026, 12, 4), date(2026, 12, 5)
+    assert day_work_min(tech, thursday) == 510  # the everyday 08:00-17:00 less lunch
+    assert day_work_min(tech, friday) == 240  # 07:00-11:00: lunch does not fit that day
+    assert day_work_min(tech, saturday) == 0
+    job = Job(title="t", lat=0, lon=0, duration_min=12 * 60)
+    assert work_left(job=job, tech=tech, said=None, day=friday) == 720 - 240

@@ -4,16 +4,20 @@ mid-morning (tests/conftest.py), a planned day, and customers who complain on th
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlmodel import Session, col, select
 
+from server.appointments import service
 from server.appointments.models import Appointment
 from server.auth.models import Role
 from server.config import Settings
 from server.conversations.models import Direction, Message
+from server.core.city import load_city
+from server.jobs.models import Job
 from tests.conftest import WORKING_TZ
 from tests.server.dispatch.conftest import CITY_CACHE, SITES, wait_solve
 
@@ -80,3 +84,19 @@ def sweep(app, settings) -> Callable[..., dict[str, int]]:  # type: ignore[no-un
         return service.sweep(engine=app.state.engine, settings=settings, **kwargs)
 
     return run
+
+
+def water_job(client, dispatcher) -> int:  # type: ignore[no-untyped-def]
+    """A no-water job (a customer-present service) beside the first site, created over the API; its id."""
+    lat, lon = SITES[0]
+    r = client.post("/jobs", headers=dispatcher, json={
+        "title": "no water", "category": "no_water", "required_skills": {"water": 1}, "duration_min": 60,
+        "priority": 6, "lat": lat + 0.001, "lon": lon})
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def later_day_slots(app, settings: Settings, job_id: int, day: date) -> list[service.Slot]:  # type: ignore[no-untyped-def]
+    """The windows a later ``day`` offers for the job (the per-day insertion check the offers use)."""
+    with Session(app.state.engine) as s:
+        return service._later_day_slots(s, settings, load_city(settings), s.get(Job, job_id), day, [])

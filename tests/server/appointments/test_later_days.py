@@ -7,43 +7,29 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session
 
-from server.appointments import service
-from server.core.city import load_city
 from server.horizon.models import HorizonRun, HorizonVisit
 from server.jobs.models import Job
-from tests.server.appointments.conftest import SITES
+from tests.server.appointments.conftest import SITES, later_day_slots, water_job
 
 LATER = date(2026, 12, 9)  # a Wednesday
 
 
-def _water_job(client, dispatcher) -> int:  # type: ignore[no-untyped-def]
-    lat, lon = SITES[0]
-    r = client.post("/jobs", headers=dispatcher, json={
-        "title": "no water", "category": "no_water", "required_skills": {"water": 1}, "duration_min": 60,
-        "priority": 6, "lat": lat + 0.001, "lon": lon})
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
-
-
-def _slots(app, settings, job_id: int) -> list[service.Slot]:  # type: ignore[no-untyped-def]
-    with Session(app.state.engine) as s:
-        return service._later_day_slots(s, settings, load_city(settings), s.get(Job, job_id), LATER, [])
 
 
 def test_a_technician_on_leave_that_day_is_not_offered(client, auth, app, settings, day) -> None:
     ana, marcus, _lee = day["technicians"]
-    job = _water_job(client, day["dispatcher"])
-    assert ana in {s.technician_id for s in _slots(app, settings, job)}  # she lives nearest
+    job = water_job(client, day["dispatcher"])
+    assert ana in {s.technician_id for s in later_day_slots(app, settings, job, LATER)}  # she lives nearest
     r = client.post(f"/technicians/{ana}/absences", headers=day["dispatcher"],
                     json={"first_day": LATER.isoformat(), "last_day": LATER.isoformat()})
     assert r.status_code == 201
-    assert {s.technician_id for s in _slots(app, settings, job)} == {marcus}
+    assert {s.technician_id for s in later_day_slots(app, settings, job, LATER)} == {marcus}
 
 
 def test_a_day_the_horizon_fills_has_no_room(client, auth, app, settings, day) -> None:
     ana, marcus, _lee = day["technicians"]
-    job = _water_job(client, day["dispatcher"])
-    assert ana in {s.technician_id for s in _slots(app, settings, job)}  # she lives nearest
+    job = water_job(client, day["dispatcher"])
+    assert ana in {s.technician_id for s in later_day_slots(app, settings, job, LATER)}  # she lives nearest
     # Ana's Wednesday, as the horizon planned it: nine one-hour jobs from 08:00 fill her 08:00-18:00 shift.
     from zoneinfo import ZoneInfo
     tz = ZoneInfo(settings.timezone)
@@ -61,4 +47,4 @@ def test_a_day_the_horizon_fills_has_no_room(client, auth, app, settings, day) -
             s.add(HorizonVisit(run_id=run.id or 0, job_id=filler.id or 0, technician_id=ana, day=LATER,
                                sequence=k, start_at=start, end_at=start + timedelta(hours=1)))
         s.commit()
-    assert {s.technician_id for s in _slots(app, settings, job)} == {marcus}
+    assert {s.technician_id for s in later_day_slots(app, settings, job, LATER)} == {marcus}

@@ -16,7 +16,7 @@ from server.config import Settings
 from server.core.city import load_city
 from server.dispatch.problem import build_snapshot, tech_key
 from server.horizon import service as horizon
-from tests.server.conftest import JOB_BODY, TECH_BODY
+from tests.server.conftest import JOB_BODY, create_technician
 
 NY = ZoneInfo("America/New_York")
 FRIDAY = datetime(2026, 12, 4, 10, 0, tzinfo=NY)
@@ -29,15 +29,10 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
                     load_city=False, dispatch_background=False, timezone="America/New_York")
 
 
-def _tech(client, headers, **over) -> int:  # type: ignore[no-untyped-def]
-    r = client.post("/technicians", json={**TECH_BODY, **over}, headers=headers)
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
-
 
 def test_absences_are_recorded_checked_listed_audited_and_removed(client, auth, db):
     admin, dispatcher = auth(Role.admin), auth(Role.dispatcher)
-    ana = _tech(client, admin)
+    ana = create_technician(client, admin)
     url = f"/technicians/{ana}/absences"
     r = client.post(url, json={"first_day": "2026-12-08", "last_day": "2026-12-09", "reason": "training"},
                     headers=dispatcher)
@@ -59,8 +54,8 @@ def test_absences_are_recorded_checked_listed_audited_and_removed(client, auth, 
 
 def test_an_absent_technician_is_left_out_of_today_and_of_those_horizon_days(client, auth, app, settings):
     admin = auth(Role.admin)
-    ana = _tech(client, admin)
-    bo = _tech(client, admin, name="Bo Chen", home_lat=39.2900, home_lon=-76.5800)
+    ana = create_technician(client, admin)
+    bo = create_technician(client, admin, name="Bo Chen", home_lat=39.2900, home_lon=-76.5800)
     for day in ("2026-12-04", "2026-12-08"):  # Friday (today) and Tuesday
         assert client.post(f"/technicians/{ana}/absences", json={"first_day": day, "last_day": day},
                            headers=admin).status_code == 201

@@ -18,7 +18,7 @@ from server.dispatch.problem import build_snapshot, tech_key
 from server.horizon import service as horizon
 from server.horizon.models import HorizonVisit
 from server.technicians.models import Technician, TechnicianCreate, shift_on, weekly_summary
-from tests.server.conftest import JOB_BODY, TECH_BODY
+from tests.server.conftest import JOB_BODY, TECH_BODY, create_technician
 
 NY = ZoneInfo("America/New_York")
 FRIDAY = datetime(2026, 12, 4, 10, 0, tzinfo=NY)
@@ -34,11 +34,6 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(database_url=database_url, data_dir=tmp_path, secret_key="test-secret-" + "x" * 32,
                     load_city=False, dispatch_background=False, timezone="America/New_York")
 
-
-def _tech(client, headers, **over) -> int:  # type: ignore[no-untyped-def]
-    r = client.post("/technicians", json={**TECH_BODY, **over}, headers=headers)
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
 
 
 def test_the_shift_of_a_day_follows_the_pattern_and_falls_back_to_the_everyday_shift():
@@ -70,7 +65,7 @@ def test_the_api_refuses_a_bad_pattern_naming_the_field(client, auth, pattern, f
     admin = auth(Role.admin)
     r = client.post("/technicians", json={**TECH_BODY, "weekly_shifts": pattern}, headers=admin)
     assert r.status_code == 422 and field in r.text, r.text
-    ana = _tech(client, admin)
+    ana = create_technician(client, admin)
     r = client.patch(f"/technicians/{ana}", json={"weekly_shifts": pattern}, headers=admin)
     assert r.status_code == 422 and field in r.text, r.text
 
@@ -95,10 +90,11 @@ def test_off_on_fridays_is_out_of_fridays_plan_and_a_short_friday_bounds_the_hor
         client, auth, app, settings):
     admin = auth(Role.admin)
     # Ana works Friday mornings only (no room for her lunch break); Bo works Monday to Thursday (off on Fridays).
-    ana = _tech(client, admin, skills={"electrical": 3, "water": 2}, overtime_allowed_min=0,
+    ana = create_technician(client, admin, skills={"electrical": 3, "water": 2}, overtime_allowed_min=0,
                 weekly_shifts={"1": "off", "2": "off", "3": "off", "4": "off",
                                "5": {"start": "08:00", "end": "11:45"}})
-    bo = _tech(client, admin, name="Bo Chen", home_lat=39.2900, home_lon=-76.5800, weekly_shifts={"5": "off"})
+    bo = create_technician(client, admin, name="Bo Chen", home_lat=39.2900, home_lon=-76.5800,
+                           weekly_shifts={"5": "off"})
     city = load_city(settings.model_copy(update={"load_city": True}))
     with Session(app.state.engine) as s:
         today = build_snapshot(session=s, settings=settings, city=city, now=FRIDAY)

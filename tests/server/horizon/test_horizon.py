@@ -16,7 +16,7 @@ from server.auth.models import Role
 from server.config import Settings
 from server.core.city import load_city
 from server.horizon import service
-from tests.server.conftest import JOB_BODY, TECH_BODY
+from tests.server.conftest import JOB_BODY, create_technician
 
 NY = ZoneInfo("America/New_York")
 FRIDAY = datetime(2026, 12, 4, 15, 0, tzinfo=NY)  # the horizon starts on Monday the 7th
@@ -33,11 +33,6 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 def city():  # type: ignore[no-untyped-def]
     return load_city(Settings())
 
-
-def _tech(client, headers, **over) -> int:  # type: ignore[no-untyped-def]
-    r = client.post("/technicians", json={**TECH_BODY, **over}, headers=headers)
-    assert r.status_code == 201, r.text
-    return r.json()["id"]
 
 
 def _job(client, headers, **over) -> int:  # type: ignore[no-untyped-def]
@@ -74,7 +69,7 @@ def test_bad_calendar_settings_are_refused_with_the_field_named(tmp_path):
 
 def test_work_beyond_one_day_is_spread_over_the_next_working_days(client, auth, app, settings, city):
     admin = auth(Role.admin)
-    ana = _tech(client, admin)
+    ana = create_technician(client, admin)
     jobs = [_job(client, admin, duration_min=180, lat=39.2850 + 0.001 * k) for k in range(6)]
     with Session(app.state.engine) as s:
         run = service.plan_horizon(session=s, settings=settings, city=city, now=FRIDAY, time_limit_s=1)
@@ -95,8 +90,8 @@ def test_work_beyond_one_day_is_spread_over_the_next_working_days(client, auth, 
 
 def test_a_window_days_ahead_is_met_on_that_day_and_a_pin_holds_across_days(client, auth, app, settings, city, db):
     admin = auth(Role.admin)
-    _tech(client, admin)
-    bo = _tech(client, admin, name="Bo Chen", home_lat=39.2900, home_lon=-76.5800)
+    create_technician(client, admin)
+    bo = create_technician(client, admin, name="Bo Chen", home_lat=39.2900, home_lon=-76.5800)
     wednesday = date(2026, 12, 9)
     windowed = _job(client, admin, time_windows=_window(wednesday, "10:00", "12:00"))
     pinned = _job(client, admin)
@@ -114,9 +109,9 @@ def test_a_window_days_ahead_is_met_on_that_day_and_a_pin_holds_across_days(clie
 
 def test_what_cannot_be_planned_says_why_and_off_technicians_get_nothing(client, auth, app, settings, city):
     admin = auth(Role.admin)
-    off = _tech(client, admin, name="Cy Off", skills={"plumbing": 3})
+    off = create_technician(client, admin, name="Cy Off", skills={"plumbing": 3})
     client.patch(f"/technicians/{off}", json={"availability": "off"}, headers=admin)
-    _tech(client, admin)
+    create_technician(client, admin)
     nobody = _job(client, admin, required_skills={"plumbing": 1})
     past = _job(client, admin, time_windows=_window(date(2026, 12, 4), "16:00", "17:00"))  # today only
     with Session(app.state.engine) as s:
@@ -129,7 +124,7 @@ def test_what_cannot_be_planned_says_why_and_off_technicians_get_nothing(client,
 
 def test_a_new_run_replaces_the_visits_and_the_api_is_for_staff(client, auth, app, settings, city, monkeypatch):
     admin = auth(Role.admin)
-    _tech(client, admin)
+    create_technician(client, admin)
     _job(client, admin)
     assert client.get("/horizon", headers=auth(Role.dispatcher)).json()["run_id"] is None
     assert client.get("/horizon").status_code == 401
@@ -153,7 +148,7 @@ def test_a_new_run_replaces_the_visits_and_the_api_is_for_staff(client, auth, ap
 
 def test_sooner_rather_than_later_and_the_most_urgent_first(client, auth, app, settings, city):
     admin = auth(Role.admin)
-    _tech(client, admin)
+    create_technician(client, admin)
     low = [_job(client, admin, duration_min=240, priority=2, lat=39.2850 + 0.001 * k) for k in range(2)]
     high = [_job(client, admin, duration_min=240, priority=9, lat=39.2860 + 0.001 * k) for k in range(2)]
     with Session(app.state.engine) as s:
@@ -166,8 +161,8 @@ def test_sooner_rather_than_later_and_the_most_urgent_first(client, auth, app, s
 
 def test_a_technician_sees_only_their_own_coming_days(client, auth, app, settings, city, make_user):
     admin = auth(Role.admin)
-    ana = _tech(client, admin)
-    bo = _tech(client, admin, name="Bo Chen", home_lat=39.2900, home_lon=-76.5800)
+    ana = create_technician(client, admin)
+    bo = create_technician(client, admin, name="Bo Chen", home_lat=39.2900, home_lon=-76.5800)
     jobs = [_job(client, admin, lat=39.2850 + 0.002 * k) for k in range(4)]
     from server.dispatch.models import JobPin
     with Session(app.state.engine) as s:
@@ -190,7 +185,7 @@ def test_the_daily_roll_over_runs_once_a_day_after_the_morning_plan(client, auth
     from server.plans.models import Plan
 
     admin = auth(Role.admin)
-    _tech(client, admin)
+    create_technician(client, admin)
     _job(client, admin, duration_min=60)
     at = settings.model_copy(update={"horizon_roll_at": "07:00", "dispatch_morning_at": "06:30"})
     early, later = FRIDAY.replace(hour=6, minute=50), FRIDAY.replace(hour=7, minute=5)

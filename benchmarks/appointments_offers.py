@@ -14,7 +14,6 @@ import random
 import resource
 import statistics
 import time
-import uuid
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,7 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from server.config import Settings
-from server.dispatch.bench import SKILLS, _places, bench_settings, bench_shift, percentile
+from server.dispatch.bench import SKILLS, _places, bench_settings, bench_shift, percentile, plan_morning
 
 
 def _cpu_s() -> float:
@@ -36,8 +35,6 @@ def run(*, technicians: int, jobs: int, offers: int, solve_s: float, seed: int, 
     from server.core.city import load_city
     from server.core.migrate import upgrade
     from server.core.tasks import engine_for
-    from server.dispatch import service as dispatch
-    from server.dispatch.models import SolveJob
     from server.jobs.models import Job
     from server.technicians.models import Technician
 
@@ -69,14 +66,7 @@ def run(*, technicians: int, jobs: int, offers: int, solve_s: float, seed: int, 
         session.commit()
     echo(f"Planning the day ({solve_s:.0f} s solve) ...")
     t0 = time.perf_counter()
-    with Session(engine) as session:
-        solve = SolveJob(id=uuid.uuid4().hex, trigger="morning", time_limit_s=solve_s, requested_by="bench")
-        session.add(solve)
-        session.commit()
-        solve_id = solve.id
-    plan_id = dispatch.run_solve_job(engine=engine, settings=settings, solve_job_id=solve_id)
-    if plan_id is None:
-        raise SystemExit("the day could not be planned (see the log)")
+    plan_morning(engine=engine, settings=settings, solve_s=solve_s)
     echo(f"  plan stored in {time.perf_counter() - t0:.1f} s")
     present = []
     with Session(engine) as session:

@@ -47,7 +47,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -56,7 +55,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from server.config import Settings
-from server.dispatch.bench import BENCH_PASSWORD, SKILLS, _places, bench_settings, bench_shift, percentile
+from server.dispatch.bench import BENCH_PASSWORD, SKILLS, _places, bench_settings, bench_shift, percentile, plan_morning
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Debian's Chromium and the flags the console tests use (tests/console/conftest.py).
@@ -207,8 +206,6 @@ def prepare(*, settings: Settings, technicians: int, jobs: int, solve_s: float, 
     from server.core.city import load_city
     from server.core.migrate import upgrade
     from server.core.tasks import engine_for
-    from server.dispatch import service as dispatch
-    from server.dispatch.models import SolveJob
     from server.jobs.models import Job
     from server.technicians.models import Technician
 
@@ -247,14 +244,7 @@ def prepare(*, settings: Settings, technicians: int, jobs: int, solve_s: float, 
         session.commit()
     echo(f"Planning the day ({solve_s:.0f} s solve) ...")
     t0 = time.perf_counter()
-    with Session(engine) as session:
-        solve = SolveJob(id=uuid.uuid4().hex, trigger="morning", time_limit_s=solve_s, requested_by="bench")
-        session.add(solve)
-        session.commit()
-        solve_id = solve.id
-    plan_id = dispatch.run_solve_job(engine=engine, settings=settings, solve_job_id=solve_id)
-    if plan_id is None:
-        raise SystemExit("the day could not be planned (see the log)")
+    plan_morning(engine=engine, settings=settings, solve_s=solve_s)
     plan_s = time.perf_counter() - t0
     echo(f"  plan stored in {plan_s:.1f} s")
     # One more technician, on shift after the plan was made (an empty day, every skill): the plan updates assign a

@@ -245,3 +245,22 @@ def run(*, technicians: int, jobs: int, urgent: int, previews: int, solve_s: flo
         "load_average": [round(x, 2) for x in os.getloadavg()], "cores": os.cpu_count(),
         "targets": {"urgent_to_customer_ms": 2000, "override_preview_ms": 300},
     }
+
+
+def plan_morning(*, engine: Any, settings: Settings, solve_s: float) -> int:
+    """Plan the bench's day the way the server does (a morning solve job, run here to its end); the stored plan's
+    id. Exits when the day cannot be planned (the log says why)."""
+    import uuid
+
+    from server.dispatch import service as dispatch
+    from server.dispatch.models import SolveJob
+
+    with Session(engine) as session:
+        solve = SolveJob(id=uuid.uuid4().hex, trigger="morning", time_limit_s=solve_s, requested_by="bench")
+        session.add(solve)
+        session.commit()
+        solve_id = solve.id
+    plan_id = dispatch.run_solve_job(engine=engine, settings=settings, solve_job_id=solve_id)
+    if plan_id is None:
+        raise SystemExit("the day could not be planned (see the log)")
+    return plan_id

@@ -79,21 +79,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """``groundcrew demo`` into a temp data dir, then ``groundcrew serve`` on a free port.
+@contextlib.contextmanager
+def demo_server(data_dir: Path, **env_extra: str) -> Iterator[LiveServer]:
+    """``groundcrew demo`` into ``data_dir``, then ``groundcrew serve`` on a free port, until the block ends.
 
-    The plan changes only by the tests' own actions (no morning plan, no automatic re-plan after an
-    override): a background re-plan landing mid-test would make "the plan version the page shows" and
-    "a job some technician can still take" races. The automatic re-plans are tested in tests/server/dispatch."""
-    data_dir = tmp_path_factory.mktemp("console-server")
+    The plan changes only by the tests' own actions (no morning plan, no automatic re-plan after an override, no
+    horizon roll-over): a background re-plan landing mid-test would make "the plan version the page shows" and "a
+    job some technician can still take" races. The automatic re-plans are tested in tests/server/dispatch."""
     env = {**os.environ, "GROUNDCREW_DATA_DIR": str(data_dir), "GROUNDCREW_LOG_LEVEL": "WARNING",
            "GROUNDCREW_DISPATCH_AUTO_REPLAN": "false", "GROUNDCREW_DISPATCH_MORNING_AT": "",
-           "GROUNDCREW_HORIZON_ROLL_AT": "",
-           "GROUNDCREW_TIMEZONE": WORKING_TZ,
-           # no appointment offers from the server itself: a demo customer's offer arriving mid-test re-orders the
-           # inbox and the queue under the pointer (the appointments feature is tested in tests/server/appointments)
-           "GROUNDCREW_APPOINTMENT_SWEEP": "false"}
+           "GROUNDCREW_HORIZON_ROLL_AT": "", "GROUNDCREW_TIMEZONE": WORKING_TZ, **env_extra}
     env.pop("GROUNDCREW_DATABASE_URL", None)
     cli = [sys.executable, "-m", "server.cli"] if not (Path(sys.executable).parent / "groundcrew").exists() \
         else [str(Path(sys.executable).parent / "groundcrew")]
@@ -110,18 +105,14 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"the server exited: {(data_dir / 'server.log').read_text()[-2000:]}")
-            try:
-                status, _ = server.request("GET", "/health")
-                if status == 200:
+            with contextlib.suppress(OSError):
+                if server.request("GET", "/health")[0] == 200:
                     break
-            except OSError:
-                pass
             if time.monotonic() > deadline:
                 raise RuntimeError("the server did not start within 120 s")
             time.sleep(0.3)
-        # Wait for the street map (warmed in the background at start-up).
-        token = server.token("dispatcher")
-        status, body = server.request("GET", "/map/service-area", token=token)
+        # Wait for the street map (warmed in the background at start-up): addresses can be found and plans solved.
+        status, body = server.request("GET", "/map/service-area", token=server.token("dispatcher"))
         assert status == 200, body
         yield server
     finally:
@@ -132,6 +123,15 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The demo on a live server for the whole console session, with no appointment offers from the server itself:
+    a demo customer's offer arriving mid-test re-orders the inbox and the queue under the pointer (the appointments
+    feature is tested in tests/server/appointments)."""
+    with demo_server(tmp_path_factory.mktemp("console-server"), GROUNDCREW_APPOINTMENT_SWEEP="false") as server:
+        yield server
 
 
 def new_page(chromium: Any, *, width: int = 1366, height: int = 768) -> Any:

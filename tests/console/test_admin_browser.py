@@ -9,21 +9,15 @@ not see: this module runs its own server."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, WORKING_TZ
-from tests.console.conftest import PASSWORD, LiveServer, _free_port
+from tests.conftest import ROOT
+from tests.console.conftest import PASSWORD, LiveServer, demo_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(400)]
 
@@ -33,45 +27,9 @@ TABLET = {"width": 820, "height": 1180}
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """``groundcrew demo`` then ``groundcrew serve`` for this module only (no morning plan, no automatic re-plan:
-    the plan changes only when a test asks for one)."""
-    data_dir = tmp_path_factory.mktemp("admin-server")
-    env = {**os.environ, "GROUNDCREW_DATA_DIR": str(data_dir), "GROUNDCREW_LOG_LEVEL": "WARNING",
-           "GROUNDCREW_DISPATCH_AUTO_REPLAN": "false", "GROUNDCREW_DISPATCH_MORNING_AT": "",
-           "GROUNDCREW_HORIZON_ROLL_AT": "",
-           "GROUNDCREW_TIMEZONE": WORKING_TZ}
-    env.pop("GROUNDCREW_DATABASE_URL", None)
-    exe = Path(sys.executable).parent / "groundcrew"
-    cli = [str(exe)] if exe.exists() else [sys.executable, "-m", "server.cli"]
-    subprocess.run([*cli, "demo", "--password", PASSWORD], cwd=ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL, timeout=600)
-    port = _free_port()
-    log = (data_dir / "server.log").open("wb")
-    proc = subprocess.Popen([*cli, "serve", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    server = LiveServer(url=f"http://127.0.0.1:{port}", data_dir=data_dir, process=proc)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the server exited: {(data_dir / 'server.log').read_text()[-2000:]}")
-            with contextlib.suppress(OSError):
-                if server.request("GET", "/health")[0] == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not start within 120 s")
-            time.sleep(0.3)
-        status, body = server.request("GET", "/map/service-area", token=server.token("dispatcher"))
-        assert status == 200, body  # the street map is loaded: addresses can be found and plans solved
+    """The demo on a live server for this module only (the plan changes only when a test asks for one)."""
+    with demo_server(tmp_path_factory.mktemp("admin-server")) as server:
         yield server
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=15)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
 
 
 def open_admin(page: Any, server: LiveServer, screen: str) -> None:

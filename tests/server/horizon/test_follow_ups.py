@@ -11,7 +11,8 @@ from sqlmodel import Session
 from server.auth.models import Role
 from server.horizon import service
 from server.jobs.models import Job
-from tests.server.horizon.test_horizon import FRIDAY, NY, _job, _tech, city, settings
+from tests.server.conftest import create_technician
+from tests.server.horizon.test_horizon import FRIDAY, NY, _job, city, settings
 
 __all__ = ["city", "settings"]
 
@@ -23,8 +24,8 @@ def _plan(app, settings, city):  # type: ignore[no-untyped-def]
 
 def test_a_follow_up_goes_to_its_technician_and_not_before_its_part_arrives(client, auth, app, settings, city, db):
     admin = auth(Role.admin)
-    ana = _tech(client, admin, home_lat=39.2850, home_lon=-76.5705)  # lives at the job
-    bo = _tech(client, admin, name="Bo Chen", home_lat=39.2870, home_lon=-76.5740)  # a few minutes away
+    ana = create_technician(client, admin, home_lat=39.2850, home_lon=-76.5705)  # lives at the job
+    bo = create_technician(client, admin, name="Bo Chen", home_lat=39.2870, home_lon=-76.5740)  # a few minutes away
     control = _job(client, admin)
     follow = _job(client, admin)
     row = db.get(Job, follow)
@@ -43,8 +44,8 @@ def test_a_follow_up_goes_to_its_technician_and_not_before_its_part_arrives(clie
 
 def test_a_preference_is_not_a_pin(client, auth, app, settings, city, db):
     admin = auth(Role.admin)
-    ana = _tech(client, admin)
-    bo = _tech(client, admin, name="Bo Chen", home_lat=39.2900, home_lon=-76.5800)
+    ana = create_technician(client, admin)
+    bo = create_technician(client, admin, name="Bo Chen", home_lat=39.2900, home_lon=-76.5800)
     client.post(f"/technicians/{bo}/absences", json={"first_day": "2026-12-07", "last_day": "2026-12-18",
                                                      "reason": "leave"}, headers=admin)
     follow = _job(client, admin)
@@ -60,8 +61,8 @@ def test_a_preference_is_not_a_pin(client, auth, app, settings, city, db):
 def test_a_multi_day_visit_is_split_into_parts_on_consecutive_days_of_one_technician(client, auth, app, settings,
                                                                                       city, db):
     admin = auth(Role.admin)
-    _tech(client, admin)
-    bo = _tech(client, admin, name="Bo Chen", home_lat=39.2900, home_lon=-76.5800)
+    create_technician(client, admin)
+    bo = create_technician(client, admin, name="Bo Chen", home_lat=39.2900, home_lon=-76.5800)
     big = _job(client, admin, duration_min=12 * 60, title="Rewire the substation")
     small = _job(client, admin)
     row = db.get(Job, big)
@@ -84,7 +85,7 @@ def test_a_multi_day_visit_is_split_into_parts_on_consecutive_days_of_one_techni
 
 def test_a_day_off_breaks_the_run_of_a_multi_day_visit(client, auth, app, settings, city):
     admin = auth(Role.admin)
-    ana = _tech(client, admin)
+    ana = create_technician(client, admin)
     client.post(f"/technicians/{ana}/absences", json={"first_day": "2026-12-08", "last_day": "2026-12-08",
                                                       "reason": "training"}, headers=admin)
     big = _job(client, admin, duration_min=12 * 60)
@@ -97,7 +98,7 @@ def test_a_day_off_breaks_the_run_of_a_multi_day_visit(client, auth, app, settin
 
 def test_a_multi_day_visit_nobody_has_the_days_for_says_why(client, auth, app, settings, city):
     admin = auth(Role.admin)
-    ana = _tech(client, admin)
+    ana = create_technician(client, admin)
     client.post(f"/technicians/{ana}/absences", json={"first_day": "2026-12-09", "last_day": "2026-12-09",
                                                       "reason": "training"}, headers=admin)
     huge = _job(client, admin, duration_min=40 * 60)  # needs 5 days of ~8.25 h in a row; Wednesday is off

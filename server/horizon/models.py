@@ -59,8 +59,23 @@ class HorizonVisitPublic(SQLModel):
     parts: int = 1
 
 
+class TechnicianDayPublic(SQLModel):
+    """One technician's hours on one day the dispatcher's board shows (local wall-clock "HH:MM", breaks that fit that
+    day), or why they do not work it: ``off`` is "absence" (recorded; ``reason`` says why), "day off" (their weekly
+    pattern) or their availability ("off", "sick": today only; a technician marked off plans no later day either)."""
+
+    technician_id: int
+    day: date
+    start: str | None = None
+    end: str | None = None
+    breaks: list[dict[str, Any]] = []
+    off: str | None = None
+    reason: str = ""
+
+
 class HorizonPublic(SQLModel):
-    """The current horizon plan; ``run_id`` None when none was made yet."""
+    """The current horizon plan; ``run_id`` None when none was made yet. ``shifts``: every technician's hours today
+    and on each of the run's days (read now, from their weekly pattern and absences), for the board."""
 
     run_id: int | None
     created_at: datetime | None
@@ -71,3 +86,4 @@ class HorizonPublic(SQLModel):
     travel_min: int
     visits: list[HorizonVisitPublic]
     unassigned: list[dict[str, Any]]
+    shifts: list[TechnicianDayPublic] = []

@@ -37,8 +37,11 @@ router = FeatureRouter(prefix="/horizon", tags=["horizon"], lifespan=lifespan)
 
 
 @router.get("", response_model=HorizonPublic, summary="The current horizon plan (working days after today, tentative)")
-def get_horizon(session: SessionDep, _: StaffUser) -> HorizonPublic:
-    return service.current(session=session)
+def get_horizon(session: SessionDep, settings: SettingsDep, _: StaffUser) -> HorizonPublic:
+    """With ``shifts``: each technician's hours today and on the run's days from today on (the board draws them)."""
+    horizon = service.current(session=session)
+    horizon.shifts = service.shifts(session=session, settings=settings, run_days=horizon.days)
+    return horizon
 
 
 @router.get("/mine", response_model=list[HorizonVisitPublic],

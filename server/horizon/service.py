@@ -47,7 +47,7 @@ from server.dispatch.problem import (
     released,
     to_s,
 )
-from server.horizon.models import HorizonPublic, HorizonRun, HorizonVisit, HorizonVisitPublic
+from server.horizon.models import HorizonPublic, HorizonRun, HorizonVisit, HorizonVisitPublic, TechnicianDayPublic
 from server.jobs.models import Job, JobStatus
 from server.technicians import service as technicians
 from server.technicians.models import Availability, Technician
@@ -364,6 +364,35 @@ def current(*, session: Session) -> HorizonPublic:
     return HorizonPublic(run_id=run.id, created_at=run.created_at, days=run.days, technicians=run.technicians,
                          jobs=run.jobs, planned=run.planned, travel_min=run.travel_min, visits=visits,
                          unassigned=run.unassigned)
+
+
+def shifts(*, session: Session, settings: Settings, run_days: list[str], now: datetime | None = None
+           ) -> list[TechnicianDayPublic]:
+    """Every technician's hours today and on each of ``run_days`` from today on (local dates), by technician then day:
+    their weekly pattern's shift (``technicians.shift_on``, the one place a day's hours are read) unless a recorded
+    absence covers the day or their availability takes it (any but on_shift today; "off" on a later day, as
+    ``plan_horizon`` reads it)."""
+    today = as_utc(now or utcnow()).astimezone(ZoneInfo(settings.timezone)).date()
+    days = sorted({today} | {d for d in map(date.fromisoformat, run_days) if d >= today})
+    away = {(a.technician_id, a.first_day + timedelta(days=k)): a.reason
+            for a in technicians.absences(session=session, between=(min(days), max(days)))
+            for k in range((a.last_day - a.first_day).days + 1)}
+    out: list[TechnicianDayPublic] = []
+    for t in session.exec(select(Technician).order_by(col(Technician.id))).all():
+        for day in days:
+            row = TechnicianDayPublic(technician_id=t.id or 0, day=day)
+            shift = technicians.shift_on(tech=t, day=day)
+            if (t.id, day) in away:
+                row.off, row.reason = "absence", away[(t.id, day)]
+            elif t.availability != Availability.on_shift and (day == today or t.availability == Availability.off):
+                row.off = t.availability.value
+            elif shift is None:
+                row.off = "day off"
+            else:
+                row.start, row.end = shift.start.strftime("%H:%M"), shift.end.strftime("%H:%M")
+                row.breaks = shift.breaks
+            out.append(row)
+    return out
 
 
 # ---------------------------------------------------------------- the daily roll-over

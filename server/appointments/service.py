@@ -61,7 +61,7 @@ from server.events.broker import make_event
 from server.horizon import service as horizon
 from server.horizon.models import HorizonVisit
 from server.jobs.models import OPEN_STATUSES, Job, JobReport, JobStatus
-from server.notify.job_notices import reporter_conversations
+from server.notify.job_notices import conversation_language, reporter_conversations
 from server.notify.service import send_to_customer
 from server.plans import writer
 from server.technicians import service as technicians
@@ -561,11 +561,6 @@ def _email_links(settings: Settings, appt: Appointment) -> str:
 # ---------------------------------------------------------------- sending
 
 
-def _language(session: Session, job_id: int) -> str | None:
-    case = session.exec(select(Case).where(Case.job_id == job_id).order_by(col(Case.id))).first()
-    return (case.triage or {}).get("language") if case is not None else None
-
-
 def _note(appt: Appointment, event: str, **data: Any) -> None:
     appt.history = [*appt.history, {"at": utcnow().isoformat(), "event": event, **data}][-50:]
     appt.updated_at = utcnow()
@@ -621,7 +616,8 @@ def offer(*, session: Session, settings: Settings, job: Job, slots: list[Slot], 
 
         conv = session.get(Conversation, conversations[0])
         appt = Appointment(job_id=job.id or 0, conversation_id=conversations[0],
-                           customer_id=conv.customer_id if conv else None, language=_language(session, job.id or 0),
+                           customer_id=conv.customer_id if conv else None,
+                           language=conversation_language(session=session, conversation_id=conversations[0]),
                            offer_round=0)
         session.add(appt)
     elif appt.status == AppointmentStatus.booked and kind == "appointment_offer" and not rebook:
@@ -686,7 +682,7 @@ def answer_offer(*, session: Session, settings: Settings, message: Message,
     if appt is None:
         return _late_tap(session, settings, message, tapped) if tapped else None
     job = session.get(Job, appt.job_id)
-    case = session.exec(select(Case).where(Case.job_id == appt.job_id).order_by(col(Case.id))).first()
+    case = _answer_case(session, appt.job_id, message.conversation_id)
     if appt.conversation_id != message.conversation_id:  # answered on another of their channels: answer there
         appt.conversation_id = message.conversation_id
         session.add(appt)
@@ -738,8 +734,18 @@ def _late_tap(session: Session, settings: Settings, message: Message, payload: s
     _note(appt, "late quick reply", message_id=message.id)
     session.add(appt)
     job = session.get(Job, appt.job_id)
-    case = session.exec(select(Case).where(Case.job_id == appt.job_id).order_by(col(Case.id))).first()
-    return Answered(appt, job, case, "already")
+    return Answered(appt, job, _answer_case(session, appt.job_id, message.conversation_id), "already")
+
+
+def _answer_case(session: Session, job_id: int, conversation_id: int | None) -> Case | None:
+    """The case an answer about ``job_id`` belongs to: the job's own case, or, for a return visit (its case stays
+    with the first job), the case the reporter's report came with, in the conversation they answer in if any."""
+    case = session.exec(select(Case).where(Case.job_id == job_id).order_by(col(Case.id))).first()
+    if case is not None:
+        return case
+    reported = session.exec(select(Case).join(JobReport, col(JobReport.case_id) == col(Case.id))
+                            .where(JobReport.job_id == job_id).order_by(col(Case.id))).all()
+    return next((c for c in reported if c.conversation_id == conversation_id), reported[0] if reported else None)
 
 
 def book(*, session: Session, settings: Settings, city: City, appointment: Appointment, choice: int,

@@ -31,7 +31,7 @@ def _public(session: Any, job: Any) -> JobPublic:
 
 
 @router.post("/cases/{case_id}/handoff", response_model=HandoffResult, status_code=status.HTTP_201_CREATED,
-             tags=["cases"], summary="Turn a case into a field job (optionally correcting its place)")
+             tags=["cases"], summary="Turn a case into a field job at the place an agent placed or confirmed")
 def handoff(case_id: int, session: SessionDep, settings: SettingsDep, user: StaffUser, response: Response,
             body: HandoffRequest | None = None) -> HandoffResult:
     body = body or HandoffRequest()

@@ -134,8 +134,10 @@ def attach(*, session: Session, settings: Settings, case: Case, message: Message
 
 def handoff(*, session: Session, settings: Settings, case_id: int, actor: User, lat: float | None = None,
             lon: float | None = None, address: str | None = None) -> tuple[Job, bool, bool]:
-    """An agent turns a case into field work in one call, optionally correcting the place.
-    Returns (job, joined an existing incident, created now). A case already handed off returns its job."""
+    """An agent turns a case into field work in one call, at the place they placed or confirmed on the map
+    (``lat``/``lon`` are required: the geotagger's guess alone never becomes a job here; 422 without them, and for a
+    place outside the service area). Returns (job, joined an existing incident, created now). A case already handed
+    off returns its job."""
     case = session.get(Case, case_id)
     if case is None:
         raise NotFound(f"case {case_id} not found")
@@ -147,15 +149,19 @@ def handoff(*, session: Session, settings: Settings, case_id: int, actor: User, 
         return jobs.get(session=session, job_id=case.job_id), False, False
     if case.status == CaseStatus.closed:
         raise Conflict(f"status: case {case_id} is closed")
-    if lat is not None and lon is not None:
-        case.lat, case.lon = lat, lon
-        case.geotag = {**(case.geotag or {}), "lat": lat, "lon": lon, "kind": "agent", "confidence": 1.0,
-                       "explanation": f"corrected by {actor.username}", "confident": True}
-        if address:
-            case.location_text = address
-    if case.lat is None or case.lon is None:
-        raise Invalid(f"lat/lon: case {case_id} has no location yet; give lat and lon (the geotagger found: "
-                      f"{(case.geotag or {}).get('explanation', 'nothing')})")
+    if lat is None or lon is None:
+        if case.lat is None or case.lon is None:
+            raise Invalid(f"lat/lon: case {case_id} has no location yet; place the pin and send its lat and lon "
+                          f"(the geotagger found: {(case.geotag or {}).get('explanation', 'nothing')})")
+        raise Invalid(f"lat/lon: confirm the place of case {case_id}: send the lat and lon you placed or confirmed "
+                      f"(the geotagger's {case.lat:.5f}, {case.lon:.5f} is a suggestion, not a confirmation)")
+    jobs.ensure_on_map(settings=settings, lat=lat, lon=lon)
+    moved = (case.lat, case.lon) != (lat, lon)
+    case.lat, case.lon = lat, lon
+    case.geotag = {**(case.geotag or {}), "lat": lat, "lon": lon, "kind": "agent", "confidence": 1.0,
+                   "explanation": f"{'placed' if moved else 'confirmed'} by {actor.username}", "confident": True}
+    if address:
+        case.location_text = address
     case.needs_field_work = True
     job, joined = attach(session=session, settings=settings, case=case, message=None, actor=actor)
     audit.record(session=session, action="handoff", entity="case", entity_id=case.id, actor_user_id=actor.id,

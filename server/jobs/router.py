@@ -2,23 +2,43 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
-from fastapi import Query, Request, status
+from fastapi import BackgroundTasks, Query, Request, status
 from fastapi.responses import Response
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from server.auth.access import ensure_assignment_visible, ensure_job_visible, is_technician
+from server.config import Settings
 from server.core.deps import CurrentUser, SessionDep, SettingsDep, StaffUser
+from server.core.errors import DomainError
 from server.core.models import Page
 from server.core.pagination import PageDep, page_response, row_json
 from server.core.routing import FeatureRouter
+from server.dispatch import service as dispatch
 from server.events.broker import make_event, publish
 from server.jobs import service
 from server.jobs.cache import cached_read
 from server.jobs.models import Job, JobCreate, JobPublic, JobReportPublic, JobStatus, JobUpdate
+from server.plans.service import active_plan
 
 router = FeatureRouter(prefix="/jobs", tags=["jobs"])
+log = logging.getLogger("groundcrew.jobs")
+
+
+def _replan(*, engine: Engine, settings: Settings, reason: str) -> None:
+    """Ask for a coalesced re-plan after an edit, if there is a plan to change (the morning plan reads the job
+    anyway)."""
+    with Session(engine) as session:
+        if active_plan(session=session) is None:
+            return
+        try:
+            dispatch.request_replan(session=session, engine=engine, settings=settings, trigger="job edited",
+                                    reason=reason)
+        except DomainError as exc:  # e.g. too many solves open: the edit is saved; the next re-plan reads it
+            log.warning("no re-plan after an edit: %s", exc.detail)
 
 
 def _public(job: Job, count: int, booked: dict[str, Any] | None = None) -> JobPublic:
@@ -79,11 +99,18 @@ def get_reports(job_id: int, session: SessionDep, user: CurrentUser) -> list:
 
 
 @router.patch("/{job_id}", response_model=JobPublic, summary="Change a job (send 'version' to avoid lost updates)")
-def update_job(job_id: int, job_in: JobUpdate, session: SessionDep, settings: SettingsDep, user: StaffUser
-               ) -> JobPublic:
+def update_job(job_id: int, job_in: JobUpdate, session: SessionDep, settings: SettingsDep, user: StaffUser,
+               request: Request, background: BackgroundTasks) -> JobPublic:
+    """A new place must be inside the service area; new windows and an SLA within reason (422 naming the field).
+    The change is in the job's history (``GET /jobs/{id}/events``: "edited", before and after) and the audit log;
+    a change to what the plan reads of an open job (place, windows, skills, duration, SLA, priority) asks for a
+    coalesced re-plan when there is a plan."""
     job = service.get(session=session, job_id=job_id)
-    service.update(session=session, job=job, job_in=job_in, actor=user)
+    changed = service.update(session=session, job=job, job_in=job_in, actor=user, settings=settings)
     session.commit()
+    if service.needs_replan(job=job, changed=changed):
+        background.add_task(_replan, engine=request.app.state.engine, settings=settings,
+                            reason=f"job {job_id} edited by {user.username} ({', '.join(sorted(changed))})")
     session.refresh(job)
     public = _public(job, service.reporter_counts(session=session, job_ids=[job_id]).get(job_id, 0),
                      service.booked_window(session=session, job_id=job_id))

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import to_jsonable_python
 from sqlalchemy.sql.elements import Label
 from sqlmodel import Session, col, func, select
 
 from server.appointments.models import Appointment, AppointmentStatus
 from server.audit import service as audit
 from server.auth.models import User
-from server.core.errors import Conflict, NotFound, invalid_from, refuse_nulls
+from server.config import Settings
+from server.core.errors import Conflict, Invalid, NotFound, Unavailable, invalid_from, refuse_nulls
 from server.core.pagination import PageParams, paginate_rows
-from server.core.timeutil import utcnow
-from server.jobs.models import Job, JobCreate, JobReport, JobStatus, JobUpdate
+from server.core.timeutil import as_utc, utcnow
+from server.jobs.models import OPEN_STATUSES, Job, JobCreate, JobEvent, JobReport, JobStatus, JobUpdate
+
+#: An edited window may last at most this long, and start at most this far ahead; an edited SLA may be due at most
+#: this far ahead. Longer is a typing slip (a year in the date), not a request the planner can use.
+MAX_WINDOW = timedelta(days=14)
+MAX_AHEAD = timedelta(days=366)
+#: What a plan reads of a job: changing one of these on an open job asks for a re-plan (when there is a plan).
+PLANNED_FIELDS = frozenset({"lat", "lon", "time_windows", "required_skills", "duration_min", "sla_due_at",
+                            "priority", "must_not_drop"})
 
 
 def get(*, session: Session, job_id: int) -> Job:
@@ -102,9 +113,64 @@ def create(*, session: Session, job_in: JobCreate, actor: User | None) -> Job:
     return job
 
 
-def update(*, session: Session, job: Job, job_in: JobUpdate, actor: User) -> Job:
+def ensure_on_map(*, settings: Settings, lat: float, lon: float) -> None:
+    """Refuse (422) a place outside the service area (the city's street map): no technician could be routed there.
+    Not checked when this process runs without the street map (``load_city`` off: some tests and tools)."""
+    if not settings.load_city:
+        return
+    from server.core.city import load_city
+
+    try:
+        city = load_city(settings)
+    except Exception as exc:  # a broken OSM source: say so rather than store a place nobody checked
+        raise Unavailable(f"the street map is not available to check the place: {exc}") from exc
+    if not city.network.contains(lat, lon):
+        raise Invalid(f"lat/lon: ({lat:.5f}, {lon:.5f}) is outside the service area (the city's street map): no "
+                      "technician can be routed there; choose a place inside the dashed outline")
+
+
+def _check_edited_times(*, job: Job, data: dict[str, Any], merged: JobCreate, now: datetime) -> None:
+    """Windows an edit adds and an SLA it sets must be within reason: a new window not over already, at most
+    ``MAX_WINDOW`` long, starting within ``MAX_AHEAD``; an SLA not before the job was reported nor beyond
+    ``MAX_AHEAD``. Windows the job had already are kept as they are (a past one is history, not a slip)."""
+    if "time_windows" in data:
+        kept = {(as_utc(datetime.fromisoformat(w["start"])), as_utc(datetime.fromisoformat(w["end"])))
+                for w in job.time_windows or []}
+        for n, w in enumerate(merged.time_windows, start=1):
+            start, end = as_utc(datetime.fromisoformat(w["start"])), as_utc(datetime.fromisoformat(w["end"]))
+            if (start, end) in kept:
+                continue
+            if end <= now:
+                raise Invalid(f"time_windows: window {n} ({start:%Y-%m-%d %H:%M}–{end:%H:%M} UTC) is over already; "
+                              "give a window that ends in the future")
+            if end - start > MAX_WINDOW:
+                raise Invalid(f"time_windows: window {n} lasts {(end - start).days} days; at most "
+                              f"{MAX_WINDOW.days} days")
+            if start - now > MAX_AHEAD:
+                raise Invalid(f"time_windows: window {n} starts {start:%Y-%m-%d}, more than a year ahead")
+    due = merged.sla_due_at
+    if "sla_due_at" in data and due is not None:
+        due = as_utc(due)
+        if due < as_utc(job.created_at):
+            raise Invalid(f"sla_due_at: {due:%Y-%m-%d %H:%M} UTC is before the job was reported "
+                          f"({as_utc(job.created_at):%Y-%m-%d %H:%M} UTC)")
+        if due - now > MAX_AHEAD:
+            raise Invalid(f"sla_due_at: {due:%Y-%m-%d} is more than a year ahead")
+
+
+def _plain(key: str, value: Any) -> Any:
+    """A field's value as the job's history stores it (JSON; a long description only as its length)."""
+    if key == "description" and isinstance(value, str) and len(value) > 200:
+        return f"({len(value)} characters)"
+    return to_jsonable_python(value)
+
+
+def update(*, session: Session, job: Job, job_in: JobUpdate, actor: User, settings: Settings | None = None
+           ) -> set[str]:
     """Change a job. If the caller names the version it edited and it is stale, refuse (409) rather
-    than silently overwrite another person's change."""
+    than silently overwrite another person's change. A new place must be on the city's map (with ``settings``);
+    new windows and an SLA must be within reason. What changed (before and after) goes to the job's history
+    (a ``JobEvent`` "edited") and the audit log. Returns the names of the fields whose value changed."""
     data = job_in.model_dump(exclude_unset=True)
     edited_version = data.pop("version", None)
     if edited_version is not None and edited_version != job.version:
@@ -117,13 +183,30 @@ def update(*, session: Session, job: Job, job_in: JobUpdate, actor: User) -> Job
         merged = JobCreate.model_validate({**job.model_dump(), **data})
     except ValidationError as exc:  # the change makes the job as a whole invalid
         raise invalid_from(exc) from None
+    now = utcnow()
+    _check_edited_times(job=job, data=data, merged=merged, now=now)
+    if settings is not None and ({"lat", "lon"} & data.keys()) and (merged.lat, merged.lon) != (job.lat, job.lon):
+        ensure_on_map(settings=settings, lat=merged.lat, lon=merged.lon)
+    changes = {key: {"before": _plain(key, getattr(job, key)), "after": _plain(key, getattr(merged, key))}
+               for key in sorted(data)}
+    changes = {key: change for key, change in changes.items() if change["before"] != change["after"]}
     for key in data:
         setattr(job, key, getattr(merged, key))
     job.version += 1
-    job.updated_at = utcnow()
+    job.updated_at = now
     session.add(job)
+    if changes:
+        session.add(JobEvent(job_id=job.id or 0, status="edited", previous_status=job.status.value, at=now,
+                             technician_id=job.assigned_technician_id, actor_user_id=actor.id, actor=actor.username,
+                             reason="changed " + ", ".join(changes), data={"changes": changes,
+                                                                           "version": job.version}))
     audit.record(
         session=session, action="update", entity="job", entity_id=job.id, actor_user_id=actor.id,
-        actor=actor.username, detail={"fields": sorted(data), "version": job.version},
+        actor=actor.username, detail={"fields": sorted(data), "version": job.version, "changes": changes},
     )
-    return job
+    return set(changes)
+
+
+def needs_replan(*, job: Job, changed: set[str]) -> bool:
+    """Whether an edit changed what a plan reads of an open job."""
+    return job.status in OPEN_STATUSES and bool(changed & PLANNED_FIELDS)

@@ -12,16 +12,26 @@ from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from mobile_app import formatting as fmt
 from mobile_app.screens import BaseScreen
 
+#: The longest return visit the server takes, in minutes (five working days: server/jobs/models.py MAX_DURATION_MIN).
+MAX_WORK_LEFT_MIN = 5 * 8 * 60
 
-def return_visit(reason: str, earliest_day: str) -> dict[str, str]:
-    """The ``return_visit`` of an unable step; ValueError (shown on the screen) for a day that is not YYYY-MM-DD."""
+
+def return_visit(reason: str, earliest_day: str, work_left_min: str = "") -> dict[str, Any]:
+    """The ``return_visit`` of an unable step: why, not before which day, and the work left in minutes (the
+    follow-up's duration; blank: as long as this job). ValueError, shown on the screen, for a day that is not
+    YYYY-MM-DD or minutes that are not a whole number from 1 to MAX_WORK_LEFT_MIN."""
     day = earliest_day.strip()
     if day:
         try:
             date.fromisoformat(day)
         except ValueError:
             raise ValueError("Earliest day: write it as YYYY-MM-DD, e.g. 2026-12-09.") from None
-    return {"reason": reason.strip(), **({"earliest_day": day} if day else {})}
+    left = work_left_min.strip()
+    minutes = int(left) if left.isdigit() else None
+    if left and (minutes is None or not 1 <= minutes <= MAX_WORK_LEFT_MIN):
+        raise ValueError(f"Work left: whole minutes from 1 to {MAX_WORK_LEFT_MIN}, e.g. 90.")
+    return {"reason": reason.strip(), **({"earliest_day": day} if day else {}),
+            **({"duration_min": minutes} if minutes else {})}
 
 
 class JobScreen(BaseScreen):
@@ -97,13 +107,13 @@ class JobScreen(BaseScreen):
         fields: dict[str, Any] = {"reason": reason}
         try:
             if self.ids.return_visit.active:
-                fields["return_visit"] = return_visit(reason, self.ids.earliest_day.text)
+                fields["return_visit"] = return_visit(reason, self.ids.earliest_day.text, self.ids.work_left.text)
             self.app.controller.act_status(self.job_id, "unable", **fields)
         except ValueError as exc:
             self.action_error = str(exc)
             return
         self.asking_reason, self.action_error, self.ids.reason.text = False, "", ""
-        self.ids.return_visit.active, self.ids.earliest_day.text = False, ""
+        self.ids.return_visit.active, self.ids.earliest_day.text, self.ids.work_left.text = False, "", ""
         self.refresh()
 
     def on_state(self, changed: set[str]) -> None:

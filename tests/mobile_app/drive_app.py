@@ -263,8 +263,9 @@ def scenario_complete_with_photo(d: Driver) -> Iterator[Step]:
 
 
 def scenario_return_visit(d: Driver) -> Iterator[Step]:
-    """Sign in, drive to and arrive at the first job, then "Unable…" with "needs a return visit" ticked, a reason and
-    an earliest day (--until); a bad day first (told on the screen, nothing queued); wait until it is sent."""
+    """Sign in, drive to and arrive at the first job, then "Unable…" with "needs a return visit" ticked, a reason,
+    an earliest day (--until) and 90 minutes of work left; a bad day first (told on the screen, nothing queued);
+    wait until it is sent."""
     yield from d.sign_in(d.args.password)
     yield lambda: d.app.sm.current == "today" and len(d.state.jobs) > 0 and d.state.pending == 0
     job_id = d.state.jobs[0]["id"]
@@ -282,6 +283,7 @@ def scenario_return_visit(d: Driver) -> Iterator[Step]:
     yield 0.3
     d.result.update(bad_day_error=screen.action_error, bad_day_pending=d.state.pending)
     screen.ids.earliest_day.text = d.args.until
+    screen.ids.work_left.text = "90"
     yield 0.3
     d.shot("10-return-visit")
     d.result["day_visible"] = screen.ids.earliest_day.opacity == 1 and screen.ids.earliest_day.height > 0

@@ -292,4 +292,5 @@ def test_unable_with_a_return_visit_opens_a_follow_up_for_the_same_technician(
         assert follow.follow_up_of == job_id and follow.preferred_technician_id == live_server.technicians["ana"]
         assert "Part on order: ballast" in follow.description and follow.status == "unassigned"
         assert follow.earliest_at.astimezone(ZoneInfo(WORKING_TZ)).date() == day
+        assert follow.duration_min == 90  # the work left, not the whole job again
     assert (output_dir / "10-return-visit.png").stat().st_size > 10_000

@@ -20,6 +20,16 @@ from server.core.shared_reads import shared_read
 public_router = FeatureRouter(include_in_schema=False)
 router = FeatureRouter(prefix="/map", tags=["map"])
 
+#: ``?technicians=3,7``: only these technicians' days (what a live change's ``plan.created`` names).
+TechniciansParam = Annotated[str | None, Query(max_length=2000, pattern=r"^\d{1,9}(,\d{1,9}){0,199}$",
+                                               description="Technician ids, comma-separated (at most 200): "
+                                                           "only their days.")]
+
+
+def _ids(value: str | None) -> list[int] | None:
+    return None if value is None else sorted({int(v) for v in value.split(",")})
+
+
 _MISSING_BUILD = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Groundcrew</title></head>
 <body><h1>Groundcrew</h1><p>The web console has not been built. Run <code>make console</code>.</p></body></html>"""
 
@@ -44,8 +54,8 @@ def console_config(request: Request, _: CurrentUser) -> dict[str, Any]:
 
 @public_router.get("/console/board", include_in_schema=True, tags=["console"],
                    summary="The schedule board's labels: the customer who reported each job of the active plan")
-def console_board(session: SessionDep, _: StaffUser) -> dict[str, Any]:
-    return service.board_labels(session=session)
+def console_board(session: SessionDep, _: StaffUser, technicians: TechniciansParam = None) -> dict[str, Any]:
+    return service.board_labels(session=session, technicians=_ids(technicians))
 
 
 @public_router.get("/console/inbox", include_in_schema=True, tags=["console"],
@@ -112,7 +122,10 @@ def service_area(city: CityDep, _: CurrentUser) -> dict[str, Any]:
 
 
 @router.get("/routes", summary="The active plan's routes on the streets, one MultiLineString per technician")
-async def routes(request: Request, city: CityDep, _: StaffUser) -> dict[str, Any]:
-    # Every console reloads it after the same live event: identical waiting requests share one read.
-    return await shared_read(request, ("map-routes",), lambda session: service.current_plan_routes(session=session,
-                                                                                                   city=city))
+async def routes(request: Request, city: CityDep, _: StaffUser,
+                 technicians: TechniciansParam = None) -> dict[str, Any]:
+    ids = _ids(technicians)
+    # Every console reads the same after the same live event: identical waiting requests share one read.
+    return await shared_read(request, ("map-routes", *(ids if ids is not None else ["all"])),
+                             lambda session: service.current_plan_routes(session=session, city=city,
+                                                                         technicians=ids))

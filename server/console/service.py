@@ -64,17 +64,18 @@ def service_area(*, city: City) -> dict[str, Any]:
     }
 
 
-def current_plan_routes(*, session: Session, city: City) -> dict[str, Any]:
-    """The active plan's route per technician, following the streets: home → stops in order → end."""
+def current_plan_routes(*, session: Session, city: City, technicians: list[int] | None = None) -> dict[str, Any]:
+    """The active plan's route per technician, following the streets: home → stops in order → end. With
+    ``technicians``, theirs only (a console patching in a live change's days: ``plan.created``'s ``delta``)."""
     plan = plans_service.active_plan(session=session)
     if plan is None:
         raise NotFound("no plan yet: solve one first")
     from server.jobs.models import Job
 
-    stops = session.exec(
-        select(PlanStop).where(PlanStop.plan_id == plan.id)
-        .order_by(col(PlanStop.technician_id), col(PlanStop.sequence))
-    ).all()
+    query = select(PlanStop).where(PlanStop.plan_id == plan.id)
+    if technicians is not None:
+        query = query.where(col(PlanStop.technician_id).in_(technicians))
+    stops = session.exec(query.order_by(col(PlanStop.technician_id), col(PlanStop.sequence))).all()
     by_tech: dict[int, list[PlanStop]] = defaultdict(list)
     for stop in stops:
         by_tech[stop.technician_id].append(stop)
@@ -97,9 +98,10 @@ def current_plan_routes(*, session: Session, city: City) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features, "plan_version": plan.version}
 
 
-def board_labels(*, session: Session) -> dict[str, Any]:
-    """For each job of the active plan, the name of the customer who reported it first (the schedule board labels
-    its bars with it; names live with the customers, not the jobs). One query, whatever the plan's size."""
+def board_labels(*, session: Session, technicians: list[int] | None = None) -> dict[str, Any]:
+    """For each job of the active plan (with ``technicians``, of their days only), the name of the customer who
+    reported it first (the schedule board labels its bars with it; names live with the customers, not the jobs).
+    One query, whatever the plan's size."""
     from server.cases.models import Case
     from server.customers.models import Customer
 
@@ -107,6 +109,8 @@ def board_labels(*, session: Session) -> dict[str, Any]:
     if plan is None:
         return {"plan_version": 0, "customers": {}}
     planned = select(PlanStop.job_id).where(PlanStop.plan_id == plan.id)
+    if technicians is not None:
+        planned = planned.where(col(PlanStop.technician_id).in_(technicians))
     rows = session.exec(
         select(Case.job_id, Customer.display_name).join(Customer, col(Customer.id) == col(Case.customer_id))
         .where(col(Case.job_id).in_(planned)).order_by(col(Case.id))).all()

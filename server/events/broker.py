@@ -58,6 +58,8 @@ class Subscription:
     loop: asyncio.AbstractEventLoop
     queue: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     dropped: int = 0
+    #: ``dropped`` as last told to the client (``stream.gap``, server/events/router.py).
+    gaps_told: int = 0
 
     def offer(self, event: dict[str, Any]) -> None:
         try:

@@ -15,7 +15,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
@@ -26,7 +26,7 @@ from server.core.deps import CurrentUser, SessionDep, get_current_user, load_use
 from server.core.errors import Unauthorized
 from server.core.routing import FeatureRouter
 from server.events import service
-from server.events.broker import hub, public, relay_from_redis
+from server.events.broker import Subscription, hub, make_event, public, relay_from_redis
 from server.events.models import EventTicketPublic
 
 #: The WebSocket close code for "not signed in" (RFC 6455 leaves 4000-4999 to applications; 4401 echoes HTTP 401).
@@ -84,6 +84,15 @@ async def _stream_user(request: Request | WebSocket, ticket: str | None) -> User
     raise Unauthorized("not signed in: pass ?ticket= (from POST /events/ticket) or an Authorization header")
 
 
+def _gap(sub: Subscription) -> dict[str, Any] | None:
+    """``stream.gap`` once the queue has drained after events were dropped for this subscriber (a client too slow
+    to read them): the events it holds are no longer the whole story, so it reads its state afresh."""
+    if sub.dropped <= sub.gaps_told or not sub.queue.empty():
+        return None
+    sub.gaps_told = sub.dropped
+    return public(make_event("stream.gap", {"dropped": sub.dropped}))
+
+
 @router.post("/ticket", status_code=201, response_model=EventTicketPublic,
              summary="A single-use ticket (valid ~30 s) for opening /events/ws or /events/stream")
 def events_ticket(session: SessionDep, user: CurrentUser) -> EventTicketPublic:
@@ -120,6 +129,8 @@ async def events_ws(websocket: WebSocket, ticket: Annotated[str | None, Query(ma
             done, _ = await asyncio.wait({get, reader}, timeout=HEARTBEAT_S, return_when=asyncio.FIRST_COMPLETED)
             if get in done:
                 await websocket.send_json(public(get.result()))
+                if gap := _gap(sub):
+                    await websocket.send_json(gap)
             else:
                 get.cancel()
                 if not done:
@@ -154,8 +165,9 @@ async def events_sse(
                         break
                     yield ": heartbeat\n\n"
                     continue
-                body = public(event)
-                yield f"id: {body['id']}\nevent: {body['type']}\ndata: {json.dumps(body, default=str)}\n\n"
+                for body in (public(event), _gap(sub)):
+                    if body:
+                        yield f"id: {body['id']}\nevent: {body['type']}\ndata: {json.dumps(body, default=str)}\n\n"
                 sent += 1
         finally:
             hub.unsubscribe(sub)

@@ -23,7 +23,7 @@ from server.events.broker import make_event
 from server.jobs.models import OPEN_STATUSES, Job, JobEvent, JobStatus
 from server.notify import job_notices
 from server.notify.models import JobNotice
-from server.plans.models import Plan, PlanSolution, PlanStatus, PlanStop
+from server.plans.models import Plan, PlanSolution, PlanStatus, PlanStop, PlanStopPublic
 from server.plans.service import active_plan
 
 ETA_CHANGE_S = 60  # smaller moves are not reported in the diff
@@ -238,7 +238,37 @@ def _store_routes(session: Session, settings: Settings, snapshot: Snapshot, rout
                              problem=_problem_summary(snapshot), solution=stored_solution,
                              coords=[list(p) for p in snapshot.coords]))
     session.flush()
-    return row, _plan_events(row, snapshot, new_routes, events)
+    # The stops that differ from the previous version: the changed days, the days a moved job left, and the days
+    # that lost a finished job (not carried over). A console holding the previous version patches these in.
+    closed = session.exec(select(PlanStop.technician_id).where(
+        PlanStop.plan_id == previous.id, col(PlanStop.technician_id).not_in(changed),
+        col(PlanStop.job_id).not_in(moved_jobs or {-1}), col(PlanStop.job_id).not_in(still_open))).all()
+    affected = changed | {tid for tid, _ in before.values()} | set(closed)
+    delta = _plan_delta(session, row, previous, affected, unassigned, int(stored))
+    return row, _plan_events(row, snapshot, new_routes, events, delta)
+
+
+def _plan_delta(session: Session, row: Plan, previous: Plan, technicians: set[int],
+                unassigned: list[dict[str, Any]], stops_total: int) -> dict[str, Any]:
+    """What turns the previous version into ``row`` for a client that holds it (``plan.created``'s ``delta``):
+    the whole days of ``technicians`` (every other day is unchanged), the unassigned list's changes, the plan's
+    own fields, and the totals a client checks its patched copy against (it reads the plan afresh on a mismatch,
+    or when the version it holds is not ``previous_version``)."""
+    stops = session.exec(select(PlanStop).where(PlanStop.plan_id == row.id,
+                                                col(PlanStop.technician_id).in_(technicians or {-1}))
+                         .order_by(col(PlanStop.technician_id), col(PlanStop.sequence))).all()
+    was = {u.get("job_id"): u.get("reason") for u in previous.unassigned}
+    now = {u.get("job_id"): u.get("reason") for u in unassigned}
+    return {
+        "previous_version": previous.version, "technicians": sorted(technicians),
+        "stops": [PlanStopPublic.model_validate(s, from_attributes=True).model_dump(mode="json") for s in stops],
+        "unassigned_added": [u for u in unassigned if u.get("job_id") not in was or was[u.get("job_id")] !=
+                             u.get("reason")],
+        "unassigned_removed": [j for j in was if j not in now],
+        "stops_total": stops_total, "unassigned_total": len(unassigned),
+        "plan": {"id": row.id, "version": row.version, "status": row.status, "trigger": row.trigger, "day": row.day,
+                 "created_at": as_utc(row.created_at).isoformat(), "objective": row.objective, "stats": row.stats,
+                 "diff": row.diff}}
 
 
 _ADDITIVE = ("jobs_served", "technicians_used", "travel_s", "distance_m", "sla_late_jobs", "sla_lateness_s",
@@ -351,14 +381,15 @@ def _jobs_follow(session: Session, settings: Settings, snapshot: Snapshot, versi
 
 
 def _plan_events(row: Plan, snapshot: Snapshot, routes: list[routing.Route],
-                 job_events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+                 job_events: list[dict[str, Any]], delta: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """``plan.created`` for the consoles, the jobs' own events, then ``route.updated`` for each technician whose
-    day is in ``routes``."""
+    day is in ``routes``. A live change's ``plan.created`` carries its ``delta`` (``_plan_delta``); a whole day's
+    (a solve) carries none: a console reads that plan afresh."""
     diff = row.diff or {}
     out = [make_event("plan.created", {
         "plan_id": row.id, "version": row.version, "trigger": row.trigger, "objective": row.objective,
-        "diff": {"moved": len(diff.get("moved", [])), "eta_changed": len(diff.get("eta_changed", []))}},
-        staff_only=True), *job_events]
+        "diff": {"moved": len(diff.get("moved", [])), "eta_changed": len(diff.get("eta_changed", []))},
+        "delta": delta}, staff_only=True), *job_events]
     for route in routes:  # each technician hears about their own day
         tid = parse_key(route.technician_id)
         out.append(make_event("route.updated", {

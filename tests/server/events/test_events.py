@@ -170,3 +170,30 @@ def test_sse_stream(client, auth, app, how):
     assert client.get("/events/stream?limit=1").status_code == 401
     refused = client.get(f"/events/stream?limit=1&token={_token(dispatcher)}")
     assert refused.status_code == 401 and "ticket" in refused.json()["detail"]
+
+
+def test_a_subscriber_that_lost_events_is_told_once_it_has_read_the_rest() -> None:
+    """A client too slow to read loses events (its queue is full); once it has read what was kept it hears
+    ``stream.gap`` (once per loss), and the console reads its state afresh instead of patching a partial story."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from server.events.broker import QUEUE_SIZE, Subscription
+    from server.events.router import _gap
+
+    async def run() -> None:
+        sub = Subscription(user=SimpleNamespace(role=Role.dispatcher), loop=asyncio.get_running_loop())  # type: ignore[arg-type]
+        for i in range(QUEUE_SIZE + 3):
+            sub.offer(make_event("job.eta", {"job_id": i}))
+        assert sub.dropped == 3
+        assert _gap(sub) is None  # the events kept come first
+        while not sub.queue.empty():
+            sub.queue.get_nowait()
+        gap = _gap(sub)
+        assert gap is not None and gap["type"] == "stream.gap" and gap["data"] == {"dropped": 3}
+        assert "_audience" not in gap
+        assert _gap(sub) is None  # told once
+        sub.offer(make_event("job.eta", {"job_id": 0}))
+        assert _gap(sub) is None  # nothing more was lost
+
+    asyncio.run(run())

@@ -8,9 +8,14 @@ import type { LiveEvent } from "./types";
 export const EVENT_TYPES = [
   "appointment.broken", "conversation.updated", "job.assigned", "job.created", "job.eta", "job.status",
   "job.unassigned", "job.updated",
-  "message.queued", "message.status", "plan.created", "route.updated", "solve.updated", "technician.location",
-  "technician.locked", "technician.status",
+  "message.queued", "message.status", "plan.created", "route.updated", "solve.updated", "stream.gap",
+  "technician.location", "technician.locked", "technician.status",
 ];
+
+/** What a view hears when events may have been missed: the server dropped some for this connection (it was too slow
+ * to read them), or the connection was lost and opened again. A view that patches its state from events reads it
+ * afresh on this. */
+export const GAP_EVENT = "stream.gap";
 
 export type EventHandler = (event: LiveEvent) => void;
 export type StateHandler = (state: "live" | "connecting" | "offline") => void;
@@ -21,6 +26,8 @@ export class LiveEvents {
   private stopped = false;
   private attempts = 0;
   private timer: number | undefined;
+  /** A connection was open before: the next one to open follows a time without events. */
+  private wasLive = false;
 
   constructor(private onEvent: EventHandler, private onState: StateHandler) {}
 
@@ -67,6 +74,7 @@ export class LiveEvents {
       opened = true;
       this.attempts = 0;
       this.onState("live");
+      this.opened();
     };
     ws.onmessage = (msg) => {
       try {
@@ -91,7 +99,10 @@ export class LiveEvents {
     if (this.stopped) return;
     const es = new EventSource(`/events/stream?ticket=${encodeURIComponent(ticket)}`);
     this.sse = es;
-    es.onopen = () => this.onState("live");
+    es.onopen = () => {
+      this.onState("live");
+      this.opened(); // EventSource also reconnects by itself: each open after the first follows a gap
+    };
     es.onmessage = (msg) => this.handleSse(msg);
     es.onerror = () => {
       es.close();
@@ -102,6 +113,12 @@ export class LiveEvents {
     for (const t of EVENT_TYPES) {
       es.addEventListener(t, (msg) => this.handleSse(msg as MessageEvent));
     }
+  }
+
+  /** A connection opened: after an earlier one, the events sent in between were missed. */
+  private opened(): void {
+    if (this.wasLive) this.onEvent({ type: GAP_EVENT, id: "", at: new Date().toISOString(), data: { reconnected: true } });
+    this.wasLive = true;
   }
 
   private handleSse(msg: MessageEvent): void {

@@ -3,6 +3,7 @@ import L from "leaflet";
 import "leaflet/dist/leaflet.css";
 import Supercluster, { type ClusterProperties } from "supercluster";
 import { api } from "./api";
+import { markerMoved } from "./live-delta";
 import type { Job } from "./types";
 
 export const OSM_ATTRIBUTION =
@@ -142,14 +143,14 @@ export interface JobClusterOptions {
 }
 
 /** Job markers clustered with supercluster: only the clusters and single jobs inside the view are drawn, again at
- * every pan and zoom, so thousands of jobs stay a few dozen markers. A cluster shows its count and the highest
- * priority in it, and zooms in when clicked (or Enter). The map's element says what is drawn:
- * data-jobs (all indexed), data-clusters and data-points (drawn now). */
+ * every pan and zoom, so thousands of jobs stay a few dozen markers. A cluster shows its count and whether an urgent
+ * job (priority 8+) is in it, and zooms in when clicked (or Enter). The map's element says what is drawn:
+ * data-jobs (all indexed), data-clusters and data-points (drawn now), data-patched (live changes restyled in place). */
 export class JobClusters {
   private layer = L.layerGroup();
-  private index: Supercluster<{ i: number; priority: number }, { top: number }>;
+  private index: Supercluster<{ i: number; urgent: number }, { urgent: number }>;
   private jobs: Job[] = [];
-  private markers = new Map<number, L.CircleMarker>();
+  private markers = new Map<number, { circle: L.CircleMarker; count: L.Marker | null }>();
   private pendingFocus: number | null = null;
   private loaded = false;
   readonly maxZoom: number;
@@ -175,12 +176,13 @@ export class JobClusters {
     this.layer.remove();
   }
 
-  private makeIndex(cluster: boolean): Supercluster<{ i: number; priority: number }, { top: number }> {
-    return new Supercluster<{ i: number; priority: number }, { top: number }>({
+  private makeIndex(cluster: boolean): Supercluster<{ i: number; urgent: number }, { urgent: number }> {
+    return new Supercluster<{ i: number; urgent: number }, { urgent: number }>({
       // Not clustering: no zoom level merges points (maxZoom 0 and a radius of nothing).
       radius: cluster ? this.opts.radius ?? 60 : 0, maxZoom: cluster ? this.maxZoom - 1 : 0,
-      map: (p) => ({ top: p.priority }),
-      reduce: (acc, p) => { acc.top = Math.max(acc.top, p.top); },
+      // Only whether a job is urgent (priority 8+) is indexed: a change of priority below or above 8 keeps the index.
+      map: (p) => ({ urgent: p.urgent }),
+      reduce: (acc, p) => { acc.urgent = Math.max(acc.urgent, p.urgent); },
     });
   }
 
@@ -188,11 +190,45 @@ export class JobClusters {
     this.jobs = jobs;
     this.index = this.makeIndex(jobs.length > (this.opts.clusterFrom ?? 150));
     this.index.load(jobs.map((job, i) => ({
-      type: "Feature", properties: { i, priority: job.priority }, geometry: { type: "Point", coordinates: [job.lon, job.lat] },
+      type: "Feature", properties: { i, urgent: job.priority >= 8 ? 1 : 0 },
+      geometry: { type: "Point", coordinates: [job.lon, job.lat] },
     })));
     this.loaded = true;
     this.map.getContainer().dataset.jobs = String(jobs.length);
     this.draw();
+  }
+
+  /** The same jobs as before (the same ids in the same order, each where it was and as urgent as it was: the index
+   * holds), some of them changed or restyled: `changed` are restyled where drawn, nothing else is touched (a live
+   * change to one job among thousands). Anything else is `setJobs`, done here. Returns whether it was a patch. */
+  patch(jobs: Job[], changed: Iterable<number>): boolean {
+    const same = this.loaded && jobs.length === this.jobs.length && jobs.every((job, i) => {
+      const was = this.jobs[i];
+      return job.id === was.id && (job === was || !markerMoved(was, job));
+    });
+    if (!same) {
+      this.setJobs(jobs);
+      return false;
+    }
+    const before = this.jobs;
+    this.jobs = jobs;
+    let redraw = false;
+    for (const id of changed) {
+      const drawn = this.markers.get(id);
+      if (!drawn) continue; // inside a cluster or out of view: drawn afresh when the map moves
+      const i = jobs.findIndex((j) => j.id === id);
+      const job = jobs[i];
+      if (!job || (job.reporter_count > 1) !== (drawn.count !== null)
+        || (drawn.count !== null && job.reporter_count !== before[i].reporter_count)) {
+        redraw = true;
+        break;
+      }
+      drawn.circle.setStyle(this.opts.style(job));
+      drawn.circle.setTooltipContent(this.opts.tooltip(job));
+    }
+    if (redraw) this.draw();
+    this.map.getContainer().dataset.patched = String(Number(this.map.getContainer().dataset.patched ?? 0) + 1);
+    return true;
   }
 
   /** Centre the job at a zoom where it is its own marker, and show its tooltip (kept open across redraws until
@@ -214,13 +250,13 @@ export class JobClusters {
     let points = 0;
     for (const item of items) {
       const [lon, lat] = item.geometry.coordinates;
-      const p = item.properties as Partial<ClusterProperties> & { i?: number; top?: number };
+      const p = item.properties as Partial<ClusterProperties> & { i?: number; urgent?: number };
       if (p.cluster) {
         clusters += 1;
         const count = p.point_count ?? 0;
         const size = count < 10 ? 30 : count < 100 ? 36 : count < 1000 ? 44 : 52;
         const clusterId = p.cluster_id ?? 0;
-        const label = `${count} jobs here${(p.top ?? 0) >= 8 ? ", some urgent" : ""}: zoom in`;
+        const label = `${count} jobs here${p.urgent ? ", some urgent" : ""}: zoom in`;
         const icon = nodeIcon(h2("span", `${p.point_count_abbreviated ?? count}`), {
           className: `cluster-icon${count >= 100 ? " cluster-big" : ""}`, iconSize: [size, size], iconAnchor: [size / 2, size / 2],
         });
@@ -232,24 +268,26 @@ export class JobClusters {
         marker.addTo(this.layer);
       } else if (p.i !== undefined) {
         points += 1;
-        const job = this.jobs[p.i];
+        const i = p.i;
+        const job = this.jobs[i];
         const marker = L.circleMarker([job.lat, job.lon], this.opts.style(job));
         nodeTooltip(marker, this.opts.tooltip(job));
-        marker.on("click", () => this.opts.onClick(job));
+        marker.on("click", () => this.opts.onClick(this.jobs[i])); // the job as it is now (patch() swaps it)
         marker.addTo(this.layer);
-        this.markers.set(job.id, marker);
+        let count: L.Marker | null = null;
         if (job.reporter_count > 1) {
-          L.marker([job.lat, job.lon], {
+          count = L.marker([job.lat, job.lon], {
             icon: nodeIcon(h2("span", String(job.reporter_count)), { className: "count-icon", iconSize: [18, 18], iconAnchor: [-2, 18] }),
             keyboard: false, interactive: false,
           }).addTo(this.layer);
         }
+        this.markers.set(job.id, { circle: marker, count });
       }
     }
     const el = this.map.getContainer();
     el.dataset.clusters = String(clusters);
     el.dataset.points = String(points);
-    if (this.pendingFocus !== null) this.markers.get(this.pendingFocus)?.openTooltip();
+    if (this.pendingFocus !== null) this.markers.get(this.pendingFocus)?.circle.openTooltip();
   }
 
   /** Stop showing the focused job's tooltip. */

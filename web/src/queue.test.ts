@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { bySlaRisk } from "./format";
 import { DEFAULT_FILTER, deleteView, haystack, isDeadEnd, matchesText, queueRows, REASON_SKILL, saveView, savedViews,
-  someoneCanDo } from "./queue";
+  someoneCanDo, sortBySlaRisk } from "./queue";
 import type { Job, Technician } from "./types";
 
 const now = new Date("2026-01-10T15:00:00Z");
@@ -83,5 +84,33 @@ describe("saved views", () => {
     expect(savedViews(s)).toEqual([]);
     s.setItem("groundcrew.queue-views", JSON.stringify([{ name: 3 }, "x", { name: "ok", filter: {}, groupBy: "none" }]));
     expect(savedViews(s).map((v) => v.filter.status)).toEqual(["unassigned"]);
+  });
+});
+
+describe("the queue's order at volume", () => {
+  it("is format.ts bySlaRisk's order, each job's slack computed once", () => {
+    const jobs = Array.from({ length: 300 }, (_, i) => job({
+      priority: 1 + (i * 7) % 10, duration_min: [20, 30, 45][i % 3],
+      // Some share a due time (then priority, then id decide), some have none (last), one is unreadable (none too).
+      sla_due_at: i % 11 === 0 ? null : i === 5 ? "not a time" : new Date(now.getTime() + ((i * 37) % 50) * 600_000).toISOString(),
+    }));
+    expect(sortBySlaRisk(jobs, now).map((j) => j.id)).toEqual(bySlaRisk(jobs, now).map((j) => j.id));
+  });
+  it("reads a job's new due time (a live change replaces it)", () => {
+    const a = job({ sla_due_at: "2026-01-10T18:00:00Z" });
+    const b = job({ sla_due_at: "2026-01-10T17:00:00Z" });
+    expect(sortBySlaRisk([a, b], now)).toEqual([b, a]);
+    a.sla_due_at = "2026-01-10T16:00:00Z";
+    expect(sortBySlaRisk([a, b], now)).toEqual([a, b]);
+  });
+  it("does not build a job's search text when nothing is searched", () => {
+    let built = 0;
+    const ctx = { now, techs, reasons: new Map<number, string>() };
+    queueRows([job(), job()], DEFAULT_FILTER, "none", ctx, (j) => { built += 1; return haystack(j, techs); });
+    expect(built).toBe(0);
+    const { matched } = queueRows([job({ title: "Pothole" }), job()], { ...DEFAULT_FILTER, text: "pothole" }, "none", ctx,
+      (j) => { built += 1; return haystack(j, techs); });
+    expect(built).toBe(2);
+    expect(matched.map((j) => j.title)).toEqual(["Pothole"]);
   });
 });

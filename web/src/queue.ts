@@ -1,6 +1,6 @@
 // The dispatcher's job queue as data: search, filters, grouping and the order of rows (unit-tested in
 // queue.test.ts). Pure functions over the loaded jobs: nothing here touches the DOM.
-import { bySlaRisk, riskLabel, slackMinutes, titleCase, type RiskLevel } from "./format";
+import { riskLabel, slackMinutes, titleCase, type RiskLevel } from "./format";
 import type { Job, Technician } from "./types";
 
 export const JOB_STATUSES = ["unassigned", "assigned", "en_route", "on_site", "completed", "unable", "cancelled"] as const;
@@ -119,7 +119,9 @@ function groupOf(job: Job, by: GroupBy, techs: Technician[]): { key: string; lab
  * dead-end jobs in a group of their own at the end. `collapsed` groups keep their header (and count) only. */
 export function queueRows(jobs: Job[], f: QueueFilter, by: GroupBy, ctx: QueueContext,
   hay: (job: Job) => string, collapsed: Set<string> = new Set()): { rows: Row[]; matched: Job[] } {
-  const matched = jobs.filter((j) => matchesFilter(j, f, ctx.now) && matchesText(j, f.text, hay(j), ctx.customerHits));
+  const searching = words(f.text).length > 0; // the search text of each job is built only when searching
+  const matched = jobs.filter((j) => matchesFilter(j, f, ctx.now)
+    && (!searching || matchesText(j, f.text, hay(j), ctx.customerHits)));
   const groups = new Map<string, { label: string; jobs: Job[]; deadEnd: boolean }>();
   const dead: Job[] = [];
   for (const job of matched) {
@@ -141,12 +143,42 @@ export function queueRows(jobs: Job[], f: QueueFilter, by: GroupBy, ctx: QueueCo
   const rows: Row[] = [];
   const matchedInOrder: Job[] = [];
   for (const [key, g] of ordered) {
-    const sorted = bySlaRisk(g.jobs, ctx.now);
+    const sorted = sortBySlaRisk(g.jobs, ctx.now);
     matchedInOrder.push(...sorted);
     if (by !== "none" || g.deadEnd) rows.push({ kind: "group", key, label: g.label, count: sorted.length, deadEnd: g.deadEnd });
     if (!collapsed.has(key)) for (const job of sorted) rows.push({ kind: "job", job, group: key });
   }
   return { rows, matched: matchedInOrder };
+}
+
+const dueCache = new WeakMap<Job, { due: string | null | undefined; ms: number | null }>();
+
+/** The job's SLA due time (ms since the epoch), parsed once per job object and due time. */
+function dueMs(job: Job): number | null {
+  const hit = dueCache.get(job);
+  if (hit && hit.due === job.sla_due_at) return hit.ms;
+  const ms = job.sla_due_at ? new Date(job.sla_due_at).getTime() : NaN;
+  const value = Number.isNaN(ms) ? null : ms;
+  dueCache.set(job, { due: job.sla_due_at, ms: value });
+  return value;
+}
+
+/** format.ts `bySlaRisk`'s order (least slack first, then higher priority, then older id; no SLA last) with each
+ * job's slack computed once, not twice per comparison: the queue sorts thousands of jobs on every live change. */
+export function sortBySlaRisk(jobs: Job[], now: Date): Job[] {
+  const t = now.getTime();
+  const keyed = jobs.map((job) => {
+    const due = dueMs(job);
+    return { job, slack: due === null ? null : (due - t) / 60000 - job.duration_min };
+  });
+  keyed.sort((a, b) => {
+    if (a.slack === null && b.slack !== null) return 1;
+    if (b.slack === null && a.slack !== null) return -1;
+    if (a.slack !== null && b.slack !== null && a.slack !== b.slack) return a.slack - b.slack;
+    if (a.job.priority !== b.job.priority) return b.job.priority - a.job.priority;
+    return a.job.id - b.job.id;
+  });
+  return keyed.map((k) => k.job);
 }
 
 export interface QueueView {

@@ -4,6 +4,8 @@ import { all, api, ApiError, explain, maybe } from "../api";
 import { dispatchApi, type Alternative, type Override, type OverridePreview } from "../dispatch-api";
 import { h, mount } from "../dom";
 import { clock, duration, humanize, km, localDay, riskLabel, slackMinutes, titleCase, when } from "../format";
+import { GAP_EVENT } from "../events";
+import { boardChanged, isPlanDelta, patchPlan, patchRoutes, type PlanDelta, type RoutesGeo } from "../live-delta";
 import { baseMap, JobClusters, L, nodeIcon, nodeTooltip, textTip, type BaseMap } from "../map";
 import { BUILT_IN_VIEWS, DEFAULT_FILTER, deleteView, haystack, isDeadEnd, JOB_STATUSES, queueRows, REASON_SKILL, saveView,
   savedViews, words, type GroupBy, type QueueFilter, type QueueView, type Row } from "../queue";
@@ -30,13 +32,41 @@ export function techColour(id: number): string {
   return TECH_COLOURS[(id - 1) % TECH_COLOURS.length];
 }
 
-interface RoutesGeo {
-  type: "FeatureCollection";
-  plan_version: number;
-  features: Array<{ geometry: { type: "MultiLineString"; coordinates: number[][][] }; properties: { technician_id: number } }>;
-}
+/** The parts of the view a redraw draws: a live change names the ones it touched (README "Web console": live
+ * updates as deltas). "jobs" restyles the changed jobs' markers (the whole job layer with "all-jobs"); "routes" draws
+ * the changed technicians' lines (all of them with "all-routes"). */
+type Part = "info" | "jobs" | "all-jobs" | "routes" | "all-routes" | "techs" | "filters" | "queue" | "board" | "selection";
+const ALL_PARTS: Part[] = ["info", "all-jobs", "all-routes", "techs", "filters", "queue", "board", "selection"];
 
 const OPEN = new Set(["unassigned", "assigned", "en_route", "on_site"]);
+
+/** The jobs a plan moved or re-timed since the one before (outlined on the map and the board). A first plan has
+ * nothing to compare with: every job would count as "moved" (issue 29), so nothing is outlined. */
+function highlightsOf(plan: Plan | null): Set<number> {
+  const compared = (plan?.diff as { previous_version?: number | null } | undefined)?.previous_version != null;
+  return !compared ? new Set() : new Set([
+    ...((plan?.diff.moved as Array<{ job_id: number }>) ?? []).map((m) => m.job_id),
+    ...((plan?.diff.eta_changed as Array<{ job_id: number }>) ?? []).map((m) => m.job_id),
+  ]);
+}
+
+/** Make `parent`'s children `nodes`, moving only what moved: nodes already in place stay (a queue where one card
+ * changed replaces that card, it does not rebuild the list). */
+function reconcile(parent: HTMLElement, nodes: Node[]): void {
+  let at = parent.firstChild;
+  for (const node of nodes) {
+    if (node === at) {
+      at = at.nextSibling;
+      continue;
+    }
+    parent.insertBefore(node, at);
+  }
+  while (at) {
+    const next = at.nextSibling;
+    parent.removeChild(at);
+    at = next;
+  }
+}
 /** Queue rows drawn at a time; more are drawn as the list is scrolled to its end ("Show more"). */
 export const QUEUE_PAGE = 100;
 
@@ -87,7 +117,17 @@ export class DispatchView implements View {
   private lockSeen = new Map<number, boolean>();
   private disposed = false;
   private renderTimer: number | undefined;
-  private boardPending = false;
+  /** What the next redraw draws, and for which jobs and technicians (one redraw for a burst of events). */
+  private dirty = new Set<Part>();
+  private changedJobs = new Set<number>();
+  private changedRoutes = new Set<number>();
+  /** Queue cards drawn, by job: a card is kept while its job and what it says are the same, so a redraw after a
+   * live change to one job builds that one card. */
+  private cards = new Map<number, { job: Job; stamp: string; el: HTMLElement }>();
+  private techMarkers = new Map<number, L.Marker>();
+  private routeLines = new Map<number, L.Layer>();
+  /** Jobs whose board label (who reported them) was asked for. */
+  private labelled = new Set<number>();
   private planStopsOf: Plan | null | undefined = undefined;
   private planStops = new Set<number>();
   private planSeq = 0;
@@ -164,9 +204,14 @@ export class DispatchView implements View {
         tech.current_lat = d.lat;
         tech.current_lon = d.lon;
         tech.last_seen_at = String(d.at ?? new Date().toISOString());
-        this.renderTechs();
+        this.drawTech(tech);
         this.base.map.getContainer().dataset.pings = String(Number(this.base.map.getContainer().dataset.pings ?? 0) + 1);
       }
+      return;
+    }
+    if (event.type === GAP_EVENT) {
+      // Events were missed (the connection dropped, or the server dropped some for this console): read everything.
+      this.scheduleRefresh();
       return;
     }
     if (this.patch(event)) {
@@ -192,15 +237,22 @@ export class DispatchView implements View {
       case "job.created":
       case "job.updated": {
         if (!d.job || typeof d.job !== "object") return false;
-        // The event carries the job as GET /jobs shows it.
+        // The event carries the job as GET /jobs shows it: its card and its marker are drawn afresh; the board only
+        // when the job is on it and something the board draws of it changed.
         const fresh = d.job as unknown as Job;
         const at = this.jobs.findIndex((j) => j.id === fresh.id);
-        const board = this.onBoard(fresh) || (at >= 0 && this.onBoard(this.jobs[at]));
+        const before = at >= 0 ? this.jobs[at] : undefined;
+        const board = (this.onBoard(fresh) || (before !== undefined && this.onBoard(before))) && boardChanged(before, fresh);
         if (at >= 0) this.jobs[at] = fresh;
         else this.jobs.push(fresh);
         this.staleVersions.delete(fresh.id);
-        this.hay = new WeakMap();
-        this.renderSoon(board);
+        this.changedJobs.add(fresh.id);
+        const parts: Part[] = ["jobs", "queue"];
+        if (before?.status !== fresh.status) parts.push("info");
+        if (before?.category !== fresh.category) parts.push("filters");
+        if (board) parts.push("board");
+        if (this.selectedJobId === fresh.id) parts.push("selection");
+        this.renderSoon(parts);
         return true;
       }
       case "job.status": {
@@ -253,10 +305,12 @@ export class DispatchView implements View {
         return true;
       }
       case "plan.created": {
-        // A new plan: its stops, routes and labels are read (not the job list; each job it moved has its own event).
+        // A live change carries what changed (the days of the technicians it touched): patched in, and only their
+        // routes read. A whole day's plan, or one after a version this console missed, is read afresh (not the job
+        // list: each job it moved has its own event).
         notify(`New plan v${String(d.version ?? "")} (${titleCase(String(d.trigger ?? ""))})`, "info");
         if (typeof d.version === "number" && this.plan && this.plan.version >= d.version) return true;
-        void this.loadPlan();
+        if (!isPlanDelta(d.delta) || !this.applyDelta(d.delta)) void this.loadPlan();
         return true;
       }
       case "route.updated":
@@ -281,10 +335,9 @@ export class DispatchView implements View {
             j.eta_at = null;
             j.pinned = false;
             this.staleVersions.add(j.id);
+            this.touched(j);
           }
         }
-        this.hay = new WeakMap();
-        this.renderSoon();
         return true;
       }
       default:
@@ -292,11 +345,16 @@ export class DispatchView implements View {
     }
   }
 
-  /** A job changed in memory: its search text is stale, and the view redraws (once for a burst of events); the
-   * board only when the job is on it. */
+  /** A job changed in memory: its search text and its card are stale, and its card and marker are drawn afresh
+   * (once for a burst of events); the board only when the job is on it. */
   private touched(job: Job): void {
     this.hay.delete(job);
-    this.renderSoon(this.onBoard(job));
+    this.cards.delete(job.id);
+    this.changedJobs.add(job.id);
+    const parts: Part[] = ["info", "jobs", "queue"];
+    if (this.onBoard(job)) parts.push("board");
+    if (this.selectedJobId === job.id) parts.push("selection");
+    this.renderSoon(parts);
   }
 
   /** Whether the board draws this job: assigned to a technician, booked, or a stop of the plan. Most live changes
@@ -312,16 +370,14 @@ export class DispatchView implements View {
     return this.planStops.has(job.id);
   }
 
-  /** One redraw for the events of a burst (a re-plan sends one per job it moved), from memory; the board too when
-   * any of them asked for it. */
-  private renderSoon(board = true): void {
-    this.boardPending ||= board;
+  /** One redraw for the events of a burst (a re-plan sends one per job it moved), from memory, of the parts they
+   * touched. */
+  private renderSoon(parts: Iterable<Part> = ALL_PARTS): void {
+    for (const part of parts) this.dirty.add(part);
     if (this.renderTimer !== undefined) return;
     this.renderTimer = window.setTimeout(() => {
       this.renderTimer = undefined;
-      const withBoard = this.boardPending;
-      this.boardPending = false;
-      if (!this.disposed) this.render(withBoard);
+      if (!this.disposed) this.draw();
     }, 30);
   }
 
@@ -345,16 +401,25 @@ export class DispatchView implements View {
       ]) : [null, null];
       if (this.disposed || seq !== this.planSeq) return;
       this.applyPlan(plan, routes, board);
-      // The plan's arrivals are the jobs' ETAs (the server writes them so with the plan).
-      const byId = new Map(this.jobs.map((j) => [j.id, j]));
-      for (const s of plan?.stops ?? []) {
-        const j = byId.get(s.job_id);
-        if (j && (j.status === "assigned" || j.status === "en_route") && j.assigned_technician_id === s.technician_id) j.eta_at = s.arrival_at;
-      }
-      this.renderSoon();
+      this.etasFrom(plan?.stops ?? []);
+      this.cards.clear();
+      this.renderSoon(["info", "all-jobs", "all-routes", "queue", "board", "selection"]);
     } catch (e) {
       if (!this.disposed) this.scheduleRefresh();
       void e;
+    }
+  }
+
+  /** The plan's arrivals are the jobs' ETAs (the server writes them so with the plan). */
+  private etasFrom(stops: PlanStop[]): void {
+    const byId = new Map(this.jobs.map((j) => [j.id, j]));
+    for (const s of stops) {
+      const j = byId.get(s.job_id);
+      if (j && (j.status === "assigned" || j.status === "en_route") && j.assigned_technician_id === s.technician_id
+        && j.eta_at !== s.arrival_at) {
+        j.eta_at = s.arrival_at;
+        this.touched(j);
+      }
     }
   }
 
@@ -363,13 +428,60 @@ export class DispatchView implements View {
     this.plan = plan;
     this.routes = routes;
     this.customers = new Map(Object.entries(board?.customers ?? {}).map(([id, name]) => [Number(id), name]));
+    this.labelled = new Set(this.customers.keys());
     this.reasons = new Map((plan?.unassigned ?? []).map((u) => [Number(u.job_id), String(u.reason ?? "")]));
-    // A first plan has nothing to compare with: every job would count as "moved" (issue 29), so nothing is outlined.
-    const compared = (plan?.diff as { previous_version?: number | null } | undefined)?.previous_version != null;
-    this.highlighted = !compared ? new Set() : new Set([
-      ...((plan?.diff.moved as Array<{ job_id: number }>) ?? []).map((m) => m.job_id),
-      ...((plan?.diff.eta_changed as Array<{ job_id: number }>) ?? []).map((m) => m.job_id),
+    this.highlighted = highlightsOf(plan);
+  }
+
+  /** A live change's delta patched into the plan held (false when it does not apply: the plan is read afresh). The
+   * jobs it touched are drawn afresh; the routes and board labels of its technicians are read, nothing else. */
+  private applyDelta(delta: PlanDelta): boolean {
+    const plan = patchPlan(this.plan, delta);
+    if (!plan) return false;
+    this.planSeq += 1; // a read of an older plan still on its way is not applied over this one
+    this.plan = plan;
+    for (const id of delta.unassigned_removed) this.reasons.delete(id);
+    for (const u of delta.unassigned_added) this.reasons.set(Number(u.job_id), String(u.reason ?? ""));
+    const was = this.highlighted;
+    this.highlighted = highlightsOf(plan);
+    const touched = new Set<number>([...delta.unassigned_removed, ...delta.unassigned_added.map((u) => Number(u.job_id)),
+      ...[...was].filter((id) => !this.highlighted.has(id)), ...[...this.highlighted].filter((id) => !was.has(id))]);
+    const byId = new Map(this.jobs.map((j) => [j.id, j]));
+    for (const id of touched) {
+      const job = byId.get(id);
+      if (job) this.touched(job);
+    }
+    this.etasFrom(delta.stops);
+    const labels = delta.stops.some((s) => !this.labelled.has(s.job_id));
+    this.renderSoon(["info", "jobs", "queue", "board", "selection"]);
+    if (labels) this.dirty.delete("board"); // the board waits for the labels it needs (one redraw, not two)
+    void this.readDeltaParts(delta, plan.version, labels);
+    this.countDelta("plan.delta");
+    return true;
+  }
+
+  /** The routes of a live change's technicians (all routes when none are held yet), and the board labels of its
+   * jobs when some are not known yet. */
+  private async readDeltaParts(delta: PlanDelta, version: number, labels: boolean): Promise<void> {
+    const ids = delta.technicians;
+    const some = ids.length > 0 && ids.length <= 200;
+    const held = this.routes;
+    const [routes, board] = await Promise.all([
+      !held || ids.length > 200 ? maybe<RoutesGeo>("/map/routes").catch(() => null)
+        : some ? maybe<RoutesGeo>(`/map/routes?technicians=${ids.join(",")}`).catch(() => null) : null,
+      labels && some ? maybe<{ customers: Record<string, string> }>(`/console/board?technicians=${ids.join(",")}`).catch(() => null) : null,
     ]);
+    if (this.disposed) return;
+    for (const s of delta.stops) this.labelled.add(s.job_id);
+    for (const [id, name] of Object.entries(board?.customers ?? {})) this.customers.set(Number(id), name);
+    if (routes && held && held === this.routes && ids.length <= 200) {
+      for (const tid of patchRoutes(held, ids, routes)) this.changedRoutes.add(tid);
+      this.renderSoon(["routes"]);
+    } else if (routes && (!this.routes || routes.plan_version >= this.routes.plan_version)) {
+      this.routes = routes;
+      this.renderSoon(["all-routes"]);
+    }
+    if (labels && this.plan?.version === version) this.renderSoon(["board"]);
   }
 
   private scheduleRefresh(): void {
@@ -397,6 +509,7 @@ export class DispatchView implements View {
       this.applyPlan(plan, routes, board);
       this.staleVersions.clear();
       this.hay = new WeakMap();
+      this.cards.clear();
       const known = seen;
       for (const id of [...this.selected]) if (!known.has(id)) this.selected.delete(id);
       if (this.selectedJobId !== null && !known.has(this.selectedJobId)) this.selectedJobId = null;
@@ -408,13 +521,31 @@ export class DispatchView implements View {
     }
   }
 
-  private render(board = true): void {
-    this.renderPlanInfo();
-    this.renderMap();
-    this.refreshFilterOptions();
-    this.renderQueue();
-    if (board) this.renderTimeline();
-    this.renderSelection();
+  private render(): void {
+    this.renderSoon(ALL_PARTS);
+    clearTimeout(this.renderTimer);
+    this.renderTimer = undefined;
+    this.draw();
+  }
+
+  /** Draw the parts a live change or a load asked for (`renderSoon`), and only those. */
+  private draw(): void {
+    const parts = this.dirty;
+    const jobs = this.changedJobs;
+    const routes = this.changedRoutes;
+    this.dirty = new Set();
+    this.changedJobs = new Set();
+    this.changedRoutes = new Set();
+    if (parts.has("info")) this.renderPlanInfo();
+    if (parts.has("all-routes")) this.renderRoutes();
+    else if (parts.has("routes")) this.renderRoutes(routes);
+    if (parts.has("all-jobs")) this.clusters.setJobs(this.mapJobs());
+    else if (parts.has("jobs")) this.clusters.patch(this.mapJobs(), jobs);
+    if (parts.has("techs")) this.renderTechs();
+    if (parts.has("filters")) this.refreshFilterOptions();
+    if (parts.has("queue")) this.renderQueue();
+    if (parts.has("board")) this.renderTimeline();
+    if (parts.has("selection")) this.renderSelection();
   }
 
   private renderPlanInfo(): void {
@@ -446,43 +577,50 @@ export class DispatchView implements View {
       tech ? [h("br"), `${tech.name}${job.eta_at ? `, ETA ${when(job.eta_at, config().timezone)}` : ""}`] : null);
   }
 
-  private renderMap(): void {
-    this.routeLayer.clearLayers();
-    // Clustered: thousands of jobs stay a few dozen markers at any zoom (map.ts JobClusters).
-    this.clusters.setJobs(this.mapJobs());
-    this.renderTechs();
-    this.renderRoutes();
-  }
-
-  /** The technicians' markers only: what a position ping changes (a few dozen markers, no jobs, no reload). */
+  /** The technicians' markers. */
   private renderTechs(): void {
     this.techLayer.clearLayers();
-    for (const tech of this.techs) {
-      const live = tech.current_lat !== null && tech.current_lon !== null;
-      const pos: [number, number] = live ? [tech.current_lat!, tech.current_lon!] : [tech.home_lat, tech.home_lon];
-      const initials = tech.name.split(/\s+/).map((p) => p[0] ?? "").join("").slice(0, 2).toUpperCase();
-      const icon = nodeIcon(h("span", { style: { background: techColour(tech.id) } }, initials), {
-        className: `tech-icon${live ? "" : " tech-home"}`, iconSize: [26, 26], iconAnchor: [13, 13],
-      });
-      // Above the job clusters (same marker pane): a technician is never hidden under a count.
-      const techMarker = L.marker(pos, { icon, title: `${tech.name} — ${live ? "live position" : "home base (no live position yet)"}`, keyboard: true,
-        zIndexOffset: 1000 });
-      nodeTooltip(techMarker, h("div", { class: "tip", dataset: { techId: tech.id } }, h("strong", null, tech.name), h("br"),
-        live ? `live position, seen ${when(tech.last_seen_at, config().timezone)}` : "home base (no live position yet)"))
-        .addTo(this.techLayer);
-    }
+    this.techMarkers.clear();
+    for (const tech of this.techs) this.drawTech(tech);
   }
 
-  private renderRoutes(): void {
-    if (this.routes) {
-      for (const f of this.routes.features) {
-        const tid = f.properties.technician_id;
-        const lines = f.geometry.coordinates.map((line) => line.map(([lon, lat]) => [lat, lon] as [number, number]));
-        // The name is text: a string given to Leaflet's bindTooltip would be parsed as HTML (issue 25).
-        nodeTooltip(L.polyline(lines, { color: techColour(tid), weight: 4, opacity: 0.75, className: `route route-tech-${tid}` }),
-          textTip(this.techs.find((t) => t.id === tid)?.name ?? "a technician no longer listed"), { sticky: true })
-          .addTo(this.routeLayer);
+  /** One technician's marker, drawn afresh: what a position ping changes (one marker, no jobs, no reload). */
+  private drawTech(tech: Technician): void {
+    const old = this.techMarkers.get(tech.id);
+    if (old) this.techLayer.removeLayer(old);
+    const live = tech.current_lat !== null && tech.current_lon !== null;
+    const pos: [number, number] = live ? [tech.current_lat!, tech.current_lon!] : [tech.home_lat, tech.home_lon];
+    const initials = tech.name.split(/\s+/).map((p) => p[0] ?? "").join("").slice(0, 2).toUpperCase();
+    const icon = nodeIcon(h("span", { style: { background: techColour(tech.id) } }, initials), {
+      className: `tech-icon${live ? "" : " tech-home"}`, iconSize: [26, 26], iconAnchor: [13, 13],
+    });
+    // Above the job clusters (same marker pane): a technician is never hidden under a count.
+    const techMarker = L.marker(pos, { icon, title: `${tech.name} — ${live ? "live position" : "home base (no live position yet)"}`, keyboard: true,
+      zIndexOffset: 1000 });
+    nodeTooltip(techMarker, h("div", { class: "tip", dataset: { techId: tech.id } }, h("strong", null, tech.name), h("br"),
+      live ? `live position, seen ${when(tech.last_seen_at, config().timezone)}` : "home base (no live position yet)"))
+      .addTo(this.techLayer);
+    this.techMarkers.set(tech.id, techMarker);
+  }
+
+  /** The routes on the map: every technician's, or (a live change) those of `only`. */
+  private renderRoutes(only?: Set<number>): void {
+    if (this.routes && only) {
+      for (const tid of only) {
+        const line = this.routeLines.get(tid);
+        if (line) this.routeLayer.removeLayer(line);
+        this.routeLines.delete(tid);
       }
+      for (const f of this.routes.features) if (only.has(f.properties.technician_id)) this.drawRoute(f);
+    } else if (this.routes) {
+      this.routeLayer.clearLayers();
+      this.routeLines.clear();
+      for (const f of this.routes.features) this.drawRoute(f);
+    } else {
+      this.routeLayer.clearLayers();
+      this.routeLines.clear();
+    }
+    if (this.routes) {
       this.base.map.getContainer().dataset.routes = String(this.routes.features.length);
       this.base.map.getContainer().dataset.planVersion = String(this.routes.plan_version);
     } else if (this.plan) {
@@ -498,6 +636,16 @@ export class DispatchView implements View {
         L.polyline(pts, { color: techColour(tech.id), weight: 3, dashArray: "6 6", className: `route route-tech-${tech.id}` }).addTo(this.routeLayer);
       }
     }
+  }
+
+  private drawRoute(f: RoutesGeo["features"][number]): void {
+    const tid = f.properties.technician_id;
+    const lines = f.geometry.coordinates.map((line) => line.map(([lon, lat]) => [lat, lon] as [number, number]));
+    // The name is text: a string given to Leaflet's bindTooltip would be parsed as HTML (issue 25).
+    const line = nodeTooltip(L.polyline(lines, { color: techColour(tid), weight: 4, opacity: 0.75, className: `route route-tech-${tid}` }),
+      textTip(this.techs.find((t) => t.id === tid)?.name ?? "a technician no longer listed"), { sticky: true });
+    line.addTo(this.routeLayer);
+    this.routeLines.set(tid, line);
   }
 
   private techNames(): Map<number, string> {
@@ -707,7 +855,13 @@ export class DispatchView implements View {
       }
       visible.push(row);
     }
-    mount(this.queueEl, visible.map((row) => row.kind === "group" ? this.groupHeader(row) : this.queueItem(row.job, now)));
+    const drawn = new Set<number>();
+    reconcile(this.queueEl, visible.map((row) => {
+      if (row.kind === "group") return this.groupHeader(row);
+      drawn.add(row.job.id);
+      return this.queueItem(row.job, now);
+    }));
+    for (const id of this.cards.keys()) if (!drawn.has(id)) this.cards.delete(id);
     if (!matched.length) {
       const none = this.jobs.length ? "No job matches the search and filters." : "No jobs yet.";
       mount(this.queueEl, h("li", { class: "muted empty-note" }, this.filter.status === "unassigned" && !words(this.filter.text).length
@@ -748,16 +902,32 @@ export class DispatchView implements View {
       row.deadEnd ? h("p", { class: "muted small" }, "A plan cannot take these: add the skill to a technician, change the job's skills, or close it.") : null);
   }
 
+  /** A job's card in the queue: the one drawn before when the job and all it says are the same. */
   private queueItem(job: Job, now: Date): HTMLElement {
     const tz = config().timezone;
     const risk = riskLabel(slackMinutes(job, now), job.sla_due_at, tz, now);
     const tech = this.techs.find((t) => t.id === job.assigned_technician_id);
+    const due = job.sla_due_at && risk.level !== "none" && !risk.text.includes("due") ? when(job.sla_due_at, tz, now) : "";
+    const why = job.status === "unassigned" ? this.reasonFor(job) : "";
+    const eta = job.eta_at ? when(job.eta_at, tz, now) : "";
+    const selected = this.selected.has(job.id);
+    const stamp = [risk.level, risk.text, due, why, eta, tech?.name ?? "", selected].join("\u0000");
+    const kept = this.cards.get(job.id);
+    if (kept && kept.job === job && kept.stamp === stamp) return kept.el;
+    const el = this.buildQueueItem(job, risk, tech, due, why, eta, selected);
+    this.cards.set(job.id, { job, stamp, el });
+    return el;
+  }
+
+  private buildQueueItem(job: Job, risk: { level: string; text: string }, tech: Technician | undefined, due: string,
+    why: string, eta: string, selected: boolean): HTMLElement {
     const check = h("input", { type: "checkbox", class: "qi-select", "aria-label": `Select job ${job.id}: ${job.title}` });
-    check.checked = this.selected.has(job.id);
+    check.checked = selected;
     check.addEventListener("change", () => {
       if (check.checked) this.selected.add(job.id);
       else this.selected.delete(job.id);
       item.classList.toggle("selected", check.checked);
+      this.cards.delete(job.id); // its stamp says "not selected"
       this.renderBulkBar();
     });
     const dead = isDeadEnd(job, { techs: this.techs, reasons: this.reasons });
@@ -769,12 +939,10 @@ export class DispatchView implements View {
         job.reporter_count > 1 ? badge(`${job.reporter_count} reporters`) : null),
       h("div", { class: "qi-meta" }, job.address ?? `${job.lat.toFixed(4)}, ${job.lon.toFixed(4)}`, " · ", titleCase(job.category),
         " · ", `${job.duration_min} min`, " · ", h("span", { class: "job-no" }, `#${job.id}`)),
-      h("div", { class: `qi-risk risk-${risk.level}` }, risk.text, job.sla_due_at && risk.level !== "none" && !risk.text.includes("due")
-        ? h("span", { class: "muted" }, ` · due ${when(job.sla_due_at, tz, now)}`) : null),
+      h("div", { class: `qi-risk risk-${risk.level}` }, risk.text, due ? h("span", { class: "muted" }, ` · due ${due}`) : null),
       job.status === "unassigned"
-        ? h("div", { class: "qi-why" }, h("span", { class: "muted" }, "Why unassigned: "), this.reasonFor(job))
-        : h("div", { class: "qi-why" }, titleCase(job.status), tech ? ` · ${tech.name}` : "",
-          job.eta_at ? ` · ETA ${when(job.eta_at, tz, now)}` : ""),
+        ? h("div", { class: "qi-why" }, h("span", { class: "muted" }, "Why unassigned: "), why)
+        : h("div", { class: "qi-why" }, titleCase(job.status), tech ? ` · ${tech.name}` : "", eta ? ` · ETA ${eta}` : ""),
       h("div", { class: "qi-actions" },
         job.status === "unassigned" ? h("button", { type: "button", class: "primary small", onclick: () => this.assignDialog(job) }, "Assign…")
           : h("button", { type: "button", class: "small", onclick: () => this.openJob(job) }, "Details…"),

@@ -5,7 +5,7 @@ that fit the plan at low added travel, sent in the customer's language through s
 10:00–12:00, 2 for Wed 14:00–16:00"). Their answer is recognised by intake before triage (``answer_offer``), books
 the window (the job carries it, less the last quarter plans keep free for delays, as a hard time window; today's
 booking is pinned to the technician whose day it fits), and is confirmed with a signed self-service link. A booked
-window that a re-plan cannot keep is offered again (``on_plan_stored`` marks it, ``sweep`` sends), and a reminder
+window that a re-plan cannot keep is offered again (``kept.mark_not_kept`` marks it, ``sweep`` sends), and a reminder
 goes out the day before.
 
 Windows today are cheapest-insertion checks (``routing.recommend``) against the stored plan. Later days have no plan
@@ -39,6 +39,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 import routing
+from server.appointments.kept import note as _note
 from server.appointments.models import OPEN_APPOINTMENT, Appointment, AppointmentStatus
 from server.cases.models import Case
 from server.config import Settings
@@ -561,11 +562,6 @@ def _email_links(settings: Settings, appt: Appointment) -> str:
 # ---------------------------------------------------------------- sending
 
 
-def _note(appt: Appointment, event: str, **data: Any) -> None:
-    appt.history = [*appt.history, {"at": utcnow().isoformat(), "event": event, **data}][-50:]
-    appt.updated_at = utcnow()
-
-
 def _say(session: Session, appt: Appointment, text: str, kind: str, key: str,
          quick_replies: list[dict[str, str]] | None = None) -> list[dict[str, Any]]:
     message, created = send_to_customer(session=session, conversation_id=appt.conversation_id, text=text, kind=kind,
@@ -845,25 +841,6 @@ def _replan_after_commit(session: Session, settings: Settings, reason: str) -> N
 
 
 # ---------------------------------------------------------------- after a re-plan, reminders, the sweep
-
-
-def on_plan_stored(*, session: Session, settings: Settings, day: str, unassigned: list[int]) -> list[dict[str, Any]]:
-    """A plan for ``day`` left these jobs out: any of them booked for that day can no longer keep its window and is
-    marked for a re-offer (``sweep`` computes and sends it). Called by server/plans/writer.py."""
-    if not unassigned:
-        return []
-    rows = session.exec(select(Appointment).where(Appointment.status == AppointmentStatus.booked,
-                                                  col(Appointment.job_id).in_(unassigned))).all()
-    events = []
-    for appt in rows:
-        if appt.window_start is None or _local(settings, appt.window_start).date().isoformat() != day:
-            continue
-        appt.status = AppointmentStatus.reoffer
-        _note(appt, "window no longer possible after a re-plan")
-        session.add(appt)
-        events.append(make_event("appointment.broken", {"appointment_id": appt.id, "job_id": appt.job_id},
-                                 staff_only=True))
-    return events
 
 
 def reoffer(*, session: Session, settings: Settings, city: City, appointment: Appointment,

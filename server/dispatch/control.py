@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 import routing
 from routing import Infeasible, simulate, timeline
+from server.appointments import kept
 from server.auth.models import User
 from server.config import Settings
 from server.core.errors import Conflict, Invalid, NotFound
@@ -293,8 +294,6 @@ def _release_broken(*, session: Session, settings: Settings, broken: list[Booked
     """Windows a dispatcher chose to break: the job no longer carries the booked window as a hard window (the next
     re-plan would drop it otherwise) and the appointment goes to a re-offer, as when a re-plan cannot keep it
     (server/appointments: ``appointment.broken``; the sweep sends the customer new windows)."""
-    from server.appointments import service as appointments
-
     tz = ZoneInfo(settings.timezone)
     events: list[dict[str, Any]] = []
     for check in broken:
@@ -304,9 +303,8 @@ def _release_broken(*, session: Session, settings: Settings, broken: list[Booked
             job.version += 1
             job.updated_at = utcnow()
             session.add(job)
-        events += appointments.on_plan_stored(session=session, settings=settings,
-                                              day=check.start.astimezone(tz).date().isoformat(),
-                                              unassigned=[check.job_id])
+        events += kept.mark_not_kept(session=session, settings=settings,
+                                     day=check.start.astimezone(tz).date().isoformat(), job_ids=[check.job_id])
     return events
 
 

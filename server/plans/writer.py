@@ -16,6 +16,7 @@ from sqlalchemy import Integer, insert, literal
 from sqlmodel import Session, col, func, select
 
 import routing
+from server.appointments import kept
 from server.config import Settings
 from server.core.timeutil import as_utc, utcnow
 from server.dispatch.problem import Snapshot, from_s, job_key, parse_key
@@ -51,10 +52,8 @@ def store_plan(*, session: Session, settings: Settings, snapshot: Snapshot, plan
     """Write ``plan`` as the new active version (the caller commits). Returns it and the events to publish."""
     lock_plan_writes(session)
     row, events = _store(session, settings, snapshot, plan, trigger, solve_job_id)
-    from server.appointments.service import on_plan_stored  # a booked window this plan cannot keep is offered again
-
-    events += on_plan_stored(session=session, settings=settings, day=row.day,
-                             unassigned=[u["job_id"] for u in row.unassigned])
+    events += kept.mark_not_kept(session=session, settings=settings, day=row.day,  # offered again by the sweep
+                                 job_ids=[u["job_id"] for u in row.unassigned])
     return row, events
 
 

@@ -1,5 +1,6 @@
-"""Appointments API: the dispatcher's slot offers (``POST /appointments/jobs/{id}/offers``) and the customer's
-self-service page behind a signed, short-lived link (no login; rate-limited per client IP; every value escaped)."""
+"""Appointments API: the dispatcher's slot offers (``POST /appointments/jobs/{id}/offers``), the booking policy
+(``GET``/``PUT /appointments/policy``: the console's Administration › Appointments) and the customer's self-service
+page behind a signed, short-lived link (no login; rate-limited per client IP; every value escaped)."""
 
 from __future__ import annotations
 
@@ -16,18 +17,21 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, select
 
+from server.appointments import policy as booking_policy
 from server.appointments import service
 from server.appointments.models import (
     OPEN_APPOINTMENT,
     Appointment,
     AppointmentPublic,
     AppointmentStatus,
+    BookingPolicyPublic,
+    BookingPolicyUpdate,
     OfferRequest,
     OfferResult,
     SlotOption,
 )
 from server.core.city import CityDep
-from server.core.deps import DispatcherUser, SessionDep, SettingsDep, StaffUser
+from server.core.deps import AdminUser, DispatcherUser, SessionDep, SettingsDep, StaffUser
 from server.core.errors import Conflict, DomainError, NotFound
 from server.core.routing import FeatureRouter
 from server.dispatch.runtime import after_commit
@@ -64,6 +68,9 @@ def offers(job_id: int, body: OfferRequest, session: SessionDep, settings: Setti
     if body.send:
         job = session.get(Job, job_id)
         assert job is not None  # compute_slots checked it
+        policy = booking_policy.current(session=session, settings=settings)
+        if not service.needs_customer(settings, job.category, policy):  # not "no time" to the customer: none asked
+            raise Conflict(f"job {job_id}: {notes[0]}")
         appt, events = service.offer(session=session, settings=settings, job=job, slots=slots)
         session.commit()
         appointment_id = appt.id
@@ -75,6 +82,25 @@ def offers(job_id: int, body: OfferRequest, session: SessionDep, settings: Setti
                                            added_travel_s=s.added_travel_s,
                                            added_travel_min=round(s.added_travel_s / 60, 1), day=tz_day[i])
                                 for i, s in enumerate(slots)])
+
+
+@router.get("/appointments/policy", response_model=BookingPolicyPublic,
+            summary="The booking policy: window length, windows at once, days ahead, lead time (empty: the server's "
+                    "setting, shown under defaults), which services offer windows, blackout days")
+def get_policy(session: SessionDep, settings: SettingsDep, _: DispatcherUser) -> BookingPolicyPublic:
+    return booking_policy.public(session=session, settings=settings)
+
+
+@router.put("/appointments/policy", response_model=BookingPolicyPublic,
+            summary="Replace the booking policy (administrators; written to the audit log). 422 names the field: a "
+                    "number out of range, a service not in the catalogue or not field work, a blackout ending before "
+                    "it starts; 409 when someone saved since the version sent")
+def put_policy(body: BookingPolicyUpdate, session: SessionDep, settings: SettingsDep,
+               user: AdminUser) -> BookingPolicyPublic:
+    # Administrators only, as in Salesforce Field Service (booking and scheduling settings: the Field Service Admin
+    # permission set) and Dynamics 365 Field Service (the Administrator role configures scheduling; the Dispatcher
+    # role schedules work within it): dispatchers read the policy and book within it.
+    return booking_policy.update(session=session, settings=settings, body=body, actor=user)
 
 
 @router.get("/appointments/jobs/{job_id}", response_model=AppointmentPublic,

@@ -12,6 +12,10 @@ Windows today are cheapest-insertion checks (``routing.recommend``) against the 
 yet (multi-day planning is not built): each is a per-day insertion check against every technician's shift that day,
 with the windows already booked for that day as the only other stops.
 
+What is offered follows the booking policy (``policy.current``: set in the console, Administration › Appointments;
+the server's settings when nothing is stored): the window length, windows at once, days ahead and lead time; which
+services offer windows; blackout days with no windows.
+
 Bookings are serialized by the plan-writer lock (the same one every plan writer takes) and an offer is claimed by a
 conditional UPDATE (offered → booked for one offer round), so two replies at once can never book twice."""
 
@@ -39,6 +43,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 import routing
+from server.appointments import policy as booking_policy
 from server.appointments.kept import note as _note
 from server.appointments.models import OPEN_APPOINTMENT, Appointment, AppointmentStatus
 from server.cases.models import Case
@@ -129,8 +134,11 @@ def customer_present_categories(settings: Settings) -> frozenset[str]:
     return _flags[key]
 
 
-def needs_customer(settings: Settings, category: str | None) -> bool:
-    """True when the catalogue says this service's visit needs the customer there."""
+def needs_customer(settings: Settings, category: str | None, policy: booking_policy.Policy | None = None) -> bool:
+    """True when this service's visit is booked with the customer: the catalogue says it needs them there, unless
+    the booking ``policy`` switches the service on or off."""
+    if policy is not None:
+        return policy.offers_slots(category, customer_present_categories(settings))
     return bool(category) and category in customer_present_categories(settings)
 
 
@@ -145,13 +153,14 @@ def _working_days(settings: Settings) -> set[int]:
     return days or {1, 2, 3, 4, 5}
 
 
-def offer_days(settings: Settings, now: datetime) -> list[date]:
-    """Today (when a working day) and the next working days, ``appointment_days`` in all."""
+def offer_days(settings: Settings, now: datetime, policy: booking_policy.Policy | None = None) -> list[date]:
+    """Today (when a working day) and the next working days, ``appointment_days`` in all. A blackout day of the
+    booking ``policy`` is skipped without counting, like a public holiday."""
     tz = ZoneInfo(settings.timezone)
     day, working, out = as_utc(now).astimezone(tz).date(), _working_days(settings), []
     closed = horizon.closed_dates(settings, {day.year, day.year + 1})  # public holidays, closed dates
     while len(out) < settings.appointment_days:
-        if day.isoweekday() in working and day not in closed:
+        if day.isoweekday() in working and day not in closed and (policy is None or policy.blocked(day) is None):
             out.append(day)
         day += timedelta(days=1)
     return out
@@ -391,12 +400,17 @@ def compute_slots(*, session: Session, settings: Settings, city: City, job_id: i
         raise NotFound(f"job {job_id} not found")
     if job.status not in (JobStatus.unassigned, JobStatus.assigned):
         raise Conflict(f"job {job_id} is {job.status.value}: a visit can no longer be booked")
+    policy = booking_policy.current(session=session, settings=settings)
+    if not needs_customer(settings, job.category, policy):  # its service is switched off (or was never on)
+        return [], [f"{job.category or 'this job'}: the service does not offer arrival windows (booking policy: "
+                    "Administration › Appointments)"]
+    settings = policy.apply(settings)  # the policy's window length, count, days ahead and lead time
     now = as_utc(now or utcnow())
     tz = ZoneInfo(settings.timezone)
     today = now.astimezone(tz).date()
     notes: list[str] = []
     slots: list[Slot] = []
-    for day in offer_days(settings, now):
+    for day in offer_days(settings, now, policy):
         found = (_today_slots(session, settings, city, job, now, day, notes) if day == today
                  else _later_day_slots(session, settings, city, job, day, notes))
         slots += [s for s in found if exclude is None or (s.start, s.end) != exclude]
@@ -803,6 +817,10 @@ def check_window(*, session: Session, settings: Settings, city: City, job: Job, 
     now = as_utc(now or utcnow())
     day = _local(settings, start).date()
     notes: list[str] = []
+    if booking_policy.current(session=session, settings=settings).blocked(day) is not None:
+        return None  # made a blackout day since it was offered
+    # The window as it was offered: a window length changed since then does not make it unbookable.
+    settings = settings.model_copy(update={"appointment_window_min": booking_policy.offered_window_min(start, end)})
     if day == _local(settings, now).date():
         near = _nearest_technicians(session, job, 2 * NEAR_TECHNICIANS)
         try:
@@ -942,7 +960,8 @@ def remind(*, session: Session, settings: Settings, now: datetime | None = None)
 
 
 def _new_jobs(session: Session, settings: Settings) -> list[int]:
-    categories = sorted(customer_present_categories(settings))
+    policy = booking_policy.current(session=session, settings=settings)
+    categories = sorted(policy.offering(customer_present_categories(settings)))
     if not categories:
         return []
     taken = select(Appointment.job_id)

@@ -130,6 +130,8 @@ RULES: dict[tuple[str, str], str] = {
     # appointments (the customer's own page is signed by its link and left out of the spec)
     ("POST", "/appointments/jobs/{job_id}/offers"): DISPATCHER,
     ("GET", "/appointments/jobs/{job_id}"): STAFF,
+    ("GET", "/appointments/policy"): DISPATCHER,
+    ("PUT", "/appointments/policy"): ADMIN,
     # an email offer's one-click link: signed by its token (an option of one offer round), rate-limited, no login;
     # GET shows a confirmation page only, POST books
     ("GET", "/appointments/choose/{token}"): PUBLIC,

@@ -2,6 +2,7 @@
 // levels chosen from the catalogue's skill list, shift, the week (hours or off per weekday), breaks, home base found with the geotagger (the resolved
 // place and its coordinates shown to confirm), on shift / off / sick. The planner reads these records as they are.
 import { all, api, ApiError, explain } from "./api";
+import { addressSearch } from "./address-search";
 import { clearErrors, field, fieldset, hhmm, select, showErrors, type Field } from "./admin-forms";
 import { h, mount } from "./dom";
 import type { Technician } from "./types";
@@ -12,16 +13,6 @@ interface SkillRow {
   services: string[];
   technicians: number;
   open_jobs: number;
-}
-
-interface AddressMatch {
-  lat: number;
-  lon: number;
-  kind: string;
-  confidence: number;
-  radius_m: number;
-  label: string;
-  inside_service_area: boolean;
 }
 
 interface Break {
@@ -200,51 +191,16 @@ export class TechniciansScreen {
     // Home base: an address resolved with the geotagger, confirmed by choosing one of its places.
     const lat = h("input", { type: "number", name: "home_lat", step: "any", min: -90, max: 90, value: tech ? String(tech.home_lat) : "", class: "num-wide" });
     const lon = h("input", { type: "number", name: "home_lon", step: "any", min: -180, max: 180, value: tech ? String(tech.home_lon) : "", class: "num-wide" });
-    const address = h("input", { type: "search", name: "address", autocomplete: "off", id: "home-address", placeholder: "e.g. 400 E Pratt St", maxlength: 300 });
-    const found = h("div", { class: "adm-found", id: "home-matches", "aria-live": "polite" });
     const resolved = h("p", { class: "small", id: "home-resolved" },
       tech ? `Current home: ${tech.home_lat.toFixed(5)}, ${tech.home_lon.toFixed(5)}` : "No home chosen yet.");
-    const find = async (): Promise<void> => {
-      const q = address.value.trim();
-      if (q.length < 2) {
-        mount(found, h("p", { class: "field-error" }, "Type at least two characters of an address."));
-        return;
-      }
-      mount(found, h("p", { class: "muted small" }, "Looking up…"));
-      try {
-        const matches = await api<AddressMatch[]>(`/addresses/search?q=${encodeURIComponent(q)}&limit=5`);
-        if (!matches.length) {
-          mount(found, h("p", { class: "field-error", role: "alert" }, `Nothing on the map matches “${q}”. Try a street address or an intersection, or type the coordinates.`));
-          return;
-        }
-        mount(found, h("fieldset", { class: "adm-matches" }, h("legend", null, "Choose the place that is meant"),
-          matches.map((m, i) => {
-            const radio = h("input", { type: "radio", name: "home-match", id: `home-match-${i}`, value: String(i) });
-            radio.addEventListener("change", () => {
-              lat.value = String(m.lat);
-              lon.value = String(m.lon);
-              resolved.textContent = `Home: ${m.label} — ${m.lat.toFixed(5)}, ${m.lon.toFixed(5)}`
-                + (m.inside_service_area ? "" : " (outside the service area)");
-            });
-            return h("div", { class: "adm-match" }, radio, h("label", { for: `home-match-${i}` },
-              `${m.label} `, h("span", { class: "muted small" },
-                `${m.kind}, ${Math.round(m.confidence * 100)} % sure within 250 m, ${m.lat.toFixed(5)}, ${m.lon.toFixed(5)}`
-                + (m.inside_service_area ? "" : " — outside the service area"))));
-          })));
-      } catch (e) {
-        mount(found, h("p", { class: "field-error", role: "alert" }, String((e as Error).message ?? e)));
-      }
-    };
-    address.addEventListener("keydown", (ev) => {
-      if (ev.key === "Enter") {
-        ev.preventDefault();
-        void find();
-      }
-    });
+    const search = addressSearch({ id: "home", otherwise: "type the coordinates", onChoose: (m) => {
+      lat.value = String(m.lat);
+      lon.value = String(m.lon);
+      resolved.textContent = `Home: ${m.label} — ${m.lat.toFixed(5)}, ${m.lon.toFixed(5)}`
+        + (m.inside_service_area ? "" : " (outside the service area)");
+    } });
     const home = fieldset("home", "Home base (start and end of the day)", [
-      h("label", { for: "home-address" }, "Address"),
-      h("div", { class: "adm-inline" }, address, h("button", { type: "button", id: "find-home", onclick: () => void find() }, "Find")),
-      found, resolved,
+      search.el, resolved,
       h("div", { class: "adm-inline" },
         h("span", { class: "adm-pair" }, h("label", { for: "home-lat" }, "Latitude"), Object.assign(lat, { id: "home-lat" })),
         h("span", { class: "adm-pair" }, h("label", { for: "home-lon" }, "Longitude"), Object.assign(lon, { id: "home-lon" }))),
@@ -289,7 +245,7 @@ export class TechniciansScreen {
       if (body.home_lat === null || body.home_lon === null) {
         home.error.textContent = "Find the address and choose a place (or type latitude and longitude).";
         home.row.classList.add("has-error");
-        address.focus();
+        search.input.focus();
         return;
       }
       if (!Object.keys(body.skills).length) {

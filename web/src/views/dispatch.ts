@@ -6,6 +6,7 @@ import { h, mount } from "../dom";
 import { clock, duration, humanize, km, localDay, riskLabel, slackMinutes, titleCase, when } from "../format";
 import { GAP_EVENT } from "../events";
 import { boardChanged, isPlanDelta, patchPlan, patchRoutes, type PlanDelta, type RoutesGeo } from "../live-delta";
+import { jobEditForm, type SkillRow } from "../job-edit";
 import { baseMap, JobClusters, L, nodeIcon, nodeTooltip, textTip, type BaseMap } from "../map";
 import { BUILT_IN_VIEWS, DEFAULT_FILTER, deleteView, haystack, isDeadEnd, JOB_STATUSES, queueRows, REASON_SKILL, saveView,
   savedViews, words, type GroupBy, type QueueFilter, type QueueView, type Row } from "../queue";
@@ -1412,57 +1413,38 @@ export class DispatchView implements View {
     });
   }
 
-  /** Edit a job's details; a stale version is refused by the server (someone else saved first). A job a live event
-   * changed without saying its new version is read afresh first (else the save would be refused as stale). */
+  /** Edit a job: priority, duration, description, place (address search and pin), required skills, time windows and
+   * SLA (web/src/job-edit.ts). The job is read afresh first (a live event may have changed it without saying its
+   * new version); a stale version is still refused by the server (someone else saved first). */
   async editDialog(job: Job): Promise<void> {
-    if (this.staleVersions.has(job.id)) {
-      try {
-        job = await api<Job>(`/jobs/${job.id}`);
-        this.staleVersions.delete(job.id);
-      } catch (e) {
-        notifyError(e);
-        return;
-      }
+    let skills: SkillRow[] = [];
+    try {
+      [job, skills] = await Promise.all([api<Job>(`/jobs/${job.id}`),
+        api<SkillRow[]>("/technicians/skills").catch(() => [] as SkillRow[])]);
+      this.staleVersions.delete(job.id);
+    } catch (e) {
+      notifyError(e);
+      return;
     }
     await openDialog(`Edit job ${job.id}`, (body, close) => {
-      const prio = h("input", { id: "edit-priority", type: "number", min: "1", max: "10", value: String(job.priority), required: true });
-      const dur = h("input", { id: "edit-duration", type: "number", min: "1", max: "480", value: String(job.duration_min), required: true });
-      const desc = h("textarea", { id: "edit-description", rows: "3" });
-      desc.value = job.description;
-      const err = h("div", { id: "edit-error" });
-      const form = h("form", { class: "form" },
-        h("label", { for: "edit-priority" }, "Priority (1–10)"), prio,
-        h("label", { for: "edit-duration" }, "Duration (minutes)"), dur,
-        h("label", { for: "edit-description" }, "Description"), desc,
-        err,
-        h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Save"),
-          h("button", { type: "button", onclick: close }, "Cancel")));
-      form.addEventListener("submit", async (ev) => {
-        ev.preventDefault();
-        try {
-          await api(`/jobs/${job.id}`, { method: "PATCH", body: {
-            priority: Number(prio.value), duration_min: Number(dur.value), description: desc.value, version: job.version,
-          } });
+      const form = jobEditForm(job, skills, {
+        save: (patch) => api(`/jobs/${job.id}`, { method: "PATCH", body: { ...patch, version: job.version } }),
+        saved: () => {
           notify(`Job ${job.id} saved`, "ok");
           close();
           void this.load();
-        } catch (e) {
-          if (e instanceof ApiError && e.status === 409) {
-            mount(err, h("div", { class: "inline-error", role: "alert" },
-              h("p", null, `Not saved: ${e.detail}.`),
-              h("p", null, "Another dispatcher saved this job after you opened it. Your changes were NOT applied, and theirs were not overwritten."),
-              h("button", { type: "button", onclick: async () => {
-                close();
-                const fresh = await api<Job>(`/jobs/${job.id}`);
-                void this.editDialog(fresh);
-              } }, "Load their version")));
-          } else {
-            inlineError(err, e);
-          }
-        }
+        },
+        cancel: close,
+        reload: () => {
+          close();
+          void this.editDialog(job);
+        },
       });
-      mount(body, form);
-      prio.focus();
+      mount(body, form.el);
+      const dlg = body.closest("dialog");
+      dlg?.classList.add("dialog-wide");
+      dlg?.addEventListener("close", () => form.remove());
+      form.start();
     });
   }
 

@@ -7,7 +7,7 @@
 import { api, ApiError, currentSession } from "../api";
 import { h, mount } from "../dom";
 import { pct, titleCase, when } from "../format";
-import { baseMap, L, nodeIcon } from "../map";
+import { locationPicker } from "../location-picker";
 import { config } from "../config";
 import {
   addNote, assign, correctTriage, loadAgents, loadCanned, loadInbox, loadTimeline, setStatus, slaText, snoozeUntil, TABS,
@@ -474,57 +474,53 @@ export class InboxView implements View {
           : h("span", { class: "muted" }, c.job_id ? `Handed off as job ${c.job_id}.` : "")));
   }
 
-  /** Confirm the location on the map (drag the pin to correct it), then hand the case to the field. */
+  /** Hand the case to the field at a place the agent placed or confirmed: the geotagger's place (if any) is shown as
+   * a pin to confirm (or move); with none there is no pin, and nothing can be handed off, until the agent places one
+   * (click the map, choose an address found by the geotagger, or pin the map's centre). */
   private async handoff(c: Case): Promise<void> {
-    const area = await api<{ properties: { bbox: number[] } }>("/map/service-area").catch(() => null);
-    const [w, s, e, n] = area?.properties.bbox ?? [-76.62, 39.25, -76.51, 39.32];
-    let lat = c.lat ?? (s + n) / 2;
-    let lon = c.lon ?? (w + e) / 2;
     await openDialog(`Hand off case ${c.id} to field`, (body, close) => {
-      const mapEl = h("div", { class: "map handoff-map", id: "handoff-map" });
-      const where = h("p", { id: "handoff-where", "aria-live": "polite" });
-      const showWhere = () => (where.textContent = `Pin at ${lat.toFixed(5)}, ${lon.toFixed(5)}${c.location_text ? ` — reported as “${c.location_text}”` : ""}`);
-      showWhere();
-      const err = h("div", { id: "handoff-error" });
-      const confirm = h("button", { type: "button", class: "primary", id: "confirm-handoff" }, "Confirm location and hand off");
       const g = c.geotag as Record<string, unknown>;
+      const known = c.lat !== null && c.lon !== null ? { lat: c.lat, lon: c.lon } : null;
+      const where = h("p", { id: "handoff-where", "aria-live": "polite" });
+      const err = h("div", { id: "handoff-error" });
+      const confirm = h("button", { type: "button", class: "primary", id: "confirm-handoff", "aria-describedby": "handoff-where" });
+      const picker = locationPicker({
+        id: "handoff", start: known, query: c.location_text ?? "", mapLabel: "Map: the work location pin",
+        onChange: () => showWhere(),
+      });
+      picker.mapEl.classList.add("handoff-map");
+      const showWhere = (): void => {
+        const p = picker.place();
+        const inside = picker.inside();
+        confirm.disabled = !p || inside === false;
+        if (!p) {
+          confirm.textContent = "Hand off to field";
+          where.className = "warn-text";
+          where.textContent = "No pin yet: click the map where the work is, or find the address above and choose it. Nothing is handed off until the pin is placed.";
+          return;
+        }
+        confirm.textContent = p.how === "start" ? "Confirm this location and hand off" : "Hand off at the pin";
+        where.className = inside === false ? "warn-text" : "";
+        const said = p.match ? ` — found: ${p.match.kind}, ${pct(p.match.confidence)} sure within 250 m`
+          : p.how === "start" && c.location_text ? ` — reported as “${c.location_text}”` : "";
+        where.textContent = `${p.how === "start" ? "Suggested by the geotagger" : "Pin"} at ${p.lat.toFixed(5)}, ${p.lon.toFixed(5)}${said}`
+          + (inside === false ? ". This is outside the service area: no technician can be sent there; move the pin." : "");
+      };
+      showWhere();
       mount(body,
-        h("p", null, c.lat === null ? "No location was found in the messages: place the pin where the work is."
-          : `Geotag: ${titleCase(String(g.kind ?? "unknown"))}${typeof g.confidence === "number" ? `, confidence ${pct(g.confidence)}` : ""}. Drag the pin (or use the arrow keys after focusing it) if it is wrong.`),
-        mapEl, where, err, h("div", { class: "actions" }, confirm, h("button", { type: "button", onclick: close }, "Cancel")));
-      const bm = baseMap(mapEl, { label: "Map: drag the pin to the work location" });
-      bm.map.setView([lat, lon], 16);
-      void bm.ready.then(() => bm.map.setView([lat, lon], 16)).catch(() => undefined);
-      const pin = L.marker([lat, lon], {
-        draggable: true, keyboard: true, title: "Work location (drag to correct)", alt: "Work location pin",
-        icon: nodeIcon(h("span", { "aria-hidden": "true" }), { className: "pin-icon", iconSize: [30, 30], iconAnchor: [15, 30] }),
-      }).addTo(bm.map);
-      pin.on("dragend", () => {
-        const p = pin.getLatLng();
-        lat = p.lat;
-        lon = p.lng;
-        mapEl.dataset.lat = String(lat);
-        mapEl.dataset.lon = String(lon);
-        showWhere();
-      });
-      // Keyboard: arrow keys nudge the pin by about 10 m when it has focus.
-      pin.on("keydown", (ev: L.LeafletKeyboardEvent) => {
-        const k = ev.originalEvent.key;
-        const step = 0.0001;
-        if (!["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight"].includes(k)) return;
-        ev.originalEvent.preventDefault();
-        if (k === "ArrowUp") lat += step;
-        if (k === "ArrowDown") lat -= step;
-        if (k === "ArrowLeft") lon -= step;
-        if (k === "ArrowRight") lon += step;
-        pin.setLatLng([lat, lon]);
-        showWhere();
-      });
-      setTimeout(() => bm.map.invalidateSize(), 50);
+        h("p", null, known
+          ? `The geotagger suggests this place (${titleCase(String(g.kind ?? "unknown"))}${typeof g.confidence === "number" ? `, ${pct(g.confidence)} sure` : ""}). Confirm it, or move the pin (drag it, click the map, or find the address).`
+          : "No location was found in the messages: place the pin where the work is (click the map or find the address)."),
+        picker.search.el, picker.mapEl, h("div", { class: "actions" }, picker.centreButton), where, err,
+        h("div", { class: "actions" }, confirm, h("button", { type: "button", onclick: close }, "Cancel")));
+      picker.start();
       confirm.addEventListener("click", async () => {
+        const p = picker.place();
+        if (!p) return;
         confirm.disabled = true;
         try {
-          const res = await api<{ job_id?: number; job?: { id: number } }>(`/cases/${c.id}/handoff`, { method: "POST", body: { lat, lon } });
+          const res = await api<{ job_id?: number; job?: { id: number } }>(`/cases/${c.id}/handoff`, { method: "POST",
+            body: { lat: p.lat, lon: p.lon, ...(p.query ? { address: p.query.slice(0, 300) } : {}) } });
           const jobId = res?.job_id ?? res?.job?.id;
           notify(`Case ${c.id} handed off to field${jobId ? ` as job ${jobId}` : ""}`, "ok");
           close();
@@ -536,7 +532,9 @@ export class InboxView implements View {
         }
       });
       const dlg = body.closest("dialog");
-      dlg?.addEventListener("close", () => bm.map.remove());
+      dlg?.classList.add("dialog-wide");
+      dlg?.addEventListener("close", () => picker.remove());
+      if (!known) picker.search.input.autofocus = true; // the dialog focuses it when it opens
     });
   }
 

@@ -378,7 +378,7 @@ export class DispatchView implements View {
     if (this.renderTimer !== undefined) return;
     this.renderTimer = window.setTimeout(() => {
       this.renderTimer = undefined;
-      if (!this.disposed) this.draw();
+      if (!this.disposed) this.draw(true);
     }, 30);
   }
 
@@ -529,24 +529,41 @@ export class DispatchView implements View {
     this.draw();
   }
 
-  /** Draw the parts a live change or a load asked for (`renderSoon`), and only those. */
-  private draw(): void {
+  /** Draw the parts a live change or a load asked for (`renderSoon`), and only those. `split`: the queue, the map's
+   * jobs, its routes and the board each in a task of their own, so that the page answers a click in between
+   * (the Long Tasks API's 50 ms: `groundcrew bench console`). */
+  private draw(split = false): void {
     const parts = this.dirty;
     const jobs = this.changedJobs;
     const routes = this.changedRoutes;
     this.dirty = new Set();
     this.changedJobs = new Set();
     this.changedRoutes = new Set();
-    if (parts.has("info")) this.renderPlanInfo();
-    if (parts.has("all-routes")) this.renderRoutes();
-    else if (parts.has("routes")) this.renderRoutes(routes);
-    if (parts.has("all-jobs")) this.clusters.setJobs(this.mapJobs());
-    else if (parts.has("jobs")) this.clusters.patch(this.mapJobs(), jobs);
-    if (parts.has("techs")) this.renderTechs();
-    if (parts.has("filters")) this.refreshFilterOptions();
-    if (parts.has("queue")) this.renderQueue();
-    if (parts.has("board")) this.renderTimeline();
-    if (parts.has("selection")) this.renderSelection();
+    const steps: Array<() => void> = [() => {
+      if (parts.has("info")) this.renderPlanInfo();
+      if (parts.has("filters")) this.refreshFilterOptions();
+      if (parts.has("queue")) this.renderQueue();
+      if (parts.has("selection")) this.renderSelection();
+    }, () => {
+      if (parts.has("all-jobs")) this.clusters.setJobs(this.mapJobs());
+      else if (parts.has("jobs")) this.clusters.patch(this.mapJobs(), jobs);
+      if (parts.has("techs")) this.renderTechs();
+    }, () => {
+      if (parts.has("all-routes")) this.renderRoutes();
+      else if (parts.has("routes")) this.renderRoutes(routes);
+    }, () => {
+      if (parts.has("board")) this.renderTimeline();
+    }];
+    if (!split) {
+      for (const step of steps) step();
+      return;
+    }
+    const next = (i: number): void => {
+      if (this.disposed || i >= steps.length) return;
+      steps[i]();
+      window.setTimeout(() => next(i + 1), 0);
+    };
+    next(0);
   }
 
   private renderPlanInfo(): void {

@@ -259,6 +259,188 @@ def sisr_batch(iterations, temp_from, temp_to, fixed, capacity, travel, cost, re
 
 
 @nb.njit(cache=True)
+def fleet_batch(iterations, fixed, capacity, travel, cost, ready, due, service, demand, adj, open_r, absences,
+                routes, lens, early, late, load, dist, out,
+                w_routes, w_lens, w_early, w_late, w_load, w_dist, w_out, state):
+    """Up to ``iterations`` iterations of SISR's fleet minimisation (Christiaens & Vanden Berghe 2020, sec. 6) on
+    the routes ``open_r`` allows; returns at once when every customer is served.
+
+    The current solution may leave customers out (``out``). Each iteration ruins strings as ``sisr_batch`` does and
+    re-inserts the removed and the left-out customers at their cheapest feasible place in an open route (an empty
+    one costing ``fixed`` more; never a route that is not open); a customer that fits nowhere stays out. The result
+    is accepted when it leaves fewer customers out, or customers whose absence counts (``absences``: how many results
+    have left each out) sum lower; then every customer the result left out counts one more absence, so a result that
+    leaves out the customers hard to place is seldom accepted and the search moves towards serving them.
+    ``state`` = [customers out, iterations done]."""
+    n_routes = routes.shape[0]
+    n = len(ready) - 2
+    removed = np.zeros(n + 2, dtype=np.bool_)
+    ruined = np.zeros(n_routes, dtype=np.bool_)
+    rem_list = np.empty(n, dtype=np.int64)
+    route_of = np.full(n + 2, -1, dtype=np.int64)
+    for r in range(n_routes):
+        for i in range(1, lens[r] + 1):
+            route_of[routes[r, i]] = r
+    keys = np.empty(n, dtype=np.float64)
+    for _ in range(iterations):
+        n_out = 0
+        sum_out = 0
+        for v in range(1, n + 1):
+            if out[v]:
+                n_out += 1
+                sum_out += absences[v]
+        if n_out == 0:
+            break
+        state[1] += 1
+        # --- ruin: as sisr_batch, among the customers served
+        ruined[:] = False
+        ls_max, ks = ruin_size(w_lens)
+        seed = np.random.randint(1, n + 1)
+        n_rem = 0
+        strings = 0
+        for k in range(n):
+            if strings >= ks:
+                break
+            c = adj[seed, k]
+            if removed[c] or w_out[c]:
+                continue
+            r = route_of[c]
+            if ruined[r]:
+                continue
+            m = w_lens[r]
+            lmax_t = min(float(m), ls_max)
+            ln = int(np.random.random() * lmax_t) + 1
+            p = 1
+            while w_routes[r, p] != c:
+                p += 1
+            keep = 0
+            if ln < m and np.random.random() < SPLIT:
+                keep = 1
+                while ln + keep < m and np.random.random() < 0.5:
+                    keep += 1
+            span = ln + keep
+            lo = max(1, p - span + 1)
+            hi = min(p, m - span + 1)
+            s = lo + np.random.randint(0, hi - lo + 1)
+            k0 = s + np.random.randint(0, span - keep + 1)
+            for q in range(s, s + span):
+                if k0 <= q < k0 + keep:
+                    continue
+                v = w_routes[r, q]
+                removed[v] = True
+                rem_list[n_rem] = v
+                n_rem += 1
+            ruined[r] = True
+            strings += 1
+        for r in range(n_routes):
+            if not ruined[r]:
+                continue
+            m = w_lens[r]
+            j = 1
+            for i in range(1, m + 1):
+                v = w_routes[r, i]
+                if not removed[v]:
+                    w_routes[r, j] = v
+                    j += 1
+            w_routes[r, j] = w_routes[r, m + 1]
+            w_lens[r] = j - 1
+            _refresh(r, w_routes, w_lens, w_early, w_late, w_load, w_dist, travel, cost, ready, due, service, demand)
+        for v in range(1, n + 1):  # the left-out customers are re-inserted too
+            if w_out[v]:
+                w_out[v] = False
+                rem_list[n_rem] = v
+                n_rem += 1
+        # --- recreate within the open routes; what fits nowhere stays out
+        u = np.random.random() * 11.0
+        for i in range(n_rem):
+            v = rem_list[i]
+            if u < 4.0:
+                keys[i] = np.random.random()
+            elif u < 8.0:
+                keys[i] = -demand[v]
+            elif u < 10.0:
+                keys[i] = -travel[0, v]
+            else:
+                keys[i] = travel[0, v]
+        order = np.argsort(keys[:n_rem])
+        new_out = 0
+        new_sum = 0
+        for oi in range(n_rem):
+            v = rem_list[order[oi]]
+            best_d = np.int64(1) << 62
+            br = -1
+            bp = -1
+            empty_seen = False
+            for r in range(n_routes):
+                if not open_r[r]:
+                    continue
+                m = w_lens[r]
+                if m == 0:
+                    if empty_seen:
+                        continue
+                    empty_seen = True
+                if w_load[r] + demand[v] > capacity:
+                    continue
+                extra = fixed if m == 0 else 0
+                for i in range(m + 1):
+                    if np.random.random() < BLINK:
+                        continue
+                    a = w_routes[r, i]
+                    b = w_routes[r, i + 1]
+                    st = w_early[r, i] + service[a] + travel[a, v]
+                    if st < ready[v]:
+                        st = ready[v]
+                    if st > due[v]:
+                        continue
+                    if st + service[v] + travel[v, b] > w_late[r, i + 1]:
+                        continue
+                    d = cost[a, v] + cost[v, b] - cost[a, b] + extra
+                    if d < best_d:
+                        best_d = d
+                        br = r
+                        bp = i
+            if br < 0:
+                w_out[v] = True
+                new_out += 1
+                new_sum += absences[v]
+                continue
+            m = w_lens[br]
+            for q in range(m + 1, bp, -1):
+                w_routes[br, q + 1] = w_routes[br, q]
+            w_routes[br, bp + 1] = v
+            w_lens[br] = m + 1
+            route_of[v] = br
+            ruined[br] = True
+            _refresh(br, w_routes, w_lens, w_early, w_late, w_load, w_dist, travel, cost, ready, due, service,
+                     demand)
+        for i in range(n_rem):
+            removed[rem_list[i]] = False
+        if new_out < n_out or new_sum < sum_out:
+            for r in range(n_routes):
+                if ruined[r]:
+                    _copy_route(r, w_routes, w_lens, w_early, w_late, w_load, w_dist,
+                                routes, lens, early, late, load, dist)
+            out[:] = w_out
+        else:
+            for r in range(n_routes):
+                if ruined[r]:
+                    _copy_route(r, routes, lens, early, late, load, dist,
+                                w_routes, w_lens, w_early, w_late, w_load, w_dist)
+            for r in range(n_routes):
+                for i in range(1, lens[r] + 1):
+                    route_of[routes[r, i]] = r
+        for v in range(1, n + 1):
+            if w_out[v]:
+                absences[v] += 1
+        w_out[:] = out
+    n_out = 0
+    for v in range(1, n + 1):
+        if out[v]:
+            n_out += 1
+    state[0] = n_out
+
+
+@nb.njit(cache=True)
 def seed_kernels(s):
     """Seed the random stream the compiled kernels draw from (numba's own, not numpy's)."""
     np.random.seed(s)
@@ -337,6 +519,82 @@ class Search:
         run_batches(batch, deadline, temp_from, temp_to, between)
 
 
+    def construct(self, deadline: float) -> bool:
+        """A first plan from nothing: every customer inserted at its cheapest feasible place (``fleet_batch`` with
+        all customers left out and every route open), repaired by further iterations until all are served or
+        ``deadline``. True (and the plan is the best and the current one) when every customer is served."""
+        n = len(self.fm.jobs)
+        self.start([])
+        out = np.ones(n + 2, dtype=np.bool_)
+        out[0] = out[n + 1] = False
+        open_r = np.ones(len(self.arrays[1]), dtype=np.bool_)
+        if not self._serve_all(open_r, out, np.zeros(n + 2, dtype=np.int64), np.zeros(2, np.int64), deadline):
+            return False
+        self.start(self._current_routes())
+        return True
+
+    def _current_routes(self) -> list[list[int]]:
+        rs, lens = self.arrays[0], self.arrays[1]
+        return [rs[r, 1:lens[r] + 1].tolist() for r in range(len(lens)) if lens[r]]
+
+    def _serve_all(self, open_r: np.ndarray, out: np.ndarray, absences: np.ndarray, state: np.ndarray,
+                   deadline: float, between: Callable[[], bool] | None = None) -> bool:
+        """``fleet_batch`` in ~20 ms batches on the current plan (customers ``out`` left out, routes ``open_r``
+        usable) until every customer is served (True) or ``deadline``, a stop, or ``between()`` returning True."""
+        fm = self.fm
+        work = [*(a.copy() for a in self.arrays), out.copy()]
+        state[0] = int(out.sum())
+        iterations, per_iter = 10, 0.0
+        while state[0] > 0:
+            now = time.monotonic()
+            if now >= deadline or _control.stopped() or (between is not None and between()):
+                return False
+            if per_iter:
+                iterations = max(5, int(min(0.02, deadline - now) / per_iter))
+            done = int(state[1])
+            fleet_batch(iterations, self.fixed, fm.capacity, self.travel, self.cost, fm.ready, fm.due, fm.service,
+                        fm.demand, self.adj, open_r, absences, *self.arrays, out, *work, state)
+            per_iter = max(1e-7, (time.monotonic() - now) / max(1, int(state[1]) - done))
+        return True
+
+    def minimise_fleet(self, deadline: float, floor: int = 1,
+                       on_success: Callable[[list[list[int]]], None] | None = None,
+                       between: Callable[[], bool] | None = None) -> dict[str, float]:
+        """SISR's fleet minimisation (``fleet_batch``) from the best plan until ``deadline`` or ``floor`` routes:
+        take out the route whose customers have the fewest absences (at first: the shortest), search until every
+        customer is served again by the routes left, repeat. Each plan with a route fewer becomes the best
+        (``on_success`` gets it); afterwards the current plan is the best, for the distance search (``run``).
+        Returns routes before and after, iterations, and the time.monotonic() of the last success if any."""
+        fm = self.fm
+        n = len(fm.jobs)
+        self.start(self.best_routes())
+        rs, lens, early, late, load, dist = self.arrays
+        absences = np.zeros(n + 2, dtype=np.int64)
+        state = np.zeros(2, dtype=np.int64)
+        stats: dict[str, float] = {"from_routes": self.best_used}
+        while self.best_used > floor:
+            open_r = lens > 0
+            out = np.zeros(n + 2, dtype=np.bool_)
+            cands = np.flatnonzero(open_r)
+            r = min(cands, key=lambda r: (int(absences[rs[r, 1:lens[r] + 1]].sum()), int(lens[r]), int(r)))
+            out[rs[r, 1:lens[r] + 1]] = True
+            lens[r] = 0
+            rs[r, 1] = fm.end
+            _refresh(r, rs, lens, early, late, load, dist, self.travel, self.cost, fm.ready, fm.due, fm.service,
+                     fm.demand)
+            open_r[r] = False
+            if not self._serve_all(open_r, out, absences, state, deadline, between):
+                break
+            routes = self._current_routes()  # every customer served by a route fewer: the best plan now
+            self.start(routes)
+            stats["last_success_at"] = time.monotonic()
+            if on_success is not None:
+                on_success(routes)
+        stats["to_routes"] = self.best_used
+        stats["iterations"] = int(state[1])
+        self.start(self.best_routes())
+        return stats
+
 def run_batches(batch: Callable[[int, float, float], None], deadline: float, temp_from: float, temp_to: float,
                 between: Callable[[], bool] | None = None, seconds: float = 0.02) -> None:
     """Call ``batch(iterations, temperature at its start, at its end)`` until ``deadline``, each call about
@@ -366,3 +624,11 @@ def warm_up() -> None:
                     capacity=10)
     search = Search(fm, [[1]], 1, 1)
     search.run(time.monotonic() + 0.001, 1.0, 0.1)
+    travel = np.ones((4, 4), dtype=np.int64) - np.eye(4, dtype=np.int64)
+    fm = FleetModel(jobs=[0, 1], travel=travel, cost=travel.copy(), ready=np.zeros(4, np.int64),
+                    due=np.full(4, 100, np.int64), service=np.zeros(4, np.int64), demand=np.zeros(4, np.int64),
+                    capacity=10)
+    search = Search(fm, [], 2, 1)
+    search.construct(time.monotonic() + 5.0)  # the kernels run (and compile on first use)
+    search.start([[1], [2]])
+    search.minimise_fleet(time.monotonic() + 5.0)

@@ -107,7 +107,7 @@ def test_the_ejection_variant_posts_each_smaller_fleet(monkeypatch):
     monkeypatch.setattr(_search, "_BOARD", board)
     out = _sisr_fleet(problem, jobs, _search.SISR_PORTFOLIO[1], time.monotonic() + 4.0, None, eject=True)
     names = [p["phase"] for p in out.phases]
-    assert names[:3] == ["or-tools first solution", "sisr", names[2]] and names[2].startswith("ejection pool")
+    assert names[:3] == ["cheapest insertion", "sisr", names[2]] and names[2].startswith("fleet minimisation")
     posted = board.fewer_than(len(start))
     assert posted is not None and sum(map(len, posted)) == len(jobs)
     assert sum(1 for r in out.routes if r) <= sum(1 for r in posted if r)
@@ -140,3 +140,82 @@ def test_a_tiny_problem_is_solved_exactly_by_the_sisr_path():
     assert isinstance(out, Outcome) and len([r for r in out.routes if r]) == 1
     assert out.cost == 10**6 + 6 * 600
     assert check_feasibility(problem, build_plan(problem, out, {})) == []
+
+
+def _routes_ok(fm, routes) -> bool:
+    seqs = np.full((len(routes), max(map(len, routes)) + 2), fm.end)
+    for k, r in enumerate(routes):
+        seqs[k, :len(r) + 1] = [0, *r]
+    return bool(feasible(fm, seqs).all())
+
+
+def _twelve(capacity: int, windows: dict[int, TimeWindow] | None = None) -> Problem:
+    """Twelve jobs of demand 1 along a line; ``capacity`` per technician; one technician per job."""
+    windows = windows or {}
+    techs = [Technician(id=f"t{k}", shift_start_s=0, shift_end_s=8 * H, start_location=0, capacity=capacity)
+             for k in range(12)]
+    jobs = [Job(id=str(i), location=i, duration_s=600, demand=1,
+                time_windows=[windows.get(i, TimeWindow(0, 8 * H))]) for i in range(1, 13)]
+    return Problem(technicians=techs, jobs=jobs, travel_time_s=line_matrix(13, 300),
+                   weights=dataclasses.replace(Weights(), vehicle_fixed=10**6))
+
+
+def test_fleet_minimisation_takes_one_route_per_job_down_to_the_capacity_bound():
+    problem = _twelve(capacity=4)
+    fm = fleet_model(problem, list(range(12)))
+    search = Search(fm, [[k] for k in range(1, 13)], 12, problem.weights.vehicle_fixed)  # the worst start: 12 routes
+    smaller: list[int] = []
+    stats = search.minimise_fleet(time.monotonic() + 120.0, floor=3, on_success=lambda r: smaller.append(len(r)))
+    routes = search.best_routes()
+    # It stops at the bound (ceil(12 / 4)), not at the deadline; each plan it reports is smaller (routes that the
+    # search emptied on the way go too), every job served once.
+    assert smaller[-1] == 3 and all(a > b for a, b in zip([12, *smaller], smaller, strict=False))
+    assert stats["from_routes"] == 12 and stats["to_routes"] == 3
+    assert len(routes) == 3 and sorted(x for r in routes for x in r) == list(range(1, 13))
+    assert all(sum(int(fm.demand[x]) for x in r) <= 4 for r in routes) and _routes_ok(fm, routes)
+    # The distance search continues from that plan: its cost is what the plan costs.
+    arcs = sum(int(fm.cost[a, b]) for r in routes for a, b in zip([0, *r], [*r, fm.end], strict=True))
+    assert search.best_cost == arcs + 3 * problem.weights.vehicle_fixed
+
+
+def test_fleet_minimisation_never_keeps_a_fleet_that_leaves_a_job_out():
+    # Jobs 1 and 12 both start at 4000 s sharp, 11 places (3300 s) apart: no technician serves both, so two routes
+    # at least, however long it searches and whatever the capacity bound (1) says.
+    problem = _twelve(capacity=100, windows={1: TimeWindow(4000, 4000), 12: TimeWindow(4000, 4000)})
+    fm = fleet_model(problem, list(range(12)))
+    search = Search(fm, [[k] for k in range(1, 13)], 12, problem.weights.vehicle_fixed)
+    stats = search.minimise_fleet(time.monotonic() + 0.5, floor=1)
+    routes = search.best_routes()
+    assert stats["to_routes"] == len(routes) >= 2
+    assert sorted(x for r in routes for x in r) == list(range(1, 13)) and _routes_ok(fm, routes)
+
+
+def test_the_compiled_insertion_serves_every_customer_of_a_real_instance():
+    inst = read_instance(SOLOMON / "R101.txt") if SOLOMON.is_dir() else None
+    if inst is None:
+        pytest.skip(f"Solomon data not found at {SOLOMON}")
+    problem = to_problem(inst)
+    jobs, _ = screen(problem)
+    fm = fleet_model(problem, jobs)
+    search = Search(fm, [], len(problem.technicians), problem.weights.vehicle_fixed)
+    assert search.construct(time.monotonic() + 60.0)
+    routes = search.best_routes()
+    assert len(routes) <= len(problem.technicians) and sorted(x for r in routes for x in r) == list(range(1, fm.end))
+    assert _routes_ok(fm, routes) and check_exact(inst, [[fm.jobs[x - 1] + 1 for x in r] for r in routes]) == []
+
+
+@needs_solomon
+def test_fleet_minimisation_empties_a_route_of_a_real_plan_the_distance_search_keeps():
+    inst, problem, _, fm, start = _start("RC101")  # best known: 14 routes
+    search = Search(fm, start, len(problem.technicians), problem.weights.vehicle_fixed)
+    used = search.best_used
+    assert used > 14  # OR-Tools' first solution: more routes than needed
+    stats = search.minimise_fleet(time.monotonic() + 120.0, floor=used - 1)  # ends at the first route fewer
+    routes = search.best_routes()
+    assert stats["to_routes"] == len(routes) == used - 1
+    assert check_exact(inst, [[fm.jobs[x - 1] + 1 for x in r] for r in routes]) == []
+
+
+def test_one_worker_follows_the_seed():
+    a, b = variants_for(_problem(), 0, 1, False, 10), variants_for(_problem(), 1, 1, False, 10)
+    assert [v["kind"] for v in a] == [v["kind"] for v in b] == ["eject"] and a[0]["seed"] != b[0]["seed"]

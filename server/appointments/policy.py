@@ -196,8 +196,7 @@ def update(*, session: Session, settings: Settings, body: BookingPolicyUpdate, a
     version = row.version if row else 0
     if body.version is not None and body.version != version:
         who = f" by {row.updated_by}" if row and row.updated_by else ""
-        raise Conflict(f"version: the booking policy was saved{who} since you loaded it (now version {version}): "
-                       "reload it and make your change again")
+        raise Conflict(f"version: the booking policy was saved{who} since you loaded it (now version {version})")
     services = _services(settings, body.services)
     blackouts = _blackouts(body.blackouts)
     before = _snapshot(row)

@@ -86,6 +86,8 @@ export class CatalogueScreen {
     mount(el, h("section", { class: "adm-pane wide", "aria-labelledby": "catalogue-title" },
       h("h2", { id: "catalogue-title" }, "Service catalogue"),
       h("p", { class: "muted small" }, "Read-only: the catalogue the server loaded (GROUNDCREW_TAXONOMY_PATH). Field work needs a technician with the skill."),
+      h("p", { class: "small", id: "catalogue-booking-link" }, "“Customer present” is the catalogue's default for booking an arrival window with the customer; which services offer windows, the window length, days ahead and blackout days are set under ",
+        h("a", { href: "#/admin/appointments" }, "Appointments"), "."),
       this.body));
     void this.load();
   }

@@ -1,6 +1,6 @@
 // Administration (admin role only): set up an organisation without the raw API — technicians, users and roles,
-// channel status, the audit log with privacy requests, and the service catalogue. One screen at a time, addressed
-// as #/admin/<screen> so each can be linked to and the browser's back button works.
+// channel status, the audit log with privacy requests, the service catalogue, and how appointments are offered. One
+// screen at a time, addressed as #/admin/<screen> so each can be linked to and the browser's back button works.
 // The screens are loaded on first use: only administrators need them, so the others' bundle stays as it was.
 import { explain } from "../api";
 import { h, mount } from "../dom";
@@ -16,6 +16,7 @@ const SCREENS: Array<{ id: string; label: string; make: () => Promise<Screen> }>
   { id: "channels", label: "Channels", make: async () => new (await import("../admin-status")).ChannelsScreen() },
   { id: "audit", label: "Audit and privacy", make: async () => new (await import("../admin-audit")).AuditScreen() },
   { id: "catalogue", label: "Service catalogue", make: async () => new (await import("../admin-status")).CatalogueScreen() },
+  { id: "appointments", label: "Appointments", make: async () => new (await import("../admin-booking")).BookingScreen() },
 ];
 
 export class AdminView implements View {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { arrivalWindow, bookedWords, dropPosition, keepsBooking, planDays } from "./timeline";
+import { arrivalWindow, boardDays, bookedWords, calendarOf, dayHours, dayNumber, dropPosition, isoDay, isoWeekday, keepsBooking,
+  offWords, planDays, shiftBand, visitWords } from "./timeline";
 import { humanize } from "./format";
-import type { Plan } from "./types";
+import type { Horizon, Plan, Technician } from "./types";
 
 describe("schedule board", () => {
   it("puts a dropped job after every stop that starts before the drop time, not counting itself", () => {
@@ -50,5 +51,87 @@ describe("booked windows on the board", () => {
     expect(keepsBooking(b, new Date("2026-01-10T14:30:00Z"))).toBe(true);
     expect(keepsBooking(b, new Date("2026-01-10T17:00:00Z"))).toBe(true);
     expect(keepsBooking(b, new Date("2026-01-10T17:01:00Z"))).toBe(false);
+  });
+});
+
+describe("each day's shift on the board (weekly pattern, days off, absences)", () => {
+  const tech = {
+    id: 7, name: "Ana Ruiz", skills: {}, home_lat: 0, home_lon: 0, shift_start: "08:00:00", shift_end: "17:00:00",
+    breaks: [{ earliest: "11:30", latest: "14:00", duration_min: 30 }], availability: "on_shift",
+    current_lat: null, current_lon: null, last_seen_at: null,
+    weekly_shifts: { "3": { start: "12:00", end: "20:00" }, "5": { start: "07:00", end: "11:00" }, "6": "off", "7": "off" },
+  } as Technician;
+  // Week of Monday 7 December 2026.
+  const mon = dayNumber("2026-12-07");
+  const wed = mon + 2;
+  const fri = mon + 4;
+  const sat = mon + 5;
+  const today = mon - 2; // Saturday the 5th: every day here is a later one
+
+  it("numbers days and weekdays as the server does (ISO: Monday 1 .. Sunday 7)", () => {
+    expect(isoDay(wed)).toBe("2026-12-09");
+    expect([mon, wed, sat, sat + 1].map(isoWeekday)).toEqual([1, 3, 6, 7]);
+  });
+  it("draws Wednesday's 12:00-20:00 shift, not the everyday 08:00-17:00", () => {
+    const hours = dayHours(tech, wed, today);
+    expect([hours.start, hours.end, hours.off]).toEqual([12, 20, null]);
+    expect(hours.breaks).toHaveLength(1); // lunch can still start in its window
+    const band = shiftBand(hours, 7, 21, tech.name);
+    expect(band.map((p) => [p.kind, p.from, p.to])).toEqual([["off", 7, 12], ["off", 20, 21]]);
+    expect(band[0].title).toBe("Ana Ruiz starts at 12:00");
+    // A weekday the pattern leaves out: the everyday shift, its breaks as always.
+    const monday = dayHours(tech, mon, today);
+    expect([monday.start, monday.end, monday.breaks.length]).toEqual([8, 17, 1]);
+    expect(shiftBand(monday, 7, 19, tech.name).map((p) => [p.from, p.to])).toEqual([[7, 8], [17, 19]]);
+  });
+  it("drops a break that cannot fit a short day (as server technicians.shift_on)", () => {
+    const friday = dayHours(tech, fri, today);
+    expect([friday.start, friday.end, friday.breaks]).toEqual([7, 11, []]);
+  });
+  it("greys the whole lane on a day off, saying so", () => {
+    const saturday = dayHours(tech, sat, today);
+    expect([saturday.start, saturday.off]).toEqual([null, "day off"]);
+    expect(shiftBand(saturday, 7, 19, tech.name)).toEqual([{ kind: "day-off", from: 7, to: 19, title: "Ana Ruiz: Day off" }]);
+  });
+  it("reads the server's calendar first: a recorded absence, and its reason, on a day the pattern works", () => {
+    const horizon = { run_id: 1, created_at: null, days: ["2026-12-09"], visits: [], unassigned: [], shifts: [
+      { technician_id: 7, day: "2026-12-09", start: null, end: null, breaks: [], off: "absence", reason: "training" },
+      { technician_id: 7, day: "2026-12-07", start: "09:30", end: "15:00", breaks: [], off: null, reason: "" },
+    ] } as Horizon;
+    const cal = calendarOf(horizon);
+    const wednesday = dayHours(tech, wed, today, cal);
+    expect([wednesday.off, offWords(wednesday, false)]).toEqual(["absence", "Absent: training"]);
+    expect(shiftBand(wednesday, 7, 21, tech.name)[0].kind).toBe("day-off");
+    const monday = dayHours(tech, mon, today, cal);
+    expect([monday.start, monday.end]).toEqual([9.5, 15]);
+  });
+  it("today, availability decides; a technician marked off works no later day either", () => {
+    const sick = { ...tech, availability: "sick" } as Technician;
+    expect(offWords(dayHours(sick, mon, mon), true)).toBe("Sick — not available today");
+    expect(dayHours(sick, mon + 1, mon).start).toBe(8); // back on later days, as the horizon plans
+    expect(dayHours({ ...tech, availability: "off" } as Technician, mon + 1, mon).off).toBe("off");
+  });
+  it("shows the plan's days and the horizon's working days after today", () => {
+    const now = new Date("2026-12-07T15:00:00Z");
+    const plan = { day: "2026-12-07", stops: [] } as unknown as Plan;
+    const horizon = { days: ["2026-12-07", "2026-12-08", "2026-12-11"], visits: [] } as unknown as Horizon;
+    expect(boardDays(plan, horizon, "UTC", now).map(isoDay)).toEqual(["2026-12-07", "2026-12-08", "2026-12-11"]);
+    expect(boardDays(plan, null, "UTC", now).map(isoDay)).toEqual(["2026-12-07"]);
+  });
+});
+
+describe("return visits and multi-day visits in words", () => {
+  const names = new Map([[3, "Ana Ruiz"]]);
+  it("says what a return visit is for and when its part arrives, and who is preferred", () => {
+    const job = { follow_up_of: 12, earliest_at: "2026-12-09T05:00:00Z", parts_done: 0, preferred_technician_id: 3 };
+    expect(visitWords(job, { names, timeZone: "America/New_York" }))
+      .toEqual(["Return visit for job #12 (part arrives Wed 9 Dec)", "Ana Ruiz preferred"]);
+  });
+  it("counts a multi-day visit's days, the ones done included", () => {
+    const fresh = { follow_up_of: null, earliest_at: null, parts_done: 0, preferred_technician_id: null };
+    expect(visitWords(fresh, { visit: { part: 2, parts: 3 }, timeZone: "UTC" })).toEqual(["Day 2 of 3"]);
+    expect(visitWords({ ...fresh, parts_done: 1 }, { visit: { part: 1, parts: 2 }, timeZone: "UTC" })).toEqual(["Day 2 of 3"]);
+    expect(visitWords({ ...fresh, parts_done: 1 }, { visit: { part: 1, parts: 1 }, timeZone: "UTC" })).toEqual(["Day 2 of 2"]);
+    expect(visitWords(fresh, { visit: { part: 1, parts: 1 }, timeZone: "UTC" })).toEqual([]);
   });
 });

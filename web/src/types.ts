@@ -28,6 +28,15 @@ export interface Job {
    * time window), aware ISO; null when nothing is booked. */
   booked_start?: string | null;
   booked_end?: string | null;
+  /** A return visit ("back with the part"): the job it follows up; the return visits of this one, in order. */
+  follow_up_of?: number | null;
+  follow_ups?: number[];
+  /** The technician the plans prefer for it (a soft preference, not a pin). */
+  preferred_technician_id?: number | null;
+  /** Not before (aware ISO): the day its part arrives. */
+  earliest_at?: string | null;
+  /** Daily parts of a multi-day visit done so far. */
+  parts_done?: number;
 }
 
 export interface Technician {
@@ -40,6 +49,9 @@ export interface Technician {
   shift_end: string;
   /** Breaks of duration_min starting between earliest and latest (local "HH:MM[:SS]"). */
   breaks?: Array<{ earliest: string; latest: string; duration_min: number }>;
+  /** The weekly pattern: ISO weekday "1" (Monday) .. "7" -> local hours or "off"; a weekday left out works
+   * shift_start..shift_end. */
+  weekly_shifts?: Record<string, { start: string; end: string } | "off">;
   availability: string;
   current_lat: number | null;
   current_lon: number | null;
@@ -70,6 +82,43 @@ export interface Plan {
   diff: Record<string, unknown>;
   unassigned: Array<Record<string, unknown>>;
   stops: PlanStop[];
+}
+
+/** One technician's hours on one day the board shows (GET /horizon `shifts`), or why they do not work it. */
+export interface TechnicianDay {
+  technician_id: number;
+  day: string;
+  start: string | null;
+  end: string | null;
+  breaks: Array<{ earliest: string; latest: string; duration_min: number }>;
+  /** "absence" (see reason), "day off" (weekly pattern), or the availability ("off", "sick"); null: works. */
+  off: string | null;
+  reason: string;
+}
+
+/** A tentative visit of the horizon plan (the working days after today); part of parts of a multi-day visit. */
+export interface HorizonVisit {
+  job_id: number;
+  job_title: string;
+  address: string | null;
+  priority: number;
+  technician_id: number;
+  technician_name: string;
+  day: string;
+  sequence: number;
+  start_at: string;
+  end_at: string;
+  part: number;
+  parts: number;
+}
+
+export interface Horizon {
+  run_id: number | null;
+  created_at: string | null;
+  days: string[];
+  visits: HorizonVisit[];
+  unassigned: Array<{ job_id: number; reason: string }>;
+  shifts?: TechnicianDay[];
 }
 
 export interface Conversation {

@@ -12,8 +12,8 @@ import { BUILT_IN_VIEWS, DEFAULT_FILTER, deleteView, haystack, isDeadEnd, JOB_ST
   savedViews, words, type GroupBy, type QueueFilter, type QueueView, type Row } from "../queue";
 import { config } from "../config";
 import { alternativeWords, hhmmOf, ordinal, previewFacts } from "../preview";
-import { HOUR_PX, renderTimeline, type BoardDrop } from "../timeline";
-import type { Job, LiveEvent, Plan, PlanStop, Technician } from "../types";
+import { dayNumber, HOUR_PX, renderTimeline, shortDate, visitWords, type BoardDrop } from "../timeline";
+import type { Horizon, HorizonVisit, Job, LiveEvent, Plan, PlanStop, Technician } from "../types";
 import { badge, inlineError, notify, notifyError, openDialog } from "../ui";
 import type { View } from "./view";
 
@@ -79,6 +79,9 @@ export class DispatchView implements View {
   private jobs: Job[] = [];
   private techs: Technician[] = [];
   private plan: Plan | null = null;
+  /** The horizon plan (tentative visits on the working days after today) and everyone's hours per day. */
+  private horizon: Horizon | null = null;
+  private horizonJobs = new Set<number>();
   private routes: RoutesGeo | null = null;
   private queueEl = h("ol", { class: "queue-list", id: "queue-list", "aria-label": "Jobs, most at risk first" });
   private queueCount = h("span", { class: "count", id: "queue-count" });
@@ -364,6 +367,7 @@ export class DispatchView implements View {
   private onBoard(job: Job): boolean {
     if (job.assigned_technician_id !== null && job.assigned_technician_id !== undefined) return true;
     if (job.booked_start) return true;
+    if (this.horizonJobs.has(job.id)) return true;
     if (this.planStopsOf !== this.plan) {
       this.planStopsOf = this.plan;
       this.planStops = new Set((this.plan?.stops ?? []).map((s) => s.job_id));
@@ -493,10 +497,13 @@ export class DispatchView implements View {
 
   async load(): Promise<void> {
     try {
-      const [jobs, techs, plan] = await Promise.all([
+      const [jobs, techs, plan, horizon] = await Promise.all([
         all<Job>("/jobs"), all<Technician>("/technicians"), maybe<Plan>("/plans/current"),
+        maybe<Horizon>("/horizon").catch(() => null), // the board's later days; today's board without it
       ]);
       if (this.disposed) return;
+      this.horizon = horizon;
+      this.horizonJobs = new Set((horizon?.visits ?? []).map((v) => v.job_id));
       // Pages read in parallel while jobs change can overlap: one row per job.
       const seen = new Set<number>();
       this.jobs = jobs.filter((j) => !seen.has(j.id) && seen.add(j.id) !== undefined);
@@ -954,7 +961,7 @@ export class DispatchView implements View {
       h("div", { class: "qi-head" }, check,
         h("span", { class: "prio", title: "priority", "aria-label": `priority ${job.priority}` }, `P${job.priority}`),
         h("strong", { class: "qi-title" }, job.title),
-        job.reporter_count > 1 ? badge(`${job.reporter_count} reporters`) : null),
+        job.reporter_count > 1 ? badge(`${job.reporter_count} reporters`) : null, this.visitTag(job)),
       h("div", { class: "qi-meta" }, job.address ?? `${job.lat.toFixed(4)}, ${job.lon.toFixed(4)}`, " · ", titleCase(job.category),
         " · ", `${job.duration_min} min`, " · ", h("span", { class: "job-no" }, `#${job.id}`)),
       h("div", { class: `qi-risk risk-${risk.level}` }, risk.text, due ? h("span", { class: "muted" }, ` · due ${due}`) : null),
@@ -1156,7 +1163,7 @@ export class DispatchView implements View {
       techs: this.techs, jobs: this.jobs, plan: this.plan, highlighted: this.highlighted,
       timezone: config().timezone, colour: techColour, statusColours: STATUS_COLOURS,
       customers: this.customers, etaWindowMin: config().eta_window_min ?? 20,
-      selectedJobId: this.selectedJobId, day: this.boardDay,
+      selectedJobId: this.selectedJobId, day: this.boardDay, horizon: this.horizon,
       onDay: (day) => {
         this.boardDay = day;
         this.renderTimeline();
@@ -1188,8 +1195,11 @@ export class DispatchView implements View {
     const mapEl = this.base.map.getContainer();
     if (jobId === null) delete mapEl.dataset.selectedJob;
     else mapEl.dataset.selectedJob = String(jobId);
+    const tentative = this.visitsOf(jobId)[0];
     if (stop) {
       this.boardDay = localDay(new Date(stop.start_at), config().timezone);
+    } else if (tentative) {
+      this.boardDay = dayNumber(tentative.day);
     }
     this.renderTimeline();
     this.renderSelection();
@@ -1219,10 +1229,15 @@ export class DispatchView implements View {
     const tech = this.techs.find((t) => t.id === (stop?.technician_id ?? job.assigned_technician_id));
     const customer = this.customers.get(job.id);
     const movable = job.status === "unassigned" || job.status === "assigned";
+    const parts = stop ? [] : this.visitsOf(job.id);
+    const shownPart = parts.find((v) => dayNumber(v.day) === this.boardDay) ?? parts[0];
+    const tags = visitWords(job, { visit: shownPart, names: this.techNames(), timeZone: tz });
     mount(this.selectionEl, h("span", { class: "sel-text", id: "selection-text", dataset: { jobId: job.id } },
       h("strong", null, `Selected: #${job.id} ${job.title}`),
       customer ? ` · ${customer}` : "", ` · ${titleCase(job.status)}`, tech ? ` · ${tech.name}` : "",
-      stop ? ` · ${when(stop.start_at, tz)}–${clock(stop.end_at, tz)}` : ""),
+      stop ? ` · ${when(stop.start_at, tz)}–${clock(stop.end_at, tz)}` : "",
+      shownPart ? ` · tentative ${shortDate(shownPart.start_at, tz)} ${clock(shownPart.start_at, tz)}–${clock(shownPart.end_at, tz)}, ${shownPart.technician_name}` : "",
+      tags.length ? ` · ${tags.join(" · ")}` : ""),
     h("button", { type: "button", class: "small", id: "details-selected", onclick: () => this.openJob(job, stop) }, "Details…"),
     movable ? h("button", { type: "button", class: "small primary", id: "move-selected", onclick: () => void this.moveDialog(job) },
       job.status === "unassigned" ? "Schedule…" : "Move…") : null,
@@ -1236,6 +1251,74 @@ export class DispatchView implements View {
       else ids.delete(id);
     }
     return ids;
+  }
+
+  /** A queue card's small tag for a return visit ("↩ Return #12") or a multi-day visit ("Multi-day · 3 days"),
+   * its words in full as the tag's title; null for any other job. */
+  private visitTag(job: Job): HTMLElement | null {
+    const parts = this.visitsOf(job.id);
+    const done = job.parts_done ?? 0;
+    const days = done + Math.max(0, ...parts.map((v) => v.parts));
+    const words = visitWords(job, { visit: parts[0], names: this.techNames(), timeZone: config().timezone });
+    const text = job.follow_up_of ? `↩ Return #${job.follow_up_of}` : days > 1 || done ? `Multi-day${days > 1 ? ` · ${days} days` : ""}` : null;
+    if (!text) return null;
+    const tag = badge(text, "visit-tag");
+    tag.title = words.join(" · ");
+    return tag;
+  }
+
+  /** The job's tentative visits in the horizon plan (its daily parts, in order; one for a one-visit job). */
+  private visitsOf(jobId: number | null): HorizonVisit[] {
+    if (jobId === null) return [];
+    return (this.horizon?.visits ?? []).filter((v) => v.job_id === jobId).sort((a, b) => a.part - b.part);
+  }
+
+  /** A job's details by id (a linked original or return visit): from memory, else read from the server. */
+  private openJobById(jobId: number): void {
+    const known = this.jobs.find((j) => j.id === jobId);
+    if (known) {
+      this.openJob(known, this.plan?.stops.find((s) => s.job_id === jobId));
+      return;
+    }
+    api<Job>(`/jobs/${jobId}`).then((job) => this.openJob(job)).catch(notifyError);
+  }
+
+  /** The details' lines for a return visit, its original's return visits, the technician preferred and the horizon's
+   * tentative days (a multi-day visit's parts), with links between a return visit and its original job. */
+  private visitFacts(job: Job, close: () => void): HTMLElement[] {
+    const tz = config().timezone;
+    const names = this.techNames();
+    const link = (id: number) => {
+      const other = this.jobs.find((j) => j.id === id);
+      return h("button", { type: "button", class: "link job-link", dataset: { jobId: id },
+        onclick: () => { close(); this.openJobById(id); } },
+      `#${id}${other ? ` ${other.title}` : ""}${other ? ` (${titleCase(other.status).toLowerCase()})` : ""}`);
+    };
+    const out: HTMLElement[] = [];
+    const arrives = job.earliest_at ? shortDate(job.earliest_at, tz) : null;
+    if (job.follow_up_of) {
+      out.push(h("dt", null, "Return visit for"),
+        h("dd", { id: "detail-follow-up-of" }, "Return visit for job ", link(job.follow_up_of), arrives ? ` (part arrives ${arrives})` : ""));
+    } else if (arrives) {
+      out.push(h("dt", null, "Not before"), h("dd", null, arrives));
+    }
+    if (job.follow_ups?.length) {
+      out.push(h("dt", null, "Return visits"),
+        h("dd", { id: "detail-follow-ups" }, job.follow_ups.flatMap((id, i) => (i ? [", ", link(id)] : [link(id)]))));
+    }
+    const preferred = job.preferred_technician_id ? names.get(job.preferred_technician_id) : undefined;
+    if (preferred) out.push(h("dt", null, "Preferred technician"), h("dd", { id: "detail-preferred" }, preferred));
+    const parts = this.visitsOf(job.id);
+    const done = job.parts_done ?? 0;
+    if (parts.length || done) {
+      const multi = parts.some((v) => v.parts > 1) || done > 0;
+      out.push(h("dt", null, multi ? "Multi-day visit" : "Horizon plan"),
+        h("dd", { id: "detail-visits" }, done ? h("div", null, `${done} day${done === 1 ? "" : "s"} done`) : null,
+          parts.map((v) => h("div", null,
+            `${multi ? `${visitWords({ parts_done: done }, { visit: v, timeZone: tz })[0]}: ` : ""}`
+            + `${shortDate(v.start_at, tz)} ${clock(v.start_at, tz)}–${clock(v.end_at, tz)}, ${v.technician_name} (tentative)`))));
+    }
+    return out;
   }
 
   private focusJob(job: Job): void {
@@ -1269,6 +1352,7 @@ export class DispatchView implements View {
           h("dt", null, "Priority"), h("dd", null, String(job.priority)),
           h("dt", null, "Reporters"), h("dd", null, String(job.reporter_count)),
           h("dt", null, "Technician"), h("dd", null, tech?.name ?? "—"),
+          this.visitFacts(job, close),
           stop ? [h("dt", null, "Planned"), h("dd", null, `${when(stop.start_at, config().timezone)}–${clock(stop.end_at, config().timezone)}, `
             + `travel ${duration(stop.travel_s)}, ${km(stop.distance_m)}`)] : null,
           h("dt", null, "Description"), h("dd", { class: "pre" }, job.description)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from pydantic_core import to_jsonable_python
@@ -125,14 +126,19 @@ def ensure_on_map(*, settings: Settings, lat: float, lon: float) -> None:
     except Exception as exc:  # a broken OSM source: say so rather than store a place nobody checked
         raise Unavailable(f"the street map is not available to check the place: {exc}") from exc
     if not city.network.contains(lat, lon):
-        raise Invalid(f"lat/lon: ({lat:.5f}, {lon:.5f}) is outside the service area (the city's street map): no "
-                      "technician can be routed there; choose a place inside the dashed outline")
+        raise Invalid(f"lat/lon: ({lat:.5f}, {lon:.5f}) is outside the service area (the city's street map), where no "
+                      "technician can be routed: choose a place inside the dashed outline")
 
 
-def _check_edited_times(*, job: Job, data: dict[str, Any], merged: JobCreate, now: datetime) -> None:
+def _check_edited_times(*, job: Job, data: dict[str, Any], merged: JobCreate, now: datetime, tz: ZoneInfo) -> None:
     """Windows an edit adds and an SLA it sets must be within reason: a new window not over already, at most
     ``MAX_WINDOW`` long, starting within ``MAX_AHEAD``; an SLA not before the job was reported nor beyond
-    ``MAX_AHEAD``. Windows the job had already are kept as they are (a past one is history, not a slip)."""
+    ``MAX_AHEAD``. Windows the job had already are kept as they are (a past one is history, not a slip). Times in
+    the messages are on the service area's clock (``tz``)."""
+
+    def said(at: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        return at.astimezone(tz).strftime(fmt)
+
     if "time_windows" in data:
         kept = {(as_utc(datetime.fromisoformat(w["start"])), as_utc(datetime.fromisoformat(w["end"])))
                 for w in job.time_windows or []}
@@ -141,21 +147,20 @@ def _check_edited_times(*, job: Job, data: dict[str, Any], merged: JobCreate, no
             if (start, end) in kept:
                 continue
             if end <= now:
-                raise Invalid(f"time_windows: window {n} ({start:%Y-%m-%d %H:%M}–{end:%H:%M} UTC) is over already; "
+                raise Invalid(f"time_windows: window {n} ({said(start)}–{said(end, '%H:%M')}) is over already, "
                               "give a window that ends in the future")
             if end - start > MAX_WINDOW:
-                raise Invalid(f"time_windows: window {n} lasts {(end - start).days} days; at most "
+                raise Invalid(f"time_windows: window {n} lasts {(end - start).days} days, at most "
                               f"{MAX_WINDOW.days} days")
             if start - now > MAX_AHEAD:
-                raise Invalid(f"time_windows: window {n} starts {start:%Y-%m-%d}, more than a year ahead")
+                raise Invalid(f"time_windows: window {n} starts {said(start, '%Y-%m-%d')}, more than a year ahead")
     due = merged.sla_due_at
     if "sla_due_at" in data and due is not None:
         due = as_utc(due)
         if due < as_utc(job.created_at):
-            raise Invalid(f"sla_due_at: {due:%Y-%m-%d %H:%M} UTC is before the job was reported "
-                          f"({as_utc(job.created_at):%Y-%m-%d %H:%M} UTC)")
+            raise Invalid(f"sla_due_at: {said(due)} is before the job was reported ({said(as_utc(job.created_at))})")
         if due - now > MAX_AHEAD:
-            raise Invalid(f"sla_due_at: {due:%Y-%m-%d} is more than a year ahead")
+            raise Invalid(f"sla_due_at: {said(due, '%Y-%m-%d')} is more than a year ahead")
 
 
 def _plain(key: str, value: Any) -> Any:
@@ -184,7 +189,8 @@ def update(*, session: Session, job: Job, job_in: JobUpdate, actor: User, settin
     except ValidationError as exc:  # the change makes the job as a whole invalid
         raise invalid_from(exc) from None
     now = utcnow()
-    _check_edited_times(job=job, data=data, merged=merged, now=now)
+    _check_edited_times(job=job, data=data, merged=merged, now=now,
+                        tz=ZoneInfo(settings.timezone if settings is not None else "UTC"))
     if settings is not None and ({"lat", "lon"} & data.keys()) and (merged.lat, merged.lon) != (job.lat, job.lon):
         ensure_on_map(settings=settings, lat=merged.lat, lon=merged.lon)
     changes = {key: {"before": _plain(key, getattr(job, key)), "after": _plain(key, getattr(merged, key))}

@@ -174,6 +174,15 @@ def test_dispatcher_edits_a_jobs_place_and_window(live_server: LiveServer, page_
     page.get_by_label("Window 1 date").fill(tomorrow.isoformat())
     page.get_by_label("Window 1 from").fill("10:00")
     page.get_by_label("Window 1 to").fill("12:00")
+    # A window that is over already is refused by the server, and the form says so beside the windows.
+    page.get_by_label("Window 1 date").fill((today - timedelta(days=1)).date().isoformat())
+    page.locator("#edit-save").click()
+    refused = page.locator("#job-edit-form fieldset.has-error[data-field='time_windows'] .field-error")
+    refused.wait_for()
+    assert "is over already" in refused.inner_text()
+    assert live_server.request("GET", f"/jobs/{job['id']}", token=token)[1]["version"] == job["version"]
+    page.get_by_label("Window 1 date").fill(tomorrow.isoformat())
+    assert page.locator("#job-edit-form .has-error").count() == 0  # changing the field clears what was said
     page.get_by_label("Priority (1–10)").fill("8")
     page.wait_for_timeout(400)  # the map pans to the new place
     page.screenshot(path=SHOTS / "job-edit.png")

@@ -155,19 +155,28 @@ export function jobEditForm(job: Job & { time_windows?: TimeWindow[] }, skills: 
     }
     const byName = new Map(fields.map((f) => [f.name, f]));
     const rest: string[] = [];
-    for (const part of e.detail.split(/;\s+(?=[a-z_/]+:)/)) {
-      const place = /^\s*lat\/lon:\s*(.+)$/s.exec(part);
-      const [{ field: name, message }] = place ? [{ field: "location", message: place[1] }] : fieldErrors(part);
-      const target = byName.get(name === "lat" || name === "lon" || name === "address" ? "location" : name);
+    let last: Field | undefined;
+    // "lat/lon: …" names the place (two fields, one pin); a piece naming no field continues the one before it.
+    const pieces = fieldErrors(e.detail.replace(/(^|;\s+)lat\/lon:/g, "$1location:"));
+    for (const { field: name, message } of pieces) {
+      const target = name ? byName.get(name === "lat" || name === "lon" || name === "address" ? "location" : name) : last;
       if (target) {
-        target.error.textContent = message;
+        target.error.textContent = target.error.textContent ? `${target.error.textContent}; ${message}` : message;
         target.row.classList.add("has-error");
       } else rest.push(name ? `${name}: ${message}` : message);
+      last = name ? target : last;
     }
     if (rest.length) mount(general, h("p", { class: "inline-error", role: "alert" }, `Not saved: ${rest.join("; ")}`));
     fields.find((f) => f.error.textContent)?.row.scrollIntoView({ block: "nearest" });
   };
 
+  // Changing a field clears what the server said about it.
+  form.addEventListener("input", (ev) => {
+    const f = fields.find((x) => x.row.contains(ev.target as Node));
+    if (!f) return;
+    f.error.textContent = "";
+    f.row.classList.remove("has-error");
+  });
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     clearErrors(fields, general);

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from server.appointments import policy as booking_policy
 from server.appointments import service
-from server.appointments.models import AppointmentStatus
+from server.appointments.models import Appointment, AppointmentStatus
 from server.audit.models import AuditEntry
 from server.auth.models import Role
 from server.config import Settings
@@ -208,3 +208,23 @@ def test_a_window_on_a_day_made_a_blackout_since_the_offer_is_not_booked(app, cl
     assert appt.offer_round == 2
     assert all(service._local(settings, datetime.fromisoformat(o["start"])).date().isoformat() != chosen_day
                for o in appt.options)
+
+
+def test_a_reoffer_follows_the_policy(app, client, auth, day, sweep, settings):
+    """A booked window a re-plan could not keep is offered again by the sweep with the policy's windows."""
+    answer = client.post("/channels/sms", data=sms("SMr1", NO_WATER)).json()
+    assert sweep()["offered"] == 1
+    client.post("/channels/sms", data=sms("SMr2", "1"))
+    assert appointment_of(app, answer["job_id"]).status == AppointmentStatus.booked
+    assert client.put(URL, headers=auth(Role.admin), json={"window_min": 60, "offer_count": 2}).status_code == 200
+    with Session(app.state.engine) as session:  # what on_plan_stored does when a plan leaves the job out
+        appt = session.exec(select(Appointment).where(Appointment.job_id == answer["job_id"])).one()
+        appt.status = AppointmentStatus.reoffer
+        session.add(appt)
+        session.commit()
+    assert sweep()["reoffered"] == 1
+    appt = appointment_of(app, answer["job_id"])
+    assert appt.status == AppointmentStatus.offered and appt.offer_round == 2 and 1 <= len(appt.options) <= 2
+    assert all(datetime.fromisoformat(o["end"]) - datetime.fromisoformat(o["start"]) == timedelta(minutes=60)
+               for o in appt.options)
+    assert len(outbound(app, answer["conversation_id"], "appointment_reoffer")) == 1

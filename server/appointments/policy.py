@@ -12,9 +12,11 @@ checking a chosen window); ``public`` and ``update`` are the API's. Every change
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,6 +38,7 @@ from server.config import Settings
 from server.core.errors import Conflict, Invalid, Unavailable
 from server.core.timeutil import as_utc, utcnow
 from server.technicians.service import CatalogueEntry, service_catalogue
+from server.triage.service import DEFAULT_TAXONOMY
 
 #: The policy is one row.
 POLICY_ID = 1
@@ -133,11 +136,25 @@ def _booked_on_blackouts(session: Session, settings: Settings, policy: Policy) -
     return out
 
 
+_flags: dict[tuple[str, float], frozenset[str]] = {}
+
+
+def customer_present_categories(settings: Settings) -> frozenset[str]:
+    """The catalogue's services whose visit needs the customer there. Read from the TOML itself (cached per file and
+    modification time), not through ``load_taxonomy``: that trains the triage classifier when its weights do not
+    match, seconds of CPU the sweep has no use for (triage validates the same file when it loads it)."""
+    path = Path(settings.taxonomy_path) if settings.taxonomy_path else DEFAULT_TAXONOMY
+    key = (str(path), path.stat().st_mtime)
+    if key not in _flags:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        _flags[key] = frozenset(str(c.get("name", "")).strip().lower() for c in data.get("category") or []
+                                if isinstance(c, dict) and c.get("customer_present") is True)
+    return _flags[key]
+
+
 def public(*, session: Session, settings: Settings) -> BookingPolicyPublic:
     """The policy as the console shows it: stored numbers, the server's defaults, what offers use, every catalogue
     service with its switch, the blackout days and any booked window on one of them."""
-    from server.appointments.service import customer_present_categories
-
     row = stored(session=session)
     now = current(session=session, settings=settings)
     flagged = customer_present_categories(settings)

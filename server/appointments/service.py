@@ -28,12 +28,10 @@ import logging
 import math
 import re
 import time
-import tomllib
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -46,6 +44,7 @@ import routing
 from server.appointments import policy as booking_policy
 from server.appointments.kept import note as _note
 from server.appointments.models import OPEN_APPOINTMENT, Appointment, AppointmentStatus
+from server.appointments.policy import customer_present_categories
 from server.cases.models import Case
 from server.config import Settings
 from server.conversations.models import Message
@@ -73,7 +72,6 @@ from server.plans import writer
 from server.technicians import service as technicians
 from server.technicians.models import Availability, Technician
 from server.triage.replies import reply
-from server.triage.service import DEFAULT_TAXONOMY
 
 if TYPE_CHECKING:
     from geodata import City
@@ -116,22 +114,6 @@ class Answered:
 
 
 # ---------------------------------------------------------------- catalogue
-
-
-_flags: dict[tuple[str, float], frozenset[str]] = {}
-
-
-def customer_present_categories(settings: Settings) -> frozenset[str]:
-    """The catalogue's services whose visit needs the customer there. Read from the TOML itself (cached per file and
-    modification time), not through ``load_taxonomy``: that trains the triage classifier when its weights do not
-    match, seconds of CPU the sweep has no use for (triage validates the same file when it loads it)."""
-    path = Path(settings.taxonomy_path) if settings.taxonomy_path else DEFAULT_TAXONOMY
-    key = (str(path), path.stat().st_mtime)
-    if key not in _flags:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        _flags[key] = frozenset(str(c.get("name", "")).strip().lower() for c in data.get("category") or []
-                                if isinstance(c, dict) and c.get("customer_present") is True)
-    return _flags[key]
 
 
 def needs_customer(settings: Settings, category: str | None, policy: booking_policy.Policy | None = None) -> bool:

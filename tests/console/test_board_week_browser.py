@@ -171,11 +171,10 @@ def test_a_weeks_shifts_and_return_visits_on_the_board(live_server: LiveServer, 
 
     # The multi-day visit: a bar on each of its days, saying which.
     parts = sorted((v for v in horizon["visits"] if v["job_id"] == big["id"]), key=lambda v: v["part"])
-    if parts:
-        assert len(parts) >= 2 and parts[-1]["parts"] == len(parts)
-        show_day(page, parts[-1]["day"])
-        bar = page.locator(f".tl-bar.tentative[data-job-id='{big['id']}']")
-        assert f"Day {len(parts)} of {len(parts)}" in bar.inner_text()
+    assert len(parts) >= 2 and parts[-1]["parts"] == len(parts), horizon["unassigned"]
+    show_day(page, parts[-1]["day"])
+    bar = page.locator(f".tl-bar.tentative[data-job-id='{big['id']}']")
+    assert f"Day {len(parts)} of {len(parts)}" in bar.inner_text()
 
     # The return visit's day: its tentative bar says it returns for the original job, with the part's day.
     show_day(page, follow_day)

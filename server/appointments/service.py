@@ -374,16 +374,20 @@ def choose(slots: list[Slot], count: int) -> list[Slot]:
 
 
 def compute_slots(*, session: Session, settings: Settings, city: City, job_id: int, now: datetime | None = None,
-                  exclude: tuple[datetime, datetime] | None = None) -> tuple[list[Slot], list[str]]:
+                  exclude: tuple[datetime, datetime] | None = None,
+                  booking_open: bool = False) -> tuple[list[Slot], list[str]]:
     """Arrival windows to offer for this job (at most ``appointment_offer_count``), cheapest added travel first
-    per day; ``exclude``: a window that must not be offered again. Returns (slots, notes)."""
+    per day; ``exclude``: a window that must not be offered again. ``booking_open``: the customer is already
+    booking this visit (a re-offer, a reschedule, a window taken meanwhile), so a service switched off since is
+    still served: switching a service off stops new offers, it does not strand a customer mid-way. Returns
+    (slots, notes)."""
     job = session.get(Job, job_id)
     if job is None:
         raise NotFound(f"job {job_id} not found")
     if job.status not in (JobStatus.unassigned, JobStatus.assigned):
         raise Conflict(f"job {job_id} is {job.status.value}: a visit can no longer be booked")
     policy = booking_policy.current(session=session, settings=settings)
-    if not needs_customer(settings, job.category, policy):  # its service is switched off (or was never on)
+    if not booking_open and not needs_customer(settings, job.category, policy):  # switched off (or never on)
         return [], [f"{job.category or 'this job'}: the service does not offer arrival windows (booking policy: "
                     "Administration › Appointments)"]
     settings = policy.apply(settings)  # the policy's window length, count, days ahead and lead time
@@ -768,7 +772,7 @@ def book(*, session: Session, settings: Settings, city: City, appointment: Appoi
     if slot is None:  # someone else's booking or a re-plan took it since it was offered
         appt.status = AppointmentStatus.offered
         slots, _ = compute_slots(session=session, settings=settings, city=city, job_id=job.id or 0, now=now,
-                                 exclude=(start, end))
+                                 exclude=(start, end), booking_open=True)
         offer(session=session, settings=settings, job=job, slots=slots, kind="appointment_taken")
         return "taken"
     today = _local(settings, now).date() == _local(settings, start).date()
@@ -856,7 +860,7 @@ def reoffer(*, session: Session, settings: Settings, city: City, appointment: Ap
     _release(session, job)
     session.flush()
     slots, _ = compute_slots(session=session, settings=settings, city=city, job_id=job.id or 0, now=now,
-                             exclude=broken)
+                             exclude=broken, booking_open=True)
     kind = "appointment_reoffer" if broken else "appointment_offer"
     appt.window_start = appt.window_end = appt.technician_id = None
     _, events = offer(session=session, settings=settings, job=job, slots=slots, kind=kind, broken=broken)
@@ -888,7 +892,8 @@ def reschedule(*, session: Session, settings: Settings, city: City, appointment:
         _note(appt, "rescheduled by the customer")
         appt.window_start = appt.window_end = appt.technician_id = None
         session.flush()
-    slots, _ = compute_slots(session=session, settings=settings, city=city, job_id=job.id or 0, now=now)
+    slots, _ = compute_slots(session=session, settings=settings, city=city, job_id=job.id or 0, now=now,
+                             booking_open=True)
     _, events = offer(session=session, settings=settings, job=job, slots=slots, rebook=True)
     return events
 

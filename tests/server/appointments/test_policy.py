@@ -16,6 +16,7 @@ from server.appointments.models import Appointment, AppointmentStatus
 from server.audit.models import AuditEntry
 from server.auth.models import Role
 from server.config import Settings
+from server.core.city import load_city
 from tests.server.appointments.conftest import NO_WATER, appointment_of, outbound, water_job
 from tests.server.intake.helpers import sms
 
@@ -217,7 +218,7 @@ def test_a_reoffer_follows_the_policy(app, client, auth, day, sweep, settings):
     client.post("/channels/sms", data=sms("SMr2", "1"))
     assert appointment_of(app, answer["job_id"]).status == AppointmentStatus.booked
     assert client.put(URL, headers=auth(Role.admin), json={"window_min": 60, "offer_count": 2}).status_code == 200
-    with Session(app.state.engine) as session:  # what on_plan_stored does when a plan leaves the job out
+    with Session(app.state.engine) as session:  # what kept.mark_not_kept does when a plan leaves the job out
         appt = session.exec(select(Appointment).where(Appointment.job_id == answer["job_id"])).one()
         appt.status = AppointmentStatus.reoffer
         session.add(appt)
@@ -228,3 +229,21 @@ def test_a_reoffer_follows_the_policy(app, client, auth, day, sweep, settings):
     assert all(datetime.fromisoformat(o["end"]) - datetime.fromisoformat(o["start"]) == timedelta(minutes=60)
                for o in appt.options)
     assert len(outbound(app, answer["conversation_id"], "appointment_reoffer")) == 1
+
+
+def test_a_customer_booked_before_their_service_was_switched_off_can_still_reschedule(app, client, auth, day, sweep,
+                                                                                        settings):
+    """Switching a service off stops new offers; a customer already booked who asks for another time is offered
+    windows, not told "no free time" with their visit cancelled."""
+    answer = client.post("/channels/sms", data=sms("SMs1", NO_WATER)).json()
+    assert sweep()["offered"] == 1
+    client.post("/channels/sms", data=sms("SMs2", "1"))
+    assert appointment_of(app, answer["job_id"]).status == AppointmentStatus.booked
+    assert client.put(URL, headers=auth(Role.admin), json={"services": {"no_water": False}}).status_code == 200
+    with Session(app.state.engine) as session:
+        appt = session.exec(select(Appointment).where(Appointment.job_id == answer["job_id"])).one()
+        service.reschedule(session=session, settings=settings, city=load_city(settings), appointment=appt)
+        session.commit()
+    appt = appointment_of(app, answer["job_id"])
+    assert appt.status == AppointmentStatus.offered and appt.options, appt.history
+    assert not outbound(app, answer["conversation_id"], "appointment_no_time")

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { arrivalWindow, boardDays, bookedWords, calendarOf, dayHours, dayNumber, dropPosition, isoDay, isoWeekday, keepsBooking,
-  offWords, planDays, shiftBand, visitWords } from "./timeline";
+  offWords, planDays, rowsToBuild, rowWords, shiftBand, stopTimes, visitWords } from "./timeline";
 import { humanize } from "./format";
-import type { Horizon, Plan, Technician } from "./types";
+import type { Horizon, Job, Plan, Technician } from "./types";
 
 describe("schedule board", () => {
   it("puts a dropped job after every stop that starts before the drop time, not counting itself", () => {
@@ -133,5 +133,63 @@ describe("return visits and multi-day visits in words", () => {
     expect(visitWords({ ...fresh, parts_done: 1 }, { visit: { part: 1, parts: 2 }, timeZone: "UTC" })).toEqual(["Day 2 of 3"]);
     expect(visitWords({ ...fresh, parts_done: 1 }, { visit: { part: 1, parts: 1 }, timeZone: "UTC" })).toEqual(["Day 2 of 2"]);
     expect(visitWords(fresh, { visit: { part: 1, parts: 1 }, timeZone: "UTC" })).toEqual([]);
+  });
+});
+
+describe("a live plan change redraws only the rows that changed", () => {
+  const stop = (tech: number, job: number, start: string, end: string) => ({ technician_id: tech, job_id: job, sequence: 0,
+    arrival_at: start, start_at: start, end_at: end, travel_s: 0, wait_s: 0, distance_m: 0 });
+  const tech = { id: 1, name: "Ana Ruiz", shift_start: "08:00", shift_end: "17:00", availability: "on_shift" } as unknown as Technician;
+  const hours = { start: 8, end: 17, breaks: [], off: null, reason: "" };
+  const job = { id: 5, title: "Leak", status: "assigned", pinned: false, booked_start: null, booked_end: null } as unknown as Job;
+
+  it("reads a stop's times once per stop object, on the service area's clock", () => {
+    const s = stop(1, 5, "2026-01-10T15:30:00Z", "2026-01-11T01:15:00Z");
+    const t = stopTimes(s, "America/New_York");
+    expect(t.start).toMatchObject({ day: dayNumber("2026-01-10"), hours: 10.5 });
+    expect(t.end).toMatchObject({ day: dayNumber("2026-01-10"), hours: 20.25 });
+    expect(stopTimes(s, "America/New_York")).toBe(t); // the same object: not parsed again
+    // The same times in another time zone are read again: 01:15 UTC is the next day in UTC.
+    const utc = stopTimes(s, "UTC");
+    expect(utc).not.toBe(t);
+    expect(utc.end).toMatchObject({ day: dayNumber("2026-01-11"), hours: 1.25 });
+    // An equal stop that is another object (a live change's new stop) is read for itself.
+    expect(stopTimes({ ...s }, "UTC")).not.toBe(utc);
+  });
+
+  it("builds the rows of the change's technicians and rows whose stops are other objects, keeps the rest", () => {
+    const a = stop(1, 5, "2026-01-10T15:30:00Z", "2026-01-10T16:00:00Z");
+    const b = stop(2, 6, "2026-01-10T15:30:00Z", "2026-01-10T16:00:00Z");
+    const c = stop(3, 7, "2026-01-10T15:30:00Z", "2026-01-10T16:00:00Z");
+    const held = new Map([[1, { items: [a], words: "w1" }], [2, { items: [b], words: "w2" }], [3, { items: [c], words: "w3" }]]);
+    // Nothing changed: nothing is built.
+    expect([...rowsToBuild(held, new Map(held), [])]).toEqual([]);
+    // The delta names technician 2 (its stops are new objects); technician 3's stop is a new object with equal fields.
+    const next = new Map([[1, { items: [a], words: "w1" }], [2, { items: [{ ...b, sequence: 1 }], words: "w2" }],
+      [3, { items: [{ ...c }], words: "w3" }]]);
+    expect([...rowsToBuild(held, next, [2])].sort()).toEqual([2, 3]);
+    // Named but not different (a technician whose day emptied and stays empty): built all the same.
+    expect([...rowsToBuild(held, new Map(held), [1])]).toEqual([1]);
+    // A stop more or fewer, other words, a row not drawn yet; a named technician not on the board is ignored.
+    const more = new Map([[1, { items: [a, b], words: "w1" }], [2, { items: [b], words: "other" }], [3, { items: [c], words: "w3" }],
+      [4, { items: [], words: "w4" }]]);
+    expect([...rowsToBuild(held, more, [99])].sort()).toEqual([1, 2, 4]);
+  });
+
+  it("says in a row's words what its bars draw of their jobs, so a job event or a selection rebuilds that row", () => {
+    const words = (j: Job, opts: { customer?: string; changed?: boolean; selected?: boolean; locked?: boolean } = {}) =>
+      rowWords(tech, { colour: "#0b7285", locked: opts.locked ?? false, hours,
+        bars: [{ jobId: 5, job: j, customer: opts.customer, changed: opts.changed ?? false, selected: opts.selected ?? false }] });
+    const base = words(job);
+    expect(words({ ...job })).toBe(base); // the same fields: the row is kept
+    for (const other of [words({ ...job, status: "en_route" }), words({ ...job, pinned: true }), words({ ...job, title: "Burst pipe" }),
+      words({ ...job, booked_start: "2026-01-10T15:00:00Z", booked_end: "2026-01-10T17:00:00Z" }), words(job, { customer: "Bo Li" }),
+      words(job, { changed: true }), words(job, { selected: true }), words(job, { locked: true }),
+      words({ ...job, follow_up_of: 3 } as Job)]) {
+      expect(other).not.toBe(base);
+    }
+    // The technician's hours that day (a day off, another shift) are in it too.
+    expect(rowWords(tech, { colour: "#0b7285", locked: false, hours: { ...hours, off: "day off" }, bars: [] }))
+      .not.toBe(rowWords(tech, { colour: "#0b7285", locked: false, hours, bars: [] }));
   });
 });

@@ -35,9 +35,10 @@ export function techColour(id: number): string {
 
 /** The parts of the view a redraw draws: a live change names the ones it touched (README "Web console": live
  * updates as deltas). "jobs" restyles the changed jobs' markers (the whole job layer with "all-jobs"); "routes" draws
- * the changed technicians' lines (all of them with "all-routes"). */
-type Part = "info" | "jobs" | "all-jobs" | "routes" | "all-routes" | "techs" | "filters" | "queue" | "board" | "selection";
-const ALL_PARTS: Part[] = ["info", "all-jobs", "all-routes", "techs", "filters", "queue", "board", "selection"];
+ * the changed technicians' lines (all of them with "all-routes"); "board" builds again only the board rows that changed
+ * (the live change's technicians, rows whose stops or words changed: timeline.ts rowsToBuild), "all-board" all of it. */
+type Part = "info" | "jobs" | "all-jobs" | "routes" | "all-routes" | "techs" | "filters" | "queue" | "board" | "all-board" | "selection";
+const ALL_PARTS: Part[] = ["info", "all-jobs", "all-routes", "techs", "filters", "queue", "all-board", "selection"];
 
 const OPEN = new Set(["unassigned", "assigned", "en_route", "on_site"]);
 
@@ -125,6 +126,8 @@ export class DispatchView implements View {
   private dirty = new Set<Part>();
   private changedJobs = new Set<number>();
   private changedRoutes = new Set<number>();
+  /** Technicians whose board row a live plan change redraws (its delta's technicians). */
+  private changedTechs = new Set<number>();
   /** Queue cards drawn, by job: a card is kept while its job and what it says are the same, so a redraw after a
    * live change to one job builds that one card. */
   private cards = new Map<number, { job: Job; stamp: string; el: HTMLElement }>();
@@ -323,7 +326,7 @@ export class DispatchView implements View {
         return true;
       case "technician.locked": {
         this.lockSeen.set(Number(d.technician_id), Boolean(d.locked));
-        this.renderTimeline();
+        this.renderTimeline([Number(d.technician_id)]);
         return true;
       }
       case "technician.status": {
@@ -408,7 +411,7 @@ export class DispatchView implements View {
       this.applyPlan(plan, routes, board);
       this.etasFrom(plan?.stops ?? []);
       this.cards.clear();
-      this.renderSoon(["info", "all-jobs", "all-routes", "queue", "board", "selection"]);
+      this.renderSoon(["info", "all-jobs", "all-routes", "queue", "all-board", "selection"]);
     } catch (e) {
       if (!this.disposed) this.scheduleRefresh();
       void e;
@@ -457,6 +460,7 @@ export class DispatchView implements View {
       if (job) this.touched(job);
     }
     this.etasFrom(delta.stops);
+    for (const tid of delta.technicians) this.changedTechs.add(tid);
     const labels = delta.stops.some((s) => !this.labelled.has(s.job_id));
     this.renderSoon(["info", "jobs", "queue", "board", "selection"]);
     if (labels) this.dirty.delete("board"); // the board waits for the labels it needs (one redraw, not two)
@@ -546,6 +550,8 @@ export class DispatchView implements View {
     this.dirty = new Set();
     this.changedJobs = new Set();
     this.changedRoutes = new Set();
+    const techs = this.changedTechs;
+    if (parts.has("board") || parts.has("all-board")) this.changedTechs = new Set();
     const steps: Array<() => void> = [() => {
       if (parts.has("info")) this.renderPlanInfo();
       if (parts.has("filters")) this.refreshFilterOptions();
@@ -559,7 +565,8 @@ export class DispatchView implements View {
       if (parts.has("all-routes")) this.renderRoutes();
       else if (parts.has("routes")) this.renderRoutes(routes);
     }, () => {
-      if (parts.has("board")) this.renderTimeline();
+      if (parts.has("all-board")) this.renderTimeline();
+      else if (parts.has("board")) this.renderTimeline(techs);
     }];
     if (!split) {
       for (const step of steps) step();
@@ -1158,7 +1165,9 @@ export class DispatchView implements View {
     });
   }
 
-  private renderTimeline(): void {
+  /** The board; `changed`: only the rows of these technicians and rows that changed are built again (a live change,
+   * a selection, a lock); without it, all of it (a load, another day). */
+  private renderTimeline(changed?: Iterable<number>): void {
     renderTimeline(this.timelineEl, {
       techs: this.techs, jobs: this.jobs, plan: this.plan, highlighted: this.highlighted,
       timezone: config().timezone, colour: techColour, statusColours: STATUS_COLOURS,
@@ -1183,7 +1192,7 @@ export class DispatchView implements View {
         this.base.map.setView(live ? [tech.current_lat!, tech.current_lon!] : [tech.home_lat, tech.home_lon], 15);
       },
       lockedIds: this.lockedIds(),
-    });
+    }, changed);
   }
 
   /** Select a job on the board or the map, and show it in the other: the map centres on it with its tooltip; the
@@ -1201,7 +1210,7 @@ export class DispatchView implements View {
     } else if (tentative) {
       this.boardDay = dayNumber(tentative.day);
     }
-    this.renderTimeline();
+    this.renderTimeline([]); // the rows of the bars selected and unselected (another day: all of it)
     this.renderSelection();
     if (job && opts.from !== "map") this.clusters.focus(job);
     else if (job) this.clusters.setJobs(this.mapJobs()); // redraw: the selected job's ring

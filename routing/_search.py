@@ -450,8 +450,7 @@ def _sisr_fleet(problem: Problem, jobs: list[int], variant: dict[str, Any], dead
         floor = max(1, -(-int(fm.demand.sum()) // int(fm.capacity)))
         stats = search.minimise_fleet(t0 + total * (variant.get("first_share", 0.3) + variant.get("rm_share", 0.4)),
                                       floor, on_success=lambda r: _publish(to_jobs(r), jobs))
-        if "last_success_at" in stats:
-            stats["last_success_at"] = round(stats["last_success_at"] - t0, 2)
+        stats["success_at"] = [round(s - t0, 2) for s in stats["success_at"]]
         phases.append({"phase": f"fleet minimisation {stats['from_routes']} -> {stats['to_routes']} routes",
                        **stats, "s": round(time.monotonic() - t0, 2)})
     elif eject:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numba as nb
 import numpy as np
@@ -559,19 +560,19 @@ class Search:
 
     def minimise_fleet(self, deadline: float, floor: int = 1,
                        on_success: Callable[[list[list[int]]], None] | None = None,
-                       between: Callable[[], bool] | None = None) -> dict[str, float]:
+                       between: Callable[[], bool] | None = None) -> dict[str, Any]:
         """SISR's fleet minimisation (``fleet_batch``) from the best plan until ``deadline`` or ``floor`` routes:
         take out the route whose customers have the fewest absences (at first: the shortest), search until every
         customer is served again by the routes left, repeat. Each plan with a route fewer becomes the best
         (``on_success`` gets it); afterwards the current plan is the best, for the distance search (``run``).
-        Returns routes before and after, iterations, and the time.monotonic() of the last success if any."""
+        Returns routes before and after, iterations, and the time.monotonic() of each success."""
         fm = self.fm
         n = len(fm.jobs)
         self.start(self.best_routes())
         rs, lens, early, late, load, dist = self.arrays
         absences = np.zeros(n + 2, dtype=np.int64)
         state = np.zeros(2, dtype=np.int64)
-        stats: dict[str, float] = {"from_routes": self.best_used}
+        stats: dict[str, Any] = {"from_routes": self.best_used, "success_at": []}
         while self.best_used > floor:
             open_r = lens > 0
             out = np.zeros(n + 2, dtype=np.bool_)
@@ -587,7 +588,7 @@ class Search:
                 break
             routes = self._current_routes()  # every customer served by a route fewer: the best plan now
             self.start(routes)
-            stats["last_success_at"] = time.monotonic()
+            stats["success_at"].append(time.monotonic())
             if on_success is not None:
                 on_success(routes)
         stats["to_routes"] = self.best_used

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import ROOT
 from tests.console.conftest import PASSWORD, LiveServer, demo_server
@@ -190,7 +191,8 @@ def test_the_weekly_pattern_round_trips_through_the_technician_form(live_server:
     page.locator("#save-technician").click()
     page.wait_for_selector(".notice-ok")
     row = page.locator("#technicians-table tr", has_text="Wren Weekly")
-    assert row.locator("td.tech-week").inner_text() == "Mon–Thu 07:00–17:30, Fri 07:00–12:00"
+    # the list is read again after the save: wait for the new row rather than read the old one
+    expect(row.locator("td.tech-week")).to_have_text("Mon–Thu 07:00–17:30, Fri 07:00–12:00", timeout=30_000)
     _, tech = live_server.request("GET", f"/technicians/{made['id']}", token=token)
     long_day = {"start": "07:00", "end": "17:30"}
     assert tech["weekly_shifts"] == {"1": long_day, "2": long_day, "3": long_day, "4": long_day,

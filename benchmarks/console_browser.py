@@ -38,8 +38,6 @@ import contextlib
 import json
 import os
 import random
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -54,6 +52,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from benchmarks.server_process import serve_process
 from server.config import Settings
 from server.dispatch.bench import BENCH_PASSWORD, SKILLS, _places, bench_settings, bench_shift, percentile, plan_morning
 
@@ -147,12 +146,6 @@ class Server:
         return self.tokens[user]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def serve(settings: Settings) -> Iterator[Server]:
     """``groundcrew serve`` on a free loopback port over the bench's data folder, as tests/console/conftest.py starts
@@ -164,35 +157,13 @@ def serve(settings: Settings) -> Iterator[Server]:
            "GROUNDCREW_APPOINTMENT_SWEEP": "false", "GROUNDCREW_HORIZON_ROLL_AT": "",
            "GROUNDCREW_TIMEZONE": settings.timezone}
     env.pop("GROUNDCREW_DATABASE_URL", None)
-    port = _free_port()
-    log_path = settings.data_dir / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1", "--port",
-                                 str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        server = Server(url=f"http://127.0.0.1:{port}", process=proc)
-        try:
-            deadline = time.monotonic() + 180
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"the server exited: {log_path.read_text()[-2000:]}")
-                with contextlib.suppress(OSError):
-                    if server.call("GET", "/health")[0] == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start within 180 s")
-                time.sleep(0.3)
-            status, body = server.call("GET", "/map/service-area", user="bench-dispatcher")  # the streets are warm
-            if status != 200:
-                raise RuntimeError(f"/map/service-area: {status} {body}")
-            yield server
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=15)
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+    with serve_process(cli=[sys.executable, "-m", "server.cli"], env=env, cwd=ROOT,
+                       log_path=settings.data_dir / "server.log", startup_s=180) as (url, proc):
+        server = Server(url=url, process=proc)
+        status, body = server.call("GET", "/map/service-area", user="bench-dispatcher")  # the streets are warm
+        if status != 200:
+            raise RuntimeError(f"/map/service-area: {status} {body}")
+        yield server
 
 
 def prepare(*, settings: Settings, technicians: int, jobs: int, solve_s: float, seed: int,

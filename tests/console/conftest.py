@@ -7,11 +7,8 @@ import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -22,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from benchmarks.server_process import serve_process
 from tests.conftest import ROOT, WORKING_TZ
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -73,12 +71,6 @@ class LiveServer:
         return method.lower() in (spec.get("paths", {}).get(path) or {})
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def demo_server(data_dir: Path, **env_extra: str) -> Iterator[LiveServer]:
     """``groundcrew demo`` into ``data_dir``, then ``groundcrew serve`` on a free port, until the block ends.
@@ -94,35 +86,12 @@ def demo_server(data_dir: Path, **env_extra: str) -> Iterator[LiveServer]:
         else [str(Path(sys.executable).parent / "groundcrew")]
     subprocess.run([*cli, "demo", "--password", PASSWORD], cwd=ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL, timeout=600)
-    port = _free_port()
-    log = (data_dir / "server.log").open("wb")
-    # Its own process group, so teardown also ends any worker processes the solver forked.
-    proc = subprocess.Popen([*cli, "serve", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    server = LiveServer(url=f"http://127.0.0.1:{port}", data_dir=data_dir, process=proc)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the server exited: {(data_dir / 'server.log').read_text()[-2000:]}")
-            with contextlib.suppress(OSError):
-                if server.request("GET", "/health")[0] == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not start within 120 s")
-            time.sleep(0.3)
+    with serve_process(cli=cli, env=env, cwd=ROOT, log_path=data_dir / "server.log") as (url, proc):
+        server = LiveServer(url=url, data_dir=data_dir, process=proc)
         # Wait for the street map (warmed in the background at start-up): addresses can be found and plans solved.
         status, body = server.request("GET", "/map/service-area", token=server.token("dispatcher"))
         assert status == 200, body
         yield server
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=15)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
 
 
 @pytest.fixture(scope="session")

@@ -55,7 +55,7 @@ HTML_SINKS = [r"\.innerHTML\b", r"\.outerHTML\b", r"insertAdjacentHTML", r"docum
               r"\.setPopupContent\(", r"\.setContent\(", r"L\.popup\(", r"L\.tooltip\(", r"\bdivIcon\(",
               r"\bexternal\s*:"]
 # The only way in: map.ts's helpers, typed to take a DOM node (HTMLElement), never a string.
-ALLOWED = {("map.ts", "layer.bindTooltip(content, options);"),
+ALLOWED = {("map.ts", "layer.bindTooltip(content, options);"), ("map.ts", "layer.setTooltipContent(content);"),
            ("map.ts", "return L.divIcon({ ...options, html: content });")}
 
 

@@ -118,6 +118,12 @@ export function nodeTooltip<T extends L.Layer>(layer: T, content: HTMLElement, o
   return layer;
 }
 
+/** A bound tooltip's new content, a DOM node like `nodeTooltip`'s (an open tooltip stays open). */
+export function setNodeTooltip<T extends L.Layer>(layer: T, content: HTMLElement): T {
+  layer.setTooltipContent(content);
+  return layer;
+}
+
 /** A marker icon whose content is a DOM node (never an HTML string). */
 export function nodeIcon(content: HTMLElement, options: Omit<L.DivIconOptions, "html">): L.DivIcon {
   return L.divIcon({ ...options, html: content });
@@ -224,7 +230,7 @@ export class JobClusters {
         break;
       }
       drawn.circle.setStyle(this.opts.style(job));
-      drawn.circle.setTooltipContent(this.opts.tooltip(job));
+      setNodeTooltip(drawn.circle, this.opts.tooltip(job));
     }
     if (redraw) this.draw();
     this.map.getContainer().dataset.patched = String(Number(this.map.getContainer().dataset.patched ?? 0) + 1);

@@ -20,9 +20,9 @@ from tests.server.intake.helpers import sms
 
 def test_a_return_visit_is_offered_in_the_reporters_language_and_the_reply_books_it_in_their_case(
         app, client, day, sweep, settings):
-    answer = client.post("/channels/sms", data=sms("SMf1", NO_WATER)).json()
+    answer = client.post("/channels/sms", data=sms("SMrv1", NO_WATER)).json()
     assert answer["category"] == "no_water" and sweep()["offered"] == 1
-    client.post("/channels/sms", data=sms("SMf2", "1"))
+    client.post("/channels/sms", data=sms("SMrv2", "1"))
     assert appointment_of(app, answer["job_id"]).status == AppointmentStatus.booked
     with Session(app.state.engine) as session:  # triage found Finnish in this conversation
         case = session.get(Case, answer["case_id"])
@@ -41,7 +41,7 @@ def test_a_return_visit_is_offered_in_the_reporters_language_and_the_reply_books
     offers = outbound(app, answer["conversation_id"], "appointment_offer")
     assert len(offers) == 2 and offers[-1].text.startswith("Tarvitsemme käynnin"), offers[-1].text
     assert appointment_of(app, follow_id).language == "fi"
-    reply = client.post("/channels/sms", data=sms("SMf3", "1")).json()
+    reply = client.post("/channels/sms", data=sms("SMrv3", "1")).json()
     assert reply["case_id"] == answer["case_id"], reply  # the answer belongs to the case the customer has
     assert appointment_of(app, follow_id).status == AppointmentStatus.booked
     with Session(app.state.engine) as session:

@@ -128,7 +128,7 @@ def test_a_booked_window_on_a_new_blackout_day_is_reported(app, client, auth, da
 def test_offer_days_skip_blackout_days_without_counting_them(settings):
     policy = booking_policy.Policy(120, 3, 3, 60, blackouts=((date(2026, 12, 8), date(2026, 12, 9), "holidays"),))
     friday = datetime(2026, 12, 4, 15, tzinfo=UTC)
-    weekdays = settings.model_copy(update={"appointment_working_days": "1,2,3,4,5"})
+    weekdays = settings.model_copy(update={"appointment_working_days": "1,2,3,4,5", "timezone": "UTC"})  # Friday
     assert service.offer_days(weekdays, friday, policy) == [date(2026, 12, 4), date(2026, 12, 7), date(2026, 12, 10)]
     assert policy.blocked(date(2026, 12, 9)) == "holidays" and policy.blocked(date(2026, 12, 10)) is None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -196,4 +197,6 @@ def test_a_subscriber_that_lost_events_is_told_once_it_has_read_the_rest() -> No
         sub.offer(make_event("job.eta", {"job_id": 0}))
         assert _gap(sub) is None  # nothing more was lost
 
-    asyncio.run(run())
+    # A thread of its own: another test of the session may have left an event loop running in this one.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()

@@ -99,6 +99,64 @@ def _copy_route(r, src_routes, src_lens, src_early, src_late, src_load, src_dist
 
 
 @nb.njit(cache=True)
+def _recreate_order(rem_list, n_rem, keys, demand, travel):
+    """The order the removed customers are re-inserted in (SISR's sort: random, largest demand, farthest or nearest
+    to the depot, drawn at random 4:4:2:1)."""
+    u = np.random.random() * 11.0
+    for i in range(n_rem):
+        v = rem_list[i]
+        if u < 4.0:
+            keys[i] = np.random.random()
+        elif u < 8.0:
+            keys[i] = -demand[v]
+        elif u < 10.0:
+            keys[i] = -travel[0, v]
+        else:
+            keys[i] = travel[0, v]
+    return np.argsort(keys[:n_rem])
+
+
+@nb.njit(cache=True)
+def _best_insertion(v, open_r, w_routes, w_lens, w_early, w_late, w_load, fixed, capacity, travel, cost, ready, due,
+                    service, demand):
+    """(route, position) of customer ``v``'s cheapest feasible insertion among the routes ``open_r`` allows, each
+    position skipped with chance BLINK; (-1, -1) when it fits nowhere. One empty route is tried at most."""
+    best_d = np.int64(1) << 62
+    br = -1
+    bp = -1
+    empty_seen = False
+    for r in range(w_lens.shape[0]):
+        if not open_r[r]:
+            continue
+        m = w_lens[r]
+        if m == 0:
+            if empty_seen:
+                continue
+            empty_seen = True
+        if w_load[r] + demand[v] > capacity:
+            continue
+        extra = fixed if m == 0 else 0
+        for i in range(m + 1):
+            if np.random.random() < BLINK:
+                continue
+            a = w_routes[r, i]
+            b = w_routes[r, i + 1]
+            st = w_early[r, i] + service[a] + travel[a, v]
+            if st < ready[v]:
+                st = ready[v]
+            if st > due[v]:
+                continue
+            if st + service[v] + travel[v, b] > w_late[r, i + 1]:
+                continue
+            d = cost[a, v] + cost[v, b] - cost[a, b] + extra
+            if d < best_d:
+                best_d = d
+                br = r
+                bp = i
+    return br, bp
+
+
+@nb.njit(cache=True)
 def sisr_batch(iterations, temp_from, temp_to, fixed, capacity, travel, cost, ready, due, service, demand, adj,
                routes, lens, early, late, load, dist,
                w_routes, w_lens, w_early, w_late, w_load, w_dist,
@@ -111,6 +169,7 @@ def sisr_batch(iterations, temp_from, temp_to, fixed, capacity, travel, cost, re
     n = len(ready) - 2  # customers 1..n
     removed = np.zeros(n + 2, dtype=np.bool_)
     ruined = np.zeros(n_routes, dtype=np.bool_)
+    open_r = np.ones(n_routes, dtype=np.bool_)  # every route may take a customer
     rem_list = np.empty(n, dtype=np.int64)
     route_of = np.empty(n + 2, dtype=np.int64)
     for r in range(n_routes):
@@ -174,51 +233,12 @@ def sisr_batch(iterations, temp_from, temp_to, fixed, capacity, travel, cost, re
             w_lens[r] = j - 1
             _refresh(r, w_routes, w_lens, w_early, w_late, w_load, w_dist, travel, cost, ready, due, service, demand)
         # --- recreate: sort the removed, insert each at its cheapest feasible place (blinking)
-        u = np.random.random() * 11.0
-        for i in range(n_rem):
-            v = rem_list[i]
-            if u < 4.0:
-                keys[i] = np.random.random()
-            elif u < 8.0:
-                keys[i] = -demand[v]
-            elif u < 10.0:
-                keys[i] = -travel[0, v]
-            else:
-                keys[i] = travel[0, v]
-        order = np.argsort(keys[:n_rem])
+        order = _recreate_order(rem_list, n_rem, keys, demand, travel)
         feasible = True
         for oi in range(n_rem):
             v = rem_list[order[oi]]
-            best_d = np.int64(1) << 62
-            br = -1
-            bp = -1
-            empty_seen = False
-            for r in range(n_routes):
-                m = w_lens[r]
-                if m == 0:
-                    if empty_seen:
-                        continue
-                    empty_seen = True
-                if w_load[r] + demand[v] > capacity:
-                    continue
-                extra = fixed if m == 0 else 0
-                for i in range(m + 1):
-                    if np.random.random() < BLINK:
-                        continue
-                    a = w_routes[r, i]
-                    b = w_routes[r, i + 1]
-                    st = w_early[r, i] + service[a] + travel[a, v]
-                    if st < ready[v]:
-                        st = ready[v]
-                    if st > due[v]:
-                        continue
-                    if st + service[v] + travel[v, b] > w_late[r, i + 1]:
-                        continue
-                    d = cost[a, v] + cost[v, b] - cost[a, b] + extra
-                    if d < best_d:
-                        best_d = d
-                        br = r
-                        bp = i
+            br, bp = _best_insertion(v, open_r, w_routes, w_lens, w_early, w_late, w_load, fixed, capacity, travel,
+                                     cost, ready, due, service, demand)
             if br < 0:
                 feasible = False
                 break
@@ -352,54 +372,13 @@ def fleet_batch(iterations, fixed, capacity, travel, cost, ready, due, service, 
                 rem_list[n_rem] = v
                 n_rem += 1
         # --- recreate within the open routes; what fits nowhere stays out
-        u = np.random.random() * 11.0
-        for i in range(n_rem):
-            v = rem_list[i]
-            if u < 4.0:
-                keys[i] = np.random.random()
-            elif u < 8.0:
-                keys[i] = -demand[v]
-            elif u < 10.0:
-                keys[i] = -travel[0, v]
-            else:
-                keys[i] = travel[0, v]
-        order = np.argsort(keys[:n_rem])
+        order = _recreate_order(rem_list, n_rem, keys, demand, travel)
         new_out = 0
         new_sum = 0
         for oi in range(n_rem):
             v = rem_list[order[oi]]
-            best_d = np.int64(1) << 62
-            br = -1
-            bp = -1
-            empty_seen = False
-            for r in range(n_routes):
-                if not open_r[r]:
-                    continue
-                m = w_lens[r]
-                if m == 0:
-                    if empty_seen:
-                        continue
-                    empty_seen = True
-                if w_load[r] + demand[v] > capacity:
-                    continue
-                extra = fixed if m == 0 else 0
-                for i in range(m + 1):
-                    if np.random.random() < BLINK:
-                        continue
-                    a = w_routes[r, i]
-                    b = w_routes[r, i + 1]
-                    st = w_early[r, i] + service[a] + travel[a, v]
-                    if st < ready[v]:
-                        st = ready[v]
-                    if st > due[v]:
-                        continue
-                    if st + service[v] + travel[v, b] > w_late[r, i + 1]:
-                        continue
-                    d = cost[a, v] + cost[v, b] - cost[a, b] + extra
-                    if d < best_d:
-                        best_d = d
-                        br = r
-                        bp = i
+            br, bp = _best_insertion(v, open_r, w_routes, w_lens, w_early, w_late, w_load, fixed, capacity, travel,
+                                     cost, ready, due, service, demand)
             if br < 0:
                 w_out[v] = True
                 new_out += 1

@@ -65,6 +65,15 @@ def open_handoff(page: Any, server: LiveServer, case: dict) -> None:
     page.wait_for_selector("#handoff-map[data-streets]")
 
 
+
+def _handed_off_job(page: Any, live_server: LiveServer, token: str, case_id: int) -> dict[str, Any]:
+    """After the confirm click: the case is handed off and its job as the API shows it."""
+    page.wait_for_selector(".notice-ok")
+    _, after = live_server.request("GET", f"/cases/{case_id}", token=token)
+    assert after["status"] == "handed_off" and after["job_id"]
+    _, job = live_server.request("GET", f"/jobs/{after['job_id']}", token=token)
+    return job
+
 def test_agent_finds_the_address_and_hands_off_there(live_server: LiveServer, page_factory: Any) -> None:
     token = live_server.token("agent")
     (address, match), = findable_addresses(live_server, token, 1)
@@ -90,10 +99,7 @@ def test_agent_finds_the_address_and_hands_off_there(live_server: LiveServer, pa
     page.wait_for_timeout(400)  # let the map finish panning to the pin before the picture
     page.screenshot(path=SHOTS / "handoff-address-search.png")
     confirm.click()
-    page.wait_for_selector(".notice-ok")
-    _, after = live_server.request("GET", f"/cases/{case['id']}", token=token)
-    assert after["status"] == "handed_off" and after["job_id"]
-    _, job = live_server.request("GET", f"/jobs/{after['job_id']}", token=token)
+    job = _handed_off_job(page, live_server, token, case["id"])
     assert (job["lat"], job["lon"]) == (pytest.approx(lat, abs=1e-6), pytest.approx(lon, abs=1e-6))
     assert job["address"] == address  # what the agent searched for is the job's address
 
@@ -126,10 +132,7 @@ def test_no_location_cannot_be_handed_off_before_a_pin_is_placed(live_server: Li
     lat = float(page.locator("#handoff-map").get_attribute("data-lat"))
     lon = float(page.locator("#handoff-map").get_attribute("data-lon"))
     confirm.click()
-    page.wait_for_selector(".notice-ok")
-    _, after = live_server.request("GET", f"/cases/{case['id']}", token=token)
-    assert after["status"] == "handed_off" and after["job_id"]
-    _, job = live_server.request("GET", f"/jobs/{after['job_id']}", token=token)
+    job = _handed_off_job(page, live_server, token, case["id"])
     assert (job["lat"], job["lon"]) == (pytest.approx(lat, abs=1e-6), pytest.approx(lon, abs=1e-6))
 
 

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from server.auth.access import ensure_assignment_visible, ensure_job_visible, is_technician
 from server.config import Settings
 from server.core.deps import CurrentUser, SessionDep, SettingsDep, StaffUser
-from server.core.errors import DomainError
+from server.core.errors import DomainError, Invalid, Unavailable
 from server.core.models import Page
 from server.core.pagination import PageDep, page_response, row_json
 from server.core.routing import FeatureRouter
@@ -23,6 +23,7 @@ from server.jobs import service
 from server.jobs.cache import cached_read
 from server.jobs.models import Job, JobCreate, JobPublic, JobReportPublic, JobStatus, JobUpdate
 from server.plans.service import active_plan
+from server.technicians import service as technicians
 
 router = FeatureRouter(prefix="/jobs", tags=["jobs"])
 log = logging.getLogger("groundcrew.jobs")
@@ -98,6 +99,23 @@ def get_reports(job_id: int, session: SessionDep, user: CurrentUser) -> list:
     return service.reports(session=session, job_id=job_id)
 
 
+def _check_new_skills(*, session: Session, settings: Settings, job: Job, wanted: dict[str, int]) -> None:
+    """A skill the edit adds must be one the catalogue or a technician knows (422 naming it and the known ones);
+    skills the job needed already are kept as they are."""
+    added = sorted(set(wanted) - set(job.required_skills or {}))
+    if not added:
+        return
+    try:
+        services = technicians.catalogue(path=settings.taxonomy_path)
+    except (OSError, ValueError) as exc:
+        raise Unavailable(f"taxonomy_path: the service catalogue cannot be read ({exc})") from None
+    unknown, known = technicians.unknown_skills(session=session, services=services, names=added)
+    if unknown:
+        raise Invalid(f"required_skills: {', '.join(repr(n) for n in unknown)} is no skill of the service catalogue or "
+                      f"of any technician, so no one could be sent; known skills: {', '.join(known) or 'none'}. "
+                      "Give a technician that skill first (Administration › Technicians)")
+
+
 @router.patch("/{job_id}", response_model=JobPublic, summary="Change a job (send 'version' to avoid lost updates)")
 def update_job(job_id: int, job_in: JobUpdate, session: SessionDep, settings: SettingsDep, user: StaffUser,
                request: Request, background: BackgroundTasks) -> JobPublic:
@@ -106,6 +124,8 @@ def update_job(job_id: int, job_in: JobUpdate, session: SessionDep, settings: Se
     a change to what the plan reads of an open job (place, windows, skills, duration, SLA, priority) asks for a
     coalesced re-plan when there is a plan."""
     job = service.get(session=session, job_id=job_id)
+    if job_in.required_skills is not None:
+        _check_new_skills(session=session, settings=settings, job=job, wanted=job_in.required_skills)
     changed = service.update(session=session, job=job, job_in=job_in, actor=user, settings=settings)
     session.commit()
     if service.needs_replan(job=job, changed=changed):

@@ -212,6 +212,16 @@ def skill_coverage(*, session: Session, services: list[Service]) -> list[SkillCo
     return sorted(rows.values(), key=lambda r: (not r.services and not r.open_jobs, r.skill))
 
 
+def unknown_skills(*, session: Session, services: list[Service], names: list[str]) -> tuple[list[str], list[str]]:
+    """Of ``names`` (lower case), those neither a catalogue service needs nor any technician has (a typo, or a skill
+    nobody set up), and the known skills to choose from instead, sorted. A job needing an unknown skill could never
+    be planned, so an edit that adds one is refused rather than left to sit unassignable."""
+    known = {s.skill for s in services if s.skill}
+    for tech in all_technicians(session=session):
+        known.update(tech.skills or {})
+    return [n for n in names if n not in known], sorted(known)
+
+
 def absences(*, session: Session, technician_id: int | None = None, between: tuple[date, date] | None = None
              ) -> list[TechnicianAbsence]:
     """Absences (of one technician, or everyone's), those overlapping ``between`` (inclusive dates) when given."""

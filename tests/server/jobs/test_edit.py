@@ -13,7 +13,7 @@ from server.auth.models import Role
 from server.core.timeutil import utcnow
 from server.dispatch.models import SolveJob
 from server.plans.models import Plan
-from tests.server.conftest import JOB_BODY
+from tests.server.conftest import JOB_BODY, create_technician
 
 INSIDE = (39.2930, -76.5850)  # on the demo city's streets (a site of the dispatch tests)
 OUTSIDE = (39.4000, -76.4000)  # north-east of the extract: a real place, not on this map
@@ -37,12 +37,12 @@ def test_place_skills_windows_and_sla_are_edited_and_recorded(client: TestClient
     due = (utcnow() + timedelta(days=2)).replace(microsecond=0)
     edited = client.patch(f"/jobs/{job['id']}", headers=dispatcher, json={
         "lat": INSIDE[0], "lon": INSIDE[1], "address": "2600 E Baltimore St", "required_skills": {"electrical": 2,
-                                                                                               "Plumbing": 1},
+                                                                                               "Water": 1},
         "time_windows": [window], "sla_due_at": due.isoformat(), "priority": 8, "version": job["version"]})
     assert edited.status_code == 200, edited.text
     after = client.get(f"/jobs/{job['id']}", headers=dispatcher).json()
     assert (after["lat"], after["lon"], after["address"]) == (*INSIDE, "2600 E Baltimore St")
-    assert after["required_skills"] == {"electrical": 2, "plumbing": 1}
+    assert after["required_skills"] == {"electrical": 2, "water": 1}
     assert [w["start"][:16] for w in after["time_windows"]] == [window["start"][:16]]
     assert after["sla_due_at"][:19] == due.isoformat()[:19] and after["version"] == job["version"] + 1
 
@@ -71,6 +71,24 @@ def test_a_place_off_the_map_is_refused_and_nothing_changes(client: TestClient, 
         job["lat"], job["lon"], job["priority"], job["version"])
     assert not [e for e in client.get(f"/jobs/{job['id']}/events", headers=dispatcher).json()
                 if e["status"] == "edited"]
+
+
+def test_an_unknown_skill_is_refused_and_a_technicians_own_skill_is_taken(client: TestClient, auth) -> None:  # type: ignore[no-untyped-def]
+    dispatcher = auth(Role.dispatcher)
+    job = _job(client, dispatcher)
+    refused = client.patch(f"/jobs/{job['id']}", headers=dispatcher,
+                           json={"required_skills": {"electrical": 1, "watr": 1}, "priority": 9})
+    assert refused.status_code == 422, refused.text
+    detail = refused.json()["detail"]
+    assert detail.startswith("required_skills: 'watr' is no skill") and "water" in detail  # the known ones
+    after = client.get(f"/jobs/{job['id']}", headers=dispatcher).json()
+    assert (after["required_skills"], after["priority"], after["version"]) == (
+        job["required_skills"], job["priority"], job["version"])
+    # A skill no catalogue service needs but a technician has is a real skill: taken.
+    create_technician(client, dispatcher, name="Drone Pilot", skills={"drone_survey": 2})
+    taken = client.patch(f"/jobs/{job['id']}", headers=dispatcher, json={"required_skills": {"drone_survey": 1}})
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["required_skills"] == {"drone_survey": 1}
 
 
 def test_windows_must_be_ordered_apart_and_within_reason(client: TestClient, auth) -> None:  # type: ignore[no-untyped-def]

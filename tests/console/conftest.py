@@ -103,10 +103,11 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         yield server
 
 
-def new_page(chromium: Any, *, width: int = 1366, height: int = 768) -> Any:
-    """A fresh browser context (own session storage) with no internet: OSM tile requests fail fast, as offline."""
+def new_page(chromium: Any, *, width: int = 1366, height: int = 768, touch: bool = False) -> Any:
+    """A fresh browser context (own session storage) with no internet: OSM tile requests fail fast, as offline.
+    ``touch``: a touch screen (a tablet's), for fingers driven through the DevTools protocol."""
     context = chromium.new_context(viewport={"width": width, "height": height}, timezone_id=WORKING_TZ,
-                                   locale="en-US")
+                                   locale="en-US", has_touch=touch)
     context.route("https://tile.openstreetmap.org/**", lambda route: route.abort())
     page = context.new_page()
     page.set_default_timeout(20_000)
@@ -120,7 +121,7 @@ def new_page(chromium: Any, *, width: int = 1366, height: int = 768) -> Any:
 def page_factory(chromium: Any) -> Iterator[Any]:
     pages: list[Any] = []
 
-    def make(**kwargs: int) -> Any:
+    def make(**kwargs: Any) -> Any:
         page = new_page(chromium, **kwargs)
         pages.append(page)
         return page

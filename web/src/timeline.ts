@@ -6,6 +6,7 @@
 // are dropped onto a row; the drop time becomes the job's place in that technician's day (today's plan only).
 import { h, mount } from "./dom";
 import { clock, duration, formatter, km, localDay, localHours, parseTime, titleCase, windowWords } from "./format";
+import { dropZone, touchDraggable } from "./touch-drag";
 import type { Horizon, HorizonVisit, Job, Plan, PlanStop, Technician, TechnicianDay } from "./types";
 
 export interface BoardDrop {
@@ -550,6 +551,7 @@ function boardRow(tech: Technician, mine: PlanStop[], planned: HorizonVisit[], l
       bar.classList.add("dragging");
     });
     bar.addEventListener("dragend", () => bar.classList.remove("dragging"));
+    touchDraggable(bar, s.job_id, () => bar.draggable);
     lane.append(bar);
   }
   // The horizon's tentative visits: where the job is expected that day; selected like a stop, never dragged.
@@ -577,25 +579,33 @@ function boardRow(tech: Technician, mine: PlanStop[], planned: HorizonVisit[], l
   }
   const marker = h("div", { class: "tl-drop-at", "aria-hidden": "true" });
   lane.append(marker);
-  const atHours = (ev: DragEvent) => startH + (ev.clientX - lane.getBoundingClientRect().left) / HOUR_PX;
-  lane.addEventListener("dragover", (ev) => {
-    if (!ev.dataTransfer?.types.includes("text/x-job-id") || absent || tentative) return;
-    ev.preventDefault();
+  const atHours = (clientX: number) => startH + (clientX - lane.getBoundingClientRect().left) / HOUR_PX;
+  /** Show where a job carried over the lane at ``clientX`` would land; false on a day it cannot go to. */
+  const hover = (clientX: number): boolean => {
+    if (absent || tentative) return false;
     lane.classList.add("drop-target");
-    const at = atHours(ev);
+    const at = atHours(clientX);
     marker.style.left = `${px(at)}px`;
     marker.textContent = hhmm(at);
+    return true;
+  };
+  const dropAt = (id: number, clientX: number) => {
+    lane.classList.remove("drop-target");
+    if (absent || tentative || !id) return;
+    const at = atHours(clientX);
+    f.o.o.onDrop({ jobId: id, techId: tech.id, position: dropPosition(placed, id, at), atHours: at });
+  };
+  lane.addEventListener("dragover", (ev) => {
+    if (!ev.dataTransfer?.types.includes("text/x-job-id") || !hover(ev.clientX)) return;
+    ev.preventDefault();
   });
   lane.addEventListener("dragleave", () => lane.classList.remove("drop-target"));
   lane.addEventListener("drop", (ev) => {
     ev.preventDefault();
-    lane.classList.remove("drop-target");
-    if (absent || tentative) return;
-    const id = Number(ev.dataTransfer?.getData("text/x-job-id"));
-    if (!id) return;
-    const at = atHours(ev);
-    f.o.o.onDrop({ jobId: id, techId: tech.id, position: dropPosition(placed, id, at), atHours: at });
+    dropAt(Number(ev.dataTransfer?.getData("text/x-job-id")), ev.clientX);
   });
+  // A finger carries jobs too (touch-drag.ts): the same hint and the same drop.
+  dropZone(lane, { over: hover, leave: () => lane.classList.remove("drop-target"), drop: dropAt });
   const travel = mine.reduce((acc, s) => acc + s.travel_s, 0);
   const count = mine.length + planned.length;
   const summary = absent ? offWords(hrs, day === today)

@@ -13,6 +13,7 @@ import { BUILT_IN_VIEWS, DEFAULT_FILTER, deleteView, haystack, isDeadEnd, JOB_ST
 import { config } from "../config";
 import { alternativeWords, hhmmOf, ordinal, previewFacts } from "../preview";
 import { dayNumber, HOUR_PX, renderTimeline, shortDate, visitWords, type BoardDrop } from "../timeline";
+import { touchDraggable } from "../touch-drag";
 import type { Horizon, HorizonVisit, Job, LiveEvent, Plan, PlanStop, Technician } from "../types";
 import { badge, inlineError, notify, notifyError, openDialog } from "../ui";
 import type { View } from "./view";
@@ -987,6 +988,7 @@ export class DispatchView implements View {
       item.classList.add("dragging");
     });
     item.addEventListener("dragend", () => item.classList.remove("dragging"));
+    touchDraggable(item, job.id, () => item.draggable);
     return item;
   }
 

@@ -12,11 +12,19 @@ only where the city has a street of that name: a complaint label or a brand in t
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
-from geodata.gazetteer import Gazetteer, StreetMatch, area_phrases, parse_house_number
+from geodata.gazetteer import (
+    MAX_POINT_TO_STREET_M,
+    AddressPointsReport,
+    Gazetteer,
+    StreetMatch,
+    area_phrases,
+    parse_house_number,
+)
 from geodata.normalize import LEADING_TYPES, STREET_TYPES, parse_street, tokens
 
 # Generic stopwords; the city, county and state words come from the OSM data (Gazetteer.area_words).
@@ -191,3 +199,36 @@ def unmapped_address(gz: Gazetteer, text: str) -> str | None:
         return None
     m = _TYPE_WORD.search(text or "")
     return m.group(0).strip() if m else None
+
+
+def learn_address_points(gz: Gazetteer, points: Iterable[tuple[str, float, float]],
+                         inside: Callable[[float, float], bool] | None = None, refresh: bool = True
+                         ) -> AddressPointsReport:
+    """Teach ``gz`` known addresses ('29 Hereford St Boston MA 02115', lat, lon): each becomes an exact address and a
+    numbering anchor of the nearest street of that name (within MAX_POINT_TO_STREET_M: a point far from its street is
+    a wrong point, not a lesson), and the city/postcode words after the street become area evidence.
+    ``inside(lat, lon)`` rejects points outside the map."""
+    report = AddressPointsReport()
+    for text, lat, lon in points:
+        if inside is not None and not inside(lat, lon):
+            report.outside_map += 1
+            continue
+        xy = gz.xy(lat, lon)
+        parsed = parse_address(gz, text)
+        if parsed is None:
+            report.unmatched += 1
+            if len(report.problems) < 20:
+                report.problems.append(f"no known street in {text!r}")
+            continue
+        sid = min(parsed.street_ids, key=lambda i: gz.streets[i].distance_m(xy))
+        if gz.streets[sid].distance_m(xy) > MAX_POINT_TO_STREET_M:
+            report.unmatched += 1
+            if len(report.problems) < 20:
+                report.problems.append(f"{text!r} lies {gz.streets[sid].distance_m(xy):.0f} m from "
+                                       f"{gz.streets[sid].name}")
+            continue
+        gz.learn_point(sid, parsed.house, xy, parsed.area_phrases)
+        report.added += 1
+    if refresh and report.added:
+        gz.refresh_numbering()
+    return report

@@ -85,11 +85,13 @@ class City:
     def add_address_points(self, points: Iterable[AddressPoint]) -> AddressPointsReport:
         """Teach known address points (imported, confirmed in the field) to this city's gazetteer, in memory:
         exact matches, numbering anchors along their streets, and the area words written with them.
-        Points outside the map are counted, not learned (see `Gazetteer.add_address_points`)."""
+        Points outside the map are counted, not learned (see `address_text.learn_address_points`)."""
         if self.gazetteer is None:
             raise RuntimeError("this City was loaded without a gazetteer; call load_city(..., with_gazetteer=True)")
-        report = self.gazetteer.add_address_points(((p.text, p.lat, p.lon) for p in points),
-                                                   inside=self.network.contains)
+        from geodata.address_text import learn_address_points
+
+        report = learn_address_points(self.gazetteer, ((p.text, p.lat, p.lon) for p in points),
+                                      inside=self.network.contains)
         self._geotagger = None  # its word lists come from the gazetteer
         return report
 

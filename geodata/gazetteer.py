@@ -120,7 +120,7 @@ class HousePoint:
 
 @dataclass
 class AddressPointsReport:
-    """What `Gazetteer.add_address_points` did: points learned, points whose street is unknown or too far."""
+    """What `address_text.learn_address_points` did: points learned, points whose street is unknown or too far."""
 
     added: int = 0
     unmatched: int = 0
@@ -436,41 +436,12 @@ class Gazetteer:
                 hits[method].append(bool(np.hypot(*(self._at_t(st, t) - xy)) <= PRECISION_RADIUS_M))
         return {m: (sum(v) + 1) / (len(v) + 2) for m, v in hits.items() if len(v) >= MIN_MEASURED}
 
-    def add_address_points(self, points: Iterable[tuple[str, float, float]], inside: object = None,
-                           refresh: bool = True) -> AddressPointsReport:
-        """Learn known addresses ('29 Hereford St Boston MA 02115', lat, lon): each becomes an exact
-        address and a numbering anchor of the nearest street of that name (within
-        MAX_POINT_TO_STREET_M: a point far from its street is a wrong point, not a lesson), and
-        the city/postcode words after the street become area evidence. `inside(lat, lon)` rejects
-        points outside the map."""
-        from geodata.address_text import parse_address  # a sibling module; imported late (it imports us)
-
-        report = AddressPointsReport()
-        for text, lat, lon in points:
-            if inside is not None and not inside(lat, lon):  # type: ignore[operator]
-                report.outside_map += 1
-                continue
-            xy = self.xy(lat, lon)
-            parsed = parse_address(self, text)
-            if parsed is None:
-                report.unmatched += 1
-                if len(report.problems) < 20:
-                    report.problems.append(f"no known street in {text!r}")
-                continue
-            sid = min(parsed.street_ids, key=lambda i: self.streets[i].distance_m(xy))
-            if self.streets[sid].distance_m(xy) > MAX_POINT_TO_STREET_M:
-                report.unmatched += 1
-                if len(report.problems) < 20:
-                    report.problems.append(f"{text!r} lies {self.streets[sid].distance_m(xy):.0f} m from "
-                                           f"{self.streets[sid].name}")
-                continue
-            self._learn_address(sid, parsed.house, xy)
-            for phrase in parsed.area_phrases:
-                self._add_area(phrase, xy)
-            report.added += 1
-        if refresh and report.added:
-            self.refresh_numbering()
-        return report
+    def learn_point(self, sid: int, house: str, xy: NDArray[np.float64], areas: Iterable[str] = ()) -> None:
+        """One known address: house ``house`` of street ``sid`` is at ``xy``, with the area words written with it
+        (a city, a postcode) as evidence of where that area is. Call ``refresh_numbering`` after a batch."""
+        self._learn_address(sid, house, xy)
+        for phrase in areas:
+            self._add_area(phrase, xy)
 
 
 def _orientation(pts: NDArray[np.float64]) -> str:

@@ -10,6 +10,7 @@ import type { View } from "./views/view";
 import { DispatchView } from "./views/dispatch";
 import { InboxView } from "./views/inbox";
 import { OperationsView } from "./views/operations";
+import { OutreachView } from "./views/outreach";
 import { AdminView } from "./views/admin";
 
 interface Route {
@@ -22,6 +23,7 @@ interface Route {
 const ROUTES: Route[] = [
   { id: "dispatch", label: "Dispatch", roles: ["dispatcher", "admin"], make: () => new DispatchView() },
   { id: "inbox", label: "Inbox", roles: ["agent", "dispatcher", "admin"], make: () => new InboxView() },
+  { id: "listening", label: "Listening", roles: ["agent", "admin"], make: () => new OutreachView() },
   { id: "operations", label: "Operations", roles: ["agent", "dispatcher", "admin"], make: () => new OperationsView() },
   { id: "admin", label: "Admin", roles: ["admin"], make: () => new AdminView() },
 ];

@@ -47,6 +47,7 @@ from server.dispatch.problem import (
     released,
     to_s,
 )
+from server.events.broker import make_event, publish
 from server.horizon.models import HorizonPublic, HorizonRun, HorizonVisit, HorizonVisitPublic, TechnicianDayPublic
 from server.jobs.models import Job, JobStatus
 from server.technicians import service as technicians
@@ -342,6 +343,9 @@ def plan_horizon(*, session: Session, settings: Settings, city: Any, now: dateti
         session.exec(delete(HorizonRun).where(col(HorizonRun.id).in_(old)))  # type: ignore[call-overload]
     session.commit()
     session.refresh(run)
+    # Open consoles read the horizon again (the board's later days); technicians' apps do not show it.
+    publish(settings, make_event("horizon.updated", {"run_id": run.id, "planned": run.planned,
+                                                     "unassigned": len(run.unassigned or [])}, staff_only=True))
     return run
 
 

@@ -88,6 +88,19 @@ def test_work_beyond_one_day_is_spread_over_the_next_working_days(client, auth, 
         assert first.hour >= 8 and (last.hour, last.minute) <= (18, 0)  # shift 8-17 + 60 min overtime
 
 
+def test_a_stored_horizon_is_announced_to_staff_only(client, auth, app, settings, city, monkeypatch):
+    sent: list[dict] = []
+    monkeypatch.setattr(service, "publish", lambda _settings, event: sent.append(event))
+    admin = auth(Role.admin)
+    create_technician(client, admin)
+    _job(client, admin, duration_min=60)
+    with Session(app.state.engine) as s:
+        run = service.plan_horizon(session=s, settings=settings, city=city, now=FRIDAY, time_limit_s=1)
+    assert [e["type"] for e in sent] == ["horizon.updated"]  # open consoles read the horizon again
+    assert sent[0]["data"] == {"run_id": run.id, "planned": 1, "unassigned": 0}
+    assert sent[0]["_audience"]["staff_only"] is True  # technicians' apps do not show the horizon
+
+
 def test_a_window_days_ahead_is_met_on_that_day_and_a_pin_holds_across_days(client, auth, app, settings, city, db):
     admin = auth(Role.admin)
     create_technician(client, admin)

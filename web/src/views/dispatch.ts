@@ -217,6 +217,12 @@ export class DispatchView implements View {
       }
       return;
     }
+    if (event.type === "horizon.updated") {
+      // A new horizon plan (the day's roll-over, a dispatcher's re-plan): the board's later days and the jobs'
+      // tentative visits change; only the horizon is read again.
+      void this.reloadHorizon();
+      return;
+    }
     if (event.type === GAP_EVENT) {
       // Events were missed (the connection dropped, or the server dropped some for this console): read everything.
       this.scheduleRefresh();
@@ -498,6 +504,14 @@ export class DispatchView implements View {
     clearTimeout(this.refreshTimer);
     if (this.bulkRunning) return; // one reload when the bulk change ends, not one per job it changed
     this.refreshTimer = window.setTimeout(() => void this.load(), 400);
+  }
+
+  private async reloadHorizon(): Promise<void> {
+    const horizon = await maybe<Horizon>("/horizon").catch(() => null);
+    if (this.disposed || horizon === null) return;
+    this.horizon = horizon;
+    this.horizonJobs = new Set(horizon.visits.map((v) => v.job_id));
+    this.renderSoon(["all-board", "selection"]); // the board's days and a selected job's visits
   }
 
   async load(): Promise<void> {

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import ROOT
 from tests.console.conftest import LiveServer, assignable, sign_in
@@ -183,6 +184,35 @@ def test_search_filter_group_and_dead_ends_apart(live_server: LiveServer, page_f
     want_open = {j["id"] for j in jobs if j["category"] == category
                  and j["status"] in ("unassigned", "assigned", "en_route", "on_site")}
     wait_matched(page, len(want_open))
+
+
+def test_the_area_filter_follows_the_map(live_server: LiveServer, page_factory: Any) -> None:
+    """"In the map's view": the queue holds the open jobs inside what the map shows, and follows a zoom."""
+    token = live_server.token("dispatcher")
+    jobs = [j for j in all_jobs(live_server, token) if j["status"] in ("unassigned", "assigned", "en_route", "on_site")]
+    page = page_factory()
+    sign_in(page, live_server, "dispatcher")
+    page.wait_for_selector(".queue-item")
+    page.wait_for_selector("#dispatch-map[data-streets]")
+    page.get_by_label("Filter by status").select_option("open")
+    wait_matched(page, len(jobs))
+    page.get_by_label("Filter by area").select_option("map")
+
+    def inside() -> set[int]:
+        south, west, north, east = map(float, page.locator("#dispatch-map").get_attribute("data-view").split(","))
+        return {j["id"] for j in jobs if south <= j["lat"] <= north and west <= j["lon"] <= east}
+
+    the_map = page.locator("#dispatch-map")
+    expect(the_map).to_have_attribute("data-view", re.compile(r"^-?[\d.]+(,-?[\d.]+){3}$"))  # filtered by the view
+    before = the_map.get_attribute("data-view")
+    page.locator(".leaflet-control-zoom-in").click()
+    expect(the_map).not_to_have_attribute("data-view", before)  # the zoom's end redrew the queue for the new view
+    want = inside()
+    assert 0 < len(want) < len(jobs), "a zoomed-in map shows part of the demo's jobs"
+    wait_matched(page, len(want))
+    assert set(queue_ids(page)) <= want
+    page.get_by_label("Filter by area").select_option("")
+    wait_matched(page, len(jobs))
 
 
 def test_bulk_reprioritise_and_cancel(live_server: LiveServer, page_factory: Any, output_dir: Path) -> None:

@@ -114,3 +114,18 @@ describe("the queue's order at volume", () => {
     expect(matched.map((j) => j.title)).toEqual(["Pothole"]);
   });
 });
+
+describe("the area filter", () => {
+  it("keeps the jobs inside the map's view, and every job without a view", () => {
+    const inside = job({ lat: 39.29, lon: -76.6 });
+    const outside = job({ lat: 39.35, lon: -76.6 });
+    const ctx = { now, techs, reasons: new Map<number, string>() };
+    const view = { south: 39.28, west: -76.62, north: 39.3, east: -76.58 };
+    const area = { ...DEFAULT_FILTER, area: "map" };
+    expect(queueRows([inside, outside], area, "none", { ...ctx, bounds: view }, (j) => haystack(j, techs)).matched)
+      .toEqual([inside]);
+    expect(queueRows([inside, outside], area, "none", ctx, (j) => haystack(j, techs)).matched).toHaveLength(2);
+    expect(queueRows([inside, outside], DEFAULT_FILTER, "none", { ...ctx, bounds: view }, (j) => haystack(j, techs))
+      .matched).toHaveLength(2);
+  });
+});

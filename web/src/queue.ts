@@ -22,9 +22,19 @@ export interface QueueFilter {
   risk: string;
   /** "", "none" (nobody assigned) or a technician id. */
   tech: string;
+  /** "" (anywhere) or "map" (inside the part of the city the map shows: pan and zoom to choose the area). */
+  area?: string;
 }
 
-export const DEFAULT_FILTER: QueueFilter = { text: "", status: "unassigned", category: "", priority: "", risk: "", tech: "" };
+export const DEFAULT_FILTER: QueueFilter = { text: "", status: "unassigned", category: "", priority: "", risk: "", tech: "", area: "" };
+
+/** A map's view: degrees, south-west and north-east corners. */
+export interface Bounds {
+  south: number;
+  west: number;
+  north: number;
+  east: number;
+}
 
 export type GroupBy = "none" | "status" | "technician" | "service";
 
@@ -39,6 +49,8 @@ export interface QueueContext {
   reasons: Map<number, string>;
   /** Job ids whose reporting customer matches the search words (found on the server). */
   customerHits?: Set<number>;
+  /** The map's view, for the "map" area filter (without it that filter keeps every job). */
+  bounds?: Bounds | null;
 }
 
 /** Whether any technician has every skill the job needs at its level. */
@@ -85,7 +97,9 @@ export function matchesText(job: Job, text: string, hay: string, customerHits?: 
   return ws.every((w) => hay.includes(w));
 }
 
-export function matchesFilter(job: Job, f: QueueFilter, now: Date): boolean {
+export function matchesFilter(job: Job, f: QueueFilter, now: Date, bounds?: Bounds | null): boolean {
+  if (f.area === "map" && bounds
+    && !(job.lat >= bounds.south && job.lat <= bounds.north && job.lon >= bounds.west && job.lon <= bounds.east)) return false;
   if (f.status === "open") {
     if (!OPEN_STATUSES.has(job.status)) return false;
   } else if (f.status && f.status !== "all" && job.status !== f.status) return false;
@@ -120,7 +134,7 @@ function groupOf(job: Job, by: GroupBy, techs: Technician[]): { key: string; lab
 export function queueRows(jobs: Job[], f: QueueFilter, by: GroupBy, ctx: QueueContext,
   hay: (job: Job) => string, collapsed: Set<string> = new Set()): { rows: Row[]; matched: Job[] } {
   const searching = words(f.text).length > 0; // the search text of each job is built only when searching
-  const matched = jobs.filter((j) => matchesFilter(j, f, ctx.now)
+  const matched = jobs.filter((j) => matchesFilter(j, f, ctx.now, ctx.bounds)
     && (!searching || matchesText(j, f.text, hay(j), ctx.customerHits)));
   const groups = new Map<string, { label: string; jobs: Job[]; deadEnd: boolean }>();
   const dead: Job[] = [];

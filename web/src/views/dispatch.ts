@@ -9,7 +9,7 @@ import { boardChanged, isPlanDelta, patchPlan, patchRoutes, type PlanDelta, type
 import { jobEditForm, type SkillRow } from "../job-edit";
 import { baseMap, JobClusters, L, nodeIcon, nodeTooltip, textTip, type BaseMap } from "../map";
 import { BUILT_IN_VIEWS, DEFAULT_FILTER, deleteView, haystack, isDeadEnd, JOB_STATUSES, queueRows, REASON_SKILL, saveView,
-  savedViews, words, type GroupBy, type QueueFilter, type QueueView, type Row } from "../queue";
+  savedViews, words, type Bounds, type GroupBy, type QueueFilter, type QueueView, type Row } from "../queue";
 import { config } from "../config";
 import { alternativeWords, hhmmOf, ordinal, previewFacts } from "../preview";
 import { dayNumber, HOUR_PX, renderTimeline, shortDate, visitWords, type BoardDrop } from "../timeline";
@@ -182,6 +182,10 @@ export class DispatchView implements View {
       onClick: (job) => this.selectJob(job.id, { from: "map" }),
     });
     this.techLayer.addTo(this.base.map);
+    // "In the map's view": panning or zooming the map chooses the area the queue shows.
+    this.base.map.on("moveend", () => {
+      if (!this.disposed && this.filter.area === "map") this.renderSoon(["queue"]);
+    });
     this.base.ready.catch((e) => notify(`The street map could not be loaded: ${explain(e)}`, "error"));
     void this.load();
   }
@@ -762,6 +766,7 @@ export class DispatchView implements View {
           ["breached", "Breached"], ["high", "Under 1 h to spare"], ["medium", "1–3 h to spare"], ["low", "Over 3 h to spare"],
           ["none", "No SLA"]], f.risk, (v) => (this.filter.risk = v)),
         select("filter-tech", "Technician", [["", "Anyone"], ["none", "Nobody yet"]], f.tech, (v) => (this.filter.tech = v)),
+        select("filter-area", "Area", [["", "Anywhere"], ["map", "In the map's view"]], f.area ?? "", (v) => (this.filter.area = v)),
         select("group-by", "Group by", [["none", "No grouping"], ["status", "Status"], ["technician", "Technician"],
           ["service", "Service"]], this.groupBy, (v) => {
           this.groupBy = v as GroupBy;
@@ -788,7 +793,7 @@ export class DispatchView implements View {
     this.shown = QUEUE_PAGE;
     this.searchEl.value = this.filter.text;
     const values: Record<string, string> = { "filter-status": this.filter.status, "filter-category": this.filter.category,
-      "filter-priority": this.filter.priority, "filter-risk": this.filter.risk, "filter-tech": this.filter.tech, "group-by": this.groupBy };
+      "filter-priority": this.filter.priority, "filter-risk": this.filter.risk, "filter-tech": this.filter.tech, "filter-area": this.filter.area ?? "", "group-by": this.groupBy };
     for (const [id, value] of Object.entries(values)) {
       const el = this.filterEls[id];
       if (!el) continue;
@@ -879,6 +884,16 @@ export class DispatchView implements View {
     return text;
   }
 
+  /** The part of the city the map shows (for the "in the map's view" area filter); null before the map is drawn. */
+  private viewBounds(): Bounds | null {
+    const map = this.base?.map;
+    if (!map) return null;
+    const b = map.getBounds();
+    const view = { south: b.getSouth(), west: b.getWest(), north: b.getNorth(), east: b.getEast() };
+    map.getContainer().dataset.view = [view.south, view.west, view.north, view.east].join(","); // what was filtered by
+    return view;
+  }
+
   private mapJobs(): Job[] {
     return this.mapMatching ? this.matched : this.jobs.filter((j) => OPEN.has(j.status));
   }
@@ -887,7 +902,8 @@ export class DispatchView implements View {
     const now = new Date();
     const hits = this.customerQuery === this.filter.text.trim() ? this.customerHits : undefined;
     const { rows, matched } = queueRows(this.jobs, this.filter, this.groupBy,
-      { now, techs: this.techs, reasons: this.reasons, customerHits: hits }, (j) => this.haystack(j), this.collapsed);
+      { now, techs: this.techs, reasons: this.reasons, customerHits: hits, bounds: this.viewBounds() }, (j) => this.haystack(j),
+      this.collapsed);
     const changed = matched.length !== this.matched.length || matched.some((j, i) => j !== this.matched[i]);
     this.matched = matched;
     if (this.mapMatching && changed && this.clusters) this.clusters.setJobs(this.mapJobs());

@@ -33,7 +33,9 @@ def finger_drag(page: Any, source: Any, lane: Any) -> None:
     x, y = box["x"] + min(12, box["width"] / 2), box["y"] + box["height"] / 2
     cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
     expect(source).to_have_class(has_class("touch-held"))  # held still: picked up (no time assumed)
-    # The rows pane scrolls; bring the target row into view, as the finger near the pane's edge would.
+    # The board scrolls both ways (a later bar scrolled the hours sideways to come into view): bring the target row
+    # and the board's first hour into view, as the finger near the pane's edge (or the other hand) would.
+    page.locator(".board-scroll").evaluate("e => { e.scrollLeft = 0; }")
     lane.evaluate("""e => { const pane = e.closest('.timeline-pane'); const r = e.getBoundingClientRect();
         const p = pane.getBoundingClientRect();
         if (r.top < p.top + 40 || r.bottom > p.bottom - 40) pane.scrollTop += r.top - p.top - 80; }""")

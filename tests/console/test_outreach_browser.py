@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -123,3 +124,30 @@ def test_an_agent_tells_a_neighbour_of_an_incident_once(x_server: LiveServer, pa
     assert next(a for a in affected if a["customer_id"] == near["id"])["already_notified"] is True
     # Once only: the screen offers nobody left to tell for this customer.
     expect(page.locator(f"#notice-{near['id']}")).to_be_disabled()
+
+
+def test_an_open_job_in_the_customer_timeline_links_to_its_neighbours_notices(x_server: LiveServer,
+                                                                              page_factory: Any) -> None:
+    token = x_server.token("agent")
+    _, jobs = x_server.request("GET", "/jobs?status=unassigned&limit=30", token=token)
+    found = None
+    for job in jobs["items"]:  # a reporter's conversation whose customer's timeline lists the job
+        _, reports = x_server.request("GET", f"/jobs/{job['id']}/reporters", token=token)
+        for report in reports:
+            if not report.get("conversation_id") or not report.get("customer_id"):
+                continue
+            _, timeline = x_server.request("GET", f"/inbox/customers/{report['customer_id']}/timeline", token=token)
+            if any(j["id"] == job["id"] for j in timeline["jobs"]):
+                found = report["conversation_id"], job["id"]
+                break
+        if found:
+            break
+    assert found is not None, "the demo has customers whose report became an open job"
+    conversation_id, job_id = found
+    page = page_factory()
+    sign_in(page, x_server, "agent")
+    page.goto(x_server.url + f"/#/inbox/{conversation_id}")
+    page.locator(f"#timeline-jobs li[data-job-id='{job_id}'] a.notice-link").click()
+    expect(page).to_have_url(re.compile(rf"#/listening/{job_id}$"))
+    expect(page.locator("#notice-job-number")).to_have_value(str(job_id))
+    expect(page.locator("#notice-customers h3, #notice-customers .empty-note").first).to_be_visible()

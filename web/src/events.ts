@@ -6,7 +6,7 @@ import type { LiveEvent } from "./types";
 
 /** Every event type the server publishes (tests/console/test_bundle.py checks this against server/). */
 export const EVENT_TYPES = [
-  "appointment.broken", "conversation.updated", "job.assigned", "job.created", "job.eta", "job.status",
+  "appointment.broken", "conversation.updated", "horizon.updated", "job.assigned", "job.created", "job.eta", "job.status",
   "job.unassigned", "job.updated",
   "message.queued", "message.status", "plan.created", "route.updated", "solve.updated", "stream.gap",
   "technician.location", "technician.locked", "technician.status",

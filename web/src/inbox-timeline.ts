@@ -8,7 +8,11 @@ import { badge } from "./ui";
 export interface TimelineLinks {
   openConversation(id: number): void;
   jobHref(id: number): string;
+  /** Where to tell the customers living near an open job (agents' Listening view); absent for roles without it. */
+  noticeHref?(id: number): string;
 }
+
+const OPEN_JOB = new Set(["unassigned", "assigned", "en_route", "on_site"]);
 
 /** The timeline section (newest last, like a thread); `current` marks the conversation open in the middle pane. */
 export function renderTimeline(t: Timeline, tz: string, current: number | null, links: TimelineLinks): HTMLElement {
@@ -19,7 +23,10 @@ export function renderTimeline(t: Timeline, tz: string, current: number | null, 
     jobLink(j.id), " ", j.title, " · ", badge(titleCase(j.status), `job-${j.status}`),
     j.eta_at ? h("span", { class: "eta" }, ` · ETA ${when(j.eta_at, tz)}`) : null,
     j.technician ? ` · ${j.technician}` : "",
-    j.conversation_ids.length ? [" · from ", j.conversation_ids.map((c, i) => [i ? ", " : "", convLink(c, `conversation ${c}`)])] : null));
+    j.conversation_ids.length ? [" · from ", j.conversation_ids.map((c, i) => [i ? ", " : "", convLink(c, `conversation ${c}`)])] : null,
+    links.noticeHref && OPEN_JOB.has(j.status)
+      ? [" · ", h("a", { href: links.noticeHref(j.id), class: "notice-link", title: `Tell customers living near job ${j.id} that a crew is on it` },
+        "Tell neighbours…")] : null));
   const events = t.events.slice(-60).map((e) => {
     if (e.kind === "case") {
       return h("li", { class: "tl-item tl-case" }, h("span", { class: "tl-when muted" }, when(e.at, tz)), " ",

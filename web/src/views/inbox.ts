@@ -570,6 +570,7 @@ export class InboxView implements View {
       mount(this.timelineEl, renderTimeline(t, config().timezone, this.selected, {
         openConversation: (id) => void this.openConversation(id),
         jobHref: (id) => `#/dispatch/${id}`,
+        ...(["agent", "admin"].includes(currentSession()?.role ?? "") ? { noticeHref: (id: number) => `#/listening/${id}` } : {}),
       }));
     } catch (e) {
       inlineError(this.timelineEl, e);

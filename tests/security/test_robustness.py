@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 
 from server.auth.models import Role
 from server.config import Settings
+from tests.conftest import WORKING_TZ
 from tests.security.conftest import World, _user, build_world
 from tests.server.conftest import TECH_BODY, sign_in
 from tests.server.dispatch.conftest import CITY_CACHE
@@ -67,7 +68,7 @@ def test_a_route_is_drawn_to_any_random_destination(demo_city):  # type: ignore[
 def city_settings(sqlite_factory, tmp_path: Path) -> Settings:  # type: ignore[no-untyped-def]
     return Settings(database_url=sqlite_factory.new_url(), data_dir=tmp_path, secret_key="sec-secret-" + "y" * 32,
                     load_city=True, GROUNDCREW_CACHE_DIR=CITY_CACHE, dispatch_background=False,
-                    dispatch_morning_at=None)
+                    dispatch_morning_at=None, timezone=WORKING_TZ)  # a working day under way whenever the suite runs
 
 
 def test_map_routes_and_technician_route_answer_with_a_job_on_a_junction_point(city_settings):  # type: ignore[no-untyped-def]

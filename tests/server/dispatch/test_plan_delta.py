@@ -5,7 +5,6 @@ the delta's technicians only; a whole day's solve carries no delta (consoles rea
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -46,9 +45,14 @@ def _same_plan(patched: dict[str, Any], server: dict[str, Any]) -> None:
         assert patched[key] == server[key], key
 
 
-@pytest.mark.xfail(strict=False, reason="passes alone and in most full runs; in two full fresh-clone runs late on "
-                   "2026-12-05 (UTC) /map/routes answered with the plan before the one /plans/current showed; cause "
-                   "under investigation (issue 29 note)")
+@pytest.fixture
+def settings(settings):  # type: ignore[no-untyped-def]
+    # Only the dispatcher changes the plan here. With the default auto re-plan, each override also queues a whole-day
+    # re-plan that lands about a second later as versions of its own: two landed while a busy full run was between
+    # the reads below ("5 == 3"; reproduced by waiting 4 s before reading the routes).
+    return settings.model_copy(update={"dispatch_auto_replan": False})
+
+
 def test_a_live_plan_change_carries_the_days_it_changed(client, auth, settings) -> None:  # type: ignore[no-untyped-def]
     dispatcher = auth(Role.dispatcher)
     ana = client.post("/technicians", json=technician_body("Ana Ruiz", 0), headers=dispatcher).json()["id"]
@@ -86,14 +90,8 @@ def test_a_live_plan_change_carries_the_days_it_changed(client, auth, settings) 
 
         # The routes and board labels of those technicians only, as the whole plan's show them.
         ids = ",".join(map(str, second["technicians"]))
-        for _ in range(20):
-            # Once in a full run the routes read the plan before ("3 == 4") right after /plans/current showed the new
-            # one; cause not found (reported on issue 29). The answer must agree with the plan within a few reads.
-            some = client.get(f"/map/routes?technicians={ids}", headers=dispatcher).json()
-            every = client.get("/map/routes", headers=dispatcher).json()
-            if some["plan_version"] == every["plan_version"] == after["version"]:
-                break
-            time.sleep(0.1)
+        some = client.get(f"/map/routes?technicians={ids}", headers=dispatcher).json()
+        every = client.get("/map/routes", headers=dispatcher).json()
         assert some["plan_version"] == every["plan_version"] == after["version"]
         asked = set(second["technicians"])
         assert some["features"] == [f for f in every["features"] if f["properties"]["technician_id"] in asked]

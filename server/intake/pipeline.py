@@ -177,7 +177,7 @@ def _receive(session: Session, settings: Settings, city: City | None, inbound: I
                           trust_address_on_file=not untrusted)
 
     result = triage(inbound.text, received_at=received_at, visibility=str(inbound.visibility), followers=followers,
-                    reposts=reposts, taxonomy=taxonomy, category_hint=hint)
+                    reposts=reposts, taxonomy=taxonomy, category_hint=hint, channel=str(inbound.channel))
     geotag = locate(city=city, text=inbound.text, gps=gps, place_hint=inbound.place_name,
                     known_address=known_address or (None if untrusted else customer.address),
                     min_confidence=settings.geotag_min_confidence, stated_address=stated_address)

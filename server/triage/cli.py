@@ -122,7 +122,8 @@ def register(apps: dict[str, typer.Typer]) -> None:
             for name in ("fixmystreet_london", "helsinki"):
                 if name in real:
                     r = real[name]
-                    typer.echo(f"REAL {name} (held back): {r['rows']} rows, coverage {r['coverage']}, accuracy "
+                    typer.echo(f"REAL {name} (held back, as {r['channel']}): {r['rows']} rows, coverage "
+                               f"{r['coverage']}, accuracy "
                                f"when covered {r['accuracy_when_covered']}, "
                                f"field decision {r['field_decision_correct']}")
             if "twcs" in real:

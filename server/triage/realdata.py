@@ -119,7 +119,13 @@ def twcs_labels(path: Path = TWCS_LABELS) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- figures
-def score_reports(reports: list[Report], *, taxonomy: Taxonomy | None = None) -> dict[str, Any]:
+#: The channel each real set reaches Groundcrew through: resident reports from a city's or FixMyStreet's Open311
+#: feed (FixMyStreet forwards reports to councils over Open311), support threads as tweets to a brand.
+REPORTS_CHANNEL, THREADS_CHANNEL = "open311", "twitter"
+
+
+def score_reports(reports: list[Report], *, taxonomy: Taxonomy | None = None,
+                  channel: str = REPORTS_CHANNEL) -> dict[str, Any]:
     """Resident reports (every one a field problem): coverage (share answered as field work with a service),
     accuracy on the covered rows whose source category maps to the catalogue, and the field/not-field decision
     (wrong = answered out of scope or as an account matter; "unsure, to an agent" is not a wrong decision)."""
@@ -130,7 +136,7 @@ def score_reports(reports: list[Report], *, taxonomy: Taxonomy | None = None) ->
     per_cat: dict[str, Counter[str]] = defaultdict(Counter)  # true category → rows, covered, correct
     calib: list[tuple[float, bool]] = []
     for rep in reports:
-        scored = classify(rep.text, taxonomy=taxonomy)
+        scored = classify(rep.text, taxonomy=taxonomy, channel=channel)
         outcomes[scored.outcome] += 1
         calib.append((scored.p_field, True))
         if scored.outcome == OUT_OF_SCOPE or (scored.outcome == "agent" and scored.category is not None):
@@ -148,7 +154,7 @@ def score_reports(reports: list[Report], *, taxonomy: Taxonomy | None = None) ->
                 confusion[(rep.category, scored.category or "")] += 1
     n = len(reports)
     return {
-        "rows": n, "mapped_rows": mapped, "outcomes": dict(outcomes),
+        "rows": n, "channel": channel, "mapped_rows": mapped, "outcomes": dict(outcomes),
         "coverage": round(covered / mapped, 4) if mapped else None,
         "accuracy_when_covered": round(correct / covered, 4) if covered else None,
         "accuracy_all_mapped": round(correct / mapped, 4) if mapped else None,
@@ -162,8 +168,8 @@ def score_reports(reports: list[Report], *, taxonomy: Taxonomy | None = None) ->
     }
 
 
-def score_threads(threads: list[Thread], labels: dict[str, str], *, taxonomy: Taxonomy | None = None
-                  ) -> dict[str, Any]:
+def score_threads(threads: list[Thread], labels: dict[str, str], *, taxonomy: Taxonomy | None = None,
+                  channel: str = THREADS_CHANNEL) -> dict[str, Any]:
     """Support threads replayed as new messages: how many become field work (the automatic "where is it?" would
     go to each: no thread carries an address), get a service, go to an agent or are out of scope; on the labelled
     sample, field work beyond the genuinely local threads."""
@@ -174,7 +180,7 @@ def score_threads(threads: list[Thread], labels: dict[str, str], *, taxonomy: Ta
     field_on_nonlocal = field_on_local = 0
     calib: list[tuple[float, bool]] = []
     for thread in threads:
-        scored = classify(thread.text, taxonomy=taxonomy)
+        scored = classify(thread.text, taxonomy=taxonomy, channel=channel)
         outcomes[scored.outcome] += 1
         given_service += scored.category is not None
         label = labels.get(thread.first_id)
@@ -190,7 +196,7 @@ def score_threads(threads: list[Thread], labels: dict[str, str], *, taxonomy: Ta
     n = len(threads)
     n_lab = sum(labelled.values())
     return {
-        "threads": n, "outcomes": dict(outcomes),
+        "threads": n, "channel": channel, "outcomes": dict(outcomes),
         "marked_field_work": outcomes["field_work"], "asked_for_location": outcomes["field_work"],
         "given_a_service": given_service,
         "labelled_sample": dict(labelled),

@@ -89,6 +89,10 @@ class Taxonomy:
     # base model's p_field is learnt from written examples and is often low on real reports ("Bed end. Been here a
     # while"); the text model's confidence already keeps most support chatter out (see taxonomy.toml).
     text_field_min_probability: float | None = None
+    # Share of field problems among the messages of a channel (``[triage.channel_field_share]``, e.g. a city's
+    # Open311 feed, which exists to report problems in public space): p_field is moved from the model's own prior
+    # to the channel's by Bayes' rule (``field_probability_for``). A channel not named keeps the model's prior.
+    channel_field_share: dict[str, float] = field(default_factory=dict)
     source: str = ""
     training_rows: int = 0
     _by_code: dict[str, Category] = field(default_factory=dict, repr=False)
@@ -269,6 +273,44 @@ class _LineFinder:
         return f"{self.path}:{line + 1}: category #{index + 1}"
 
 
+def _channel_shares(raw: object) -> dict[str, float]:
+    """``[triage.channel_field_share]``: channel name → share of field problems among its messages, strictly
+    between 0 and 1 (0 or 1 would make the text irrelevant)."""
+    if not isinstance(raw, dict):
+        raise ValueError("channel_field_share: a table of channel = share, e.g. open311 = 0.9")
+    shares: dict[str, float] = {}
+    for channel, share in raw.items():
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", str(channel)):
+            raise ValueError(f"channel_field_share: {channel!r} is not a channel name (lower_snake_case)")
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < float(share) < 1:
+            raise ValueError(f"channel_field_share.{channel}: {share!r} must be a number between 0 and 1 (exclusive)")
+        shares[str(channel)] = float(share)
+    return shares
+
+
+def model_field_share(taxonomy: Taxonomy) -> float | None:
+    """The share of field work the base model assumes (its class prior: the deployment's category mix and the
+    out-of-scope share), or None without a base model."""
+    model = taxonomy._model
+    if model is None:
+        return None
+    shares = np.exp(model.log_prior - model.log_prior.max())
+    shares /= shares.sum()
+    return float(sum(shares[i] for i, c in enumerate(taxonomy.categories) if c.field_work and i < len(shares)))
+
+
+def field_probability_for(taxonomy: Taxonomy, p_field: float, channel: str | None) -> float:
+    """``p_field`` as it reads for a message of ``channel``: the model learnt it under its own prior share of field
+    work; a channel whose messages are field problems more (or less) often shifts the odds by the ratio of the two
+    prior odds (Bayes' rule; what the words say is unchanged)."""
+    share = taxonomy.channel_field_share.get(channel or "")
+    prior = model_field_share(taxonomy)
+    if share is None or prior is None or not 0 < prior < 1 or not 0 < p_field < 1:
+        return p_field
+    odds = p_field / (1 - p_field) * (share / (1 - share)) / (prior / (1 - prior))
+    return odds / (1 + odds)
+
+
 def _category_from(raw: dict[str, Any], lines: _LineFinder, index: int) -> Category:
     name = raw.get("name", "?")
     unknown = sorted(set(raw) - _CATEGORY_FIELDS)
@@ -354,7 +396,8 @@ def load_taxonomy(path: Path | str | None = None) -> Taxonomy:
                                 field_min_probability=float(settings.get("field_min_probability", 0.6)),
                                 out_of_scope_min_probability=float(settings.get("out_of_scope_min_probability", 0.7)),
                                 text_field_min_probability=(float(settings["text_field_min_probability"])
-                                                            if "text_field_min_probability" in settings else None))
+                                                            if "text_field_min_probability" in settings else None),
+                                channel_field_share=_channel_shares(settings.get("channel_field_share", {})))
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{path}: [triage]: {exc}") from exc
         for i, cat in enumerate(categories):
@@ -411,13 +454,15 @@ class CategoryScore:
     p_out_of_scope: float = 0.0
 
 
-def classify(text: str, *, taxonomy: Taxonomy | None = None) -> CategoryScore:
+def classify(text: str, *, taxonomy: Taxonomy | None = None, channel: str | None = None) -> CategoryScore:
     """The outcome (field work / an agent / out of scope), the category when there is one, and probabilities.
 
     Field work only when the field categories together reach ``field_min_probability`` and the best one is
     confident (``min_confidence``, ``min_margin``); out of scope when the out-of-scope class reaches
     ``out_of_scope_min_probability``; everything else goes to an agent. An unsure message gets no category (its
-    best guess is in ``ranking`` and the explanation): low confidence never falls to a default category."""
+    best guess is in ``ranking`` and the explanation): low confidence never falls to a default category. ``channel``
+    (where the message came from) moves p_field to that channel's share of field work when the catalogue names one
+    (``[triage.channel_field_share]``)."""
     taxonomy = taxonomy or load_taxonomy()
     tokens = tokenize(text)
     hits = _keyword_hits(taxonomy, tokens)
@@ -433,7 +478,8 @@ def classify(text: str, *, taxonomy: Taxonomy | None = None) -> CategoryScore:
     kw = keyword_scores(taxonomy, hits)
     unique = set(tokens)
     if len({f for f in known if f.startswith("w:")}) < (1 - UNKNOWN_WORDS_SHARE) * len(unique):
-        return _text_model_score(taxonomy, text, kw, hits, None, 0.0) or _by_keywords(taxonomy, kw, hits)
+        return (_text_model_score(taxonomy, text, kw, hits, None, 0.0, channel)
+                or _by_keywords(taxonomy, kw, hits, channel))
     probs = model.probabilities(tokens, kw, evidence=evidence, known=known)
     # Out of scope is judged on the words at full weight (a short "thanks!" is decisive; the shrink toward the prior
     # only keeps one vague word from choosing a category); a category's confidence is its probability given the
@@ -441,10 +487,11 @@ def classify(text: str, *, taxonomy: Taxonomy | None = None) -> CategoryScore:
     p_out = float(model.probabilities(tokens, kw, evidence=1.0, known=known)[n_cat]) if len(probs) > n_cat else 0.0
     ours = float(probs[:n_cat].sum())
     probs_cat = probs[:n_cat] / max(ours, 1e-12)
-    scored = _text_model_score(taxonomy, text, kw, hits, probs_cat, p_out)
+    scored = _text_model_score(taxonomy, text, kw, hits, probs_cat, p_out, channel)
     if scored is not None:
         return scored
-    p_field = (1 - p_out) * float(sum(probs_cat[i] for i, c in enumerate(cats) if c.field_work))
+    p_field = field_probability_for(
+        taxonomy, (1 - p_out) * float(sum(probs_cat[i] for i, c in enumerate(cats) if c.field_work)), channel)
     order = np.argsort(-probs_cat, kind="stable")
     best, second = int(order[0]), int(order[1]) if n_cat > 1 else int(order[0])
     confidence = float(probs_cat[best])
@@ -483,7 +530,7 @@ def _load_text_model(model_path: Path, taxonomy_path: Path) -> Any:
 
 
 def _text_model_score(taxonomy: Taxonomy, text: str, kw: np.ndarray, hits: dict[int, list[str]],
-                      probs_cat: np.ndarray | None, p_out: float) -> CategoryScore | None:
+                      probs_cat: np.ndarray | None, p_out: float, channel: str | None = None) -> CategoryScore | None:
     """The outcome with the real-text model of the message's language, or None when there is none.
 
     The real-text model ("text") was learnt from real reports of some services; when it is confident (its
@@ -521,6 +568,7 @@ def _text_model_score(taxonomy: Taxonomy, text: str, kw: np.ndarray, hits: dict[
     else:
         base = probs_cat
         p_field = (1 - p_out) * float(sum(base[i] for i, c in enumerate(cats) if c.field_work))
+    p_field = field_probability_for(taxonomy, p_field, channel)
     order = np.argsort(-base, kind="stable")
     base_best = int(order[0])
     base_margin = float(base[base_best] - (base[int(order[1])] if n_cat > 1 else 0.0))
@@ -557,7 +605,8 @@ def _text_model_score(taxonomy: Taxonomy, text: str, kw: np.ndarray, hits: dict[
                          f"{odds}); an agent should decide", ranking, "agent", round(p_field, 4), round(p_out, 4))
 
 
-def _by_keywords(taxonomy: Taxonomy, kw: np.ndarray, hits: dict[int, list[str]]) -> CategoryScore:
+def _by_keywords(taxonomy: Taxonomy, kw: np.ndarray, hits: dict[int, list[str]],
+                 channel: str | None = None) -> CategoryScore:
     """Most words unknown to the model (a language it has no examples in, e.g. Finnish with the shipped model):
     its character n-grams would be noise, so only the catalogue's keywords (in any language) decide; no keyword,
     no decision (an agent reads it)."""
@@ -571,7 +620,8 @@ def _by_keywords(taxonomy: Taxonomy, kw: np.ndarray, hits: dict[int, list[str]])
     best = int(order[0])
     confidence = float(probs[best])
     margin = confidence - (float(probs[int(order[1])]) if len(order) > 1 else 0.0)
-    p_field = float(sum(probs[i] for i, c in enumerate(cats) if c.field_work))
+    p_field = field_probability_for(taxonomy, float(sum(probs[i] for i, c in enumerate(cats) if c.field_work)),
+                                    channel)
     ranking = [(cats[int(i)].name, round(float(probs[i]), 3)) for i in order[:3] if probs[i] > 0]
     cat = cats[best]
     because = f"matched {', '.join(repr(w) for w in hits.get(best, [])[:3])} (the other words are unknown to the model)"
@@ -704,12 +754,14 @@ def triage(
     reposts: int = 0,
     taxonomy: Taxonomy | None = None,
     category_hint: str | None = None,
+    channel: str | None = None,
 ) -> TriageResult:
     """Triage one complaint. ``category_hint`` is a category name or Open311 service code chosen by the
-    reporter; when it names a known category it wins (confidence 1) and the classifier's view is noted."""
+    reporter; when it names a known category it wins (confidence 1) and the classifier's view is noted.
+    ``channel``: where it came from (the catalogue may give a channel its own share of field work)."""
     taxonomy = taxonomy or load_taxonomy()
     received_at = as_utc(received_at)
-    scored = classify(text, taxonomy=taxonomy)
+    scored = classify(text, taxonomy=taxonomy, channel=channel)
     hinted = taxonomy.by_name(category_hint) or taxonomy.by_service_code(category_hint) if category_hint else None
     if hinted is not None:
         agree = "agrees" if scored.category == hinted.name else f"text suggests {scored.category or scored.outcome}"

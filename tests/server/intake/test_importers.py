@@ -24,6 +24,7 @@ from server.conversations.models import AuthorKind, Conversation, Direction, Mes
 from server.customers.models import Identity
 from server.intake.importers import RowError, _twcs_roots, import_311, import_twcs
 from server.jobs.models import Job, JobReport
+from tests.conftest import SHARED_DATA
 from tests.server.intake.conftest import BALTIMORE_311, CITY_CACHE, TWCS
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -95,6 +96,34 @@ def test_baltimore_311_rows_become_geotagged_triaged_jobs(engine, database_url, 
             assert case.geotag.get("kind") != "gps"  # the placeholder point is never used as a location
     again = import_311(engine=engine, settings=settings, path=BALTIMORE_311, city=city, limit=400)
     assert again.imported == 0 and again.skipped == summary.imported
+
+
+def test_a_311_feed_report_is_weighed_as_a_report_and_the_same_words_tweeted_are_not(engine, database_url, tmp_path,
+                                                                                      client):
+    """A city feed's row comes in on the Open311 channel, whose share of field problems the catalogue names
+    ([triage.channel_field_share]): a real resident report the base model half-doubts becomes field work with a
+    service there, and the same words as a tweet go to an agent (FixMyStreet London, a row that is not held back)."""
+    from server.triage import realdata
+    from server.triage.service import classify
+    from tests.server.intake.helpers import tweet
+
+    source = SHARED_DATA / realdata.FMS_FILE
+    if not source.exists():
+        pytest.skip(f"real data not here: {source}")
+    text = next(r.text for r in realdata.fixmystreet(source) if not realdata.held_back(r.id) and len(r.text) < 280
+                and classify(r.text).outcome == "agent" and classify(r.text, channel="open311").outcome == "field_work")
+    path = tmp_path / "feed.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([["id", "text"], ["fms-1", text]])
+    assert import_311(engine=engine, settings=_settings(tmp_path, database_url), path=path, fmt="generic").imported == 1
+    tweeted = client.post("/channels/twitter", json=tweet("70", f"@groundcrew {text}", user_id="u70"))
+    assert tweeted.status_code in (200, 201), tweeted.text
+    with Session(engine) as session:
+        by_channel = {str(m.channel): session.exec(select(Case).where(Case.conversation_id == m.conversation_id)).one()
+                      for m in session.exec(select(Message).where(Message.direction == Direction.inbound)).all()}
+    assert by_channel["open311"].needs_field_work and by_channel["open311"].category is not None
+    assert by_channel["open311"].triage["outcome"] == "field_work"
+    assert not by_channel["twitter"].needs_field_work and by_channel["twitter"].triage["outcome"] == "agent"
 
 
 def test_bad_rows_are_rejected_with_reasons_and_nothing_half_written(engine, database_url, tmp_path):

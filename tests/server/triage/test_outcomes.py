@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -88,6 +89,41 @@ def test_resident_reports_are_field_work():
     scores = realdata.score_reports(rows)
     assert scores["field_decision_correct"] >= 0.95, scores
     assert scores["outcomes"].get("field_work", 0) >= 0.7 * len(rows), scores
+
+
+def test_an_open311_report_is_weighed_as_a_field_report_and_a_tweet_is_not(twcs):
+    """[triage.channel_field_share]: a city's Open311 feed exists to report problems in public space, so real resident
+    reports the base model half-doubts (p_field under the bar) are field work when they come that way, by Bayes' rule
+    on the channel's share; support threads through Twitter (no share named) keep their outcomes. Rows that are not
+    held back."""
+    rows = [r for r in realdata.fixmystreet(_need(realdata.FMS_FILE)) if not realdata.held_back(r.id)][:300]
+    plain = [classify(r.text) for r in rows]
+    via = [classify(r.text, channel="open311") for r in rows]
+    assert all(v.p_field >= p.p_field for p, v in zip(plain, via, strict=True))
+    assert all(v.p_field == p.p_field for p, v in zip(plain, via, strict=True) if p.p_field in (0.0, 1.0))
+    moved = [(p, v) for p, v in zip(plain, via, strict=True) if p.outcome != "field_work" == v.outcome]
+    assert len(moved) >= 3, len(moved)
+    assert not [v for p, v in zip(plain, via, strict=True) if p.outcome == "field_work" != v.outcome]
+    assert all(v.category is not None for _, v in moved)
+    labels = realdata.twcs_labels()
+    sample = [t for t in twcs if t.first_id in labels]
+    assert [classify(t.text, channel="twitter").outcome for t in sample] == [classify(t.text).outcome for t in sample]
+    thanks = classify("Thank you so much, great service", channel="open311")
+    assert thanks.outcome == "out_of_scope"  # thanks stays thanks whatever the channel
+
+
+def test_a_channel_share_outside_0_1_is_refused(tmp_path):
+    shipped = Path(load_taxonomy().source)
+    text = shipped.read_text(encoding="utf-8")
+    assert "open311 = 0.9\n" in text
+    shutil.copytree(shipped.parent / "data", tmp_path / "data", dirs_exist_ok=True)
+    for bad, why in [("open311 = 1.0", "open311: 1.0 must be a number between 0 and 1"),
+                     ('open311 = "high"', "open311: 'high' must be a number"),
+                     ('"Open 311" = 0.9', "'Open 311' is not a channel name")]:
+        path = tmp_path / "taxonomy.toml"
+        path.write_text(text.replace("open311 = 0.9", bad, 1), encoding="utf-8")
+        with pytest.raises(ValueError, match=rf"taxonomy\.toml: \[triage\]: channel_field_share.*{re.escape(why)}"):
+            load_taxonomy(path)
 
 
 # --------------------------------------------------------------------------- language

@@ -27,7 +27,7 @@ from server.dispatch.problem import Snapshot, build_snapshot
 from server.dispatch.runtime import after_commit, submit_solve
 from server.events.broker import make_event
 from server.plans import writer
-from server.plans.models import PlanSolution
+from server.plans.models import Plan, PlanSolution
 from server.plans.service import active_plan
 
 log = logging.getLogger("groundcrew.dispatch")
@@ -229,10 +229,11 @@ def run_solve_job(*, engine: Engine, settings: Settings, solve_job_id: str) -> i
     try:
         city = load_city(settings)
         with Session(engine) as session:
+            base = active_plan(session=session)  # read before the snapshot: a change in between counts as after
             snapshot = build_snapshot(session=session, settings=settings, city=city)
             warm = previous_solution(session=session, snapshot=snapshot)
         best = _optimize(engine, settings, job, snapshot, warm)
-        return _finish(engine, settings, solve_job_id, snapshot, best)
+        return _finish(engine, settings, solve_job_id, snapshot, best, base.version if base is not None else 0)
     except Exception as exc:
         if isinstance(exc, DomainError):  # nothing to plan (no technician on shift...): a reason, not a crash
             log.warning("solve job %s not run: %s", solve_job_id, exc)
@@ -330,14 +331,46 @@ def _never_worse(snapshot: Snapshot, best: routing.Plan) -> routing.Plan:
     return best
 
 
+def _superseded(session: Session, row: SolveJob, base_version: int) -> str | None:
+    """Why this solve's plan must not be stored, or None. The day it planned is the one of plan version
+    ``base_version``; when a live change (an override, an urgent insertion, a field update) or another solve has
+    written a version since, storing this plan would undo that change until the next re-plan - a job a dispatcher
+    moved jumping back, a customer told a new time and then the old one. It is left out when a solve requested after
+    this one started will plan (or has planned) the day as it is now; without one it is stored as before."""
+    changed = session.exec(select(Plan.version, Plan.trigger).where(col(Plan.version) > base_version)
+                           .order_by(col(Plan.version))).all()
+    if not changed:
+        return None
+    since = row.started_at or row.created_at
+    later = session.exec(select(SolveJob.id).where(
+        SolveJob.id != row.id, col(SolveJob.created_at) > since, col(SolveJob.region).is_(None),
+        col(SolveJob.status).in_([SolveStatus.queued, SolveStatus.running, SolveStatus.succeeded]))
+        .order_by(col(SolveJob.created_at))).first()
+    if later is None:
+        return None
+    what = ", ".join(f"v{version} {trigger}" for version, trigger in changed[-3:])
+    return (f"superseded: the day changed while this solve ran ({what}); solve {later}, requested after it started, "
+            "plans the day as it is now")
+
+
 def _finish(engine: Engine, settings: Settings, solve_job_id: str, snapshot: Snapshot,
-            best: routing.Plan) -> int | None:
+            best: routing.Plan, base_version: int = 0) -> int | None:
     with Session(engine) as session:
         writer.lock_plan_writes(session)  # before the row lock below (see lock_plan_writes)
         row = session.exec(select(SolveJob).where(SolveJob.id == solve_job_id).with_for_update()).one()
         if row.plan_id is not None or row.status in TERMINAL_SOLVE:  # another attempt already stored it
             return row.plan_id
         existing = session.exec(select(PlanSolution).where(PlanSolution.solve_job_id == solve_job_id)).first()
+        stale = None if existing is not None else _superseded(session, row, base_version)
+        if stale is not None:
+            row.status, row.error, row.finished_at = SolveStatus.cancelled, stale[:2000], utcnow()
+            row.best_cost, row.best_objective = best.objective.cost, asdict(best.objective)
+            session.add(row)
+            session.commit()
+            event = _event(row)
+            log.info("solve %s not stored: %s", solve_job_id, stale)
+            after_commit(engine=engine, settings=settings, events=[event])
+            return None
         if existing is not None:
             row.plan_id = existing.plan_id
             events: list[dict[str, Any]] = []

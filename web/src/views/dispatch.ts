@@ -1615,6 +1615,9 @@ export class DispatchView implements View {
       if (job.status === "succeeded") notify("Re-planned: the new plan is on the map.", "ok");
       else if (job.status === "queued" || job.status === "running") {
         notify(`Re-planning is still ${job.status} after 90 s (solve ${job.id}); the map will update by itself when it finishes.`, "info");
+      } else if (job.status === "cancelled" && (job.error ?? "").startsWith("superseded")) {
+        // The day changed while it ran (a dispatcher's move, an urgent job): the re-plan that change queued plans it.
+        notify("The day changed while planning; the re-plan after that change is planning it as it is now.", "info");
       } else notify(`Re-planning ${job.status}${job.error ? `: ${job.error}` : ""}`, "error");
       await this.load();
     } catch (e) {

@@ -260,8 +260,8 @@ def commit(*, session: Session, settings: Settings, city: Any, override: Overrid
         if pin is not None:
             session.delete(pin)
         job = session.get(Job, override.job_id)
-        if job is not None:
-            job.pinned = False
+        if job is not None:  # released to the planner: pins and a dispatcher's hold both go
+            job.pinned = job.dispatch_hold = False
             session.add(job)
         return result, None, events
     for tid, seq in after.items():
@@ -273,13 +273,17 @@ def commit(*, session: Session, settings: Settings, city: Any, override: Overrid
                                      position=position if action == OverrideAction.reorder or
                                      override.position is not None else None))
                 job = session.get(Job, jid)
-                if job is not None:
-                    job.pinned = True
+                if job is not None:  # placed by a dispatcher: no longer held off the plan
+                    job.pinned, job.dispatch_hold = True, False
                     session.add(job)
     if action == OverrideAction.unassign:
         pin = session.get(JobPin, override.job_id)
         if pin is not None:
             session.delete(pin)
+        job = session.get(Job, override.job_id)
+        if job is not None:  # off the plan until a dispatcher assigns or releases it (see Job.dispatch_hold)
+            job.dispatch_hold, job.pinned = True, False
+            session.add(job)
     if broken:  # the dispatcher broke these bookings: the windows no longer bind, and the customers are offered new
         events += _release_broken(session=session, settings=settings, broken=broken)
     plan_row, plan_events = writer.store_routes(session=session, settings=settings, snapshot=snapshot, routes=after,
@@ -366,7 +370,7 @@ def insert_urgent(*, engine: Engine, settings: Settings, job_id: int) -> dict[st
     city = load_city(settings)
     with Session(engine) as session:
         job = session.get(Job, job_id)
-        if job is None or job.status != JobStatus.unassigned:
+        if job is None or job.status != JobStatus.unassigned or job.dispatch_hold:
             return None
         if session.exec(select(JobEvent).where(JobEvent.idempotency_key == f"auto-insert:{job_id}")).first():
             return None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -78,6 +78,10 @@ def local_s(settings: Settings, day: date, at: time, origin: datetime) -> int:
     return to_s(origin, local)
 
 
+#: Why a job a dispatcher unassigned by hand stays out of every plan.
+HELD_REASON = "held by a dispatcher (unassigned by hand): assign it, or release it to the planner"
+
+
 @dataclass
 class Snapshot:
     """A routing problem built from the database at ``now``, with the bookkeeping to map it back."""
@@ -94,6 +98,17 @@ class Snapshot:
     #: The technicians asked for when the snapshot is a part of the day (``build_snapshot(technician_ids=...)``);
     #: None for the whole day.
     scope: set[int] | None = None
+
+    def without_held(self) -> Snapshot:
+        """The day a solve may plan: jobs a dispatcher took off the plan by hand (``Job.dispatch_hold``) are left out,
+        listed as unassigned with ``HELD_REASON`` (overrides still see them, to assign or release them)."""
+        held = {jid for jid, j in self.jobs.items() if j.dispatch_hold and j.status == JobStatus.unassigned}
+        if not held:
+            return self
+        keys = {job_key(jid) for jid in held}
+        problem = replace(self.problem, jobs=[j for j in self.problem.jobs if j.id not in keys])
+        return replace(self, problem=problem, jobs={k: v for k, v in self.jobs.items() if k not in held},
+                       skipped=self.skipped + [{"job_id": jid, "reason": HELD_REASON} for jid in sorted(held)])
 
     def current_plan(self) -> routing.Plan:
         """The assignment in the database (who does what, in what order) as a routing plan, timed."""

@@ -230,7 +230,7 @@ def run_solve_job(*, engine: Engine, settings: Settings, solve_job_id: str) -> i
         city = load_city(settings)
         with Session(engine) as session:
             base = active_plan(session=session)  # read before the snapshot: a change in between counts as after
-            snapshot = build_snapshot(session=session, settings=settings, city=city)
+            snapshot = build_snapshot(session=session, settings=settings, city=city).without_held()
             warm = previous_solution(session=session, snapshot=snapshot)
         best = _optimize(engine, settings, job, snapshot, warm)
         return _finish(engine, settings, solve_job_id, snapshot, best, base.version if base is not None else 0)

@@ -171,7 +171,8 @@ def plan_horizon(*, session: Session, settings: Settings, city: Any, now: dateti
     days = working_days(settings, today)
     techs = [t for t in session.exec(select(Technician).order_by(col(Technician.id))).all()
              if t.availability != Availability.off]
-    jobs = list(session.exec(select(Job).where(Job.status == JobStatus.unassigned).order_by(col(Job.id))).all())
+    jobs = list(session.exec(select(Job).where(Job.status == JobStatus.unassigned, col(Job.dispatch_hold).is_(False))
+                             .order_by(col(Job.id))).all())
     pins = {p.job_id: p.technician_id for p in session.exec(select(JobPin)).all()}
     if not techs:
         raise Conflict("no technician to plan the horizon with (all are marked off)")

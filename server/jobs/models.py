@@ -153,6 +153,10 @@ class Job(JobBase, table=True):
     earliest_at: datetime | None = utc_field()
     #: Daily parts of a multi-day visit done so far; the job completes with its last part.
     parts_done: int = 0
+    #: A dispatcher took it off the plan by hand ("unassign"): no plan or automatic insertion places it again until a
+    #: dispatcher assigns it or releases it to the planner ("unpin"). Without this the re-plan that follows every
+    #: override put it straight back.
+    dispatch_hold: bool = False
 
 
 class JobPublic(JobBase):
@@ -170,6 +174,7 @@ class JobPublic(JobBase):
     preferred_technician_id: int | None = None
     earliest_at: datetime | None = None
     parts_done: int = 0
+    dispatch_hold: bool = False
     #: The arrival window booked with the customer (server/appointments: the job then carries it as a hard time
     #: window); None when nothing is booked.
     booked_start: datetime | None = None

@@ -374,7 +374,7 @@ def _jobs_follow(session: Session, settings: Settings, snapshot: Snapshot, versi
                                  data={"plan_version": version}))
             events.append(make_event("job.unassigned", {"job_id": job.id, "previous_technician_id": old_tid,
                                                         "reason": item["reason"], "plan_version": version,
-                                                        "version": job.version},
+                                                        "version": job.version, "dispatch_hold": job.dispatch_hold},
                                      technician_ids=[old_tid]))
     return events
 

@@ -37,6 +37,8 @@ export interface Job {
   earliest_at?: string | null;
   /** Daily parts of a multi-day visit done so far. */
   parts_done?: number;
+  /** A dispatcher unassigned it by hand: no plan places it until someone assigns it or releases it to the planner. */
+  dispatch_hold?: boolean;
 }
 
 export interface Technician {

@@ -297,6 +297,7 @@ export class DispatchView implements View {
         job.status = "assigned";
         job.assigned_technician_id = num(d.technician_id);
         job.eta_at = str(d.eta_at) ?? job.eta_at;
+        job.dispatch_hold = false;
         this.reasons.delete(job.id);
         version(job);
         this.touched(job);
@@ -308,6 +309,7 @@ export class DispatchView implements View {
         job.assigned_technician_id = null;
         job.eta_at = null;
         job.pinned = false;
+        if (typeof d.dispatch_hold === "boolean") job.dispatch_hold = d.dispatch_hold;
         if (typeof d.reason === "string" && d.reason) this.reasons.set(job.id, d.reason);
         version(job);
         this.touched(job);
@@ -704,6 +706,7 @@ export class DispatchView implements View {
   }
 
   private reasonFor(job: Job): string {
+    if (job.dispatch_hold) return "Held by a dispatcher (unassigned by hand): assign it, or release it to the planner.";
     if (isDeadEnd(job, { techs: this.techs, reasons: this.reasons })) {
       // Which skill is missing, whatever the plan's wording (it may say only "not assigned yet").
       const needs = Object.entries(job.required_skills).map(([k, v]) => `${titleCase(k)} level ${v}`).join(", ");
@@ -1009,6 +1012,10 @@ export class DispatchView implements View {
       h("div", { class: "qi-actions" },
         job.status === "unassigned" ? h("button", { type: "button", class: "primary small", onclick: () => this.assignDialog(job) }, "Assign…")
           : h("button", { type: "button", class: "small", onclick: () => this.openJob(job) }, "Details…"),
+        job.dispatch_hold && job.status === "unassigned"
+          ? h("button", { type: "button", class: "small qi-release", onclick: (ev: Event) => void this.release(job, ev.currentTarget as HTMLButtonElement) },
+            "Release to planner")
+          : null,
         h("button", { type: "button", class: "small", onclick: () => this.focusJob(job) }, "Show on map"),
         h("button", { type: "button", class: "small", onclick: () => this.editDialog(job) }, "Edit…")));
     item.addEventListener("dragstart", (ev) => {
@@ -1389,7 +1396,8 @@ export class DispatchView implements View {
       mount(body,
         h("dl", { class: "facts" },
           h("dt", null, "Where"), h("dd", null, job.address ?? `${job.lat}, ${job.lon}`),
-          h("dt", null, "Status"), h("dd", null, titleCase(job.status), job.pinned ? " · pinned" : ""),
+          h("dt", null, "Status"), h("dd", null, titleCase(job.status), job.pinned ? " · pinned" : "",
+            job.dispatch_hold ? " · held off the plan" : ""),
           h("dt", null, "Priority"), h("dd", null, String(job.priority)),
           h("dt", null, "Reporters"), h("dd", null, String(job.reporter_count)),
           h("dt", null, "Technician"), h("dd", null, tech?.name ?? "—"),
@@ -1403,7 +1411,10 @@ export class DispatchView implements View {
             job.status === "unassigned" ? "Schedule at a time…" : "Move to a technician and time…") : null,
           tech && !job.pinned ? act("Pin to " + tech.name, () => dispatchApi.commit({ action: "pin", job_id: job.id, technician_id: tech.id }), `Job ${job.id} pinned to ${tech.name}`) : null,
           job.pinned ? act("Unpin", () => dispatchApi.commit({ action: "unpin", job_id: job.id }), `Job ${job.id} unpinned`) : null,
-          job.status === "assigned" ? act("Unassign", () => dispatchApi.commit({ action: "unassign", job_id: job.id }), `Job ${job.id} unassigned`) : null,
+          job.dispatch_hold ? act("Release to the planner", () => dispatchApi.commit({ action: "unpin", job_id: job.id }),
+            `Job ${job.id} released: the next plan may place it`) : null,
+          job.status === "assigned" ? act("Unassign", () => dispatchApi.commit({ action: "unassign", job_id: job.id }),
+            `Job ${job.id} unassigned: held off the plan until assigned or released`) : null,
           job.status === "assigned" ? h("button", { type: "button", onclick: () => { close(); void this.assignDialog(job); } }, "Reassign…") : null,
           h("button", { type: "button", onclick: () => { close(); void this.editDialog(job); } }, "Edit…")),
         result, reporters);
@@ -1598,6 +1609,22 @@ export class DispatchView implements View {
       void this.load();
     } catch (e) {
       notifyError(e);
+    }
+  }
+
+  /** A job a dispatcher unassigned by hand goes back to the planner (the server's "unpin" lifts the hold; the re-plan
+   * it asks for may place it). */
+  private async release(job: Job, button: HTMLButtonElement): Promise<void> {
+    button.disabled = true;
+    try {
+      await dispatchApi.commit({ action: "unpin", job_id: job.id });
+      job.dispatch_hold = false;
+      this.reasons.delete(job.id);
+      this.touched(job);
+      notify(`Job ${job.id} released: the next plan may place it`, "ok");
+    } catch (e) {
+      notifyError(e);
+      button.disabled = false;
     }
   }
 

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -39,6 +39,7 @@ import numpy as np
 import routing
 from routing.plan import Unassigned
 from routing.schedule import Infeasible, evaluate, timeline
+from server.dispatch.bench import zone_at_local_hour
 
 H = 3600
 #: The issue's bar: the server's plan within this much (%) of a direct solve of the same length.
@@ -48,11 +49,7 @@ TERMINAL = ("succeeded", "failed", "cancelled")
 
 def early_morning_timezone(local_hour: int = 5, now: datetime | None = None) -> str:
     """An IANA zone where it is now about ``local_hour`` o'clock (so the 08:00-17:00 day is all ahead)."""
-    offset = (local_hour - (now or datetime.now(UTC)).hour) % 24
-    if offset > 14:  # Etc zones span UTC-12 .. UTC+14
-        offset -= 24
-    # POSIX sign convention: Etc/GMT-7 is seven hours ahead of UTC.
-    return "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+    return zone_at_local_hour(local_hour, now)
 
 
 @dataclass

@@ -11,7 +11,7 @@ import random
 import statistics
 import tempfile
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,18 @@ def percentile(values: list[float], q: float) -> float:
     """The nearest-rank ``q`` quantile (0..1) of ``values``, rounded to 0.1 (benchmark latency figures)."""
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 1)
+
+
+def zone_at_local_hour(local_hour: int, now: datetime | None = None) -> str:
+    """An IANA zone (``Etc/GMT±N``) where it is now about ``local_hour`` o'clock. A bench run in it plans the same kind
+    of day whenever it is started: in the demo's own zone an evening run had a shift cut at midnight, and the live
+    bench then left most of its jobs and urgent arrivals unplanned (measured at 21:50 New York: 82 of 200 unassigned,
+    2 of 5 urgent customers told)."""
+    offset = (local_hour - (now or datetime.now(UTC)).hour) % 24
+    if offset > 14:  # Etc zones span UTC-12 .. UTC+14
+        offset -= 24
+    # POSIX sign convention: Etc/GMT-7 is seven hours ahead of UTC.
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
 
 
 def bench_shift(now_local: datetime) -> tuple[dtime, dtime, list[dict[str, Any]]]:
@@ -123,8 +135,11 @@ def run(*, technicians: int, jobs: int, urgent: int, previews: int, solve_s: flo
     from server.jobs.models import Job, JobReport
     from server.technicians.models import Technician
 
+    # Started at any hour, the run is a working morning: technicians on shift from 08:00 for nine hours.
     settings = bench_settings(base, "live", database_url=base.database_url, dispatch_background=True,
-                              dispatch_watch_interval_s=0.05, dispatch_coalesce_s=1.0, dispatch_replan_time_s=2.0)
+                              dispatch_watch_interval_s=0.05, dispatch_coalesce_s=1.0, dispatch_replan_time_s=2.0,
+                              timezone=zone_at_local_hour(9))
+    echo(f"Time zone {settings.timezone} (it is {datetime.now(ZoneInfo(settings.timezone)):%H:%M} there)")
     upgrade(settings)
     city = load_city(settings)
     rng = random.Random(seed)
@@ -229,6 +244,7 @@ def run(*, technicians: int, jobs: int, urgent: int, previews: int, solve_s: flo
         cpu_previews = time.process_time() - cpu_previews
     return {
         "benchmark": "dispatch_live", "technicians": technicians, "jobs": jobs, "city": "demo (Baltimore central)",
+        "timezone": settings.timezone, "shift": f"{start:%H:%M}-{end:%H:%M}",
         "morning_plan_s": round(morning_s, 2), "morning_unassigned": len(plan["unassigned"]),
         "urgent_jobs": urgent, "urgent_notified": assigned,
         "urgent_to_customer_ms": {"p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95),

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from server.dispatch.bench import bench_shift
+from server.dispatch.bench import bench_shift, zone_at_local_hour
 from server.technicians.models import BreakRule, TechnicianCreate
 
 
@@ -22,6 +23,17 @@ def test_the_bench_shift_covers_now_and_its_lunch_fits(hour: int, minute: int) -
         finish = (datetime.combine(now.date(), brk.latest) + timedelta(minutes=brk.duration_min)).time()
         assert start <= brk.earliest < brk.latest and finish <= end
     assert bool(lunch) == (hour <= 18)  # from ~19:00 the shift is cut at midnight and has no room for lunch
+
+
+@pytest.mark.parametrize("utc_hour", range(24))
+def test_the_live_bench_plans_a_working_morning_whatever_the_hour(utc_hour: int) -> None:
+    """``bench live`` runs in a zone where it is 09:00 (in the demo's own zone an evening run cut the shift at
+    midnight and left most jobs unplanned): a full nine-hour shift with lunch, at any hour of the day."""
+    now = datetime(2026, 12, 6, utc_hour, 20, tzinfo=UTC)
+    local = now.astimezone(ZoneInfo(zone_at_local_hour(9, now)))
+    assert local.hour == 9
+    start, end, lunch = bench_shift(local)
+    assert (start.hour, end.hour) == (8, 17) and lunch
 
 
 def test_a_big_bench_day_has_a_distinct_place_per_technician_and_job() -> None:

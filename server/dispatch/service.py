@@ -10,6 +10,7 @@ import socket
 import time
 import uuid
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -22,10 +23,11 @@ from server.config import Settings
 from server.core import tasks
 from server.core.errors import Conflict, DomainError, NotFound, TooMany
 from server.core.timeutil import utcnow
-from server.dispatch.models import TERMINAL_SOLVE, SolveJob, SolveStatus
+from server.dispatch.models import TERMINAL_SOLVE, SolveJob, SolveStatus, TechnicianDispatchState
 from server.dispatch.problem import Snapshot, build_snapshot
 from server.dispatch.runtime import after_commit, submit_solve
 from server.events.broker import make_event
+from server.jobs.models import JobEvent
 from server.plans import writer
 from server.plans.models import Plan, PlanSolution
 from server.plans.service import active_plan
@@ -228,12 +230,14 @@ def run_solve_job(*, engine: Engine, settings: Settings, solve_job_id: str) -> i
     after_commit(engine=engine, settings=settings, events=[_event(job)])
     try:
         city = load_city(settings)
+        planned_at = utcnow()  # a change recorded from here on counts as after the snapshot
         with Session(engine) as session:
             base = active_plan(session=session)  # read before the snapshot: a change in between counts as after
             snapshot = build_snapshot(session=session, settings=settings, city=city).without_held()
             warm = previous_solution(session=session, snapshot=snapshot)
         best = _optimize(engine, settings, job, snapshot, warm)
-        return _finish(engine, settings, solve_job_id, snapshot, best, base.version if base is not None else 0)
+        return _finish(engine, settings, solve_job_id, snapshot, best, base.version if base is not None else 0,
+                       planned_at)
     except Exception as exc:
         if isinstance(exc, DomainError):  # nothing to plan (no technician on shift...): a reason, not a crash
             log.warning("solve job %s not run: %s", solve_job_id, exc)
@@ -331,14 +335,23 @@ def _never_worse(snapshot: Snapshot, best: routing.Plan) -> routing.Plan:
     return best
 
 
-def _superseded(session: Session, row: SolveJob, base_version: int) -> str | None:
+def _superseded(session: Session, row: SolveJob, base_version: int, planned_at: datetime | None) -> str | None:
     """Why this solve's plan must not be stored, or None. The day it planned is the one of plan version
-    ``base_version``; when a live change (an override, an urgent insertion, a field update) or another solve has
-    written a version since, storing this plan would undo that change until the next re-plan - a job a dispatcher
-    moved jumping back, a customer told a new time and then the old one. It is left out when a solve requested after
-    this one started will plan (or has planned) the day as it is now; without one it is stored as before."""
-    changed = session.exec(select(Plan.version, Plan.trigger).where(col(Plan.version) > base_version)
-                           .order_by(col(Plan.version))).all()
+    ``base_version`` read at ``planned_at``; when a live change has happened since - a version written (an override,
+    an urgent insertion, another solve), a technician's dispatch status (off sick, running late) or a job step by a
+    person - storing this plan would undo that change until the next re-plan: a job a dispatcher moved jumping back,
+    a sick technician's jobs given back to them, a customer told a new time and then the old one. It is left out when
+    a solve requested after this one started will plan (or has planned) the day as it is now; without one it is
+    stored as before."""
+    changed = [f"v{version} {trigger}" for version, trigger in session.exec(
+        select(Plan.version, Plan.trigger).where(col(Plan.version) > base_version).order_by(col(Plan.version))).all()]
+    if planned_at is not None:
+        changed += [f"technician {tid} {status}" for tid, status in session.exec(
+            select(TechnicianDispatchState.technician_id, TechnicianDispatchState.status)
+            .where(col(TechnicianDispatchState.updated_at) > planned_at)).all()]
+        changed += [f"job {jid} {status}" for jid, status in session.exec(
+            select(JobEvent.job_id, JobEvent.status).where(col(JobEvent.at) > planned_at, JobEvent.actor != "planner")
+            .order_by(col(JobEvent.id))).all()]
     if not changed:
         return None
     since = row.started_at or row.created_at
@@ -348,20 +361,20 @@ def _superseded(session: Session, row: SolveJob, base_version: int) -> str | Non
         .order_by(col(SolveJob.created_at))).first()
     if later is None:
         return None
-    what = ", ".join(f"v{version} {trigger}" for version, trigger in changed[-3:])
+    what = ", ".join(changed[-3:])
     return (f"superseded: the day changed while this solve ran ({what}); solve {later}, requested after it started, "
             "plans the day as it is now")
 
 
 def _finish(engine: Engine, settings: Settings, solve_job_id: str, snapshot: Snapshot,
-            best: routing.Plan, base_version: int = 0) -> int | None:
+            best: routing.Plan, base_version: int = 0, planned_at: datetime | None = None) -> int | None:
     with Session(engine) as session:
         writer.lock_plan_writes(session)  # before the row lock below (see lock_plan_writes)
         row = session.exec(select(SolveJob).where(SolveJob.id == solve_job_id).with_for_update()).one()
         if row.plan_id is not None or row.status in TERMINAL_SOLVE:  # another attempt already stored it
             return row.plan_id
         existing = session.exec(select(PlanSolution).where(PlanSolution.solve_job_id == solve_job_id)).first()
-        stale = None if existing is not None else _superseded(session, row, base_version)
+        stale = None if existing is not None else _superseded(session, row, base_version, planned_at)
         if stale is not None:
             row.status, row.error, row.finished_at = SolveStatus.cancelled, stale[:2000], utcnow()
             row.best_cost, row.best_objective = best.objective.cost, asdict(best.objective)

@@ -49,3 +49,26 @@ def test_a_solve_overtaken_by_an_override_is_not_stored_over_it(client, auth, se
                 PlanStop.plan_id == plan.id, PlanStop.job_id == moved["job_id"])).first()
             assert owner == to, (plan.version, plan.trigger, owner)
     assert client.get("/plans/current", headers=dispatcher).json()["stats"]["solve_job_id"] == replan
+
+
+def test_a_solve_overtaken_by_a_technician_off_sick_does_not_give_them_their_jobs_back(  # type: ignore[no-untyped-def]
+        client, auth, settings) -> None:
+    """An off-sick call writes no plan version but sends the technician's jobs back to the pool: a solve that planned
+    the day before it must not store a plan giving them back (seen once in a full run of test_event_payloads)."""
+    dispatcher = auth(Role.dispatcher)
+    ana = client.post("/technicians", json=technician_body("Ana Ruiz", 0), headers=dispatcher).json()["id"]
+    client.post("/technicians", json=technician_body("Tom Kowalski", 9), headers=dispatcher)
+    for i, site in enumerate((0, 1, 6)):
+        client.post("/jobs", json=job_body(settings, f"light {i}", site), headers=dispatcher)
+    first = client.post("/dispatch/solves", json={"time_limit_s": 0.5}, headers=dispatcher).json()["id"]
+    assert wait_solve(client, dispatcher, first)["status"] == "succeeded"
+    slow = client.post("/dispatch/solves", json={"time_limit_s": 6.0}, headers=dispatcher).json()["id"]
+    wait_for(lambda: any(p.get("cost") is not None for p in client.get(
+        f"/dispatch/solves/{slow}", headers=dispatcher).json()["progress"]), 60, "the solve to search")
+    assert client.post(f"/technicians/{ana}/dispatch-status", json={"status": "off_sick"},
+                       headers=dispatcher).status_code == 200
+    stale = wait_solve(client, dispatcher, slow)
+    assert stale["status"] == "cancelled" and stale["error"].startswith("superseded"), stale
+    latest = client.get("/dispatch/solves", headers=dispatcher).json()[0]
+    assert wait_solve(client, dispatcher, latest["id"])["status"] in ("succeeded", "failed")
+    assert all(s["technician_id"] != ana for s in client.get("/plans/current", headers=dispatcher).json()["stops"])

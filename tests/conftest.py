@@ -7,27 +7,23 @@ import shutil
 import uuid
 import warnings
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+
+from server.dispatch.bench import zone_at_local_hour
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = (ROOT.parent / "shared" / "data").resolve()
 OUTPUT_DIR = ROOT / "tests" / "output"
 
 
-
 def working_hours_timezone(local_hour: int = 10, now: datetime | None = None) -> str:
     """An IANA zone where it is now about ``local_hour`` o'clock. Tests that run a working day on a live server
     (the demo's shifts are 08:00-17:00 local, "today" is the local date) use it as GROUNDCREW_TIMEZONE, so the day
     is under way whenever the suite runs; in the demo's own zone a run at night would find every shift over."""
-    hour = (now or datetime.now(UTC)).hour
-    offset = (local_hour - hour) % 24
-    if offset > 14:  # Etc zones span UTC-12 .. UTC+14
-        offset -= 24
-    # POSIX sign convention: Etc/GMT-7 is seven hours ahead of UTC.
-    return "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+    return zone_at_local_hour(local_hour, now)
 
 
 WORKING_TZ = working_hours_timezone()  # one zone for the whole run, so every live server agrees

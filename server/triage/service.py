@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from server.core.timeutil import as_utc
+from server.customers.models import Channel
 from server.triage import model as model_module
 from server.triage import textmodel
 from server.triage.language import detect_language
@@ -273,6 +274,10 @@ class _LineFinder:
         return f"{self.path}:{line + 1}: category #{index + 1}"
 
 
+#: The channel names ``[triage.channel_field_share]`` may use: those messages arrive on.
+KNOWN_CHANNELS = frozenset(c.value for c in Channel)
+
+
 def _channel_shares(raw: object) -> dict[str, float]:
     """``[triage.channel_field_share]``: channel name → share of field problems among its messages, strictly
     between 0 and 1 (0 or 1 would make the text irrelevant)."""
@@ -282,6 +287,9 @@ def _channel_shares(raw: object) -> dict[str, float]:
     for channel, share in raw.items():
         if not re.fullmatch(r"[a-z][a-z0-9_]*", str(channel)):
             raise ValueError(f"channel_field_share: {channel!r} is not a channel name (lower_snake_case)")
+        if channel not in KNOWN_CHANNELS:  # a typo would otherwise never apply, silently
+            raise ValueError(f"channel_field_share: {channel!r} is not one of the channels messages come in on "
+                             f"({', '.join(sorted(KNOWN_CHANNELS))})")
         if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < float(share) < 1:
             raise ValueError(f"channel_field_share.{channel}: {share!r} must be a number between 0 and 1 (exclusive)")
         shares[str(channel)] = float(share)

@@ -119,7 +119,8 @@ def test_a_channel_share_outside_0_1_is_refused(tmp_path):
     shutil.copytree(shipped.parent / "data", tmp_path / "data", dirs_exist_ok=True)
     for bad, why in [("open311 = 1.0", "open311: 1.0 must be a number between 0 and 1"),
                      ('open311 = "high"', "open311: 'high' must be a number"),
-                     ('"Open 311" = 0.9', "'Open 311' is not a channel name")]:
+                     ('"Open 311" = 0.9', "'Open 311' is not a channel name"),
+                     ("open_311 = 0.9", "'open_311' is not one of the channels messages come in on (email, ")]:
         path = tmp_path / "taxonomy.toml"
         path.write_text(text.replace("open311 = 0.9", bad, 1), encoding="utf-8")
         with pytest.raises(ValueError, match=rf"taxonomy\.toml: \[triage\]: channel_field_share.*{re.escape(why)}"):

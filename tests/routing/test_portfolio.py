@@ -85,3 +85,19 @@ def test_the_search_without_breaks_first_still_plans_every_break():
         (lunch,) = route.breaks
         assert lunch.start_s >= 3 * H and lunch.end_s <= 5 * H
         assert all(s.end_s <= lunch.start_s or s.start_s >= lunch.end_s for s in route.stops)
+
+
+def test_a_sisr_day_trajectory_builds_no_or_tools_model(monkeypatch):
+    """Our compiled SISR reads the day from ``routing._day``; the OR-Tools model built before every trajectory was
+    unused there and its Python build ate the search's time (tens of seconds on a 5,000-job horizon)."""
+    from routing import _ortools
+
+    def refused(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the OR-Tools model was built for a SISR trajectory")
+
+    monkeypatch.setattr(_ortools, "build", refused)
+    techs = [Technician(id=f"t{k}", shift_start_s=0, shift_end_s=8 * H, start_location=0) for k in range(2)]
+    jobs = [Job(id=str(i), location=i, duration_s=600, time_windows=[TimeWindow(0, 8 * H)]) for i in (1, 2, 3)]
+    problem = Problem(technicians=techs, jobs=jobs, travel_time_s=line_matrix(4))
+    out = run_variant(problem, [0, 1, 2], {"kind": "day_sisr", "seed": 0}, time.monotonic() + 0.3, None)
+    assert out is not None and sorted(j for r in out.routes for j in r) == [0, 1, 2]

@@ -67,3 +67,24 @@ def test_the_identical_fleet_model_is_read_from_the_same_description():
     # a job only one of them may do is not the identical-fleet kind any more
     p.jobs[1].pinned_technician = "t1"
     assert fleet_model(p, [0, 1]) is None
+
+
+def test_skills_and_service_times_match_the_per_pair_rules_on_a_mixed_fleet():
+    """``day_arrays`` works skills and skill-scaled durations out once per distinct (skills, needs) pair; the result
+    is what ``Problem.may_serve`` and ``Problem.service_s`` say for every technician and job."""
+    rng = np.random.default_rng(5)
+    skills = ["gas", "elec", "water"]
+    techs = [Technician(f"t{v}", 8 * H, 16 * H, 0, skills={s: int(rng.integers(1, 4)) for s in skills
+                                                           if rng.random() < 0.7}) for v in range(12)]
+    jobs = []
+    for k in range(40):
+        needs = {s: int(rng.integers(1, 4)) for s in skills if rng.random() < 0.4}
+        jobs.append(Job(f"j{k}", 0, int(rng.choice([600, 1800, 2700])), required_skills=needs,
+                        scale_duration_by_skill=bool(rng.random() < 0.5),
+                        pinned_technician=f"t{int(rng.integers(0, 12))}" if rng.random() < 0.1 else None))
+    p = Problem(techs, jobs, np.zeros((1, 1), dtype=np.int64))
+    d = day_arrays(p, list(range(len(jobs))))
+    assert d.allowed.tolist() == [[p.may_serve(t, j) for j in jobs] for t in techs]
+    assert d.service.tolist() == [[p.service_s(j, t) for j in jobs] for t in techs]
+    assert d.allowed.any() and not d.allowed.all()  # the fleet is really mixed
+    assert len({v for row in d.service.tolist() for v in row}) > 3  # and durations really scale

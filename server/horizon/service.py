@@ -38,6 +38,7 @@ from server.core.timeutil import as_utc, utcnow
 from server.dispatch.models import JobPin
 from server.dispatch.problem import (
     UNREACHABLE_S,
+    add_points,
     aged_priority,
     day_origin,
     from_s,
@@ -185,14 +186,9 @@ def plan_horizon(*, session: Session, settings: Settings, city: Any, now: dateti
             points.append(cache.key(t.end_lat, t.end_lon))
     points += [cache.key(j.lat, j.lon) for j in jobs]
     coords = list(dict.fromkeys(points))
-    bad: set[tuple[float, float]] = set()
+    bad = add_points(cache, lock, coords)  # off the street network: a job nobody reaches, a technician who cannot
+    coords = [p for p in coords if p not in bad]  # start
     with lock:
-        for p in coords:
-            try:
-                cache.add(*p)
-            except Exception:  # off the street network: the job cannot be reached, the technician cannot start
-                bad.add(p)
-        coords = [p for p in coords if p not in bad]
         matrix = cache.matrix(coords) if coords else None
     index = {p: i for i, p in enumerate(coords)}
 

@@ -24,39 +24,38 @@ ENGINES = ("groundcrew", "ortools-gls")
 
 
 def screen(problem: Problem) -> tuple[list[int], dict[int, str]]:
-    """Split jobs into those worth modelling and those impossible for a stated reason."""
+    """Split jobs into those worth modelling and those impossible for a stated reason.
+
+    A job is worth modelling as soon as one technician may do it, in shift, and can reach it in time; the others are
+    looked at only when none can (the reason names the first test nobody passed). Listing every capable technician
+    for every job first took 10 million skill checks on a 2,000-vehicle, 5,000-job horizon."""
     ok: list[int] = []
     reasons: dict[int, str] = {}
     for j, job in enumerate(problem.jobs):
-        capable = [
-            t for t in problem.technicians
-            if problem.can_do(t, job) and job.pinned_technician in (None, t.id)
-        ]
-        if not capable:
-            reasons[j] = REASON_SKILL
-            continue
-        in_shift = [
-            t for t in capable
-            if job.in_progress or not job.time_windows or any(
-                w.end_s >= t.available_from_s and w.start_s <= t.shift_end_s + t.max_overtime_s
-                for w in job.time_windows
-            )
-        ]
-        if not in_shift:
-            reasons[j] = REASON_SHIFT
-            continue
-        reachable = False
-        for t in in_shift:
+        capable = in_shift = reachable = False
+        for t in problem.technicians:
+            if not problem.may_serve(t, job):
+                continue
+            capable = True
+            if not (job.in_progress or not job.time_windows or any(
+                    w.end_s >= t.available_from_s and w.start_s <= t.shift_end_s + t.max_overtime_s
+                    for w in job.time_windows)):
+                continue
+            in_shift = True
             try:
                 simulate(problem, t, [job.id])
             except Infeasible:
                 continue
             reachable = True
             break
-        if not reachable:
+        if reachable:
+            ok.append(j)
+        elif not capable:
+            reasons[j] = REASON_SKILL
+        elif not in_shift:
+            reasons[j] = REASON_SHIFT
+        else:
             reasons[j] = REASON_WINDOW if job.time_windows and not job.in_progress else REASON_SHIFT
-            continue
-        ok.append(j)
     return ok, reasons
 
 

@@ -122,18 +122,81 @@ def login(client: Any, username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {reply.json()['access_token']}"}
 
 
-def run(*, technicians: int, jobs: int, urgent: int, previews: int, solve_s: float, seed: int,
-        base: Settings, echo: Any) -> dict[str, Any]:
-    from fastapi.testclient import TestClient
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that gives another process (a Celery worker) ``settings``: this process's environment with
+    every field of ``settings`` written in the variable ``Settings`` reads it from (all of them: a field left out
+    would be read from this environment or a ``.env`` file, which the bench's own changes override)."""
+    import json
 
+    env = dict(os.environ)
+    for name, field in Settings.model_fields.items():
+        value = getattr(settings, name)
+        key = field.alias or f"GROUNDCREW_{name.upper()}"
+        if value is None and field.default is None:
+            env.pop(key, None)
+        elif value is None:
+            env[key] = ""  # "off" where the default is on (the morning plan's hour)
+        elif isinstance(value, dict | list | tuple):
+            env[key] = json.dumps(value)
+        elif isinstance(value, bool):
+            env[key] = "true" if value else "false"
+        else:
+            env[key] = str(value)
+    return env
+
+
+class CeleryWorkers:
+    """``processes`` Celery pool processes (one worker, ``-c processes``) consuming the solve and region queues with
+    the bench's settings (its database, time zone, dispatch timings); stopped, with their children, on exit."""
+
+    def __init__(self, settings: Settings, processes: int, echo: Any) -> None:
+        import subprocess
+        import sys
+
+        if not settings.broker_url:
+            raise SystemExit("--celery-workers needs a broker: set GROUNDCREW_BROKER_URL=redis://127.0.0.1:6379/0")
+        self.log = Path(settings.data_dir) / "celery-worker.log"
+        echo(f"Starting a Celery worker with {processes} pool processes (log {self.log}) ...")
+        root = Path(__file__).resolve().parents[2]
+        env = settings_env(settings)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "server.workers.celery_app", "worker", "-Q",
+                 "groundcrew,groundcrew.regions", "-c", str(processes), "--pool", "prefork", "-l", "INFO",
+                 "-n", f"bench-{os.getpid()}@%h", "--without-gossip", "--without-mingle"],
+                env=env, stdout=out, stderr=subprocess.STDOUT, cwd=root, start_new_session=True)
+        from server.dispatch.regions import region_slots
+        from server.workers.celery_app import make_celery
+
+        app = make_celery(settings)
+        deadline = time.monotonic() + 90
+        while region_slots(app) < processes:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise SystemExit(f"the Celery worker did not start; see {self.log}")
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        import signal
+        import subprocess
+
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def run(*, technicians: int, jobs: int, urgent: int, previews: int, solve_s: float, seed: int,
+        base: Settings, echo: Any, celery_workers: int = 0) -> dict[str, Any]:
+    """The bench day; with ``celery_workers`` its solves (and regions) run on a Celery worker started here with that
+    many pool processes (needs ``GROUNDCREW_BROKER_URL``), as a scaled-out deployment runs them."""
     from server.app import create_app
     from server.auth.models import Role
-    from server.conversations.models import DeliveryStatus, Direction, Message
     from server.core.city import load_city
     from server.core.migrate import upgrade
-    from server.dispatch import service
-    from server.jobs.models import Job, JobReport
-    from server.technicians.models import Technician
 
     # Started at any hour, the run is a working morning: technicians on shift from 08:00 for nine hours.
     settings = bench_settings(base, "live", database_url=base.database_url, dispatch_background=True,
@@ -144,11 +207,30 @@ def run(*, technicians: int, jobs: int, urgent: int, previews: int, solve_s: flo
     city = load_city(settings)
     rng = random.Random(seed)
     places = _places(city, technicians + jobs + urgent, seed)
-    tz = ZoneInfo(settings.timezone)
-    now_local = datetime.now(tz)
-    start, end, lunch = bench_shift(now_local)
+    start, end, lunch = bench_shift(datetime.now(ZoneInfo(settings.timezone)))
     app = create_app(settings)
     create_bench_users(app, (Role.dispatcher, Role.agent))
+    workers = CeleryWorkers(settings, celery_workers, echo) if celery_workers else None
+    try:
+        return _run_day(settings=settings, app=app, city=city, rng=rng, places=places, start=start, end=end,
+                        lunch=lunch, technicians=technicians, jobs=jobs, urgent=urgent, previews=previews,
+                        solve_s=solve_s, echo=echo, celery_workers=celery_workers)
+    finally:
+        if workers is not None:
+            workers.stop()
+
+
+def _run_day(*, settings: Settings, app: Any, city: Any, rng: random.Random, places: list[tuple[float, float]],
+             start: dtime, end: dtime, lunch: Any, technicians: int, jobs: int, urgent: int, previews: int,
+             solve_s: float, echo: Any, celery_workers: int) -> dict[str, Any]:
+    from fastapi.testclient import TestClient
+
+    from server.conversations.models import DeliveryStatus, Direction, Message
+    from server.dispatch import service
+    from server.jobs.models import Job, JobReport
+    from server.technicians.models import Technician
+
+    tz = ZoneInfo(settings.timezone)
     # Process warm-up, before anything is timed: the triage model is trained once per process on first use (~3.7 s
     # CPU). Left to the server's background loops it lands in the urgent phase and holds the interpreter while the
     # first urgent job is placed (sampled: the appointments sweep's first look at new jobs).
@@ -245,6 +327,7 @@ def run(*, technicians: int, jobs: int, urgent: int, previews: int, solve_s: flo
     return {
         "benchmark": "dispatch_live", "technicians": technicians, "jobs": jobs, "city": "demo (Baltimore central)",
         "timezone": settings.timezone, "shift": f"{start:%H:%M}-{end:%H:%M}",
+        "solves_on": f"Celery, {celery_workers} pool processes" if celery_workers else "this process",
         "morning_plan_s": round(morning_s, 2), "morning_unassigned": len(plan["unassigned"]),
         "urgent_jobs": urgent, "urgent_notified": assigned,
         "urgent_to_customer_ms": {"p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95),

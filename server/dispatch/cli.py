@@ -55,11 +55,14 @@ def register(apps: dict[str, typer.Typer]) -> None:
         previews: Annotated[int, typer.Option(min=1, max=1000, help="Override previews to time.")] = 30,
         solve_s: Annotated[float, typer.Option(min=0.5, max=600, help="Morning plan optimizer seconds.")] = 10.0,
         seed: Annotated[int, typer.Option()] = 7,
+        celery_workers: Annotated[int, typer.Option(
+            min=0, max=64, help="Run the solves on a Celery worker with this many pool processes (needs "
+                                "GROUNDCREW_BROKER_URL); 0: in this process.")] = 0,
     ) -> None:
         """Urgent job → technician + ETA posted to the customer, and override preview latency (last line JSON)."""
         from server.config import Settings
         from server.dispatch.bench import run
 
         result = run(technicians=technicians, jobs=jobs, urgent=urgent, previews=previews, solve_s=solve_s,
-                     seed=seed, base=Settings(), echo=typer.echo)
+                     seed=seed, base=Settings(), echo=typer.echo, celery_workers=celery_workers)
         typer.echo(json.dumps(result))

@@ -7,6 +7,7 @@ import logging
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +24,8 @@ log = logging.getLogger("groundcrew.dispatch")
 LOCAL_WORKERS = 2
 #: The least time a region is given here, seconds (a 250-job region's first solution and a little search).
 MIN_REGION_S = 0.5
+#: The Celery queue of regional solves (``server.workers.celery_app`` routes ``tasks.REGION`` there).
+REGION_QUEUE = "groundcrew.regions"
 
 
 def wants_regions(settings: Settings, snapshot: Snapshot) -> bool:
@@ -76,6 +79,33 @@ def _compact(problem: routing.Problem, techs: list[routing.Technician], jobs: li
         problem.skill_duration_factors, problem.skill_catalog)
 
 
+def region_share(time_limit_s: float, regions: int, slots: int) -> float:
+    """Seconds for each of ``regions`` solved ``slots`` at a time, so that all of them end within ``time_limit_s``
+    (never under ``MIN_REGION_S``)."""
+    return max(MIN_REGION_S, time_limit_s * min(slots, regions) / max(1, regions))
+
+
+def region_slots(app: Any, timeout_s: float = 1.0) -> int:
+    """How many regions the Celery workers can solve at once: the pool processes of every worker consuming
+    ``REGION_QUEUE``, less the one running this solve when it is itself a task on such a worker (it waits for the
+    regions). 0 when no such worker answers within ``timeout_s``."""
+    from celery import current_task
+
+    try:
+        inspect = app.control.inspect(timeout=timeout_s)
+        queues = inspect.active_queues() or {}
+        stats = inspect.stats() or {}
+    except Exception:
+        log.exception("cannot ask the Celery workers for their queues")
+        return 0
+    consumers = [w for w, qs in queues.items() if any(q.get("name") == REGION_QUEUE for q in qs or [])]
+    slots = sum(int((stats.get(w) or {}).get("pool", {}).get("max-concurrency") or 0) for w in consumers)
+    here = getattr(getattr(current_task, "request", None), "hostname", None) if current_task else None
+    if here in consumers:
+        slots -= 1
+    return max(0, slots)
+
+
 def solve_one(problem_dict: dict, time_limit_s: float) -> dict:
     """Solve one region (runs on a Celery worker or a thread); plain dicts in and out."""
     return routing.solve(routing.Problem.from_dict(problem_dict), time_limit_s=time_limit_s, workers=1).to_dict()
@@ -91,16 +121,25 @@ def solve_regions(settings: Settings, snapshot: Snapshot, time_limit_s: float) -
 
         from server.workers.celery_app import app
 
-        try:
-            pending = group(app.signature(tasks.REGION, args=(d, time_limit_s)) for d in dicts).apply_async()
-            results = pending.get(timeout=time_limit_s * 4 + 60, disable_sync_subtasks=False)
-        except Exception:
-            log.exception("regional tasks failed; solving the regions here")
+        slots = region_slots(app)
+        if slots:
+            # Each region gets its share of the solve's time on the pool processes there are, so the whole solve
+            # ends within its limit whatever the number of workers (20 regions of 10 s on 2 processes took 100 s).
+            share = region_share(time_limit_s, len(dicts), slots)
+            log.info("%d regions on %d Celery pool processes, %.1f s each", len(dicts), slots, share)
+            try:
+                pending = group(app.signature(tasks.REGION, args=(d, share)) for d in dicts).apply_async()
+                results = pending.get(timeout=share * math.ceil(len(dicts) / slots) * 4 + 60,
+                                      disable_sync_subtasks=False)
+            except Exception:
+                log.exception("regional tasks failed; solving the regions here")
+        else:
+            log.warning("no Celery worker consumes the %s queue; solving the regions here", REGION_QUEUE)
     if results is None:
         # Here, LOCAL_WORKERS at a time: each region gets its share of the solve's time so that the whole solve
         # ends within its limit (it is taken for abandoned long after that); 20 regions of a 5,000-job day took
         # 10 x the limit before.
-        share = max(MIN_REGION_S, time_limit_s * min(LOCAL_WORKERS, len(dicts)) / len(dicts))
+        share = region_share(time_limit_s, len(dicts), LOCAL_WORKERS)
         with ThreadPoolExecutor(max_workers=LOCAL_WORKERS) as pool:
             results = list(pool.map(lambda d: solve_one(d, share), dicts))
     plans = [routing.Plan.from_dict(r) for r in results]

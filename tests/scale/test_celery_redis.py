@@ -133,10 +133,12 @@ def test_killed_worker_mid_solve_is_retried_and_stored_once(scale_env, processes
     assert len(plan["stops"]) == 12
 
 
-def test_regions_are_solved_as_separate_worker_tasks(scale_env, processes):
+def _regional_solve(scale_env: dict[str, str], processes, concurrency: int) -> str:  # type: ignore[no-untyped-def]
+    """A 1 s solve of the seeded day as two regions, on one worker with ``concurrency`` pool processes; checks the
+    stored plan and returns the worker's log."""
     _seed(scale_env)
     processes.env = {**scale_env, "GROUNDCREW_DISPATCH_REGIONS": "2"}
-    worker = processes.worker(concurrency=3)
+    worker = processes.worker(concurrency=concurrency)
     api = processes.api()
     headers = _login(api)
     solve_id = httpx.post(f"{api}/dispatch/solves", json={"time_limit_s": 1}, headers=headers,
@@ -150,5 +152,29 @@ def test_regions_are_solved_as_separate_worker_tasks(scale_env, processes):
     assert done["status"] == "succeeded", done
     plan = httpx.get(f"{api}/plans/current", headers=headers, timeout=10).json()
     assert plan["stats"]["phases"][0]["regions"] == 2 and len(plan["stops"]) == 12
-    log = next(processes.logdir.glob(f"worker-{processes.procs.index(worker)}.log")).read_text()
+    return next(processes.logdir.glob(f"worker-{processes.procs.index(worker)}.log")).read_text()
+
+
+def test_regions_are_solved_as_separate_worker_tasks(scale_env, processes):
+    log = _regional_solve(scale_env, processes, concurrency=3)
     assert log.count("groundcrew.region") >= 2  # each region ran as its own Celery task
+    assert "2 regions on 2 Celery pool processes" in log  # the third process runs the solve and waits for them
+
+
+def test_a_worker_whose_only_pool_process_runs_the_solve_solves_its_regions_itself(scale_env, processes):
+    """With one pool process the solve task itself holds it: region tasks sent to the queue could not start until
+    the solve gave up waiting for them (its limit x 4 + 60 s). The solve counts the free pool processes first."""
+    log = _regional_solve(scale_env, processes, concurrency=1)
+    assert "groundcrew.region[" not in log  # no region task was sent to a queue nobody could serve
+    assert "solving the regions here" in log
+
+
+def test_region_slots_count_the_pool_processes_consuming_the_region_queue(scale_env, processes):
+    from server.config import Settings
+    from server.dispatch.regions import region_slots
+    from server.workers.celery_app import make_celery
+
+    app = make_celery(Settings(broker_url=scale_env["GROUNDCREW_BROKER_URL"]))
+    assert region_slots(app) == 0  # no worker yet
+    processes.worker(concurrency=2)
+    assert wait_for(lambda: region_slots(app) == 2, 60, "the worker's two pool processes")

@@ -171,7 +171,7 @@ class CeleryWorkers:
 
         app = make_celery(settings)
         deadline = time.monotonic() + 90
-        while region_slots(app) < processes:
+        while region_slots(app, max_age_s=0) < processes:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise SystemExit(f"the Celery worker did not start; see {self.log}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
@@ -26,6 +28,13 @@ LOCAL_WORKERS = 2
 MIN_REGION_S = 0.5
 #: The Celery queue of regional solves (``server.workers.celery_app`` routes ``tasks.REGION`` there).
 REGION_QUEUE = "groundcrew.regions"
+#: How long the workers' answer about their pool processes is reused, seconds. Asking costs about 2 s (two
+#: broadcasts, each waiting out its timeout for late replies), which a regional solve paid every time.
+SLOTS_MAX_AGE_S = 30.0
+
+#: The last answer: (time.monotonic() it was asked, {worker consuming REGION_QUEUE: its pool processes}).
+_consumers_seen: tuple[float, dict[str, int]] | None = None
+_consumers_lock = threading.Lock()
 
 
 def wants_regions(settings: Settings, snapshot: Snapshot) -> bool:
@@ -85,25 +94,35 @@ def region_share(time_limit_s: float, regions: int, slots: int) -> float:
     return max(MIN_REGION_S, time_limit_s * min(slots, regions) / max(1, regions))
 
 
-def region_slots(app: Any, timeout_s: float = 1.0) -> int:
+def region_slots(app: Any, timeout_s: float = 1.0, max_age_s: float = SLOTS_MAX_AGE_S) -> int:
     """How many regions the Celery workers can solve at once: the pool processes of every worker consuming
     ``REGION_QUEUE``, less the one running this solve when it is itself a task on such a worker (it waits for the
-    regions). 0 when no such worker answers within ``timeout_s``."""
+    regions). 0 when no such worker answers within ``timeout_s``. An answer at most ``max_age_s`` old is reused (a
+    worker that stops meanwhile makes the regional tasks time out, and the regions are then solved here)."""
     from celery import current_task
 
+    global _consumers_seen
+    with _consumers_lock:
+        seen = _consumers_seen
+        if seen is None or time.monotonic() - seen[0] > max_age_s:
+            seen = (time.monotonic(), _ask_consumers(app, timeout_s))
+            _consumers_seen = seen
+    consumers = seen[1]
+    here = getattr(getattr(current_task, "request", None), "hostname", None) if current_task else None
+    return max(0, sum(consumers.values()) - (1 if here in consumers else 0))
+
+
+def _ask_consumers(app: Any, timeout_s: float) -> dict[str, int]:
+    """{worker consuming ``REGION_QUEUE``: its pool processes}, asked of the workers now (empty on no answer)."""
     try:
         inspect = app.control.inspect(timeout=timeout_s)
         queues = inspect.active_queues() or {}
         stats = inspect.stats() or {}
     except Exception:
         log.exception("cannot ask the Celery workers for their queues")
-        return 0
-    consumers = [w for w, qs in queues.items() if any(q.get("name") == REGION_QUEUE for q in qs or [])]
-    slots = sum(int((stats.get(w) or {}).get("pool", {}).get("max-concurrency") or 0) for w in consumers)
-    here = getattr(getattr(current_task, "request", None), "hostname", None) if current_task else None
-    if here in consumers:
-        slots -= 1
-    return max(0, slots)
+        return {}
+    return {w: int((stats.get(w) or {}).get("pool", {}).get("max-concurrency") or 0)
+            for w, qs in queues.items() if any(q.get("name") == REGION_QUEUE for q in qs or [])}
 
 
 def solve_one(problem_dict: dict, time_limit_s: float) -> dict:
@@ -121,7 +140,9 @@ def solve_regions(settings: Settings, snapshot: Snapshot, time_limit_s: float) -
 
         from server.workers.celery_app import app
 
+        asked = time.monotonic()
         slots = region_slots(app)
+        time_limit_s = max(MIN_REGION_S, time_limit_s - (time.monotonic() - asked))  # asking is part of the solve
         if slots:
             # Each region gets its share of the solve's time on the pool processes there are, so the whole solve
             # ends within its limit whatever the number of workers (20 regions of 10 s on 2 processes took 100 s).

@@ -7,6 +7,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
@@ -28,6 +29,8 @@ LOCAL_WORKERS = 2
 MIN_REGION_S = 0.5
 #: The Celery queue of regional solves (``server.workers.celery_app`` routes ``tasks.REGION`` there).
 REGION_QUEUE = "groundcrew.regions"
+#: How often a regional solve on Celery checks whether its tasks are back or it was stopped, seconds.
+STOP_POLL_S = 0.2
 #: How long the workers' answer about their pool processes is reused, seconds. Asking costs about 2 s (two
 #: broadcasts, each waiting out its timeout for late replies), which a regional solve paid every time.
 SLOTS_MAX_AGE_S = 30.0
@@ -125,19 +128,23 @@ def _ask_consumers(app: Any, timeout_s: float) -> dict[str, int]:
             for w, qs in queues.items() if any(q.get("name") == REGION_QUEUE for q in qs or [])}
 
 
-def solve_one(problem_dict: dict, time_limit_s: float) -> dict:
-    """Solve one region (runs on a Celery worker or a thread); plain dicts in and out."""
-    return routing.solve(routing.Problem.from_dict(problem_dict), time_limit_s=time_limit_s, workers=1).to_dict()
+def solve_one(problem_dict: dict, time_limit_s: float, should_stop: Callable[[], bool] | None = None) -> dict:
+    """Solve one region (runs on a Celery worker or a thread); plain dicts in and out. ``should_stop`` (here only:
+    it cannot travel to a worker) ends the search early with its best plan so far."""
+    return routing.solve(routing.Problem.from_dict(problem_dict), time_limit_s=time_limit_s, workers=1,
+                         should_stop=should_stop).to_dict()
 
 
-def solve_regions(settings: Settings, snapshot: Snapshot, time_limit_s: float) -> routing.Plan:
+def solve_regions(settings: Settings, snapshot: Snapshot, time_limit_s: float,
+                  should_stop: Callable[[], bool] | None = None) -> routing.Plan:
+    """Every region solved and merged into one plan within about ``time_limit_s``. Once ``should_stop()`` answers
+    True the solve ends within about a second: the regions solving here return their best plan so far; regional
+    tasks not yet back are revoked and those regions get a first plan here (a stopped search's best)."""
     subs = partition(settings, snapshot)
     log.info("solving %d dispatch regions in parallel", len(subs))
     dicts = [s.to_dict() for s in subs]
-    results: list[dict] | None = None
+    results: list[dict | None] = [None] * len(dicts)
     if settings.broker_url:
-        from celery import group
-
         from server.workers.celery_app import app
 
         asked = time.monotonic()
@@ -149,26 +156,56 @@ def solve_regions(settings: Settings, snapshot: Snapshot, time_limit_s: float) -
             share = region_share(time_limit_s, len(dicts), slots)
             log.info("%d regions on %d Celery pool processes, %.1f s each", len(dicts), slots, share)
             try:
-                pending = group(app.signature(tasks.REGION, args=(d, share)) for d in dicts).apply_async()
-                results = pending.get(timeout=share * math.ceil(len(dicts) / slots) * 4 + 60,
-                                      disable_sync_subtasks=False)
+                results = _on_workers(app, dicts, share, share * math.ceil(len(dicts) / slots) * 4 + 60,
+                                      should_stop)
             except Exception:
                 log.exception("regional tasks failed; solving the regions here")
         else:
             log.warning("no Celery worker consumes the %s queue; solving the regions here", REGION_QUEUE)
-    if results is None:
+    missing = [k for k, r in enumerate(results) if r is None]
+    if missing:
         # Here, LOCAL_WORKERS at a time: each region gets its share of the solve's time so that the whole solve
         # ends within its limit (it is taken for abandoned long after that); 20 regions of a 5,000-job day took
         # 10 x the limit before.
-        share = region_share(time_limit_s, len(dicts), LOCAL_WORKERS)
+        share = region_share(time_limit_s, len(missing), LOCAL_WORKERS)
         with ThreadPoolExecutor(max_workers=LOCAL_WORKERS) as pool:
-            results = list(pool.map(lambda d: solve_one(d, share), dicts))
-    plans = [routing.Plan.from_dict(r) for r in results]
+            for k, result in zip(missing, pool.map(lambda k: solve_one(dicts[k], share, should_stop), missing),
+                                 strict=True):
+                results[k] = result
+    plans = [routing.Plan.from_dict(r) for r in results if r is not None]
     merged = routing.Plan(routes=[r for p in plans for r in p.routes],
                           unassigned=[u for p in plans for u in p.unassigned], stats=plans[0].stats)
     merged.stats.phases = [{"regions": len(subs), "jobs": [len(s.jobs) for s in subs]}]
     merged.objective = evaluate(snapshot.problem, merged)
     return merged
+
+
+def _on_workers(app: Any, dicts: list[dict], share: float, timeout_s: float,
+                should_stop: Callable[[], bool] | None) -> list[dict | None]:
+    """The regions as Celery tasks of ``share`` seconds each: each region's plan, None where its task failed, did not
+    come back within ``timeout_s`` or was revoked because the solve was stopped (those regions are solved here)."""
+    from celery import group
+
+    pending = group(app.signature(tasks.REGION, args=(d, share)) for d in dicts).apply_async()
+    deadline = time.monotonic() + timeout_s
+    while not pending.ready():
+        if should_stop is not None and should_stop():
+            log.info("solve stopped: revoking the regional tasks not yet back")
+            pending.revoke(terminate=True)  # a running region would otherwise search on for its whole share
+            break
+        if time.monotonic() > deadline:
+            log.error("regional tasks not back after %.0f s; solving the rest here", timeout_s)
+            pending.revoke(terminate=True)
+            break
+        time.sleep(STOP_POLL_S)
+    out: list[dict | None] = []
+    for result in pending.results:
+        try:
+            out.append(result.get(timeout=5, disable_sync_subtasks=False) if result.ready() else None)
+        except Exception:
+            log.exception("a regional task failed; solving its region here")
+            out.append(None)
+    return out
 
 
 tasks.register(tasks.REGION, lambda _engine, _settings, problem, time_limit_s: solve_one(problem, time_limit_s))

@@ -306,9 +306,9 @@ def _optimize(engine: Engine, settings: Settings, job: SolveJob, snapshot: Snaps
     about a second when the solve is cancelled; its best plan so far is stored as it improves."""
     from server.dispatch.regions import solve_regions, wants_regions
 
-    if wants_regions(settings, snapshot):
-        return solve_regions(settings, snapshot, job.time_limit_s)
     watch = _SolveWatch(engine, settings, job.id)
+    if wants_regions(settings, snapshot):
+        return solve_regions(settings, snapshot, job.time_limit_s, should_stop=watch.should_stop)
     best = routing.solve(snapshot.problem, time_limit_s=job.time_limit_s, seed=job.attempts, warm_start=warm,
                          should_stop=watch.should_stop, on_progress=watch.on_progress)
     watch.flush()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import datetime
 
 import httpx
 from sqlalchemy import create_engine, text
@@ -133,32 +134,49 @@ def test_killed_worker_mid_solve_is_retried_and_stored_once(scale_env, processes
     assert len(plan["stops"]) == 12
 
 
-def _regional_solve(scale_env: dict[str, str], processes, concurrency: int) -> str:  # type: ignore[no-untyped-def]
+def _regional_solve(scale_env: dict[str, str], processes, concurrency: int,  # type: ignore[no-untyped-def]
+                    stop_when: str | None = None) -> str:
     """A 1 s solve of the seeded day as two regions, on one worker with ``concurrency`` pool processes; checks the
-    stored plan and returns the worker's log."""
+    stored plan and returns the worker's log. With ``stop_when``, a 600 s solve instead, stopped (DELETE) once the
+    worker's log shows that line; it must end as cancelled long before its limit."""
     _seed(scale_env)
     processes.env = {**scale_env, "GROUNDCREW_DISPATCH_REGIONS": "2"}
     worker = processes.worker(concurrency=concurrency)
     api = processes.api()
     headers = _login(api)
-    solve_id = httpx.post(f"{api}/dispatch/solves", json={"time_limit_s": 1}, headers=headers,
-                          timeout=10).json()["id"]
+    solve_id = httpx.post(f"{api}/dispatch/solves", json={"time_limit_s": 600 if stop_when else 1},
+                          headers=headers, timeout=10).json()["id"]
+    worker_log = processes.logdir / f"worker-{processes.procs.index(worker)}.log"
+    if stop_when:
+        wait_for(lambda: worker_log.is_file() and stop_when in worker_log.read_text(), 120, stop_when)
+        stopped = httpx.delete(f"{api}/dispatch/solves/{solve_id}", headers=headers, timeout=10)
+        assert stopped.status_code == 200, stopped.text
 
     def finished() -> dict | None:
         body = httpx.get(f"{api}/dispatch/solves/{solve_id}", headers=headers, timeout=10).json()
         return body if body["status"] in ("succeeded", "failed", "cancelled") else None
 
-    done = wait_for(finished, 120, "the regional solve")
-    assert done["status"] == "succeeded", done
+    done = wait_for(finished, 240, "the regional solve")
+    assert done["status"] == ("cancelled" if stop_when else "succeeded"), done
+    if stop_when:
+        ran_s = (datetime.fromisoformat(done["finished_at"]) - datetime.fromisoformat(done["started_at"]))
+        assert ran_s.total_seconds() < 300  # far below the 600 s asked for: it was stopped
     plan = httpx.get(f"{api}/plans/current", headers=headers, timeout=10).json()
     assert plan["stats"]["phases"][0]["regions"] == 2 and len(plan["stops"]) == 12
-    return next(processes.logdir.glob(f"worker-{processes.procs.index(worker)}.log")).read_text()
+    return worker_log.read_text()
 
 
 def test_regions_are_solved_as_separate_worker_tasks(scale_env, processes):
     log = _regional_solve(scale_env, processes, concurrency=3)
     assert log.count("groundcrew.region") >= 2  # each region ran as its own Celery task
     assert "2 regions on 2 Celery pool processes" in log  # the third process runs the solve and waits for them
+
+
+def test_a_regional_solve_on_workers_stops_when_asked_and_keeps_a_whole_plan(scale_env, processes):
+    """A stopped regional solve ends at once: the region tasks still searching are revoked (their pool processes
+    freed, not left searching out their share) and those regions get a first plan where the solve runs."""
+    log = _regional_solve(scale_env, processes, concurrency=3, stop_when="2 regions on 2 Celery pool processes")
+    assert "revoking the regional tasks not yet back" in log
 
 
 def test_a_worker_whose_only_pool_process_runs_the_solve_solves_its_regions_itself(scale_env, processes):

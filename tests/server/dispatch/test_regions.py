@@ -45,7 +45,7 @@ def test_regions_solved_here_share_the_solves_time(settings, monkeypatch):  # ty
 
     given: list[float] = []
 
-    def fake_solve(problem_dict: dict, time_limit_s: float) -> dict:
+    def fake_solve(problem_dict: dict, time_limit_s: float, should_stop=None) -> dict:  # type: ignore[no-untyped-def]
         given.append(time_limit_s)
         return routing.Plan(routes=[]).to_dict()
 
@@ -60,3 +60,28 @@ def test_regions_solved_here_share_the_solves_time(settings, monkeypatch):  # ty
 
     regions.solve_regions(settings.model_copy(update={"broker_url": None}), FakeSnapshot(), 10.0)  # type: ignore[arg-type]
     assert given == [2.5] * 8
+
+
+def test_a_regional_solve_stops_when_asked_and_keeps_a_whole_plan(client, auth, settings, app):
+    """Regions solved here get the solve's stop: a 600 s regional solve, stopped once running, ends long before its
+    limit (the regions were searched for their whole share before) with every job in the stored plan."""
+    from datetime import datetime
+
+    from tests.server.dispatch.conftest import wait_for
+
+    dispatcher = auth(Role.dispatcher)
+    for i in range(4):
+        client.post("/technicians", json=technician_body(f"Tech {i}", [0, 8, 5, 9][i]), headers=dispatcher)
+    for k in range(12):
+        client.post("/jobs", json=job_body(settings, f"job {k}", k % len(SITES)), headers=dispatcher)
+    app.state.settings.dispatch_regions = 2
+    started = client.post("/dispatch/solves", json={"time_limit_s": 600}, headers=dispatcher).json()
+    wait_for(lambda: client.get(f"/dispatch/solves/{started['id']}", headers=dispatcher).json()["status"]
+             == "running" or None, 120, "the regional solve running")
+    assert client.delete(f"/dispatch/solves/{started['id']}", headers=dispatcher).status_code == 200
+    done = wait_solve(client, dispatcher, started["id"], timeout_s=250)
+    assert done["status"] == "cancelled" and done["plan_id"], done
+    ran_s = (datetime.fromisoformat(done["finished_at"]) - datetime.fromisoformat(done["started_at"])).total_seconds()
+    assert ran_s < 200, ran_s  # far below the 600 s asked for: it was stopped
+    plan = client.get("/plans/current", headers=dispatcher).json()
+    assert plan["stats"]["phases"][0]["regions"] == 2 and len(plan["stops"]) == 12

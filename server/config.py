@@ -80,7 +80,8 @@ class Settings(BaseSettings):
     horizon_closed_dates: str = Field("", description="More non-working dates, comma-separated YYYY-MM-DD.")
     horizon_solve_time_s: float = Field(10.0, gt=0, le=600, description="Optimizer time per horizon plan.")
     horizon_roll_at: str | None = Field("07:00", description="Local time of the daily roll-over: the API process "
-                                        "plans the horizon once a day from then on, after today's morning plan "
+                                        "plans the horizon once a day from then on, after today's morning plan, or "
+                                        "sends it to a Celery worker when a broker is set "
                                         "(HH:MM; empty: only on request or by `groundcrew horizon plan`).")
     # --- appointments (issue 30, server/appointments): visits the customer must be present for ---------------------
     appointment_window_min: int = Field(120, ge=30, le=480, description="Length of an offered arrival window.")

@@ -27,9 +27,11 @@ log = logging.getLogger("groundcrew.tasks")
 SOLVE = "groundcrew.solve"  # (solve_job_id): run a stored solve job
 REGION = "groundcrew.region"  # (problem dict, time limit s): solve one dispatch region, plain dicts in and out
 DELIVER = "groundcrew.deliver"  # (): deliver queued customer messages
+HORIZON = "groundcrew.horizon"  # (): plan the working days after today when the daily roll-over is due
 
 #: Where each name's function is registered (imported by name on first use, so nothing here imports a feature).
-_HOMES = {SOLVE: "server.dispatch.service", REGION: "server.dispatch.regions", DELIVER: "server.notify.service"}
+_HOMES = {SOLVE: "server.dispatch.service", REGION: "server.dispatch.regions", DELIVER: "server.notify.service",
+          HORIZON: "server.horizon.service"}
 
 _handlers: dict[str, Callable[..., Any]] = {}
 #: Solves one at a time per process (each uses both cores); everything else on two side threads.

@@ -23,6 +23,7 @@ import logging
 import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,6 +33,7 @@ from sqlmodel import Session, col, delete, select
 
 import routing
 from server.config import Settings
+from server.core import tasks
 from server.core.errors import Conflict, Invalid
 from server.core.periodic import Periodic
 from server.core.timeutil import as_utc, utcnow
@@ -58,6 +60,8 @@ log = logging.getLogger("groundcrew.horizon")
 #: The trigger of the daily roll-over's runs, and how often an API process checks whether it is due (s).
 ROLL_OVER = "roll-over"
 ROLL_CHECK_S = 60.0
+#: With a broker: how long after sending the roll-over to a worker it is sent again if still due (s).
+RESEND_S = 900.0
 
 #: Runs kept (the newest is current; older ones are history for "what did we tell them on Monday").
 KEEP_RUNS = 20
@@ -431,19 +435,43 @@ def roll_over(*, session: Session, settings: Settings, city: Any, now: datetime 
 
 
 class RollOver(Periodic):
-    """This process's daily roll-over, checked every ``ROLL_CHECK_S``. Two API processes may both plan the
-    horizon in the same minute; the newest run is the current one either way."""
+    """This process's daily roll-over, checked every ``ROLL_CHECK_S``. With a broker the roll-over runs on a Celery
+    worker (``tasks.HORIZON``), not in this API process: planning a big horizon takes minutes of CPU (5,500 jobs
+    over 500 technicians), which here slowed the live dispatch the process serves. This process sends it once and
+    again only if it is still due ``RESEND_S`` later (a lost task). Two processes may both plan the horizon in the
+    same minute; the newest run is the current one either way."""
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
         super().__init__("groundcrew-horizon", ROLL_CHECK_S, self.tick, log)
         self.engine, self.settings = engine, settings
+        self.sent_at: float | None = None
 
     def tick(self) -> None:
-        from server.core.city import load_city
-
         with Session(self.engine) as session:
             if not roll_over_due(session=session, settings=self.settings):
                 return
-            run = roll_over(session=session, settings=self.settings, city=load_city(self.settings))
-        if run is not None:
-            log.info("horizon roll-over: %s of %s jobs planned over %s", run.planned, run.jobs, ", ".join(run.days))
+        if not self.settings.broker_url:
+            roll_over_now(self.engine, self.settings)
+            return
+        if self.sent_at is not None and monotonic() - self.sent_at < RESEND_S:
+            return
+        tasks.submit(tasks.HORIZON, engine=self.engine, settings=self.settings)
+        self.sent_at = monotonic()
+        log.info("horizon roll-over due: sent to a worker")
+
+
+def roll_over_now(engine: Engine, settings: Settings) -> int | None:
+    """Today's roll-over if it is due (here, or as the Celery task ``tasks.HORIZON``): the new run's id."""
+    from server.core.city import load_city
+
+    with Session(engine) as session:
+        if not roll_over_due(session=session, settings=settings):
+            return None
+        run = roll_over(session=session, settings=settings, city=load_city(settings))
+        if run is None:
+            return None
+        log.info("horizon roll-over: %s of %s jobs planned over %s", run.planned, run.jobs, ", ".join(run.days))
+        return run.id
+
+
+tasks.register(tasks.HORIZON, roll_over_now)

@@ -31,3 +31,9 @@ def region_task(problem: dict[str, Any], time_limit_s: float) -> dict[str, Any]:
 def deliver_task() -> int:
     """Deliver queued customer messages (each message is delivered at most once: status changes first)."""
     return tasks.run(tasks.DELIVER, _settings())
+
+
+@app.task(name=tasks.HORIZON, acks_late=True, reject_on_worker_lost=True)
+def horizon_task() -> int | None:
+    """The daily horizon roll-over when it is due (a repeat finds it done and does nothing): the new run's id."""
+    return tasks.run(tasks.HORIZON, _settings())

@@ -201,3 +201,43 @@ def test_region_slots_count_the_pool_processes_consuming_the_region_queue(scale_
     processes.stop_all()
     assert region_slots(app) == 2  # the answer of a moment ago, not asked again
     assert region_slots(app, max_age_s=0) == 0
+
+
+def test_the_horizon_roll_over_runs_on_a_worker_when_a_broker_is_set(scale_env, processes, monkeypatch):
+    """With a broker the daily roll-over (minutes of CPU on a big day) is a Celery task, not work in the API process
+    that serves live dispatch; the API process sends it once, not at every check while it runs."""
+    from pathlib import Path
+
+    from sqlmodel import Session, select
+
+    from server.config import Settings
+    from server.core.db import make_engine
+    from server.horizon.models import HorizonRun
+    from server.horizon.service import ROLL_OVER, RollOver
+
+    _seed(scale_env)
+    processes.env = {**scale_env, "GROUNDCREW_HORIZON_ROLL_AT": "00:00", "GROUNDCREW_TIMEZONE": "UTC"}
+    worker = processes.worker()
+    settings = Settings(database_url=scale_env["GROUNDCREW_DATABASE_URL"],
+                        broker_url=scale_env["GROUNDCREW_BROKER_URL"],
+                        data_dir=Path(scale_env["GROUNDCREW_DATA_DIR"]), horizon_roll_at="00:00", timezone="UTC",
+                        dispatch_morning_at=None, load_city=False)
+    from server.workers import celery_app
+
+    monkeypatch.setattr(celery_app, "app", celery_app.make_celery(settings))  # as an API process with this broker
+    engine = make_engine(settings)
+    roller = RollOver(engine, settings)  # its loop is not started: the test calls its check
+    roller.tick()
+    roller.tick()  # still due while the worker plans: not sent again
+
+    def runs() -> list[HorizonRun]:
+        with Session(engine) as session:
+            return list(session.exec(select(HorizonRun).where(HorizonRun.trigger == ROLL_OVER)).all())
+
+    assert wait_for(runs, 180, "the roll-over's horizon run")
+    worker_log = (processes.logdir / f"worker-{processes.procs.index(worker)}.log").read_text()
+    assert "horizon roll-over:" in worker_log  # planned on the worker
+    assert worker_log.count("groundcrew.horizon[") <= 2  # one task (Celery logs its receipt and its success)
+    roller.tick()  # done for today: nothing more is sent
+    assert len(runs()) == 1
+    engine.dispose()

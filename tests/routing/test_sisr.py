@@ -219,3 +219,19 @@ def test_fleet_minimisation_empties_a_route_of_a_real_plan_the_distance_search_k
 def test_one_worker_follows_the_seed():
     a, b = variants_for(_problem(), 0, 1, False, 10), variants_for(_problem(), 1, 1, False, 10)
     assert [v["kind"] for v in a] == [v["kind"] for v in b] == ["eject"] and a[0]["seed"] != b[0]["seed"]
+
+
+@needs_solomon
+def test_on_one_core_the_distance_search_keeps_the_best_of_three_short_runs():
+    """One SISR run of the distance phase ends in a poor basin about half the time on some instances (by seed); on
+    one core the trajectory runs three short ones from the fleet-minimised plan and continues the best."""
+    (variant,) = variants_for(_problem(), 0, 1, False, 10)
+    assert variant["kind"] == "eject" and variant["chains"] == 3
+    assert "chains" not in variants_for(_problem(), 0, 2, False, 10)[1]  # two cores: as before
+    _, problem, jobs, _, _ = _start("RC101")
+    out = _sisr_fleet(problem, jobs, variant, time.monotonic() + 3.0, None, eject=True)
+    chains = [p for p in out.phases if p["phase"].startswith("sisr chain")]
+    assert [p["phase"] for p in chains] == [f"sisr chain {k} of 3" for k in (1, 2, 3)]
+    assert out.cost <= min(p["cost"] for p in chains)  # the rest continued from the best of them
+    plan = build_plan(problem, out, {})
+    assert check_feasibility(problem, plan) == [] and not plan.unassigned

@@ -213,7 +213,8 @@ def test_the_horizon_roll_over_runs_on_a_worker_when_a_broker_is_set(scale_env, 
     from server.config import Settings
     from server.core.db import make_engine
     from server.horizon.models import HorizonRun
-    from server.horizon.service import ROLL_OVER, RollOver
+    from server.horizon.service import ROLL_OVER, RollOver, roll_over_due
+    from server.jobs.models import Job
 
     _seed(scale_env)
     processes.env = {**scale_env, "GROUNDCREW_HORIZON_ROLL_AT": "00:00", "GROUNDCREW_TIMEZONE": "UTC"}
@@ -226,6 +227,12 @@ def test_the_horizon_roll_over_runs_on_a_worker_when_a_broker_is_set(scale_env, 
 
     monkeypatch.setattr(celery_app, "app", celery_app.make_celery(settings))  # as an API process with this broker
     engine = make_engine(settings)
+    with Session(engine) as session:  # the module's earlier tests planned every seeded job: one waiting job more
+        lat, lon = SITES[3]
+        session.add(Job(title="waiting for the horizon", required_skills={"electrical": 1}, duration_min=15,
+                        lat=lat, lon=lon, priority=5))
+        session.commit()
+        assert roll_over_due(session=session, settings=settings)
     roller = RollOver(engine, settings)  # its loop is not started: the test calls its check
     roller.tick()
     roller.tick()  # still due while the worker plans: not sent again

@@ -630,8 +630,10 @@ SISR_PORTFOLIO: list[dict[str, Any]] = [
 #: left, each from the fleet-minimised plan, then the rest from the best of them at a fifth of the starting
 #: temperature. One run of that length ends in a poor basin about half the time on some Solomon instances (gap
 #: RC102 0 % or 4-7 %, R202 0-0.3 % or 3-5 %, R109 0-0.2 % or 3-4 %, R204 0 % or 2-5 %, by seed). Measured on the
-#: 25 shared instances with a best-known solution other than C1, 10 s, one core, seeds 0-3, paired runs pinned one
-#: per core, machine otherwise quiet: mean gap at the best-known fleet 0.98 % -> 0.67 % (96 runs each); README.
+#: 25 shared instances with a best-known solution other than C1, 10 s, one core, seeds 0-3, the variants one after
+#: the other, two seeds at a time each pinned to its own core: mean gap at the best-known fleet 0.98 % -> 0.67 % (96
+#: runs each; the one-run baseline's seeds 0-1 shared the machine with tests, on the quiet seeds 2-3 0.89 % ->
+#: 0.74 %). One run per seed on the full 40 showed no gain (README).
 SINGLE_CORE_CHAINS: dict[str, Any] = {"chains": 3, "chain_share": 0.15, "reheat_divisor": 5.0}
 #: Any other day our compiled SISR models (``_day_sisr_applies``), vehicles free: two SISR runs with different seeds.
 #: City day of ``benchmarks/dispatch_day.py`` (10 technicians with lunch breaks, 80 jobs, seed 0), one SISR run of

@@ -465,8 +465,6 @@ def roll_over_now(engine: Engine, settings: Settings) -> int | None:
     from server.core.city import load_city
 
     with Session(engine) as session:
-        if not roll_over_due(session=session, settings=settings):
-            return None
         run = roll_over(session=session, settings=settings, city=load_city(settings))
         if run is None:
             return None

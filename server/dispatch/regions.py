@@ -8,7 +8,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import replace
 from typing import Any
 
@@ -136,14 +136,24 @@ def solve_one(problem_dict: dict, time_limit_s: float, should_stop: Callable[[],
 
 
 def solve_regions(settings: Settings, snapshot: Snapshot, time_limit_s: float,
-                  should_stop: Callable[[], bool] | None = None) -> routing.Plan:
+                  should_stop: Callable[[], bool] | None = None,
+                  on_region: Callable[[int, int], None] | None = None) -> routing.Plan:
     """Every region solved and merged into one plan within about ``time_limit_s``. Once ``should_stop()`` answers
     True the solve ends within about a second: the regions solving here return their best plan so far; regional
-    tasks not yet back are revoked and those regions get a first plan here (a stopped search's best)."""
+    tasks not yet back are revoked and those regions get a first plan here (a stopped search's best).
+    ``on_region(planned, regions)`` is told each time another region's plan is in (in the calling thread), so a
+    long regional solve shows how far it is, on workers as here."""
     subs = partition(settings, snapshot)
     log.info("solving %d dispatch regions in parallel", len(subs))
     dicts = [s.to_dict() for s in subs]
     results: list[dict | None] = [None] * len(dicts)
+    planned = 0
+
+    def region_in() -> None:
+        nonlocal planned
+        planned += 1
+        if on_region is not None:
+            on_region(planned, len(dicts))
     if settings.broker_url:
         from server.workers.celery_app import app
 
@@ -157,7 +167,7 @@ def solve_regions(settings: Settings, snapshot: Snapshot, time_limit_s: float,
             log.info("%d regions on %d Celery pool processes, %.1f s each", len(dicts), slots, share)
             try:
                 results = _on_workers(app, dicts, share, share * math.ceil(len(dicts) / slots) * 4 + 60,
-                                      should_stop)
+                                      should_stop, region_in)
             except Exception:
                 log.exception("regional tasks failed; solving the regions here")
         else:
@@ -169,9 +179,10 @@ def solve_regions(settings: Settings, snapshot: Snapshot, time_limit_s: float,
         # 10 x the limit before.
         share = region_share(time_limit_s, len(missing), LOCAL_WORKERS)
         with ThreadPoolExecutor(max_workers=LOCAL_WORKERS) as pool:
-            for k, result in zip(missing, pool.map(lambda k: solve_one(dicts[k], share, should_stop), missing),
-                                 strict=True):
-                results[k] = result
+            running = {pool.submit(solve_one, dicts[k], share, should_stop): k for k in missing}
+            for done in as_completed(running):
+                results[running[done]] = done.result()
+                region_in()
     plans = [routing.Plan.from_dict(r) for r in results if r is not None]
     merged = routing.Plan(routes=[r for p in plans for r in p.routes],
                           unassigned=[u for p in plans for u in p.unassigned], stats=plans[0].stats)
@@ -181,14 +192,24 @@ def solve_regions(settings: Settings, snapshot: Snapshot, time_limit_s: float,
 
 
 def _on_workers(app: Any, dicts: list[dict], share: float, timeout_s: float,
-                should_stop: Callable[[], bool] | None) -> list[dict | None]:
+                should_stop: Callable[[], bool] | None, region_in: Callable[[], None]) -> list[dict | None]:
     """The regions as Celery tasks of ``share`` seconds each: each region's plan, None where its task failed, did not
-    come back within ``timeout_s`` or was revoked because the solve was stopped (those regions are solved here)."""
+    come back within ``timeout_s`` or was revoked because the solve was stopped (those regions are solved here).
+    ``region_in()`` is called once for each task that comes back with a plan, as it does."""
     from celery import group
 
     pending = group(app.signature(tasks.REGION, args=(d, share)) for d in dicts).apply_async()
     deadline = time.monotonic() + timeout_s
+    told: set[int] = set()
+
+    def tell() -> None:
+        for k, result in enumerate(pending.results):
+            if k not in told and result.successful():
+                told.add(k)
+                region_in()
+
     while not pending.ready():
+        tell()
         if should_stop is not None and should_stop():
             log.info("solve stopped: revoking the regional tasks not yet back")
             pending.revoke(terminate=True)  # a running region would otherwise search on for its whole share
@@ -198,6 +219,7 @@ def _on_workers(app: Any, dicts: list[dict], share: float, timeout_s: float,
             pending.revoke(terminate=True)
             break
         time.sleep(STOP_POLL_S)
+    tell()
     out: list[dict | None] = []
     for result in pending.results:
         try:

@@ -39,6 +39,12 @@ log = logging.getLogger("groundcrew.dispatch")
 CANCEL_POLL_S = 0.5
 #: Least time between two stored progress reports of a solve (s): each is a write and an event to every console.
 PROGRESS_EVERY_S = 1.0
+#: How many times a solve overtaken by a live change carries its best plan onto the day as it is now before it gives
+#: up (see ``_carry_over``); on a day that changes every few seconds, dropping it instead would mean the optimizer's
+#: work seldom lands.
+CARRY_OVER_TRIES = 2
+#: Optimizer time for one carry-over (s): enough to place the jobs the change freed or added, not to re-plan.
+CARRY_OVER_S = 1.0
 
 
 def get(*, session: Session, solve_id: str) -> SolveJob:
@@ -236,8 +242,21 @@ def run_solve_job(*, engine: Engine, settings: Settings, solve_job_id: str) -> i
             snapshot = build_snapshot(session=session, settings=settings, city=city).without_held()
             warm = previous_solution(session=session, snapshot=snapshot)
         best = _optimize(engine, settings, job, snapshot, warm)
-        return _finish(engine, settings, solve_job_id, snapshot, best, base.version if base is not None else 0,
-                       planned_at)
+        from server.dispatch.regions import wants_regions
+
+        # A regional day is not carried over: one warm-started solve of the whole day is what regions avoid.
+        tries = 0 if wants_regions(settings, snapshot) else CARRY_OVER_TRIES
+        for tries_left in range(tries, -1, -1):
+            stored = _finish(engine, settings, solve_job_id, snapshot, best,
+                             base.version if base is not None else 0, planned_at, may_carry_over=tries_left > 0)
+            if stored is not _OVERTAKEN:
+                return stored
+            planned_at = utcnow()
+            with Session(engine) as session:
+                base = active_plan(session=session)
+                snapshot = build_snapshot(session=session, settings=settings, city=city).without_held()
+            best = _carry_over(engine, settings, job, snapshot, best)
+        return None
     except Exception as exc:
         if isinstance(exc, DomainError):  # nothing to plan (no technician on shift...): a reason, not a crash
             log.warning("solve job %s not run: %s", solve_job_id, exc)
@@ -257,7 +276,8 @@ def run_solve_job(*, engine: Engine, settings: Settings, solve_job_id: str) -> i
 class _SolveWatch:
     """The running solve's link to its row: ``should_stop`` reads the cancel request (at most every
     ``CANCEL_POLL_S``), ``on_progress`` stores the best plan's cost so far and tells the consoles (at most every
-    ``PROGRESS_EVERY_S``; the last report is always kept for ``flush``)."""
+    ``PROGRESS_EVERY_S``; the last report is always kept for ``flush``), ``on_region`` counts a regional solve's
+    regions in."""
 
     def __init__(self, engine: Engine, settings: Settings, solve_job_id: str) -> None:
         self.engine, self.settings, self.solve_job_id = engine, settings, solve_job_id
@@ -280,6 +300,19 @@ class _SolveWatch:
         self.pending = progress
         if time.monotonic() >= self.next_write:
             self.flush()
+
+    def on_region(self, planned: int, regions: int) -> None:
+        """A regional solve's step: one more region's plan is in (one write and event each; a day has tens)."""
+        with Session(self.engine) as session:
+            row = session.get(SolveJob, self.solve_job_id)
+            if row is None:
+                return
+            row.progress = [*row.progress, {"at": utcnow().isoformat(), "event": f"{planned} of {regions} regions "
+                                            "planned", "regions_planned": planned, "regions": regions}][-200:]
+            session.add(row)
+            session.commit()
+            event = _event(row)
+        after_commit(engine=self.engine, settings=self.settings, events=[event])
 
     def flush(self) -> None:
         progress, self.pending = self.pending, None
@@ -308,11 +341,24 @@ def _optimize(engine: Engine, settings: Settings, job: SolveJob, snapshot: Snaps
 
     watch = _SolveWatch(engine, settings, job.id)
     if wants_regions(settings, snapshot):
-        return solve_regions(settings, snapshot, job.time_limit_s, should_stop=watch.should_stop)
+        return solve_regions(settings, snapshot, job.time_limit_s, should_stop=watch.should_stop,
+                             on_region=watch.on_region)
     best = routing.solve(snapshot.problem, time_limit_s=job.time_limit_s, seed=job.attempts, warm_start=warm,
                          should_stop=watch.should_stop, on_progress=watch.on_progress)
     watch.flush()
     return _never_worse(snapshot, best)
+
+
+def _carry_over(engine: Engine, settings: Settings, job: SolveJob, snapshot: Snapshot,
+                best: routing.Plan) -> routing.Plan:
+    """This solve's best plan moved onto ``snapshot``, the day as it is after a live change: a short warm-started
+    solve keeps its routes where they still hold (a pinned job goes where the dispatcher put it, a technician off
+    sick has no route, a finished job is gone) and places the jobs the change freed or added. The superseded search
+    is not lost, and the next solve starts from the stored result."""
+    watch = _SolveWatch(engine, settings, job.id)
+    carried = routing.solve(snapshot.problem, time_limit_s=CARRY_OVER_S, seed=job.attempts, warm_start=best,
+                            should_stop=watch.should_stop)
+    return _never_worse(snapshot, carried)
 
 
 def _never_worse(snapshot: Snapshot, best: routing.Plan) -> routing.Plan:
@@ -335,14 +381,12 @@ def _never_worse(snapshot: Snapshot, best: routing.Plan) -> routing.Plan:
     return best
 
 
-def _superseded(session: Session, row: SolveJob, base_version: int, planned_at: datetime | None) -> str | None:
-    """Why this solve's plan must not be stored, or None. The day it planned is the one of plan version
-    ``base_version`` read at ``planned_at``; when a live change has happened since - a version written (an override,
-    an urgent insertion, another solve), a technician's dispatch status (off sick, running late) or a job step by a
-    person - storing this plan would undo that change until the next re-plan: a job a dispatcher moved jumping back,
-    a sick technician's jobs given back to them, a customer told a new time and then the old one. It is left out when
-    a solve requested after this one started will plan (or has planned) the day as it is now; without one it is
-    stored as before."""
+def _changes_since(session: Session, base_version: int, planned_at: datetime | None) -> list[str]:
+    """The live changes made since the solve read the day (plan version ``base_version`` at ``planned_at``): a
+    version written (an override, an urgent insertion, another solve), a technician's dispatch status (off sick,
+    running late) or a job step by a person. Storing a plan of the day before them would undo them until the next
+    re-plan: a job a dispatcher moved jumping back, a sick technician's jobs given back to them, a customer told a
+    new time and then the old one."""
     changed = [f"v{version} {trigger}" for version, trigger in session.exec(
         select(Plan.version, Plan.trigger).where(col(Plan.version) > base_version).order_by(col(Plan.version))).all()]
     if planned_at is not None:
@@ -352,6 +396,13 @@ def _superseded(session: Session, row: SolveJob, base_version: int, planned_at: 
         changed += [f"job {jid} {status}" for jid, status in session.exec(
             select(JobEvent.job_id, JobEvent.status).where(col(JobEvent.at) > planned_at, JobEvent.actor != "planner")
             .order_by(col(JobEvent.id))).all()]
+    return changed
+
+
+def _superseded(session: Session, row: SolveJob, changed: list[str]) -> str | None:
+    """Why this solve's plan, overtaken by the live ``changed`` and not carried over, must not be stored, or None.
+    It is left out when a solve requested after this one started will plan (or has planned) the day as it is now;
+    without one it is stored as before."""
     if not changed:
         return None
     since = row.started_at or row.created_at
@@ -366,15 +417,31 @@ def _superseded(session: Session, row: SolveJob, base_version: int, planned_at: 
             "plans the day as it is now")
 
 
+#: ``_finish``'s answer when the day changed under the solve and it may carry its plan over (see ``_carry_over``).
+_OVERTAKEN = -1
+
+
 def _finish(engine: Engine, settings: Settings, solve_job_id: str, snapshot: Snapshot,
-            best: routing.Plan, base_version: int = 0, planned_at: datetime | None = None) -> int | None:
+            best: routing.Plan, base_version: int = 0, planned_at: datetime | None = None, *,
+            may_carry_over: bool = False) -> int | None:
+    """Store ``best`` as the next plan version and finish the solve; returns the plan id, None when it is not
+    stored, or ``_OVERTAKEN`` when a live change overtook it and ``may_carry_over`` (nothing written then but a
+    progress note)."""
     with Session(engine) as session:
         writer.lock_plan_writes(session)  # before the row lock below (see lock_plan_writes)
         row = session.exec(select(SolveJob).where(SolveJob.id == solve_job_id).with_for_update()).one()
         if row.plan_id is not None or row.status in TERMINAL_SOLVE:  # another attempt already stored it
             return row.plan_id
         existing = session.exec(select(PlanSolution).where(PlanSolution.solve_job_id == solve_job_id)).first()
-        stale = None if existing is not None else _superseded(session, row, base_version, planned_at)
+        changed = [] if existing is not None else _changes_since(session, base_version, planned_at)
+        if changed and may_carry_over and not row.cancel_requested:
+            row.progress = [*row.progress, {"at": utcnow().isoformat(), "event": "the day changed while it ran ("
+                                            f"{', '.join(changed[-3:])}): carrying its best plan onto the day as it "
+                                            "is now"}][-200:]
+            session.add(row)
+            session.commit()
+            return _OVERTAKEN
+        stale = _superseded(session, row, changed)
         if stale is not None:
             row.status, row.error, row.finished_at = SolveStatus.cancelled, stale[:2000], utcnow()
             row.best_cost, row.best_objective = best.objective.cost, asdict(best.objective)

@@ -161,6 +161,9 @@ def _regional_solve(scale_env: dict[str, str], processes, concurrency: int,  # t
     if stop_when:
         ran_s = (datetime.fromisoformat(done["finished_at"]) - datetime.fromisoformat(done["started_at"]))
         assert ran_s.total_seconds() < 300  # far below the 600 s asked for: it was stopped
+    else:  # the consoles saw each region come in, on workers as here
+        events = [p.get("event") for p in done["progress"]]
+        assert events.index("1 of 2 regions planned") < events.index("2 of 2 regions planned"), events
     plan = httpx.get(f"{api}/plans/current", headers=headers, timeout=10).json()
     assert plan["stats"]["phases"][0]["regions"] == 2 and len(plan["stops"]) == 12
     return worker_log.read_text()

@@ -28,13 +28,18 @@ def test_regions_partition_and_merge(client, auth, settings, app):
     for sub in subs:
         own = {t.start_location for t in sub.technicians} | {j.location for j in sub.jobs}
         assert sub.travel_time_s.shape[0] == len(own) < snapshot.problem.travel_time_s.shape[0]
-    plan = solve_regions(regional, snapshot, 0.5)
+    told: list[tuple[int, int]] = []
+    plan = solve_regions(regional, snapshot, 0.5, on_region=lambda planned, regions: told.append((planned, regions)))
+    assert told == [(1, 2), (2, 2)]  # each region's plan counted in as it came
     assert not routing.check_feasibility(snapshot.problem, plan)
     assert plan.objective.jobs_served == 12 and plan.stats.phases[0]["regions"] == 2
     # through the API, a regional solve stores one plan like any other
     app.state.settings.dispatch_regions = 2
     solve = client.post("/dispatch/solves", json={"time_limit_s": 0.5}, headers=dispatcher).json()
-    assert wait_solve(client, dispatcher, solve["id"])["status"] == "succeeded"
+    done = wait_solve(client, dispatcher, solve["id"])
+    assert done["status"] == "succeeded"
+    events = [p.get("event") for p in done["progress"]]
+    assert events.index("1 of 2 regions planned") < events.index("2 of 2 regions planned"), events
     assert len(client.get("/plans/current", headers=dispatcher).json()["stops"]) == 12
 
 

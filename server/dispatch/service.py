@@ -242,21 +242,8 @@ def run_solve_job(*, engine: Engine, settings: Settings, solve_job_id: str) -> i
             snapshot = build_snapshot(session=session, settings=settings, city=city).without_held()
             warm = previous_solution(session=session, snapshot=snapshot)
         best = _optimize(engine, settings, job, snapshot, warm)
-        from server.dispatch.regions import wants_regions
-
-        # A regional day is not carried over: one warm-started solve of the whole day is what regions avoid.
-        tries = 0 if wants_regions(settings, snapshot) else CARRY_OVER_TRIES
-        for tries_left in range(tries, -1, -1):
-            stored = _finish(engine, settings, solve_job_id, snapshot, best,
-                             base.version if base is not None else 0, planned_at, may_carry_over=tries_left > 0)
-            if stored is not _OVERTAKEN:
-                return stored
-            planned_at = utcnow()
-            with Session(engine) as session:
-                base = active_plan(session=session)
-                snapshot = build_snapshot(session=session, settings=settings, city=city).without_held()
-            best = _carry_over(engine, settings, job, snapshot, best)
-        return None
+        return _store(engine, settings, job, city, snapshot, best, base.version if base is not None else 0,
+                      planned_at)
     except Exception as exc:
         if isinstance(exc, DomainError):  # nothing to plan (no technician on shift...): a reason, not a crash
             log.warning("solve job %s not run: %s", solve_job_id, exc)
@@ -271,6 +258,33 @@ def run_solve_job(*, engine: Engine, settings: Settings, solve_job_id: str) -> i
                 session.commit()
                 after_commit(engine=engine, settings=settings, events=[_event(row)])
         return None
+
+
+def _store(engine: Engine, settings: Settings, job: SolveJob, city: Any, snapshot: Snapshot, best: routing.Plan,
+           base_version: int, planned_at: datetime) -> int | None:
+    """Store the solve's plan of ``snapshot`` (plan version ``base_version`` read at ``planned_at``); when a live
+    change overtook it, carry it onto the day as it is now first (``_carry_over``, up to ``CARRY_OVER_TRIES``
+    times)."""
+    from server.dispatch.regions import wants_regions
+
+    # A regional day is not carried over: one warm-started solve of the whole day is what regions avoid.
+    tries = 0 if wants_regions(settings, snapshot) else CARRY_OVER_TRIES
+    for tries_left in range(tries, -1, -1):
+        stored = _finish(engine, settings, job.id, snapshot, best, base_version, planned_at,
+                         may_carry_over=tries_left > 0)
+        if stored is not _OVERTAKEN:
+            return stored
+        try:
+            now_at = utcnow()
+            with Session(engine) as session:
+                now_base = active_plan(session=session)
+                now_snapshot = build_snapshot(session=session, settings=settings, city=city).without_held()
+        except DomainError:  # nothing left to plan (every technician off): it ends as it would have without
+            return _finish(engine, settings, job.id, snapshot, best, base_version, planned_at)
+        planned_at, snapshot = now_at, now_snapshot
+        base_version = now_base.version if now_base is not None else 0
+        best = _carry_over(engine, settings, job, snapshot, best)
+    return None
 
 
 class _SolveWatch:

@@ -317,16 +317,8 @@ class _SolveWatch:
 
     def on_region(self, planned: int, regions: int) -> None:
         """A regional solve's step: one more region's plan is in (one write and event each; a day has tens)."""
-        with Session(self.engine) as session:
-            row = session.get(SolveJob, self.solve_job_id)
-            if row is None:
-                return
-            row.progress = [*row.progress, {"at": utcnow().isoformat(), "event": f"{planned} of {regions} regions "
-                                            "planned", "regions_planned": planned, "regions": regions}][-200:]
-            session.add(row)
-            session.commit()
-            event = _event(row)
-        after_commit(engine=self.engine, settings=self.settings, events=[event])
+        self._record({"event": f"{planned} of {regions} regions planned", "regions_planned": planned,
+                      "regions": regions})
 
     def flush(self) -> None:
         progress, self.pending = self.pending, None
@@ -334,13 +326,19 @@ class _SolveWatch:
             return
         self.next_write = time.monotonic() + PROGRESS_EVERY_S
         objective = progress.plan.objective
+        self._record({"s": progress.elapsed_s, "cost": objective.cost, "unassigned": objective.jobs_unassigned},
+                     objective)
+
+    def _record(self, entry: dict[str, Any], best: routing.ObjectiveBreakdown | None = None) -> None:
+        """Append ``entry`` (timed now) to the solve's progress, with ``best`` as its best so far when given, and
+        tell the consoles."""
         with Session(self.engine) as session:
             row = session.get(SolveJob, self.solve_job_id)
             if row is None:
                 return
-            row.best_cost, row.best_objective = objective.cost, asdict(objective)
-            row.progress = [*row.progress, {"at": utcnow().isoformat(), "s": progress.elapsed_s,
-                                            "cost": objective.cost, "unassigned": objective.jobs_unassigned}][-200:]
+            if best is not None:
+                row.best_cost, row.best_objective = best.cost, asdict(best)
+            row.progress = [*row.progress, {"at": utcnow().isoformat(), **entry}][-200:]
             session.add(row)
             session.commit()
             event = _event(row)

@@ -41,7 +41,7 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's process (postgres): it exists
-        return True
+        pass
     return True
 
 

@@ -137,10 +137,11 @@ def _best_insertion(v, open_r, w_routes, w_lens, w_early, w_late, w_load, fixed,
             continue
         extra = fixed if m == 0 else 0
         for i in range(m + 1):
-            if np.random.random() < BLINK:
-                continue
             a = w_routes[r, i]
             b = w_routes[r, i + 1]
+            d = cost[a, v] + cost[v, b] - cost[a, b] + extra
+            if d >= best_d:  # the cheap test first: most positions end here
+                continue
             st = w_early[r, i] + service[a] + travel[a, v]
             if st < ready[v]:
                 st = ready[v]
@@ -148,11 +149,12 @@ def _best_insertion(v, open_r, w_routes, w_lens, w_early, w_late, w_load, fixed,
                 continue
             if st + service[v] + travel[v, b] > w_late[r, i + 1]:
                 continue
-            d = cost[a, v] + cost[v, b] - cost[a, b] + extra
-            if d < best_d:
-                best_d = d
-                br = r
-                bp = i
+            # The blink drawn only for a position that would win: the same chance of skipping each, fewer draws.
+            if np.random.random() < BLINK:
+                continue
+            best_d = d
+            br = r
+            bp = i
     return br, bp
 
 
@@ -277,6 +279,102 @@ def sisr_batch(iterations, temp_from, temp_to, fixed, capacity, travel, cost, re
                     route_of[routes[r, i]] = r
     state[0] = cur
     state[4] += iterations
+
+
+@nb.njit(cache=True)
+def two_opt_star(fixed, capacity, travel, cost, ready, due, service, demand,
+                 routes, lens, early, late, load, dist,
+                 w_routes, w_lens, w_early, w_late, w_load, w_dist,
+                 b_routes, b_lens, b_dist, state):
+    """Descend the current solution with 2-opt* (two routes exchange their tails) to a local optimum, first
+    improvement; returns the moves made.
+
+    Why: SISR re-inserts customers one at a time, so an exchange that moves two long tails between routes at once is
+    out of its reach; on long-route instances (Solomon R2/RC2) all its runs ended in the same local optimum such a
+    move leaves. Each candidate is checked in O(1): the head's earliest start (``early``) against the tail's latest
+    feasible start (``late``), loads by prefix sums. The working copy (w_*) is kept equal to the current solution and
+    the best (b_*, ``state``[1]) follows it when it improves; ``state``[0] is the current cost."""
+    n_routes = routes.shape[0]
+    pre = np.zeros((n_routes, routes.shape[1]), dtype=np.int64)  # load of positions 1..i
+    for r in range(n_routes):
+        for i in range(1, lens[r] + 1):
+            pre[r, i] = pre[r, i - 1] + demand[routes[r, i]]
+    head = np.empty(routes.shape[1], dtype=np.int64)
+    moves = 0
+    improved = True
+    while improved:
+        improved = False
+        for r1 in range(n_routes):
+            m1 = lens[r1]
+            if m1 == 0:
+                continue
+            for r2 in range(n_routes):
+                m2 = lens[r2]
+                if r2 == r1 or m2 == 0:
+                    continue
+                for i in range(m1 + 1):  # r1 keeps positions 0..i, then r2's tail from j + 1
+                    a = routes[r1, i]
+                    a_next = routes[r1, i + 1]
+                    t_a = early[r1, i] + service[a]
+                    for j in range(m2 + 1):  # r2 keeps 0..j, then r1's tail from i + 1
+                        if i == m1 and j == m2:
+                            continue
+                        if i == 0 and j == 0:
+                            continue
+                        b = routes[r2, j]
+                        b_next = routes[r2, j + 1]
+                        gain = cost[a, a_next] + cost[b, b_next] - cost[a, b_next] - cost[b, a_next]
+                        len1 = i + m2 - j
+                        len2 = j + m1 - i
+                        if len1 == 0 or len2 == 0:
+                            gain += fixed  # a route emptied
+                        if gain <= 0:
+                            continue
+                        if pre[r1, i] + load[r2] - pre[r2, j] > capacity:
+                            continue
+                        if pre[r2, j] + load[r1] - pre[r1, i] > capacity:
+                            continue
+                        st = t_a + travel[a, b_next]
+                        if st < ready[b_next]:
+                            st = ready[b_next]
+                        if st > late[r2, j + 1]:
+                            continue
+                        st = early[r2, j] + service[b] + travel[b, a_next]
+                        if st < ready[a_next]:
+                            st = ready[a_next]
+                        if st > late[r1, i + 1]:
+                            continue
+                        # apply: r1 = r1[0..i] + r2[j+1..m2+1], r2 = r2[0..j] + r1[i+1..m1+1]
+                        head[:m1 + 2 - i - 1] = routes[r1, i + 1:m1 + 2]
+                        tail1 = m1 + 1 - i
+                        routes[r1, i + 1:i + 1 + m2 + 1 - j] = routes[r2, j + 1:m2 + 2]
+                        routes[r2, j + 1:j + 1 + tail1] = head[:tail1]
+                        lens[r1] = len1
+                        lens[r2] = len2
+                        for r in (r1, r2):
+                            _refresh(r, routes, lens, early, late, load, dist, travel, cost, ready, due, service,
+                                     demand)
+                            for k in range(1, lens[r] + 1):
+                                pre[r, k] = pre[r, k - 1] + demand[routes[r, k]]
+                            _copy_route(r, routes, lens, early, late, load, dist,
+                                        w_routes, w_lens, w_early, w_late, w_load, w_dist)
+                        state[0] -= gain
+                        moves += 1
+                        improved = True
+                        break
+                    if improved:
+                        break
+                if improved:
+                    break
+            if improved:
+                break
+    if moves and state[0] < state[1]:
+        state[1] = state[0]
+        state[3] += 1
+        b_routes[:, :] = routes
+        b_lens[:] = lens
+        b_dist[:] = dist
+    return moves
 
 
 @nb.njit(cache=True)
@@ -487,17 +585,26 @@ class Search:
         return [rs[r, 1:lens[r] + 1].tolist() for r in range(len(lens)) if lens[r]]
 
     def run(self, deadline: float, temp_from: float, temp_to: float,
-            between: Callable[[], bool] | None = None) -> None:
+            between: Callable[[], bool] | None = None, descend: bool = False) -> None:
         """Iterate until ``deadline`` (time.monotonic()), the temperature falling geometrically from ``temp_from`` to
-        ``temp_to``; ``between()`` runs between batches and stops the search when it returns True."""
+        ``temp_to``; ``between()`` runs between batches and stops the search when it returns True. With ``descend``
+        the current plan is taken to a 2-opt* local optimum after each batch (``two_opt_star``)."""
         fm = self.fm
 
         def batch(iterations: int, t0: float, t1: float) -> None:
             sisr_batch(iterations, t0, t1, self.fixed, fm.capacity, self.travel, self.cost, fm.ready, fm.due,
                        fm.service, fm.demand, self.adj, *self.arrays, *self.work, *self.best, self.state)
+            if descend:
+                self.descend()
 
         run_batches(batch, deadline, temp_from, temp_to, between)
 
+
+    def descend(self) -> int:
+        """Take the current plan to a 2-opt* local optimum (``two_opt_star``); the moves made."""
+        fm = self.fm
+        return int(two_opt_star(self.fixed, fm.capacity, self.travel, self.cost, fm.ready, fm.due, fm.service,
+                                fm.demand, *self.arrays, *self.work, *self.best, self.state))
 
     def construct(self, deadline: float) -> bool:
         """A first plan from nothing: every customer inserted at its cheapest feasible place (``fleet_batch`` with
@@ -612,3 +719,5 @@ def warm_up() -> None:
     search.construct(time.monotonic() + 5.0)  # the kernels run (and compile on first use)
     search.start([[1], [2]])
     search.minimise_fleet(time.monotonic() + 5.0)
+    search.start([[1], [2]])
+    search.descend()

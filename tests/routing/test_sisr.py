@@ -235,3 +235,55 @@ def test_on_one_core_the_distance_search_keeps_the_best_of_three_short_runs():
     assert out.cost <= min(p["cost"] for p in chains)  # the rest continued from the best of them
     plan = build_plan(problem, out, {})
     assert check_feasibility(problem, plan) == [] and not plan.unassigned
+
+
+def test_two_opt_star_exchanges_two_routes_tails():
+    # Along a line: routes 1 -> 6 and 5 -> 2 cross; exchanging their tails gives 1 -> 2 and 5 -> 6 (capacity 2 keeps
+    # them two routes), which SISR's one-customer-at-a-time insertion reaches only through a worse plan.
+    problem = _twelve(capacity=2)
+    fm = fleet_model(problem, list(range(12)))
+    search = Search(fm, [[1, 6], [5, 2]], 12, problem.weights.vehicle_fixed)
+    assert search.descend() == 1
+    assert sorted(search.best_routes()) == [[1, 2], [5, 6]]
+    arcs = sum(int(fm.cost[a, b]) for r in ([1, 2], [5, 6]) for a, b in zip([0, *r], [*r, fm.end], strict=True))
+    assert search.best_cost == int(search.state[0]) == arcs + 2 * problem.weights.vehicle_fixed
+
+
+def _improving_tail_exchange(fm, routes, fixed):
+    """A feasible 2-opt* move that lowers the cost of ``routes``, found by brute force; None when there is none."""
+    def cost(r):
+        return sum(int(fm.cost[a, b]) for a, b in zip([0, *r], [*r, fm.end], strict=True)) + (fixed if r else 0)
+
+    for x, r1 in enumerate(routes):
+        for y, r2 in enumerate(routes):
+            if x == y:
+                continue
+            for i in range(len(r1) + 1):
+                for j in range(len(r2) + 1):
+                    a, b = r1[:i] + r2[j:], r2[:j] + r1[i:]
+                    if cost(a) + cost(b) < cost(r1) + cost(r2) and _routes_ok(fm, [a or [], b or []]) and all(
+                            sum(int(fm.demand[c]) for c in r) <= fm.capacity for r in (a, b)):
+                        return x, y, i, j
+    return None
+
+
+@needs_solomon
+def test_two_opt_star_descends_a_real_plan_to_a_local_optimum_and_keeps_it_valid():
+    inst = read_instance(SOLOMON / "R201.txt")  # long routes: where the tail exchange matters
+    problem = to_problem(inst)
+    fm, fixed = fleet_model(problem, screen(problem)[0]), problem.weights.vehicle_fixed
+    search = Search(fm, [], len(problem.technicians), fixed)
+    assert search.construct(time.monotonic() + 60.0)  # our cheapest insertion: no local search yet
+    first = search.best_cost
+    assert _improving_tail_exchange(fm, search.best_routes(), fixed) is not None
+    assert search.descend() > 0
+    routes = search.best_routes()
+    assert search.best_cost < first and sorted(x for r in routes for x in r) == list(range(1, fm.end))
+    arcs = sum(int(fm.cost[a, b]) for r in routes for a, b in zip([0, *r], [*r, fm.end], strict=True))
+    assert search.best_cost == arcs + len(routes) * fixed
+    assert _routes_ok(fm, routes) and check_exact(inst, [[fm.jobs[x - 1] + 1 for x in r] for r in routes]) == []
+    assert _improving_tail_exchange(fm, routes, fixed) is None
+    # The working copy follows the current plan: SISR continues from it without losing a customer.
+    search.run(time.monotonic() + 0.3, 1_000, 10, descend=True)
+    routes = search.best_routes()
+    assert sorted(x for r in routes for x in r) == list(range(1, fm.end)) and _routes_ok(fm, routes)

@@ -99,6 +99,7 @@ def solve(
     time_limit_s: float = 10.0,
     seed: int = 0,
     warm_start: Plan | None = None,
+    in_force: Plan | None = None,
     engine: str = "groundcrew",
     workers: int | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -112,7 +113,9 @@ def solve(
     per search trajectory, in the calling thread.
 
     ``warm_start`` (a previous plan) seeds the search with its routes, which both speeds up
-    re-solves and keeps the plan stable. ``engine='ortools-gls'`` is plain OR-Tools guided local
+    re-solves and keeps the plan stable. ``in_force`` is the plan people have been told, when that is not the warm
+    start (a search overtaken by a live change continues from its own best): moving one of its jobs to another
+    technician is what ``Weights.disruption`` prices. ``engine='ortools-gls'`` is plain OR-Tools guided local
     search, kept as the baseline the benchmarks compare with. ``seed`` picks the portfolio
     variants; OR-Tools itself is deterministic, so runs differ only by where the clock stops.
     """
@@ -120,17 +123,21 @@ def solve(
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     t0 = time.monotonic()
     jobs, reasons = screen(problem)
+    index, modelled = {job.id: k for k, job in enumerate(problem.jobs)}, set(jobs)
+
+    def held(plan: Plan) -> list[list[int]]:
+        """The plan's modelled jobs per technician, as problem indices."""
+        a = plan.assignment()
+        return [[index[j] for j in a.get(t.id, []) if j in index and index[j] in modelled] for t in problem.technicians]
+
     warm = extra = None
     if warm_start is not None:
-        index = {job.id: k for k, job in enumerate(problem.jobs)}
-        a = warm_start.assignment()
-        modelled = set(jobs)
-        warm = [repair(problem, t, [index[j] for j in a.get(t.id, []) if j in index and index[j] in modelled])
-                for t in problem.technicians]
-        if problem.weights.disruption:  # moving a planned job to someone else costs
-            extra = {(v, j): problem.weights.disruption
-                     for u, seq in enumerate(warm) for j in seq
-                     for v in range(len(problem.technicians)) if v != u}
+        warm = [repair(problem, t, seq) for t, seq in zip(problem.technicians, held(warm_start), strict=True)]
+    told = held(in_force) if in_force is not None else warm
+    if problem.weights.disruption and told is not None:  # moving a job of the plan in force to someone else costs
+        extra = {(v, j): problem.weights.disruption
+                 for u, seq in enumerate(told) for j in seq
+                 for v in range(len(problem.technicians)) if v != u}
     # Leave room for process start-up and building the plan so the call returns on time.
     reserve = 0.15 + (0.25 if (workers or default_workers()) > 1 else 0.0)
     budget = max(0.05, time_limit_s - (time.monotonic() - t0) - reserve)

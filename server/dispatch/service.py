@@ -365,11 +365,12 @@ def _carry_over(engine: Engine, settings: Settings, job: SolveJob, snapshot: Sna
                 best: routing.Plan) -> routing.Plan:
     """This solve's best plan moved onto ``snapshot``, the day as it is after a live change: a short warm-started
     solve keeps its routes where they still hold (a pinned job goes where the dispatcher put it, a technician off
-    sick has no route, a finished job is gone) and places the jobs the change freed or added. The superseded search
-    is not lost, and the next solve starts from the stored result."""
+    sick has no route, a finished job is gone) and places the jobs the change freed or added. Moving a job away from
+    its technician is priced against the plan in force now (what people were told), not against the superseded best.
+    The superseded search is not lost, and the next solve starts from the stored result."""
     watch = _SolveWatch(engine, settings, job.id)
     carried = routing.solve(snapshot.problem, time_limit_s=CARRY_OVER_S, seed=job.attempts, warm_start=best,
-                            should_stop=watch.should_stop)
+                            in_force=snapshot.current_plan(), should_stop=watch.should_stop)
     return _never_worse(snapshot, carried)
 
 

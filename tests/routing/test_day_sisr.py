@@ -15,7 +15,7 @@ from routing._day_sisr import DaySearch, route_cost
 from routing._search import _day_sisr, _day_sisr_applies
 from routing.schedule import Infeasible, evaluate, simulate, timeline
 from routing.solve import build_plan, screen
-from tests.routing.helpers import H
+from tests.routing.helpers import H, line_matrix
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -153,3 +153,24 @@ def test_a_replan_starts_from_the_plan_and_its_disruption_cost_keeps_it_stable()
     assert sum(map(len, routes)) >= sum(map(len, start)) - len(start[0])
     for kept, given in zip(routes[1:], start[1:], strict=True):  # the other routes kept in order, jobs added
         assert [j for j in kept if j in given] == given
+
+
+def test_a_carried_over_search_prices_moves_against_the_plan_in_force_not_its_own_start():
+    """A search overtaken by a live change continues from its own best (``warm_start``) but people were told the plan
+    in force: moving one of that plan's jobs to another technician is what costs. Two technicians at the same place,
+    two jobs: the warm start gives both to A, the plan in force to B; the re-plan keeps them with B."""
+    from routing import Route, Stop, solve
+
+    techs = [Technician("A", 8 * H, 17 * H, 0), Technician("B", 8 * H, 17 * H, 0)]
+    jobs = [Job("1", 1, 600), Job("2", 2, 600)]
+    problem = Problem(technicians=techs, jobs=jobs, travel_time_s=line_matrix(3))
+
+    def plan(tech: str) -> Plan:
+        return Plan(routes=[Route(tech, 0, 0, stops=[Stop(j, 0, 0, 0, 0, 0) for j in ("1", "2")])])
+
+    assert problem.weights.disruption > 0
+    own = solve(problem, time_limit_s=0.5, warm_start=plan("A"), workers=1)
+    assert sorted(own.assignment()["A"]) == ["1", "2"]  # without a plan in force, its own start is what moving costs
+    told = solve(problem, time_limit_s=0.5, warm_start=plan("A"), in_force=plan("B"), workers=1)
+    assert check_feasibility(problem, told) == [] and sorted(told.assignment()["B"]) == ["1", "2"]
+    assert not told.assignment().get("A")

@@ -451,8 +451,10 @@ def _sisr_fleet(problem: Problem, jobs: list[int], variant: dict[str, Any], dead
         _publish(to_jobs(routes), jobs)
     if eject and variant.get("fleet") == "sisr":
         floor = max(1, -(-int(fm.demand.sum()) // int(fm.capacity)))
+        hopeless = variant.get("hopeless")
         stats = search.minimise_fleet(t0 + total * (variant.get("first_share", 0.3) + variant.get("rm_share", 0.4)),
-                                      floor, on_success=lambda r: _publish(to_jobs(r), jobs))
+                                      floor, on_success=lambda r: _publish(to_jobs(r), jobs),
+                                      hopeless=(hopeless[0] * total, hopeless[1]) if hopeless else None)
         stats["success_at"] = [round(s - t0, 2) for s in stats["success_at"]]
         phases.append({"phase": f"fleet minimisation {stats['from_routes']} -> {stats['to_routes']} routes",
                        **stats, "s": round(time.monotonic() - t0, 2)})
@@ -634,8 +636,18 @@ SISR_PORTFOLIO: list[dict[str, Any]] = [
 #: 25 shared instances with a best-known solution other than C1, 10 s, one core, seeds 0-3, the variants one after
 #: the other, two seeds at a time each pinned to its own core: mean gap at the best-known fleet 0.98 % -> 0.67 % (96
 #: runs each; the one-run baseline's seeds 0-1 shared the machine with tests, on the quiet seeds 2-3 0.89 % ->
-#: 0.74 %). One run per seed on the full 40 showed no gain (README).
-SINGLE_CORE_CHAINS: dict[str, Any] = {"chains": 3, "chain_share": 0.15, "reheat_divisor": 5.0, "descend": True}
+#: 0.74 %). One run per seed on the full 40 showed no gain (README). ``descend``: after each SISR batch of that
+#: distance search the current plan goes to a 2-opt* local optimum (``_sisr.two_opt_star``), which SISR's one-at-a-time
+#: re-insertion cannot reach; 20 R/RC instances × seeds 0-3: 0.725 % -> 0.595 %; full 40 paired with the version before,
+#: seeds 2 and 3: 0.978 -> 0.476 % and 0.467 -> 0.569 % (docs/benchmark-history.md).
+SINGLE_CORE_CHAINS: dict[str, Any] = {"chains": 3, "chain_share": 0.15, "reheat_divisor": 5.0, "descend": True,
+                                      "hopeless": (0.15, 3)}
+#: ``hopeless`` above (share of the budget, customers): on one core the fleet minimisation ends when a route-removal
+#: attempt still leaves 3 or more customers out after 15 % of the budget, and its time goes to the distance search.
+#: Measured (15 R/RC instances × seeds 0-3, the 4 s fleet window from a 1 s SISR start, fewest customers left out per
+#: attempt): every successful attempt had come down to 1 customer out, within 0.4 s where it took long (R104, R112);
+#: the attempts that ended with 3 or more out (R107, R109, R111, R202, RC104, RC108, RC202, RC203) never succeeded and
+#: used the rest of the window (about 3.9 s of 10) for nothing.
 #: Any other day our compiled SISR models (``_day_sisr_applies``), vehicles free: two SISR runs with different seeds.
 #: City day of ``benchmarks/dispatch_day.py`` (10 technicians with lunch breaks, 80 jobs, seed 0), one SISR run of
 #: 9 s: travel 12,737 s with SLA lateness at its unavoidable bound, where the OR-Tools portfolio reached 13,973-15,313

@@ -1,11 +1,11 @@
 """Slack Induction by String Removals (SISR, Christiaens & Vanden Berghe 2020), compiled with numba.
 
-Why: OR-Tools' own SISR-style iterated local search runs a few thousand ruin-and-recreate iterations per second
-from Python-built models; SISR's strength comes from millions of cheap iterations. On the simple fleet model of
+Why: OR-Tools' own SISR-style iterated local search runs a few thousand ruin-and-recreate iterations per second from
+Python-built models; SISR's strength comes from millions of cheap iterations. On the simple fleet model of
 ``_fleet`` (identical technicians, one window per job, capacity) the whole iteration — ruin adjacent strings of
 customers, re-insert them by cheapest feasible position with blinks, simulated-annealing acceptance — runs in a few
-microseconds here (about 25-37 thousand iterations per second on Solomon's 100 customers). Times are integers as in the
-OR-Tools model, so a plan feasible here is feasible there.
+microseconds here (about 100-160 thousand iterations per second on Solomon's 100 customers, one core). Times are
+integers as in the OR-Tools model, so a plan feasible here is feasible there.
 
 The objective is arc cost plus a fixed cost per technician used; ``_fleet.arc_cost_only`` says when that is all of
 it. State lives in numpy arrays so the compiled kernel runs in batches, between which Python looks at the clock and
@@ -615,7 +615,7 @@ class Search:
         out = np.ones(n + 2, dtype=np.bool_)
         out[0] = out[n + 1] = False
         open_r = np.ones(len(self.arrays[1]), dtype=np.bool_)
-        if not self._serve_all(open_r, out, np.zeros(n + 2, dtype=np.int64), np.zeros(2, np.int64), deadline):
+        if self._serve_all(open_r, out, np.zeros(n + 2, dtype=np.int64), np.zeros(2, np.int64), deadline) != "served":
             return False
         self.start(self._current_routes())
         return True
@@ -625,33 +625,44 @@ class Search:
         return [rs[r, 1:lens[r] + 1].tolist() for r in range(len(lens)) if lens[r]]
 
     def _serve_all(self, open_r: np.ndarray, out: np.ndarray, absences: np.ndarray, state: np.ndarray,
-                   deadline: float, between: Callable[[], bool] | None = None) -> bool:
+                   deadline: float, between: Callable[[], bool] | None = None,
+                   hopeless: tuple[float, int] | None = None) -> str:
         """``fleet_batch`` in ~20 ms batches on the current plan (customers ``out`` left out, routes ``open_r``
-        usable) until every customer is served (True) or ``deadline``, a stop, or ``between()`` returning True."""
+        usable) until every customer is served ("served") or ``deadline``, a stop, or ``between()`` returning True
+        ("stopped"). ``hopeless`` = (s, k): also give up ("hopeless") when after s seconds the fewest customers left
+        out so far is still k or more."""
         fm = self.fm
         work = [*(a.copy() for a in self.arrays), out.copy()]
         state[0] = int(out.sum())
         iterations, per_iter = 10, 0.0
+        began, fewest = time.monotonic(), int(state[0])
         while state[0] > 0:
             now = time.monotonic()
             if now >= deadline or _control.stopped() or (between is not None and between()):
-                return False
+                return "stopped"
+            fewest = min(fewest, int(state[0]))
+            if hopeless is not None and now - began >= hopeless[0] and fewest >= hopeless[1]:
+                return "hopeless"
             if per_iter:
                 iterations = max(5, int(min(0.02, deadline - now) / per_iter))
             done = int(state[1])
             fleet_batch(iterations, self.fixed, fm.capacity, self.travel, self.cost, fm.ready, fm.due, fm.service,
                         fm.demand, self.adj, open_r, absences, *self.arrays, out, *work, state)
             per_iter = max(1e-7, (time.monotonic() - now) / max(1, int(state[1]) - done))
-        return True
+        return "served"
 
     def minimise_fleet(self, deadline: float, floor: int = 1,
                        on_success: Callable[[list[list[int]]], None] | None = None,
-                       between: Callable[[], bool] | None = None) -> dict[str, Any]:
+                       between: Callable[[], bool] | None = None,
+                       hopeless: tuple[float, int] | None = None) -> dict[str, Any]:
         """SISR's fleet minimisation (``fleet_batch``) from the best plan until ``deadline`` or ``floor`` routes:
         take out the route whose customers have the fewest absences (at first: the shortest), search until every
         customer is served again by the routes left, repeat. Each plan with a route fewer becomes the best
         (``on_success`` gets it); afterwards the current plan is the best, for the distance search (``run``).
-        Returns routes before and after, iterations, and the time.monotonic() of each success."""
+        ``hopeless`` = (s, k) ends it early when an attempt still leaves k or more customers out after s seconds
+        (``FLEET_HOPELESS``), leaving that time to the distance search.
+        Returns routes before and after, iterations, the time.monotonic() of each success, and why it ended
+        ("floor", "stopped": the deadline or a stop, "hopeless")."""
         fm = self.fm
         n = len(fm.jobs)
         self.start(self.best_routes())
@@ -670,13 +681,16 @@ class Search:
             _refresh(r, rs, lens, early, late, load, dist, self.travel, self.cost, fm.ready, fm.due, fm.service,
                      fm.demand)
             open_r[r] = False
-            if not self._serve_all(open_r, out, absences, state, deadline, between):
+            ended = self._serve_all(open_r, out, absences, state, deadline, between, hopeless)
+            if ended != "served":
+                stats["ended"] = ended
                 break
             routes = self._current_routes()  # every customer served by a route fewer: the best plan now
             self.start(routes)
             stats["success_at"].append(time.monotonic())
             if on_success is not None:
                 on_success(routes)
+        stats.setdefault("ended", "floor")
         stats["to_routes"] = self.best_used
         stats["iterations"] = int(state[1])
         self.start(self.best_routes())

@@ -190,6 +190,25 @@ def test_fleet_minimisation_never_keeps_a_fleet_that_leaves_a_job_out():
     assert sorted(x for r in routes for x in r) == list(range(1, 13)) and _routes_ok(fm, routes)
 
 
+def test_fleet_minimisation_gives_up_an_attempt_that_stays_far_from_serving_everyone():
+    # Capacity 4 for 12 jobs: at 3 routes, taking out another leaves 4 customers out whatever the search does. With
+    # ``hopeless`` = (0.2 s, 3) that attempt ends after 0.2 s, not at the deadline, and its time is the caller's.
+    problem = _twelve(capacity=4)
+    fm = fleet_model(problem, list(range(12)))
+    search = Search(fm, [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]], 12, problem.weights.vehicle_fixed)
+    stats = search.minimise_fleet(time.monotonic() + 600.0, floor=1, hopeless=(0.2, 3))
+    assert stats["ended"] == "hopeless" and stats["to_routes"] == 3
+    assert sorted(x for r in search.best_routes() for x in r) == list(range(1, 13))
+    # Without it the same attempt runs to the deadline; one that comes down to fewer out is not given up.
+    search.start([[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]])
+    assert search.minimise_fleet(time.monotonic() + 0.3, floor=1)["ended"] == "stopped"
+    problem = _twelve(capacity=6)  # 2 routes fit: the attempt from 3 succeeds
+    fm = fleet_model(problem, list(range(12)))
+    search = Search(fm, [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]], 12, problem.weights.vehicle_fixed)
+    stats = search.minimise_fleet(time.monotonic() + 600.0, floor=2, hopeless=(5.0, 3))
+    assert stats["ended"] == "floor" and stats["to_routes"] == 2
+
+
 def test_the_compiled_insertion_serves_every_customer_of_a_real_instance():
     inst = read_instance(SOLOMON / "R101.txt") if SOLOMON.is_dir() else None
     if inst is None:

@@ -299,7 +299,7 @@ def two_opt_star(fixed, capacity, travel, cost, ready, due, service, demand,
     for r in range(n_routes):
         for i in range(1, lens[r] + 1):
             pre[r, i] = pre[r, i - 1] + demand[routes[r, i]]
-    head = np.empty(routes.shape[1], dtype=np.int64)
+    tail_buf = np.empty(routes.shape[1], dtype=np.int64)  # r1's tail while r2's is copied over it
     moves = 0
     improved = True
     while improved:
@@ -345,10 +345,10 @@ def two_opt_star(fixed, capacity, travel, cost, ready, due, service, demand,
                         if st > late[r1, i + 1]:
                             continue
                         # apply: r1 = r1[0..i] + r2[j+1..m2+1], r2 = r2[0..j] + r1[i+1..m1+1]
-                        head[:m1 + 2 - i - 1] = routes[r1, i + 1:m1 + 2]
-                        tail1 = m1 + 1 - i
+                        tail1 = m1 + 1 - i  # r1's tail with its end depot
+                        tail_buf[:tail1] = routes[r1, i + 1:m1 + 2]
                         routes[r1, i + 1:i + 1 + m2 + 1 - j] = routes[r2, j + 1:m2 + 2]
-                        routes[r2, j + 1:j + 1 + tail1] = head[:tail1]
+                        routes[r2, j + 1:j + 1 + tail1] = tail_buf[:tail1]
                         lens[r1] = len1
                         lens[r2] = len2
                         for r in (r1, r2):
@@ -599,7 +599,6 @@ class Search:
 
         run_batches(batch, deadline, temp_from, temp_to, between)
 
-
     def descend(self) -> int:
         """Take the current plan to a 2-opt* local optimum (``two_opt_star``); the moves made."""
         fm = self.fm
@@ -660,7 +659,7 @@ class Search:
         customer is served again by the routes left, repeat. Each plan with a route fewer becomes the best
         (``on_success`` gets it); afterwards the current plan is the best, for the distance search (``run``).
         ``hopeless`` = (s, k) ends it early when an attempt still leaves k or more customers out after s seconds
-        (``FLEET_HOPELESS``), leaving that time to the distance search.
+        (``_search.SINGLE_CORE_CHAINS["hopeless"]``), leaving that time to the distance search.
         Returns routes before and after, iterations, the time.monotonic() of each success, and why it ended
         ("floor", "stopped": the deadline or a stop, "hopeless")."""
         fm = self.fm

@@ -94,20 +94,26 @@ def mouse_drag(page: Any, source: Any, lane: Any, x: float | None = None) -> Non
     page.mouse.up()
 
 
-def new_jobs(server: LiveServer, token: str, n: int, tag: str) -> list[int]:
-    """``n`` fresh unassigned jobs the demo's technicians can do (same skills and places as planned demo jobs), so the
-    queue has work whatever the other tests assigned."""
-    _, jobs = server.request("GET", "/jobs?status=assigned&limit=50", token=token)
-    made = []
-    for i, model in enumerate(jobs["items"][:n]):
+def job_to_drop_third(server: LiveServer, token: str) -> tuple[int, int]:
+    """A fresh unassigned job and a technician with two or more planned stops who can take it third in their day,
+    per the server's own cost preview. The case is built, not looked for: the job copies the skills and category of
+    that technician's second job and lies ~40 m from it (near the same street, not under its marker on the map), a
+    short visit, so it fits right after that job unless the day is full; each technician is tried in turn."""
+    _, plan = server.request("GET", "/plans/current", token=token)
+    techs = sorted({s["technician_id"] for s in plan["stops"]}, key=lambda t: -len(day_of(plan, t)))
+    for tech_id in techs:
+        day = day_of(plan, tech_id)
+        if len(day) < 2:
+            break
+        _, model = server.request("GET", f"/jobs/{day[1]}", token=token)
         status, body = server.request("POST", "/jobs", token=token, body={
-            "title": f"{tag} {i + 1}: {model['title']}"[:120], "category": model["category"],
-            "required_skills": model["required_skills"], "priority": 6, "duration_min": 30,
-            # ~40 m north: near the same street, but not under the planned job's marker on the map
+            "title": f"Dropped: {model['title']}"[:120], "category": model["category"],
+            "required_skills": model["required_skills"], "priority": 6, "duration_min": 10,
             "lat": model["lat"] + 0.00035, "lon": model["lon"], "address": model["address"]})
         assert status == 201, body
-        made.append(body["id"])
-    return made
+        if feasible(server, token, body["id"], tech_id, 2):
+            return body["id"], tech_id
+    raise AssertionError("no technician with two or more stops has room for a 10-minute job after their second")
 
 
 def test_board_bars_are_labelled_and_a_bar_dragged_onto_another_technician_moves_the_job(
@@ -161,18 +167,8 @@ def test_a_queue_job_dropped_on_a_row_goes_where_the_drop_time_says(
     live_server: LiveServer, page_factory: Any, output_dir: Path
 ) -> None:
     token = live_server.token("dispatcher")
-    plan = ensure_plan(live_server, token)
-    choice = None
-    for jid in new_jobs(live_server, token, 3, "Dropped"):
-        _, why = live_server.request("GET", f"/dispatch/jobs/{jid}/explain", token=token)
-        busy = [a["technician_id"] for a in why.get("alternatives", []) if len(day_of(plan, a["technician_id"])) >= 2
-                and feasible(live_server, token, jid, a["technician_id"], 2)]
-        if busy:
-            choice = jid, busy[0]
-            break
-    if choice is None:
-        pytest.skip("no unassigned job that a technician with two or more stops could take")
-    job_id, tech_id = choice
+    ensure_plan(live_server, token)
+    job_id, tech_id = job_to_drop_third(live_server, token)
     page = page_factory()
     sign_in(page, live_server, "dispatcher")
     item = page.locator(f".queue-item[data-job-id='{job_id}']")

@@ -25,7 +25,7 @@ from server.core.db import make_engine
 log = logging.getLogger("groundcrew.tasks")
 
 SOLVE = "groundcrew.solve"  # (solve_job_id): run a stored solve job
-REGION = "groundcrew.region"  # (problem dict, time limit s): solve one dispatch region, plain dicts in and out
+REGION = "groundcrew.region"  # (problem dict, time limit s[, warm plan, plan in force]): one dispatch region, dicts
 DELIVER = "groundcrew.deliver"  # (): deliver queued customer messages
 HORIZON = "groundcrew.horizon"  # (): plan the working days after today when the daily roll-over is due
 

@@ -44,8 +44,10 @@ def wants_regions(settings: Settings, snapshot: Snapshot) -> bool:
     return settings.dispatch_regions > 1 or len(snapshot.problem.jobs) > settings.dispatch_region_max_jobs
 
 
-def partition(settings: Settings, snapshot: Snapshot) -> list[routing.Problem]:
-    """Sub-problems, one per region; every region has at least one technician."""
+def partition(settings: Settings, snapshot: Snapshot, keep: routing.Plan | None = None) -> list[routing.Problem]:
+    """Sub-problems, one per region; every region has at least one technician. A job pinned to a technician, or
+    planned for one in ``keep`` (the plan being re-planned), goes to that technician's region, so a re-plan can
+    leave it where it is; the others go to the nearest region."""
     problem = snapshot.problem
     k = settings.dispatch_regions or math.ceil(len(problem.jobs) / settings.dispatch_region_max_jobs)
     k = max(1, min(k, len(problem.technicians)))
@@ -65,13 +67,25 @@ def partition(settings: Settings, snapshot: Snapshot) -> list[routing.Problem]:
     j_label = np.array([alive[int(np.argmin(((centroids[alive] - xy) ** 2).sum(axis=1)))] for xy in job_xy],
                        dtype=int) if len(job_xy) else np.zeros(0, dtype=int)
     tech_region = {t.id: int(t_label[i]) for i, t in enumerate(problem.technicians)}
+    planned_with = {j: t for t, seq in keep.assignment().items() if t in tech_region for j in seq} if keep else {}
+
+    def region_of(i: int, job: routing.Job) -> int:
+        owner = job.pinned_technician or planned_with.get(job.id)
+        return tech_region[owner] if owner in tech_region else int(j_label[i])
     subs = []
     for c in alive:
         techs = [t for t in problem.technicians if tech_region[t.id] == c]
-        jobs = [j for i, j in enumerate(problem.jobs)
-                if (tech_region[j.pinned_technician] if j.pinned_technician else int(j_label[i])) == c]
+        jobs = [j for i, j in enumerate(problem.jobs) if region_of(i, j) == c]
         subs.append(_compact(problem, techs, jobs))
     return subs
+
+
+def _region_plan(plan: routing.Plan | None, region: routing.Problem) -> dict | None:
+    """``plan``'s routes of the region's technicians, as a task argument (a region's share of a warm start)."""
+    if plan is None:
+        return None
+    techs = {t.id for t in region.technicians}
+    return routing.Plan(routes=[r for r in plan.routes if r.technician_id in techs]).to_dict()
 
 
 def _compact(problem: routing.Problem, techs: list[routing.Technician], jobs: list[routing.Job]) -> routing.Problem:
@@ -128,26 +142,36 @@ def _ask_consumers(app: Any, timeout_s: float) -> dict[str, int]:
             for w, qs in queues.items() if any(q.get("name") == REGION_QUEUE for q in qs or [])}
 
 
-def solve_one(problem_dict: dict, time_limit_s: float, should_stop: Callable[[], bool] | None = None) -> dict:
+def solve_one(problem_dict: dict, time_limit_s: float, should_stop: Callable[[], bool] | None = None,
+              warm: dict | None = None, in_force: dict | None = None) -> dict:
     """Solve one region (runs on a Celery worker or a thread); plain dicts in and out. ``should_stop`` (here only:
-    it cannot travel to a worker) ends the search early with its best plan so far."""
+    it cannot travel to a worker) ends the search early with its best plan so far. ``warm`` and ``in_force`` are the
+    region's share of ``routing.solve``'s ``warm_start`` and ``in_force`` (a re-plan keeps its jobs where they are
+    unless moving them pays for the disruption)."""
     return routing.solve(routing.Problem.from_dict(problem_dict), time_limit_s=time_limit_s, workers=1,
-                         should_stop=should_stop).to_dict()
+                         should_stop=should_stop, warm_start=routing.Plan.from_dict(warm) if warm else None,
+                         in_force=routing.Plan.from_dict(in_force) if in_force else None).to_dict()
 
 
 def solve_regions(settings: Settings, snapshot: Snapshot, time_limit_s: float,
                   should_stop: Callable[[], bool] | None = None,
-                  on_region: Callable[[int, int], None] | None = None) -> routing.Plan:
+                  on_region: Callable[[int, int], None] | None = None, warm: routing.Plan | None = None,
+                  in_force: routing.Plan | None = None) -> routing.Plan:
     """Every region solved and merged into one plan within about ``time_limit_s``. Once ``should_stop()`` answers
     True the solve ends within about a second: the regions solving here return their best plan so far; regional
     tasks not yet back are revoked and those regions get a first plan here (a stopped search's best).
-    ``on_region(planned, regions)`` is told each time another region's plan is in (in the calling thread), so a
-    long regional solve shows how far it is, on workers as here."""
-    subs = partition(settings, snapshot)
+    ``on_region(planned, regions)`` is told when the regions are cut (0 planned) and each time another region's plan
+    is in (in the calling thread), so a long regional solve shows how far it is, on workers as here. ``warm`` and
+    ``in_force`` are ``routing.solve``'s: a re-plan starts each region from its part of the plan being re-planned
+    (whose jobs stay in their technician's region) and prices moving a job against the plan in force."""
+    subs = partition(settings, snapshot, keep=warm)
     log.info("solving %d dispatch regions in parallel", len(subs))
     dicts = [s.to_dict() for s in subs]
+    starts = [(_region_plan(warm, s), _region_plan(in_force, s)) for s in subs]
     results: list[dict | None] = [None] * len(dicts)
     planned = 0
+    if on_region is not None:
+        on_region(0, len(dicts))
 
     def region_in() -> None:
         nonlocal planned
@@ -166,7 +190,7 @@ def solve_regions(settings: Settings, snapshot: Snapshot, time_limit_s: float,
             share = region_share(time_limit_s, len(dicts), slots)
             log.info("%d regions on %d Celery pool processes, %.1f s each", len(dicts), slots, share)
             try:
-                results = _on_workers(app, dicts, share, share * math.ceil(len(dicts) / slots) * 4 + 60,
+                results = _on_workers(app, dicts, starts, share, share * math.ceil(len(dicts) / slots) * 4 + 60,
                                       should_stop, region_in)
             except Exception:
                 log.exception("regional tasks failed; solving the regions here")
@@ -179,7 +203,7 @@ def solve_regions(settings: Settings, snapshot: Snapshot, time_limit_s: float,
         # 10 x the limit before.
         share = region_share(time_limit_s, len(missing), LOCAL_WORKERS)
         with ThreadPoolExecutor(max_workers=LOCAL_WORKERS) as pool:
-            running = {pool.submit(solve_one, dicts[k], share, should_stop): k for k in missing}
+            running = {pool.submit(solve_one, dicts[k], share, should_stop, *starts[k]): k for k in missing}
             for done in as_completed(running):
                 results[running[done]] = done.result()
                 region_in()
@@ -191,14 +215,16 @@ def solve_regions(settings: Settings, snapshot: Snapshot, time_limit_s: float,
     return merged
 
 
-def _on_workers(app: Any, dicts: list[dict], share: float, timeout_s: float,
-                should_stop: Callable[[], bool] | None, region_in: Callable[[], None]) -> list[dict | None]:
+def _on_workers(app: Any, dicts: list[dict], starts: list[tuple[dict | None, dict | None]], share: float,
+                timeout_s: float, should_stop: Callable[[], bool] | None,
+                region_in: Callable[[], None]) -> list[dict | None]:
     """The regions as Celery tasks of ``share`` seconds each: each region's plan, None where its task failed, did not
     come back within ``timeout_s`` or was revoked because the solve was stopped (those regions are solved here).
     ``region_in()`` is called once for each task that comes back with a plan, as it does."""
     from celery import group
 
-    pending = group(app.signature(tasks.REGION, args=(d, share)) for d in dicts).apply_async()
+    pending = group(app.signature(tasks.REGION, args=(d, share, *start))
+                    for d, start in zip(dicts, starts, strict=True)).apply_async()
     deadline = time.monotonic() + timeout_s
     told: set[int] = set()
 
@@ -230,4 +256,5 @@ def _on_workers(app: Any, dicts: list[dict], share: float, timeout_s: float,
     return out
 
 
-tasks.register(tasks.REGION, lambda _engine, _settings, problem, time_limit_s: solve_one(problem, time_limit_s))
+tasks.register(tasks.REGION, lambda _engine, _settings, problem, time_limit_s, warm=None, in_force=None: solve_one(
+    problem, time_limit_s, warm=warm, in_force=in_force))

@@ -25,6 +25,7 @@ from server.core.errors import Conflict, DomainError, NotFound, TooMany
 from server.core.timeutil import utcnow
 from server.dispatch.models import TERMINAL_SOLVE, SolveJob, SolveStatus, TechnicianDispatchState
 from server.dispatch.problem import Snapshot, build_snapshot
+from server.dispatch.regions import solve_regions, wants_regions
 from server.dispatch.runtime import after_commit, submit_solve
 from server.events.broker import make_event
 from server.jobs.models import JobEvent
@@ -265,11 +266,7 @@ def _store(engine: Engine, settings: Settings, job: SolveJob, city: Any, snapsho
     """Store the solve's plan of ``snapshot`` (plan version ``base_version`` read at ``planned_at``); when a live
     change overtook it, carry it onto the day as it is now first (``_carry_over``, up to ``CARRY_OVER_TRIES``
     times)."""
-    from server.dispatch.regions import wants_regions
-
-    # A regional day is not carried over: one warm-started solve of the whole day is what regions avoid.
-    tries = 0 if wants_regions(settings, snapshot) else CARRY_OVER_TRIES
-    for tries_left in range(tries, -1, -1):
+    for tries_left in range(CARRY_OVER_TRIES, -1, -1):
         stored = _finish(engine, settings, job.id, snapshot, best, base_version, planned_at,
                          may_carry_over=tries_left > 0)
         if stored is not _OVERTAKEN:
@@ -349,12 +346,10 @@ def _optimize(engine: Engine, settings: Settings, job: SolveJob, snapshot: Snaps
               warm: routing.Plan | None) -> routing.Plan:
     """One optimizer run for the whole time limit (a run cut into warm-started pieces plans worse), stopped within
     about a second when the solve is cancelled; its best plan so far is stored as it improves."""
-    from server.dispatch.regions import solve_regions, wants_regions
-
     watch = _SolveWatch(engine, settings, job.id)
     if wants_regions(settings, snapshot):
         return solve_regions(settings, snapshot, job.time_limit_s, should_stop=watch.should_stop,
-                             on_region=watch.on_region)
+                             on_region=watch.on_region, warm=warm)
     best = routing.solve(snapshot.problem, time_limit_s=job.time_limit_s, seed=job.attempts, warm_start=warm,
                          should_stop=watch.should_stop, on_progress=watch.on_progress)
     watch.flush()
@@ -367,10 +362,15 @@ def _carry_over(engine: Engine, settings: Settings, job: SolveJob, snapshot: Sna
     solve keeps its routes where they still hold (a pinned job goes where the dispatcher put it, a technician off
     sick has no route, a finished job is gone) and places the jobs the change freed or added. Moving a job away from
     its technician is priced against the plan in force now (what people were told), not against the superseded best.
-    The superseded search is not lost, and the next solve starts from the stored result."""
+    The superseded search is not lost, and the next solve starts from the stored result. A regional day is carried
+    over region by region (each from its part of ``best``), as it was solved."""
     watch = _SolveWatch(engine, settings, job.id)
-    carried = routing.solve(snapshot.problem, time_limit_s=CARRY_OVER_S, seed=job.attempts, warm_start=best,
-                            in_force=snapshot.current_plan(), should_stop=watch.should_stop)
+    if wants_regions(settings, snapshot):
+        carried = solve_regions(settings, snapshot, CARRY_OVER_S, should_stop=watch.should_stop, warm=best,
+                                in_force=snapshot.current_plan())
+    else:
+        carried = routing.solve(snapshot.problem, time_limit_s=CARRY_OVER_S, seed=job.attempts, warm_start=best,
+                                in_force=snapshot.current_plan(), should_stop=watch.should_stop)
     return _never_worse(snapshot, carried)
 
 

@@ -22,9 +22,11 @@ def solve_task(solve_job_id: str) -> int | None:
 
 
 @app.task(name=tasks.REGION, acks_late=True, reject_on_worker_lost=True)
-def region_task(problem: dict[str, Any], time_limit_s: float) -> dict[str, Any]:
-    """Solve one dispatch region (pure: a retry just solves again)."""
-    return tasks.run(tasks.REGION, _settings(), problem, time_limit_s)
+def region_task(problem: dict[str, Any], time_limit_s: float, warm: dict[str, Any] | None = None,
+                in_force: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Solve one dispatch region, from its part of the plan being re-planned when given (pure: a retry just solves
+    again)."""
+    return tasks.run(tasks.REGION, _settings(), problem, time_limit_s, warm, in_force)
 
 
 @app.task(name=tasks.DELIVER, acks_late=True, reject_on_worker_lost=True)

@@ -135,10 +135,12 @@ def test_killed_worker_mid_solve_is_retried_and_stored_once(scale_env, processes
 
 
 def _regional_solve(scale_env: dict[str, str], processes, concurrency: int,  # type: ignore[no-untyped-def]
-                    stop_when: str | None = None) -> str:
+                    stop_when: str | None = None, replan: bool = False) -> str:
     """A 1 s solve of the seeded day as two regions, on one worker with ``concurrency`` pool processes; checks the
     stored plan and returns the worker's log. With ``stop_when``, a 600 s solve instead, stopped (DELETE) once the
-    worker's log shows that line; it must end as cancelled long before its limit."""
+    worker's log shows that line; it must end as cancelled long before its limit. With ``replan``, a second 1 s
+    solve then re-plans the stored day: each region's task carries its part of the plan in force, and every job
+    stays with its technician (moving one costs the disruption and gains nothing on a day already planned)."""
     _seed(scale_env)
     processes.env = {**scale_env, "GROUNDCREW_DISPATCH_REGIONS": "2"}
     worker = processes.worker(concurrency=concurrency)
@@ -166,13 +168,22 @@ def _regional_solve(scale_env: dict[str, str], processes, concurrency: int,  # t
         assert events.index("1 of 2 regions planned") < events.index("2 of 2 regions planned"), events
     plan = httpx.get(f"{api}/plans/current", headers=headers, timeout=10).json()
     assert plan["stats"]["phases"][0]["regions"] == 2 and len(plan["stops"]) == 12
+    if replan:
+        again = httpx.post(f"{api}/dispatch/solves", json={"time_limit_s": 1}, headers=headers, timeout=10).json()
+        solve_id = again["id"]
+        assert wait_for(finished, 240, "the regional re-plan")["status"] == "succeeded"
+        after = httpx.get(f"{api}/plans/current", headers=headers, timeout=10).json()
+        assert after["version"] > plan["version"] and after["stats"]["phases"][0]["regions"] == 2
+        assert {s["job_id"]: s["technician_id"] for s in after["stops"]} == \
+            {s["job_id"]: s["technician_id"] for s in plan["stops"]}
     return worker_log.read_text()
 
 
 def test_regions_are_solved_as_separate_worker_tasks(scale_env, processes):
-    log = _regional_solve(scale_env, processes, concurrency=3)
-    assert log.count("groundcrew.region") >= 2  # each region ran as its own Celery task
-    assert "2 regions on 2 Celery pool processes" in log  # the third process runs the solve and waits for them
+    log = _regional_solve(scale_env, processes, concurrency=3, replan=True)
+    assert log.count("groundcrew.region") >= 4  # each region ran as its own Celery task, in the solve and re-plan
+    assert log.count("2 regions on 2 Celery pool processes") == 2  # the third process runs the solve and waits
+    assert "solving the regions here" not in log  # the re-plan's tasks, with their warm starts, ran on the worker
 
 
 def test_a_regional_solve_on_workers_stops_when_asked_and_keeps_a_whole_plan(scale_env, processes):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from sqlmodel import Session
 
 import routing
 from server.auth.models import Role
 from server.core.city import load_city
-from server.dispatch.problem import build_snapshot
+from server.dispatch.problem import build_snapshot, tech_key
 from server.dispatch.regions import partition, solve_regions
 from tests.server.dispatch.conftest import SITES, job_body, technician_body, wait_solve
 
@@ -30,7 +32,7 @@ def test_regions_partition_and_merge(client, auth, settings, app):
         assert sub.travel_time_s.shape[0] == len(own) < snapshot.problem.travel_time_s.shape[0]
     told: list[tuple[int, int]] = []
     plan = solve_regions(regional, snapshot, 0.5, on_region=lambda planned, regions: told.append((planned, regions)))
-    assert told == [(1, 2), (2, 2)]  # each region's plan counted in as it came
+    assert told == [(0, 2), (1, 2), (2, 2)]  # the regions cut, then each region's plan counted in as it came
     assert not routing.check_feasibility(snapshot.problem, plan)
     assert plan.objective.jobs_served == 12 and plan.stats.phases[0]["regions"] == 2
     # through the API, a regional solve stores one plan like any other
@@ -50,11 +52,11 @@ def test_regions_solved_here_share_the_solves_time(settings, monkeypatch):  # ty
 
     given: list[float] = []
 
-    def fake_solve(problem_dict: dict, time_limit_s: float, should_stop=None) -> dict:  # type: ignore[no-untyped-def]
+    def fake_solve(problem_dict: dict, time_limit_s: float, should_stop=None, warm=None, in_force=None) -> dict:  # type: ignore[no-untyped-def]
         given.append(time_limit_s)
         return routing.Plan(routes=[]).to_dict()
 
-    def eight_regions(_settings, snapshot):  # type: ignore[no-untyped-def]
+    def eight_regions(_settings, snapshot, keep=None):  # type: ignore[no-untyped-def]
         return [snapshot.problem] * 8
 
     monkeypatch.setattr(regions, "solve_one", fake_solve)
@@ -90,3 +92,41 @@ def test_a_regional_solve_stops_when_asked_and_keeps_a_whole_plan(client, auth, 
     assert ran_s < 200, ran_s  # far below the 600 s asked for: it was stopped
     plan = client.get("/plans/current", headers=dispatcher).json()
     assert plan["stats"]["phases"][0]["regions"] == 2 and len(plan["stops"]) == 12
+
+
+def test_a_regional_replan_starts_each_region_from_the_plan_in_force(client, auth, settings, app):
+    """A regional re-plan keeps jobs with the technicians they are planned for: each region starts from its part of
+    the plan being re-planned and moving a job costs the disruption (regions were solved from scratch before, so
+    every re-plan of a big day could reshuffle who goes where). Two technicians share each home, so handing one's
+    day to the other costs no travel: only a warm start tells the solver which of them customers were promised."""
+    dispatcher = auth(Role.dispatcher)
+    homes_of = {client.post("/technicians", json=technician_body(name, site), headers=dispatcher).json()["id"]: site
+                for name, site in (("North A", 0), ("North B", 0), ("South A", 9), ("South B", 9))}
+    for k, site in enumerate((0, 1, 6, 0, 1, 6, 9, 10, 4, 9, 10, 4)):
+        client.post("/jobs", json=job_body(settings, f"job {k}", site), headers=dispatcher)
+    regional = settings.model_copy(update={"dispatch_regions": 2})
+    with Session(app.state.engine) as session:
+        snapshot = build_snapshot(session=session, settings=regional, city=load_city(regional))
+    subs = partition(regional, snapshot)
+    homes = [{t.start_location for t in s.technicians} for s in subs]
+    assert len(subs) == 2 and all(len(s.technicians) == 2 and len(h) == 1 for s, h in zip(subs, homes, strict=True))
+    cold = solve_regions(regional, snapshot, 0.5)
+    # The plan in force: each region's two day plans swapped between its two technicians (the same cost).
+    pairs = {t.id: other.id for s in subs for t, other in zip(s.technicians, reversed(s.technicians), strict=True)}
+    by_tech = {r.technician_id: r for r in cold.routes}
+    told = routing.Plan(routes=[dataclasses.replace(by_tech[pairs[t.id]], technician_id=t.id)
+                                for t in snapshot.problem.technicians])
+    told_days = {t: sorted(seq) for t, seq in told.assignment().items()}
+    assert told_days != {t: sorted(seq) for t, seq in cold.assignment().items()}  # a different plan than a cold solve
+    # ... and a job planned for a technician of the other region stays in that technician's region.
+    south_ids = {tech_key(i) for i, site in homes_of.items() if site == 9}
+    south = next(s for s in subs if {t.id for t in s.technicians} == south_ids)
+    north_job = next(j.id for j in snapshot.problem.jobs if j.id not in {x.id for x in south.jobs})
+    south_tech = south.technicians[0].id
+    kept = partition(regional, snapshot, keep=routing.Plan(routes=[dataclasses.replace(
+        by_tech[south_tech], stops=[dataclasses.replace(by_tech[south_tech].stops[0], job_id=north_job)])]))
+    assert north_job in {j.id for s in kept for j in s.jobs if any(t.id == south_tech for t in s.technicians)}
+
+    replanned = solve_regions(regional, snapshot, 0.5, warm=told)
+    assert not routing.check_feasibility(snapshot.problem, replanned)
+    assert {t: sorted(seq) for t, seq in replanned.assignment().items()} == told_days

@@ -85,6 +85,11 @@ def test_a_solve_overtaken_on_every_carry_over_is_not_stored_over_the_change(  #
     assert client.get("/plans/current", headers=dispatcher).json()["stats"]["solve_job_id"] == replan
 
 
+def _searching(progress: list[dict]) -> bool:
+    """The solve has read the day and is searching: it reported a best plan, or (a regional solve) cut its regions."""
+    return any(p.get("cost") is not None or p.get("regions_planned") == 0 for p in progress)
+
+
 def _sick_while_solving(client, dispatcher, settings) -> tuple[str, int, int, set[int]]:  # type: ignore[no-untyped-def]
     """Ana and Tom with three jobs; a long solve, and Ana off sick once it is searching. Returns (the long solve,
     Ana, Tom, the jobs)."""
@@ -95,8 +100,8 @@ def _sick_while_solving(client, dispatcher, settings) -> tuple[str, int, int, se
     first = client.post("/dispatch/solves", json={"time_limit_s": 0.5}, headers=dispatcher).json()["id"]
     assert wait_solve(client, dispatcher, first)["status"] == "succeeded"
     slow = client.post("/dispatch/solves", json={"time_limit_s": 6.0}, headers=dispatcher).json()["id"]
-    wait_for(lambda: any(p.get("cost") is not None for p in client.get(
-        f"/dispatch/solves/{slow}", headers=dispatcher).json()["progress"]), 60, "the solve to search")
+    wait_for(lambda: _searching(client.get(f"/dispatch/solves/{slow}", headers=dispatcher).json()["progress"]), 60,
+             "the solve to search")
     assert client.post(f"/technicians/{ana}/dispatch-status", json={"status": "off_sick"},
                        headers=dispatcher).status_code == 200
     return slow, ana, tom, jobs
@@ -127,3 +132,19 @@ def test_a_solve_overtaken_by_a_technician_off_sick_carries_their_jobs_to_the_ot
     stops = plan.json()["stops"]
     assert all(s["technician_id"] == tom for s in stops), stops  # Ana's jobs went to Tom, none back to her
     assert {s["job_id"] for s in stops} == jobs, stops
+
+
+def test_a_regional_solve_overtaken_by_a_technician_off_sick_carries_their_jobs_to_the_others(  # type: ignore[no-untyped-def]
+        client, auth, settings, app) -> None:
+    """A day solved in regions is carried over too, region by region (it was stored as it was, giving the sick
+    technician's jobs back, or dropped when a later re-plan was queued)."""
+    app.state.settings.dispatch_regions = 2  # Ana and Tom live in different regions
+    dispatcher = auth(Role.dispatcher)
+    slow, _, tom, jobs = _sick_while_solving(client, dispatcher, settings)
+    carried = wait_solve(client, dispatcher, slow)
+    assert carried["status"] == "succeeded" and carried["plan_id"] is not None, carried
+    assert any("carrying its best plan onto the day as it is now" in p.get("event", "")
+               for p in carried["progress"]), carried["progress"]
+    plan = client.get(f"/plans/{carried['plan_id']}", headers=dispatcher).json()
+    assert plan["stats"]["phases"][0]["regions"] == 1  # the day as it is now: Tom's region only
+    assert all(s["technician_id"] == tom for s in plan["stops"]) and {s["job_id"] for s in plan["stops"]} == jobs

@@ -449,9 +449,10 @@ def _sisr_fleet(problem: Problem, jobs: list[int], variant: dict[str, Any], dead
                        "s": round(time.monotonic() - t0, 2)})
         routes = search.best_routes()
         _publish(to_jobs(routes), jobs)
+    before_fleet = search.best_routes()
+    floor = max(1, -(-int(fm.demand.sum()) // int(fm.capacity)))
+    hopeless = variant.get("hopeless")
     if eject and variant.get("fleet") == "sisr":
-        floor = max(1, -(-int(fm.demand.sum()) // int(fm.capacity)))
-        hopeless = variant.get("hopeless")
         stats = search.minimise_fleet(t0 + total * (variant.get("first_share", 0.3) + variant.get("rm_share", 0.4)),
                                       floor, on_success=lambda r: _publish(to_jobs(r), jobs),
                                       hopeless=(hopeless[0] * total, hopeless[1]) if hopeless else None)
@@ -485,6 +486,28 @@ def _sisr_fleet(problem: Problem, jobs: list[int], variant: dict[str, Any], dead
             phases.append({"phase": f"sisr chain {k + 1} of {chains}", "cost": search.best_cost,
                            "s": round(time.monotonic() - t0, 2)})
             if first is None or search.best_cost < first[0]:
+                first = (search.best_cost, search.best_routes())
+        for c in range(1, int(variant.get("cycles", 1))):
+            # Another fleet minimisation from the plan before the first, down to the fleet the first reached (fast:
+            # it does not try for fewer), then one run from its plan (see ``SINGLE_CORE_CHAINS``).
+            now = time.monotonic()
+            if deadline - now < variant["cycle_min_share"] * total:
+                break
+            fleet_now = sum(1 for r in first[1] if r)
+            search.start(before_fleet)
+            search.minimise_fleet(now + variant["cycle_fleet_share"] * total, max(floor, fleet_now),
+                                  hopeless=(hopeless[0] * total, hopeless[1]) if hopeless else None)
+            phases.append({"phase": f"cycle {c + 1}: fleet minimisation to {search.best_used} routes",
+                           "s": round(time.monotonic() - t0, 2)})
+            if search.best_used > fleet_now:
+                continue
+            now = time.monotonic()
+            each = (deadline - now) * variant["cycle_chain_share"]
+            search.start(search.best_routes())
+            search.run(now + each, temp, temp / ratio, between, descend)
+            phases.append({"phase": f"cycle {c + 1}: sisr chain", "cost": search.best_cost,
+                           "s": round(time.monotonic() - t0, 2)})
+            if search.best_cost < first[0]:
                 first = (search.best_cost, search.best_routes())
         search.start(first[1])
         temp /= variant.get("reheat_divisor", 5.0)  # the rest continues the best run, not a fresh start
@@ -639,9 +662,17 @@ SISR_PORTFOLIO: list[dict[str, Any]] = [
 #: 0.74 %). One run per seed on the full 40 showed no gain (README). ``descend``: after each SISR batch of that
 #: distance search the current plan goes to a 2-opt* local optimum (``_sisr.two_opt_star``), which SISR's one-at-a-time
 #: re-insertion cannot reach; 20 R/RC instances × seeds 0-3: 0.725 % -> 0.595 %; full 40 paired with the version before,
-#: seeds 2 and 3: 0.978 -> 0.476 % and 0.467 -> 0.569 % (docs/benchmark-history.md).
+#: seeds 2 and 3: 0.978 -> 0.476 % and 0.467 -> 0.569 % (docs/benchmark-history.md). ``cycles``: the three runs
+#: from one fleet-minimised plan end in the same basin (R109 seed 3: 4.8 % in all three; RC102 3.8 %), and that plan
+#: decides which; so a second cycle minimises the fleet again from the plan before the first (to the fleet the first
+#: reached, which takes ~0.1 s, not the ~1.6 s of trying for fewer), runs once for ``cycle_chain_share`` of the time
+#: left from its plan, and the rest continues the best of all four runs; skipped when less than
+#: ``cycle_min_share`` of the budget is left. 20 R/RC instances with a BKS × seeds 0-3, 10 s, one core, two seeds at
+#: a time each pinned to its own core: 0.747 / 0.414 % -> 0.378 / 0.320 % mean gap at the BKS fleet (seeds 0-1 / 2-3),
+#: 2 -> 1 over BKS; three cycles (chain share 0.3) 0.452 / 0.480 %.
 SINGLE_CORE_CHAINS: dict[str, Any] = {"chains": 3, "chain_share": 0.15, "reheat_divisor": 5.0, "descend": True,
-                                      "hopeless": (0.15, 3)}
+                                      "hopeless": (0.15, 3), "cycles": 2, "cycle_fleet_share": 0.2,
+                                      "cycle_chain_share": 0.4, "cycle_min_share": 0.3}
 #: ``hopeless`` above (share of the budget, customers): on one core the fleet minimisation ends when a route-removal
 #: attempt still leaves 3 or more customers out after 15 % of the budget, and its time goes to the distance search.
 #: Measured (15 R/RC instances × seeds 0-3, the 4 s fleet window from a 1 s SISR start, fewest customers left out per

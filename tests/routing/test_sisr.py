@@ -241,17 +241,24 @@ def test_one_worker_follows_the_seed():
 
 
 @needs_solomon
-def test_on_one_core_the_distance_search_keeps_the_best_of_three_short_runs():
-    """One SISR run of the distance phase ends in a poor basin about half the time on some instances (by seed); on
-    one core the trajectory runs three short ones from the fleet-minimised plan and continues the best."""
+def test_on_one_core_the_distance_search_keeps_the_best_of_short_runs_from_two_fleet_minimisations():
+    """One SISR run of the distance phase ends in a poor basin about half the time on some instances (by seed), and
+    runs from the same fleet-minimised plan end in the same one; on one core the trajectory runs three short ones from
+    the fleet-minimised plan, minimises the fleet again from the plan before it (to the same fleet), runs once from
+    that plan, and continues the best of the four."""
     (variant,) = variants_for(_problem(), 0, 1, False, 10)
-    assert variant["kind"] == "eject" and variant["chains"] == 3
+    assert variant["kind"] == "eject" and variant["chains"] == 3 and variant["cycles"] == 2
     assert "chains" not in variants_for(_problem(), 0, 2, False, 10)[1]  # two cores: as before
     _, problem, jobs, _, _ = _start("RC101")
-    out = _sisr_fleet(problem, jobs, variant, time.monotonic() + 3.0, None, eject=True)
+    out = _sisr_fleet(problem, jobs, variant, time.monotonic() + 5.0, None, eject=True)
+    names = [p["phase"] for p in out.phases]
     chains = [p for p in out.phases if p["phase"].startswith("sisr chain")]
     assert [p["phase"] for p in chains] == [f"sisr chain {k} of 3" for k in (1, 2, 3)]
-    assert out.cost <= min(p["cost"] for p in chains)  # the rest continued from the best of them
+    fleet = next(p["to_routes"] for p in out.phases if "to_routes" in p)
+    again = names.index(f"cycle 2: fleet minimisation to {fleet} routes")  # the same fleet, from the plan before
+    assert names.index("sisr chain 3 of 3") < again < names.index("cycle 2: sisr chain")
+    runs = [*chains, out.phases[names.index("cycle 2: sisr chain")]]
+    assert out.cost <= min(p["cost"] for p in runs)  # the rest continued from the best of them
     plan = build_plan(problem, out, {})
     assert check_feasibility(problem, plan) == [] and not plan.unassigned
 

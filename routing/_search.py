@@ -451,11 +451,11 @@ def _sisr_fleet(problem: Problem, jobs: list[int], variant: dict[str, Any], dead
         _publish(to_jobs(routes), jobs)
     before_fleet = search.best_routes()
     floor = max(1, -(-int(fm.demand.sum()) // int(fm.capacity)))
-    hopeless = variant.get("hopeless")
+    hopeless = variant.get("hopeless")  # (share of the budget, customers) -> (seconds, customers)
+    hopeless = (hopeless[0] * total, hopeless[1]) if hopeless else None
     if eject and variant.get("fleet") == "sisr":
         stats = search.minimise_fleet(t0 + total * (variant.get("first_share", 0.3) + variant.get("rm_share", 0.4)),
-                                      floor, on_success=lambda r: _publish(to_jobs(r), jobs),
-                                      hopeless=(hopeless[0] * total, hopeless[1]) if hopeless else None)
+                                      floor, on_success=lambda r: _publish(to_jobs(r), jobs), hopeless=hopeless)
         stats["success_at"] = [round(s - t0, 2) for s in stats["success_at"]]
         phases.append({"phase": f"fleet minimisation {stats['from_routes']} -> {stats['to_routes']} routes",
                        **stats, "s": round(time.monotonic() - t0, 2)})
@@ -495,15 +495,13 @@ def _sisr_fleet(problem: Problem, jobs: list[int], variant: dict[str, Any], dead
                 break
             fleet_now = sum(1 for r in first[1] if r)
             search.start(before_fleet)
-            search.minimise_fleet(now + variant["cycle_fleet_share"] * total, max(floor, fleet_now),
-                                  hopeless=(hopeless[0] * total, hopeless[1]) if hopeless else None)
+            search.minimise_fleet(now + variant["cycle_fleet_share"] * total, max(floor, fleet_now), hopeless=hopeless)
             phases.append({"phase": f"cycle {c + 1}: fleet minimisation to {search.best_used} routes",
                            "s": round(time.monotonic() - t0, 2)})
             if search.best_used > fleet_now:
                 continue
             now = time.monotonic()
             each = (deadline - now) * variant["cycle_chain_share"]
-            search.start(search.best_routes())
             search.run(now + each, temp, temp / ratio, between, descend)
             phases.append({"phase": f"cycle {c + 1}: sisr chain", "cost": search.best_cost,
                            "s": round(time.monotonic() - t0, 2)})

@@ -695,6 +695,7 @@ class Search:
         self.start(self.best_routes())
         return stats
 
+
 def run_batches(batch: Callable[[int, float, float], None], deadline: float, temp_from: float, temp_to: float,
                 between: Callable[[], bool] | None = None, seconds: float = 0.02) -> None:
     """Call ``batch(iterations, temperature at its start, at its end)`` until ``deadline``, each call about

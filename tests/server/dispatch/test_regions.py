@@ -122,7 +122,7 @@ def test_a_regional_replan_starts_each_region_from_the_plan_in_force(client, aut
     south_ids = {tech_key(i) for i, site in homes_of.items() if site == 9}
     south = next(s for s in subs if {t.id for t in s.technicians} == south_ids)
     north_job = next(j.id for j in snapshot.problem.jobs if j.id not in {x.id for x in south.jobs})
-    south_tech = south.technicians[0].id
+    south_tech = next(t.id for t in south.technicians if by_tech[t.id].stops)  # one with a day to copy
     kept = partition(regional, snapshot, keep=routing.Plan(routes=[dataclasses.replace(
         by_tech[south_tech], stops=[dataclasses.replace(by_tech[south_tech].stops[0], job_id=north_job)])]))
     assert north_job in {j.id for s in kept for j in s.jobs if any(t.id == south_tech for t in s.technicians)}

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from routing import Break, Job, Plan, Problem, Technician, TimeWindow, Weights, check_feasibility, warm_up
-from routing._day_sisr import DaySearch, route_cost
+from routing._day_sisr import DaySearch, _insert_all, route_cost
 from routing._search import _day_sisr, _day_sisr_applies
 from routing.schedule import Infeasible, evaluate, simulate, timeline
 from routing.solve import build_plan, screen
@@ -174,3 +174,61 @@ def test_a_carried_over_search_prices_moves_against_the_plan_in_force_not_its_ow
     told = solve(problem, time_limit_s=0.5, warm_start=plan("A"), in_force=plan("B"), workers=1)
     assert check_feasibility(problem, told) == [] and sorted(told.assignment()["B"]) == ["1", "2"]
     assert not told.assignment().get("A")
+
+
+def _insert_timing_every_place(rem, routes, lens, rcost, unassigned, d) -> None:
+    """The reference for ``_insert_all`` without its bound: every place of every allowed route timed."""
+    for j in rem:
+        best = bv = bp = None
+        for v in range(routes.shape[0]):
+            if not d.allowed[v, j]:
+                continue
+            m = int(lens[v])
+            for p in range(m + 1):
+                seq = np.array([*routes[v, :p], j, *routes[v, p:m]], np.int64)
+                c = route_cost(v, seq, m + 1, d)
+                if c >= 0 and (best is None or c - rcost[v] < best):
+                    best, bv, bp = c - rcost[v], v, p
+        if bv is None:
+            unassigned[j] = True
+            continue
+        m = int(lens[bv])
+        routes[bv, bp + 1:m + 1] = routes[bv, bp:m].copy()
+        routes[bv, bp] = j
+        lens[bv] = m + 1
+        rcost[bv] += best
+        unassigned[j] = False
+
+
+def test_insertion_skips_only_places_that_cannot_be_cheapest():
+    """``_insert_all`` times a place only when its lower bound (the arcs' detour, the job's extra cost, the fixed cost
+    of an empty route) is below the best so far; on days with breaks, several windows, SLA deadlines, overtime and
+    continuity it puts every job where timing every place would."""
+    compared = 0
+    for seed in range(6):
+        problem = _day(seed)
+        search = DaySearch(problem, list(range(len(problem.jobs))), seed=seed)
+        d = search.d
+        rng = np.random.default_rng(seed)
+        for _ in range(60):
+            routes, lens, rcost = search.routes.copy(), search.lens.copy(), search.rcost.copy()
+            unassigned = search.unassigned.copy()
+            placed = [int(x) for v in range(len(lens)) for x in routes[v, :lens[v]]]
+            out = set(rng.choice(placed, size=int(rng.integers(1, len(placed) + 1)), replace=False).tolist())
+            for v in range(len(lens)):
+                keep = [x for x in routes[v, :lens[v]] if x not in out]
+                routes[v, :len(keep)] = keep
+                lens[v] = len(keep)
+                rcost[v] = route_cost(v, routes[v], len(keep), d)
+            if (rcost < 0).any():  # taking a job out broke a route (a break no longer fits): not a state to insert into
+                continue
+            unassigned[list(out)] = True
+            rem = np.array(rng.permutation(sorted(out)), np.int64)
+            ours = routes.copy(), lens.copy(), rcost.copy(), unassigned.copy()
+            _insert_all(rem, len(rem), *ours, d, np.empty(len(unassigned) + 1, np.int64), False)
+            _insert_timing_every_place(rem, routes, lens, rcost, unassigned, d)
+            for v in range(len(lens)):
+                assert list(ours[0][v, :ours[1][v]]) == list(routes[v, :lens[v]])
+            assert (ours[2] == rcost).all() and (ours[3] == unassigned).all()
+            compared += 1
+    assert compared >= 200

@@ -46,9 +46,11 @@ def _take_break(t, trav, early, late, dur):
 
 
 @nb.njit(cache=True)
-def route_cost(v, seq, m, d):
+def route_cost(v, seq, m, d, limit=INF):
     """Cost of technician v doing seq[:m] (as ``schedule.simulate`` times it), or -1 when infeasible. ``d`` is the
-    day (``_day.DayArrays``).
+    day (``_day.DayArrays``). An insertion asks only whether a place beats the best so far: once the cost of the
+    jobs so far reaches ``limit`` the answer is ``limit``, the rest of the route unchecked (every term is a cost >= 0,
+    so the route cannot come back under it). Under the limit the answer is exact.
 
     ``d.place[j]`` >= 0: job j may stand only at that position of its route (work in progress first; a dispatcher's
     pinned position). Checking it here makes every insertion and removal of the search respect it."""
@@ -80,6 +82,8 @@ def route_cost(v, seq, m, d):
         if d.sla[j] >= 0 and s > d.sla[j]:
             cost += d.sla_w[j] * (s - d.sla[j])
         cost += d.arc[here, d.loc[j]] + d.extra[v, j]
+        if cost >= limit:
+            return limit
         t = s + dur
         here = d.loc[j]
     if load > d.capacity[v]:
@@ -132,7 +136,7 @@ def _insert_all(rem, n_rem, routes, lens, rcost, unassigned, d, buf, blink):
                 buf[p] = j
                 for q in range(p, m):
                     buf[q + 1] = routes[v, q]
-                c = route_cost(v, buf, m + 1, d)
+                c = route_cost(v, buf, m + 1, d, best + rcost[v])
                 if c < 0:
                     continue
                 delta = c - rcost[v]

@@ -233,6 +233,12 @@ def validate(p: Problem) -> None:
         raise RoutingInputError(
             f"distance_m: shape {p.distance_m.shape} differs from travel_time_s shape {m.shape}"
         )
+    if p.distance_m is not None and (p.distance_m < 0).any():
+        i, j = np.argwhere(p.distance_m < 0)[0]
+        raise RoutingInputError(f"distance_m[{i}][{j}]: negative distance ({p.distance_m[i, j]})")
+    for f in fields(Weights):  # every term is a cost: the searches prune on costs only growing as a route does
+        if getattr(p.weights, f.name) < 0:
+            raise RoutingInputError(f"weights: {f.name} is negative ({getattr(p.weights, f.name)})")
     n_loc = m.shape[0]
 
     def loc(owner: str, name: str, v: int | None) -> None:

@@ -69,6 +69,13 @@ def test_the_route_check_and_cost_are_simulate_and_evaluate_exactly():
             continue
         routes = [timeline(problem, t, ids if t is tech else []) for t in problem.technicians]
         assert cost == evaluate(problem, Plan(routes=routes, unassigned=[])).cost, ids
+        arr = np.asarray([*seq, 0], dtype=np.int64)
+        # Asked only whether it costs less than a limit (an insertion's question): the exact cost under the limit,
+        # an answer at or above the limit otherwise, and at a limit reached before the last job, the limit itself.
+        assert route_cost(v, arr, len(seq), search.d, cost + 1) == cost
+        assert route_cost(v, arr, len(seq), search.d, cost) >= cost
+        if seq:
+            assert route_cost(v, arr, len(seq), search.d, search.d.fixed) == search.d.fixed
         checked["feasible"] += 1
     assert min(checked.values()) > 40  # both kinds of route were really compared
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from routing import Break, Job, Plan, Problem, RoutingInputError, Technician, TimeWindow
+from routing import Break, Job, Plan, Problem, RoutingInputError, Technician, TimeWindow, Weights
 
 from .helpers import H, line_matrix, solved
 
@@ -39,6 +39,8 @@ def _p(**over):
         ({"technicians": [Technician("T1", 8 * H, 17 * H, 0, breaks=[Break(3600, 12 * H, 12 * H + 60)])]},
          "technician 'T1': break 1 (3600s) does not fit"),
         ({"jobs": [Job("J17", 1, 60, pinned_technician="T9")]}, "job 'J17': pinned technician 'T9' does not exist"),
+        ({"weights": Weights(disruption=-600)}, "weights: disruption is negative (-600)"),
+        ({"distance_m": -line_matrix(3)}, "distance_m[0][1]: negative distance (-600)"),
     ],
 )
 def test_bad_input_names_the_item(over, message):

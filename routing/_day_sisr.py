@@ -45,7 +45,7 @@ def _take_break(t, trav, early, late, dur):
     return bs + dur, trav - min(trav, bs - t)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def route_cost(v, seq, m, d, limit=INF):
     """Cost of technician v doing seq[:m] (as ``schedule.simulate`` times it), or -1 when infeasible. ``d`` is the
     day (``_day.DayArrays``). An insertion asks only whether a place beats the best so far: once the cost of the

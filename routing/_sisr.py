@@ -31,7 +31,7 @@ BLINK = 0.01  # chance to skip a position when re-inserting (diversity)
 SPLIT = 0.5  # chance of a split string (keep a middle part) instead of a plain string
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _refresh(r, routes, lens, early, late, load, dist, travel, cost, ready, due, service, demand):
     """Schedule bounds, load and cost of route r; False when a time window is missed."""
     m = lens[r]
@@ -86,7 +86,7 @@ def _total(lens, dist, fixed):
     return t
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _copy_route(r, src_routes, src_lens, src_early, src_late, src_load, src_dist,
                 dst_routes, dst_lens, dst_early, dst_late, dst_load, dst_dist):
     m = src_lens[r] + 2
@@ -116,7 +116,7 @@ def _recreate_order(rem_list, n_rem, keys, demand, travel):
     return np.argsort(keys[:n_rem])
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _best_insertion(v, open_r, w_routes, w_lens, w_early, w_late, w_load, fixed, capacity, travel, cost, ready, due,
                     service, demand):
     """(route, position) of customer ``v``'s cheapest feasible insertion among the routes ``open_r`` allows, each

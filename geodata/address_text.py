@@ -1,7 +1,8 @@
 """Address understanding: the part of a text that is an address, read against the city's own street names.
 
 Handles, in any city: house number before the street (US, UK: "29 Hereford St", "the 2900 block of
-Fait Ave") or after it (most of Europe: "Sturenkatu 33", "Yrjönkatu 21 b"); letters and ranges in
+Fait Ave") or after it (most of Europe: "Sturenkatu 33", "Yrjönkatu 21 b"), also across a comma ("Rua Machado dos
+Santos, 505", "12, rue de la Paix"); letters and ranges in
 house numbers ("12A", "10-14", "37-39"); numbered streets in any spelling ("W 19 Street", "Nineteenth
 St"); direction prefixes and quadrant suffixes; and the tail after the street ("Boston MA 02115",
 "00550 Helsinki, Suomi"), whose words are kept as *area phrases* to choose between same-named
@@ -37,6 +38,7 @@ CLAUSE = re.compile(r"[,;:!?()\n]|(?<!\b\w)(?<!\bst)(?<!\bmt)(?<!\bft)\.(?:\s|$)
                     r"|\b(?:since|near|by|outside|behind|across from|in front of)\b", re.I)
 # A house number: digits, an optional letter ("12A"), an optional range ("10-14", "37-39b").
 HOUSE = re.compile(r"(?<![\w./-])(\d{1,6})([a-z])?(?:\s*[-–]\s*(\d{1,6})([a-z])?)?(?![\w/])", re.I)
+HALF_AFTER = re.compile(r"^\s*(?:1/2|½)(?=\s|$)")  # "641 1/2 Saratoga St": a US half address, at its house
 LETTER_AFTER = re.compile(r"^\s+([a-z])\s*$", re.I)  # "Yrjönkatu 21 b": a staircase letter ending the clause
 BLOCK = re.compile(r"^\s*block\s+(?:of\s+)?", re.I)
 FUZZY_CUTOFF = 88.0
@@ -145,6 +147,9 @@ def find_addresses(gz: Gazetteer, text: str, stop: frozenset[str] = BASE_STOP) -
                 continue
             house = m.group(0).strip()
             after = clause[m.end():]
+            half = HALF_AFTER.match(after)
+            if half:
+                house, after = f"{house} 1/2", after[half.end():]
             block = False
             bm = BLOCK.match(after)
             if bm:
@@ -162,19 +167,41 @@ def find_addresses(gz: Gazetteer, text: str, stop: frozenset[str] = BASE_STOP) -
                 continue
             # Street first: "Sturenkatu 33, 00550 Helsinki" (the number ends the clause or a letter follows).
             before = tokens(clause[: m.start()])
+            letter = LETTER_AFTER.match(after)
+            ends = not tokens(after) or letter is not None
             smatch, sused = match_suffix(gz, before, stop)
+            joiner = " "
+            if smatch is None and not before and ends and _standalone_number(gz, m.group(1)):
+                # The number is a clause of its own: "Rua Machado dos Santos, 505", "Via Roma, 12" (street
+                # first, the street ends the clause before) or "12, rue de la Paix" (number first).
+                if ci > 0:
+                    before = tokens(clauses[ci - 1])
+                    smatch, sused = match_suffix(gz, before, stop)
+                    joiner = ", "
+                if smatch is None and ci + 1 < len(clauses) and not letter:
+                    nxt = tokens(clauses[ci + 1])
+                    match, used, fz = match_prefix(gz, nxt, stop)
+                    if match is not None:
+                        tail = nxt[used:] + _later_words(clauses, ci + 1)
+                        out.append(ParsedAddress(house, number, match, f"{house}, {' '.join(nxt[:used])}",
+                                                 tuple(area_phrases(tail)), False, fz))
+                        continue
             if smatch is None:
                 continue
-            letter = LETTER_AFTER.match(after)
             if letter and not m.group(2):
                 house = f"{house}{letter.group(1)}"
-            ends = not tokens(after) or letter is not None
-            span = f"{' '.join(before[len(before) - sused:])} {house}"
+            span = f"{' '.join(before[len(before) - sused:])}{joiner}{house}"
             tail = ([] if letter else tokens(after)) + _later_words(clauses, ci)
             agreement = smatch.agreement * (1.0 if ends else 0.8)
             out.append(ParsedAddress(house, number, StreetMatch(smatch.ids, agreement, smatch.how), span,
                                      tuple(area_phrases(tail)), False, False, "street first"))
     return out
+
+
+def _standalone_number(gz: Gazetteer, digits: str) -> bool:
+    """Whether a number written as a clause of its own can be a house number: not one with a leading zero
+    ("00100", "02115": postcodes), nor one the city's addresses use as an area word (a postcode)."""
+    return not digits.startswith("0") and digits not in gz.area_points
 
 
 def parse_address(gz: Gazetteer, text: str, stop: frozenset[str] = BASE_STOP) -> ParsedAddress | None:

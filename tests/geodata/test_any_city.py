@@ -15,7 +15,7 @@ from geodata.address_points import read_address_points, split_placeholders
 from geodata.projection import haversine_m
 from server.intake.geotag import locate
 
-from .conftest import DEMO_OSM, REPORTS_311, SHARED
+from .conftest import DATA, DEMO_OSM, REPORTS_311, SHARED
 
 BOSTON = SHARED / "cities" / "boston"
 BOSTON_OSM = BOSTON / "boston_cambridge_somerville.osm.pbf"
@@ -25,6 +25,7 @@ BOSTON_PLACEHOLDER = BOSTON / "boston_311_placeholder_dev.csv"
 HELSINKI = SHARED / "cities" / "helsinki"
 HELSINKI_OSM = HELSINKI / "helsinki_central.osm.pbf"
 HELSINKI_EVAL = HELSINKI / "helsinki_feedback_in_extract_generic.csv"
+PORTO_CUT = DATA / "porto_calendario.osm.bz2"  # a real cut of Porto's OSM (see tests/geodata/data/README.md)
 THRESHOLD = 0.6  # the server's default geotag_min_confidence
 
 
@@ -45,6 +46,11 @@ def boston_taught(cache_dir: Path) -> City:
     report = city.add_address_points(split_placeholders(points)[0])
     assert report.added > 1000 and report.outside_map > 0
     return city
+
+
+@pytest.fixture(scope="module")
+def porto(cache_dir: Path) -> City:
+    return load_city(PORTO_CUT, cache_dir)
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +79,36 @@ def test_street_number_order_postcode_tail_letters_and_ranges(helsinki: City) ->
     # Accents people drop when typing, and the street's own spelling, are the same address.
     a, b = helsinki.geotag("Etelaesplanadi 22")[0], helsinki.geotag("Eteläesplanadi 22, 00130 Helsinki")[0]
     assert (a.lat, a.lon) == (b.lat, b.lon)
+
+
+def test_a_house_number_in_a_clause_of_its_own(porto: City, city: City) -> None:
+    """Southern Europe writes the number after a comma ("Rua Machado dos Santos, 505", "Via Roma, 12"), France
+    before one ("12, rue de la Paix"): the number is the house on the street beside it. A number the city's
+    addresses use as a postcode ("Fait Ave, 21224") is not a house."""
+    point = porto.geotag("Rua Machado dos Santos 505")[0]
+    assert point.explanation == "address point 505 Rua Machado dos Santos"
+    for text in ("Rua Machado dos Santos, 505", "505, Rua Machado dos Santos",
+                 "Rua Machado dos Santos, 505, 4760-505 Calendário", "buraco na estrada, Rua Machado dos Santos, 505"):
+        best = porto.geotag(text)[0]
+        assert best.explanation == point.explanation and (best.lat, best.lon) == (point.lat, point.lon), text
+        assert best.confidence >= THRESHOLD, text
+    assert porto.geotag("Rua Brito Camacho, 140")[0].explanation == "address point 140 Rua Brito Camacho"
+    # Baltimore: the ZIP code after the street is an area word, never house 21224 of Fait Avenue.
+    zip_only = city.geotag("Fait Ave, 21224")
+    assert zip_only and zip_only[0].kind == "street" and zip_only[0].confidence < THRESHOLD
+    assert city.geotag("Fait Ave, 3400")[0].explanation == city.geotag("3400 Fait Ave")[0].explanation
+    # A number that is only part of a sentence after the street is no house.
+    assert city.geotag("Fait Ave, 2 trucks blocking the lane")[0].kind == "street"
+
+
+def test_half_house_numbers(city: City) -> None:
+    """US cities number some houses "1/2" (Baltimore's 311 has "2798 1/2 THE ALAMEDA"): the house is the whole
+    number's, and the fraction is not taken for a street called "2"."""
+    whole = city.geotag("3400 Fait Ave")[0]
+    for text in ("3400 1/2 Fait Ave", "3400 ½ Fait Ave, Baltimore MD 21224"):
+        half = city.geotag(text)[0]
+        assert (half.lat, half.lon, half.confidence) == (whole.lat, whole.lon, whole.confidence), text
+        assert half.explanation.startswith("3400 1/2 Fait Avenue"), text
 
 
 def test_city_words_are_never_places(helsinki: City) -> None:
@@ -201,7 +237,7 @@ def test_other_names_and_initials_of_real_streets(boston: City) -> None:
     assert plain is not None and plain == dotted and plain.agreement == 1.0
 
 
-def _held_out_addresses(city: City, street_first: bool) -> tuple[list[float], list[float]]:
+def _held_out_addresses(city: City, form: str) -> tuple[list[float], list[float]]:
     """Every fifth known address of the city taken out of its gazetteer, then geotagged from its text alone:
     (errors m, confidences) — interpolation measured on the city's own data, house-number conventions and all."""
     import copy
@@ -217,7 +253,7 @@ def _held_out_addresses(city: City, street_first: bool) -> tuple[list[float], li
     errors, confidences = [], []
     for (sid, key), xy in truth.items():
         name = gz.streets[sid].name
-        best = city.geotag(f"{name} {key}" if street_first else f"{key} {name}")[0]
+        best = city.geotag(form.format(name=name, number=key))[0]
         lat, lon = gz.lonlat(xy)
         errors.append(haversine_m(lat, lon, best.lat, best.lon))
         confidences.append(best.confidence)
@@ -231,11 +267,24 @@ def test_held_out_address_points_are_placed_honestly(which: str, helsinki: City,
     its neighbours, and the confident answers are within 250 m."""
     import numpy as np
 
-    errors, confidences = _held_out_addresses(helsinki if which == "helsinki" else city, which == "helsinki")
+    form = "{name} {number}" if which == "helsinki" else "{number} {name}"
+    errors, confidences = _held_out_addresses(helsinki if which == "helsinki" else city, form)
     e, c = np.array(errors), np.array(confidences)
     assert len(e) > 100
     assert np.median(e) <= 40 and np.mean(e <= 250) >= 0.95
     assert np.mean(c >= THRESHOLD) >= 0.85 and np.mean(e[c >= THRESHOLD] <= 250) >= 0.97
+
+
+def test_held_out_addresses_written_street_comma_number(porto: City) -> None:
+    """A fifth of the Porto cut's mapped house numbers, held out and written as Portugal writes them
+    ("Rua Brito Camacho, 140"), are placed from the others on their own street."""
+    import numpy as np
+
+    errors, confidences = _held_out_addresses(porto, "{name}, {number}")
+    assert (errors, confidences) == _held_out_addresses(porto, "{name} {number}")  # the comma changes nothing
+    e, c = np.array(errors), np.array(confidences)
+    assert len(e) >= 10
+    assert np.median(e) <= 40 and np.all(e <= 250) and np.mean(c >= THRESHOLD) >= 0.6
 
 
 def test_confidence_never_claims_more_than_the_citys_own_numbers_show(helsinki: City) -> None:

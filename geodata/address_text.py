@@ -30,17 +30,17 @@ from geodata.normalize import LEADING_TYPES, STREET_TYPES, parse_street, tokens
 
 # Generic stopwords; the city, county and state words come from the OSM data (Gazetteer.area_words).
 BASE_STOP = frozenset({"near", "by", "at", "on", "in", "since", "and", "the", "of", "from", "to", "outside", "behind",
-                       "across", "between", "corner", "city", "county", "block", "is", "are", "has", "there",
+                       "across", "between", "corner", "city", "county", "block", "blk", "is", "are", "has", "there",
                        "intersection", "a", "an", "my", "our", "your", "for", "with", "it", "its", "this", "that"})
 # Clause breaks: punctuation (not the dot of "S." or "St."), a spaced dash ("Noise - Street/Sidewalk"), and
 # words that start a new location phrase.
-CLAUSE = re.compile(r"[,;:!?()\n]|(?<!\b\w)(?<!\bst)(?<!\bmt)(?<!\bft)\.(?:\s|$)|\s[-–—]\s"
+CLAUSE = re.compile(r"[,;:!?()\n]|(?<!\b\w)(?<!\bst)(?<!\bmt)(?<!\bft)(?<!\bblk)\.(?:\s|$)|\s[-–—]\s"
                     r"|\b(?:since|near|by|outside|behind|across from|in front of)\b", re.I)
 # A house number: digits, an optional letter ("12A"), an optional range ("10-14", "37-39b").
 HOUSE = re.compile(r"(?<![\w./-])(\d{1,6})([a-z])?(?:\s*[-–]\s*(\d{1,6})([a-z])?)?(?![\w/])", re.I)
 HALF_AFTER = re.compile(r"^\s*(?:1/2|½)(?=\s|$)")  # "641 1/2 Saratoga St": a US half address, at its house
 LETTER_AFTER = re.compile(r"^\s+([a-z])\s*$", re.I)  # "Yrjönkatu 21 b": a staircase letter ending the clause
-BLOCK = re.compile(r"^\s*block\s+(?:of\s+)?", re.I)
+BLOCK = re.compile(r"^\s*(?:block|blk\.?)\s+(?:of\s+)?", re.I)  # "2900 block of", police style "2900 BLK"
 FUZZY_CUTOFF = 88.0
 
 

@@ -2,8 +2,8 @@
 
 Tries, in order of precision: trusted GPS, house-number addresses ("2900 Fait Ave", "Sturenkatu 33",
 "the 2900 block of Fait Ave"), intersections ("X & Y", "X/Y", "corner of X and Y", "INTERSECTION of X
-& Y"), named places ("near the <POI>"), bare streets and neighbourhoods; a customer's known address
-last. Nothing found gives an empty list, never a guess dressed as a fact.
+& Y") and stretches ("X between Y and Z"), named places ("near the <POI>"), bare streets and
+neighbourhoods; a customer's known address last. Nothing found gives an empty list, never a guess dressed as a fact.
 
 **Confidence is the probability that the point is within 250 m of the problem** (`CONFIDENT_RADIUS_M`),
 built from three parts that each can be checked: does the written name agree with the street's
@@ -38,6 +38,10 @@ KINDS = ("gps", "stated_address", "address", "intersection", "block", "landmark"
 CONFIDENT_RADIUS_M = 250.0  # confidence = probability of being within this distance of the problem
 _CONNECT = re.compile(r"\s*(?:&|/|\band\b|\bat\b|@|\bcorner of\b|\bx\b)\s*", re.I)
 _INTERSECTION_CLAUSE = re.compile(r"[,;:!?()\n]|\s[-–—]\s")
+# "Clinton St between Fait Ave and Foster Ave": the stretch of one street between two cross streets.
+_BETWEEN = re.compile(r"^(?P<x>.*?)\s+(?:between|betw\.?|btwn\.?|b/w)\s+(?P<y>.+?)\s*(?:&|/|\band\b)\s*(?P<z>.+)$",
+                      re.I)
+MAX_BETWEEN_M = 1500.0  # two crossings farther apart than this along one street are no block anyone means
 
 
 @dataclass(frozen=True)
@@ -193,8 +197,42 @@ class Geotagger:
                 return out
         return []
 
+    def _between(self, clause: str) -> list[Candidate]:
+        """'X between Y and Z': the middle of X's stretch between its crossings with Y and Z. Confidence is the
+        name agreements times the share of the stretch within 250 m of its middle (a person can be anywhere
+        on it)."""
+        m = _BETWEEN.match(clause.strip())
+        if m is None:
+            return []
+        xw, yw, zw = tokens(m["x"]), tokens(m["y"]), tokens(m["z"])
+        x, nx = match_suffix(self.gz, xw, self.stop)
+        y, ny, _ = match_prefix(self.gz, yw, self.stop)
+        z, nz, _ = match_prefix(self.gz, zw, self.stop)
+        if x is None or y is None or z is None or ny != len(yw):
+            return []
+        best: tuple[float, int, NDArray[np.float64], NDArray[np.float64]] | None = None
+        for i, _, p in self.gz.intersection_pairs(x.ids, y.ids):
+            for k, _, q in self.gz.intersection_pairs(x.ids, z.ids):
+                d = float(np.hypot(*(p - q)))
+                if i == k and d > 0 and (best is None or d < best[0]):
+                    best = (d, i, p, q)
+        if best is None or best[0] > MAX_BETWEEN_M:
+            return []
+        d, sid, p, q = best
+        st = self.gz.streets[sid]
+        mid = (p + q) / 2
+        xy = st.pts[int(np.argmin(np.hypot(*(st.pts - mid).T)))]
+        conf = x.agreement * y.agreement * z.agreement * 0.97 * min(1.0, 2 * CONFIDENT_RADIUS_M / d)
+        names = f"{st.name} between {self.gz.streets[y.ids[0]].name} and {self.gz.streets[z.ids[0]].name}"
+        span = f"{' '.join(xw[len(xw) - nx:])} between {' '.join(yw)} and {' '.join(zw[:nz])}"
+        return [self._cand(xy, "intersection", round(conf, 3), max(25.0, d / 2), span,
+                           f"the middle of {names} ({d:.0f} m long)")]
+
     def _intersections(self, text: str) -> list[Candidate]:
         for clause in _INTERSECTION_CLAUSE.split(text or ""):
+            between = self._between(clause)
+            if between:
+                return between
             parts = _CONNECT.split(clause)
             if len(parts) < 2:
                 continue

@@ -111,6 +111,26 @@ def test_half_house_numbers(city: City) -> None:
         assert half.explanation.startswith("3400 1/2 Fait Avenue"), text
 
 
+def test_police_style_blocks_and_a_street_between_two_others(city: City) -> None:
+    """'100 BLK N ANN ST' (Baltimore's own 311 writes it so) is the block; 'S Clinton St between Fait Ave and Foster
+    Ave' is the middle of Clinton's stretch between its two crossings, as sure as the names are."""
+    block = city.geotag("3400 block of Fait Ave")[0]
+    for text in ("3400 BLK FAIT AVE", "3400 blk of Fait Ave", "3400 Blk. Fait Ave"):
+        best = city.geotag(text)[0]
+        assert (best.kind, best.lat, best.lon, best.explanation) == ("block", block.lat, block.lon, block.explanation)
+    corner_a = city.geotag("S Clinton St & Fait Ave")[0]
+    corner_b = city.geotag("S Clinton St & Foster Ave")[0]
+    for text in ("S CLINTON ST BETWEEN FAIT AVE AND FOSTER AVE", "pothole on S Clinton St btwn Fait Ave & Foster Ave"):
+        best = city.geotag(text)[0]
+        assert best.explanation.startswith("the middle of South Clinton Street between Fait Avenue and Foster Avenue")
+        assert best.confidence >= THRESHOLD
+        a = haversine_m(best.lat, best.lon, corner_a.lat, corner_a.lon)
+        b = haversine_m(best.lat, best.lon, corner_b.lat, corner_b.lon)
+        assert abs(a - b) < 20 and a + b < 250  # halfway, on the short stretch between them
+    # Two streets that do not cross the first one: no stretch, and no confident answer.
+    assert all(c.confidence < THRESHOLD for c in city.geotag("Fait Ave between Foster Ave and Eastern Ave"))
+
+
 def test_city_words_are_never_places(helsinki: City) -> None:
     assert helsinki.geotag("Helsinki") == []
     assert helsinki.geotag("00100 Helsinki, Suomi") == []

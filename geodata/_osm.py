@@ -143,7 +143,7 @@ class _Scanner(osmium.SimpleHandler):
             return
         hw = tags.get("highway")
         if hw is not None:
-            kept = {k: tags[k] for k in WAY_TAGS_KEPT if k in tags}
+            kept = {k: v for k, v in tags.items() if k in WAY_TAGS_KEPT or is_language_name_key(k)}
             way = OsmWay(w.id, ids, lons, lats, kept)
             if is_drivable(tags, self.config):
                 self.scan.drivable.append(way)
@@ -172,6 +172,12 @@ class _Scanner(osmium.SimpleHandler):
             or tags.get("landuse") in {"recreation_ground", "cemetery"}
         ):
             self.scan.pois.append(OsmPoint(osm_id, lon, lat, tags))
+
+
+def is_language_name_key(key: str) -> bool:
+    """`name:sv`, `name:fi`, `name:ast`: a street's or place's name in one language (not `name:left` or
+    `name:etymology`)."""
+    return key.startswith("name:") and 2 <= len(key) - 5 <= 3 and key[5:].isalpha() and key[5:].islower()
 
 
 def scan_osm(path: Path, config: NetworkConfig) -> OsmScan:

@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
-from geodata._osm import STREET_ALIAS_KEYS, OsmScan
+from geodata._osm import STREET_ALIAS_KEYS, OsmScan, is_language_name_key
 from geodata.network import StreetNetwork
 from geodata.normalize import normalize_name, parse_street, tokens
 from geodata.numbering import StreetNumbering, infer_numbering, principal_axis, uses_hundred_blocks
@@ -562,9 +562,25 @@ def _collinear(pa: NDArray[np.float64], pb: NDArray[np.float64]) -> bool:
     return gap <= ALIGN_GAP_M
 
 
-def _alias_names(tags: dict[str, str]) -> list[str]:
+LOCAL_LANGUAGE_SHARE = 0.2  # a name:<lang> on at least this share of the named streets is a language of the city
+MIN_LANGUAGE_STREETS = 20  # ... among at least this many streets
+
+
+def local_language_keys(scan: OsmScan) -> tuple[str, ...]:
+    """The `name:<lang>` keys of the languages the city itself writes its street names in, read from the data:
+    Helsinki's streets carry `name:fi` and `name:sv` (98%), Brussels' `name:fr` and `name:nl`; a Swedish
+    speaker writes "Mannerheimvägen", a Finnish one "Mannerheimintie". A language a few streets are translated
+    into (`name:ru` on a landmark avenue) is not one."""
+    counts: Counter[str] = Counter(k for way in scan.streets for k in way.tags if is_language_name_key(k))
+    n = len(scan.streets)
+    if n < MIN_LANGUAGE_STREETS:
+        return ()
+    return tuple(sorted(k for k, c in counts.items() if c >= LOCAL_LANGUAGE_SHARE * n))
+
+
+def _alias_names(tags: dict[str, str], languages: tuple[str, ...] = ()) -> list[str]:
     out = []
-    for k in STREET_ALIAS_KEYS:
+    for k in (*STREET_ALIAS_KEYS, *languages):
         for v in tags.get(k, "").split(";"):
             if v.strip():
                 out.append(v.strip())
@@ -575,6 +591,7 @@ def build_gazetteer(scan: OsmScan, network: StreetNetwork) -> Gazetteer:
     """Index the scanned OSM file in the network's projection."""
     proj = network.projection
     gz = Gazetteer(proj)
+    languages = local_language_keys(scan)
     groups: dict[str, list] = defaultdict(list)
     for way in scan.streets:
         norm = parse_street(way.tags["name"]).full
@@ -595,7 +612,7 @@ def build_gazetteer(scan: OsmScan, network: StreetNetwork) -> Gazetteer:
             for w in comp:
                 way, (x, y) = ways[w], xys[w]
                 names[way.tags["name"]] += 1
-                aliases.update(_alias_names(way.tags))
+                aliases.update(_alias_names(way.tags, languages))
                 for nid, xi, yi in zip(way.node_ids, x, y, strict=True):
                     node_streets[nid].add(sid)
                     node_xy[nid] = np.array([xi, yi])
@@ -652,7 +669,8 @@ def build_gazetteer(scan: OsmScan, network: StreetNetwork) -> Gazetteer:
                                                   "office", "craft", "healthcare", "building", "landuse")
                      if k in p.tags), "poi")
         brand = "brand" in p.tags or "brand:wikidata" in p.tags
-        for name in [p.tags["name"], *(p.tags.get(k, "") for k in ("alt_name", "official_name", "name:en"))]:
+        for name in [p.tags["name"], *(p.tags.get(k, "") for k in ("alt_name", "official_name", "name:en",
+                                                                     *languages))]:
             norm = normalize_name(name)
             if norm and (norm not in gz.place_index or len(gz.pois) - 1 not in gz.place_index[norm]):
                 if name != p.tags["name"] and gz.pois and gz.pois[-1].name == p.tags["name"]:

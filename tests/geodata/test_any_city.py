@@ -131,6 +131,31 @@ def test_police_style_blocks_and_a_street_between_two_others(city: City) -> None
     assert all(c.confidence < THRESHOLD for c in city.geotag("Fait Ave between Foster Ave and Eastern Ave"))
 
 
+def test_the_citys_other_language_names_streets_and_places(helsinki: City) -> None:
+    """Helsinki writes its streets in Finnish and Swedish (`name:fi`, `name:sv` on 98% of them): a Swedish speaker's
+    "Mannerheimvägen 10" is Mannerheimintie 10. A resident's "Rautatieasema" (the station stop's Finnish name,
+    `name:fi`) is found where the resident pinned it."""
+    for swedish, finnish in (("Mannerheimvägen 10", "Mannerheimintie 10"),
+                             ("Norra esplanaden 15, 00100 Helsingfors", "Pohjoisesplanadi 15, 00101 Helsinki")):
+        sv, fi = helsinki.geotag(swedish)[0], helsinki.geotag(finnish)[0]
+        assert (sv.kind, sv.lat, sv.lon) == (fi.kind, fi.lat, fi.lon) and sv.confidence >= THRESHOLD, swedish
+    text = "Rautatieasema, 00100 Helsinki, Suomi"
+    best = helsinki.geotag(text)[0]
+    assert best.kind == "landmark" and haversine_m(*_truth(HELSINKI_EVAL, text), best.lat, best.lon) < 50
+    # A language only a few streets are translated into is not one of the city's; `name:left` is no language.
+    from geodata._osm import OsmScan, OsmWay
+    from geodata.gazetteer import local_language_keys
+
+    def way(i: int, **tags: str) -> OsmWay:
+        return OsmWay(i, [1, 2], [0.0, 0.1], [0.0, 0.1], {"highway": "residential", **tags})
+
+    few = [way(i, name=f"Street {i}") for i in range(30)] + [way(99, name="Broadway", **{"name:ru": "Бродвей"})]
+    assert local_language_keys(OsmScan(streets=few)) == ()
+    both = [way(i, name=f"Katu {i}", **{"name:fi": f"Katu {i}", "name:sv": f"Gatan {i}", "name:left": "x"})
+            for i in range(30)]
+    assert local_language_keys(OsmScan(streets=both)) == ("name:fi", "name:sv")
+
+
 def test_city_words_are_never_places(helsinki: City) -> None:
     assert helsinki.geotag("Helsinki") == []
     assert helsinki.geotag("00100 Helsinki, Suomi") == []

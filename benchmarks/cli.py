@@ -152,6 +152,9 @@ def register(apps: dict[str, typer.Typer]) -> None:
         threshold: Annotated[float, typer.Option(min=0, max=1, help="Dispatch threshold for confident_share.")] = 0.6,
         peer: Annotated[str | None, typer.Option(
             help="Also run a peer on the same OSM file and texts: nominatim.")] = None,
+        text_columns: Annotated[str, typer.Option(
+            help="Generic format: the columns geotagged, joined (e.g. title,description: the report's own words).")
+        ] = "text",
     ) -> None:
         """Geotagging accuracy against known coordinates (last line JSON)."""
         from benchmarks import geotag_eval
@@ -162,8 +165,18 @@ def register(apps: dict[str, typer.Typer]) -> None:
             raise UserError("--split must be 'dev' or 'test'")
         if peer not in (None, "nominatim"):
             raise UserError("--peer must be 'nominatim'")
-        _print_json(geotag_eval.run(osm, reports, fmt=format_, limit=limit, baseline=baseline, split=split,
-                                    address_points=address_points, threshold=threshold, peer=peer))
+        columns = tuple(c.strip() for c in text_columns.split(",") if c.strip())
+        if not columns:
+            raise UserError("--text-columns needs at least one column name")
+        if columns != ("text",) and format_ != "generic":
+            raise UserError("--text-columns is for --format generic")
+        try:
+            result = geotag_eval.run(osm, reports, fmt=format_, limit=limit, baseline=baseline, split=split,
+                                     address_points=address_points, threshold=threshold, peer=peer,
+                                     text_columns=columns)
+        except ValueError as exc:
+            raise UserError(str(exc)) from exc
+        _print_json(result)
 
 
     @bench_app.command("offers")

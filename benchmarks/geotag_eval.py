@@ -31,10 +31,11 @@ def row_split(record_id: str) -> str:
     return "dev" if digits and int(digits[-1]) % 2 == 0 else "test"
 
 
-def _raw_rows(reports: Path, fmt: str) -> list[tuple[str, str, str, str]]:
-    """(id, text, lat, lon) as written in the file."""
+def _raw_rows(reports: Path, fmt: str, text_columns: tuple[str, ...] = ("text",)) -> list[tuple[str, str, str, str]]:
+    """(id, text, lat, lon) as written in the file; a generic file's text is its `text_columns` joined by '. '."""
     out = []
-    needed = {"baltimore311": ("Address", "Latitude", "Longitude"), "generic": ("text", "lat", "lon")}.get(fmt, ())
+    needed = {"baltimore311": ("Address", "Latitude", "Longitude"),
+              "generic": (*text_columns, "lat", "lon")}.get(fmt, ())
     with Path(reports).open(newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         missing = [c for c in needed if c not in (reader.fieldnames or [])]
@@ -46,14 +47,15 @@ def _raw_rows(reports: Path, fmt: str) -> list[tuple[str, str, str, str]]:
                 out.append((r.get("ServiceRequestNum") or r.get("SRRecordID", ""), r.get("Address", ""),
                             r.get("Latitude", ""), r.get("Longitude", "")))
             elif fmt == "generic":
-                out.append((r.get("id", ""), r.get("text", ""), r.get("lat", ""), r.get("lon", "")))
+                text = ". ".join(t for t in ((r.get(c) or "").strip() for c in text_columns) if t)
+                out.append((r.get("id", ""), text, r.get("lat", ""), r.get("lon", "")))
             else:
                 raise ValueError(f"unknown format {fmt!r}; use 'generic' or 'baltimore311'")
     return out
 
 
 def read_rows(
-    reports: Path, fmt: str, city: Any, split: str | None = None
+    reports: Path, fmt: str, city: Any, split: str | None = None, text_columns: tuple[str, ...] = ("text",)
 ) -> tuple[list[tuple[str, float, float]], dict[str, int]]:
     """(text, lat, lon) rows inside the map, optionally only the dev or test half; and the skip counts.
 
@@ -61,7 +63,7 @@ def read_rows(
     from the data: `geodata.address_points.placeholder_points`) have no true location and are skipped."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; use 'dev', 'test' or none")
-    raw = _raw_rows(reports, fmt)
+    raw = _raw_rows(reports, fmt, text_columns)
     parsed: list[tuple[str, str, float, float] | None] = []
     for rid, text, lat_s, lon_s in raw:
         try:
@@ -140,11 +142,13 @@ def summarize(errors: np.ndarray, confidences: np.ndarray | None = None,
 def run(
     osm: Path, reports: Path, fmt: str = "generic", limit: int | None = None, baseline: str | None = None,
     cache_dir: Path | None = None, split: str | None = None, address_points: Path | None = None,
-    threshold: float = DISPATCH_THRESHOLD, peer: str | None = None,
+    threshold: float = DISPATCH_THRESHOLD, peer: str | None = None, text_columns: tuple[str, ...] = ("text",),
 ) -> dict[str, Any]:
     """Score geotagging (or the `street-centroid` baseline) on reports inside the map.
 
-    `split` = "dev" or "test" keeps one half of the rows (by record-id parity, see `row_split`).
+    `split` = "dev" or "test" keeps one half of the rows (by record-id parity, see `row_split`). `text_columns`
+    (generic files) names the columns whose text is geotagged, e.g. a report's own words ("title", "description")
+    instead of its address field.
     `address_points` (a file `groundcrew import address-points` takes) is taught to the city first, as the
     product does. `peer="nominatim"` also runs Nominatim on the same OSM file and texts (see
     `benchmarks.geotag_nominatim`) and adds its figures under "peer".
@@ -163,7 +167,7 @@ def run(
         learned = {"read": len(points) + len(stand_ins) + len(problems), "learned": report.added,
                    "unmatched": report.unmatched, "outside_map": report.outside_map,
                    "placeholder_rows": len(stand_ins), "bad_rows": len(problems)}
-    rows, skipped = read_rows(reports, fmt, city, split)
+    rows, skipped = read_rows(reports, fmt, city, split, text_columns)
     if limit is not None:
         rows = rows[:limit]
     errors = np.full(len(rows), np.inf)
@@ -185,6 +189,7 @@ def run(
     out.update({
         "per_second": round(len(rows) / elapsed, 1) if elapsed > 0 else None,
         "baseline": baseline, "split": split, "skipped": skipped, "threshold": threshold,
+        "text_columns": list(text_columns),
         "address_points": learned, "city_load_s": round(load_s, 2), "city_built": city.built,
     })
     if peer is not None:

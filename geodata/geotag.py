@@ -30,13 +30,16 @@ from geodata.address_text import BASE_STOP, ParsedAddress, find_addresses, match
 from geodata.address_text import unmapped_address as _unmapped_address
 from geodata.errors import EmptyTextError, GeodataError
 from geodata.gazetteer import AREA_FAR_M, AREA_NEAR_M, Gazetteer, StreetMatch, area_phrases
+from geodata.inflection import Uninflector
 from geodata.network import StreetNetwork
 from geodata.normalize import STREET_TYPES, tokens
 
 KINDS = ("gps", "stated_address", "address", "intersection", "block", "landmark", "street", "neighbourhood",
          "customer_address")
 CONFIDENT_RADIUS_M = 250.0  # confidence = probability of being within this distance of the problem
-_CONNECT = re.compile(r"\s*(?:&|/|\band\b|\bat\b|@|\bcorner of\b|\bx\b)\s*", re.I)
+# "and" in the languages people write corners in: ja (fi), och (sv), und (de), et (fr). Not "e" (pt, it): in
+# "E Fayette St & N Charles St" it is East.
+_CONNECT = re.compile(r"\s*(?:&|/|\b(?:and|ja|och|und|et)\b|\bat\b|@|\bcorner of\b|\bx\b)\s*", re.I)
 _INTERSECTION_CLAUSE = re.compile(r"[,;:!?()\n]|\s[-–—]\s")
 # "Clinton St between Fait Ave and Foster Ave": the stretch of one street between two cross streets.
 _BETWEEN = re.compile(r"^(?P<x>.*?)\s+(?:between|betw\.?|btwn\.?|b/w)\s+(?P<y>.+?)\s*(?:&|/|\band\b)\s*(?P<z>.+)$",
@@ -87,6 +90,13 @@ class Geotagger:
         self.stop = BASE_STOP | getattr(gazetteer, "area_words", frozenset())
         self._poi_keys = sorted(gazetteer.place_index)
         self._hood_keys = sorted(gazetteer.hood_index, key=len, reverse=True)
+        self._uninflector: Uninflector | None = None
+
+    def _uninflect(self, text: str) -> str:
+        if self._uninflector is None:
+            gz = self.gz
+            self._uninflector = Uninflector(itertools.chain(gz.by_full, gz.by_noprefix, gz.place_index, gz.hood_index))
+        return self._uninflector.rewrite(text)
 
     # ---- helpers -----------------------------------------------------------------------------
     def _cand(self, xy: NDArray[np.float64], kind: str, conf: float, radius: float, span: str, why: str) -> Candidate:
@@ -365,6 +375,7 @@ class Geotagger:
         return []
 
     def _from_text(self, text: str, kind: str = "address") -> list[Candidate]:
+        text = self._uninflect(text)
         words = tokens(text)
         found = self._addresses(text, kind) or self._intersections(text)
         if not found or found[0].confidence < 0.7:  # a landmark named inside the street's name is no landmark

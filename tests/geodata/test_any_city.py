@@ -118,6 +118,11 @@ def test_police_style_blocks_and_a_street_between_two_others(city: City) -> None
     for text in ("3400 BLK FAIT AVE", "3400 blk of Fait Ave", "3400 Blk. Fait Ave"):
         best = city.geotag(text)[0]
         assert (best.kind, best.lat, best.lon, best.explanation) == ("block", block.lat, block.lon, block.explanation)
+    # The first block is written "0 BLOCK" or "00 BLK"; a house numbered 0 does not exist.
+    for text in ("0 BLOCK S CLINTON ST", "00 BLK S Clinton St"):
+        first = city.geotag(text)[0]
+        assert first.kind == "block" and first.explanation.startswith("the 0 block of South Clinton Street"), text
+    assert city.geotag("0 S Clinton St")[0].kind == "street"
     corner_a = city.geotag("S Clinton St & Fait Ave")[0]
     corner_b = city.geotag("S Clinton St & Foster Ave")[0]
     for text in ("S CLINTON ST BETWEEN FAIT AVE AND FOSTER AVE", "pothole on S Clinton St btwn Fait Ave & Foster Ave"):

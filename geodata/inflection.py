@@ -27,6 +27,7 @@ MAX_STEM_CHANGE = 2  # letters at the end of the map's word that may change ("ka
 LONG_WORD = 8  # ... in words this long; a shorter word may change one ("Sokos" → "Sokoksen"), or "Olivia" is "olivat"
 MAX_ENDING = 6  # letters of the case ending added after the common part ("-ssa", "-lle", "-ltä", "-iin")
 MIN_LANGUAGE_SCORE = 0.5  # below this the language id's first guess is unsure
+SEEN_WORDS = 200_000  # words whose answer is kept (a few MB)
 _WORD = re.compile(r"[^\W\d_]+(?:[-'][^\W\d_]+)*")
 _lock = threading.Lock()
 
@@ -38,11 +39,20 @@ class Uninflector:
         words = {w for name in names for w in name.split() if len(w) >= MIN_WORD and w.isalpha()}
         self.words = frozenset(words)
         self._by_head: dict[str, list[str]] = defaultdict(list)
+        self._seen: dict[str, str | None] = {}  # word as written → its base (street names recur in every text)
         for w in sorted(words):
             self._by_head[w[:4]].append(w)
 
     def base(self, word: str) -> str | None:
         """The map's word that `word` is an inflected form of (folded, lower case), or None."""
+        if word in self._seen:
+            return self._seen[word]
+        found = self._base(word)
+        if len(self._seen) < SEEN_WORDS:
+            self._seen[word] = found
+        return found
+
+    def _base(self, word: str) -> str | None:
         w = normalize_name(word)
         if len(w) < MIN_WORD or w in self.words or " " in w:
             return None

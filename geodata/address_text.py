@@ -242,10 +242,11 @@ def learn_address_points(gz: Gazetteer, points: Iterable[tuple[str, float, float
             continue
         xy = gz.xy(lat, lon)
         parsed = parse_address(gz, text)
-        if parsed is None:
+        if parsed is None or parsed.number == 0:  # "0 BLOCK X" names a stretch, no house to learn
             report.unmatched += 1
             if len(report.problems) < 20:
-                report.problems.append(f"no known street in {text!r}")
+                report.problems.append(f"no known street in {text!r}" if parsed is None else
+                                       f"{text!r} names the first block, not a house")
             continue
         sid = min(parsed.street_ids, key=lambda i: gz.streets[i].distance_m(xy))
         if gz.streets[sid].distance_m(xy) > MAX_POINT_TO_STREET_M:

@@ -308,6 +308,9 @@ def test_address_points_far_from_their_street_are_not_learned(helsinki: City) ->
     report = city.add_address_points([AddressPoint("Mannerheimintie 10", 60.1790, 24.9530)])  # ~1.3 km away
     assert report.added == 0 and report.unmatched == 1
     assert city.geotag("Mannerheimintie 10")[0] == before
+    # "0 BLOCK" names the first stretch of a street: there is no house 0 to learn.
+    report = city.add_address_points([AddressPoint("0 BLOCK Mannerheimintie", before.lat, before.lon)])
+    assert report.added == 0 and report.problems == ["'0 BLOCK Mannerheimintie' names the first block, not a house"]
 
 
 def test_other_names_and_initials_of_real_streets(boston: City) -> None:

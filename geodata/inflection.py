@@ -7,7 +7,8 @@ map's name from that (Snowball's Finnish stemmer leaves "kaivokatu" and "kaivoka
 a word of the map's own names: the same word but for its last two letters at most (one in a word shorter than
 eight letters), followed by an ending of at most six letters, and only one such word of the map fits. This runs
 only when the text's language is one that inflects names (fastText language id, as triage uses): "Charleston" in
-English is not "Charles" with an ending.
+English is not "Charles" with an ending; and only capitalised words outside @handles, #tags and links are read
+("@sprintcare" is an account, not Sprint).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ LONG_WORD = 8  # ... in words this long; a shorter word may change one ("Sokos" 
 MAX_ENDING = 6  # letters of the case ending added after the common part ("-ssa", "-lle", "-ltä", "-iin")
 MIN_LANGUAGE_SCORE = 0.5  # below this the language id's first guess is unsure
 SEEN_WORDS = 200_000  # words whose answer is kept (a few MB)
-_WORD = re.compile(r"[^\W\d_]+(?:[-'][^\W\d_]+)*")
+_WORD = re.compile(r"[^\W\d_]+")
+_PREVIOUS_WORD = re.compile(r"([^\W\d_]+) $")  # the word just before, one space apart
 _lock = threading.Lock()
 
 
@@ -78,7 +80,7 @@ class Uninflector:
         """`text` with each inflected word replaced by the map's word, when the text's language inflects names."""
         if not text or not self.words:
             return text
-        found = [(m, self.base(m.group(0))) for m in _WORD.finditer(text)]
+        found = [(m, self.base(m.group(0)) if _may_be_name(text, m) else None) for m in _WORD.finditer(text)]
         if not any(b for _, b in found) or not _inflecting(text):
             return text
         out, last = [], 0
@@ -88,6 +90,26 @@ class Uninflector:
                 last = m.end()
         out.append(text[last:])
         return "".join(out)
+
+
+def _may_be_name(text: str, m: re.Match[str]) -> bool:
+    """A capitalised word ("Kaivokadulla", "SOKOKSEN"), or one right after a capitalised word, that is not part of a
+    @handle, #tag or link: "@sprintcare" is an account, not Sprint with an ending."""
+    start = m.start()
+    while start > 1 and text[start - 1] == "-" and text[start - 2].isalpha():  # "Asema-aukion": from "Asema"
+        start -= 1
+        while start > 0 and text[start - 1].isalpha():
+            start -= 1
+    if start > 0 and text[start - 1] in "@#":
+        return False
+    if not text[start].isupper():  # the lower-case part of a name: "Kaisaniemen puistoon", "Helsingin päärautatie…"
+        before = _PREVIOUS_WORD.search(text, 0, start)
+        if before is None or not before.group(1)[0].isupper():
+            return False
+        if before.start(1) > 0 and text[before.start(1) - 1] in "@#":
+            return False
+    token = text[text.rfind(" ", 0, start) + 1:m.end()].lower()
+    return not token.startswith(("http", "www"))
 
 
 def _inflecting(text: str) -> bool:

@@ -198,6 +198,24 @@ def test_english_words_are_not_read_as_inflected_names() -> None:
     assert names.rewrite(glass) == glass
 
 
+def test_real_support_tweets_are_never_read_as_inflected_names(city: City) -> None:
+    """Thousands of real support tweets against Baltimore's names: none has a word read back to a name. "@sprintcare"
+    is an account, not the Sprint store with an ending, though short tweets leave the language id unsure."""
+    import itertools
+
+    from geodata.inflection import Uninflector
+
+    gz = city.gazetteer
+    assert gz is not None
+    names = Uninflector(itertools.chain(gz.by_full, gz.by_noprefix, gz.place_index, gz.hood_index))
+    assert "sprint" in names.words and "chipotle" in names.words
+    tweets = SHARED / "complaints" / "twcs" / "twcs_sample.csv"
+    with tweets.open(newline="", encoding="utf-8") as f:
+        texts = [r["text"] for r in itertools.islice(csv.DictReader(f), 20000) if r.get("text")]
+    assert len(texts) > 3000
+    assert [t for t in texts if names.rewrite(t) != t] == []
+
+
 def test_city_words_are_never_places(helsinki: City) -> None:
     assert helsinki.geotag("Helsinki") == []
     assert helsinki.geotag("00100 Helsinki, Suomi") == []

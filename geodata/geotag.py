@@ -41,10 +41,24 @@ CONFIDENT_RADIUS_M = 250.0  # confidence = probability of being within this dist
 # "E Fayette St & N Charles St" it is East.
 _CONNECT = re.compile(r"\s*(?:&|/|\b(?:and|ja|och|und|et)\b|\bat\b|@|\bcorner of\b|\bx\b)\s*", re.I)
 _INTERSECTION_CLAUSE = re.compile(r"[,;:!?()\n]|\s[-–—]\s")
-# "Clinton St between Fait Ave and Foster Ave": the stretch of one street between two cross streets.
-_BETWEEN = re.compile(r"^(?P<x>.*?)\s+(?:between|betw\.?|btwn\.?|b/w)\s+(?P<y>.+?)\s*(?:&|/|\band\b)\s*(?P<z>.+)$",
+# "Clinton St between Fait Ave and Foster Ave": the stretch of one street between two cross streets. The word
+# before the cross streets in English, French/Spanish/Portuguese, German, Swedish/Norwegian and Italian...
+_BETWEEN = re.compile(r"^(?P<x>.*?)\s+(?:between|betw\.?|btwn\.?|b/w|entre|zwischen|mellan|tra|fra)\s+(?P<yz>.+)$",
                       re.I)
+_BETWEEN_OPENS = re.compile(r"^\s*(?:between|betw\.?|btwn\.?|b/w|entre|zwischen|mellan|tra|fra)\s", re.I)
+# ... or after them, as Finnish, Estonian and Hungarian say it ("Kaivokadun ja Simonkadun välissä").
+_BETWEEN_AFTER = re.compile(r"^(?P<yz>.+?)\s+(?:välissä|välillä|väliin|välistä|välisellä|välisessä|välinen|välisen|"
+                            r"vahel|vahelisel|között)\b(?P<rest>.*)$", re.I)
+# "and" between the two cross streets; "e" and "y" only here, where no "E Fayette St" can be meant.
+_BETWEEN_AND = re.compile(r"\s*(?:&|/|\b(?:and|et|y|e|und|och|og|ja|és)\b)\s*", re.I)
+_ARTICLES = frozenset({"the", "a", "o", "as", "os", "la", "le", "les", "l", "el", "los", "las", "der", "die", "den",
+                       "dem", "das", "il", "lo", "gli"})  # "entre a Rua X e a Rua Y", "zwischen der X und der Y"
 MAX_BETWEEN_M = 1500.0  # two crossings farther apart than this along one street are no block anyone means
+
+
+def _without_article(words: list[str]) -> list[str]:
+    """A cross street's words without the article before it ("a Rua de Cedofeita" is Rua de Cedofeita)."""
+    return words[1:] if len(words) > 1 and words[0] in _ARTICLES else words
 
 
 @dataclass(frozen=True)
@@ -207,19 +221,55 @@ class Geotagger:
                 return out
         return []
 
-    def _between(self, clause: str) -> list[Candidate]:
+    def _between(self, clause: str) -> list[Candidate] | None:
         """'X between Y and Z': the middle of X's stretch between its crossings with Y and Z. Confidence is the
         name agreements times the share of the stretch within 250 m of its middle (a person can be anywhere
-        on it)."""
-        m = _BETWEEN.match(clause.strip())
+        on it). X may also follow ("Kaivokadun ja Simonkadun välissä Mannerheimintiellä", read back from its
+        case endings first). None when the clause is no such phrase of three streets; [] when it is, but the map
+        has no such stretch (the streets do not meet: the text and the map disagree)."""
+        clause = clause.strip()
+        m = _BETWEEN.match(clause)
+        if m is not None:
+            return self._stretch(tokens(m["x"]), [], m["yz"])
+        m = _BETWEEN_AFTER.match(clause)
         if m is None:
-            return []
-        xw, yw, zw = tokens(m["x"]), tokens(m["y"]), tokens(m["z"])
-        x, nx = match_suffix(self.gz, xw, self.stop)
-        y, ny, _ = match_prefix(self.gz, yw, self.stop)
-        z, nz, _ = match_prefix(self.gz, zw, self.stop)
-        if x is None or y is None or z is None or ny != len(yw):
-            return []
+            return None
+        parts = _BETWEEN_AND.split(m["yz"], maxsplit=1)
+        if len(parts) != 2:
+            return None
+        # "X Y ja Z välissä": Y is the end of what comes before "ja", X (if anywhere) what precedes Y or follows.
+        before = tokens(parts[0])
+        y, ny = match_suffix(self.gz, before, self.stop)
+        if y is None:
+            return None
+        yw = before[len(before) - ny:]
+        first = self._stretch(before[:len(before) - ny], yw, parts[1])
+        if first:
+            return first
+        then = self._stretch(tokens(m["rest"]), yw, parts[1], after=True)
+        return then if then is not None else first
+
+    def _stretch(self, xw: list[str], yw: list[str], yz: str, after: bool = False) -> list[Candidate] | None:
+        """The middle of street X (named by the end of `xw`, or its start when `after`) between Y and Z (`yw` and
+        `yz` when Y is already split off, else both in `yz`, split at the first "and" that leaves two streets)."""
+        if not xw:
+            return None
+        if after:
+            x, nx, _ = match_prefix(self.gz, xw, self.stop, allow_fuzzy=False)
+            xw = xw[:nx]
+        else:
+            x, nx = match_suffix(self.gz, xw, self.stop)
+        if x is None:
+            return None
+        splits = [(yw, tokens(yz))] if yw else [
+            (tokens(yz[:a.start()]), tokens(yz[a.end():])) for a in _BETWEEN_AND.finditer(yz)]
+        for yw, zw in splits:
+            y, yw = self._cross_street(yw, whole=True)
+            z, zw = self._cross_street(zw, whole=False)
+            if y is not None and z is not None:
+                break
+        else:
+            return None
         best: tuple[float, int, NDArray[np.float64], NDArray[np.float64]] | None = None
         for i, _, p in self.gz.intersection_pairs(x.ids, y.ids):
             for k, _, q in self.gz.intersection_pairs(x.ids, z.ids):
@@ -234,15 +284,31 @@ class Geotagger:
         xy = st.pts[int(np.argmin(np.hypot(*(st.pts - mid).T)))]
         conf = x.agreement * y.agreement * z.agreement * 0.97 * min(1.0, 2 * CONFIDENT_RADIUS_M / d)
         names = f"{st.name} between {self.gz.streets[y.ids[0]].name} and {self.gz.streets[z.ids[0]].name}"
-        span = f"{' '.join(xw[len(xw) - nx:])} between {' '.join(yw)} and {' '.join(zw[:nz])}"
+        span = f"{' '.join(xw[len(xw) - nx:])} between {' '.join(yw)} and {' '.join(zw)}"
         return [self._cand(xy, "intersection", round(conf, 3), max(25.0, d / 2), span,
                            f"the middle of {names} ({d:.0f} m long)")]
 
+    def _cross_street(self, words: list[str], whole: bool) -> tuple[StreetMatch | None, list[str]]:
+        """The street `words` start with (all of them when `whole`), with or without an article before it ("a Rua
+        de Cedofeita", but "The Alameda" is a name): the match and the words that name it."""
+        best: tuple[StreetMatch | None, list[str]] = (None, words)
+        for ws in (words, _without_article(words)):
+            m, n, _ = match_prefix(self.gz, ws, self.stop)
+            if m is not None and (n == len(ws) or not whole) and (best[0] is None or m.agreement > best[0].agreement):
+                best = (m, ws[:n])
+        return best
+
     def _intersections(self, text: str) -> list[Candidate]:
+        previous = ""
         for clause in _INTERSECTION_CLAUSE.split(text or ""):
             between = self._between(clause)
+            if between is None and _BETWEEN_OPENS.match(clause):  # "Rua X, entre a Rua Y e a Rua Z"
+                between = self._between(f"{previous} {clause}")
             if between:
                 return between
+            previous = clause
+            if between is not None:
+                continue  # three streets that make no stretch: nor is the corner of two of them what was meant
             parts = _CONNECT.split(clause)
             if len(parts) < 2:
                 continue

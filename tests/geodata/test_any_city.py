@@ -136,6 +136,34 @@ def test_police_style_blocks_and_a_street_between_two_others(city: City) -> None
     assert all(c.confidence < THRESHOLD for c in city.geotag("Fait Ave between Foster Ave and Eastern Ave"))
 
 
+def test_a_street_between_two_others_in_the_citys_language(porto: City, helsinki: City) -> None:
+    """The same stretch written as the residents of Porto and Helsinki write it: "entre a Rua Y e a Rua Z" (the
+    cross streets with their articles, after a comma too), "Y:n ja Z:n välissä" with the street before or after,
+    and in the city's second language ("mellan ... och ..."). Each is the middle of that stretch, as the English
+    form is; a stretch whose streets do not meet is no stretch."""
+    def stretch(c: City, text: str) -> tuple[str, float, float, float]:
+        best = c.geotag(text)[0]
+        return best.explanation, best.lat, best.lon, best.confidence
+
+    english = stretch(porto, "Rua Dom Rodrigo de Moura Teles between Rua Dom Luís I and Rua Duque da Terceira")
+    assert english[0].startswith("the middle of Rua Dom Rodrigo de Moura Teles between") and english[3] >= THRESHOLD
+    for text in ("Buraco na Rua Dom Rodrigo de Moura Teles entre a Rua Dom Luís I e a Rua Duque da Terceira",
+                 "Buraco na Rua Dom Rodrigo de Moura Teles, entre a Rua Dom Luís I e a Rua Duque da Terceira",
+                 "Rua Dom Rodrigo de Moura Teles entre Rua Dom Luís I y Rua Duque da Terceira"):
+        assert stretch(porto, text) == english, text
+    english = stretch(helsinki, "Yliopistonkatu between Fabianinkatu and Kluuvikatu")
+    assert english[0].startswith("the middle of Yliopistonkatu between Fabianinkatu and Kluuvikatu")
+    for text in ("Yliopistonkadulla Fabianinkadun ja Kluuvikadun välillä on roskia",
+                 "Roskia Fabianinkadun ja Kluuvikadun välissä Yliopistonkadulla"):
+        assert stretch(helsinki, text) == english, text
+    swedish = stretch(helsinki, "Universitetsgatan mellan Fabiansgatan och Glogatan")  # names of `name:sv`
+    assert swedish[:3] == english[:3] and THRESHOLD <= swedish[3] <= english[3]
+    # Kaisaniemenkatu and Unioninkatu meet each other, far from Bulevardi: neither a stretch nor their corner.
+    assert helsinki.geotag("Kaisaniemenkadun ja Unioninkadun kulmassa")[0].confidence >= THRESHOLD
+    far = helsinki.geotag("Bulevardilla Kaisaniemenkadun ja Unioninkadun välissä")
+    assert all(c.confidence < THRESHOLD for c in far)
+
+
 def test_the_citys_other_language_names_streets_and_places(helsinki: City) -> None:
     """Helsinki writes its streets in Finnish and Swedish (`name:fi`, `name:sv` on 98% of them): a Swedish speaker's
     "Mannerheimvägen 10" is Mannerheimintie 10. A resident's "Rautatieasema" (the station stop's Finnish name,

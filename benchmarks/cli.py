@@ -155,6 +155,9 @@ def register(apps: dict[str, typer.Typer]) -> None:
         text_columns: Annotated[str, typer.Option(
             help="Generic format: the columns geotagged, joined (e.g. title,description: the report's own words).")
         ] = "text",
+        as_stretch: Annotated[bool, typer.Option(
+            help="Score each row rewritten as 'X between Y and Z' around its pin (synthetic text, real pins).")
+        ] = False,
     ) -> None:
         """Geotagging accuracy against known coordinates (last line JSON)."""
         from benchmarks import geotag_eval
@@ -173,7 +176,7 @@ def register(apps: dict[str, typer.Typer]) -> None:
         try:
             result = geotag_eval.run(osm, reports, fmt=format_, limit=limit, baseline=baseline, split=split,
                                      address_points=address_points, threshold=threshold, peer=peer,
-                                     text_columns=columns)
+                                     text_columns=columns, as_stretch=as_stretch)
         except ValueError as exc:
             raise UserError(str(exc)) from exc
         _print_json(result)

@@ -94,6 +94,39 @@ def read_rows(
     return rows, skipped
 
 
+STRETCH_PIN_M = 40.0  # a pin farther than this from every named street is on no street's stretch
+
+
+def as_stretches(city: Any, rows: list[tuple[str, float, float]]) -> list[tuple[str, float, float]]:
+    """Each row rewritten as "X between Y and Z": X the named street nearest its pin, Y and Z the streets crossing X
+    on either side of it. Synthetic text on real pins: it scores the stretch reading's answers and confidence
+    where the problem really was somewhere along a block. Rows whose pin is on no street, or not between two
+    crossings of other names, are dropped."""
+    from scipy.spatial import cKDTree
+
+    gz = city.gazetteer
+    pts = np.concatenate([st.pts for st in gz.streets])
+    owner = np.concatenate([np.full(len(st.pts), i) for i, st in enumerate(gz.streets)])
+    tree = cKDTree(pts)
+    out = []
+    for _, lat, lon in rows:
+        pin = gz.xy(lat, lon)
+        d, k = tree.query(pin)
+        if d > STRETCH_PIN_M:
+            continue
+        sid = int(owner[k])
+        st = gz.streets[sid]
+        t = st.t_of(pin)
+        crossings = [(ct, b) for ct, b, _ in gz.crossings.get(sid, []) if gz.streets[b].norm != st.norm]
+        before, after = [c for c in crossings if c[0] < t], [c for c in crossings if c[0] > t]
+        if not before or not after:
+            continue
+        y, z = gz.streets[max(before)[1]], gz.streets[min(after)[1]]
+        if y.norm != z.norm:
+            out.append((f"{st.name} between {y.name} and {z.name}", lat, lon))
+    return out
+
+
 def _street_centroid(city: Any, text: str) -> tuple[float, float] | None:
     """What a geocoder gives without the house number: the named street's centroid."""
     g = city.geotagger
@@ -143,12 +176,14 @@ def run(
     osm: Path, reports: Path, fmt: str = "generic", limit: int | None = None, baseline: str | None = None,
     cache_dir: Path | None = None, split: str | None = None, address_points: Path | None = None,
     threshold: float = DISPATCH_THRESHOLD, peer: str | None = None, text_columns: tuple[str, ...] = ("text",),
+    as_stretch: bool = False,
 ) -> dict[str, Any]:
     """Score geotagging (or the `street-centroid` baseline) on reports inside the map.
 
     `split` = "dev" or "test" keeps one half of the rows (by record-id parity, see `row_split`). `text_columns`
     (generic files) names the columns whose text is geotagged, e.g. a report's own words ("title", "description")
-    instead of its address field.
+    instead of its address field. `as_stretch` scores each row rewritten as "X between Y and Z" around its pin
+    (`as_stretches`).
     `address_points` (a file `groundcrew import address-points` takes) is taught to the city first, as the
     product does. `peer="nominatim"` also runs Nominatim on the same OSM file and texts (see
     `benchmarks.geotag_nominatim`) and adds its figures under "peer".
@@ -170,6 +205,10 @@ def run(
     rows, skipped = read_rows(reports, fmt, city, split, text_columns)
     if limit is not None:
         rows = rows[:limit]
+    if as_stretch:
+        stretches = as_stretches(city, rows)
+        skipped["no_stretch_at_pin"] = len(rows) - len(stretches)
+        rows = stretches
     errors = np.full(len(rows), np.inf)
     confidences = np.zeros(len(rows))
     t0 = time.perf_counter()
@@ -189,7 +228,7 @@ def run(
     out.update({
         "per_second": round(len(rows) / elapsed, 1) if elapsed > 0 else None,
         "baseline": baseline, "split": split, "skipped": skipped, "threshold": threshold,
-        "text_columns": list(text_columns),
+        "text_columns": list(text_columns), "as_stretch": as_stretch,
         "address_points": learned, "city_load_s": round(load_s, 2), "city_built": city.built,
     })
     if peer is not None:

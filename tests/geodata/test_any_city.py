@@ -336,6 +336,20 @@ def test_calibration_and_accuracy_helsinki_and_baltimore(cache_dir: Path) -> Non
     assert bal["confident_within_250m"] >= 0.97 and bal["confident_share"] >= 0.8
 
 
+def test_a_stretch_is_as_sure_as_its_confidence_says_on_real_pins(cache_dir: Path) -> None:
+    """No real report here says "X between Y and Z", so each real pin's block is written so (`--as-stretch`:
+    synthetic text, real pins) and the stretch reading is scored like any text: its confident answers must be
+    within 250 m of the pin as often as the dispatch threshold promises, in a US city and in Helsinki."""
+    bos = geotag_eval.run(BOSTON_OSM, BOSTON_EVAL, cache_dir=cache_dir, split="test", as_stretch=True)
+    hel = geotag_eval.run(HELSINKI_OSM, HELSINKI_EVAL, cache_dir=cache_dir, as_stretch=True)
+    for result in (bos, hel):
+        assert result["n"] >= 30 and result["skipped"]["no_stretch_at_pin"] > 0
+        assert result["confident_share"] >= 0.9 and result["confident_within_250m"] >= 0.97
+    # A pin on Yliopistonkatu west of Fabianinkatu is on its block back to the previous crossing, Vuorikatu.
+    texts = geotag_eval.as_stretches(load_city(HELSINKI_OSM, cache_dir), [("", 60.16985, 24.9485)])
+    assert texts == [("Yliopistonkatu between Vuorikatu and Fabianinkatu", 60.16985, 24.9485)]
+
+
 def test_placeholder_rows_are_found_from_the_data(tmp_path: Path, boston: City) -> None:
     """Boston's City Hall stand-in is recognised because many unrelated requests share it, not from a list."""
     mixed = tmp_path / "mixed.csv"

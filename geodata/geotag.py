@@ -37,9 +37,11 @@ from geodata.normalize import STREET_TYPES, tokens
 KINDS = ("gps", "stated_address", "address", "intersection", "block", "landmark", "street", "neighbourhood",
          "customer_address")
 CONFIDENT_RADIUS_M = 250.0  # confidence = probability of being within this distance of the problem
-# "and" in the languages people write corners in: ja (fi), och (sv), und (de), et (fr). Not "e" (pt, it): in
-# "E Fayette St & N Charles St" it is East.
-_CONNECT = re.compile(r"\s*(?:&|/|\b(?:and|ja|och|und|et)\b|\bat\b|@|\bcorner of\b|\bx\b)\s*", re.I)
+# "and" in the languages people write corners in: ja (fi), och (sv), und (de), et (fr); "with" (pt com, es con)
+# and "corner" (esquina) between the two. Not "e" (pt, it): in "E Fayette St & N Charles St" it is East; nor "y"
+# (es): "Avenue Y".
+_CONNECT = re.compile(r"\s*(?:&|/|\b(?:and|ja|och|und|et|com|con|esquina)\b|\bat\b|@|\bcorner of\b|\bx\b)\s*",
+                      re.I)
 _INTERSECTION_CLAUSE = re.compile(r"[,;:!?()\n]|\s[-–—]\s")
 # "Clinton St between Fait Ave and Foster Ave": the stretch of one street between two cross streets. The word
 # before the cross streets in English, French/Spanish/Portuguese, German, Swedish/Norwegian and Italian...
@@ -51,14 +53,19 @@ _BETWEEN_AFTER = re.compile(r"^(?P<yz>.+?)\s+(?:välissä|välillä|väliin|väl
                             r"vahel|vahelisel|között)\b(?P<rest>.*)$", re.I)
 # "and" between the two cross streets; "e" and "y" only here, where no "E Fayette St" can be meant.
 _BETWEEN_AND = re.compile(r"\s*(?:&|/|\b(?:and|et|y|e|und|och|og|ja|és)\b)\s*", re.I)
+# Articles and "of the" before a cross street: "com a Rua X", "et de la rue X", "zwischen der X".
 _ARTICLES = frozenset({"the", "a", "o", "as", "os", "la", "le", "les", "l", "el", "los", "las", "der", "die", "den",
-                       "dem", "das", "il", "lo", "gli"})  # "entre a Rua X e a Rua Y", "zwischen der X und der Y"
+                       "dem", "das", "il", "lo", "gli", "de", "da", "do", "du", "des", "del", "della", "dos"})
 MAX_BETWEEN_M = 1500.0  # two crossings farther apart than this along one street are no block anyone means
 
 
-def _without_article(words: list[str]) -> list[str]:
-    """A cross street's words without the article before it ("a Rua de Cedofeita" is Rua de Cedofeita)."""
-    return words[1:] if len(words) > 1 and words[0] in _ARTICLES else words
+def _article_starts(words: list[str]) -> list[int]:
+    """Where a cross street may start in `words`: at once, or after one or two articles ("a Rua de Cedofeita",
+    "de la rue X")."""
+    starts = [0]
+    while len(starts) < 3 and starts[-1] + 1 < len(words) and words[starts[-1]] in _ARTICLES:
+        starts.append(starts[-1] + 1)
+    return starts
 
 
 @dataclass(frozen=True)
@@ -264,9 +271,10 @@ class Geotagger:
         splits = [(yw, tokens(yz))] if yw else [
             (tokens(yz[:a.start()]), tokens(yz[a.end():])) for a in _BETWEEN_AND.finditer(yz)]
         for yw, zw in splits:
-            y, yw = self._cross_street(yw, whole=True)
-            z, zw = self._cross_street(zw, whole=False)
+            y, ys, ny = self._cross_street(yw, whole=True)
+            z, zs, nz = self._cross_street(zw, whole=False)
             if y is not None and z is not None:
+                yw, zw = yw[ys:ys + ny], zw[zs:zs + nz]
                 break
         else:
             return None
@@ -288,14 +296,16 @@ class Geotagger:
         return [self._cand(xy, "intersection", round(conf, 3), max(25.0, d / 2), span,
                            f"the middle of {names} ({d:.0f} m long)")]
 
-    def _cross_street(self, words: list[str], whole: bool) -> tuple[StreetMatch | None, list[str]]:
-        """The street `words` start with (all of them when `whole`), with or without an article before it ("a Rua
-        de Cedofeita", but "The Alameda" is a name): the match and the words that name it."""
-        best: tuple[StreetMatch | None, list[str]] = (None, words)
-        for ws in (words, _without_article(words)):
-            m, n, _ = match_prefix(self.gz, ws, self.stop)
-            if m is not None and (n == len(ws) or not whole) and (best[0] is None or m.agreement > best[0].agreement):
-                best = (m, ws[:n])
+    def _cross_street(self, words: list[str], whole: bool) -> tuple[StreetMatch | None, int, int]:
+        """The street `words` start with (all of them when `whole`), with or without articles before it ("a Rua de
+        Cedofeita", but "The Alameda" is a name): (match, first word of its name, words in it), the best-agreeing
+        reading."""
+        best: tuple[StreetMatch | None, int, int] = (None, 0, 0)
+        for start in _article_starts(words):
+            m, n, _ = match_prefix(self.gz, words[start:], self.stop)
+            if m is not None and (start + n == len(words) or not whole) and (
+                    best[0] is None or m.agreement > best[0].agreement):
+                best = (m, start, n)
         return best
 
     def _intersections(self, text: str) -> list[Candidate]:
@@ -321,7 +331,8 @@ class Geotagger:
                     a, na, _ = match_prefix(self.gz, lw[max(0, len(lw) - 4):], self.stop)
                     if a is not None and na != min(4, len(lw)):
                         a = None
-                b, nb, _ = match_prefix(self.gz, rw, self.stop)
+                b, bs, nb = self._cross_street(rw, whole=False)
+                rw = rw[bs:]
                 if a is None or b is None:
                     continue
                 pairs = self.gz.intersection_pairs(a.ids, b.ids)

@@ -164,6 +164,23 @@ def test_a_street_between_two_others_in_the_citys_language(porto: City, helsinki
     assert all(c.confidence < THRESHOLD for c in far)
 
 
+def test_corners_as_written_in_other_languages(porto: City, helsinki: City) -> None:
+    """"Esquina da Rua X com a Rua Y" (with, and the article before the cross street), "X esquina Y", "angle de la
+    rue X et de la rue Y", "hörnet av X och Y": the same corner as "X & Y"."""
+    corner = porto.geotag("Rua Afonso Costa & Rua 1 de Julho")[0]
+    assert corner.explanation == "intersection of Rua Afonso Costa and Rua 1 de Julho"
+    for text in ("Esquina da Rua Afonso Costa com a Rua 1 de Julho", "Rua Afonso Costa esquina Rua 1 de Julho",
+                 "cruzamento da Rua Afonso Costa com a Rua 1 de Julho",
+                 "angle de la Rua Afonso Costa et de la Rua 1 de Julho"):
+        best = porto.geotag(text)[0]
+        assert (best.explanation, best.lat, best.lon, best.confidence) == (
+            corner.explanation, corner.lat, corner.lon, corner.confidence), text
+    fi = helsinki.geotag("Yliopistonkadun ja Fabianinkadun risteyksessä")[0]
+    sv = helsinki.geotag("hörnet av Universitetsgatan och Fabiansgatan")[0]
+    assert fi.explanation == sv.explanation == "intersection of Yliopistonkatu and Fabianinkatu"
+    assert (sv.lat, sv.lon) == (fi.lat, fi.lon) and sv.confidence >= THRESHOLD
+
+
 def test_the_citys_other_language_names_streets_and_places(helsinki: City) -> None:
     """Helsinki writes its streets in Finnish and Swedish (`name:fi`, `name:sv` on 98% of them): a Swedish speaker's
     "Mannerheimvägen 10" is Mannerheimintie 10. A resident's "Rautatieasema" (the station stop's Finnish name,

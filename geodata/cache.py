@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-FORMAT_VERSION = 12
+FORMAT_VERSION = 13
 
 
 def cache_entry_dir(cache_dir: Path, file_sha256: str, config_key: str) -> Path:

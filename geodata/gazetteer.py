@@ -23,7 +23,7 @@ from scipy.spatial import cKDTree
 
 from geodata._osm import STREET_ALIAS_KEYS, OsmScan, is_language_name_key
 from geodata.network import StreetNetwork
-from geodata.normalize import normalize_name, parse_street, tokens
+from geodata.normalize import STREET_TYPES, normalize_name, parse_street, tokens
 from geodata.numbering import StreetNumbering, infer_numbering, principal_axis, uses_hundred_blocks
 from geodata.projection import LocalProjection
 
@@ -688,12 +688,17 @@ def build_gazetteer(scan: OsmScan, network: StreetNetwork) -> Gazetteer:
     return gz
 
 
+_TYPE_WORDS = frozenset(STREET_TYPES.values())
+
+
 def _index_name(gz: Gazetteer, sn: object, sid: int, alias: bool) -> None:
     full, noprefix, bare, core = sn.full, sn.without_prefix, sn.bare, sn.core  # type: ignore[attr-defined]
     if sid not in gz.by_full[full]:
         gz.by_full[full].append(sid)
         if alias:
             gz.alias_ids.add((full, sid))
+    if sn.prefix and not sn.type and core in _TYPE_WORDS:  # type: ignore[attr-defined]
+        return  # "East Street" is found by its whole name only: a lone "St" in a text is no street
     for index, key in ((gz.by_noprefix, noprefix), (gz.by_bare, bare), (gz.by_core, core)):
         if sid not in index[key]:
             index[key].append(sid)

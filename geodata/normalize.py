@@ -165,6 +165,10 @@ def parse_street(name: str) -> StreetName:
     stype = ""
     if len(toks) > 1 and toks[-1] in STREET_TYPES:
         stype = STREET_TYPES[toks.pop()]
+    elif prefix and len(toks) == 1 and toks[0] in STREET_TYPES:
+        # "North Street" and "North St" (Boston), "West St" (Manhattan): the direction is the name, and the type
+        # word is the core in its one spelling.
+        return StreetName(prefix, STREET_TYPES[toks[0]], "", suffix_dir)
     out = []
     for i, t in enumerate(toks):
         if i == 0 and len(toks) > 1 and not stype and t in LEADING_TYPES:

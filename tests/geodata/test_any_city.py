@@ -390,6 +390,25 @@ def test_address_points_far_from_their_street_are_not_learned(helsinki: City) ->
     assert report.added == 0 and report.problems == ["'0 BLOCK Mannerheimintie' names the first block, not a house"]
 
 
+def test_streets_named_by_a_direction(boston: City, city: City) -> None:
+    """Boston's North Street and North Square, written "North St" and "North Sq" in its own 311 rows, are those
+    streets (the direction is the name, the type word its core): they were not found at all before. Only their
+    whole name finds them: in Baltimore's "HOLLIDAY ST & E FAYETTE ST" (Holliday St is off this map) the lone "ST"
+    is not East Street."""
+    from geodata.normalize import parse_street
+
+    assert parse_street("North St") == parse_street("North Street") and parse_street("West St").full == "w st"
+    assert parse_street("N Main St").core == "main" and parse_street("North Main Street").full == "n main st"
+    for short, full in (("North St", "North Street"), ("North Sq", "North Square")):
+        a, b = boston.geotag(short)[0], boston.geotag(full)[0]
+        assert (a.lat, a.lon) == (b.lat, b.lon) and a.explanation.startswith(f"somewhere on {full}"), short
+    best = boston.geotag("350 North St  Boston  MA  02109")[0]
+    assert best.explanation.startswith("350 North Street")
+    assert city.geotag("100 East St")[0].explanation.startswith("100 East Street")
+    assert all("East Street" not in c.explanation for c in city.geotag("HOLLIDAY ST & E FAYETTE ST"))
+    assert city.geotag("SW-Dirty Street 100 W FRANKLIN ST, BALTIMORE, MD, 21201") == []  # W Franklin: off the map
+
+
 def test_other_names_and_initials_of_real_streets(boston: City) -> None:
     """OSM name variants (official_name, ref) find the street; an initial with or without its full stop is the
     same name."""

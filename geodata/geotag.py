@@ -135,13 +135,21 @@ class Geotagger:
         ids_l = list(dict.fromkeys(ids))
         how = ""
         verdict = 0
+        known = sorted((p for p in phrases if len(self.gz.area_points.get(p, ())) >= MIN_AREA_POINTS),
+                       key=self.gz.area_extent_m)
         if number is not None and len(ids_l) > 1:
             fits = [i for i in ids_l if self._number_fits(i, number)]
             if fits and len(fits) < len(ids_l):
                 ids_l, how = fits, "its house numbers"
-        known = [p for p in phrases if len(self.gz.area_points.get(p, ())) >= MIN_AREA_POINTS]
+                # Unless the area written names a street of the name that has no numbers on record, which the
+                # number therefore cannot rule out ("5 Lexington St, Charlestown" where only East Boston's
+                # Lexington St has numbers on record).
+                near = [i for i in ids if known and self.gz.area_distance(known[0], i) <= AREA_NEAR_M]
+                unrecorded = [i for i in near if not len(self.gz.streets[i].numbering.n)]
+                if unrecorded and not set(near) & set(fits):
+                    ids_l, how = list(dict.fromkeys(unrecorded)), "the area named after it"
         # The most specific area written decides ("02108" rather than "Boston" or "MA").
-        for phrase in sorted(known, key=self.gz.area_extent_m):
+        for phrase in known:
             dist = {i: self.gz.area_distance(phrase, i) for i in ids_l}
             near = [i for i in ids_l if dist[i] <= AREA_NEAR_M]
             if near:

@@ -296,6 +296,22 @@ def test_namesake_streets_are_told_apart_by_the_area_written(boston_taught: City
         assert "one of" not in best.explanation, text  # chosen, not shared between namesakes
 
 
+def test_a_number_rules_out_only_streets_whose_numbers_are_on_record(boston_taught: City, city: City) -> None:
+    """The history has numbers for East Boston's Lexington St but none for Charlestown's: "5 Lexington St
+    Charlestown" is Charlestown's, which the number cannot rule out. A street whose recorded numbers do not reach
+    the number is still ruled out, whatever the area says: Baltimore's 6824 Gough St (postcode 21224, which also
+    covers Gough St's 3400 blocks) is on the Gough St that has the 6800s."""
+    for text in ("5 Lexington St  Charlestown  MA  02129", "21 Salem St  Charlestown  MA  02129",
+                 "10 Putnam St  Charlestown  MA  02129", "41 Union St  Boston  MA  02108"):
+        best = boston_taught.geotag(text)[0]
+        lat, lon = _truth(BOSTON_EVAL, text)
+        assert haversine_m(lat, lon, best.lat, best.lon) < 250 and best.confidence >= THRESHOLD, text
+    gough = city.geotag("6824 GOUGH ST, BALTIMORE, MD, 21224")[0]
+    assert gough.explanation.startswith("6824 Gough Street")
+    block = city.geotag("6900 Gough St")[0]
+    assert haversine_m(gough.lat, gough.lon, block.lat, block.lon) < 250
+
+
 # ---- honest confidence ---------------------------------------------------------------------------
 def test_a_namesake_on_the_map_is_not_dispatched(boston: City, boston_taught: City) -> None:
     """The real Acorn St and Mount Vernon St of Beacon Hill (02108) are not in this extract; the map's streets of

@@ -341,8 +341,9 @@ class Geotagger:
                         a = None
                 b, bs, nb = self._cross_street(rw, whole=False)
                 rw = rw[bs:]
-                if a is None or b is None:
+                if a is None or b is None or not self._two_streets(a, b):
                     continue
+                a = StreetMatch(tuple(i for i in a.ids if i not in b.ids), a.agreement, a.how)
                 pairs = self.gz.intersection_pairs(a.ids, b.ids)
                 span = f"{' '.join(lw[len(lw) - na:])} & {' '.join(rw[:nb])}"
                 tail = tuple(rw[nb:nb + 6])
@@ -356,6 +357,17 @@ class Geotagger:
                             for c in near]
                 return self._crossing_candidates(pairs, a, b, tail, span)
         return []
+
+    def _two_streets(self, a: StreetMatch, b: StreetMatch) -> bool:
+        """Whether a corner's two names can be two streets. "Joy St & Joy Pl", where the map has no Joy Pl, is not
+        Joy St crossing itself; and whoever writes "Commercial Ct & Commercial St" tells Ct from St, so the map's
+        Commercial St (or Commercial Wharf) is not the Ct read with another type."""
+        if not set(a.ids) - set(b.ids):
+            return False
+        if "other type" in (a.how, b.how):
+            cores = [{self.gz.streets[i].core for i in m.ids} for m in (a, b)]
+            return not cores[0] & cores[1]
+        return True
 
     def _crossing_candidates(self, pairs: list, a: StreetMatch, b: StreetMatch, tail: tuple[str, ...],
                              span: str) -> list[Candidate]:

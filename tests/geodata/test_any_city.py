@@ -312,6 +312,17 @@ def test_a_number_rules_out_only_streets_whose_numbers_are_on_record(boston_taug
     assert haversine_m(gough.lat, gough.lon, block.lat, block.lon) < 250
 
 
+def test_a_street_does_not_cross_itself(boston: City) -> None:
+    """Real Boston rows name a corner of a street and a place or court the map lacks ("Joy St & Joy Pl",
+    "Commercial Ct & Commercial St"): read with another type, the second name is the first street again, and a
+    street crossing itself is no corner. Before, both were confident corners 2.8 km and 600 m from the pins."""
+    for text in ("INTERSECTION of Joy St & Joy Pl  Boston  MA",
+                 "INTERSECTION of Commercial Ct & Commercial St  Boston  MA"):
+        found = boston.geotag(text)
+        assert found and all(c.kind != "intersection" and c.confidence < THRESHOLD for c in found), text
+    assert boston.geotag("INTERSECTION of Irving St & Myrtle St  Boston  MA")[0].kind == "intersection"
+
+
 # ---- honest confidence ---------------------------------------------------------------------------
 def test_a_namesake_on_the_map_is_not_dispatched(boston: City, boston_taught: City) -> None:
     """The real Acorn St and Mount Vernon St of Beacon Hill (02108) are not in this extract; the map's streets of

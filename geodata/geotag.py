@@ -56,6 +56,7 @@ _BETWEEN_AND = re.compile(r"\s*(?:&|/|\b(?:and|et|y|e|und|och|og|ja|és)\b)\s*",
 # Articles and "of the" before a cross street: "com a Rua X", "et de la rue X", "zwischen der X".
 _ARTICLES = frozenset({"the", "a", "o", "as", "os", "la", "le", "les", "l", "el", "los", "las", "der", "die", "den",
                        "dem", "das", "il", "lo", "gli", "de", "da", "do", "du", "des", "del", "della", "dos"})
+MAX_TEXT_CHARS = 20_000  # a longer text (a whole thread read again) is read in its first this many characters
 MAX_BETWEEN_M = 1500.0  # two crossings farther apart than this along one street are no block anyone means
 
 
@@ -491,7 +492,7 @@ class Geotagger:
         return []
 
     def _from_text(self, text: str, kind: str = "address") -> list[Candidate]:
-        text = self._uninflect(text)
+        text = self._uninflect(text[:MAX_TEXT_CHARS])
         words = tokens(text)
         found = self._addresses(text, kind) or self._intersections(text)
         if not found or found[0].confidence < 0.7:  # a landmark named inside the street's name is no landmark
@@ -519,7 +520,7 @@ class Geotagger:
         `address_string`, a web form): a statement of where the problem is, with the full confidence
         of what it resolves to. `place_hint` (e.g. a neighbourhood) is used when the text names
         nothing better; `known_address` (the customer's address on file) is a last resort, never
-        above 0.5.
+        above 0.5. Only the first MAX_TEXT_CHARS characters of a text are read (time grows with length).
         """
         if text is None or not str(text).strip():
             if gps is None and not known_address and not place_hint and not stated_address:

@@ -5,6 +5,7 @@ among answers at or above the dispatch threshold, at least 97% lie within 250 m.
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import pytest
@@ -241,6 +242,28 @@ def test_english_words_are_not_read_as_inflected_names() -> None:
     # A short word of the map changes one letter at most: "olivat" (they were) is not the restaurant Olivia.
     glass = "Lasinsiruja, ja paikallaan olivat vielä tänään"
     assert names.rewrite(glass) == glass
+
+
+def test_long_texts_are_read_in_bounded_work(city: City, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A re-read thread can be long. Each word's look back for the word before it covers a few characters, not the
+    text from its start (that made a 100 kB text take 45 s), and only the first MAX_TEXT_CHARS are read at all."""
+    from geodata import geotag, inflection
+
+    spans: list[int] = []
+    real = inflection._PREVIOUS_WORD
+
+    class Recording:
+        def search(self, text: str, pos: int, endpos: int) -> re.Match[str] | None:
+            spans.append(endpos - pos)
+            return real.search(text, pos, endpos)
+
+    monkeypatch.setattr(inflection, "_PREVIOUS_WORD", Recording())
+    long_text = "Kaivokadulla on kuoppa ja Mikonkadulla toinen. " * 400
+    assert inflection.Uninflector(["kaivokatu", "mikonkatu"]).rewrite(long_text).startswith("kaivokatu on kuoppa")
+    assert spans and max(spans) <= inflection.MAX_WORD_CHARS
+    filler = "nothing to see here " * (geotag.MAX_TEXT_CHARS // 20)
+    assert city.geotag("3400 Fait Ave. " + filler)[0].explanation.startswith("3400 Fait Avenue")
+    assert not any(c.explanation.startswith("3400 Fait") for c in city.geotag(filler + "3400 Fait Ave"))
 
 
 def test_real_support_tweets_are_never_read_as_inflected_names(city: City) -> None:

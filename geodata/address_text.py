@@ -130,7 +130,7 @@ def _fuzzy_keys(gz: Gazetteer) -> list[str]:
 def _later_words(clauses: list[str], i: int, limit: int = 8) -> list[str]:
     out: list[str] = []
     for c in clauses[i + 1:]:
-        out += tokens(c)
+        out += tokens(_head(c))
         if len(out) >= limit:
             break
     return out[:limit]
@@ -143,7 +143,7 @@ def find_addresses(gz: Gazetteer, text: str, stop: frozenset[str] = BASE_STOP) -
     for ci, clause in enumerate(clauses):
         for m in HOUSE.finditer(clause):
             number = parse_house_number(m.group(1))
-            after = clause[m.end():]
+            after = _head(clause[m.end():])
             if number is None or (number == 0 and not BLOCK.match(after)):
                 continue  # no house is number 0, but "0 BLOCK" / "00 BLK" (police style) is the first block
             house = m.group(0).strip()
@@ -166,7 +166,7 @@ def find_addresses(gz: Gazetteer, text: str, stop: frozenset[str] = BASE_STOP) -
             if block:
                 continue
             # Street first: "Sturenkatu 33, 00550 Helsinki" (the number ends the clause or a letter follows).
-            before = tokens(clause[: m.start()])
+            before = tokens(_end(clause[: m.start()]))
             letter = LETTER_AFTER.match(after)
             ends = not tokens(after) or letter is not None
             smatch, sused = match_suffix(gz, before, stop)
@@ -175,11 +175,11 @@ def find_addresses(gz: Gazetteer, text: str, stop: frozenset[str] = BASE_STOP) -
                 # The number is a clause of its own: "Rua Machado dos Santos, 505", "Via Roma, 12" (street
                 # first, the street ends the clause before) or "12, rue de la Paix" (number first).
                 if ci > 0:
-                    before = tokens(clauses[ci - 1])
+                    before = tokens(_end(clauses[ci - 1]))
                     smatch, sused = match_suffix(gz, before, stop)
                     joiner = ", "
                 if smatch is None and ci + 1 < len(clauses) and not letter:
-                    nxt = tokens(clauses[ci + 1])
+                    nxt = tokens(_head(clauses[ci + 1]))
                     match, used, fz = match_prefix(gz, nxt, stop)
                     if match is not None:
                         tail = nxt[used:] + _later_words(clauses, ci + 1)
@@ -196,6 +196,29 @@ def find_addresses(gz: Gazetteer, text: str, stop: frozenset[str] = BASE_STOP) -
             out.append(ParsedAddress(house, number, StreetMatch(smatch.ids, agreement, smatch.how), span,
                                      tuple(area_phrases(tail)), False, False, "street first"))
     return out
+
+
+# Characters read on either side of a house number: the street (six words at most) and the area words after it
+# fit, and a long clause full of numbers is read in linear time, not in time growing with its square.
+AROUND_NUMBER_CHARS = 240
+
+
+def _head(text: str) -> str:
+    """The start of `text`, at most AROUND_NUMBER_CHARS, ending at a whole word."""
+    if len(text) <= AROUND_NUMBER_CHARS:
+        return text
+    cut = text[:AROUND_NUMBER_CHARS]
+    space = cut.rfind(" ")
+    return cut[:space] if space > 0 else cut
+
+
+def _end(text: str) -> str:
+    """The end of `text`, at most AROUND_NUMBER_CHARS, starting at a whole word."""
+    if len(text) <= AROUND_NUMBER_CHARS:
+        return text
+    cut = text[-AROUND_NUMBER_CHARS:]
+    space = cut.find(" ")
+    return cut[space + 1:] if space >= 0 else cut
 
 
 def _standalone_number(gz: Gazetteer, digits: str) -> bool:

@@ -261,6 +261,17 @@ def test_long_texts_are_read_in_bounded_work(city: City, monkeypatch: pytest.Mon
     long_text = "Kaivokadulla on kuoppa ja Mikonkadulla toinen. " * 400
     assert inflection.Uninflector(["kaivokatu", "mikonkatu"]).rewrite(long_text).startswith("kaivokatu on kuoppa")
     assert spans and max(spans) <= inflection.MAX_WORD_CHARS
+    # Around each house number only a bounded window is read (the street and the area words after it): a clause of
+    # 5,000 numbers used to be tokenised from each number to its end.
+    from geodata import address_text
+
+    lengths: list[int] = []
+    real_tokens = address_text.tokens
+    monkeypatch.setattr(address_text, "tokens", lambda t: lengths.append(len(t)) or real_tokens(t))
+    assert address_text.find_addresses(city.gazetteer, "1 " * 5000) == []
+    assert lengths and max(lengths) <= address_text.AROUND_NUMBER_CHARS
+    found = address_text.find_addresses(city.gazetteer, "x " * 300 + "3400 Fait Ave Baltimore MD 21224 " + "y " * 300)
+    assert [(f.house, f.area_phrases[:3]) for f in found] == [("3400", ("baltimore", "md", "21224"))]
     filler = "nothing to see here " * (geotag.MAX_TEXT_CHARS // 20)
     assert city.geotag("3400 Fait Ave. " + filler)[0].explanation.startswith("3400 Fait Avenue")
     assert not any(c.explanation.startswith("3400 Fait") for c in city.geotag(filler + "3400 Fait Ave"))

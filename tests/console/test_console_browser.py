@@ -118,6 +118,7 @@ def test_dispatcher_assigns_with_preview_and_sees_the_route_change(
     page.wait_for_selector(f".queue-item[data-job-id='{other_id}']", state="detached", timeout=30_000)
     page.wait_for_selector("#plan-diff", timeout=30_000)  # a later plan shows what moved since the previous one
     assert "moved" in page.locator("#plan-diff").inner_text()
+    page.screenshot(path=output_dir / "4-after-live-assign.png")
 
 
 def test_agent_opens_customer_and_hands_off_a_case(

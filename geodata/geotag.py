@@ -45,9 +45,9 @@ _CONNECT = re.compile(r"\s*(?:&|/|\b(?:and|ja|och|und|et|com|con|esquina)\b|\bat
 _INTERSECTION_CLAUSE = re.compile(r"[,;:!?()\n]|\s[-–—]\s")
 # "Clinton St between Fait Ave and Foster Ave": the stretch of one street between two cross streets. The word
 # before the cross streets in English, French/Spanish/Portuguese, German, Swedish/Norwegian and Italian...
-_BETWEEN = re.compile(r"^(?P<x>.*?)\s+(?:between|betw\.?|btwn\.?|b/w|entre|zwischen|mellan|tra|fra)\s+(?P<yz>.+)$",
-                      re.I)
-_BETWEEN_OPENS = re.compile(r"^\s*(?:between|betw\.?|btwn\.?|b/w|entre|zwischen|mellan|tra|fra)\s", re.I)
+_BETWEEN_WORD = r"(?:between|betw\.?|btwn\.?|b/w|entre|zwischen|mellan|tra|fra)"
+_BETWEEN = re.compile(rf"^(?P<x>.*?)\s+{_BETWEEN_WORD}\s+(?P<yz>.+)$", re.I)
+_BETWEEN_OPENS = re.compile(rf"^\s*{_BETWEEN_WORD}\s", re.I)  # a clause that starts with it: X is in the one before
 # ... or after them, as Finnish, Estonian and Hungarian say it ("Kaivokadun ja Simonkadun välissä").
 _BETWEEN_AFTER = re.compile(r"^(?P<yz>.+?)\s+(?:välissä|välillä|väliin|välistä|välisellä|välisessä|välinen|välisen|"
                             r"vahel|vahelisel|között)\b(?P<rest>.*)$", re.I)

@@ -105,6 +105,8 @@ def as_stretches(city: Any, rows: list[tuple[str, float, float]]) -> list[tuple[
     from scipy.spatial import cKDTree
 
     gz = city.gazetteer
+    if not gz.streets:
+        return []  # a map without named streets has no stretch to write
     pts = np.concatenate([st.pts for st in gz.streets])
     owner = np.concatenate([np.full(len(st.pts), i) for i, st in enumerate(gz.streets)])
     tree = cKDTree(pts)

@@ -423,6 +423,14 @@ def test_a_stretch_is_as_sure_as_its_confidence_says_on_real_pins(cache_dir: Pat
     for result in (bos, hel):
         assert result["n"] >= 30 and result["skipped"]["no_stretch_at_pin"] > 0
         assert result["confident_share"] >= 0.9 and result["confident_within_250m"] >= 0.97
+    # A map without named streets writes no stretch (and does not fail).
+    from types import SimpleNamespace
+
+    from geodata.gazetteer import Gazetteer
+
+    hel = load_city(HELSINKI_OSM, cache_dir)
+    empty = SimpleNamespace(gazetteer=Gazetteer(hel.gazetteer.projection))
+    assert geotag_eval.as_stretches(empty, [("", 60.16985, 24.9485)]) == []
     # A pin on Yliopistonkatu west of Fabianinkatu is on its block back to the previous crossing, Vuorikatu.
     texts = geotag_eval.as_stretches(load_city(HELSINKI_OSM, cache_dir), [("", 60.16985, 24.9485)])
     assert texts == [("Yliopistonkatu between Vuorikatu and Fabianinkatu", 60.16985, 24.9485)]

@@ -7,6 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 EXTRAS := dev,postgres,scale,mobile
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+# Test processes (pytest-xdist), each taking whole test files: much of the suite waits on live servers, browsers and
+# databases, so two processes keep both cores busy. TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
 
 .PHONY: run test install kernels system-deps lint clean console
 
@@ -39,7 +42,7 @@ lint: install
 	$(BIN)/lint-imports
 
 test: system-deps install lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Rebuild the web console (web/ -> server/console/static/, committed; needs Node 20+ and the npm registry).
 # `npm ci` runs under npm 10: npm 11's ci rejects a lock file without every platform's optional rollup binary.

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import pickle
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,3 +39,17 @@ def store(path: Path, obj: Any) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def build_lock(entry: Path) -> Iterator[None]:
+    """Held while one process builds `entry`. Processes that start together on a fresh machine (the API and its
+    workers, or parallel test processes) then wait for the first one's build and load it, instead of each
+    building the same city (minutes of CPU apiece). An advisory lock: it is released when its holder dies."""
+    entry.mkdir(parents=True, exist_ok=True)
+    with (entry / ".build.lock").open("a+b") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from shapely.geometry import Polygon
 
 from geodata import cache
-from geodata._osm import OsmScan, check_osm_path, file_sha256, scan_osm
+from geodata._osm import check_osm_path, file_sha256, scan_osm
 from geodata.config import NetworkConfig
 from geodata.network import StreetNetwork, build_network
 
@@ -96,6 +96,32 @@ class City:
         return report
 
 
+def _build(osm_path: Path, config: NetworkConfig, entry: Path, network: StreetNetwork | None,
+           with_gazetteer: bool, progress: bool) -> tuple[StreetNetwork, Gazetteer | None]:
+    """Build what the cache lacks (the network unless given, the gazetteer if asked for) and store it in `entry`."""
+    net_file, gaz_file = entry / "network.pkl", entry / "gazetteer.pkl"
+    gazetteer = None
+    _stage(progress, f"cold build: reading {osm_path.name}")
+    scan = scan_osm(osm_path, config)
+    if network is None:
+        _stage(progress, f"building the drivable network from {len(scan.drivable)} ways")
+        network = build_network(scan, config, osm_path.name)
+        r = network.report
+        _stage(progress, f"network: {r.nodes} nodes, {r.edges} edges kept; dropped {r.dropped_nodes} nodes, "
+                         f"{r.dropped_edges} edges outside the largest strongly connected part")
+        if network.cch is not None:  # built now, so it is in the disk cache
+            _stage(progress, f"contraction hierarchy: {network.cch.n_arcs} arcs")
+        cache.store(net_file, network)
+    if with_gazetteer:
+        from geodata.gazetteer import build_gazetteer
+
+        _stage(progress, "building the gazetteer (streets, intersections, addresses, places)")
+        gazetteer = build_gazetteer(scan, network)
+        cache.store(gaz_file, gazetteer)
+    _stage(progress, f"cached in {entry}")
+    return network, gazetteer
+
+
 def load_city(
     osm_path: Path,
     cache_dir: Path,
@@ -116,26 +142,14 @@ def load_city(
     network = cache.load(net_file)
     gazetteer = cache.load(gaz_file) if with_gazetteer else None
     built = False
-    scan: OsmScan | None = None
     if network is None or (with_gazetteer and gazetteer is None):
-        built = True
-        _stage(progress, f"cold build: reading {osm_path.name}")
-        scan = scan_osm(osm_path, config)
-        if network is None:
-            _stage(progress, f"building the drivable network from {len(scan.drivable)} ways")
-            network = build_network(scan, config, osm_path.name)
-            r = network.report
-            _stage(progress, f"network: {r.nodes} nodes, {r.edges} edges kept; dropped {r.dropped_nodes} nodes, "
-                             f"{r.dropped_edges} edges outside the largest strongly connected part")
-            if network.cch is not None:  # built now, so it is in the disk cache
-                _stage(progress, f"contraction hierarchy: {network.cch.n_arcs} arcs")
-            cache.store(net_file, network)
-        if with_gazetteer:
-            from geodata.gazetteer import build_gazetteer
-
-            _stage(progress, "building the gazetteer (streets, intersections, addresses, places)")
-            gazetteer = build_gazetteer(scan, network)
-            cache.store(gaz_file, gazetteer)
-        _stage(progress, f"cached in {entry}")
+        with cache.build_lock(entry):  # another process may be building it: wait, then read what it stored
+            if network is None:
+                network = cache.load(net_file)
+            if with_gazetteer and gazetteer is None:
+                gazetteer = cache.load(gaz_file)
+            if network is None or (with_gazetteer and gazetteer is None):
+                built = True
+                network, gazetteer = _build(osm_path, config, entry, network, with_gazetteer, progress)
     return City(network=network, gazetteer=gazetteer, source=osm_path,
                 load_seconds=round(time.perf_counter() - t0, 3), built=built)

@@ -58,6 +58,9 @@ def pg_url(dbname: str) -> str:
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
     reason = _pg_state.get("reason")
+    skipped = terminalreporter.stats.get("skipped", [])
+    if not reason and any("PostgreSQL not reachable" in str(getattr(r, "longrepr", "")) for r in skipped):
+        reason = postgres_available()  # the tests ran in worker processes (pytest-xdist): ask again here
     if reason:
         terminalreporter.write_sep("!", "POSTGRESQL NOT REACHABLE: the PostgreSQL half of the storage/API "
                                    f"tests was SKIPPED ({reason})", red=True, bold=True)

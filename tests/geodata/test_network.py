@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bz2
 import itertools
+import time
 from pathlib import Path
 
 import networkx as nx
@@ -51,6 +52,35 @@ def test_second_load_comes_from_the_disk_cache(demo_osm: Path, cache_dir: Path, 
     again = load_network(demo_osm, cache_dir)
     assert again.n_edges == net.n_edges
     assert np.array_equal(again.edge_time_ms, net.edge_time_ms)
+
+
+def _load_and_tell_if_built(osm: str, cache_dir: str) -> bool:
+    from geodata import load_city
+
+    return load_city(Path(osm), Path(cache_dir)).built
+
+
+def test_processes_started_together_build_the_city_once(tmp_path: Path) -> None:
+    """An API and its workers started together on a fresh machine: the first builds, the others wait for its cache
+    instead of each building the same city. The test holds the build lock while both start, so both are sure to
+    find no cache; without the lock both would build."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from geodata import cache
+    from geodata._osm import check_osm_path
+    from geodata.city import _entry
+    from geodata.config import NetworkConfig
+
+    osm = DATA / "porto_calendario.osm.bz2"
+    entry = _entry(check_osm_path(osm), tmp_path, NetworkConfig())
+    with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
+        with cache.build_lock(entry):
+            started = [pool.submit(_load_and_tell_if_built, str(osm), str(tmp_path)) for _ in range(2)]
+            time.sleep(1.0)  # both are waiting at the lock (or not yet there: they then find it held, or the cache)
+            assert not any(f.done() for f in started)
+        built = sorted(f.result(timeout=300) for f in started)
+    assert built == [False, True]
 
 
 def test_snaps_to_nearest_edge_not_node(net: StreetNetwork) -> None:

@@ -30,7 +30,8 @@ def _redis_db() -> int | str:
 
         for db in range(15, 7, -1):
             client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=db, socket_connect_timeout=2)
-            if client.dbsize() == 0:
+            # Claimed atomically: two test processes that both see it empty do not both take it.
+            if client.dbsize() == 0 and client.set("groundcrew-test-claim", "1", nx=True):
                 return db
         return "no empty Redis database among 8..15"
     except Exception as exc:

@@ -37,7 +37,8 @@ BASE_STOP = frozenset({"near", "by", "at", "on", "in", "since", "and", "the", "o
 CLAUSE = re.compile(r"[,;:!?()\n]|(?<!\b\w)(?<!\bst)(?<!\bmt)(?<!\bft)(?<!\bblk)\.(?:\s|$)|\s[-–—]\s"
                     r"|\b(?:since|near|by|outside|behind|across from|in front of)\b", re.I)
 # A house number: digits, an optional letter ("12A"), an optional range ("10-14", "37-39b").
-HOUSE = re.compile(r"(?<![\w./-])(\d{1,6})([a-z])?(?:\s*[-–]\s*(\d{1,6})([a-z])?)?(?![\w/])", re.I)
+# A house number ends at a non-word character; "½" (a word character to Python) may follow at once ("641½ Main St").
+HOUSE = re.compile(r"(?<![\w./-])(\d{1,6})([a-z])?(?:\s*[-–]\s*(\d{1,6})([a-z])?)?(?!(?!½)[\w/])", re.I)
 HALF_AFTER = re.compile(r"^\s*(?:1/2|½)(?=\s|$)")  # "641 1/2 Saratoga St": a US half address, at its house
 LETTER_AFTER = re.compile(r"^\s+([a-z])\s*$", re.I)  # "Yrjönkatu 21 b": a staircase letter ending the clause
 BLOCK = re.compile(r"^\s*(?:block|blk\.?)\s+(?:of\s+)?", re.I)  # "2900 block of", police style "2900 BLK"

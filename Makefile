@@ -7,8 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 EXTRAS := dev,postgres,scale,mobile
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
-# Test processes (pytest-xdist), each taking whole test files: much of the suite waits on live servers, browsers and
-# databases, so two processes keep both cores busy. TEST_WORKERS=0 runs everything in one process.
+# Test processes (pytest-xdist), each taking whole test files (tests/conftest.py keeps the files that share one
+# live server together): much of the suite waits on live servers, browsers and databases, so two processes keep
+# both cores busy. TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 2
 
 .PHONY: run test install kernels system-deps lint clean console

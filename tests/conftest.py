@@ -56,6 +56,34 @@ def pg_url(dbname: str) -> str:
     return base.replace("postgresql://", "postgresql+psycopg://", 1) + f"/{dbname}"
 
 
+# Test files that share the console's one live server (a session fixture: each test there builds on the state the
+# ones before it left). `test_every_file_on_the_shared_live_server_runs_in_one_process` keeps this list whole.
+SHARED_LIVE_SERVER_FILES = ("tests/console/", "tests/security/test_console_xss.py")
+
+
+def process_unit(nodeid: str) -> str:
+    """What one test process runs whole under `make test` (pytest-xdist, `--dist loadfile`): a test file, or all
+    the files on the console's shared live server together, in the order of a one-process run. Without the second,
+    which files met on that server depended on how the files happened to be spread, and a test found another's
+    jobs."""
+    path = nodeid.split("::", 1)[0]
+    return "console live server" if path.startswith(SHARED_LIVE_SERVER_FILES) else path
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """`--dist loadfile` with the console's live-server files as one unit (`process_unit`)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ProcessUnits(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return process_unit(nodeid)
+
+    return ProcessUnits(config, log)
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
     reason = _pg_state.get("reason")
     skipped = terminalreporter.stats.get("skipped", [])

@@ -72,7 +72,8 @@ def process_unit(nodeid: str) -> str:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
-    """`--dist loadfile` with the console's live-server files as one unit (`process_unit`)."""
+    """`--dist loadfile` with the console's live-server files as one unit (`process_unit`). Not `--dist loadgroup`
+    with `xdist_group` marks: under pytest 9.2 those marks are silently ignored (pytest-xdist issue #1386)."""
     if config.getvalue("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadScopeScheduling

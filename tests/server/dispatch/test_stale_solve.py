@@ -13,6 +13,15 @@ from server.dispatch import service
 from server.plans.models import Plan, PlanStop
 from tests.server.dispatch.conftest import job_body, technician_body, wait_for, wait_solve
 
+# The long solve's time limit (s). The live change must land while it still runs: on a loaded machine (the suite runs
+# in two processes) the test's own requests were once more than 5 s behind a 6 s solve, which then ended first.
+SLOW_SOLVE_S = 12.0
+
+
+def _still_running(client, dispatcher, solve_id: str) -> None:  # type: ignore[no-untyped-def]
+    status = client.get(f"/dispatch/solves/{solve_id}", headers=dispatcher).json()["status"]
+    assert status == "running", f"the solve ended ({status}) before the live change this test is about"
+
 
 def _overridden_while_solving(client, dispatcher, settings) -> tuple[str, str, int, int, int]:  # type: ignore[no-untyped-def]
     """A day of two technicians and three jobs; a long solve that the dispatcher overtakes by moving a job once it
@@ -27,7 +36,7 @@ def _overridden_while_solving(client, dispatcher, settings) -> tuple[str, str, i
 
     # A long solve starts from the day as it is; once it is searching, the dispatcher moves a job to the other
     # technician (a pin: every plan from then on keeps it there).
-    slow = client.post("/dispatch/solves", json={"time_limit_s": 6.0}, headers=dispatcher).json()["id"]
+    slow = client.post("/dispatch/solves", json={"time_limit_s": SLOW_SOLVE_S}, headers=dispatcher).json()["id"]
     wait_for(lambda: any(p.get("cost") is not None for p in client.get(
         f"/dispatch/solves/{slow}", headers=dispatcher).json()["progress"]), 60, "the solve to search")
     current = client.get("/plans/current", headers=dispatcher).json()
@@ -36,6 +45,7 @@ def _overridden_while_solving(client, dispatcher, settings) -> tuple[str, str, i
     committed = client.post("/dispatch/overrides/commit", headers=dispatcher, json={
         "action": "assign", "job_id": moved["job_id"], "technician_id": to})
     assert committed.status_code == 200, committed.text
+    _still_running(client, dispatcher, slow)
     override_version = client.get("/plans/current", headers=dispatcher).json()["version"]
     replan = committed.json()["replan_solve_id"]
     assert replan and replan != slow
@@ -99,11 +109,12 @@ def _sick_while_solving(client, dispatcher, settings) -> tuple[str, int, int, se
             for i, site in enumerate((0, 1, 6))}
     first = client.post("/dispatch/solves", json={"time_limit_s": 0.5}, headers=dispatcher).json()["id"]
     assert wait_solve(client, dispatcher, first)["status"] == "succeeded"
-    slow = client.post("/dispatch/solves", json={"time_limit_s": 6.0}, headers=dispatcher).json()["id"]
+    slow = client.post("/dispatch/solves", json={"time_limit_s": SLOW_SOLVE_S}, headers=dispatcher).json()["id"]
     wait_for(lambda: _searching(client.get(f"/dispatch/solves/{slow}", headers=dispatcher).json()["progress"]), 60,
              "the solve to search")
     assert client.post(f"/technicians/{ana}/dispatch-status", json={"status": "off_sick"},
                        headers=dispatcher).status_code == 200
+    _still_running(client, dispatcher, slow)
     return slow, ana, tom, jobs
 
 

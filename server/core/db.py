@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,7 @@ def make_engine(settings: Settings) -> Engine:
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
             # Customers' data: readable by the server's user only (SQLite gives its -wal/-shm files the same mode).
             if "?" not in db_path and not db_path.startswith("file:"):
-                os.close(os.open(db_path, os.O_RDWR | os.O_CREAT, 0o600))
-                os.chmod(db_path, 0o600)
+                _create_private(Path(db_path))
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20, max_overflow=20,
             **JSON_COLUMNS,
@@ -60,6 +59,19 @@ def make_engine(settings: Settings) -> Engine:
     engine = create_engine(url, pool_size=20, max_overflow=20, **JSON_COLUMNS)
     event.listen(engine, "checkout", _refuse_dead_connection)
     return engine
+
+
+def _create_private(db_path: Path) -> None:
+    """Create the database file with mode 0600, or tighten an existing one's mode without opening it.
+
+    Opening and closing a descriptor of a file SQLite has open in this process would release every POSIX lock the
+    process holds on it (https://sqlite.org/howtocorrupt.html, 2.2): another process would then take the database
+    for unused, and on closing its last connection delete the -wal and -shm files under this one ("disk I/O
+    error"). The server makes engines while one is open (a worker thread's, the city hook's), so only a file that
+    does not exist yet, which nobody can have open, is opened here."""
+    with suppress(FileExistsError):
+        os.close(os.open(db_path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    os.chmod(db_path, 0o600)
 
 
 def _refuse_dead_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:

@@ -12,7 +12,9 @@ only where the city has a street of that name: a complaint label or a brand in t
 
 from __future__ import annotations
 
+import bisect
 import re
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -89,6 +91,11 @@ def match_prefix(gz: Gazetteer, words: list[str], stop: frozenset[str], allow_fu
     if best is not None:
         return best[0], best[1], False
     if allow_fuzzy:
+        for n in range(min(4, len(words)), 1, -1):
+            if words[n - 1] not in stop:
+                short = abbreviated_street(gz, " ".join(words[:n]))
+                if short is not None:
+                    return short, n, True
         keys = _fuzzy_keys(gz)
         for n in range(min(5, len(words)), 1, -1):
             if words[n - 1] in stop:
@@ -118,6 +125,64 @@ def match_suffix(gz: Gazetteer, words: list[str], stop: frozenset[str]) -> tuple
         if m is not None and used == len(words) - start:
             return m, used
     return None, 0
+
+
+# Words left out of a name's initials: "MLK Blvd" is Dr Martin Luther King Jr Boulevard.
+_NOT_IN_INITIALS = frozenset({"dr", "jr", "sr", "st", "the", "of", "de", "la"})
+MIN_ABBREVIATION = 3  # "Mass Ave", "Comm Ave", "Penn Ave": a shortened first word keeps at least this many letters
+
+
+def abbreviated_street(gz: Gazetteer, phrase: str) -> StreetMatch | None:
+    """The one street a shortened name can mean ("Mass Ave" for Massachusetts Avenue, "Mem Dr", "MLK Blvd",
+    "JFK St"), or None: the written word begins the street's one-word name or is its words' initials, the street
+    type agrees and any direction written is the street's. Agreement 0.5, as for an approximate spelling: the
+    street a customer meant may be one the map does not have ("Elm St" unmapped, "Elmwood St" mapped), so such a
+    match is a suggestion for a person, never a dispatch on its own."""
+    sn = parse_street(phrase)
+    if not sn.type or not sn.core.isalpha():
+        return None
+    shortened = _shortened_names(gz).get(sn.type)
+    if shortened is None:
+        return None
+    by_word, by_initials = shortened
+    cores = list(by_initials.get(sn.core, ()))
+    if len(sn.core) >= MIN_ABBREVIATION:
+        k = bisect.bisect_right(by_word, (sn.core, ""))  # past the name itself: only longer names
+        while k < len(by_word) and by_word[k][0].startswith(sn.core):
+            cores.append(by_word[k][0])
+            k += 1
+    found: dict[str, list[int]] = {}
+    for core in cores:
+        hits = [i for i in gz.by_core.get(core, []) if gz.streets[i].type == sn.type
+                and gz._directions_agree(i, sn.prefix, sn.suffix_dir)]
+        if hits:
+            found[core] = hits
+    if len(found) != 1:
+        return None  # none, or several names it could shorten: nothing to suggest
+    return StreetMatch(tuple(next(iter(found.values()))), 0.5, "abbreviated")
+
+
+def _shortened_names(gz: Gazetteer) -> dict[str, tuple[list[tuple[str, str]], dict[str, list[str]]]]:
+    """Street type → (its one-word names, sorted, as (name, ""); initials of its longer names → those names),
+    built once per city: what `abbreviated_street` looks a shortened name up in."""
+    index = getattr(gz, "_shortened_names", None)
+    if index is None:
+        words: dict[str, set[str]] = defaultdict(set)
+        initials: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+        for st in gz.streets:
+            if not st.type or not st.core:
+                continue
+            parts = st.core.split()
+            if len(parts) == 1:
+                words[st.type].add(st.core)
+            else:
+                letters = "".join(w[0] for w in parts if w not in _NOT_IN_INITIALS)
+                if len(letters) >= 2 and st.core not in initials[st.type][letters]:
+                    initials[st.type][letters].append(st.core)
+        index = {t: (sorted((w, "") for w in words.get(t, ())), dict(initials.get(t, {})))
+                 for t in set(words) | set(initials)}
+        gz._shortened_names = index  # type: ignore[attr-defined]
+    return index
 
 
 def _fuzzy_keys(gz: Gazetteer) -> list[str]:

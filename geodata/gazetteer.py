@@ -200,6 +200,7 @@ class Gazetteer:
         state = dict(self.__dict__)
         state["_area_trees"], state["_area_extents"], state["_street_trees"] = {}, {}, {}  # rebuilt on first use
         state.pop("_fuzzy_key_list", None)
+        state.pop("_shortened_names", None)
         return state
 
     def __setstate__(self, state: dict) -> None:

@@ -215,7 +215,9 @@ class Geotagger:
                 else:
                     why = f"{parsed.house} {st.name}: house number not known, placed by {method}"
                 notes = []
-                if parsed.fuzzy:
+                if parsed.match.how == "abbreviated":
+                    notes.append(f"street name read as short for {st.name}")
+                elif parsed.fuzzy:
                     notes.append("street name matched approximately")
                 elif parsed.match.how == "direction":
                     notes.append("direction of the street name differs")

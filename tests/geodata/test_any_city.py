@@ -492,6 +492,31 @@ def test_other_names_and_initials_of_real_streets(boston: City) -> None:
     assert plain is not None and plain == dotted and plain.agreement == 1.0
 
 
+def test_shortened_names_are_suggested_to_a_person_not_dispatched(boston: City) -> None:
+    """"Mass Ave" and "Mem Dr" (Massachusetts Avenue, Cambridge's Memorial Drive) find the street they shorten, held
+    for a person: the one meant may be a street the map lacks."""
+    from geodata.address_text import abbreviated_street
+
+    gz = boston.gazetteer
+    assert gz is not None
+    for written, meant in (("311 Mass Ave Boston MA", "Massachusetts Avenue"),
+                           ("100 Mem Dr, Cambridge", "Memorial Drive")):
+        found = boston.geotag(written)
+        assert found, written
+        assert found[0].kind == "address" and f"short for {meant}" in found[0].explanation, (written, found[0])
+        assert found[0].confidence < THRESHOLD
+    # Initials, titles left out, as "MLK Blvd" for Dr. Martin Luther King Jr. Boulevard (a street neither extract
+    # holds): the Esplanade's Dr. Paul Dudley White Path.
+    initials = abbreviated_street(gz, "PDW Path")
+    assert initials is not None and next(gz.streets[i].name for i in initials.ids) == "Dr. Paul Dudley White Path"
+    # "Wash St" may be Washington Street or Washburn Street, both in the extract: nothing to suggest. Two letters
+    # are too few to shorten a name, and a name the map has as written is matched as written.
+    assert abbreviated_street(gz, "Wash St") is None
+    assert abbreviated_street(gz, "Ma Ave") is None
+    exact = gz.match_street("Massachusetts Avenue")
+    assert exact is not None and exact.how == "name"
+
+
 def _held_out_addresses(city: City, form: str) -> tuple[list[float], list[float]]:
     """Every fifth known address of the city taken out of its gazetteer, then geotagged from its text alone:
     (errors m, confidences) — interpolation measured on the city's own data, house-number conventions and all."""

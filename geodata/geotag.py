@@ -392,6 +392,9 @@ class Geotagger:
         i, j, _ = pairs[0]
         names = f"{self.gz.streets[i].name} and {self.gz.streets[j].name}"
         note = f" (one of {k} crossings of these names)" if k > 1 else (f" (chosen by {how})" if how else "")
+        short = [self.gz.streets[s].name for s, m in ((i, a), (j, b)) if m.how == "abbreviated"]
+        if short:
+            note += f" (street name read as short for {short[0]})"
         out = []
         for c in clusters[:3]:
             xy = np.mean(np.asarray(c), axis=0)

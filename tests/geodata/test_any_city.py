@@ -505,6 +505,9 @@ def test_shortened_names_are_suggested_to_a_person_not_dispatched(boston: City) 
         assert found, written
         assert found[0].kind == "address" and f"short for {meant}" in found[0].explanation, (written, found[0])
         assert found[0].confidence < THRESHOLD
+    corner = boston.geotag("Mass Ave & Vassar St")
+    assert corner and corner[0].kind == "intersection" and corner[0].confidence < THRESHOLD, corner
+    assert "short for Massachusetts Avenue" in corner[0].explanation
     # Initials, titles left out, as "MLK Blvd" for Dr. Martin Luther King Jr. Boulevard (a street neither extract
     # holds): the Esplanade's Dr. Paul Dudley White Path.
     initials = abbreviated_street(gz, "PDW Path")

@@ -244,6 +244,20 @@ class Gazetteer:
         hits = [i for i in self.by_core.get(sn.core, []) if self._directions_agree(i, sn.prefix, sn.suffix_dir)]
         return StreetMatch(tuple(hits), 0.8, "no type") if hits else None
 
+    def other_directions(self, m: StreetMatch) -> StreetMatch | None:
+        """The streets a name written without a direction may also mean when the map has that name as written
+        too: "Highland Ave" is also South and North Highland Avenue where a plain Highland Avenue lies elsewhere.
+        None when the match had a direction or the name has no such streets. Agreement as for a name matched
+        with its direction left out."""
+        if m.how not in ("name", "alias"):
+            return None
+        streets = [self.streets[i] for i in m.ids]
+        if any(st.prefix or st.suffix_dir for st in streets):
+            return None
+        bare = parse_street(streets[0].norm).bare
+        extra = tuple(i for i in self.by_bare.get(bare, []) if i not in m.ids)
+        return StreetMatch(extra, 0.9, "direction") if extra else None
+
     def _directions_agree(self, sid: int, prefix: str, suffix_dir: str) -> bool:
         """A direction written must be the street's or absent from its name; none written fits any."""
         st = self.streets[sid]

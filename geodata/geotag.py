@@ -18,6 +18,7 @@ approximate name, a one-word or brand-name POI, a namesake street nobody chose: 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from dataclasses import dataclass
@@ -201,6 +202,7 @@ class Geotagger:
     # ---- text parsers ----------------------------------------------------------------------
     def _addresses(self, text: str, kind: str = "address") -> list[Candidate]:
         for parsed in find_addresses(self.gz, text, self.stop):
+            parsed = self._with_direction_for_number(parsed)
             ids, p_street, how, verdict = self._choose(parsed.street_ids, parsed.area_phrases, parsed.number)
             out: list[Candidate] = []
             for sid in ids[:3]:
@@ -238,6 +240,24 @@ class Geotagger:
             if out:
                 return out
         return []
+
+    def _with_direction_for_number(self, parsed: ParsedAddress) -> ParsedAddress:
+        """"200 Highland Ave" where the map's plain Highland Avenue has numbers on record and 200 is not among
+        them, but South Highland Avenue's are: the writer left the direction out. The address is read on the
+        streets of the name with a direction whose numbers reach it; as written when none does."""
+        if parsed.block or not parsed.match.ids:
+            return parsed
+        numbered = [i for i in parsed.match.ids if len(self.gz.streets[i].numbering.n)]
+        if len(numbered) < len(parsed.match.ids) or any(
+                self._number_fits(i, parsed.number) or self.gz.address(i, parsed.house) is not None
+                for i in parsed.match.ids):
+            return parsed
+        wide = self.gz.other_directions(parsed.match)
+        if wide is None:
+            return parsed
+        fits = tuple(i for i in wide.ids if self._number_fits(i, parsed.number)
+                     or self.gz.address(i, parsed.house) is not None)
+        return dataclasses.replace(parsed, match=StreetMatch(fits, wide.agreement, wide.how)) if fits else parsed
 
     def _between(self, clause: str) -> list[Candidate] | None:
         """'X between Y and Z': the middle of X's stretch between its crossings with Y and Z. Confidence is the
@@ -290,11 +310,15 @@ class Geotagger:
         else:
             return None
         best: tuple[float, int, NDArray[np.float64], NDArray[np.float64]] | None = None
-        for i, _, p in self.gz.intersection_pairs(x.ids, y.ids):
-            for k, _, q in self.gz.intersection_pairs(x.ids, z.ids):
-                d = float(np.hypot(*(p - q)))
-                if i == k and d > 0 and (best is None or d < best[0]):
-                    best = (d, i, p, q)
+        # X as matched, then with the direction its writer may have left out ("Highland Ave" for South Highland).
+        for x_read in (x, self.gz.other_directions(x)):
+            if x_read is None or best is not None:
+                continue
+            for i, _, p in self.gz.intersection_pairs(x_read.ids, y.ids):
+                for k, _, q in self.gz.intersection_pairs(x_read.ids, z.ids):
+                    d = float(np.hypot(*(p - q)))
+                    if i == k and d > 0 and (best is None or d < best[0]):
+                        best, x = (d, i, p, q), x_read
         if best is None or best[0] > MAX_BETWEEN_M:
             return []
         d, sid, p, q = best
@@ -348,6 +372,9 @@ class Geotagger:
                     continue
                 a = StreetMatch(tuple(i for i in a.ids if i not in b.ids), a.agreement, a.how)
                 pairs = self.gz.intersection_pairs(a.ids, b.ids)
+                if not pairs and self.gz.closest_approach(a.ids, b.ids)[0] > NEAR_CROSSING_M:
+                    # "Highland Ave & Fleet St": the plain Highland Avenue is elsewhere, South Highland crosses Fleet.
+                    a, b, pairs = self._corner_with_directions(a, b)
                 span = f"{' '.join(lw[len(lw) - na:])} & {' '.join(rw[:nb])}"
                 tail = tuple(rw[nb:nb + 6])
                 if not pairs:
@@ -360,6 +387,19 @@ class Geotagger:
                             for c in near]
                 return self._crossing_candidates(pairs, a, b, tail, span)
         return []
+
+    def _corner_with_directions(self, a: StreetMatch, b: StreetMatch
+                                ) -> tuple[StreetMatch, StreetMatch, list[tuple[int, int, NDArray[np.float64]]]]:
+        """Two names that do not meet as matched, read again with the direction their writer left out (either
+        or both): the first reading under which they cross, or the names as they were, without a crossing."""
+        wa, wb = self.gz.other_directions(a), self.gz.other_directions(b)
+        for ra, rb in ((wa, b), (a, wb), (wa, wb)):
+            if ra is not None and rb is not None:
+                ra = StreetMatch(tuple(i for i in ra.ids if i not in rb.ids), ra.agreement, ra.how)
+                pairs = self.gz.intersection_pairs(ra.ids, rb.ids)
+                if pairs:
+                    return ra, rb, pairs
+        return a, b, []
 
     def _two_streets(self, a: StreetMatch, b: StreetMatch) -> bool:
         """Whether a corner's two names can be two streets. "Joy St & Joy Pl", where the map has no Joy Pl, is not

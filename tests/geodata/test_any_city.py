@@ -492,6 +492,27 @@ def test_other_names_and_initials_of_real_streets(boston: City) -> None:
     assert plain is not None and plain == dotted and plain.agreement == 1.0
 
 
+def test_a_direction_left_out_where_the_map_also_has_the_plain_name(city: City) -> None:
+    """Baltimore's map has a plain Highland Avenue (a separate street) besides South and North Highland Avenue.
+    Whoever writes "Highland Ave & Fleet St" left out the direction of the one that crosses Fleet Street."""
+    gz = city.gazetteer
+    assert gz is not None
+    plain = gz.match_street("Highland Ave")
+    assert plain is not None and [gz.streets[i].name for i in plain.ids] == ["Highland Avenue"]
+    corner = city.geotag("Highland Ave & Fleet St")[0]
+    assert corner.kind == "intersection" and "South Highland Avenue and Fleet Street" in corner.explanation, corner
+    assert corner.confidence >= THRESHOLD  # the crossing itself confirms the reading
+    stretch = city.geotag("Highland Ave between Fleet St and Eastern Ave")[0]
+    assert "South Highland Avenue between Fleet Street and Eastern Avenue" in stretch.explanation, stretch
+    # 200 is not among the plain street's numbers; it is on both South and North Highland: which is for a person.
+    house = city.geotag("200 Highland Ave")
+    read_as = {c.explanation.split(":")[0] for c in house[:2]}
+    assert read_as == {"200 South Highland Avenue", "200 North Highland Avenue"}
+    assert house[0].confidence < THRESHOLD
+    # A direction that is written is kept.
+    assert city.geotag("200 S Highland Ave")[0].explanation.startswith("200 South Highland Avenue")
+
+
 def test_shortened_names_are_suggested_to_a_person_not_dispatched(boston: City) -> None:
     """"Mass Ave" and "Mem Dr" (Massachusetts Avenue, Cambridge's Memorial Drive) find the street they shorten, held
     for a person: the one meant may be a street the map lacks."""

@@ -31,7 +31,7 @@ def register(apps: dict[str, typer.Typer]) -> None:
         when they next load the city (restart)."""
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        from geodata.address_points import AddressFileError
+        from geodata.address_points import AddressFileError, detect_format
         from server.addresses.service import FIELD_SOURCE, import_points
         from server.config import Settings
         from server.core.city import load_city
@@ -46,6 +46,11 @@ def register(apps: dict[str, typer.Typer]) -> None:
             raise UserError("--source: give a name of 1..60 characters")
         if source.strip() == FIELD_SOURCE:
             raise UserError(f"--source: '{FIELD_SOURCE}' is kept for locations confirmed on site by technicians")
+        if format_ == "auto":  # a file of no known format is refused before the city (minutes for a big one) loads
+            try:
+                detect_format(file)
+            except AddressFileError as exc:
+                raise UserError(str(exc)) from None
         settings = Settings()
         upgrade(settings)
         typer.echo(f"Loading the city from {settings.osm_source} ...", err=True)

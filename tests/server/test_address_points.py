@@ -236,6 +236,7 @@ def test_the_command_refuses_an_unknown_format_in_one_line(database_url, tmp_pat
     assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
     error = [line for line in unknown.stderr.splitlines() if line.startswith("error:")]
     assert len(error) == 1 and "cannot tell its format" in error[0] and "openaddresses-geojson" in error[0]
+    assert "Loading the city" not in unknown.stderr  # told at once, not after the city's map has loaded
     bogus = _cli([str(baltimore), "--format", "kml"], tmp_path, database_url)
     assert bogus.returncode == 1 and "--format must be one of auto, csv, openaddresses-csv" in bogus.stderr
     field = _cli([str(HISTORY), "--source", "field"], tmp_path, database_url)

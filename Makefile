@@ -8,7 +8,8 @@ BIN := $(VENV)/bin
 EXTRAS := dev,postgres,scale,mobile
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 # Test processes (pytest-xdist), each taking whole test files (tests/conftest.py keeps the files that share one
-# live server together): ~20 min instead of ~40 on two cores. `make test TEST_WORKERS=0` runs them in this one.
+# live server together): 18–30 min of tests instead of 32–44 on two cores. `make test TEST_WORKERS=0` runs them
+# in this one.
 TEST_WORKERS ?= 2
 
 .PHONY: run test install kernels system-deps lint clean console

@@ -127,7 +127,7 @@ def match_suffix(gz: Gazetteer, words: list[str], stop: frozenset[str]) -> tuple
     return None, 0
 
 
-# Words left out of a name's initials: "MLK Blvd" is Dr Martin Luther King Jr Boulevard.
+# Words left out of a name's initials (titles, Saint, articles): "MLK Blvd" is Dr Martin Luther King Jr Boulevard.
 _NOT_IN_INITIALS = frozenset({"dr", "jr", "sr", "st", "the", "of", "de", "la"})
 MIN_ABBREVIATION = 3  # "Mass Ave", "Comm Ave", "Penn Ave": a shortened first word keeps at least this many letters
 
@@ -147,9 +147,9 @@ def abbreviated_street(gz: Gazetteer, phrase: str) -> StreetMatch | None:
     by_word, by_initials = shortened
     cores = list(by_initials.get(sn.core, ()))
     if len(sn.core) >= MIN_ABBREVIATION:
-        k = bisect.bisect_right(by_word, (sn.core, ""))  # past the name itself: only longer names
-        while k < len(by_word) and by_word[k][0].startswith(sn.core):
-            cores.append(by_word[k][0])
+        k = bisect.bisect_right(by_word, sn.core)  # past the name itself: only longer names
+        while k < len(by_word) and by_word[k].startswith(sn.core):
+            cores.append(by_word[k])
             k += 1
     found: dict[str, list[int]] = {}
     for core in cores:
@@ -162,8 +162,8 @@ def abbreviated_street(gz: Gazetteer, phrase: str) -> StreetMatch | None:
     return StreetMatch(tuple(next(iter(found.values()))), 0.5, "abbreviated")
 
 
-def _shortened_names(gz: Gazetteer) -> dict[str, tuple[list[tuple[str, str]], dict[str, list[str]]]]:
-    """Street type → (its one-word names, sorted, as (name, ""); initials of its longer names → those names),
+def _shortened_names(gz: Gazetteer) -> dict[str, tuple[list[str], dict[str, list[str]]]]:
+    """Street type → (its one-word names, sorted; initials of its longer names → those names),
     built once per city: what `abbreviated_street` looks a shortened name up in."""
     index = getattr(gz, "_shortened_names", None)
     if index is None:
@@ -179,7 +179,7 @@ def _shortened_names(gz: Gazetteer) -> dict[str, tuple[list[tuple[str, str]], di
                 letters = "".join(w[0] for w in parts if w not in _NOT_IN_INITIALS)
                 if len(letters) >= 2 and st.core not in initials[st.type][letters]:
                     initials[st.type][letters].append(st.core)
-        index = {t: (sorted((w, "") for w in words.get(t, ())), dict(initials.get(t, {})))
+        index = {t: (sorted(words.get(t, ())), dict(initials.get(t, {})))
                  for t in set(words) | set(initials)}
         gz._shortened_names = index  # type: ignore[attr-defined]
     return index

@@ -245,18 +245,15 @@ class Geotagger:
         """"200 Highland Ave" where the map's plain Highland Avenue has numbers on record and 200 is not among
         them, but South Highland Avenue's are: the writer left the direction out. The address is read on the
         streets of the name with a direction whose numbers reach it; as written when none does."""
-        if parsed.block or not parsed.match.ids:
-            return parsed
-        numbered = [i for i in parsed.match.ids if len(self.gz.streets[i].numbering.n)]
-        if len(numbered) < len(parsed.match.ids) or any(
-                self._number_fits(i, parsed.number) or self.gz.address(i, parsed.house) is not None
-                for i in parsed.match.ids):
+        def has_it(sid: int) -> bool:
+            return self._number_fits(sid, parsed.number) or self.gz.address(sid, parsed.house) is not None
+
+        ids = parsed.match.ids
+        if parsed.block or not ids or not all(len(self.gz.streets[i].numbering.n) for i in ids) or any(
+                has_it(i) for i in ids):
             return parsed
         wide = self.gz.other_directions(parsed.match)
-        if wide is None:
-            return parsed
-        fits = tuple(i for i in wide.ids if self._number_fits(i, parsed.number)
-                     or self.gz.address(i, parsed.house) is not None)
+        fits = tuple(i for i in wide.ids if has_it(i)) if wide is not None else ()
         return dataclasses.replace(parsed, match=StreetMatch(fits, wide.agreement, wide.how)) if fits else parsed
 
     def _between(self, clause: str) -> list[Candidate] | None:
@@ -372,14 +369,15 @@ class Geotagger:
                     continue
                 a = StreetMatch(tuple(i for i in a.ids if i not in b.ids), a.agreement, a.how)
                 pairs = self.gz.intersection_pairs(a.ids, b.ids)
-                if not pairs and self.gz.closest_approach(a.ids, b.ids)[0] > NEAR_CROSSING_M:
-                    # "Highland Ave & Fleet St": the plain Highland Avenue is elsewhere, South Highland crosses Fleet.
-                    a, b, pairs = self._corner_with_directions(a, b)
                 span = f"{' '.join(lw[len(lw) - na:])} & {' '.join(rw[:nb])}"
                 tail = tuple(rw[nb:nb + 6])
                 if not pairs:
                     d, i, j, xy = self.gz.closest_approach(a.ids, b.ids)
                     if d > NEAR_CROSSING_M:
+                        # "Highland Ave & Fleet St": the plain Highland Avenue is elsewhere, South Highland crosses.
+                        a, b, pairs = self._corner_with_directions(a, b)
+                        if pairs:
+                            return self._crossing_candidates(pairs, a, b, tail, span)
                         continue
                     near = self._crossing_candidates([(i, j, xy)], a, b, tail, span)
                     return [Candidate(c.lat, c.lon, c.kind, round(c.confidence * 0.9, 3), max(c.radius_m, 40.0),
